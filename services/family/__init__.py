@@ -1,0 +1,1 @@
+"""Family: support persons, the patient's consent to share, family sessions."""

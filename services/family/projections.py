@@ -1,0 +1,24 @@
+"""What family builds from others' events."""
+
+from __future__ import annotations
+
+from iopnet.catalog import DomainEvent, PatientAdmitted
+from iopnet.consumer import Projection
+from iopnet.db import Connection
+from iopnet.envelope import EventEnvelope
+from iopnet.topics import topic_of
+
+from services.family import domain, store
+
+
+async def on_patient_admitted(
+    conn: Connection, event: DomainEvent, envelope: EventEnvelope
+) -> None:
+    assert isinstance(event, PatientAdmitted)
+    await store.open_circle(conn, domain.open_circle(event))
+
+
+PROJECTION = Projection(
+    topics=[topic_of("intake")],
+    projectors={PatientAdmitted: on_patient_admitted},
+)

@@ -1,0 +1,1 @@
+"""Intake: referrals, assessments, the level-of-care decision and admissions."""

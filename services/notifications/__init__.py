@@ -1,0 +1,1 @@
+"""Notifications: messages to patients, families and clinicians, and their delivery."""

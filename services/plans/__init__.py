@@ -1,0 +1,1 @@
+"""Plans: personalized treatment plans, their revisions, progress and step-down."""

@@ -1,0 +1,1 @@
+"""Sessions: programs, groups, schedules, attendance and outcome measures."""

@@ -1,0 +1,106 @@
+"""The app factory: one FastAPI app per service, alike in everything but routes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+import asyncpg
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.responses import JSONResponse
+
+from iopnet.db import create_pool
+from iopnet.envelope import new_id
+from iopnet.eventstore import Cause, EventStore
+from iopnet.problems import install_problem_handlers
+from iopnet.service import ServiceSpec
+from iopnet.settings import ServiceSettings
+
+CORRELATION_HEADER = "X-Correlation-Id"
+
+
+def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> FastAPI:
+    settings = settings or spec.settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.pool = await create_pool(settings.database_url, max_size=settings.db_pool_size)
+        try:
+            yield
+        finally:
+            await app.state.pool.close()
+
+    app = FastAPI(
+        title=f"iopnet {spec.name}", description=spec.description, version="1.0.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.events = EventStore(source=settings.source, topic=spec.topic)
+    install_problem_handlers(app)
+    app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
+    for router in spec.routers:
+        app.include_router(router)
+    return app
+
+
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+async def readyz(request: Request) -> JSONResponse:
+    """Ready when this service can reach its database and the Kafka broker."""
+    settings: ServiceSettings = request.app.state.settings
+    checks = {
+        "database": await _database_answers(request.app.state.pool),
+        "kafka": await _broker_answers(settings.kafka_bootstrap),
+    }
+    ready = all(checks.values())
+    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
+                        status_code=200 if ready else 503)
+
+
+async def _database_answers(pool: asyncpg.Pool) -> bool:
+    try:
+        async with asyncio.timeout(2):
+            return bool(await pool.fetchval("SELECT true"))
+    except (OSError, TimeoutError, asyncpg.PostgresError):
+        return False
+
+
+async def _broker_answers(bootstrap: str) -> bool:
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    try:
+        async with asyncio.timeout(2):
+            _, writer = await asyncio.open_connection(host, int(port))
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    return True
+
+
+# Dependencies the services' routes declare.
+
+def get_pool(request: Request) -> asyncpg.Pool:
+    pool: asyncpg.Pool = request.app.state.pool
+    return pool
+
+
+def get_event_store(request: Request) -> EventStore:
+    events: EventStore = request.app.state.events
+    return events
+
+
+def request_cause(
+    correlation_id: Annotated[str | None, Header(alias=CORRELATION_HEADER, max_length=128)] = None,
+) -> Cause:
+    """The cause of what a request records: its own id, correlated with the caller's."""
+    request_id = new_id()
+    return Cause(correlation_id=correlation_id or request_id, causation_id=request_id)
+
+
+Pool = Annotated[asyncpg.Pool, Depends(get_pool)]
+Events = Annotated[EventStore, Depends(get_event_store)]
+RequestCause = Annotated[Cause, Depends(request_cause)]

@@ -1,0 +1,48 @@
+"""The base of every catalogued event: plain, frozen, validated data."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from iopnet.envelope import EventEnvelope
+
+TYPE_PREFIX = "iopnet."
+
+#: Every event type the network knows, by its CloudEvents ``type``.
+CATALOG: dict[str, type[DomainEvent]] = {}
+
+
+class UnknownEventType(LookupError):
+    """An envelope whose type is not in the catalog (a newer producer, say)."""
+
+
+class DomainEvent(BaseModel):
+    """A fact in the domain's words. Subclasses are registered in CATALOG.
+
+    Events carry identifiers and clinical codes only: no names, contact
+    details or free-text notes, which stay with the service that owns them.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_type: ClassVar[str]
+    schema_version: ClassVar[int] = 1
+
+    patient_id: str
+    site_id: str
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.event_type = TYPE_PREFIX + cls.__name__
+        CATALOG[cls.event_type] = cls
+
+
+def parse_event(envelope: EventEnvelope) -> DomainEvent:
+    """The typed event inside an envelope; raises UnknownEventType or ValidationError."""
+    try:
+        event_class = CATALOG[envelope.type]
+    except KeyError:
+        raise UnknownEventType(envelope.type) from None
+    return event_class.model_validate(envelope.data)

@@ -1,0 +1,142 @@
+"""The consumer runner: feeds other services' events into this service's projections.
+
+- One consumer group per service; offsets are committed only after the
+  projection's transaction committed, so a crash means redelivery, not loss.
+- Each event is applied in one transaction that also records its id in
+  ``applied_events``: applying the same event twice changes nothing.
+- A partition's records are applied one after another (per-patient order);
+  partitions proceed side by side.
+- An event that still fails after retries goes to ``dead_letters`` with its
+  raw bytes, and the partition moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from pydantic import ValidationError
+
+from iopnet.catalog import DomainEvent, parse_event
+from iopnet.db import Connection
+from iopnet.envelope import EventEnvelope
+from iopnet.kafka_binding import MalformedRecord, from_record
+
+log = logging.getLogger(__name__)
+
+Projector = Callable[[Connection, DomainEvent, EventEnvelope], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Projection:
+    """What a service builds from others' events: a projector per event class."""
+
+    topics: Sequence[str]
+    projectors: Mapping[type[DomainEvent], Projector] = field(default_factory=dict)
+
+    def projector_for(self, envelope: EventEnvelope) -> Projector | None:
+        for event_class, projector in self.projectors.items():
+            if event_class.event_type == envelope.type:
+                return projector
+        return None
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        *,
+        group_id: str,
+        projection: Projection,
+        pool: asyncpg.Pool,
+        bootstrap_servers: str,
+        attempts: int = 3,
+        retry_delay: float = 0.2,
+    ) -> None:
+        self.group_id = group_id
+        self.projection = projection
+        self.pool = pool
+        self.bootstrap_servers = bootstrap_servers
+        self.attempts = attempts
+        self.retry_delay = retry_delay
+        self.applied = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        consumer = AIOKafkaConsumer(
+            *self.projection.topics,
+            bootstrap_servers=self.bootstrap_servers,
+            group_id=self.group_id,
+            client_id=f"{self.group_id}-consumer",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            while not stop.is_set():
+                batches = await consumer.getmany(timeout_ms=500, max_records=500)
+                if batches:
+                    await asyncio.gather(*(self.apply_all(rs) for rs in batches.values()))
+                    await consumer.commit(
+                        {tp: records[-1].offset + 1 for tp, records in batches.items()}
+                    )
+        finally:
+            await consumer.stop()
+
+    async def apply_all(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        for record in records:
+            await self.apply(record)
+
+    async def apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        """Apply one record, retrying, then dead-lettering it if it keeps failing."""
+        error: Exception | None = None
+        for attempt in range(self.attempts):
+            try:
+                await self._apply_once(record)
+                return
+            except (MalformedRecord, ValidationError) as invalid:
+                error = invalid
+                break  # retrying cannot make a malformed record valid
+            except Exception as failure:
+                error = failure
+                await asyncio.sleep(self.retry_delay * 2**attempt)
+        log.error("dead-lettering %s[%s]@%s: %s", record.topic, record.partition,
+                  record.offset, type(error).__name__)
+        await self._dead_letter(record, error)
+
+    async def _apply_once(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        envelope = from_record(record.value or b"", list(record.headers))
+        projector = self.projection.projector_for(envelope)
+        if projector is None:
+            return  # an event this service does not project
+        event = parse_event(envelope)
+        async with self.pool.acquire() as conn, conn.transaction():
+            first_time = await conn.fetchval(
+                "INSERT INTO applied_events (event_id) VALUES ($1)"
+                " ON CONFLICT DO NOTHING RETURNING true",
+                envelope.id,
+            )
+            if first_time:
+                await projector(conn, event, envelope)
+                self.applied += 1
+
+    async def _dead_letter(
+        self, record: ConsumerRecord[bytes, bytes], error: Exception | None
+    ) -> None:
+        headers = {name: raw.decode(errors="replace") for name, raw in record.headers}
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                "INSERT INTO dead_letters (topic, partition, \"offset\", event_id, event_type,"
+                " error, headers, value) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                record.topic,
+                record.partition,
+                record.offset,
+                headers.get("ce_id"),
+                headers.get("ce_type"),
+                repr(error),
+                headers,
+                record.value or b"",
+            )
+

@@ -1,0 +1,36 @@
+"""Postgres connections: pools with JSON codecs set up."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+#: A connection of its own or one borrowed from a pool: the code that uses it cannot tell.
+if TYPE_CHECKING:
+    Connection: TypeAlias = asyncpg.Connection | PoolConnectionProxy[Any]
+else:
+    Connection: TypeAlias = asyncpg.Connection | PoolConnectionProxy
+
+
+async def _init_connection(conn: Connection) -> None:
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection
+    )
+    assert pool is not None
+    return pool
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    conn = await asyncpg.connect(dsn)
+    await _init_connection(conn)
+    return conn

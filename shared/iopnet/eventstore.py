@@ -1,0 +1,155 @@
+"""The event store: append-only streams in the service's own Postgres database.
+
+``append`` writes a command's new events *and* their outbox rows on the
+caller's connection, inside the caller's transaction, so the events, the
+state they change and the promise to publish them commit together or not
+at all. Appending with a stale expected version raises ConcurrencyConflict;
+nothing is ever overwritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from iopnet.catalog import DomainEvent
+from iopnet.db import Connection
+from iopnet.envelope import EventEnvelope
+
+
+class ConcurrencyConflict(Exception):
+    """The stream moved on since the caller read it."""
+
+    def __init__(self, stream_id: str, expected: int, actual: int) -> None:
+        super().__init__(f"stream {stream_id} is at version {actual}, not {expected}")
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Why events are being recorded: the request or event that led to them."""
+
+    correlation_id: str
+    causation_id: str
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    global_position: int
+    envelope: EventEnvelope
+
+
+def outbox_channel(source: str) -> str:
+    """The LISTEN/NOTIFY channel that wakes a service's relay."""
+    return "outbox_" + source.rsplit("/", 1)[-1]
+
+
+class EventStore:
+    """One service's event store. ``source`` is its CloudEvents source, ``topic`` its topic."""
+
+    def __init__(self, *, source: str, topic: str) -> None:
+        self.source = source
+        self.topic = topic
+        self.channel = outbox_channel(source)
+
+    def envelopes(
+        self, stream_id: str, expected_version: int, events: Sequence[DomainEvent], cause: Cause
+    ) -> list[EventEnvelope]:
+        return [
+            EventEnvelope(
+                source=self.source,
+                type=event.event_type,
+                subject=event.patient_id,
+                siteid=event.site_id,
+                streamid=stream_id,
+                streamversion=expected_version + offset,
+                correlationid=cause.correlation_id,
+                causationid=cause.causation_id,
+                schemaversion=event.schema_version,
+                data=event.model_dump(mode="json"),
+            )
+            for offset, event in enumerate(events, start=1)
+        ]
+
+    async def append(
+        self,
+        conn: Connection,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[DomainEvent],
+        cause: Cause,
+    ) -> list[EventEnvelope]:
+        """Record events at the end of a stream that must be at ``expected_version``."""
+        if not events:
+            return []
+        new_version = expected_version + len(events)
+        async with conn.transaction():
+            await self._advance(conn, stream_id, expected_version, new_version)
+            envelopes = self.envelopes(stream_id, expected_version, events, cause)
+            rows = [(e.id, stream_id, e.streamversion, e.type, _jsonable(e)) for e in envelopes]
+            await conn.executemany(
+                "INSERT INTO events (event_id, stream_id, stream_version, event_type, envelope)"
+                " VALUES ($1, $2, $3, $4, $5)",
+                rows,
+            )
+            await conn.executemany(
+                "INSERT INTO outbox (topic, envelope) VALUES ($1, $2)",
+                [(self.topic, row[4]) for row in rows],
+            )
+            await conn.execute("SELECT pg_notify($1, '')", self.channel)
+        return envelopes
+
+    async def _advance(
+        self, conn: Connection, stream_id: str, expected: int, new: int
+    ) -> None:
+        if expected == 0:
+            status = await conn.execute(
+                "INSERT INTO event_streams (stream_id, version) VALUES ($1, $2)"
+                " ON CONFLICT (stream_id) DO NOTHING",
+                stream_id,
+                new,
+            )
+        else:
+            # Under READ COMMITTED a concurrent writer blocks here, then sees the new
+            # version and updates nothing: the loser gets a conflict, never a merge.
+            status = await conn.execute(
+                "UPDATE event_streams SET version = $3 WHERE stream_id = $1 AND version = $2",
+                stream_id,
+                expected,
+                new,
+            )
+        if status.endswith(" 0"):
+            raise ConcurrencyConflict(stream_id, expected, await self.version(conn, stream_id))
+
+    async def version(self, conn: Connection, stream_id: str) -> int:
+        version = await conn.fetchval(
+            "SELECT version FROM event_streams WHERE stream_id = $1", stream_id
+        )
+        return int(version or 0)
+
+    async def read_stream(self, conn: Connection, stream_id: str) -> list[EventEnvelope]:
+        rows = await conn.fetch(
+            "SELECT envelope FROM events WHERE stream_id = $1 ORDER BY stream_version", stream_id
+        )
+        return [EventEnvelope.model_validate(row["envelope"]) for row in rows]
+
+    async def read_all(
+        self, conn: Connection, *, after: int = 0, limit: int = 1000
+    ) -> list[RecordedEvent]:
+        """Events of every stream in global order, after a position (for rebuilds)."""
+        rows = await conn.fetch(
+            "SELECT global_position, envelope FROM events WHERE global_position > $1"
+            " ORDER BY global_position LIMIT $2",
+            after,
+            limit,
+        )
+        return [
+            RecordedEvent(row["global_position"], EventEnvelope.model_validate(row["envelope"]))
+            for row in rows
+        ]
+
+
+def _jsonable(envelope: EventEnvelope) -> dict[str, object]:
+    return envelope.model_dump(mode="json")

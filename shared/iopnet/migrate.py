@@ -1,0 +1,45 @@
+"""Schema migrations: numbered SQL files, applied once each, in order.
+
+The shared event-store schema comes first, then the service's own files.
+An advisory lock lets several replicas start at once without racing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import asyncpg
+
+SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
+_LOCK_KEY = 0x10_9E7  # any constant; one migrator per database at a time
+
+
+def pending(directories: Sequence[Path], applied: set[str]) -> list[tuple[str, Path]]:
+    scripts = [
+        (f"{directory.parent.name}/{path.name}", path)
+        for directory in directories
+        for path in sorted(directory.glob("*.sql"))
+    ]
+    return [(name, path) for name, path in scripts if name not in applied]
+
+
+async def apply_migrations(dsn: str, directories: Sequence[Path]) -> list[str]:
+    """Apply what has not been applied yet; returns the names applied now."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        applied = {row["name"] for row in await conn.fetch("SELECT name FROM schema_migrations")}
+        done = []
+        for name, path in pending([SHARED_MIGRATIONS, *directories], applied):
+            async with conn.transaction():
+                await conn.execute(path.read_text())
+                await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
+            done.append(name)
+        return done
+    finally:
+        await conn.close()

@@ -1,0 +1,91 @@
+"""RFC 9457 problem details: every error a client sees, with the field at fault."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from iopnet.eventstore import ConcurrencyConflict
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://iopnet.dev/problems/"
+
+
+class Problem(Exception):
+    """An error to answer with a problem+json response."""
+
+    def __init__(
+        self, status: int, slug: str, title: str, detail: str = "", **extensions: Any
+    ) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.slug = slug
+        self.title = title
+        self.detail = detail
+        self.extensions = extensions
+
+
+def not_found(resource: str, identifier: str) -> Problem:
+    return Problem(404, "not-found", f"{resource} not found", f"no {resource} {identifier}")
+
+
+def problem_response(request: Request, problem: Problem) -> JSONResponse:
+    body = {
+        "type": TYPE_BASE + problem.slug,
+        "title": problem.title,
+        "status": problem.status,
+        "instance": request.url.path,
+        **({"detail": problem.detail} if problem.detail else {}),
+        **problem.extensions,
+    }
+    return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON)
+
+
+def _pointer(location: tuple[int | str, ...]) -> str:
+    """The field at fault: ('body', 'patient', 'birth_date') -> #/patient/birth_date."""
+    parts = [str(part) for part in location]
+    where = parts[0] if parts else ""
+    if where == "body":
+        return "#/" + "/".join(parts[1:])
+    return f"{where}:{'.'.join(parts[1:])}"
+
+
+def validation_problem(error: RequestValidationError) -> Problem:
+    errors = [
+        {"pointer": _pointer(tuple(e["loc"])), "detail": e["msg"], "code": e["type"]}
+        for e in error.errors()
+    ]
+    fields = ", ".join(e["pointer"] for e in errors)
+    return Problem(422, "validation", "The request is not valid", f"invalid: {fields}",
+                   errors=errors)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    async def on_problem(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, Problem)
+        return problem_response(request, exc)
+
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return problem_response(request, validation_problem(exc))
+
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http")
+        return problem_response(request, Problem(exc.status_code, slug, str(exc.detail)))
+
+    async def on_conflict(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ConcurrencyConflict)
+        return problem_response(request, Problem(
+            409, "conflict", "The resource changed meanwhile",
+            "read it again and retry", current_version=exc.actual,
+        ))
+
+    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(HTTPException, on_http)
+    app.add_exception_handler(ConcurrencyConflict, on_conflict)

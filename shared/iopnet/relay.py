@@ -1,0 +1,121 @@
+"""The outbox relay: publishes committed events to Kafka, in order, at least once.
+
+- One relay per service database publishes at a time (a Postgres advisory
+  lock), so two replicas never interleave and reorder a patient's events.
+- It wakes on NOTIFY from ``EventStore.append`` and drains the outbox in
+  batches ordered by position; a slow timer is only a safety net.
+- Rows are deleted only after Kafka acknowledged the whole batch. A crash in
+  between republishes them (at least once; consumers drop duplicates by
+  event id), never loses or reorders them.
+- The producer is idempotent (acks=all), so its own retries cannot reorder
+  or duplicate records within a partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from iopnet.db import Connection, connect
+from iopnet.envelope import EventEnvelope
+from iopnet.kafka_binding import to_record
+
+log = logging.getLogger(__name__)
+
+_RELAY_LOCK = 0x0E1A7  # advisory lock key: one active relay per database
+SAFETY_POLL_SECONDS = 5.0
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        dsn: str,
+        bootstrap_servers: str,
+        channel: str,
+        batch_size: int = 500,
+        client_id: str = "iopnet-relay",
+    ) -> None:
+        self.dsn = dsn
+        self.bootstrap_servers = bootstrap_servers
+        self.channel = channel
+        self.batch_size = batch_size
+        self.client_id = client_id
+        self.published = 0
+        self._wake = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Publish until ``stop`` is set, then flush what was taken and return."""
+        conn = await connect(self.dsn)
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap_servers,
+            client_id=self.client_id,
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=2,
+        )
+        try:
+            await self._become_leader(conn, stop)
+            await conn.add_listener(self.channel, self._on_notify)
+            await producer.start()
+            while not stop.is_set():
+                if await self.publish_batch(conn, producer) < self.batch_size:
+                    await self._sleep_until_woken(stop)
+        finally:
+            await producer.stop()
+            await conn.close()
+
+    async def publish_batch(self, conn: Connection, producer: AIOKafkaProducer) -> int:
+        """Publish the oldest outbox rows; returns how many were published."""
+        self._wake.clear()
+        rows = await conn.fetch(
+            "SELECT position, topic, envelope FROM outbox ORDER BY position LIMIT $1",
+            self.batch_size,
+        )
+        if not rows:
+            return 0
+        deliveries = [await self._send(producer, row["topic"], row["envelope"]) for row in rows]
+        await asyncio.gather(*deliveries)
+        await conn.execute(
+            "DELETE FROM outbox WHERE position = ANY($1::bigint[])", [r["position"] for r in rows]
+        )
+        self.published += len(rows)
+        return len(rows)
+
+    async def _send(
+        self, producer: AIOKafkaProducer, topic: str, envelope: dict[str, Any]
+    ) -> asyncio.Future[Any]:
+        record = to_record(EventEnvelope.model_validate(envelope))
+        future: asyncio.Future[Any] = await producer.send(
+            topic, value=record.value, key=record.key, headers=record.headers
+        )
+        return future
+
+    async def _become_leader(self, conn: Connection, stop: asyncio.Event) -> None:
+        while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _RELAY_LOCK):
+            log.info("another relay is active; standing by")
+            if await _wait(stop, SAFETY_POLL_SECONDS):
+                return
+
+    async def _sleep_until_woken(self, stop: asyncio.Event) -> None:
+        stopping = asyncio.create_task(stop.wait())
+        woken = asyncio.create_task(self._wake.wait())
+        await asyncio.wait({stopping, woken}, timeout=SAFETY_POLL_SECONDS,
+                           return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        woken.cancel()
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> bool:
+    """Wait for ``event`` at most ``seconds``; True when it was set."""
+    try:
+        await asyncio.wait_for(event.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True

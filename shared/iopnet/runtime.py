@@ -1,0 +1,87 @@
+"""Process entry points: every service runs as ``python -m services.<name> <role>``.
+
+Roles: ``api`` (HTTP), ``relay`` (outbox → Kafka), ``consumer`` (Kafka →
+projections), ``worker`` (relay and consumer in one process), ``migrate``.
+SIGTERM and SIGINT stop a role cleanly: the relay finishes its batch, the
+consumer commits what it applied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+
+import uvicorn
+import uvloop
+
+from iopnet.app import create_app
+from iopnet.consumer import ConsumerRunner
+from iopnet.db import create_pool
+from iopnet.eventstore import outbox_channel
+from iopnet.migrate import apply_migrations
+from iopnet.relay import OutboxRelay
+from iopnet.service import ServiceSpec
+from iopnet.settings import ServiceSettings
+from iopnet.telemetry import configure_logging
+
+ROLES = ("api", "relay", "consumer", "worker", "migrate")
+log = logging.getLogger(__name__)
+
+
+def main(spec: ServiceSpec, argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=f"python -m services.{spec.name}")
+    parser.add_argument("role", choices=ROLES)
+    role = parser.parse_args(argv).role
+    settings = spec.settings()
+    configure_logging(spec.name, settings.log_level)
+    uvloop.run(run_role(spec, settings, role))
+    return 0
+
+
+async def run_role(spec: ServiceSpec, settings: ServiceSettings, role: str) -> None:
+    if role == "migrate":
+        applied = await apply_migrations(settings.database_url, [spec.migrations])
+        log.info("migrations applied: %s", ", ".join(applied) or "none pending")
+    elif role == "api":
+        await serve_api(spec, settings)
+    else:
+        await run_workers(spec, settings, relay=role in ("relay", "worker"),
+                          consumer=role in ("consumer", "worker"))
+
+
+async def serve_api(spec: ServiceSpec, settings: ServiceSettings) -> None:
+    config = uvicorn.Config(
+        create_app(spec, settings), host=settings.http_host, port=settings.http_port,
+        log_config=None, access_log=False, timeout_graceful_shutdown=10,
+    )
+    await uvicorn.Server(config).serve()
+
+
+async def run_workers(
+    spec: ServiceSpec, settings: ServiceSettings, *, relay: bool, consumer: bool
+) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    tasks = []
+    pool = await create_pool(settings.database_url, max_size=settings.db_pool_size)
+    if relay:
+        tasks.append(OutboxRelay(
+            dsn=settings.database_url, bootstrap_servers=settings.kafka_bootstrap,
+            channel=outbox_channel(settings.source), client_id=f"{spec.name}-relay",
+        ).run(stop))
+    if consumer and spec.projection is not None:
+        tasks.append(ConsumerRunner(
+            group_id=settings.consumer_group, projection=spec.projection, pool=pool,
+            bootstrap_servers=settings.kafka_bootstrap,
+        ).run(stop))
+    log.info("%s worker started (relay=%s, consumer=%s)", spec.name, relay, consumer)
+    try:
+        await asyncio.gather(*tasks, stop.wait())
+    finally:
+        with contextlib.suppress(Exception):
+            await pool.close()

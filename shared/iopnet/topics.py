@@ -1,0 +1,28 @@
+"""Kafka topics: one per producing service, keyed by patient id.
+
+Each service publishes only to its own topic, so a topic's owner is obvious
+and a consumer subscribes to exactly the producers it cares about. Every
+record's key is the patient id (the CloudEvents ``subject``), so one patient's
+events land in one partition and stay in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SERVICES: tuple[str, ...] = ("intake", "plans", "sessions", "family", "notifications")
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int = 6
+    replication_factor: int = 1
+
+
+def topic_of(service: str) -> str:
+    """The topic a service publishes its events to."""
+    return f"iopnet.{service}.events"
+
+
+ALL_TOPICS: tuple[TopicSpec, ...] = tuple(TopicSpec(topic_of(s)) for s in SERVICES)
