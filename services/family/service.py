@@ -1,7 +1,6 @@
 from pathlib import Path
 
 from iopnet.service import ServiceSpec
-
 from services.family import api
 from services.family.projections import PROJECTION
 from services.family.settings import FamilySettings

@@ -6,8 +6,8 @@ from dataclasses import asdict
 from typing import Any
 
 import asyncpg
-from iopnet.db import Connection
 
+from iopnet.db import Connection
 from services.family.domain import FamilyCircle
 
 

@@ -8,13 +8,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
 from iopnet.app import Events, Pool, RequestCause
 from iopnet.catalog import ReferralSource
 from iopnet.db import Connection
 from iopnet.idempotency import HEADER, Answer, fingerprint, run_once
 from iopnet.problems import Problem, not_found
-from pydantic import BaseModel, ConfigDict, Field
-
 from services.intake import store
 from services.intake.domain import Admission, IntakeRuleBroken, PatientCase, Referral
 

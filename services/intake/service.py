@@ -1,7 +1,6 @@
 from pathlib import Path
 
 from iopnet.service import ServiceSpec
-
 from services.intake import api
 from services.intake.settings import IntakeSettings
 

@@ -6,10 +6,10 @@ from datetime import date
 from typing import Any
 
 import asyncpg
+
 from iopnet.catalog import parse_event
 from iopnet.db import Connection
 from iopnet.eventstore import Cause, EventStore
-
 from services.intake import projections
 from services.intake.domain import PatientCase, stream_of
 

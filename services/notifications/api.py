@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 
 from fastapi import APIRouter
-from iopnet.app import Pool
-from iopnet.problems import not_found
 from pydantic import BaseModel
 
+from iopnet.app import Pool
+from iopnet.problems import not_found
 from services.notifications import store
 
 router = APIRouter(prefix="/v1", tags=["notifications"])

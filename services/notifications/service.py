@@ -1,7 +1,6 @@
 from pathlib import Path
 
 from iopnet.service import ServiceSpec
-
 from services.notifications import api
 from services.notifications.projections import PROJECTION
 from services.notifications.settings import NotificationsSettings

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
-from iopnet.db import Connection
 
+from iopnet.db import Connection
 from services.notifications.domain import DeliveryStatus, MessageDraft
 
 

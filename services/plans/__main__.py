@@ -1,7 +1,6 @@
 import sys
 
 from iopnet.runtime import main
-
 from services.plans.service import SPEC
 
 sys.exit(main(SPEC))

@@ -7,7 +7,6 @@ from iopnet.consumer import Projection
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
 from iopnet.topics import topic_of
-
 from services.plans import domain, store
 
 

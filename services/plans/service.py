@@ -1,7 +1,6 @@
 from pathlib import Path
 
 from iopnet.service import ServiceSpec
-
 from services.plans import api
 from services.plans.projections import PROJECTION
 from services.plans.settings import PlansSettings

@@ -7,10 +7,10 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter
-from iopnet.app import Pool
-from iopnet.problems import not_found
 from pydantic import BaseModel
 
+from iopnet.app import Pool
+from iopnet.problems import not_found
 from services.sessions import store
 
 router = APIRouter(prefix="/v1", tags=["sessions"])

@@ -1,7 +1,6 @@
 from pathlib import Path
 
 from iopnet.service import ServiceSpec
-
 from services.sessions import api
 from services.sessions.projections import PROJECTION
 from services.sessions.settings import SessionsSettings

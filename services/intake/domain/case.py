@@ -1,4 +1,4 @@
-"""The intake domain: a patient's case from referral to admission. Pure; no I/O."""
+"""A patient's case from referral to admission: the intake aggregate."""
 
 from __future__ import annotations
 

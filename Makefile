@@ -1,0 +1,43 @@
+# iopnet: `make up` runs the whole system, `make test` runs every test.
+# Both set up what they need on a fresh machine: the virtual environment with
+# the locked packages, Postgres binaries (apt) and the Kafka jars (Maven).
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: up down test lint unit infra bench clean
+
+up: $(VENV)/.synced
+	$(PY) -m iopctl.cli up
+
+down: $(VENV)/.synced
+	$(PY) -m iopctl.cli down
+
+test: $(VENV)/.synced lint
+	$(PY) -m iopctl.cli infra up
+	$(PY) -m pytest
+
+lint: $(VENV)/.synced
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+unit: $(VENV)/.synced
+	$(PY) -m pytest -m unit
+
+infra: $(VENV)/.synced
+	$(PY) -m iopctl.cli infra up
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+clean: down
+	rm -rf .iopnet $(VENV) .tools

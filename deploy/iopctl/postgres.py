@@ -1,0 +1,274 @@
+"""A local PostgreSQL server under ``.iopnet/pg`` (idempotent up/down/status)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import time
+from pathlib import Path
+
+from iopctl import paths, pgsql
+from iopctl.errors import InfraError
+from iopctl.ports import HOST, pg_port
+from iopctl.proc import as_user, chown_to, port_open, run, service_user, tail_file
+from iopctl.progress import say
+from iopctl.status import ServiceStatus
+
+COMPONENT = "postgres"
+SUPERUSER = "iopnet"
+ADMIN_DATABASE = "postgres"
+DATABASES: tuple[str, ...] = ("intake", "plans", "sessions", "family", "notifications")
+_BIN_GLOB = "/usr/lib/postgresql/*/bin/pg_ctl"
+_START_TIMEOUT_S = 60
+
+
+def dsn(database: str) -> str:
+    """e.g. ``postgresql://iopnet@127.0.0.1:55432/intake`` (trust auth, loopback only)."""
+    return f"postgresql://{SUPERUSER}@{HOST}:{pg_port()}/{database}"
+
+
+def admin_dsn() -> str:
+    return dsn(ADMIN_DATABASE)
+
+
+def log_file() -> Path:
+    return paths.logs_dir() / "postgres.log"
+
+
+def find_bin_dir() -> Path | None:
+    """The ``bin`` dir of the highest installed PostgreSQL major version, if any."""
+    candidates = [Path(p).parent for p in Path("/").glob(_BIN_GLOB.lstrip("/"))]
+
+    def version(bin_dir: Path) -> tuple[int, ...]:
+        return tuple(int(n) for n in re.findall(r"\d+", bin_dir.parent.name))
+
+    return max(candidates, key=version) if candidates else None
+
+
+async def ensure_installed() -> Path:
+    bin_dir = find_bin_dir()
+    if bin_dir is not None:
+        return bin_dir
+    if os.geteuid() != 0:
+        raise InfraError("postgres: server binaries missing; run `apt-get install postgresql`")
+    say(COMPONENT, "server binaries missing, installing with apt-get (one time)")
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    await run(["apt-get", "update"], component=COMPONENT, env=env, heartbeat="apt-get update")
+    await run(
+        ["apt-get", "install", "-y", "--no-install-recommends", "postgresql"],
+        component=COMPONENT,
+        env=env,
+        heartbeat="apt-get install postgresql",
+    )
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        raise InfraError(f"postgres: installed, but nothing matches {_BIN_GLOB}")
+    return bin_dir
+
+
+def _server_conf() -> str:
+    return "\n".join(
+        [
+            "# Written by iopctl on every `infra up`; local dev/test settings.",
+            f"listen_addresses = '{HOST}'",
+            f"port = {pg_port()}",
+            f"unix_socket_directories = '{paths.pg_socket_dir()}'",
+            "max_connections = 300",
+            "fsync = on",
+            "synchronous_commit = off",
+            "shared_buffers = 128MB",
+            "log_min_messages = warning",
+            "log_timezone = 'UTC'",
+            "timezone = 'UTC'",
+            "",
+        ]
+    )
+
+
+_HBA = """\
+# Written by iopctl: trust, but only over the unix socket and loopback.
+local   all             all                                     trust
+host    all             all             127.0.0.1/32            trust
+local   replication     all                                     trust
+host    replication     all             127.0.0.1/32            trust
+"""
+
+
+async def _initdb(bin_dir: Path) -> None:
+    user = service_user("postgres")
+    pg_dir, data_dir, sock_dir = paths.pg_dir(), paths.pg_data_dir(), paths.pg_socket_dir()
+    for directory in (pg_dir, data_dir, sock_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
+    chown_to(user, pg_dir, data_dir, sock_dir)
+    if (data_dir / "PG_VERSION").exists():
+        return
+    say(COMPONENT, f"initdb {data_dir} (one time)")
+    await run(
+        as_user(
+            user,
+            [
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data_dir),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-instructions",
+            ],
+        ),
+        component=COMPONENT,
+    )
+
+
+def _write_config() -> None:
+    user = service_user("postgres")
+    data_dir = paths.pg_data_dir()
+    conf = data_dir / "postgresql.conf"
+    include = "include_if_exists = 'iopnet.conf'"
+    if include not in conf.read_text():
+        with conf.open("a") as handle:
+            handle.write(f"\n{include}\n")
+    for name, text in (("iopnet.conf", _server_conf()), ("pg_hba.conf", _HBA)):
+        target = data_dir / name
+        target.write_text(text)
+        chown_to(user, target)
+
+
+async def _pg_ctl_running(bin_dir: Path) -> bool:
+    if not (paths.pg_data_dir() / "PG_VERSION").exists():
+        return False
+    result = await run(
+        as_user(
+            service_user("postgres"),
+            [str(bin_dir / "pg_ctl"), "-D", str(paths.pg_data_dir()), "status"],
+        ),
+        component=COMPONENT,
+        check=False,
+    )
+    return result.returncode == 0
+
+
+async def _start(bin_dir: Path) -> None:
+    user = service_user("postgres")
+    paths.logs_dir().mkdir(parents=True, exist_ok=True)
+    log = log_file()
+    log.touch(exist_ok=True)
+    chown_to(user, log)
+    if port_open(HOST, pg_port()):
+        raise InfraError(f"postgres: port {HOST}:{pg_port()} is taken by another process")
+    say(COMPONENT, f"starting on {HOST}:{pg_port()}")
+    result = await run(
+        as_user(
+            user,
+            [
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(paths.pg_data_dir()),
+                "-l",
+                str(log),
+                "-w",
+                "-t",
+                str(_START_TIMEOUT_S),
+                "start",
+            ],
+        ),
+        component=COMPONENT,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise InfraError(f"postgres: pg_ctl start failed\n{result.output}\n{tail_file(log)}")
+
+
+async def _wait_healthy(bin_dir: Path) -> None:
+    deadline = time.monotonic() + _START_TIMEOUT_S
+    last_error = ""
+    while time.monotonic() < deadline:
+        ready = await run(
+            [
+                str(bin_dir / "pg_isready"),
+                "-q",
+                "-h",
+                HOST,
+                "-p",
+                str(pg_port()),
+                "-U",
+                SUPERUSER,
+                "-d",
+                ADMIN_DATABASE,
+            ],
+            component=COMPONENT,
+            check=False,
+        )
+        if ready.returncode == 0:
+            try:
+                await pgsql.select_one(admin_dsn())
+                return
+            except Exception as exc:
+                last_error = repr(exc)
+        await asyncio.sleep(0.25)
+    raise InfraError(
+        f"postgres: not healthy after {_START_TIMEOUT_S}s ({last_error})\n{tail_file(log_file())}"
+    )
+
+
+async def up() -> None:
+    """Install (apt) if needed, initdb once, start, health-check, create service databases."""
+    bin_dir = await ensure_installed()
+    await _initdb(bin_dir)
+    _write_config()
+    if await _pg_ctl_running(bin_dir):
+        say(COMPONENT, "already running")
+    else:
+        await _start(bin_dir)
+    await _wait_healthy(bin_dir)
+    created = await pgsql.ensure_databases(admin_dsn(), list(DATABASES))
+    if created:
+        say(COMPONENT, f"created databases: {', '.join(created)}")
+    say(COMPONENT, f"ready at {admin_dsn()}")
+
+
+async def down() -> None:
+    bin_dir = find_bin_dir()
+    if bin_dir is None or not await _pg_ctl_running(bin_dir):
+        say(COMPONENT, "not running")
+        return
+    say(COMPONENT, "stopping")
+    await run(
+        as_user(
+            service_user("postgres"),
+            [str(bin_dir / "pg_ctl"), "-D", str(paths.pg_data_dir()), "-m", "fast", "-w", "stop"],
+        ),
+        component=COMPONENT,
+    )
+    say(COMPONENT, "stopped")
+
+
+async def status() -> ServiceStatus:
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        return ServiceStatus(COMPONENT, running=False, endpoint=admin_dsn(), detail="not installed")
+    if not await _pg_ctl_running(bin_dir):
+        return ServiceStatus(COMPONENT, running=False, endpoint=admin_dsn(), detail="stopped")
+    try:
+        await pgsql.select_one(admin_dsn(), connect_timeout=3.0)
+        detail = f"PostgreSQL {bin_dir.parent.name}"
+    except Exception as exc:
+        detail = f"process up but SELECT 1 failed: {exc!r}"
+        return ServiceStatus(
+            COMPONENT, running=True, endpoint=admin_dsn(), detail=detail, healthy=False
+        )
+    return ServiceStatus(COMPONENT, running=True, endpoint=admin_dsn(), detail=detail, healthy=True)
+
+
+async def create_database(name: str) -> str:
+    """Create ``name`` if missing on the local server; return its DSN."""
+    await pgsql.ensure_databases(admin_dsn(), [name])
+    return dsn(name)
+
+
+async def drop_database(name: str) -> None:
+    await pgsql.drop_database(admin_dsn(), name)

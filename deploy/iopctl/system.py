@@ -1,0 +1,85 @@
+"""``iopctl up`` / ``iopctl down``: the whole system on this machine, no Docker.
+
+``up`` starts Postgres and Kafka, applies every service's migrations,
+starts the five services (API and worker each), prints ``ready`` with the
+URLs, and keeps running until Ctrl-C or SIGTERM, then stops everything.
+``down``, from another terminal, sends that SIGTERM and stops the servers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+
+from iopctl import infra, paths
+from iopctl.proc import pid_alive, read_pid
+from iopctl.progress import say
+from iopctl.stack import Stack
+from iopnet.topics import SERVICES
+
+
+def pid_file() -> Path:
+    return paths.state_dir() / "system.pid"
+
+
+async def up() -> None:
+    endpoints = await infra.up()
+    stack = Stack(database_url={s: endpoints.dsn(s) for s in SERVICES},
+                  kafka_bootstrap=endpoints.kafka_bootstrap)
+    await stack.migrate()
+    say("system", "migrations applied; starting the services")
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    pid_file().write_text(str(os.getpid()))
+    stack.start()
+    try:
+        await stack.wait_ready()
+        print("ready", flush=True)
+        for service in SERVICES:
+            print(f"  {service:<14} {stack.url(service)}  (docs: {stack.url(service)}/docs)",
+                  flush=True)
+        print(f"  logs           {paths.logs_dir()}\nCtrl-C (or `make down`) stops it.",
+              flush=True)
+        await stopping.wait()
+    finally:
+        say("system", "stopping the services")
+        stack.stop()
+        await infra.down()
+        pid_file().unlink(missing_ok=True)
+
+
+async def down() -> None:
+    pid = read_pid(pid_file())
+    if pid is not None and pid_alive(pid):
+        say("system", f"asking `iopctl up` (pid {pid}) to stop")
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while pid_alive(pid) and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+    pid_file().unlink(missing_ok=True)
+    await infra.down()
+
+
+def _up(_: argparse.Namespace) -> int:
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(up())
+    return 0
+
+
+def _down(_: argparse.Namespace) -> int:
+    asyncio.run(down())
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    subparsers.add_parser("up", help="run the whole system until Ctrl-C").set_defaults(
+        handler=_up)
+    subparsers.add_parser("down", help="stop what `iopctl up` started").set_defaults(
+        handler=_down)

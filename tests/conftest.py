@@ -1,0 +1,63 @@
+"""Fixtures shared by the suite: the real Postgres and Kafka, fresh databases, the stack."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import asyncpg
+import pytest
+
+from iopnet.db import create_pool
+from iopnet.migrate import apply_migrations
+from tests.fixtures.infra import (
+    Endpoints,
+    create_database,
+    start_infrastructure_sync,
+    stop_infrastructure,
+)
+
+FreshDatabase = Callable[[str], Awaitable[str]]
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Endpoints]:
+    endpoints = start_infrastructure_sync()
+    print(f"\ninfrastructure: {endpoints.source}, kafka {endpoints.kafka_bootstrap}", flush=True)
+    yield endpoints
+    stop_infrastructure()
+
+
+@pytest.fixture(scope="session")
+def fresh_database(infra: Endpoints) -> FreshDatabase:
+    """Makes an empty database with the shared event-store schema; returns its DSN."""
+
+    async def make(prefix: str) -> str:
+        dsn = await create_database(infra, f"t_{prefix}_{uuid.uuid4().hex[:8]}")
+        await apply_migrations(dsn, [])
+        return dsn
+
+    return make
+
+
+@pytest.fixture
+async def db_pool(fresh_database: FreshDatabase) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(await fresh_database("store"))
+    yield pool
+    await pool.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    """Wait until ``check`` holds, polling; fail with the timeout otherwise."""
+    async with asyncio.timeout(timeout):
+        while not await check():
+            await asyncio.sleep(0.05)

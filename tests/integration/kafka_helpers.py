@@ -1,0 +1,41 @@
+"""Throwaway topics and readers for integration tests on the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from iopnet.envelope import EventEnvelope
+from iopnet.kafka_binding import from_record
+
+
+async def new_topic(bootstrap: str, partitions: int = 3) -> str:
+    name = f"test.{uuid.uuid4().hex[:10]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        await admin.close()
+    return name
+
+
+async def read_envelopes(bootstrap: str, topic: str, count: int,
+                         timeout: float = 20.0) -> list[EventEnvelope]:
+    """The first ``count`` envelopes of a topic, in the order each partition holds them."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    found: list[EventEnvelope] = []
+    try:
+        async with asyncio.timeout(timeout):
+            while len(found) < count:
+                batches = await consumer.getmany(timeout_ms=500)
+                for records in batches.values():
+                    found += [from_record(r.value or b"", list(r.headers)) for r in records]
+    finally:
+        await consumer.stop()
+    return found
