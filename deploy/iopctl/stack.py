@@ -39,6 +39,7 @@ class Stack:
 
     database_url: Mapping[str, str]
     kafka_bootstrap: str
+    operator_key: str
     ports: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     consumer_group_suffix: str = ""
     log_dir: Path = field(default_factory=logs_dir)
@@ -65,6 +66,7 @@ class Stack:
             "IOPNET_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "IOPNET_HTTP_PORT": str(self.ports[service]),
             "IOPNET_CONSUMER_GROUP": service + self.consumer_group_suffix,
+            "IOPNET_OPERATOR_KEY": self.operator_key,
         }
         log = (self.log_dir / f"{service}-{role}.log").open("ab")
         return subprocess.Popen(

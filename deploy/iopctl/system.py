@@ -20,6 +20,8 @@ from iopctl import infra, paths
 from iopctl.proc import pid_alive, read_pid
 from iopctl.progress import say
 from iopctl.stack import Stack
+from iopnet.auth.guard import OPERATOR_KEY_ENV
+from iopnet.auth.keys import new_key
 from iopnet.topics import SERVICES
 
 
@@ -27,10 +29,27 @@ def pid_file() -> Path:
     return paths.state_dir() / "system.pid"
 
 
+def operator_key_file() -> Path:
+    return paths.state_dir() / "operator.key"
+
+
+def operator_key() -> str:
+    """The network operator's bootstrap key: from the environment, else made once and kept."""
+    if from_env := os.environ.get(OPERATOR_KEY_ENV):
+        return from_env
+    keyfile = operator_key_file()
+    if not keyfile.exists():
+        keyfile.parent.mkdir(parents=True, exist_ok=True)
+        keyfile.touch(mode=0o600)
+        keyfile.write_text(new_key().plaintext)
+        say("system", f"made the operator key, kept in {keyfile}")
+    return keyfile.read_text().strip()
+
+
 async def up() -> None:
     endpoints = await infra.up()
     stack = Stack(database_url={s: endpoints.dsn(s) for s in SERVICES},
-                  kafka_bootstrap=endpoints.kafka_bootstrap)
+                  kafka_bootstrap=endpoints.kafka_bootstrap, operator_key=operator_key())
     await stack.migrate()
     say("system", "migrations applied; starting the services")
     stopping = asyncio.Event()
@@ -45,8 +64,10 @@ async def up() -> None:
         for service in SERVICES:
             print(f"  {service:<14} {stack.url(service)}  (docs: {stack.url(service)}/docs)",
                   flush=True)
-        print(f"  logs           {paths.logs_dir()}\nCtrl-C (or `make down`) stops it.",
+        print(f"  logs           {paths.logs_dir()}", flush=True)
+        print(f"  operator key   in {operator_key_file()} (export IOPNET_OPERATOR_KEY=...)",
               flush=True)
+        print("Ctrl-C (or `make down`) stops it.", flush=True)
         await stopping.wait()
     finally:
         say("system", "stopping the services")

@@ -11,5 +11,6 @@ SPEC = ServiceSpec(
     routers=[api.router],
     migrations=Path(__file__).parent / "migrations",
     projection=PROJECTION,
+    patient_tables=("family_circles",),
     description="Support persons, the patient's consent to share, family sessions.",
 )

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-import asyncpg
-
 from iopnet.db import Connection
 from services.family.domain import FamilyCircle
 
@@ -19,6 +17,6 @@ async def open_circle(conn: Connection, circle: FamilyCircle) -> None:
     )
 
 
-async def find_circle(pool: asyncpg.Pool, patient_id: str) -> dict[str, Any] | None:
-    row = await pool.fetchrow("SELECT * FROM family_circles WHERE patient_id = $1", patient_id)
+async def find_circle(conn: Connection, patient_id: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow("SELECT * FROM family_circles WHERE patient_id = $1", patient_id)
     return dict(row) if row else None

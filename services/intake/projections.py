@@ -1,13 +1,17 @@
-"""Intake's read model of its own cases, updated in the transaction that records the events."""
+"""Intake's read models of its own events, updated in the transaction that records them."""
 
 from __future__ import annotations
 
-from iopnet.catalog import DomainEvent, PatientAdmitted, PatientReferred
+from iopnet.auth.registry import REGISTRY_PROJECTORS
+from iopnet.catalog import DomainEvent, PatientAdmitted, PatientReferred, PatientTransferred
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
 
+#: Tables whose rows follow a patient to a new site.
+PATIENT_TABLES = ("patients", "patient_identities")
 
-async def project(conn: Connection, event: DomainEvent, envelope: EventEnvelope) -> None:
+
+async def project_case(conn: Connection, event: DomainEvent, envelope: EventEnvelope) -> None:
     match event:
         case PatientReferred():
             await conn.execute(
@@ -24,3 +28,16 @@ async def project(conn: Connection, event: DomainEvent, envelope: EventEnvelope)
                 event.patient_id, event.program_id, event.start_date, event.days_per_week,
                 event.planned_weeks, event.clinician_id, envelope.streamversion,
             )
+        case PatientTransferred():
+            for table in PATIENT_TABLES:
+                await conn.execute(
+                    f"UPDATE {table} SET site_id = $2 WHERE patient_id = $1",
+                    event.patient_id, event.site_id,
+                )
+            await conn.execute("UPDATE patients SET version = $2 WHERE patient_id = $1",
+                               event.patient_id, envelope.streamversion)
+
+
+async def project_network(conn: Connection, event: DomainEvent, envelope: EventEnvelope
+                          ) -> None:
+    await REGISTRY_PROJECTORS[type(event)](conn, event, envelope)

@@ -1,13 +1,17 @@
 from pathlib import Path
 
 from iopnet.service import ServiceSpec
-from services.intake import api
+from services.intake.api import routers
+from services.intake.projections import PATIENT_TABLES
 from services.intake.settings import IntakeSettings
 
 SPEC = ServiceSpec(
     name="intake",
     settings=IntakeSettings,
-    routers=[api.router],
+    routers=routers,
     migrations=Path(__file__).parent / "migrations",
-    description="Referrals, assessments, level-of-care decisions and admissions.",
+    description="Referrals, assessments, level-of-care decisions, admissions, and the "
+    "network's registry of sites and API keys.",
+    patient_tables=PATIENT_TABLES,
+    learns_network_from_kafka=False,
 )

@@ -1,4 +1,4 @@
-"""Intake's adapters: the case repository over the event store, and patient identities."""
+"""Intake's adapters: repositories over the event store, patient identities, read models."""
 
 from __future__ import annotations
 
@@ -7,33 +7,36 @@ from typing import Any
 
 import asyncpg
 
-from iopnet.catalog import parse_event
+from iopnet.aggregate import Repository
 from iopnet.db import Connection
-from iopnet.eventstore import Cause, EventStore
+from iopnet.eventstore import EventStore
+from iopnet.topics import NETWORK_TOPIC
 from services.intake import projections
-from services.intake.domain import PatientCase, stream_of
+from services.intake.domain import ApiKey, PatientCase, Site
 
 
-class PatientCases:
-    """Loads and saves PatientCase aggregates on one connection (one unit of work)."""
+class PatientCases(Repository[PatientCase]):
+    """Patient cases, visible only when the caller's site can see the patient."""
 
     def __init__(self, conn: Connection, events: EventStore) -> None:
-        self.conn = conn
-        self.events = events
+        super().__init__(conn, events, PatientCase, project=projections.project_case)
 
-    async def get(self, patient_id: str) -> PatientCase | None:
-        history = await self.events.read_stream(self.conn, stream_of(patient_id))
-        if not history:
+    async def get(self, aggregate_id: str) -> PatientCase | None:
+        # The events table is not confined to a site (a transferred patient's history
+        # spans two); the patients row is, so it decides whether the case exists here.
+        if await find_patient(self.conn, aggregate_id) is None:
             return None
-        return PatientCase.from_history(patient_id, (parse_event(e) for e in history))
+        return await super().get(aggregate_id)
 
-    async def save(self, case: PatientCase, cause: Cause) -> None:
-        envelopes = await self.events.append(
-            self.conn, stream_of(case.patient_id), case.version, case.pending, cause
-        )
-        for event, envelope in zip(case.pending, envelopes, strict=True):
-            await projections.project(self.conn, event, envelope)
-        case.mark_saved()
+
+def sites(conn: Connection, events: EventStore) -> Repository[Site]:
+    return Repository(conn, events, Site, project=projections.project_network,
+                      topic=NETWORK_TOPIC)
+
+
+def api_keys(conn: Connection, events: EventStore) -> Repository[ApiKey]:
+    return Repository(conn, events, ApiKey, project=projections.project_network,
+                      topic=NETWORK_TOPIC)
 
 
 async def record_identity(
@@ -47,9 +50,7 @@ async def record_identity(
     )
 
 
-async def find_patient(
-    db: asyncpg.Pool | Connection, patient_id: str
-) -> dict[str, Any] | None:
+async def find_patient(db: Connection, patient_id: str) -> dict[str, Any] | None:
     row = await db.fetchrow(
         "SELECT patient_id, site_id, status, referral_id, referral_source, referred_on,"
         " program_id, start_date, days_per_week, planned_weeks, clinician_id, version"
@@ -57,3 +58,17 @@ async def find_patient(
         patient_id,
     )
     return dict(row) if row else None
+
+
+async def list_sites(db: Connection) -> list[dict[str, Any]]:
+    rows = await db.fetch("SELECT site_id, name, time_zone, policies FROM sites ORDER BY site_id")
+    return [dict(row) for row in rows]
+
+
+async def list_keys(db: Connection | asyncpg.Pool, site_id: str | None) -> list[dict[str, Any]]:
+    rows = await db.fetch(
+        "SELECT key_id, site_id, scopes, expires_at, rate_limit_per_minute, replaces,"
+        " issued_at, revoked_at FROM api_keys WHERE $1::text IS NULL OR site_id = $1"
+        " ORDER BY issued_at", site_id,
+    )
+    return [dict(row) for row in rows]

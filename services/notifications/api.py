@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
-from iopnet.app import Pool
+from iopnet.auth import SiteDatabase, site_database
+from iopnet.catalog import Scope
 from iopnet.problems import not_found
 from services.notifications import store
 
+Reader = Annotated[SiteDatabase, Depends(site_database(Scope.READ))]
 router = APIRouter(prefix="/v1", tags=["notifications"])
 
 
@@ -29,8 +32,9 @@ class PatientMessagesView(BaseModel):
 
 
 @router.get("/patients/{patient_id}", response_model=PatientMessagesView)
-async def read_patient_messages(patient_id: uuid.UUID, pool: Pool) -> PatientMessagesView:
-    messages = await store.messages_for(pool, str(patient_id))
+async def read_patient_messages(patient_id: uuid.UUID, db: Reader) -> PatientMessagesView:
+    async with db.transaction() as conn:
+        messages = await store.messages_for(conn, str(patient_id))
     if not messages:
         raise not_found("patient", str(patient_id))
     return PatientMessagesView(

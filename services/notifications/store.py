@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
-
 from iopnet.db import Connection
 from services.notifications.domain import DeliveryStatus, MessageDraft
 
@@ -19,8 +17,8 @@ async def queue_message(conn: Connection, draft: MessageDraft) -> None:
     )
 
 
-async def messages_for(pool: asyncpg.Pool, patient_id: str) -> list[dict[str, Any]]:
-    rows = await pool.fetch(
+async def messages_for(conn: Connection, patient_id: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
         "SELECT id, site_id, kind, status, created_at FROM messages"
         " WHERE patient_id = $1 ORDER BY id", patient_id,
     )

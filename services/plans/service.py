@@ -11,5 +11,6 @@ SPEC = ServiceSpec(
     routers=[api.router],
     migrations=Path(__file__).parent / "migrations",
     projection=PROJECTION,
+    patient_tables=("care_episodes",),
     description="Personalized treatment plans, their revisions, progress and step-down.",
 )

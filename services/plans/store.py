@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-import asyncpg
-
 from iopnet.db import Connection
 from services.plans.domain import CareEpisode
 
@@ -20,6 +18,6 @@ async def open_episode(conn: Connection, episode: CareEpisode) -> None:
     )
 
 
-async def find_episode(pool: asyncpg.Pool, patient_id: str) -> dict[str, Any] | None:
-    row = await pool.fetchrow("SELECT * FROM care_episodes WHERE patient_id = $1", patient_id)
+async def find_episode(conn: Connection, patient_id: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow("SELECT * FROM care_episodes WHERE patient_id = $1", patient_id)
     return dict(row) if row else None

@@ -11,5 +11,6 @@ SPEC = ServiceSpec(
     routers=[api.router],
     migrations=Path(__file__).parent / "migrations",
     projection=PROJECTION,
+    patient_tables=("enrollments",),
     description="Programs, groups, schedules, attendance and outcome measures.",
 )

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-import asyncpg
-
 from iopnet.db import Connection
 from services.sessions.domain import Enrollment
 
@@ -20,6 +18,6 @@ async def save_enrollment(conn: Connection, enrollment: Enrollment) -> None:
     )
 
 
-async def find_enrollment(pool: asyncpg.Pool, patient_id: str) -> dict[str, Any] | None:
-    row = await pool.fetchrow("SELECT * FROM enrollments WHERE patient_id = $1", patient_id)
+async def find_enrollment(conn: Connection, patient_id: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow("SELECT * FROM enrollments WHERE patient_id = $1", patient_id)
     return dict(row) if row else None

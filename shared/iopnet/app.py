@@ -11,6 +11,8 @@ import asyncpg
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 
+from iopnet.auth.audit import install_audit
+from iopnet.auth.ratelimit import RateLimiter
 from iopnet.db import create_pool
 from iopnet.envelope import new_id
 from iopnet.eventstore import Cause, EventStore
@@ -38,7 +40,9 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
     )
     app.state.settings = settings
     app.state.events = EventStore(source=settings.source, topic=spec.topic)
+    app.state.rate_limiter = RateLimiter()
     install_problem_handlers(app)
+    install_audit(app)
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     app.add_api_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
     for router in spec.routers:

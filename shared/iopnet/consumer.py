@@ -38,6 +38,10 @@ class Projection:
     topics: Sequence[str]
     projectors: Mapping[type[DomainEvent], Projector] = field(default_factory=dict)
 
+    def merged(self, other: Projection) -> Projection:
+        topics = list(dict.fromkeys([*self.topics, *other.topics]))
+        return Projection(topics=topics, projectors={**self.projectors, **other.projectors})
+
     def projector_for(self, envelope: EventEnvelope) -> Projector | None:
         for event_class, projector in self.projectors.items():
             if event_class.event_type == envelope.type:

@@ -61,7 +61,7 @@ class EventStore:
             EventEnvelope(
                 source=self.source,
                 type=event.event_type,
-                subject=event.patient_id,
+                subject=event.subject,
                 siteid=event.site_id,
                 streamid=stream_id,
                 streamversion=expected_version + offset,
@@ -80,8 +80,13 @@ class EventStore:
         expected_version: int,
         events: Sequence[DomainEvent],
         cause: Cause,
+        *,
+        topic: str | None = None,
     ) -> list[EventEnvelope]:
-        """Record events at the end of a stream that must be at ``expected_version``."""
+        """Record events at the end of a stream that must be at ``expected_version``.
+
+        They are published to the service's topic unless ``topic`` names another.
+        """
         if not events:
             return []
         new_version = expected_version + len(events)
@@ -96,7 +101,7 @@ class EventStore:
             )
             await conn.executemany(
                 "INSERT INTO outbox (topic, envelope) VALUES ($1, $2)",
-                [(self.topic, row[4]) for row in rows],
+                [(topic or self.topic, row[4]) for row in rows],
             )
             await conn.execute("SELECT pg_notify($1, '')", self.channel)
         return envelopes

@@ -19,9 +19,11 @@ class Problem(Exception):
     """An error to answer with a problem+json response."""
 
     def __init__(
-        self, status: int, slug: str, title: str, detail: str = "", **extensions: Any
+        self, status: int, slug: str, title: str, detail: str = "",
+        headers: dict[str, str] | None = None, **extensions: Any,
     ) -> None:
         super().__init__(detail or title)
+        self.headers = headers or {}
         self.status = status
         self.slug = slug
         self.title = title
@@ -42,7 +44,8 @@ def problem_response(request: Request, problem: Problem) -> JSONResponse:
         **({"detail": problem.detail} if problem.detail else {}),
         **problem.extensions,
     }
-    return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON,
+                        headers=problem.headers)
 
 
 def _pointer(location: tuple[int | str, ...]) -> str:

@@ -74,9 +74,10 @@ async def run_workers(
             dsn=settings.database_url, bootstrap_servers=settings.kafka_bootstrap,
             channel=outbox_channel(settings.source), client_id=f"{spec.name}-relay",
         ).run(stop))
-    if consumer and spec.projection is not None:
+    projection = spec.consumer_projection()
+    if consumer and projection is not None:
         tasks.append(ConsumerRunner(
-            group_id=settings.consumer_group, projection=spec.projection, pool=pool,
+            group_id=settings.consumer_group, projection=projection, pool=pool,
             bootstrap_servers=settings.kafka_bootstrap,
         ).run(stop))
     log.info("%s worker started (relay=%s, consumer=%s)", spec.name, relay, consumer)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
+from iopnet.auth.registry import network_projection
 from iopnet.consumer import Projection
 from iopnet.settings import ServiceSettings
 from iopnet.topics import topic_of
@@ -21,7 +22,18 @@ class ServiceSpec:
     migrations: Path
     projection: Projection | None = None
     description: str = ""
+    #: Tables whose rows follow a patient to a new site on transfer.
+    patient_tables: Sequence[str] = ()
+    #: False for the service that records the network's events and projects them itself.
+    learns_network_from_kafka: bool = True
 
     @property
     def topic(self) -> str:
         return topic_of(self.name)
+
+    def consumer_projection(self) -> Projection | None:
+        """Everything its consumer applies: its own projection and the network registry."""
+        if not self.learns_network_from_kafka:
+            return self.projection
+        network = network_projection(self.patient_tables)
+        return self.projection.merged(network) if self.projection else network

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
+import httpx
 import pytest
 
 from iopctl.stack import Stack
+from iopnet.auth.keys import new_key
 from iopnet.topics import SERVICES
-from tests.conftest import free_port
+from tests.conftest import eventually, free_port
+from tests.e2e.client import Api
 from tests.fixtures.infra import Endpoints, create_database
 
 
@@ -18,7 +23,8 @@ async def stack(infra: Endpoints, tmp_path_factory: pytest.TempPathFactory
     databases = {s: await create_database(infra, f"e2e_{s}") for s in SERVICES}
     system = Stack(
         database_url=databases, kafka_bootstrap=infra.kafka_bootstrap,
-        ports={s: free_port() for s in SERVICES}, consumer_group_suffix="-e2e",
+        operator_key=new_key().plaintext, ports={s: free_port() for s in SERVICES},
+        consumer_group_suffix=f"-e2e-{uuid.uuid4().hex[:6]}",
         log_dir=tmp_path_factory.mktemp("logs"),
     )
     await system.migrate()
@@ -28,3 +34,49 @@ async def stack(infra: Endpoints, tmp_path_factory: pytest.TempPathFactory
         yield system
     finally:
         system.stop()
+
+
+@pytest.fixture(scope="session")
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def operator(stack: Stack, http: httpx.AsyncClient) -> Api:
+    return Api(stack, http, stack.operator_key)
+
+
+@dataclass(frozen=True)
+class Site:
+    site_id: str
+    api: Api
+    key_id: str
+
+
+async def known_everywhere(api: Api) -> None:
+    """Wait until every service accepts the key (it learns keys from events)."""
+
+    async def accepted() -> bool:
+        answers = [await api.get(s, f"/v1/patients/{uuid.uuid4()}") for s in SERVICES]
+        return all(a.status_code == 404 for a in answers)
+
+    await eventually(accepted, timeout=10)
+
+
+async def onboard_site(operator: Api, site_id: str) -> Site:
+    await operator.onboard(site_id)
+    issued = await operator.issue_key(site_id)
+    api = operator.with_key(issued["api_key"])
+    await known_everywhere(api)
+    return Site(site_id, api, issued["key_id"])
+
+
+@pytest.fixture(scope="session")
+async def north(operator: Api) -> Site:
+    return await onboard_site(operator, "site-north")
+
+
+@pytest.fixture(scope="session")
+async def south(operator: Api) -> Site:
+    return await onboard_site(operator, "site-south")

@@ -38,7 +38,7 @@ def test_a_case_rebuilt_from_history_is_at_its_version() -> None:
     case = PatientCase("p-1")
     case.refer(REFERRAL)
     case.admit(ADMISSION)
-    rebuilt = PatientCase.from_history("p-1", case.pending)
+    rebuilt = PatientCase.rebuild("p-1", case.pending)
     assert (rebuilt.version, rebuilt.status, rebuilt.pending) == (2, CaseStatus.ADMITTED, [])
 
 

@@ -1,4 +1,4 @@
-"""The intake domain, pure: the patient's case, the instruments, the level-of-care rules."""
+"""The intake domain, pure: the patient's case, the network registry, the clinical rules."""
 
 from services.intake.domain.case import (
     Admission,
@@ -6,7 +6,16 @@ from services.intake.domain.case import (
     IntakeRuleBroken,
     PatientCase,
     Referral,
-    stream_of,
 )
+from services.intake.domain.network import ApiKey, NetworkRuleBroken, Site
 
-__all__ = ["Admission", "CaseStatus", "IntakeRuleBroken", "PatientCase", "Referral", "stream_of"]
+__all__ = [
+    "Admission",
+    "ApiKey",
+    "CaseStatus",
+    "IntakeRuleBroken",
+    "NetworkRuleBroken",
+    "PatientCase",
+    "Referral",
+    "Site",
+]

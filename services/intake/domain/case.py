@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from iopnet.catalog import DomainEvent, PatientAdmitted, PatientReferred, ReferralSource
+from iopnet.aggregate import Aggregate
+from iopnet.catalog import (
+    DomainEvent,
+    PatientAdmitted,
+    PatientReferred,
+    PatientTransferred,
+    ReferralSource,
+)
 
 
 class CaseStatus(StrEnum):
@@ -36,35 +42,26 @@ class Admission:
     clinician_id: str
 
 
-def stream_of(patient_id: str) -> str:
-    return f"patient-{patient_id}"
+class PatientCase(Aggregate):
+    """One patient's intake, rebuilt from its events."""
 
+    stream_prefix = "patient"
 
-@dataclass
-class PatientCase:
-    """The aggregate: one patient's intake, rebuilt from its events."""
+    def __init__(self, patient_id: str) -> None:
+        super().__init__(patient_id)
+        self.site_id = ""
+        self.status: CaseStatus | None = None
 
-    patient_id: str
-    site_id: str = ""
-    status: CaseStatus | None = None
-    version: int = 0
-    pending: list[DomainEvent] = field(default_factory=list)
-
-    @classmethod
-    def from_history(cls, patient_id: str, history: Iterable[DomainEvent]) -> PatientCase:
-        case = cls(patient_id)
-        for event in history:
-            case._apply(event)
-            case.version += 1
-        return case
+    @property
+    def patient_id(self) -> str:
+        return self.id
 
     def refer(self, referral: Referral) -> None:
         if self.status is not None:
             raise IntakeRuleBroken("this patient has already been referred")
-        self._record(PatientReferred(
-            patient_id=self.patient_id, site_id=referral.site_id,
-            referral_id=referral.referral_id, source=referral.source,
-            referred_on=referral.referred_on,
+        self.record(PatientReferred(
+            patient_id=self.id, site_id=referral.site_id, referral_id=referral.referral_id,
+            source=referral.source, referred_on=referral.referred_on,
         ))
 
     def admit(self, admission: Admission) -> None:
@@ -72,25 +69,26 @@ class PatientCase:
             raise IntakeRuleBroken("this patient is already admitted")
         if self.status is not CaseStatus.REFERRED:
             raise IntakeRuleBroken("only a referred patient can be admitted")
-        self._record(PatientAdmitted(
-            patient_id=self.patient_id, site_id=self.site_id,
+        self.record(PatientAdmitted(
+            patient_id=self.id, site_id=self.site_id,
             program_id=admission.program_id, start_date=admission.start_date,
             days_per_week=admission.days_per_week, planned_weeks=admission.planned_weeks,
             clinician_id=admission.clinician_id,
         ))
 
-    def mark_saved(self) -> None:
-        self.version += len(self.pending)
-        self.pending.clear()
+    def transfer(self, to_site_id: str) -> None:
+        if to_site_id == self.site_id:
+            raise IntakeRuleBroken("the patient is already at that site")
+        self.record(PatientTransferred(
+            patient_id=self.id, site_id=to_site_id, from_site_id=self.site_id,
+        ))
 
-    def _record(self, event: DomainEvent) -> None:
-        self._apply(event)
-        self.pending.append(event)
-
-    def _apply(self, event: DomainEvent) -> None:
+    def apply(self, event: DomainEvent) -> None:
         match event:
             case PatientReferred():
                 self.site_id = event.site_id
                 self.status = CaseStatus.REFERRED
             case PatientAdmitted():
                 self.status = CaseStatus.ADMITTED
+            case PatientTransferred():
+                self.site_id = event.site_id

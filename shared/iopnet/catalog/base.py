@@ -19,7 +19,7 @@ class UnknownEventType(LookupError):
 
 
 class DomainEvent(BaseModel):
-    """A fact in the domain's words. Subclasses are registered in CATALOG.
+    """A fact in the domain's words. Concrete subclasses are registered in CATALOG.
 
     Events carry identifiers and clinical codes only: no names, contact
     details or free-text notes, which stay with the service that owns them.
@@ -27,16 +27,45 @@ class DomainEvent(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    event_type: ClassVar[str]
+    event_type: ClassVar[str] = ""
     schema_version: ClassVar[int] = 1
+    #: Kinds of event (not events themselves) set this in their own body.
+    abstract: ClassVar[bool] = True
 
-    patient_id: str
     site_id: str
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.event_type = TYPE_PREFIX + cls.__name__
-        CATALOG[cls.event_type] = cls
+        if not cls.__dict__.get("abstract", False):
+            cls.event_type = TYPE_PREFIX + cls.__name__
+            CATALOG[cls.event_type] = cls
+
+    @property
+    def subject(self) -> str:
+        """Whose event it is: the Kafka key and the CloudEvents ``subject``."""
+        raise NotImplementedError
+
+
+class PatientEvent(DomainEvent):
+    """Something that happened in one patient's care; keyed by the patient."""
+
+    abstract: ClassVar[bool] = True
+
+    patient_id: str
+
+    @property
+    def subject(self) -> str:
+        return self.patient_id
+
+
+class NetworkEvent(DomainEvent):
+    """Something that happened to a site of the network or its keys; keyed by the site."""
+
+    abstract: ClassVar[bool] = True
+
+    @property
+    def subject(self) -> str:
+        return self.site_id
 
 
 def parse_event(envelope: EventEnvelope) -> DomainEvent:

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from iopnet.catalog.base import DomainEvent
+from iopnet.catalog.base import PatientEvent
 
 
 class ReferralSource(StrEnum):
@@ -16,13 +16,13 @@ class ReferralSource(StrEnum):
     INPATIENT_STEP_DOWN = "inpatient_step_down"
 
 
-class PatientReferred(DomainEvent):
+class PatientReferred(PatientEvent):
     referral_id: str
     source: ReferralSource
     referred_on: date
 
 
-class PatientAdmitted(DomainEvent):
+class PatientAdmitted(PatientEvent):
     program_id: str
     start_date: date
     days_per_week: int = Field(ge=3, le=5)

@@ -1,0 +1,188 @@
+"""Routes for the network operator: onboard sites, set their policies, issue keys."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, field_validator
+
+from iopnet.app import Events, RequestCause
+from iopnet.auth import SiteDatabase, site_database
+from iopnet.auth.keys import new_key
+from iopnet.catalog import Scope, SitePolicies
+from iopnet.db import Connection
+from iopnet.eventstore import EventStore
+from iopnet.idempotency import Answer, IdempotencyKey, execute
+from iopnet.problems import not_found
+from services.intake import store
+from services.intake.api.models import Identifier, Strict
+from services.intake.domain import ApiKey, NetworkRuleBroken, Site
+
+router = APIRouter(prefix="/v1/network", tags=["network"])
+Operator = Annotated[SiteDatabase, Depends(site_database(Scope.OPERATOR))]
+KeyId = Annotated[str, Field(pattern=r"^[0-9a-f]{12}$")]
+
+
+class OnboardingRequest(Strict):
+    site_id: Identifier
+    name: str = Field(min_length=1, max_length=200)
+    time_zone: str = Field(examples=["America/Chicago"])
+    contact_email: str | None = Field(default=None, max_length=200)
+    policies: SitePolicies = SitePolicies()
+
+    @field_validator("time_zone")
+    @classmethod
+    def known_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not an IANA time zone, e.g. 'Europe/Paris'") from None
+        return value
+
+
+class KeyRequest(Strict):
+    scopes: list[Scope] = Field(min_length=1)
+    expires_at: datetime | None = None
+    rate_limit_per_minute: int = Field(default=600, ge=1, le=100_000)
+
+
+class RotationRequest(Strict):
+    expires_at: datetime | None = None
+
+
+class IssuedKey(BaseModel):
+    key_id: str
+    site_id: str
+    scopes: list[Scope]
+    expires_at: datetime | None
+    api_key: str = Field(description="The secret: shown this once, stored only as a hash.")
+
+
+class KeyView(BaseModel):
+    key_id: str
+    site_id: str
+    scopes: list[Scope]
+    expires_at: datetime | None
+    rate_limit_per_minute: int
+    replaces: str | None
+    issued_at: datetime
+    revoked_at: datetime | None
+
+
+class SiteView(BaseModel):
+    site_id: str
+    name: str
+    time_zone: str
+    policies: SitePolicies
+
+
+@router.post("/sites", status_code=201, responses={201: {"model": SiteView}})
+async def onboard_site(body: OnboardingRequest, request: Request, db: Operator, events: Events,
+                       cause: RequestCause, idempotency_key: IdempotencyKey = None
+                       ) -> JSONResponse:
+    async def onboard(conn: Connection) -> Answer:
+        sites = store.sites(conn, events)
+        site = await sites.get(body.site_id) or Site(body.site_id)
+        site.onboard(body.name, body.time_zone, body.policies)
+        await sites.save(site, cause)
+        return Answer(201, SiteView(**body.model_dump(exclude={"contact_email"})).model_dump(
+            mode="json"))
+
+    return await execute(request, db, idempotency_key, body, onboard,
+                         refusals=(NetworkRuleBroken,))
+
+
+@router.put("/sites/{site_id}/policies", responses={200: {"model": SitePolicies}})
+async def change_site_policies(site_id: str, body: SitePolicies, request: Request,
+                               db: Operator, events: Events, cause: RequestCause,
+                               idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    async def change(conn: Connection) -> Answer:
+        sites = store.sites(conn, events)
+        site = await _site(sites, site_id)
+        site.change_policies(body)
+        await sites.save(site, cause)
+        return Answer(200, body.model_dump(mode="json"))
+
+    return await execute(request, db, idempotency_key, body, change)
+
+
+@router.get("/sites", response_model=list[SiteView])
+async def list_sites(db: Operator) -> list[dict[str, Any]]:
+    async with db.transaction() as conn:
+        return await store.list_sites(conn)
+
+
+@router.post("/sites/{site_id}/keys", status_code=201, responses={201: {"model": IssuedKey}})
+async def issue_key(site_id: str, body: KeyRequest, request: Request, db: Operator,
+                    events: Events, cause: RequestCause) -> JSONResponse:
+    """Issue a key to a site. Not idempotent by design: a retry must not see the secret again."""
+    async def issue(conn: Connection) -> Answer:
+        site = await _site(store.sites(conn, events), site_id)
+        material = new_key()
+        key = ApiKey.issue(site, material, body.scopes, expires_at=body.expires_at,
+                           rate_limit_per_minute=body.rate_limit_per_minute)
+        await store.api_keys(conn, events).save(key, cause)
+        return Answer(201, _issued(key, material.plaintext, body.expires_at))
+
+    return await execute(request, db, None, body, issue, refusals=(NetworkRuleBroken,))
+
+
+@router.post("/keys/{key_id}/rotate", status_code=201, responses={201: {"model": IssuedKey}})
+async def rotate_key(key_id: KeyId, body: RotationRequest, request: Request, db: Operator,
+                     events: Events, cause: RequestCause) -> JSONResponse:
+    """A successor key; the old one keeps working until it is revoked."""
+    async def rotate(conn: Connection) -> Answer:
+        old = await _key(conn, events, key_id)
+        site = await _site(store.sites(conn, events), old.site_id)
+        material = new_key()
+        successor = old.rotate(site, material, body.expires_at)
+        await store.api_keys(conn, events).save(successor, cause)
+        return Answer(201, _issued(successor, material.plaintext, body.expires_at))
+
+    return await execute(request, db, None, body, rotate, refusals=(NetworkRuleBroken,))
+
+
+@router.post("/keys/{key_id}/revoke", status_code=204)
+async def revoke_key(key_id: KeyId, request: Request, db: Operator, events: Events,
+                     cause: RequestCause) -> Response:
+    async def revoke(conn: Connection) -> Answer:
+        key = await _key(conn, events, key_id)
+        key.revoke()
+        await store.api_keys(conn, events).save(key, cause)
+        return Answer(204, None)
+
+    await execute(request, db, None, None, revoke, refusals=(NetworkRuleBroken,))
+    return Response(status_code=204)
+
+
+@router.get("/keys", response_model=list[KeyView])
+async def list_keys(db: Operator, site_id: Annotated[str | None, Query(max_length=64)] = None
+                    ) -> list[dict[str, Any]]:
+    async with db.transaction() as conn:
+        return await store.list_keys(conn, site_id)
+
+
+async def _site(sites: Any, site_id: str) -> Site:
+    site: Site | None = await sites.get(site_id)
+    if site is None:
+        raise not_found("site", site_id)
+    return site
+
+
+async def _key(conn: Connection, events: EventStore, key_id: str) -> ApiKey:
+    key = await store.api_keys(conn, events).get(key_id)
+    if key is None:
+        raise not_found("key", key_id)
+    return key
+
+
+def _issued(key: ApiKey, plaintext: str, expires_at: datetime | None) -> dict[str, Any]:
+    return IssuedKey(key_id=key.id, site_id=key.site_id, scopes=key.scopes,
+                     expires_at=expires_at, api_key=plaintext).model_dump(mode="json")
+
+
+

@@ -1,0 +1,1 @@
+SELECT iopnet_confine_to_site('care_episodes');

@@ -1,0 +1,86 @@
+"""The audit trail: every request for patient data, who made it, and how it ended.
+
+A middleware writes one append-only row per ``/v1`` request after the answer
+is known, refusals included (401, 403, 404, 429), so probing is visible too.
+Rows name the key and the resource, never the patient's identifying data.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from pydantic import BaseModel
+from starlette.middleware.base import RequestResponseEndpoint
+
+from iopnet.auth.guard import require
+from iopnet.auth.principal import Principal
+from iopnet.catalog import Scope
+
+log = logging.getLogger(__name__)
+AUDITED_PREFIX = "/v1/"
+
+
+def install_audit(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def audit(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        if request.url.path.startswith(AUDITED_PREFIX):
+            await _record(request, response.status_code)
+        return response
+
+    app.include_router(router)
+
+
+async def _record(request: Request, outcome: int) -> None:
+    principal: Principal | None = getattr(request.state, "principal", None)
+    route = request.scope.get("route")
+    action = f"{request.method} {getattr(route, 'path', 'unrouted')}"
+    pool: asyncpg.Pool = request.app.state.pool
+    try:
+        await pool.execute(
+            "INSERT INTO audit_log (key_id, site_id, action, resource, outcome, correlation)"
+            " VALUES ($1, $2, $3, $4, $5, $6)",
+            principal.key_id if principal else None,
+            principal.site_id if principal else None,
+            action, request.url.path[:500], outcome,
+            request.headers.get("x-correlation-id", "")[:128] or None,
+        )
+    except (OSError, asyncpg.PostgresError):
+        log.exception("could not write the audit row for %s", action)
+
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+class AuditEntry(BaseModel):
+    id: int
+    at: datetime
+    key_id: str | None
+    site_id: str | None
+    action: str
+    resource: str
+    outcome: int
+
+
+@router.get("", response_model=list[AuditEntry])
+async def read_audit_trail(
+    request: Request,
+    _: Annotated[Principal, Depends(require(Scope.OPERATOR))],
+    site_id: Annotated[str | None, Query(max_length=64)] = None,
+    key_id: Annotated[str | None, Query(max_length=64)] = None,
+    since: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    """The operator's view of who read or changed what, newest first."""
+    pool: asyncpg.Pool = request.app.state.pool
+    rows = await pool.fetch(
+        "SELECT id, at, key_id, site_id, action, resource, outcome FROM audit_log"
+        " WHERE ($1::text IS NULL OR site_id = $1) AND ($2::text IS NULL OR key_id = $2)"
+        " AND ($3::timestamptz IS NULL OR at >= $3) ORDER BY id DESC LIMIT $4",
+        site_id, key_id, since, limit,
+    )
+    return [dict(row) for row in rows]

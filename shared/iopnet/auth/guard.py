@@ -1,0 +1,128 @@
+"""Request authentication and authorization, as FastAPI dependencies.
+
+Every route but health and the OpenAPI document declares ``require(scope)``:
+no key or a bad one → 401, a missing scope → 403, too many requests → 429.
+Database work then goes through ``SiteDatabase``, whose transactions run as
+the ``iopnet_api`` role with the caller's site set, so row-level security
+hides every other site's rows even from a query that forgets to filter.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated
+
+import asyncpg
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from iopnet.auth import keys, registry
+from iopnet.auth.principal import ALL_SITES, Principal
+from iopnet.auth.ratelimit import RateLimiter
+from iopnet.catalog import Scope
+from iopnet.db import Connection
+from iopnet.problems import Problem
+
+API_ROLE = "iopnet_api"
+OPERATOR_KEY_ENV = "IOPNET_OPERATOR_KEY"
+OPERATOR_RATE_LIMIT = 6000
+
+_bearer = HTTPBearer(auto_error=False, description="An iopnet API key")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+def _unauthorized(detail: str) -> Problem:
+    return Problem(401, "unauthorized", "A valid API key is required", detail,
+                   headers={"WWW-Authenticate": 'Bearer realm="iopnet"'})
+
+
+def operator_principal(presented: str) -> Principal | None:
+    """The network operator, when the key is the bootstrap secret from the environment."""
+    expected = os.environ.get(OPERATOR_KEY_ENV, "")
+    parsed = keys.parse(presented)
+    if not expected or parsed is None:
+        return None
+    if not hmac.compare_digest(keys.digest(presented), keys.digest(expected)):
+        return None
+    return Principal(parsed.key_id, ALL_SITES, frozenset({Scope.OPERATOR}), OPERATOR_RATE_LIMIT)
+
+
+async def authenticate(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    header_key: Annotated[str | None, Depends(_header)],
+) -> Principal:
+    presented = bearer.credentials if bearer else header_key
+    if not presented:
+        raise _unauthorized("send the key as 'Authorization: Bearer <key>' or 'X-API-Key'")
+    principal = operator_principal(presented) or await _issued_principal(request, presented)
+    if principal is None:
+        raise _unauthorized("the key is unknown, revoked or expired")
+    request.state.principal = principal
+    limiter: RateLimiter = request.app.state.rate_limiter
+    if wait := limiter.retry_after(principal.key_id, principal.rate_limit_per_minute):
+        raise Problem(429, "rate-limited", "Too many requests for this key",
+                      f"retry in {wait} s", headers={"Retry-After": str(wait)})
+    return principal
+
+
+async def _issued_principal(request: Request, presented: str) -> Principal | None:
+    parsed = keys.parse(presented)
+    if parsed is None:
+        return None
+    pool: asyncpg.Pool = request.app.state.pool
+    async with pool.acquire() as conn:
+        record = await registry.key_record(conn, parsed.key_id)
+    if record is None or not registry.usable(record, datetime.now(UTC)):
+        return None
+    if not keys.secret_matches(parsed.secret, str(record["secret_sha256"])):
+        return None
+    scopes = record["scopes"]
+    assert isinstance(scopes, list)
+    return Principal(parsed.key_id, str(record["site_id"]), frozenset(Scope(s) for s in scopes),
+                     int(str(record["rate_limit_per_minute"])))
+
+
+def require(scope: Scope) -> Callable[..., Awaitable[Principal]]:
+    """A dependency: the caller, authenticated and holding ``scope``."""
+
+    async def authorized(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if not principal.may(scope):
+            raise Problem(403, "forbidden", "The key lacks a scope this needs",
+                          f"needs the '{scope.value}' scope")
+        return principal
+
+    return authorized
+
+
+class SiteDatabase:
+    """The service's database as one caller may see it: only that caller's site."""
+
+    def __init__(self, pool: asyncpg.Pool, principal: Principal) -> None:
+        self.pool = pool
+        self.principal = principal
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(f"SET LOCAL ROLE {API_ROLE}")
+            await conn.execute("SELECT set_config('iopnet.site_id', $1, true)",
+                               self.principal.data_site)
+            yield conn
+
+
+def site_database(scope: Scope) -> Callable[..., Awaitable[SiteDatabase]]:
+    """A dependency: the database confined to the caller's site, once ``scope`` is checked."""
+
+    authorized = require(scope)
+
+    # A default, not an annotation: annotations are strings here and cannot see ``scope``.
+    async def confined(request: Request, principal: Principal = Depends(authorized)
+                       ) -> SiteDatabase:
+        return SiteDatabase(request.app.state.pool, principal)
+
+    return confined

@@ -1,0 +1,69 @@
+"""Events of the network itself: sites, their policies, their API keys, transfers."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from iopnet.catalog.base import NetworkEvent, PatientEvent
+
+
+class Scope(StrEnum):
+    """What an API key may do. ``operator`` is the network operator's: every site."""
+
+    READ = "read"
+    INTAKE_WRITE = "intake:write"
+    PLANS_WRITE = "plans:write"
+    SESSIONS_WRITE = "sessions:write"
+    FAMILY_WRITE = "family:write"
+    NOTIFICATIONS_ADMIN = "notifications:admin"
+    OPERATOR = "operator"
+
+
+class SitePolicies(BaseModel):
+    """A site's clinical and operational policies; every field has the network default."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    step_down_min_weeks: int = Field(default=6, ge=1, le=12)
+    step_down_phq9_below: int = Field(default=10, ge=1, le=27)
+    step_down_response_drop: float = Field(default=0.5, gt=0, le=1)
+    step_down_consecutive_measures: int = Field(default=2, ge=1, le=6)
+    step_down_min_attendance: float = Field(default=0.75, ge=0, le=1)
+    attendance_min_weekly_hours: float = Field(default=9, ge=0, le=40)
+    outreach_after_absences: int = Field(default=2, ge=1, le=10)
+    quiet_hours_start: time = time(21, 0)
+    quiet_hours_end: time = time(8, 0)
+
+
+class SiteOnboarded(NetworkEvent):
+    name: str
+    time_zone: str
+    policies: SitePolicies
+
+
+class SitePoliciesChanged(NetworkEvent):
+    policies: SitePolicies
+
+
+class ApiKeyIssued(NetworkEvent):
+    """A key for a site. Only the secret's SHA-256 travels; the secret is shown once."""
+
+    key_id: str
+    secret_sha256: str
+    scopes: list[Scope]
+    expires_at: datetime | None = None
+    rate_limit_per_minute: int = Field(default=600, ge=1)
+    replaces: str | None = None
+
+
+class ApiKeyRevoked(NetworkEvent):
+    key_id: str
+
+
+class PatientTransferred(PatientEvent):
+    """The patient's care moves to ``site_id``; ``from_site_id`` keeps only its history."""
+
+    from_site_id: str
