@@ -72,3 +72,11 @@ async def list_keys(db: Connection | asyncpg.Pool, site_id: str | None) -> list[
         " ORDER BY issued_at", site_id,
     )
     return [dict(row) for row in rows]
+
+
+async def census(db: Connection) -> list[dict[str, Any]]:
+    rows = await db.fetch(
+        "SELECT site_id, status, count(*) AS patients FROM patients"
+        " GROUP BY site_id, status ORDER BY site_id, status"
+    )
+    return [dict(row) for row in rows]

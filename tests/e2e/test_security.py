@@ -234,3 +234,14 @@ async def test_the_operator_cli_issues_lists_and_revokes_keys(operator: Api,
                    env=env, check=True, timeout=30, capture_output=True)
     await eventually(lambda: _refused_everywhere(operator.with_key(issued["api_key"])),
                      timeout=10)
+
+
+async def test_the_census_is_per_site_and_network_wide_for_the_operator(
+    operator: Api, north: Site, south: Site,
+) -> None:
+    await refer_and_admit(north.api)
+    await refer_and_admit(south.api)
+    own = (await north.api.get("intake", "/v1/census")).json()
+    assert {line["site_id"] for line in own} == {north.site_id}
+    everyone = (await operator.get("intake", "/v1/census")).json()
+    assert {north.site_id, south.site_id} <= {line["site_id"] for line in everyone}

@@ -142,3 +142,16 @@ async def _case(cases: store.PatientCases, patient_id: uuid.UUID) -> PatientCase
 async def _view(conn: Connection, patient_id: str) -> dict[str, Any]:
     patient = await store.find_patient(conn, patient_id)
     return PatientView.model_validate(patient).model_dump(mode="json")
+
+
+class CensusLine(BaseModel):
+    site_id: str
+    status: str
+    patients: int
+
+
+@router.get("/census", response_model=list[CensusLine], tags=["network"])
+async def read_census(db: Reader) -> list[dict[str, Any]]:
+    """Patients by site and status: the caller's site, or every site for the operator."""
+    async with db.transaction() as conn:
+        return await store.census(conn)
