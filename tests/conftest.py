@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 import asyncpg
 import pytest
 
+from iopctl.pgsql import drop_database
 from iopnet.db import create_pool
 from iopnet.migrate import apply_migrations
 from tests.fixtures.infra import (
@@ -31,15 +32,19 @@ def infra() -> Iterator[Endpoints]:
 
 
 @pytest.fixture(scope="session")
-def fresh_database(infra: Endpoints) -> FreshDatabase:
-    """Makes an empty database with the shared event-store schema; returns its DSN."""
+async def fresh_database(infra: Endpoints) -> AsyncIterator[FreshDatabase]:
+    """Makes empty databases with the shared event-store schema; drops them afterwards."""
+    made: list[str] = []
 
     async def make(prefix: str) -> str:
-        dsn = await create_database(infra, f"t_{prefix}_{uuid.uuid4().hex[:8]}")
+        made.append(f"t_{prefix}_{uuid.uuid4().hex[:8]}")
+        dsn = await create_database(infra, made[-1])
         await apply_migrations(dsn, [])
         return dsn
 
-    return make
+    yield make
+    for name in made:
+        await drop_database(infra.pg_admin_dsn, name)
 
 
 @pytest.fixture

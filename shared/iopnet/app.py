@@ -39,7 +39,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.events = EventStore(source=settings.source, topic=spec.topic)
+    app.state.events = EventStore.of(spec.name)
     app.state.rate_limiter = RateLimiter()
     install_problem_handlers(app)
     install_audit(app)

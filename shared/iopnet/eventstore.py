@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from iopnet.catalog import DomainEvent
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
+from iopnet.topics import topic_of
 
 
 class ConcurrencyConflict(Exception):
@@ -33,6 +34,11 @@ class Cause:
 
     correlation_id: str
     causation_id: str
+
+    @classmethod
+    def following(cls, envelope: EventEnvelope) -> Cause:
+        """The cause of events a consumer records in reaction to ``envelope``."""
+        return cls(correlation_id=envelope.correlationid, causation_id=envelope.id)
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,11 @@ class EventStore:
         self.source = source
         self.topic = topic
         self.channel = outbox_channel(source)
+
+    @classmethod
+    def of(cls, service: str) -> EventStore:
+        """The event store of a service, publishing to its own topic."""
+        return cls(source=f"/iopnet/{service}", topic=topic_of(service))
 
     def envelopes(
         self, stream_id: str, expected_version: int, events: Sequence[DomainEvent], cause: Cause

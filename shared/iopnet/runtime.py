@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Awaitable
 
 import uvicorn
 import uvloop
@@ -20,7 +21,7 @@ import uvloop
 from iopnet.app import create_app
 from iopnet.consumer import ConsumerRunner
 from iopnet.db import create_pool
-from iopnet.eventstore import outbox_channel
+from iopnet.eventstore import EventStore
 from iopnet.migrate import apply_migrations
 from iopnet.relay import OutboxRelay
 from iopnet.service import ServiceSpec
@@ -67,12 +68,12 @@ async def run_workers(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    tasks = []
+    tasks: list[Awaitable[None]] = []
     pool = await create_pool(settings.database_url, max_size=settings.db_pool_size)
     if relay:
         tasks.append(OutboxRelay(
             dsn=settings.database_url, bootstrap_servers=settings.kafka_bootstrap,
-            channel=outbox_channel(settings.source), client_id=f"{spec.name}-relay",
+            channel=EventStore.of(spec.name).channel, client_id=f"{spec.name}-relay",
         ).run(stop))
     projection = spec.consumer_projection()
     if consumer and projection is not None:
@@ -80,6 +81,8 @@ async def run_workers(
             group_id=settings.consumer_group, projection=projection, pool=pool,
             bootstrap_servers=settings.kafka_bootstrap,
         ).run(stop))
+    if consumer:
+        tasks += [job(pool, settings, stop) for job in spec.background]
     log.info("%s worker started (relay=%s, consumer=%s)", spec.name, relay, consumer)
     try:
         await asyncio.gather(*tasks, stop.wait())

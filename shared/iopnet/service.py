@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 from fastapi import APIRouter
 
 from iopnet.auth.registry import network_projection
 from iopnet.consumer import Projection
 from iopnet.settings import ServiceSettings
 from iopnet.topics import topic_of
+
+#: A loop a service's worker runs beside its relay and consumer (e.g. due reminders).
+BackgroundJob = Callable[[asyncpg.Pool, ServiceSettings, asyncio.Event], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,8 @@ class ServiceSpec:
     patient_tables: Sequence[str] = ()
     #: False for the service that records the network's events and projects them itself.
     learns_network_from_kafka: bool = True
+    #: Loops the worker runs until it is told to stop.
+    background: Sequence[BackgroundJob] = ()
 
     @property
     def topic(self) -> str:

@@ -35,8 +35,3 @@ class ServiceSettings(BaseSettings):
             self.database_url = f"postgresql://iopnet@127.0.0.1:{port}/{self.service_name}"
         self.consumer_group = self.consumer_group or self.service_name
         return self
-
-    @property
-    def source(self) -> str:
-        """This service's CloudEvents ``source``."""
-        return f"/iopnet/{self.service_name}"

@@ -8,25 +8,49 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from iopctl.pgsql import drop_database
 from iopctl.stack import Stack
 from iopnet.auth.keys import new_key
-from iopnet.topics import SERVICES
+from iopnet.topics import ALL_TOPICS, SERVICES
 from tests.conftest import eventually, free_port
 from tests.e2e.client import Api
 from tests.fixtures.infra import Endpoints, create_database
 
 
+async def start_groups_at_the_end(bootstrap: str, groups: list[str]) -> None:
+    """New consumer groups begin at today's end of every topic, not at its history.
+
+    Local brokers keep every earlier run's events; replaying them into this
+    run's databases would only slow it down.
+    """
+    for group in groups:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
+                                    enable_auto_commit=False)
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(t.name, p) for t in ALL_TOPICS
+                          for p in range(t.partitions)]
+            ends = await consumer.end_offsets(partitions)
+            consumer.assign(partitions)
+            await consumer.commit(ends)
+        finally:
+            await consumer.stop()
+
+
 @pytest.fixture(scope="session")
 async def stack(infra: Endpoints, tmp_path_factory: pytest.TempPathFactory
                 ) -> AsyncIterator[Stack]:
-    databases = {s: await create_database(infra, f"e2e_{s}") for s in SERVICES}
+    run = uuid.uuid4().hex[:6]
+    databases = {s: await create_database(infra, f"e2e_{s}_{run}") for s in SERVICES}
     system = Stack(
         database_url=databases, kafka_bootstrap=infra.kafka_bootstrap,
         operator_key=new_key().plaintext, ports={s: free_port() for s in SERVICES},
-        consumer_group_suffix=f"-e2e-{uuid.uuid4().hex[:6]}",
-        log_dir=tmp_path_factory.mktemp("logs"),
+        consumer_group_suffix=f"-e2e-{run}", log_dir=tmp_path_factory.mktemp("logs"),
     )
+    await start_groups_at_the_end(infra.kafka_bootstrap,
+                                  [s + system.consumer_group_suffix for s in SERVICES])
     await system.migrate()
     system.start()
     try:
@@ -34,6 +58,8 @@ async def stack(infra: Endpoints, tmp_path_factory: pytest.TempPathFactory
         yield system
     finally:
         system.stop()
+        for service in SERVICES:
+            await drop_database(infra.pg_admin_dsn, f"e2e_{service}_{run}")
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ from iopnet.catalog import (
     DomainEvent,
     PatientTransferred,
     SiteOnboarded,
+    SitePolicies,
     SitePoliciesChanged,
 )
 from iopnet.consumer import Projection, Projector
@@ -93,6 +94,17 @@ def network_projection(patient_tables: Sequence[str]) -> Projection:
         topics=[NETWORK_TOPIC, topic_of("intake")],
         projectors={**REGISTRY_PROJECTORS, PatientTransferred: transfer_projector(patient_tables)},
     )
+
+
+async def site_policies(conn: Connection, site_id: str) -> SitePolicies:
+    """A site's policies; the network defaults for a site not (yet) known here."""
+    policies = await conn.fetchval("SELECT policies FROM sites WHERE site_id = $1", site_id)
+    return SitePolicies.model_validate(policies) if policies else SitePolicies()
+
+
+async def site_time_zone(conn: Connection, site_id: str, default: str = "UTC") -> str:
+    zone = await conn.fetchval("SELECT time_zone FROM sites WHERE site_id = $1", site_id)
+    return str(zone) if zone else default
 
 
 async def key_record(conn: Connection, key_id: str) -> dict[str, object] | None:

@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from iopnet.catalog.base import PatientEvent
+from iopnet.catalog.codes import Instrument, LevelOfCare, RiskLevel, RiskSignal
 
 
 class ReferralSource(StrEnum):
@@ -22,9 +23,42 @@ class PatientReferred(PatientEvent):
     referred_on: date
 
 
+class AssessmentRecorded(PatientEvent):
+    """One scored instrument. The item answers stay in intake; item 9 travels (risk)."""
+
+    assessment_id: str
+    instrument: Instrument
+    total: int = Field(ge=0)
+    band: str
+    item9: int | None = Field(default=None, ge=0, le=3)
+    positive: bool
+    assessed_on: date
+
+
 class PatientAdmitted(PatientEvent):
     program_id: str
     start_date: date
     days_per_week: int = Field(ge=3, le=5)
     planned_weeks: int = Field(ge=8, le=12)
     clinician_id: str
+    baseline_phq9: int = Field(ge=0, le=27)
+    baseline_gad7: int | None = Field(default=None, ge=0, le=21)
+    auditc_positive: bool = False
+    risk_level: RiskLevel = RiskLevel.NONE
+    co_occurring: list[str] = Field(default_factory=list)
+    recommended_level: LevelOfCare = LevelOfCare.IOP
+    overridden: bool = False
+
+
+class AdmissionDeclined(PatientEvent):
+    recommended_level: LevelOfCare
+    reason_codes: list[str]
+    urgent: bool
+
+
+class RiskSignalRaised(PatientEvent):
+    """A clinician must review the patient the same day (raised by whoever measured it)."""
+
+    signal: RiskSignal
+    observed_on: date
+    clinician_id: str | None = None

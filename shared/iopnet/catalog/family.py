@@ -1,0 +1,48 @@
+"""Events that family publishes: support persons and the patient's consent to share."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+
+from iopnet.catalog.base import PatientEvent
+
+
+class Relationship(StrEnum):
+    PARENT = "parent"
+    PARTNER = "partner"
+    SIBLING = "sibling"
+    CHILD = "child"
+    FRIEND = "friend"
+    OTHER = "other"
+
+
+class ConsentScope(StrEnum):
+    """What may be shared with one support person. Progress includes the schedule."""
+
+    SCHEDULE = "schedule"
+    PROGRESS_SUMMARIES = "progress_summaries"
+
+
+class SupportPersonLinked(PatientEvent):
+    support_person_id: str
+    relationship: Relationship
+
+
+class ConsentGranted(PatientEvent):
+    consent_id: str
+    support_person_id: str
+    scope: ConsentScope
+    expires_on: date | None = None
+
+
+class ConsentRevoked(PatientEvent):
+    consent_id: str
+    support_person_id: str
+
+
+class FamilySessionHeld(PatientEvent):
+    family_session_id: str
+    kind: str
+    held_on: date
+    support_persons_present: int

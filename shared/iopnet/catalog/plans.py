@@ -1,0 +1,70 @@
+"""Events that plans publishes: treatment plans, their revisions, and where care goes next."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from iopnet.catalog.base import PatientEvent
+from iopnet.catalog.codes import LevelOfCare, Modality
+
+
+class PlannedIntervention(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    intervention_id: str
+    modality: Modality
+    sessions_per_week: int = Field(ge=0, le=7)
+
+
+class PlanDrafted(PatientEvent):
+    plan_id: str
+    revision: int = 1
+    problem_codes: list[str]
+    interventions: list[PlannedIntervention]
+    target_date: date
+    clinician_id: str
+
+
+class RevisionReason(StrEnum):
+    PROGRESS = "progress"
+    LACK_OF_PROGRESS = "lack_of_progress"
+    RISK = "risk"
+    PATIENT_PREFERENCE = "patient_preference"
+    CLINICAL_JUDGEMENT = "clinical_judgement"
+
+
+class PlanRevised(PatientEvent):
+    """A new revision. ``changes`` are codes (added:I7, removed:I3, frequency:I2:3->2)."""
+
+    plan_id: str
+    revision: int = Field(ge=2)
+    changes: list[str]
+    reason: RevisionReason
+    interventions: list[PlannedIntervention]
+
+
+class SteppedDown(PatientEvent):
+    to_level: LevelOfCare = LevelOfCare.STANDARD_OUTPATIENT
+    effective_on: date
+    aftercare: list[str] = Field(description="Aftercare / relapse-prevention item codes")
+    follow_up_within_days: int = Field(ge=1, le=60)
+
+
+class SteppedUp(PatientEvent):
+    to_level: LevelOfCare
+    effective_on: date
+    reason_codes: list[str]
+
+
+class DischargeOutcome(StrEnum):
+    COMPLETED = "completed"
+    LEFT_AGAINST_ADVICE = "left_against_advice"
+    TRANSFERRED = "transferred"
+
+
+class Discharged(PatientEvent):
+    outcome: DischargeOutcome
+    effective_on: date

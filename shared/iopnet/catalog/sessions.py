@@ -1,0 +1,67 @@
+"""Events that sessions publishes: the schedule, attendance and outcome measures."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from iopnet.catalog.base import PatientEvent
+from iopnet.catalog.codes import Instrument, Modality
+
+
+class SessionKind(StrEnum):
+    GROUP = "group"
+    INDIVIDUAL = "individual"
+
+
+class SessionScheduled(PatientEvent):
+    session_id: str
+    kind: SessionKind
+    modality: Modality
+    group_id: str | None = None
+    starts_at: datetime
+    duration_minutes: int = Field(gt=0)
+    clinician_id: str
+    waitlisted: bool = False
+
+
+class SessionAttended(PatientEvent):
+    session_id: str
+    late_minutes: int = Field(default=0, ge=0)
+    credited_minutes: int = Field(ge=0)
+    attended_on: date
+
+
+class SessionMissed(PatientEvent):
+    session_id: str
+    excused: bool
+    missed_on: date
+
+
+class SessionsCancelled(PatientEvent):
+    session_ids: list[str]
+    reason: str = Field(description="The event type that ended the program, e.g. SteppedDown")
+
+
+class OutcomeMeasured(PatientEvent):
+    measure_id: str
+    instrument: Instrument
+    total: int = Field(ge=0)
+    item9: int | None = Field(default=None, ge=0, le=3)
+    measured_on: date
+    program_week: int = Field(ge=1)
+
+
+class OutreachNeeded(PatientEvent):
+    """Consecutive unexcused absences reached the site's threshold."""
+
+    consecutive_absences: int = Field(ge=1)
+    last_missed_session_id: str
+
+
+class AttendanceBelowMinimum(PatientEvent):
+    week_starting: date
+    hours: float
+    minimum_hours: float
