@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from iopnet.auth.registry import REGISTRY_PROJECTORS
-from iopnet.catalog import DomainEvent, PatientAdmitted, PatientReferred, PatientTransferred
+from iopnet.catalog import (
+    AdmissionDeclined,
+    DomainEvent,
+    PatientAdmitted,
+    PatientEvent,
+    PatientReferred,
+    PatientTransferred,
+)
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
 
 #: Tables whose rows follow a patient to a new site.
-PATIENT_TABLES = ("patients", "patient_identities")
+PATIENT_TABLES = ("patients", "patient_identities", "assessments")
 
 
 async def project_case(conn: Connection, event: DomainEvent, envelope: EventEnvelope) -> None:
@@ -24,9 +31,15 @@ async def project_case(conn: Connection, event: DomainEvent, envelope: EventEnve
             await conn.execute(
                 "UPDATE patients SET status = 'admitted', program_id = $2, start_date = $3,"
                 " days_per_week = $4, planned_weeks = $5, clinician_id = $6, version = $7,"
-                " updated_at = now() WHERE patient_id = $1",
+                " decided_level = 'iop', updated_at = now() WHERE patient_id = $1",
                 event.patient_id, event.program_id, event.start_date, event.days_per_week,
                 event.planned_weeks, event.clinician_id, envelope.streamversion,
+            )
+        case AdmissionDeclined():
+            await conn.execute(
+                "UPDATE patients SET status = 'declined', decided_level = $2, version = $3,"
+                " updated_at = now() WHERE patient_id = $1",
+                event.patient_id, event.recommended_level.value, envelope.streamversion,
             )
         case PatientTransferred():
             for table in PATIENT_TABLES:
@@ -34,6 +47,9 @@ async def project_case(conn: Connection, event: DomainEvent, envelope: EventEnve
                     f"UPDATE {table} SET site_id = $2 WHERE patient_id = $1",
                     event.patient_id, event.site_id,
                 )
+            await conn.execute("UPDATE patients SET version = $2 WHERE patient_id = $1",
+                               event.patient_id, envelope.streamversion)
+        case PatientEvent():  # assessments, risk signals: the case moved on
             await conn.execute("UPDATE patients SET version = $2 WHERE patient_id = $1",
                                event.patient_id, envelope.streamversion)
 

@@ -8,11 +8,13 @@ from typing import Any
 import asyncpg
 
 from iopnet.aggregate import Repository
+from iopnet.catalog import Instrument
 from iopnet.db import Connection
 from iopnet.eventstore import EventStore
 from iopnet.topics import NETWORK_TOPIC
 from services.intake import projections
-from services.intake.domain import ApiKey, PatientCase, Site
+from services.intake.domain import ApiKey, PatientCase, Responses, Site, score
+from services.intake.domain.instruments import Score
 
 
 class PatientCases(Repository[PatientCase]):
@@ -50,11 +52,45 @@ async def record_identity(
     )
 
 
+async def save_assessment(conn: Connection, assessment_id: str, case: PatientCase,
+                          responses: Responses, result: Score[Any], assessed_on: date) -> None:
+    await conn.execute(
+        "INSERT INTO assessments (assessment_id, patient_id, site_id, instrument, responses,"
+        " total, band, assessed_on) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        assessment_id, case.id, case.site_id, responses.instrument.value,
+        {"items": list(responses.items) if responses.items is not None else None,
+         "answers": dict(responses.answers) if responses.answers is not None else None,
+         "sex_at_birth": responses.sex_at_birth},
+        result.total, result.band.value, assessed_on,
+    )
+
+
+async def latest_results(conn: Connection, patient_id: str) -> dict[Instrument, Score[Any]]:
+    """The newest result of each instrument, scored again from the stored responses."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT ON (instrument) instrument, responses FROM assessments"
+        " WHERE patient_id = $1 ORDER BY instrument, recorded_at DESC", patient_id,
+    )
+    return {
+        Instrument(row["instrument"]): score(Responses(Instrument(row["instrument"]),
+                                                       **row["responses"]))
+        for row in rows
+    }
+
+
+async def list_assessments(conn: Connection, patient_id: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT assessment_id, instrument, total, band, assessed_on, recorded_at"
+        " FROM assessments WHERE patient_id = $1 ORDER BY recorded_at", patient_id,
+    )
+    return [dict(row) for row in rows]
+
+
 async def find_patient(db: Connection, patient_id: str) -> dict[str, Any] | None:
     row = await db.fetchrow(
         "SELECT patient_id, site_id, status, referral_id, referral_source, referred_on,"
-        " program_id, start_date, days_per_week, planned_weeks, clinician_id, version"
-        " FROM patients WHERE patient_id = $1",
+        " decided_level, program_id, start_date, days_per_week, planned_weeks, clinician_id,"
+        " version FROM patients WHERE patient_id = $1",
         patient_id,
     )
     return dict(row) if row else None

@@ -8,6 +8,7 @@ import pytest
 from tests.conftest import eventually
 from tests.e2e.client import Api
 from tests.e2e.conftest import Site
+from tests.e2e.journeys import HIGH_RISK, NO_RISK, admit, assess, refer
 
 pytestmark = pytest.mark.e2e
 
@@ -24,13 +25,7 @@ ADMISSION = {
 
 
 async def refer_and_admit(api: Api) -> str:
-    referred = await api.post("intake", "/v1/referrals", json=REFERRAL)
-    assert referred.status_code == 201, referred.text
-    patient_id: str = referred.json()["patient_id"]
-    admitted = await api.post("intake", f"/v1/patients/{patient_id}/admission", json=ADMISSION)
-    assert admitted.status_code == 201, admitted.text
-    assert admitted.json()["status"] == "admitted"
-    return patient_id
+    return await admit(api)
 
 
 async def test_admitted_patient_is_visible_in_every_other_service(north: Site) -> None:
@@ -65,8 +60,9 @@ async def test_a_retried_referral_with_the_same_key_is_recorded_once(north: Site
 
 
 async def test_invalid_admission_names_the_field_at_fault(north: Site) -> None:
-    referred = await north.api.post("intake", "/v1/referrals", json=REFERRAL)
-    patient_id = referred.json()["patient_id"]
+    patient_id = await refer(north.api)
+    await assess(north.api, patient_id, "phq9", items=[2] * 9)
+    await assess(north.api, patient_id, "cssrs", answers=NO_RISK)
     answer = await north.api.post("intake", f"/v1/patients/{patient_id}/admission",
                                   json={**ADMISSION, "days_per_week": 7})
     assert answer.status_code == 422
@@ -83,4 +79,31 @@ async def test_admitting_twice_is_a_conflict_not_a_second_event(north: Site) -> 
                                  json=ADMISSION)
     assert again.status_code == 409
     patient = (await north.api.get("intake", f"/v1/patients/{patient_id}")).json()
-    assert patient["version"] == 2
+    assert patient["version"] == 4  # referred, two assessments, admitted
+
+
+async def test_a_high_risk_referral_is_declined_not_admitted(north: Site) -> None:
+    patient_id = await refer(north.api, "self")
+    await assess(north.api, patient_id, "phq9", items=[3] * 9)
+    await assess(north.api, patient_id, "cssrs", answers=HIGH_RISK)
+    recommendation = (await north.api.get(
+        "intake", f"/v1/patients/{patient_id}/recommendation")).json()
+    assert recommendation["level"] == "inpatient" and recommendation["urgent_alert"]
+    refused = await north.api.post("intake", f"/v1/patients/{patient_id}/admission",
+                                   json=ADMISSION)
+    assert refused.status_code == 409
+    declined = await north.api.post("intake", f"/v1/patients/{patient_id}/decline",
+                                    json={"clinician_id": "clin-7"})
+    assert declined.status_code == 201, declined.text
+    assert declined.json()["decided_level"] == "inpatient"
+
+
+async def test_invalid_responses_point_at_the_item(north: Site) -> None:
+    patient_id = await refer(north.api)
+    answer = await north.api.post("intake", f"/v1/patients/{patient_id}/assessments",
+                                  json={"instrument": "phq9", "items": [1] * 8 + [5]})
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["pointer"] == "#/items/8"
+    short = await north.api.post("intake", f"/v1/patients/{patient_id}/assessments",
+                                 json={"instrument": "gad7", "items": [1] * 6})
+    assert short.json()["errors"][0]["pointer"] == "#/items"

@@ -1,5 +1,5 @@
-"""Intake's HTTP API: patients (referral, admission, transfer) and the network registry."""
+"""Intake's HTTP API: patients, their assessment and admission, and the network registry."""
 
-from services.intake.api import network, patients
+from services.intake.api import assessments, network, patients
 
-routers = [patients.router, network.router]
+routers = [patients.router, assessments.router, network.router]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import date
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,3 +15,19 @@ class Strict(BaseModel):
     """A request body: unknown fields are an error, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class PatientView(BaseModel):
+    patient_id: uuid.UUID
+    site_id: str
+    status: str
+    referral_id: uuid.UUID
+    referral_source: str
+    referred_on: date
+    decided_level: str | None
+    program_id: str | None
+    start_date: date | None
+    days_per_week: int | None
+    planned_weeks: int | None
+    clinician_id: str | None
+    version: int

@@ -17,8 +17,8 @@ from iopnet.db import Connection
 from iopnet.idempotency import Answer, IdempotencyKey, execute
 from iopnet.problems import Problem, not_found
 from services.intake import store
-from services.intake.api.models import Identifier, Strict
-from services.intake.domain import Admission, IntakeRuleBroken, PatientCase, Referral
+from services.intake.api.models import Identifier, PatientView, Strict
+from services.intake.domain import IntakeRuleBroken, PatientCase, Referral
 
 router = APIRouter(prefix="/v1", tags=["patients"])
 Reader = Annotated[SiteDatabase, Depends(site_database(Scope.READ))]
@@ -40,31 +40,8 @@ class ReferralRequest(Strict):
     patient: PatientIdentity
 
 
-class AdmissionRequest(Strict):
-    program_id: Identifier
-    start_date: date
-    days_per_week: int = Field(ge=3, le=5)
-    planned_weeks: int = Field(ge=8, le=12)
-    clinician_id: Identifier
-
-
 class TransferRequest(Strict):
     to_site_id: Identifier
-
-
-class PatientView(BaseModel):
-    patient_id: uuid.UUID
-    site_id: str
-    status: str
-    referral_id: uuid.UUID
-    referral_source: str
-    referred_on: date
-    program_id: str | None
-    start_date: date | None
-    days_per_week: int | None
-    planned_weeks: int | None
-    clinician_id: str | None
-    version: int
 
 
 @router.post("/referrals", status_code=201, responses={201: {"model": PatientView}})
@@ -88,21 +65,6 @@ async def refer_patient(body: ReferralRequest, request: Request, db: Writer, eve
         return Answer(201, await _view(conn, case.id))
 
     return await execute(request, db, idempotency_key, body, refer, refusals=(IntakeRuleBroken,))
-
-
-@router.post("/patients/{patient_id}/admission", status_code=201,
-             responses={201: {"model": PatientView}})
-async def admit_patient(patient_id: uuid.UUID, body: AdmissionRequest, request: Request,
-                        db: Writer, events: Events, cause: RequestCause,
-                        idempotency_key: IdempotencyKey = None) -> JSONResponse:
-    async def admit(conn: Connection) -> Answer:
-        cases = store.PatientCases(conn, events)
-        case = await _case(cases, patient_id)
-        case.admit(Admission(**body.model_dump()))
-        await cases.save(case, cause)
-        return Answer(201, await _view(conn, case.id))
-
-    return await execute(request, db, idempotency_key, body, admit, refusals=(IntakeRuleBroken,))
 
 
 @router.post("/patients/{patient_id}/transfer", responses={200: {"model": PatientView}})

@@ -13,8 +13,9 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Generic, TypeVar
 
-#: LOINC code of the PHQ-9 total score, for FHIR Observations.
-PHQ9_TOTAL_LOINC = "44261-6"
+# The codes travel on events, so they live in the catalog; re-exported here.
+from iopnet.catalog import PHQ9_TOTAL_LOINC as PHQ9_TOTAL_LOINC
+from iopnet.catalog import Instrument as Instrument
 
 PHQ9_ITEMS = 9
 PHQ9_MAX_TOTAL = 27
@@ -24,11 +25,6 @@ GAD7_POSITIVE_AT = 10
 AUDITC_ITEMS = 3
 
 
-class Instrument(StrEnum):
-    PHQ9 = "phq9"
-    GAD7 = "gad7"
-    CSSRS = "cssrs"
-    AUDITC = "auditc"
 
 
 class InvalidResponses(ValueError):

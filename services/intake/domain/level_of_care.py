@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from iopnet.catalog import ReferralSource
+from iopnet.catalog import LevelOfCare, ReferralSource
 from services.intake.domain.instruments import (
     GAD7_POSITIVE_AT,
     AuditcResult,
@@ -31,13 +31,6 @@ from services.intake.domain.instruments import (
     Gad7Result,
     Phq9Result,
 )
-
-
-class LevelOfCare(StrEnum):
-    INPATIENT = "inpatient"
-    PARTIAL_HOSPITALIZATION = "partial_hospitalization"
-    IOP = "iop"
-    STANDARD_OUTPATIENT = "standard_outpatient"
 
 
 class CoOccurring(StrEnum):
