@@ -59,6 +59,15 @@ class Stack:
             for role in ROLES:
                 self.processes[f"{service}-{role}"] = self._spawn(service, role)
 
+    def pause(self, service: str, role: str) -> None:
+        """Stop one process (as SIGTERM would in a rolling restart)."""
+        process = self.processes.pop(f"{service}-{role}")
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+    def resume(self, service: str, role: str) -> None:
+        self.processes[f"{service}-{role}"] = self._spawn(service, role)
+
     def _spawn(self, service: str, role: str) -> subprocess.Popen[bytes]:
         env = {
             **os.environ,

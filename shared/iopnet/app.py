@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
 import asyncpg
 from fastapi import Depends, FastAPI, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.middleware.base import RequestResponseEndpoint
 
 from iopnet.auth.audit import install_audit
 from iopnet.auth.ratelimit import RateLimiter
 from iopnet.db import create_pool
 from iopnet.envelope import new_id
 from iopnet.eventstore import Cause, EventStore
+from iopnet.metrics import REQUEST_SECONDS, LagProbe, Stopwatch, read_database_gauges
 from iopnet.problems import install_problem_handlers
 from iopnet.service import ServiceSpec
 from iopnet.settings import ServiceSettings
@@ -26,12 +30,18 @@ CORRELATION_HEADER = "X-Correlation-Id"
 def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> FastAPI:
     settings = settings or spec.settings()
 
+    projection = spec.consumer_projection()
+    lag = LagProbe(settings.kafka_bootstrap, settings.consumer_group,
+                   projection.topics if projection else [])
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool = await create_pool(settings.database_url, max_size=settings.db_pool_size)
+        app.state.lag = lag
         try:
             yield
         finally:
+            await lag.close()
             await app.state.pool.close()
 
     app = FastAPI(
@@ -43,8 +53,10 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
     app.state.rate_limiter = RateLimiter()
     install_problem_handlers(app)
     install_audit(app)
+    install_request_telemetry(app)
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     app.add_api_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
     for router in spec.routers:
         app.include_router(router)
     return app
@@ -64,6 +76,38 @@ async def readyz(request: Request) -> JSONResponse:
     ready = all(checks.values())
     return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks},
                         status_code=200 if ready else 503)
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus exposition; figures kept in Postgres and Kafka are read now."""
+    with contextlib.suppress(OSError, TimeoutError, asyncpg.PostgresError):
+        async with asyncio.timeout(2):
+            await read_database_gauges(request.app.state.pool)
+    with contextlib.suppress(Exception):  # the broker may be down: lag is then unknown
+        async with asyncio.timeout(3):
+            await request.app.state.lag.read()
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def install_request_telemetry(app: FastAPI) -> None:
+    """A latency observation per request, by route template.
+
+    FastAPI itself opens the request's server span (continuing the caller's
+    W3C trace context) whenever a tracer provider is configured.
+    """
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        watch = Stopwatch()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unrouted")
+        if route not in UNOBSERVED_ROUTES:
+            REQUEST_SECONDS.labels(request.method, route, str(response.status_code)).observe(
+                watch.seconds)
+        return response
+
+
+UNOBSERVED_ROUTES = frozenset({"/metrics", "/healthz", "/readyz"})
 
 
 async def _database_answers(pool: asyncpg.Pool) -> bool:

@@ -19,14 +19,18 @@ from dataclasses import dataclass, field
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
 from iopnet.catalog import DomainEvent, parse_event
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
 from iopnet.kafka_binding import MalformedRecord, from_record
+from iopnet.metrics import DEAD_LETTERED, PROJECTION_SECONDS, Stopwatch
+from iopnet.telemetry import context_from, tracer
 
 log = logging.getLogger(__name__)
+TRACE_HEADERS = ("traceparent", "tracestate")
 
 Projector = Callable[[Connection, DomainEvent, EventEnvelope], Awaitable[None]]
 
@@ -109,6 +113,7 @@ class ConsumerRunner:
         log.error("dead-lettering %s[%s]@%s: %s", record.topic, record.partition,
                   record.offset, type(error).__name__)
         await self._dead_letter(record, error)
+        DEAD_LETTERED.inc()
 
     async def _apply_once(self, record: ConsumerRecord[bytes, bytes]) -> None:
         envelope = from_record(record.value or b"", list(record.headers))
@@ -116,6 +121,18 @@ class ConsumerRunner:
         if projector is None:
             return  # an event this service does not project
         event = parse_event(envelope)
+        carrier = {k: v.decode(errors="replace") for k, v in record.headers
+                   if k in TRACE_HEADERS}
+        with tracer.start_as_current_span(
+            f"project {envelope.type}", context=context_from(carrier), kind=SpanKind.CONSUMER,
+            attributes={"messaging.system": "kafka", "iopnet.consumer_group": self.group_id},
+        ):
+            watch = Stopwatch()
+            await self._project_once(projector, event, envelope)
+            PROJECTION_SECONDS.labels(envelope.type).observe(watch.seconds)
+
+    async def _project_once(self, projector: Projector, event: DomainEvent,
+                            envelope: EventEnvelope) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             first_time = await conn.fetchval(
                 "INSERT INTO applied_events (event_id) VALUES ($1)"

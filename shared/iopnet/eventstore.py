@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from iopnet.catalog import DomainEvent
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
+from iopnet.metrics import EVENTS_APPENDED
+from iopnet.telemetry import current_trace_context, tracer
 from iopnet.topics import topic_of
 
 
@@ -101,6 +103,16 @@ class EventStore:
         if not events:
             return []
         new_version = expected_version + len(events)
+        with tracer.start_as_current_span("eventstore.append", attributes={
+            "iopnet.stream_id": stream_id, "iopnet.events": len(events),
+        }):
+            return await self._append(conn, stream_id, expected_version, new_version, events,
+                                      cause, topic or self.topic)
+
+    async def _append(
+        self, conn: Connection, stream_id: str, expected_version: int, new_version: int,
+        events: Sequence[DomainEvent], cause: Cause, topic: str,
+    ) -> list[EventEnvelope]:
         async with conn.transaction():
             await self._advance(conn, stream_id, expected_version, new_version)
             envelopes = self.envelopes(stream_id, expected_version, events, cause)
@@ -110,11 +122,14 @@ class EventStore:
                 " VALUES ($1, $2, $3, $4, $5)",
                 rows,
             )
+            trace_context = current_trace_context() or None
             await conn.executemany(
-                "INSERT INTO outbox (topic, envelope) VALUES ($1, $2)",
-                [(topic or self.topic, row[4]) for row in rows],
+                "INSERT INTO outbox (topic, envelope, trace_context) VALUES ($1, $2, $3)",
+                [(topic, row[4], trace_context) for row in rows],
             )
             await conn.execute("SELECT pg_notify($1, '')", self.channel)
+        for envelope in envelopes:
+            EVENTS_APPENDED.labels(envelope.type).inc()
         return envelopes
 
     async def _advance(

@@ -17,11 +17,15 @@ import asyncio
 import logging
 from typing import Any
 
+import asyncpg
 from aiokafka import AIOKafkaProducer
+from opentelemetry.trace import SpanKind
 
 from iopnet.db import Connection, connect
 from iopnet.envelope import EventEnvelope
 from iopnet.kafka_binding import to_record
+from iopnet.metrics import RELAY_PUBLISHED
+from iopnet.telemetry import context_from, current_trace_context, tracer
 
 log = logging.getLogger(__name__)
 
@@ -72,26 +76,34 @@ class OutboxRelay:
         """Publish the oldest outbox rows; returns how many were published."""
         self._wake.clear()
         rows = await conn.fetch(
-            "SELECT position, topic, envelope FROM outbox ORDER BY position LIMIT $1",
+            "SELECT position, topic, envelope, trace_context FROM outbox"
+            " ORDER BY position LIMIT $1",
             self.batch_size,
         )
         if not rows:
             return 0
-        deliveries = [await self._send(producer, row["topic"], row["envelope"]) for row in rows]
+        deliveries = [await self._send(producer, row) for row in rows]
         await asyncio.gather(*deliveries)
         await conn.execute(
             "DELETE FROM outbox WHERE position = ANY($1::bigint[])", [r["position"] for r in rows]
         )
         self.published += len(rows)
+        RELAY_PUBLISHED.inc(len(rows))
         return len(rows)
 
-    async def _send(
-        self, producer: AIOKafkaProducer, topic: str, envelope: dict[str, Any]
-    ) -> asyncio.Future[Any]:
-        record = to_record(EventEnvelope.model_validate(envelope))
-        future: asyncio.Future[Any] = await producer.send(
-            topic, value=record.value, key=record.key, headers=record.headers
-        )
+    async def _send(self, producer: AIOKafkaProducer, row: asyncpg.Record) -> asyncio.Future[Any]:
+        """Queue one record; its span joins the trace the event was recorded in."""
+        envelope = EventEnvelope.model_validate(row["envelope"])
+        record = to_record(envelope)
+        with tracer.start_as_current_span(
+            f"publish {row['topic']}", context=context_from(row["trace_context"]),
+            kind=SpanKind.PRODUCER, attributes={"messaging.system": "kafka",
+                                                "iopnet.event_type": envelope.type},
+        ):
+            headers = record.headers + [(k, v.encode()) for k, v in current_trace_context().items()]
+            future: asyncio.Future[Any] = await producer.send(
+                row["topic"], value=record.value, key=record.key, headers=headers
+            )
         return future
 
     async def _become_leader(self, conn: Connection, stop: asyncio.Event) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Awaitable
 
 import uvicorn
 import uvloop
+from prometheus_client import start_http_server
 
 from iopnet.app import create_app
 from iopnet.consumer import ConsumerRunner
@@ -26,7 +27,7 @@ from iopnet.migrate import apply_migrations
 from iopnet.relay import OutboxRelay
 from iopnet.service import ServiceSpec
 from iopnet.settings import ServiceSettings
-from iopnet.telemetry import configure_logging
+from iopnet.telemetry import configure_logging, configure_tracing
 
 ROLES = ("api", "relay", "consumer", "worker", "migrate")
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> int:
     role = parser.parse_args(argv).role
     settings = spec.settings()
     configure_logging(spec.name, settings.log_level)
+    configure_tracing(spec.name)
     uvloop.run(run_role(spec, settings, role))
     return 0
 
@@ -69,6 +71,8 @@ async def run_workers(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     tasks: list[Awaitable[None]] = []
+    if settings.worker_metrics_port:
+        start_http_server(settings.worker_metrics_port, addr=settings.http_host)
     pool = await create_pool(settings.database_url, max_size=settings.db_pool_size)
     if relay:
         tasks.append(OutboxRelay(

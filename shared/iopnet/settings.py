@@ -27,6 +27,8 @@ class ServiceSettings(BaseSettings):
     consumer_group: str = ""
     db_pool_size: int = 10
     log_level: str = "INFO"
+    #: Where a worker serves its own /metrics (projection time, deliveries); 0 = not served.
+    worker_metrics_port: int = 0
 
     @model_validator(mode="after")
     def _local_database(self) -> ServiceSettings:

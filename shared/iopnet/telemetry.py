@@ -1,15 +1,60 @@
-"""Structured logs: one JSON object a line, never patient-identifying data.
+"""Structured logs and traces.
 
-Log messages name events, streams and counts; identifiers of patients are
-kept out of them by the code that logs, and free text is never logged.
+Logs: one JSON object a line, with the current trace and span ids, never
+patient-identifying data (messages name events, streams and counts; free
+text and identities are never logged).
+
+Traces: OpenTelemetry, configured only by the standard ``OTEL_*`` variables
+(an OTLP endpoint turns it on). Without them the API's no-op tracer is used
+and costs next to nothing. A request, the event store append, the relay's
+publish, the Kafka hop (W3C ``traceparent`` header) and the consumer's
+projection form one trace across services.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
+
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+
+tracer = trace.get_tracer("iopnet")
+
+_ENDPOINT_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+
+
+def configure_tracing(service: str) -> bool:
+    """Export spans over OTLP when the environment asks for it; True if it does."""
+    if os.environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
+        return False
+    if not any(os.environ.get(name) for name in _ENDPOINT_VARIABLES):
+        return False
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    name = os.environ.get("OTEL_SERVICE_NAME", f"iopnet-{service}")
+    provider = TracerProvider(resource=Resource.create({"service.name": name}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    return True
+
+
+def current_trace_context() -> dict[str, str]:
+    """The active trace as W3C headers (empty when nothing is traced)."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+def context_from(carrier: Mapping[str, str] | None) -> Context:
+    return propagate.extract(dict(carrier or {}))
 
 
 class JsonFormatter(logging.Formatter):
@@ -25,6 +70,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            entry["trace_id"] = format(span.trace_id, "032x")
+            entry["span_id"] = format(span.span_id, "016x")
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
         return json.dumps(entry)

@@ -8,35 +8,15 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from iopctl.pgsql import drop_database
 from iopctl.stack import Stack
 from iopnet.auth.keys import new_key
-from iopnet.topics import ALL_TOPICS, SERVICES
+from iopnet.topics import SERVICES
 from tests.conftest import eventually, free_port
 from tests.e2e.client import Api
 from tests.fixtures.infra import Endpoints, create_database
-
-
-async def start_groups_at_the_end(bootstrap: str, groups: list[str]) -> None:
-    """New consumer groups begin at today's end of every topic, not at its history.
-
-    Local brokers keep every earlier run's events; replaying them into this
-    run's databases would only slow it down.
-    """
-    for group in groups:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group,
-                                    enable_auto_commit=False)
-        await consumer.start()
-        try:
-            partitions = [TopicPartition(t.name, p) for t in ALL_TOPICS
-                          for p in range(t.partitions)]
-            ends = await consumer.end_offsets(partitions)
-            consumer.assign(partitions)
-            await consumer.commit(ends)
-        finally:
-            await consumer.stop()
+from tests.fixtures.kafka import start_groups_at_the_end
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,9 @@ class DomainEvent(BaseModel):
     details or free-text notes, which stay with the service that owns them.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Tolerant readers: a field added by a newer producer is ignored by an older
+    # consumer instead of sending the event to its dead letters.
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     event_type: ClassVar[str] = ""
     schema_version: ClassVar[int] = 1

@@ -1,0 +1,106 @@
+"""Prometheus metrics: what ops watch before it hurts.
+
+Counters and histograms are updated where things happen (requests, appends,
+projections, deliveries). The figures that live in Postgres or Kafka (outbox
+backlog and age, dead letters, consumer lag per partition) are read when
+``/metrics`` is scraped, so they are right whichever process did the work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Sequence
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client import Counter, Gauge, Histogram
+
+REQUEST_SECONDS = Histogram(
+    "iopnet_http_request_duration_seconds", "HTTP request latency",
+    ["method", "route", "status"],
+)
+EVENTS_APPENDED = Counter("iopnet_events_appended_total", "Events recorded", ["event_type"])
+RELAY_PUBLISHED = Counter("iopnet_relay_published_total", "Events published to Kafka")
+PROJECTION_SECONDS = Histogram(
+    "iopnet_projection_apply_seconds", "Time to apply one event to the projections",
+    ["event_type"],
+)
+DEAD_LETTERED = Counter("iopnet_dead_lettered_total", "Events a projection gave up on")
+NOTIFICATION_DELIVERIES = Counter(
+    "iopnet_notification_deliveries_total", "Notification delivery attempts",
+    ["channel", "outcome"],
+)
+OUTBOX_BACKLOG = Gauge("iopnet_outbox_backlog", "Events recorded but not yet published")
+OUTBOX_OLDEST_AGE = Gauge(
+    "iopnet_outbox_oldest_age_seconds", "Age of the oldest unpublished event (0 when none)",
+)
+DEAD_LETTERS = Gauge("iopnet_dead_letters", "Dead letters waiting for an operator")
+CONSUMER_LAG = Gauge(
+    "iopnet_consumer_lag", "Records not yet applied by this service's consumer group",
+    ["topic", "partition"],
+)
+
+
+async def read_database_gauges(pool: asyncpg.Pool) -> None:
+    row = await pool.fetchrow(
+        "SELECT count(*) AS backlog,"
+        " coalesce(extract(epoch FROM now() - min(enqueued_at)), 0) AS oldest,"
+        " (SELECT count(*) FROM dead_letters) AS dead FROM outbox"
+    )
+    assert row is not None
+    OUTBOX_BACKLOG.set(row["backlog"])
+    OUTBOX_OLDEST_AGE.set(float(row["oldest"]))
+    DEAD_LETTERS.set(row["dead"])
+
+
+class LagProbe:
+    """Asks the broker how far a consumer group is behind the end of its topics."""
+
+    def __init__(self, bootstrap_servers: str, group_id: str, topics: Sequence[str]) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.group_id = group_id
+        self.topics = topics
+        self._clients: tuple[AIOKafkaAdminClient, AIOKafkaConsumer] | None = None
+
+    async def _connected(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
+        if self._clients is None:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+            ends = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers)
+            await admin.start()
+            await ends.start()
+            self._clients = admin, ends
+        return self._clients
+
+    async def read(self) -> None:
+        if not self.topics:
+            return
+        admin, ends_reader = await self._connected()
+        described = await admin.describe_topics(list(self.topics))
+        partitions = [TopicPartition(topic["topic"], p["partition"])
+                      for topic in described for p in topic["partitions"]]
+        committed = await admin.list_consumer_group_offsets(self.group_id)
+        ends = await ends_reader.end_offsets(partitions)
+        for partition in partitions:
+            done = committed.get(partition)
+            position = done.offset if done is not None and done.offset >= 0 else 0
+            CONSUMER_LAG.labels(partition.topic, str(partition.partition)).set(
+                max(0, ends[partition] - position))
+
+    async def close(self) -> None:
+        if self._clients is not None:
+            admin, ends = self._clients
+            with contextlib.suppress(Exception):
+                await admin.close()
+            with contextlib.suppress(Exception):
+                await ends.stop()
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started

@@ -1,0 +1,127 @@
+"""One admission, one trace: intake's request, append and publish, and sessions' projection."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from iopctl.stack import migrations_of
+from iopnet.app import create_app
+from iopnet.auth.guard import OPERATOR_KEY_ENV
+from iopnet.auth.keys import new_key
+from iopnet.consumer import ConsumerRunner
+from iopnet.db import create_pool
+from iopnet.eventstore import EventStore
+from iopnet.migrate import apply_migrations
+from iopnet.relay import OutboxRelay
+from services.intake.service import SPEC as INTAKE
+from services.intake.settings import IntakeSettings
+from services.sessions.service import SPEC as SESSIONS
+from tests.conftest import FreshDatabase, eventually
+from tests.e2e.journeys import NO_RISK
+from tests.fixtures.infra import Endpoints
+from tests.fixtures.kafka import start_groups_at_the_end
+
+pytestmark = pytest.mark.integration
+
+EXPORTER = InMemorySpanExporter()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tracing() -> None:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(EXPORTER))
+    trace.set_tracer_provider(provider)
+
+
+@pytest.fixture
+async def operator_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    key = new_key().plaintext
+    monkeypatch.setenv(OPERATOR_KEY_ENV, key)
+    return key
+
+
+async def migrated(fresh_database: FreshDatabase, service: str) -> str:
+    dsn = await fresh_database(service)
+    await apply_migrations(dsn, [migrations_of(service)])
+    return dsn
+
+
+@pytest.fixture
+async def intake_api(fresh_database: FreshDatabase, infra: Endpoints, operator_key: str
+                     ) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    dsn = await migrated(fresh_database, "intake")
+    app = create_app(INTAKE, IntakeSettings(database_url=dsn,
+                                            kafka_bootstrap=infra.kafka_bootstrap))
+    async with app.router.lifespan_context(app), httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://intake",
+        headers={"Authorization": f"Bearer {operator_key}"},
+    ) as client:
+        yield client, dsn
+
+
+async def admit_through_the_api(client: httpx.AsyncClient) -> str:
+    await client.post("/v1/network/sites", json={
+        "site_id": "site-t", "name": "T", "time_zone": "UTC"})
+    referred = await client.post("/v1/referrals", json={
+        "site_id": "site-t", "source": "provider",
+        "patient": {"given_name": "A", "family_name": "B", "birth_date": "1990-01-01"}})
+    patient_id: str = referred.json()["patient_id"]
+    for body in ({"instrument": "phq9", "items": [2] * 8 + [0]},
+                 {"instrument": "cssrs", "answers": NO_RISK}):
+        assert (await client.post(f"/v1/patients/{patient_id}/assessments",
+                                  json=body)).status_code == 201
+    admitted = await client.post(f"/v1/patients/{patient_id}/admission", json={
+        "program_id": "p", "start_date": "2026-12-01", "days_per_week": 3,
+        "planned_weeks": 8, "clinician_id": "c"})
+    assert admitted.status_code == 201, admitted.text
+    return patient_id
+
+
+async def test_one_admission_is_one_trace_across_services(
+    intake_api: tuple[httpx.AsyncClient, str], fresh_database: FreshDatabase,
+    infra: Endpoints,
+) -> None:
+    client, intake_dsn = intake_api
+    sessions_pool = await create_pool(await migrated(fresh_database, "sessions"))
+    projection = SESSIONS.consumer_projection()
+    assert projection is not None
+    group = f"sessions-trace-{uuid.uuid4().hex[:6]}"
+    await start_groups_at_the_end(infra.kafka_bootstrap, [group])
+    stop = asyncio.Event()
+    workers = [
+        asyncio.create_task(OutboxRelay(
+            dsn=intake_dsn, bootstrap_servers=infra.kafka_bootstrap,
+            channel=EventStore.of("intake").channel).run(stop)),
+        asyncio.create_task(ConsumerRunner(
+            group_id=group, projection=projection,
+            pool=sessions_pool, bootstrap_servers=infra.kafka_bootstrap).run(stop)),
+    ]
+    try:
+        EXPORTER.clear()
+        await admit_through_the_api(client)
+        request, = [s for s in EXPORTER.get_finished_spans()
+                    if s.name == "POST /v1/patients/{patient_id}/admission"]
+
+        def in_trace() -> list[str]:
+            return [s.name for s in EXPORTER.get_finished_spans()
+                    if s.context.trace_id == request.context.trace_id]
+
+        async def projected() -> bool:
+            return "project iopnet.PatientAdmitted" in in_trace()
+
+        await eventually(projected, timeout=30)
+    finally:
+        stop.set()
+        await asyncio.gather(*workers)
+        await sessions_pool.close()
+
+    assert {"eventstore.append", "publish iopnet.intake.events"} <= set(in_trace())
