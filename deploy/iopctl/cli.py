@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Callable, Sequence
 
-from iopctl import infra, system
+from iopctl import infra, network, system, topics
 from iopctl.errors import InfraError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -43,7 +43,9 @@ def register_infra(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
 
 
 #: Command groups; other modules append their ``register`` function here.
-REGISTRARS: list[Registrar] = [register_infra, system.register]
+REGISTRARS: list[Registrar] = [
+    register_infra, system.register, topics.register, network.register,
+]
 
 
 def build_parser(registrars: Sequence[Registrar] | None = None) -> argparse.ArgumentParser:

@@ -1,0 +1,461 @@
+"""Offline checks of what ships the system: the Helm chart, docker-compose.yml, the Dockerfile.
+
+The chart is linted and rendered by a real Helm (built once from its Go module,
+see ``iopctl.helm``) with the default values and with the production values,
+and every rendered manifest is validated against the Kubernetes schema
+(``kubernetes_validate``, strict: unknown fields fail). CRD kinds have no schema
+there and are checked field by field. Names, ports, topics and databases are
+compared with the code's own lists, so the deployment files stay in step.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from kubernetes_validate.utils import SchemaNotFoundError
+
+from iopctl.helm import HELM_VERSION, cached_binary, helm_binary
+from iopctl.paths import REPO_ROOT
+from iopctl.stack import DEFAULT_PORTS
+from iopnet.topics import ALL_TOPICS, SERVICES
+
+CHART = REPO_ROOT / "deploy" / "helm" / "iopnet"
+PRODUCTION_VALUES = REPO_ROOT / "deploy" / "helm" / "values-production.yaml"
+COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+POSTGRES_INIT = REPO_ROOT / "deploy" / "compose" / "postgres-init.sql"
+DOCKERFILE = REPO_ROOT / "Dockerfile"
+DOCKERIGNORE = REPO_ROOT / ".dockerignore"
+
+#: The Kubernetes version the chart is rendered for and validated against. (A Helm
+#: built by `go install` lacks the release build's ldflags and assumes v1.20 otherwise.)
+KUBE_VERSION = "1.33.0"
+RELEASE = "iopnet"
+NAMESPACE = "iopnet"
+#: Kinds whose schema kubernetes_validate lacks (CRDs): checked by hand below.
+CRD_KINDS = {
+    "ServiceMonitor": "monitoring.coreos.com/v1",
+    "KafkaTopic": "kafka.strimzi.io/v1beta2",
+}
+VALUES = {"default": [], "production": ["-f", str(PRODUCTION_VALUES)]}
+ROLES = ("api", "worker")
+
+Manifest = dict[str, Any]
+
+
+# --- Helm -------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def helm(request: pytest.FixtureRequest) -> Path:
+    """The Helm binary; the first run builds it (minutes), with its progress shown live."""
+    if cached_binary() is not None:
+        return helm_binary()
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    started = time.monotonic()
+    with capture.global_and_fixture_disabled():
+        print(f"\nbuilding Helm {HELM_VERSION} once (go install); later runs reuse it",
+              flush=True)
+        binary = helm_binary()
+        print(f"Helm ready in {time.monotonic() - started:.0f}s: {binary}", flush=True)
+    return binary
+
+
+def run_helm(helm: Path, *args: str) -> str:
+    done = subprocess.run([str(helm), *args], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, f"helm {' '.join(args)}\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+@pytest.fixture(scope="session", params=sorted(VALUES))
+def rendered(request: pytest.FixtureRequest, helm: Path) -> tuple[str, list[Manifest]]:
+    """(values name, manifests) of ``helm template`` for each values set."""
+    output = run_helm(helm, "template", RELEASE, str(CHART), "--namespace", NAMESPACE,
+                      "--kube-version", KUBE_VERSION, *VALUES[request.param])
+    return request.param, [doc for doc in yaml.safe_load_all(output) if doc]
+
+
+def by_kind(manifests: list[Manifest], kind: str) -> dict[str, Manifest]:
+    return {m["metadata"]["name"]: m for m in manifests if m["kind"] == kind}
+
+
+def env_of(container: Manifest) -> dict[str, Manifest]:
+    return {entry["name"]: entry for entry in container.get("env", [])}
+
+
+def secret_ref(entry: Manifest) -> tuple[str, str]:
+    ref = entry["valueFrom"]["secretKeyRef"]
+    return ref["name"], ref["key"]
+
+
+@pytest.mark.parametrize("values", sorted(VALUES))
+def test_helm_lint(helm: Path, values: str) -> None:
+    output = run_helm(helm, "lint", "--strict", str(CHART), *VALUES[values])
+    assert "0 chart(s) failed" in output
+
+
+def test_every_manifest_is_valid_kubernetes(rendered: tuple[str, list[Manifest]]) -> None:
+    _, manifests = rendered
+    errors, validated = [], 0
+    for manifest in manifests:
+        name = f"{manifest['kind']}/{manifest['metadata']['name']}"
+        if manifest["kind"] in CRD_KINDS:
+            assert manifest["apiVersion"] == CRD_KINDS[manifest["kind"]], name
+            continue
+        try:
+            kubernetes_validate.validate(manifest, KUBE_VERSION, strict=True)
+            validated += 1
+        except kubernetes_validate.ValidationError as error:
+            errors.append(f"{name}: {'.'.join(map(str, error.path))}: {error.message}")
+        except SchemaNotFoundError as missing:
+            errors.append(f"{name}: no schema ({missing.message}); add it to CRD_KINDS?")
+    assert not errors, "\n".join(errors)
+    assert validated >= 4 * len(SERVICES)
+
+
+def test_the_validator_rejects_unknown_fields() -> None:
+    """Strict validation is live: a misspelt field fails (so the test above means something)."""
+    bad = {"apiVersion": "v1", "kind": "Service",
+           "metadata": {"name": "x"}, "spec": {"ports": [{"port": 1, "targetPorts": 1}]}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(bad, KUBE_VERSION, strict=True)
+
+
+def test_each_service_has_an_api_a_worker_a_service_and_a_migration(
+    rendered: tuple[str, list[Manifest]],
+) -> None:
+    _, manifests = rendered
+    deployments = by_kind(manifests, "Deployment")
+    services = by_kind(manifests, "Service")
+    jobs = by_kind(manifests, "Job")
+    assert set(deployments) == {f"{RELEASE}-{s}-{role}" for s in SERVICES for role in ROLES}
+    for service in SERVICES:
+        port = DEFAULT_PORTS[service]
+        api = deployments[f"{RELEASE}-{service}-api"]["spec"]["template"]["spec"]
+        (container,) = api["containers"]
+        assert container["args"] == [f"services.{service}", "api"]
+        assert container["ports"] == [{"name": "http", "containerPort": port, "protocol": "TCP"}]
+        assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert_service_env(container, service)
+        assert_hardened(api, container)
+
+        worker = deployments[f"{RELEASE}-{service}-worker"]["spec"]["template"]["spec"]
+        (container,) = worker["containers"]
+        assert container["args"] == [f"services.{service}", "worker"]
+        assert "ports" not in container and "livenessProbe" not in container
+        assert_service_env(container, service)
+        assert_hardened(worker, container)
+
+        spec = services[f"{RELEASE}-{service}"]["spec"]
+        assert spec["ports"] == [{"name": "http", "port": port, "targetPort": "http",
+                                  "protocol": "TCP"}]
+        assert spec["selector"]["app.kubernetes.io/component"] == "api"
+        assert spec["selector"]["iopnet/service"] == service
+
+        migrate = jobs[f"{RELEASE}-{service}-migrate"]
+        assert migrate["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+        (container,) = migrate["spec"]["template"]["spec"]["containers"]
+        assert container["args"] == [f"services.{service}", "migrate"]
+        assert_service_env(container, service)
+
+
+def assert_service_env(container: Manifest, service: str) -> None:
+    env = env_of(container)
+    assert secret_ref(env["IOPNET_DATABASE_URL"])[1] == f"{service}-database-url"
+    assert env["IOPNET_HTTP_HOST"]["value"] == "0.0.0.0"
+    assert env["IOPNET_HTTP_PORT"]["value"] == str(DEFAULT_PORTS[service])
+    assert env["IOPNET_CONSUMER_GROUP"]["value"] == service
+    assert env["IOPNET_KAFKA_BOOTSTRAP"]["value"]
+    assert env["IOPNET_LOG_LEVEL"]["value"]
+    assert env["OTEL_SERVICE_NAME"]["value"] == f"iopnet-{service}"
+
+
+def assert_hardened(pod: Manifest, container: Manifest) -> None:
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["automountServiceAccountToken"] is False
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert "limits" in container["resources"] and "requests" in container["resources"]
+
+
+def test_no_secret_is_rendered_or_inlined(rendered: tuple[str, list[Manifest]]) -> None:
+    _, manifests = rendered
+    assert not by_kind(manifests, "Secret")
+    sensitive = re.compile(r"DATABASE_URL|PASSWORD|USERNAME|OPERATOR_KEY")
+    for manifest in manifests:
+        pod = manifest.get("spec", {}).get("template", {}).get("spec", {})
+        for container in pod.get("containers", []):
+            for name, entry in env_of(container).items():
+                if sensitive.search(name):
+                    assert "value" not in entry, f"{manifest['metadata']['name']}: {name}"
+                    secret_ref(entry)
+
+
+def test_pod_disruption_budgets_and_network_policies(rendered: tuple[str, list[Manifest]]) -> None:
+    values, manifests = rendered
+    pdbs = by_kind(manifests, "PodDisruptionBudget")
+    assert set(pdbs) == {f"{RELEASE}-{s}-{role}" for s in SERVICES for role in ROLES}
+    policies = by_kind(manifests, "NetworkPolicy")
+    egress = policies[f"{RELEASE}-egress"]["spec"]
+    assert egress["policyTypes"] == ["Egress"]
+    ports = {p["port"] for rule in egress["egress"] for p in rule["ports"]}
+    expected = {53, 5432, 4317, 4318} | ({9096, 25, 443} if values == "production" else {9092})
+    assert ports == expected
+    ingress = policies[f"{RELEASE}-api-ingress"]["spec"]
+    assert {p["port"] for p in ingress["ingress"][0]["ports"]} == set(DEFAULT_PORTS.values())
+    assert policies[f"{RELEASE}-deny-ingress"]["spec"]["policyTypes"] == ["Ingress"]
+
+
+def test_default_values(helm: Path) -> None:
+    manifests = render(helm, [])
+    deployments = by_kind(manifests, "Deployment")
+    assert all(d["spec"]["replicas"] == 2 for d in deployments.values())
+    for kind in ("HorizontalPodAutoscaler", "Ingress", "ServiceMonitor", "KafkaTopic"):
+        assert not by_kind(manifests, kind), kind
+    topics = by_kind(manifests, "Job")[f"{RELEASE}-topics"]
+    assert topics["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    # The topics come before the migrations, both before the pods.
+    assert int(topics["metadata"]["annotations"]["helm.sh/hook-weight"]) < 0
+    (container,) = topics["spec"]["template"]["spec"]["containers"]
+    assert container["args"][:3] == ["iopctl.cli", "topics", "ensure"]
+    assert "IOPNET_KAFKA_BOOTSTRAP" in env_of(container)
+    assert "IOPNET_DATABASE_URL" not in env_of(container)
+
+
+def test_production_values(helm: Path) -> None:
+    manifests = render(helm, VALUES["production"])
+    deployments = by_kind(manifests, "Deployment")
+    hpas = by_kind(manifests, "HorizontalPodAutoscaler")
+    ingresses = by_kind(manifests, "Ingress")
+    for service in SERVICES:
+        api = deployments[f"{RELEASE}-{service}-api"]
+        assert "replicas" not in api["spec"], "the HPA owns the API's replicas"
+        hpa = hpas[f"{RELEASE}-{service}-api"]["spec"]
+        assert hpa["scaleTargetRef"]["name"] == f"{RELEASE}-{service}-api"
+        assert hpa["minReplicas"] == 3
+        rule = ingresses[f"{RELEASE}-{service}"]["spec"]["rules"][0]
+        assert rule["host"] == f"{service}.iopnet.example.org"
+        assert rule["http"]["paths"][0]["backend"]["service"]["name"] == f"{RELEASE}-{service}"
+        assert ingresses[f"{RELEASE}-{service}"]["spec"]["tls"][0]["hosts"] == [rule["host"]]
+
+        pod = api["spec"]["template"]["spec"]
+        env = env_of(pod["containers"][0])
+        assert env["IOPNET_KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
+        assert env["IOPNET_KAFKA_SASL_MECHANISM"]["value"].startswith("SCRAM")
+        assert secret_ref(env["IOPNET_KAFKA_SASL_USERNAME"]) == ("iopnet-kafka-sasl", "username")
+        assert secret_ref(env["IOPNET_KAFKA_SASL_PASSWORD"]) == ("iopnet-kafka-sasl", "password")
+        assert secret_ref(env["IOPNET_OPERATOR_KEY"]) == ("iopnet-operator", "operator-key")
+        assert secret_ref(env["IOPNET_DATABASE_URL"]) == (
+            "iopnet-postgres", f"{service}-database-url")
+        ca_file = env["IOPNET_KAFKA_CA_FILE"]["value"]
+        mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+        assert ca_file.startswith(mounts["kafka-ca"] + "/")
+        assert env["PGSSLROOTCERT"]["value"].startswith(mounts["postgres-ca"] + "/")
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert volumes["kafka-ca"]["secret"]["secretName"] == "iopnet-kafka-ca"
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"].startswith("http")
+    assert by_kind(manifests, "HorizontalPodAutoscaler")[f"{RELEASE}-intake-api"][
+        "spec"]["maxReplicas"] == 15  # a per-service override
+    for service in SERVICES:  # per-service environment
+        worker = deployments[f"{RELEASE}-{service}-worker"]["spec"]["template"]["spec"]
+        smtp = env_of(worker["containers"][0]).get("IOPNET_SMTP_HOST")
+        assert (smtp is not None) == (service == "notifications"), service
+
+    (monitor,) = by_kind(manifests, "ServiceMonitor").values()
+    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+    assert monitor["spec"]["endpoints"][0]["port"] == "http"
+    assert monitor["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"] == "api"
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+
+    topics = by_kind(manifests, "KafkaTopic")
+    assert {t["spec"]["topicName"]: t["spec"]["partitions"] for t in topics.values()} == {
+        spec.name: spec.partitions for spec in ALL_TOPICS}
+    for topic in topics.values():
+        assert topic["metadata"]["labels"]["strimzi.io/cluster"] == "iopnet-kafka"
+        assert topic["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+        assert topic["spec"]["replicas"] == 3
+        assert re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", topic["metadata"]["name"])
+    assert f"{RELEASE}-topics" not in by_kind(manifests, "Job"), "Strimzi makes the topics"
+
+
+def test_chart_topics_match_the_code() -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    listed = {t["name"]: t["partitions"] for t in values["kafka"]["topics"]["list"]}
+    assert listed == {spec.name: spec.partitions for spec in ALL_TOPICS}
+    assert set(values["services"]) == set(SERVICES)
+    assert {name: s["port"] for name, s in values["services"].items()} == dict(DEFAULT_PORTS)
+
+
+def test_values_schema_knows_the_services() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    assert set(schema["properties"]["services"]["propertyNames"]["enum"]) == set(SERVICES)
+
+
+@pytest.mark.parametrize("setting", [
+    "kafka.securityProtocol=SASL",  # not a protocol
+    "services.billing.port=8010",  # not a service
+    "api.autoscaling.maxReplicas=zero",  # not a number
+    "replica=3",  # a typo at the top level
+])
+def test_the_values_schema_refuses_mistakes(helm: Path, setting: str) -> None:
+    done = subprocess.run(
+        [str(helm), "template", RELEASE, str(CHART), "--kube-version", KUBE_VERSION,
+         "--set", setting], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode != 0
+    assert "schema" in done.stderr
+
+
+def test_required_values_fail_clearly(helm: Path) -> None:
+    done = subprocess.run(
+        [str(helm), "template", RELEASE, str(CHART), "--kube-version", KUBE_VERSION,
+         "--set", "postgres.existingSecret="],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode != 0
+    assert "postgres.existingSecret" in done.stderr
+
+
+def render(helm: Path, extra: list[str]) -> list[Manifest]:
+    output = run_helm(helm, "template", RELEASE, str(CHART), "--namespace", NAMESPACE,
+                      "--kube-version", KUBE_VERSION, *extra)
+    return [doc for doc in yaml.safe_load_all(output) if doc]
+
+
+# --- docker-compose.yml -----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def compose() -> Manifest:
+    parsed: Manifest = yaml.safe_load(COMPOSE_FILE.read_text())
+    return parsed
+
+
+def iopnet_services(compose: Manifest) -> Iterator[tuple[str, Manifest]]:
+    for name, service in compose["services"].items():
+        if "build" in service:
+            yield name, service
+
+
+def test_compose_has_every_role_of_every_service(compose: Manifest) -> None:
+    expected = {"postgres", "kafka", "topics"} | {
+        f"{s}-{role}" for s in SERVICES for role in ("migrate", *ROLES)}
+    assert set(compose["services"]) == expected
+    images = {service["image"] for _, service in iopnet_services(compose)}
+    assert len(images) == 1, "one image runs every service and role"
+    assert {name for name, _ in iopnet_services(compose)} == expected - {"postgres", "kafka"}
+
+
+def test_compose_commands_env_and_ports(compose: Manifest) -> None:
+    for name, service in iopnet_services(compose):
+        env = service["environment"]
+        assert env["IOPNET_KAFKA_BOOTSTRAP"] == "kafka:9092", name
+        assert env["IOPNET_HTTP_HOST"] == "0.0.0.0", name
+        assert "IOPNET_OPERATOR_KEY" in env, name
+        if name == "topics":
+            assert service["command"][:3] == ["iopctl.cli", "topics", "ensure"]
+            assert service["depends_on"]["kafka"]["condition"] == "service_healthy"
+            continue
+        owner, role = name.rsplit("-", 1)
+        assert service["command"] == [f"services.{owner}", role], name
+        url = env["IOPNET_DATABASE_URL"]
+        match = re.fullmatch(r"postgresql://[^:/@]+:[^@]+@postgres:5432/(\w+)", url)
+        assert match, f"{name}: {url}"
+        assert match.group(1) == owner, f"{name} must use its own database"
+        assert env["IOPNET_HTTP_PORT"] == DEFAULT_PORTS[owner], name
+        assert env["IOPNET_CONSUMER_GROUP"] == owner, name
+        assert env["OTEL_SERVICE_NAME"] == f"iopnet-{owner}", name
+        if role == "api":
+            port = DEFAULT_PORTS[owner]
+            assert service["ports"] == [f"127.0.0.1:{port}:{port}"], name
+            assert f":{port}/readyz" in " ".join(service["healthcheck"]["test"]), name
+        else:
+            assert "ports" not in service, name
+
+
+def test_compose_start_order(compose: Manifest) -> None:
+    for name, service in iopnet_services(compose):
+        depends = {dep: spec["condition"] for dep, spec in service["depends_on"].items()}
+        owner, _, role = name.rpartition("-")
+        if role == "migrate":
+            assert depends == {"postgres": "service_healthy"}, name
+        elif role in ROLES:
+            assert depends == {
+                "postgres": "service_healthy", "kafka": "service_healthy",
+                "topics": "service_completed_successfully",
+                f"{owner}-migrate": "service_completed_successfully",
+            }, name
+    for infra in ("postgres", "kafka"):
+        assert compose["services"][infra]["healthcheck"]["test"], infra
+
+
+def test_compose_infrastructure(compose: Manifest) -> None:
+    kafka = compose["services"]["kafka"]
+    assert kafka["image"].startswith("apache/kafka:4.")
+    env = kafka["environment"]
+    assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
+    assert "INTERNAL://kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"]
+    postgres = compose["services"]["postgres"]
+    assert postgres["image"] == "postgres:16"
+    mounts = " ".join(postgres["volumes"])
+    assert "./deploy/compose/postgres-init.sql:/docker-entrypoint-initdb.d/" in mounts
+    created = re.findall(r"CREATE DATABASE (\w+);", POSTGRES_INIT.read_text())
+    assert sorted(created) == sorted(SERVICES)
+
+
+def compose_command() -> list[str] | None:
+    """`docker compose` (the plugin) or a standalone Compose v2 `docker-compose`, if any."""
+    candidates = [[d, "compose"] for d in [shutil.which("docker")] if d]
+    candidates += [[d] for d in [shutil.which("docker-compose")] if d]
+    for command in candidates:
+        try:
+            done = subprocess.run([*command, "version"], capture_output=True, text=True,
+                                  timeout=30, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if done.returncode == 0 and "version 1." not in done.stdout:  # v1 lacks the spec
+            return command
+    return None
+
+
+def test_docker_compose_config() -> None:
+    """`docker compose config -q` where Compose is installed (it needs no engine)."""
+    command = compose_command()
+    if command is None:
+        pytest.skip("Compose v2 is not installed here")
+    done = subprocess.run([*command, "-f", str(COMPOSE_FILE), "config", "-q"],
+                          capture_output=True, text=True, timeout=60, check=False,
+                          cwd=REPO_ROOT)
+    assert done.returncode == 0, done.stderr
+
+
+# --- Dockerfile -------------------------------------------------------------
+
+def test_dockerfile_builds_from_the_lock_and_runs_unprivileged() -> None:
+    text = DOCKERFILE.read_text()
+    stages = re.findall(r"^FROM (\S+)(?: AS (\w+))?", text, re.MULTILINE)
+    assert [alias for _, alias in stages] == ["builder", "runtime"]
+    assert re.search(r"^ARG PYTHON_IMAGE=python:3\.11-slim$", text, re.MULTILINE)
+    assert "uv sync --frozen --no-dev" in text
+    runtime = text.split(" AS runtime", 1)[1]
+    assert "uv" not in re.sub(r"#.*", "", runtime).split(), "no uv in the final image"
+    assert re.search(r"^USER (?!0\b|root\b)\S+", runtime, re.MULTILINE)
+    assert 'ENTRYPOINT ["python", "-m"]' in runtime
+    pyproject = (REPO_ROOT / "pyproject.toml").read_text()
+    packages = re.search(r"packages = \[(.*?)\]", pyproject)
+    assert packages
+    for package in re.findall(r'"([^"]+)"', packages.group(1)):
+        top = package.split("/")[0] if package.startswith("shared") else package
+        assert re.search(rf"^COPY {re.escape(top)} ", text, re.MULTILINE), package
+    ignored = DOCKERIGNORE.read_text().split()
+    for local_state in (".venv", ".iopnet", ".git", ".tools", "tests"):
+        assert local_state in ignored

@@ -1,0 +1,45 @@
+"""``iopctl topics ensure``: what Compose and the Helm chart's topic job run."""
+
+from __future__ import annotations
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+
+from iopctl import topics
+from iopctl.cli import build_parser, main
+from iopnet.topics import ALL_TOPICS
+from tests.fixtures.infra import Endpoints
+
+
+def test_the_command_is_registered() -> None:
+    args = build_parser().parse_args(
+        ["topics", "ensure", "--bootstrap", "kafka:9092", "--replication-factor", "3"])
+    assert args.handler.__module__ == "iopctl.topics"
+    assert (args.bootstrap, args.replication_factor) == ("kafka:9092", 3)
+
+
+def test_the_bootstrap_defaults_to_the_services_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IOPNET_KAFKA_BOOTSTRAP", "broker:9093")
+    assert topics.default_bootstrap() == "broker:9093"
+    monkeypatch.delenv("IOPNET_KAFKA_BOOTSTRAP")
+    monkeypatch.setenv("IOPNET_KAFKA_PORT", "12345")
+    assert topics.default_bootstrap() == "127.0.0.1:12345"
+
+
+def test_no_broker_is_an_error_not_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["topics", "ensure", "--bootstrap", "127.0.0.1:9", "--wait", "0.5"]) == 1
+    assert "no Kafka broker answered at 127.0.0.1:9" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+async def test_ensure_is_idempotent(infra: Endpoints) -> None:
+    await topics.ensure(infra.kafka_bootstrap, wait_s=30)
+    assert await topics.ensure(infra.kafka_bootstrap, wait_s=30) == []
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([spec.name for spec in ALL_TOPICS])
+    finally:
+        await admin.close()
+    partitions = {d["topic"]: len(d["partitions"]) for d in described}
+    assert partitions == {spec.name: spec.partitions for spec in ALL_TOPICS}
