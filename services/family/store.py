@@ -1,22 +1,149 @@
-"""Family's adapters: the family-circle table."""
+"""Family's adapters: the circle repository, what commands keep beside their events,
+and the read models the API answers from."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from iopnet.aggregate import Repository
+from iopnet.auth.registry import site_time_zone
+from iopnet.catalog import ConsentScope
 from iopnet.db import Connection
-from services.family.domain import FamilyCircle
+from iopnet.eventstore import EventStore
+from services.family.domain import Consent, FamilyCircle, FamilySession
+from services.family.projections import project_circle
 
 
-async def open_circle(conn: Connection, circle: FamilyCircle) -> None:
+class FamilyCircles(Repository[FamilyCircle]):
+    """Circles, visible only where the caller's site can see the patient."""
+
+    def __init__(self, conn: Connection, events: EventStore) -> None:
+        super().__init__(conn, events, FamilyCircle, project=project_circle)
+
+    async def get(self, aggregate_id: str) -> FamilyCircle | None:
+        # The events table is not confined to a site; the circle row is (and follows a
+        # transfer), so it decides whether the circle exists here and at which site.
+        site_id = await self.conn.fetchval(
+            "SELECT site_id FROM family_circles WHERE patient_id = $1", aggregate_id)
+        if site_id is None:
+            return None
+        circle = await super().get(aggregate_id) or FamilyCircle(aggregate_id)
+        circle.site_id = str(site_id)
+        return circle
+
+
+async def today_at(conn: Connection, site_id: str) -> date:
+    """Today's date where the site is: consent expiry is counted in the site's days."""
+    return datetime.now(ZoneInfo(await site_time_zone(conn, site_id))).date()
+
+
+# What commands keep beside their events (events carry ids and codes only).
+
+async def record_support_person(conn: Connection, circle: FamilyCircle, support_person_id: str,
+                                relationship: str, given_name: str, family_name: str) -> None:
     await conn.execute(
-        "INSERT INTO family_circles (patient_id, site_id, admitted_on, sharing)"
-        " VALUES ($1, $2, $3, $4) ON CONFLICT (patient_id) DO NOTHING",
-        *asdict(circle).values(),
+        "INSERT INTO support_persons (support_person_id, patient_id, site_id, relationship,"
+        " given_name, family_name) VALUES ($1, $2, $3, $4, $5, $6)",
+        support_person_id, circle.id, circle.site_id, relationship, given_name, family_name,
     )
 
 
+async def record_family_session(conn: Connection, circle: FamilyCircle,
+                                session: FamilySession) -> None:
+    await conn.execute(
+        "INSERT INTO family_sessions (family_session_id, patient_id, site_id, kind, held_on,"
+        " clinician_id) VALUES ($1, $2, $3, $4, $5, $6)",
+        session.family_session_id, circle.id, circle.site_id, session.kind.value,
+        session.held_on, session.clinician_id,
+    )
+    await conn.executemany(
+        "INSERT INTO family_session_attendance (family_session_id, support_person_id,"
+        " patient_id, site_id, attended) VALUES ($1, $2, $3, $4, $5)",
+        [(session.family_session_id, a.support_person_id, circle.id, circle.site_id, a.attended)
+         for a in session.attendance],
+    )
+
+
+# Read models.
+
 async def find_circle(conn: Connection, patient_id: str) -> dict[str, Any] | None:
-    row = await conn.fetchrow("SELECT * FROM family_circles WHERE patient_id = $1", patient_id)
+    row = await conn.fetchrow(
+        "SELECT c.patient_id, c.site_id, c.admitted_on, s.status AS care_status,"
+        " s.since AS status_since FROM family_circles c"
+        " LEFT JOIN care_status s USING (patient_id) WHERE c.patient_id = $1",
+        patient_id,
+    )
     return dict(row) if row else None
+
+
+async def support_persons(conn: Connection, patient_id: str,
+                          support_person_id: str | None = None) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT support_person_id, patient_id, relationship, given_name, family_name, linked_at"
+        " FROM support_persons WHERE patient_id = $1"
+        " AND ($2::uuid IS NULL OR support_person_id = $2::uuid) ORDER BY linked_at",
+        patient_id, support_person_id,
+    )
+    return [dict(row) for row in rows]
+
+
+async def consent_history(conn: Connection, patient_id: str,
+                          support_person_id: str | None = None) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT consent_id, support_person_id, scope, expires_on, granted_at, revoked_at"
+        " FROM consents WHERE patient_id = $1"
+        " AND ($2::uuid IS NULL OR support_person_id = $2::uuid) ORDER BY granted_at, consent_id",
+        patient_id, support_person_id,
+    )
+    return [dict(row) for row in rows]
+
+
+def as_consent(row: dict[str, Any]) -> Consent:
+    return Consent(
+        consent_id=str(row["consent_id"]), support_person_id=str(row["support_person_id"]),
+        scope=ConsentScope(row["scope"]), expires_on=row["expires_on"],
+        revoked=row["revoked_at"] is not None,
+    )
+
+
+async def family_sessions(conn: Connection, patient_id: str,
+                          family_session_id: str | None = None) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT f.family_session_id, f.patient_id, f.kind, f.held_on, f.clinician_id,"
+        " coalesce(json_agg(json_build_object('support_person_id', a.support_person_id,"
+        " 'attended', a.attended) ORDER BY a.support_person_id)"
+        " FILTER (WHERE a.support_person_id IS NOT NULL), '[]') AS attendance"
+        " FROM family_sessions f LEFT JOIN family_session_attendance a USING (family_session_id)"
+        " WHERE f.patient_id = $1 AND ($2::uuid IS NULL OR f.family_session_id = $2::uuid)"
+        " GROUP BY f.family_session_id ORDER BY f.held_on, f.recorded_at",
+        patient_id, family_session_id,
+    )
+    return [dict(row) for row in rows]
+
+
+async def upcoming_sessions(conn: Connection, patient_id: str, after: datetime
+                            ) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT starts_at, duration_minutes, kind FROM scheduled_sessions"
+        " WHERE patient_id = $1 AND starts_at > $2 AND NOT cancelled AND NOT waitlisted"
+        " ORDER BY starts_at",
+        patient_id, after,
+    )
+    return [dict(row) for row in rows]
+
+
+async def phq9_totals(conn: Connection, patient_id: str) -> list[int]:
+    rows = await conn.fetch(
+        "SELECT total FROM phq9_measures WHERE patient_id = $1"
+        " ORDER BY measured_on, recorded_at",
+        patient_id,
+    )
+    return [int(row["total"]) for row in rows]
+
+
+async def baseline_phq9(conn: Connection, patient_id: str) -> int | None:
+    value = await conn.fetchval(
+        "SELECT baseline_phq9 FROM family_circles WHERE patient_id = $1", patient_id)
+    return int(value) if value is not None else None

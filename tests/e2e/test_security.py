@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -32,7 +33,8 @@ async def routes(api: Api, service: str) -> list[tuple[str, str]]:
     document = (await api.get(service, "/openapi.json")).json()
     found = []
     for template, operations in document["paths"].items():
-        path = template.format(**PATH_VALUES)
+        path = re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES.get(m[1], str(uuid.uuid4())),
+                      template)
         found += [(method.upper(), path) for method in operations]
     return found
 

@@ -1,0 +1,57 @@
+"""What every family route shares: access, loading the circle, the domain's refusals."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from iopnet.auth import SiteDatabase, site_database
+from iopnet.catalog import Scope
+from iopnet.db import Connection
+from iopnet.eventstore import EventStore
+from iopnet.idempotency import Command, execute
+from iopnet.problems import Problem, not_found
+from services.family import store
+from services.family.domain import FamilyCircle, FamilyRuleBroken, InvalidRequest, NotFound
+
+Reader = Annotated[SiteDatabase, Depends(site_database(Scope.READ))]
+Writer = Annotated[SiteDatabase, Depends(site_database(Scope.FAMILY_WRITE))]
+
+
+async def run(request: Request, db: SiteDatabase, key: str | None, body: BaseModel | None,
+              command: Command) -> JSONResponse:
+    """A command, once per Idempotency-Key; a broken rule answers 409."""
+    return await execute(request, db, key, body, command, refusals=(FamilyRuleBroken,))
+
+
+@contextmanager
+def domain_refusals() -> Iterator[None]:
+    """The domain's unknown things → 404, refused fields → 422 with the field at fault."""
+    try:
+        yield
+    except NotFound as missing:
+        raise not_found(missing.resource, missing.identifier) from missing
+    except InvalidRequest as invalid:
+        raise Problem(422, "validation", "The request is not valid", invalid.detail,
+                      errors=[{"pointer": invalid.pointer, "detail": invalid.detail}]
+                      ) from invalid
+
+
+async def load_circle(conn: Connection, events: EventStore, patient_id: uuid.UUID
+                      ) -> tuple[store.FamilyCircles, FamilyCircle]:
+    circles = store.FamilyCircles(conn, events)
+    circle = await circles.get(str(patient_id))
+    if circle is None:
+        raise not_found("patient", str(patient_id))
+    return circles, circle
+
+
+async def require_circle(conn: Connection, patient_id: uuid.UUID) -> None:
+    if await store.find_circle(conn, str(patient_id)) is None:
+        raise not_found("patient", str(patient_id))

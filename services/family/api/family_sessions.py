@@ -1,0 +1,57 @@
+"""Routes for family therapy and family psychoeducation sessions."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from iopnet.app import Events, RequestCause
+from iopnet.db import Connection
+from iopnet.idempotency import Answer, IdempotencyKey
+from services.family import store
+from services.family.api.common import (
+    Reader,
+    Writer,
+    domain_refusals,
+    load_circle,
+    require_circle,
+    run,
+)
+from services.family.api.models import FamilySessionRequest, FamilySessionView
+from services.family.domain import Attendance, FamilySession
+
+router = APIRouter(prefix="/v1/patients/{patient_id}/family-sessions", tags=["family"])
+
+
+@router.post("", status_code=201, responses={201: {"model": FamilySessionView}})
+async def record_family_session(patient_id: uuid.UUID, body: FamilySessionRequest,
+                                request: Request, db: Writer, events: Events,
+                                cause: RequestCause, idempotency_key: IdempotencyKey = None
+                                ) -> JSONResponse:
+    """A family session that was held, with which support persons attended."""
+    async def record(conn: Connection) -> Answer:
+        circles, circle = await load_circle(conn, events, patient_id)
+        session = FamilySession(
+            family_session_id=str(uuid.uuid4()), kind=body.kind, held_on=body.held_on,
+            clinician_id=body.clinician_id,
+            attendance=tuple(Attendance(str(a.support_person_id), a.attended)
+                             for a in body.attendance),
+        )
+        with domain_refusals():
+            circle.hold_family_session(session, await store.today_at(conn, circle.site_id))
+        await circles.save(circle, cause)
+        await store.record_family_session(conn, circle, session)
+        [view] = await store.family_sessions(conn, circle.id, session.family_session_id)
+        return Answer(201, FamilySessionView.model_validate(view).model_dump(mode="json"))
+
+    return await run(request, db, idempotency_key, body, record)
+
+
+@router.get("", response_model=list[FamilySessionView])
+async def list_family_sessions(patient_id: uuid.UUID, db: Reader) -> list[dict[str, Any]]:
+    async with db.transaction() as conn:
+        await require_circle(conn, patient_id)
+        return await store.family_sessions(conn, str(patient_id))

@@ -1,0 +1,54 @@
+"""The patient's consent to share with one support person, and what it allows today."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from iopnet.catalog import ConsentScope
+
+#: What each scope lets a support person see: progress summaries include the schedule.
+IMPLIED: dict[ConsentScope, frozenset[ConsentScope]] = {
+    ConsentScope.SCHEDULE: frozenset({ConsentScope.SCHEDULE}),
+    ConsentScope.PROGRESS_SUMMARIES: frozenset(
+        {ConsentScope.PROGRESS_SUMMARIES, ConsentScope.SCHEDULE}
+    ),
+}
+
+
+class ConsentStatus(StrEnum):
+    LIVE = "live"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+@dataclass(frozen=True)
+class Consent:
+    """One grant. ``expires_on`` is the last day it holds; a revocation holds at once."""
+
+    consent_id: str
+    support_person_id: str
+    scope: ConsentScope
+    expires_on: date | None = None
+    revoked: bool = False
+
+    def status_on(self, today: date) -> ConsentStatus:
+        if self.revoked:
+            return ConsentStatus.REVOKED
+        if self.expires_on is not None and self.expires_on < today:
+            return ConsentStatus.EXPIRED
+        return ConsentStatus.LIVE
+
+    def live_on(self, today: date) -> bool:
+        return self.status_on(today) is ConsentStatus.LIVE
+
+
+def what_may_be_shared(consents: Iterable[Consent], today: date) -> set[ConsentScope]:
+    """The scopes the live consents (not revoked, not past their last day) allow today."""
+    shared: set[ConsentScope] = set()
+    for consent in consents:
+        if consent.live_on(today):
+            shared |= IMPLIED[consent.scope]
+    return shared

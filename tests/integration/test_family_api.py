@@ -1,0 +1,256 @@
+"""Family's API and projections on the real Postgres: consent decides what is shared,
+row-level security decides whose patient exists."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from iopctl.stack import migrations_of
+from iopnet.app import create_app
+from iopnet.auth.keys import new_key
+from iopnet.auth.registry import REGISTRY_PROJECTORS
+from iopnet.catalog import (
+    ApiKeyIssued,
+    DomainEvent,
+    Instrument,
+    OutcomeMeasured,
+    PatientAdmitted,
+    Scope,
+    SessionKind,
+    SessionsCancelled,
+    SessionScheduled,
+    SiteOnboarded,
+    SitePolicies,
+    SteppedDown,
+)
+from iopnet.catalog.codes import Modality
+from iopnet.db import create_pool
+from iopnet.eventstore import Cause, EventStore
+from iopnet.migrate import apply_migrations
+from services.family.projections import PROJECTION
+from services.family.service import SPEC
+from services.family.settings import FamilySettings
+from tests.conftest import FreshDatabase
+
+pytestmark = pytest.mark.integration
+
+SITE_SCOPES = [s for s in Scope if s is not Scope.OPERATOR]
+
+
+@dataclass
+class Family:
+    pool: asyncpg.Pool
+    north: httpx.AsyncClient
+    south: httpx.AsyncClient
+
+    async def deliver(self, event: DomainEvent, source: str = "sessions") -> None:
+        """What the consumer runner does with one event of another service."""
+        store = EventStore.of(source)
+        [envelope] = store.envelopes(f"x-{uuid.uuid4()}", 0, [event], Cause("c", "c"))
+        projector = PROJECTION.projector_for(envelope) or REGISTRY_PROJECTORS[type(event)]
+        async with self.pool.acquire() as conn, conn.transaction():
+            await projector(conn, event, envelope)
+
+    async def admit(self, site_id: str = "site-north", baseline_phq9: int = 18) -> str:
+        patient_id = str(uuid.uuid4())
+        await self.deliver(PatientAdmitted(
+            site_id=site_id, patient_id=patient_id, program_id="iop-adult",
+            start_date=date.today(), days_per_week=4, planned_weeks=10, clinician_id="c-7",
+            baseline_phq9=baseline_phq9), source="intake")
+        return patient_id
+
+
+@pytest.fixture
+async def family(fresh_database: FreshDatabase) -> AsyncIterator[Family]:
+    dsn = await fresh_database("family")
+    await apply_migrations(dsn, [migrations_of("family")])
+    pool = await create_pool(dsn)
+    app = create_app(SPEC, FamilySettings(database_url=dsn))
+    app.state.pool = pool
+    transport = httpx.ASGITransport(app=app)
+    world = Family(pool, *[httpx.AsyncClient(transport=transport, base_url="http://family")
+                           for _ in range(2)])
+    for site, client in (("site-north", world.north), ("site-south", world.south)):
+        await world.deliver(SiteOnboarded(site_id=site, name=site, time_zone="America/Chicago",
+                                          policies=SitePolicies()), source="intake")
+        key = new_key()
+        await world.deliver(ApiKeyIssued(site_id=site, key_id=key.key_id,
+                                         secret_sha256=key.secret_sha256, scopes=SITE_SCOPES),
+                            source="intake")
+        client.headers["Authorization"] = f"Bearer {key.plaintext}"
+    yield world
+    for client in (world.north, world.south):
+        await client.aclose()
+    await pool.close()
+
+
+async def link(client: httpx.AsyncClient, patient_id: str) -> str:
+    answer = await client.post(f"/v1/patients/{patient_id}/support-persons", json={
+        "relationship": "parent", "given_name": "Grace", "family_name": "Example"})
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["support_person_id"])
+
+
+async def grant(client: httpx.AsyncClient, patient_id: str, person: str, scope: str,
+                **extra: Any) -> httpx.Response:
+    return await client.post(
+        f"/v1/patients/{patient_id}/support-persons/{person}/consents",
+        json={"scope": scope, **extra})
+
+
+async def shared_view(client: httpx.AsyncClient, patient_id: str, person: str
+                      ) -> dict[str, Any]:
+    answer = await client.get(f"/v1/patients/{patient_id}/support-persons/{person}/shared-view")
+    assert answer.status_code == 200, answer.text
+    view: dict[str, Any] = answer.json()
+    return view
+
+
+async def test_what_is_shared_follows_live_consent(family: Family) -> None:
+    patient_id = await family.admit(baseline_phq9=18)
+    person = await link(family.north, patient_id)
+    soon = datetime.now(UTC) + timedelta(days=2)
+    for n, when in enumerate([soon, soon + timedelta(days=1), datetime.now(UTC) - timedelta(1)]):
+        await family.deliver(SessionScheduled(
+            site_id="site-north", patient_id=patient_id, session_id=f"s-{n}",
+            kind=SessionKind.GROUP, modality=Modality.DBT_SKILLS, starts_at=when,
+            duration_minutes=180, clinician_id="c-7"))
+    await family.deliver(SessionsCancelled(site_id="site-north", patient_id=patient_id,
+                                           session_ids=["s-1"], reason="PlanRevised"))
+    await family.deliver(OutcomeMeasured(
+        site_id="site-north", patient_id=patient_id, measure_id="m-1",
+        instrument=Instrument.PHQ9, total=12, item9=1, measured_on=date.today(),
+        program_week=2))
+
+    nothing = await shared_view(family.north, patient_id, person)
+    assert (nothing["scopes"], nothing["shared"]) == ([], [])
+
+    schedule = await grant(family.north, patient_id, person, "schedule")
+    assert schedule.status_code == 201, schedule.text
+    assert schedule.json()["status"] == "live"
+    view = await shared_view(family.north, patient_id, person)
+    assert view["scopes"] == ["schedule"]
+    [section] = view["shared"]
+    assert section == {"scope": "schedule", "upcoming_sessions": [
+        {"starts_at": section["upcoming_sessions"][0]["starts_at"], "duration_minutes": 180,
+         "kind": "group"}]}  # upcoming, not cancelled, no modality or clinician
+
+    progress = await grant(family.north, patient_id, person, "progress_summaries")
+    assert progress.status_code == 201
+    view = await shared_view(family.north, patient_id, person)
+    assert view["scopes"] == ["progress_summaries", "schedule"]
+    summary = view["shared"][1]
+    assert summary == {"scope": "progress_summaries", "trend": "improving",
+                       "care_status": "in_program", "status_since": date.today().isoformat()}
+
+    await family.deliver(SteppedDown(site_id="site-north", patient_id=patient_id,
+                                     effective_on=date.today(), aftercare=["weekly_therapy"],
+                                     follow_up_within_days=7), source="plans")
+    assert (await shared_view(family.north, patient_id, person))["shared"][1][
+        "care_status"] == "stepped_down"
+
+    history = (await family.north.get(
+        f"/v1/patients/{patient_id}/support-persons/{person}/consents")).json()
+    assert [(c["scope"], c["status"]) for c in history] == [
+        ("schedule", "revoked"), ("progress_summaries", "live")]  # the new grant replaced it
+
+    consent_id = progress.json()["consent_id"]
+    revoke = f"/v1/patients/{patient_id}/support-persons/{person}/consents/{consent_id}/revoke"
+    revoked = await family.north.post(revoke)
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json()["status"] == "revoked"
+    view = await shared_view(family.north, patient_id, person)
+    assert (view["scopes"], view["shared"]) == ([], [])
+    again = await family.north.post(revoke)
+    assert again.status_code == 409
+    assert again.headers["content-type"] == "application/problem+json"
+
+
+async def test_consent_rules_answer_with_the_field_or_resource_at_fault(family: Family) -> None:
+    patient_id = await family.admit()
+    person = await link(family.north, patient_id)
+    past = await grant(family.north, patient_id, person, "schedule",
+                       expires_on=(date.today() - timedelta(days=2)).isoformat())
+    assert past.status_code == 422
+    assert [e["pointer"] for e in past.json()["errors"]] == ["#/expires_on"]
+    stranger = await grant(family.north, patient_id, str(uuid.uuid4()), "schedule")
+    assert stranger.status_code == 404
+    unknown_scope = await grant(family.north, patient_id, person, "everything")
+    assert unknown_scope.status_code == 422
+    assert [e["pointer"] for e in unknown_scope.json()["errors"]] == ["#/scope"]
+    unknown_consent = await family.north.post(
+        f"/v1/patients/{patient_id}/support-persons/{person}/consents/{uuid.uuid4()}/revoke")
+    assert unknown_consent.status_code == 404
+
+
+async def test_another_sites_circle_does_not_exist_for_it(family: Family) -> None:
+    patient_id = await family.admit("site-north")
+    person = await link(family.north, patient_id)
+    for path in ("", "/support-persons", f"/support-persons/{person}",
+                 f"/support-persons/{person}/consents", f"/support-persons/{person}/shared-view",
+                 "/family-sessions"):
+        answer = await family.south.get(f"/v1/patients/{patient_id}{path}")
+        assert answer.status_code == 404, path
+    assert (await link_status(family.south, patient_id)) == 404
+    assert (await grant(family.south, patient_id, person, "schedule")).status_code == 404
+
+
+async def link_status(client: httpx.AsyncClient, patient_id: str) -> int:
+    answer = await client.post(f"/v1/patients/{patient_id}/support-persons", json={
+        "relationship": "friend", "given_name": "A", "family_name": "B"})
+    return answer.status_code
+
+
+async def test_family_sessions_keep_attendance_and_publish_a_count(family: Family) -> None:
+    patient_id = await family.admit()
+    mother, brother = await link(family.north, patient_id), await link(family.north, patient_id)
+    answer = await family.north.post(f"/v1/patients/{patient_id}/family-sessions", json={
+        "kind": "family_psychoeducation", "held_on": date.today().isoformat(),
+        "clinician_id": "clin-7",
+        "attendance": [{"support_person_id": mother, "attended": True},
+                       {"support_person_id": brother, "attended": False}]})
+    assert answer.status_code == 201, answer.text
+    sessions = (await family.north.get(f"/v1/patients/{patient_id}/family-sessions")).json()
+    assert [s["kind"] for s in sessions] == ["family_psychoeducation"]
+    assert {(a["support_person_id"], a["attended"]) for a in sessions[0]["attendance"]} == {
+        (mother, True), (brother, False)}
+    envelope = await family.pool.fetchval(
+        "SELECT envelope FROM events WHERE event_type = 'iopnet.FamilySessionHeld'")
+    assert envelope["data"]["support_persons_present"] == 1
+    assert "clin-7" not in str(envelope) and mother not in str(envelope)
+    stranger = await family.north.post(f"/v1/patients/{patient_id}/family-sessions", json={
+        "kind": "family_therapy", "held_on": date.today().isoformat(), "clinician_id": "c",
+        "attendance": [{"support_person_id": str(uuid.uuid4()), "attended": True}]})
+    assert stranger.status_code == 422
+    assert stranger.json()["errors"][0]["pointer"] == "#/attendance/0/support_person_id"
+
+
+async def test_support_person_names_stay_in_family(family: Family) -> None:
+    patient_id = await family.admit()
+    await link(family.north, patient_id)
+    envelopes = await family.pool.fetch("SELECT envelope FROM events")
+    assert envelopes and all("Grace" not in str(e) for e in envelopes)
+    outbox = await family.pool.fetch("SELECT envelope FROM outbox")
+    assert [o["envelope"]["type"] for o in outbox] == ["iopnet.SupportPersonLinked"]
+    circle = (await family.north.get(f"/v1/patients/{patient_id}")).json()
+    assert circle["site_id"] == "site-north"
+    assert "given_name" not in str(circle)
+
+
+async def test_every_family_table_is_confined_to_a_site(family: Family) -> None:
+    tables = await family.pool.fetch(
+        "SELECT c.relname, c.relrowsecurity FROM pg_class c JOIN pg_attribute a"
+        " ON a.attrelid = c.oid WHERE a.attname = 'site_id' AND c.relkind = 'r'"
+        " AND c.relnamespace = 'public'::regnamespace")
+    mine = {t["relname"]: t["relrowsecurity"] for t in tables}
+    for table in SPEC.patient_tables:
+        assert mine[table], table
+    assert mine["family_sessions"] and mine["family_session_attendance"]
