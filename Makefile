@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: up down test lint unit infra bench clean
+.PHONY: up down test lint unit infra bench demo clean
 
 up: $(VENV)/.synced
 	$(PY) -m iopctl.cli up
@@ -30,6 +30,12 @@ unit: $(VENV)/.synced
 
 infra: $(VENV)/.synced
 	$(PY) -m iopctl.cli infra up
+
+bench: $(VENV)/.synced
+	$(PY) -m bench.run
+
+demo: $(VENV)/.synced
+	$(PY) -m demo.run
 
 $(UV):
 	$(PYTHON) -m venv .tools

@@ -42,6 +42,8 @@ class Stack:
     operator_key: str
     ports: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     consumer_group_suffix: str = ""
+    #: More environment for every service (SMTP server, delivery timings, ...).
+    extra_env: Mapping[str, str] = field(default_factory=dict)
     log_dir: Path = field(default_factory=logs_dir)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -76,6 +78,7 @@ class Stack:
             "IOPNET_HTTP_PORT": str(self.ports[service]),
             "IOPNET_CONSUMER_GROUP": service + self.consumer_group_suffix,
             "IOPNET_OPERATOR_KEY": self.operator_key,
+            **self.extra_env,
         }
         log = (self.log_dir / f"{service}-{role}.log").open("ab")
         return subprocess.Popen(

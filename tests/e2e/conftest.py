@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -15,12 +15,24 @@ from iopnet.auth.keys import new_key
 from iopnet.topics import SERVICES
 from tests.conftest import eventually, free_port
 from tests.e2e.client import Api
+from tests.e2e.receivers import MailCatcher
 from tests.fixtures.infra import Endpoints, create_database
 from tests.fixtures.kafka import start_groups_at_the_end
 
+#: Delivery timings short enough for a test to watch retries happen.
+FAST_DELIVERY = {"IOPNET_DELIVERY_POLL_SECONDS": "0.2", "IOPNET_DELIVERY_BACKOFF_SECONDS": "0.5"}
+
 
 @pytest.fixture(scope="session")
-async def stack(infra: Endpoints, tmp_path_factory: pytest.TempPathFactory
+def mail() -> Iterator[MailCatcher]:
+    """A real SMTP server the notifications service sends to."""
+    catcher = MailCatcher().start()
+    yield catcher
+    catcher.stop()
+
+
+@pytest.fixture(scope="session")
+async def stack(infra: Endpoints, mail: MailCatcher, tmp_path_factory: pytest.TempPathFactory
                 ) -> AsyncIterator[Stack]:
     run = uuid.uuid4().hex[:6]
     databases = {s: await create_database(infra, f"e2e_{s}_{run}") for s in SERVICES}
@@ -28,6 +40,8 @@ async def stack(infra: Endpoints, tmp_path_factory: pytest.TempPathFactory
         database_url=databases, kafka_bootstrap=infra.kafka_bootstrap,
         operator_key=new_key().plaintext, ports={s: free_port() for s in SERVICES},
         consumer_group_suffix=f"-e2e-{run}", log_dir=tmp_path_factory.mktemp("logs"),
+        extra_env={"IOPNET_SMTP_HOST": mail.host, "IOPNET_SMTP_PORT": str(mail.port),
+                   **FAST_DELIVERY},
     )
     await start_groups_at_the_end(infra.kafka_bootstrap,
                                   [s + system.consumer_group_suffix for s in SERVICES])
