@@ -1,16 +1,17 @@
 from pathlib import Path
 
 from iopnet.service import ServiceSpec
-from services.plans import api
+from services.plans.api import routers
 from services.plans.projections import PROJECTION
 from services.plans.settings import PlansSettings
+from services.plans.store import PATIENT_TABLES
 
 SPEC = ServiceSpec(
     name="plans",
     settings=PlansSettings,
-    routers=[api.router],
+    routers=routers,
     migrations=Path(__file__).parent / "migrations",
     projection=PROJECTION,
-    patient_tables=("care_episodes",),
+    patient_tables=PATIENT_TABLES,
     description="Personalized treatment plans, their revisions, progress and step-down.",
 )

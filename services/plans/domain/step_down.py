@@ -219,6 +219,9 @@ class StepUpReasonCode(StrEnum):
     RISE_ABOVE_BASELINE = "rise_above_baseline"
     RISE_ABOVE_PREVIOUS = "rise_above_previous"
     SELF_HARM_THOUGHTS = "self_harm_thoughts"
+    # Never indicated by the rules above; a clinician steps a patient up for them.
+    CLINICAL_DETERIORATION = "clinical_deterioration"
+    CLINICAL_JUDGEMENT = "clinical_judgement"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,6 @@
+"""Plans' HTTP API: the care episode, the treatment plan and its revisions, progress,
+step-down, step-up and discharge."""
+
+from services.plans.api import care, plans
+
+routers = [plans.router, care.router]

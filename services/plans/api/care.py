@@ -1,0 +1,185 @@
+"""Routes for progress and where care goes next: step-down, step-up, discharge."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from iopnet.app import Events, RequestCause
+from iopnet.db import Connection
+from iopnet.idempotency import Answer, IdempotencyKey, execute
+from iopnet.problems import Problem
+from services.plans import store
+from services.plans.api.common import (
+    Reader,
+    Writer,
+    check_as_of,
+    drafted_plan,
+    episode,
+    episode_row,
+    policy_view,
+    step_down_policy,
+    step_up_view,
+    today_at,
+)
+from services.plans.api.models import (
+    DischargeRequest,
+    EvaluationView,
+    ProgressView,
+    StepDownRequest,
+    StepUpRequest,
+    TransitionView,
+)
+from services.plans.domain import (
+    PlanRuleBroken,
+    PlanStatus,
+    StepDownNotAllowed,
+    StepDownOrder,
+    TreatmentPlan,
+)
+from services.plans.domain import progress as course
+from services.plans.domain.step_down import StepDownEvaluation
+from services.plans.store import TransitionDetail
+
+router = APIRouter(prefix="/v1", tags=["progress and step-down"])
+AsOf = Annotated[date | None, Query(description="Defaults to today in the site's time zone")]
+
+
+@router.get("/patients/{patient_id}/progress", response_model=ProgressView)
+async def read_progress(patient_id: uuid.UUID, db: Reader, as_of: AsOf = None
+                        ) -> dict[str, Any]:
+    """Attendance, the weekly PHQ-9 against baseline, risk signals, goals, step-up signs."""
+    async with db.transaction() as conn:
+        row = await episode_row(conn, patient_id)
+        ep = store.episode_of(row)
+        day = as_of or await today_at(conn, ep.site_id)
+        record = await store.load_progress(conn, ep)
+        plan = await store.find_plan(conn, ep.patient_id)
+        contents = await store.load_contents(conn, ep.patient_id) if plan else None
+    attendance = course.attendance(record.sessions, day)
+    points = course.trajectory(record, day)
+    goals = course.objectives(contents, record, day) if contents else []
+    latest = points[-1] if points else None
+    return {
+        "patient_id": patient_id, "as_of": day, "plan_status": row["plan_status"],
+        "program_week": max(0, (day - ep.starts_on).days // 7 + 1),
+        "attendance": {**vars(attendance), "attendance_rate": attendance.rate},
+        "phq9": {"baseline": ep.baseline_phq9, "latest": latest.total if latest else None,
+                 "response": bool(latest and latest.response),
+                 "remission": bool(latest and latest.remission),
+                 "trajectory": [vars(p) for p in points]},
+        "risk_signals": [vars(s) for s in record.signals if s.observed_on <= day],
+        "goals": [vars(g) for g in goals],
+        "goals_met": sum(1 for g in goals if g.status is course.ObjectiveStatus.MET),
+        "step_up": step_up_view(course.step_up(record, max(day, ep.starts_on))),
+    }
+
+
+@router.get("/patients/{patient_id}/step-down-evaluation", response_model=EvaluationView)
+async def evaluate_step_down(patient_id: uuid.UUID, db: Reader, as_of: AsOf = None
+                             ) -> dict[str, Any]:
+    """The site's step-down criteria, each met or not, as of a day (default today)."""
+    async with db.transaction() as conn:
+        row = await episode_row(conn, patient_id)
+        ep = store.episode_of(row)
+        day = as_of or await today_at(conn, ep.site_id)
+        check_as_of(day, ep, "query:as_of")
+        policy = await step_down_policy(conn, ep.site_id)
+        record = await store.load_progress(conn, ep)
+    evaluation = course.evaluate(record, policy, day)
+    return {"patient_id": patient_id, "as_of": day, "plan_status": row["plan_status"],
+            **_evaluation_view(evaluation), "policy": policy_view(policy),
+            "step_up": step_up_view(course.step_up(record, day))}
+
+
+@router.post("/patients/{patient_id}/step-down", status_code=201,
+             responses={201: {"model": TransitionView},
+                        409: {"description": "Criteria unmet (with each criterion) or closed"}})
+async def step_down(patient_id: uuid.UUID, body: StepDownRequest, request: Request,
+                    db: Writer, events: Events, cause: RequestCause,
+                    idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    """A clinician confirms step-down to standard outpatient, with the aftercare plan.
+
+    Refused (409, with every criterion) unless the site's criteria are met, or the
+    clinician overrides them with ``override_reason``; a risk signal in the
+    evaluation period cannot be overridden.
+    """
+    async def command(conn: Connection) -> Answer:
+        plans = store.TreatmentPlans(conn, events, recorded_by=db.principal.key_id)
+        plan = await drafted_plan(plans, patient_id)
+        ep = await episode(conn, patient_id)
+        day = body.as_of or min(body.effective_on, await today_at(conn, ep.site_id))
+        check_as_of(day, ep, "#/as_of")
+        evaluation = course.evaluate(await store.load_progress(conn, ep),
+                                     await step_down_policy(conn, ep.site_id), day)
+        order = StepDownOrder(body.effective_on, body.follow_up_within_days,
+                              tuple(body.aftercare), body.override_reason)
+        try:
+            plan.step_down(evaluation, order)
+        except StepDownNotAllowed as refused:
+            raise Problem(409, "step-down-criteria-unmet", "Step-down criteria are not met",
+                          str(refused), as_of=day.isoformat(),
+                          **_evaluation_view(refused.evaluation)) from refused
+        overridden = tuple(c.value for c in evaluation.unmet)
+        detail = TransitionDetail(body.clinician_id,
+                                  body.override_reason if overridden else None, overridden)
+        await plans.save(plan, cause, detail=detail)
+        return Answer(201, {**await _transition(conn, plan), "as_of": day.isoformat(),
+                            **_evaluation_view(evaluation)})
+
+    return await execute(request, db, idempotency_key, body, command,
+                         refusals=(PlanRuleBroken,))
+
+
+@router.post("/patients/{patient_id}/step-up", status_code=201,
+             responses={201: {"model": TransitionView}})
+async def step_up(patient_id: uuid.UUID, body: StepUpRequest, request: Request, db: Writer,
+                  events: Events, cause: RequestCause, idempotency_key: IdempotencyKey = None
+                  ) -> JSONResponse:
+    """To partial hospitalization or inpatient care, when risk rises; closes the plan."""
+    async def command(conn: Connection) -> Answer:
+        plans = store.TreatmentPlans(conn, events, recorded_by=db.principal.key_id)
+        plan = await drafted_plan(plans, patient_id)
+        plan.step_up(body.to_level, body.reason_codes, body.effective_on)
+        await plans.save(plan, cause, detail=TransitionDetail(body.clinician_id))
+        return Answer(201, await _transition(conn, plan))
+
+    return await execute(request, db, idempotency_key, body, command,
+                         refusals=(PlanRuleBroken,))
+
+
+@router.post("/patients/{patient_id}/discharge", status_code=201,
+             responses={201: {"model": TransitionView}})
+async def discharge(patient_id: uuid.UUID, body: DischargeRequest, request: Request,
+                    db: Writer, events: Events, cause: RequestCause,
+                    idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    """Completed, left against advice, or transferred out; closes the plan."""
+    async def command(conn: Connection) -> Answer:
+        plans = store.TreatmentPlans(conn, events, recorded_by=db.principal.key_id)
+        plan = await drafted_plan(plans, patient_id)
+        plan.discharge(body.outcome, body.effective_on)
+        await plans.save(plan, cause, detail=TransitionDetail(body.clinician_id))
+        return Answer(201, await _transition(conn, plan))
+
+    return await execute(request, db, idempotency_key, body, command,
+                         refusals=(PlanRuleBroken,))
+
+
+def _evaluation_view(evaluation: StepDownEvaluation) -> dict[str, Any]:
+    return {
+        "eligible": evaluation.eligible,
+        "unmet": [c.value for c in evaluation.unmet],
+        "criteria": [{"code": c.code.value, "met": c.met, "detail": c.detail}
+                     for c in evaluation.criteria],
+    }
+
+
+async def _transition(conn: Connection, plan: TreatmentPlan) -> dict[str, Any]:
+    row = await store.find_transition(conn, plan.id)
+    assert row is not None
+    view = TransitionView.model_validate(row).model_dump(mode="json")
+    return {"patient_id": plan.id, "plan_status": PlanStatus(plan.status).value, **view}

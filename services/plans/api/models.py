@@ -1,0 +1,267 @@
+"""Request and response shapes of plans' routes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from iopnet.catalog import DischargeOutcome, LevelOfCare, Modality, RevisionReason
+from services.plans.domain import AftercareItem
+from services.plans.domain.step_down import StepUpReasonCode
+from services.plans.domain.treatment_plan import STEP_UP_LEVELS
+
+Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+InterventionId = Annotated[str, Field(pattern=r"^I[1-9][0-9]{0,3}$", examples=["I3"])]
+ObjectiveId = Annotated[str, Field(pattern=r"^P[0-9]+\.G[0-9]+\.O[0-9]+$",
+                                   examples=["P1.G1.O1"])]
+PerWeek = Annotated[int, Field(ge=1, le=7)]
+
+
+class Strict(BaseModel):
+    """A request body: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- Requests -----------------------------------------------------------------------------
+
+
+class AddIntervention(Strict):
+    change: Literal["add_intervention"]
+    modality: Modality
+    sessions_per_week: PerWeek
+    addresses: list[ObjectiveId] = Field(min_length=1, description="Objective ids")
+    clinician_id: Identifier | None = Field(
+        default=None, description="The responsible clinician; defaults to the plan's.")
+    target_date: date | None = Field(default=None, description="Defaults to the plan's.")
+
+
+class RemoveIntervention(Strict):
+    change: Literal["remove_intervention"]
+    intervention_id: InterventionId
+
+
+class ChangeFrequency(Strict):
+    change: Literal["change_frequency"]
+    intervention_id: InterventionId
+    sessions_per_week: PerWeek
+
+
+PlanChange = Annotated[AddIntervention | RemoveIntervention | ChangeFrequency,
+                       Field(discriminator="change")]
+
+
+class RevisionRequest(Strict):
+    changes: list[PlanChange] = Field(min_length=1, max_length=20)
+    reason: RevisionReason
+    note: str | None = Field(default=None, max_length=2000,
+                             description="Free text; kept in plans only, never on an event.")
+
+
+class StepDownRequest(Strict):
+    clinician_id: Identifier
+    effective_on: date
+    follow_up_within_days: int = Field(ge=1, le=60)
+    aftercare: list[AftercareItem] = Field(min_length=1)
+    as_of: date | None = Field(
+        default=None, description="Evaluate the criteria as of this day; defaults to the "
+        "earlier of effective_on and today (in the site's time zone).")
+    override_reason: str | None = Field(
+        default=None, min_length=10, max_length=2000,
+        description="A clinician's reason to step down although criteria are unmet (not the "
+        "no-risk-signals criterion). Kept in plans only.")
+
+
+class StepUpRequest(Strict):
+    to_level: LevelOfCare = Field(examples=["partial_hospitalization"])
+    reason_codes: list[StepUpReasonCode] = Field(min_length=1)
+    effective_on: date
+    clinician_id: Identifier
+
+    @field_validator("to_level")
+    @classmethod
+    def higher_level(cls, level: LevelOfCare) -> LevelOfCare:
+        if level not in STEP_UP_LEVELS:
+            raise ValueError("a step-up goes to partial_hospitalization or inpatient")
+        return level
+
+
+class DischargeRequest(Strict):
+    outcome: DischargeOutcome
+    effective_on: date
+    clinician_id: Identifier | None = None
+
+
+# --- Responses ----------------------------------------------------------------------------
+
+
+class TransitionView(BaseModel):
+    kind: str
+    effective_on: date
+    to_level: str | None
+    aftercare: list[str] | None
+    follow_up_within_days: int | None
+    reason_codes: list[str] | None
+    outcome: str | None
+    clinician_id: str | None
+    overridden_criteria: list[str] | None
+    recorded_at: datetime
+
+
+class CareEpisodeView(BaseModel):
+    patient_id: uuid.UUID
+    site_id: str
+    program_id: str
+    clinician_id: str
+    starts_on: date
+    planned_end: date
+    days_per_week: int
+    planned_weeks: int
+    plan_status: str
+    revision: int | None
+    transition: TransitionView | None
+
+
+class ObjectiveView(BaseModel):
+    objective_id: str
+    text: str
+    target_date: date
+
+
+class GoalView(BaseModel):
+    goal_id: str
+    text: str
+    objectives: list[ObjectiveView]
+
+
+class ProblemView(BaseModel):
+    problem_id: str
+    code: str
+    text: str
+    goals: list[GoalView]
+
+
+class InterventionView(BaseModel):
+    intervention_id: str
+    modality: str
+    sessions_per_week: int
+    clinician_id: str
+    target_date: date
+    addresses: list[str]
+
+
+class PlanView(BaseModel):
+    patient_id: uuid.UUID
+    plan_id: uuid.UUID
+    revision: int
+    status: str
+    start_date: date
+    target_date: date
+    clinician_id: str
+    problems: list[ProblemView]
+    interventions: list[InterventionView]
+
+
+class RevisionView(BaseModel):
+    revision: int
+    at: datetime
+    kind: Literal["drafted", "revised"]
+    reason: RevisionReason | None
+    note: str | None
+    by: str | None = Field(description="The API key id that recorded it; none: on admission")
+    change_codes: list[str]
+    changes: list[dict[str, Any]]
+    interventions: list[dict[str, Any]]
+
+
+class AttendanceView(BaseModel):
+    scheduled_to_date: int
+    attended: int
+    missed_excused: int
+    missed_unexcused: int
+    late: int
+    upcoming: int
+    waitlisted: int
+    attendance_rate: float | None
+
+
+class TrajectoryPointView(BaseModel):
+    measured_on: date
+    program_week: int
+    total: int
+    item9: int | None
+    change_from_baseline: int
+    response: bool
+    remission: bool
+
+
+class Phq9View(BaseModel):
+    baseline: int
+    latest: int | None
+    response: bool
+    remission: bool
+    trajectory: list[TrajectoryPointView]
+
+
+class RiskSignalView(BaseModel):
+    signal: str
+    observed_on: date
+
+
+class ObjectiveProgressView(BaseModel):
+    objective_id: str
+    problem_code: str
+    status: str
+    detail: str
+
+
+class ReasonView(BaseModel):
+    code: str
+    text: str
+
+
+class StepUpView(BaseModel):
+    indicated: bool
+    review_required: bool
+    reasons: list[ReasonView]
+
+
+class ProgressView(BaseModel):
+    patient_id: uuid.UUID
+    as_of: date
+    plan_status: str
+    program_week: int
+    attendance: AttendanceView
+    phq9: Phq9View
+    risk_signals: list[RiskSignalView]
+    goals: list[ObjectiveProgressView]
+    goals_met: int
+    step_up: StepUpView
+
+
+class CriterionView(BaseModel):
+    code: str
+    met: bool
+    detail: str
+
+
+class PolicyView(BaseModel):
+    min_weeks_in_program: int
+    phq9_threshold: int
+    response_drop: float
+    consecutive_measures: int
+    min_attendance_rate: float
+
+
+class EvaluationView(BaseModel):
+    patient_id: uuid.UUID
+    as_of: date
+    plan_status: str
+    eligible: bool
+    unmet: list[str]
+    criteria: list[CriterionView]
+    policy: PolicyView
+    step_up: StepUpView

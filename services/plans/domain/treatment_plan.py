@@ -1,0 +1,247 @@
+"""A patient's treatment plan from its draft to the end of the IOP episode: the plans aggregate.
+
+Its stream (``plan-<patient_id>``) decides the revision numbers, the interventions
+and whether the plan is still open. Events carry codes only (the catalog's minimum
+necessary), so the plan's full text (objectives, what each intervention addresses,
+its responsible clinician and target date) lives in plans' tables, written in the
+same transaction as each event, and is attached when the aggregate is loaded;
+``attach`` checks that it agrees with what the events say.
+
+Step-down, step-up and discharge close the plan: no revision after that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from iopnet.aggregate import Aggregate
+from iopnet.catalog import (
+    Discharged,
+    DischargeOutcome,
+    DomainEvent,
+    LevelOfCare,
+    PlanDrafted,
+    PlannedIntervention,
+    PlanRevised,
+    RevisionReason,
+    SteppedDown,
+    SteppedUp,
+)
+from iopnet.catalog import Modality as CatalogModality
+from services.plans.domain import plan_drafting
+from services.plans.domain.episode import PlanStatus
+from services.plans.domain.plan_drafting import (
+    AppliedChange,
+    Findings,
+    FrequencyChanged,
+    InterventionAdded,
+    InterventionRemoved,
+    PlanChange,
+    PlanRevision,
+)
+from services.plans.domain.plan_drafting import TreatmentPlan as PlanContents
+from services.plans.domain.step_down import CriterionCode, StepDownEvaluation, StepUpReasonCode
+
+STEP_UP_LEVELS = (LevelOfCare.PARTIAL_HOSPITALIZATION, LevelOfCare.INPATIENT)
+#: Criteria a clinician may not override: stepping down past a recent risk signal.
+NOT_OVERRIDABLE = frozenset({CriterionCode.NO_RISK_SIGNALS})
+
+
+class AftercareItem(StrEnum):
+    """What the aftercare / relapse-prevention plan of a step-down includes."""
+
+    WEEKLY_OUTPATIENT_THERAPY = "weekly_outpatient_therapy"
+    RELAPSE_PREVENTION_PLAN = "relapse_prevention_plan"
+    CRISIS_LINE = "crisis_line"
+    MEDICATION_REVIEW = "medication_review"
+    SUPPORT_GROUP = "support_group"
+    FAMILY_FOLLOW_UP = "family_follow_up"
+
+
+class PlanRuleBroken(Exception):
+    """A command the plan's current state does not allow (409)."""
+
+
+class PlanClosed(PlanRuleBroken):
+    def __init__(self, status: PlanStatus) -> None:
+        super().__init__(f"the plan is closed ({status.value}): no further changes")
+        self.status = status
+
+
+class StaleRevision(Exception):
+    """The caller revised a revision that is no longer the current one."""
+
+    def __init__(self, expected: int, current: int) -> None:
+        super().__init__(f"the plan is at revision {current}, not {expected}")
+        self.expected = expected
+        self.current = current
+
+
+class StepDownNotAllowed(PlanRuleBroken):
+    """The site's step-down criteria are not met (and no allowed override was given)."""
+
+    def __init__(self, evaluation: StepDownEvaluation, detail: str) -> None:
+        super().__init__(detail)
+        self.evaluation = evaluation
+
+
+class PlanRecordCorrupt(RuntimeError):
+    """The plan's stored detail disagrees with its events: never act on it."""
+
+
+@dataclass(frozen=True)
+class StepDownOrder:
+    effective_on: date
+    follow_up_within_days: int
+    aftercare: tuple[AftercareItem, ...]
+    override_reason: str | None = None
+
+
+class TreatmentPlan(Aggregate):
+    """One patient's treatment plan, rebuilt from its events (plus its stored detail)."""
+
+    stream_prefix = "plan"
+
+    def __init__(self, patient_id: str) -> None:
+        super().__init__(patient_id)
+        self.site_id = ""
+        self.plan_id = ""
+        self.status = PlanStatus.AWAITING_DRAFT
+        self.revision = 0
+        self.interventions: tuple[PlannedIntervention, ...] = ()
+        self.contents: PlanContents | None = None
+
+    @property
+    def patient_id(self) -> str:
+        return self.id
+
+    def attach(self, contents: PlanContents) -> None:
+        """The stored detail of the current revision, checked against the events."""
+        if contents.revision != self.revision or _planned(contents) != self.interventions:
+            raise PlanRecordCorrupt(f"plan {self.plan_id}: stored detail disagrees with events")
+        self.contents = contents
+
+    # --- Commands ---------------------------------------------------------------------
+
+    def draft(self, plan_id: str, site_id: str, findings: Findings) -> PlanContents:
+        if self.status is not PlanStatus.AWAITING_DRAFT:
+            raise PlanRuleBroken("the plan has already been drafted")
+        contents = plan_drafting.draft_plan(findings)
+        self.record(PlanDrafted(
+            patient_id=self.id, site_id=site_id, plan_id=plan_id, revision=contents.revision,
+            problem_codes=[p.code.value for p in contents.problems],
+            interventions=list(_planned(contents)), target_date=contents.target_date,
+            clinician_id=contents.clinician_id,
+        ))
+        self.contents = contents
+        return contents
+
+    def revise(self, expected_revision: int, changes: Sequence[PlanChange],
+               reason: RevisionReason) -> PlanRevision:
+        """A new revision, only over the revision the caller read (else StaleRevision)."""
+        contents = self._open_contents()
+        if expected_revision != self.revision:
+            raise StaleRevision(expected_revision, self.revision)
+        revision = plan_drafting.revise(contents, changes, reason.value)
+        self.record(PlanRevised(
+            patient_id=self.id, site_id=self.site_id, plan_id=self.plan_id,
+            revision=revision.plan.revision, changes=[change_code(c) for c in revision.changes],
+            reason=reason, interventions=list(_planned(revision.plan)),
+        ))
+        self.contents = revision.plan
+        return revision
+
+    def step_down(self, evaluation: StepDownEvaluation, order: StepDownOrder) -> None:
+        """To standard outpatient, when the criteria are met or a clinician overrides them."""
+        contents = self._open_contents()
+        self._check_effective(order.effective_on, contents)
+        unmet = set(evaluation.unmet)
+        if unmet & NOT_OVERRIDABLE:
+            raise StepDownNotAllowed(evaluation, "a risk signal in the evaluation period: "
+                                     "step-down cannot be overridden past it")
+        if unmet and not order.override_reason:
+            codes = ", ".join(sorted(unmet))
+            raise StepDownNotAllowed(evaluation, f"step-down criteria not met: {codes}")
+        if not order.aftercare:
+            raise PlanRuleBroken("a step-down needs an aftercare plan")
+        self.record(SteppedDown(
+            patient_id=self.id, site_id=self.site_id, to_level=LevelOfCare.STANDARD_OUTPATIENT,
+            effective_on=order.effective_on,
+            aftercare=[a.value for a in dict.fromkeys(order.aftercare)],
+            follow_up_within_days=order.follow_up_within_days,
+        ))
+
+    def step_up(self, to_level: LevelOfCare, reason_codes: Sequence[StepUpReasonCode],
+                effective_on: date) -> None:
+        contents = self._open_contents()
+        self._check_effective(effective_on, contents)
+        if to_level not in STEP_UP_LEVELS:
+            raise PlanRuleBroken(f"a step-up goes to {' or '.join(STEP_UP_LEVELS)}")
+        if not reason_codes:
+            raise PlanRuleBroken("a step-up needs at least one reason")
+        self.record(SteppedUp(
+            patient_id=self.id, site_id=self.site_id, to_level=to_level,
+            effective_on=effective_on, reason_codes=[c.value for c in dict.fromkeys(reason_codes)],
+        ))
+
+    def discharge(self, outcome: DischargeOutcome, effective_on: date) -> None:
+        contents = self._open_contents()
+        self._check_effective(effective_on, contents)
+        self.record(Discharged(patient_id=self.id, site_id=self.site_id, outcome=outcome,
+                               effective_on=effective_on))
+
+    def _open_contents(self) -> PlanContents:
+        if self.status.closed:
+            raise PlanClosed(self.status)
+        if self.contents is None:
+            raise PlanRuleBroken("the plan has not been drafted yet")
+        return self.contents
+
+    @staticmethod
+    def _check_effective(effective_on: date, contents: PlanContents) -> None:
+        if effective_on < contents.start_date:
+            raise PlanRuleBroken(f"effective_on {effective_on} is before the program started "
+                                 f"({contents.start_date})")
+
+    # --- Events -----------------------------------------------------------------------
+
+    def apply(self, event: DomainEvent) -> None:
+        match event:
+            case PlanDrafted():
+                self.site_id = event.site_id
+                self.plan_id = event.plan_id
+                self.status = PlanStatus.ACTIVE
+                self.revision = event.revision
+                self.interventions = tuple(event.interventions)
+            case PlanRevised():
+                self.revision = event.revision
+                self.interventions = tuple(event.interventions)
+            case SteppedDown():
+                self.status = PlanStatus.STEPPED_DOWN
+            case SteppedUp():
+                self.status = PlanStatus.STEPPED_UP
+            case Discharged():
+                self.status = PlanStatus.DISCHARGED
+
+
+def change_code(change: AppliedChange) -> str:
+    """The catalog's change codes: added:I7, removed:I3, frequency:I2:3->2."""
+    match change:
+        case InterventionAdded():
+            return f"added:{change.intervention.id}"
+        case InterventionRemoved():
+            return f"removed:{change.intervention.id}"
+        case FrequencyChanged():
+            return f"frequency:{change.intervention_id}:{change.before}->{change.after}"
+    raise TypeError(change)
+
+
+def _planned(contents: PlanContents) -> tuple[PlannedIntervention, ...]:
+    return tuple(
+        PlannedIntervention(intervention_id=i.id, modality=CatalogModality(i.modality.value),
+                            sessions_per_week=i.sessions_per_week)
+        for i in contents.interventions
+    )

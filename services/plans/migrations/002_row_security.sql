@@ -1,1 +1,0 @@
-SELECT iopnet_confine_to_site('care_episodes');

@@ -1,0 +1,158 @@
+"""Plans' repository and projections on the real Postgres: draft on admission, revisions
+that never merge, progress rows, and the site confinement of every table."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+
+import asyncpg
+import pytest
+
+from iopctl.stack import migrations_of
+from iopnet.auth import Principal, SiteDatabase
+from iopnet.catalog import (
+    DomainEvent,
+    OutcomeMeasured,
+    PatientAdmitted,
+    RevisionReason,
+    Scope,
+    SessionAttended,
+    SessionKind,
+    SessionMissed,
+    SessionsCancelled,
+    SessionScheduled,
+)
+from iopnet.catalog.codes import Instrument, Modality
+from iopnet.db import create_pool
+from iopnet.eventstore import Cause, EventStore
+from iopnet.migrate import apply_migrations
+from services.plans import projections, store
+from services.plans.domain import StaleRevision
+from services.plans.domain.plan_drafting import ChangeFrequency
+from services.plans.domain.progress import attendance
+from tests.conftest import FreshDatabase
+
+pytestmark = pytest.mark.integration
+
+START = date(2026, 12, 1)
+SITE = "site-a"
+INTAKE = EventStore.of("intake")
+SESSIONS = EventStore.of("sessions")
+CAUSE = Cause("corr", "cause")
+
+
+@pytest.fixture
+async def plans_db(fresh_database: FreshDatabase) -> AsyncIterator[asyncpg.Pool]:
+    dsn = await fresh_database("plans")
+    await apply_migrations(dsn, [migrations_of("plans")])
+    pool = await create_pool(dsn)
+    await pool.execute("INSERT INTO sites (site_id, name, time_zone, policies)"
+                       " VALUES ($1, 'A', 'America/Chicago', '{}')", SITE)
+    yield pool
+    await pool.close()
+
+
+def site(site_id: str = SITE) -> Principal:
+    return Principal("key-1", site_id, frozenset({Scope.READ, Scope.PLANS_WRITE}), 600)
+
+
+async def deliver(pool: asyncpg.Pool, source: EventStore, event: DomainEvent) -> None:
+    """As the consumer runner does: one transaction, as the owner."""
+    [envelope] = source.envelopes(f"x-{uuid.uuid4()}", 0, [event], CAUSE)
+    projector = projections.PROJECTION.projector_for(envelope)
+    assert projector is not None
+    async with pool.acquire() as conn, conn.transaction():
+        await projector(conn, event, envelope)
+
+
+async def admit(pool: asyncpg.Pool) -> str:
+    patient_id = str(uuid.uuid4())
+    await deliver(pool, INTAKE, PatientAdmitted(
+        site_id=SITE, patient_id=patient_id, program_id="iop", start_date=START,
+        days_per_week=4, planned_weeks=10, clinician_id="c-7", baseline_phq9=18,
+        baseline_gad7=11,
+    ))
+    return patient_id
+
+
+async def test_admission_drafts_the_plan_and_stores_it_whole(plans_db: asyncpg.Pool) -> None:
+    patient_id = await admit(plans_db)
+    async with SiteDatabase(plans_db, site()).transaction() as conn:
+        episode = await store.find_episode(conn, patient_id)
+        contents = await store.load_contents(conn, patient_id)
+        revisions = await store.list_revisions(conn, patient_id)
+        outbox = await plans_db.fetch("SELECT topic, envelope FROM outbox")
+    assert episode is not None and episode["plan_status"] == "active"
+    assert [p.code.value for p in contents.problems] == ["depression", "anxiety"]
+    assert contents.interventions[0].clinician_id == "c-7"
+    assert [r["revision"] for r in revisions] == [1]
+    assert [(o["topic"], o["envelope"]["type"]) for o in outbox] == [
+        ("iopnet.plans.events", "iopnet.PlanDrafted")]
+    assert outbox[0]["envelope"]["streamid"] == f"plan-{patient_id}"
+
+
+async def test_two_revisions_of_one_revision_never_merge(plans_db: asyncpg.Pool) -> None:
+    patient_id = await admit(plans_db)
+
+    async def revise(intervention: str) -> str:
+        try:
+            async with SiteDatabase(plans_db, site()).transaction() as conn:
+                plans = store.TreatmentPlans(conn, recorded_by="key-1")
+                plan = await plans.get(patient_id)
+                assert plan is not None
+                revision = plan.revise(1, [ChangeFrequency(intervention, 2)],
+                                       RevisionReason.PROGRESS)
+                await asyncio.sleep(0.1)  # both have read revision 1 by now, or wait
+                await plans.save(plan, CAUSE, note="n", changes=revision.changes)
+            return "saved"
+        except StaleRevision:
+            return "stale"
+
+    outcomes = await asyncio.gather(revise("I2"), revise("I3"))
+    assert sorted(outcomes) == ["saved", "stale"]
+    async with SiteDatabase(plans_db, site()).transaction() as conn:
+        revisions = await store.list_revisions(conn, patient_id)
+    assert [r["revision"] for r in revisions] == [1, 2]
+    assert revisions[1]["note"] == "n" and revisions[1]["recorded_by"] == "key-1"
+
+
+async def test_another_site_sees_nothing_of_the_plan(plans_db: asyncpg.Pool) -> None:
+    patient_id = await admit(plans_db)
+    async with SiteDatabase(plans_db, site("site-b")).transaction() as conn:
+        assert await store.find_episode(conn, patient_id) is None
+        assert await store.TreatmentPlans(conn).get(patient_id) is None
+        for table in store.PATIENT_TABLES:
+            assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 0, table
+
+
+async def test_sessions_events_build_attendance_dated_in_the_sites_time_zone(
+    plans_db: asyncpg.Pool,
+) -> None:
+    patient_id = await admit(plans_db)
+    # 01:00 UTC on Dec 2 is still Dec 1 in Chicago.
+    for n, hour in enumerate([(2, 1), (3, 15), (4, 15), (5, 15)]):
+        await deliver(plans_db, SESSIONS, SessionScheduled(
+            site_id=SITE, patient_id=patient_id, session_id=f"s{n}", kind=SessionKind.GROUP,
+            modality=Modality.GROUP_THERAPY, starts_at=datetime(2026, 12, *hour, tzinfo=UTC),
+            duration_minutes=180, clinician_id="c-7"))
+    await deliver(plans_db, SESSIONS, SessionAttended(
+        site_id=SITE, patient_id=patient_id, session_id="s0", credited_minutes=180,
+        attended_on=START))
+    await deliver(plans_db, SESSIONS, SessionMissed(
+        site_id=SITE, patient_id=patient_id, session_id="s1", excused=True,
+        missed_on=date(2026, 12, 3)))
+    await deliver(plans_db, SESSIONS, SessionsCancelled(
+        site_id=SITE, patient_id=patient_id, session_ids=["s0", "s3"], reason="SteppedDown"))
+    await deliver(plans_db, SESSIONS, OutcomeMeasured(
+        site_id=SITE, patient_id=patient_id, measure_id="m1", instrument=Instrument.PHQ9,
+        total=12, item9=0, measured_on=date(2026, 12, 8), program_week=2))
+    async with SiteDatabase(plans_db, site()).transaction() as conn:
+        episode = store.episode_of(await store.find_episode(conn, patient_id) or {})
+        progress = await store.load_progress(conn, episode)
+    assert progress.sessions[0].held_on == START
+    counts = attendance(progress.sessions, date(2026, 12, 31))
+    assert (counts.scheduled_to_date, counts.attended, counts.missed_excused) == (3, 1, 1)
+    assert [m.total for m in progress.measures] == [12]

@@ -1,0 +1,210 @@
+"""The TreatmentPlan aggregate: draft, revisions over the revision read, closure."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from iopnet.catalog import (
+    Discharged,
+    DischargeOutcome,
+    LevelOfCare,
+    PatientAdmitted,
+    PlanDrafted,
+    PlanRevised,
+    RevisionReason,
+    RiskLevel,
+    SteppedDown,
+    SteppedUp,
+)
+from services.plans.domain import (
+    AftercareItem,
+    InvalidPlanInput,
+    PlanClosed,
+    PlanRecordCorrupt,
+    PlanRuleBroken,
+    PlanStatus,
+    StaleRevision,
+    StepDownNotAllowed,
+    StepDownOrder,
+    TreatmentPlan,
+    open_episode,
+)
+from services.plans.domain.plan_drafting import (
+    AddIntervention,
+    ChangeFrequency,
+    Modality,
+    RemoveIntervention,
+)
+from services.plans.domain.step_down import (
+    Criterion,
+    CriterionCode,
+    StepDownEvaluation,
+    StepUpReasonCode,
+)
+
+pytestmark = pytest.mark.unit
+
+START = date(2026, 12, 1)
+ADMITTED = PatientAdmitted(
+    site_id="site-a", patient_id="p-1", program_id="iop", start_date=START, days_per_week=4,
+    planned_weeks=10, clinician_id="c-7", baseline_phq9=18, baseline_gad7=12,
+    auditc_positive=True, risk_level=RiskLevel.LOW, co_occurring=["anxiety", "alcohol_use"],
+)
+AFTERCARE = (AftercareItem.WEEKLY_OUTPATIENT_THERAPY, AftercareItem.RELAPSE_PREVENTION_PLAN)
+
+
+def drafted() -> TreatmentPlan:
+    plan = TreatmentPlan("p-1")
+    plan.draft("plan-1", "site-a", open_episode(ADMITTED).findings())
+    plan.mark_saved()
+    return plan
+
+
+def evaluation(*unmet: CriterionCode) -> StepDownEvaluation:
+    criteria = tuple(Criterion(code, code not in unmet, "") for code in CriterionCode)
+    return StepDownEvaluation(not unmet, criteria)
+
+
+def test_admission_findings_draft_revision_one_with_every_problem() -> None:
+    plan = TreatmentPlan("p-1")
+    contents = plan.draft("plan-1", "site-a", open_episode(ADMITTED).findings())
+    [event] = plan.pending
+    assert isinstance(event, PlanDrafted)
+    assert (event.revision, event.plan_id, event.site_id) == (1, "plan-1", "site-a")
+    assert event.problem_codes == ["depression", "anxiety", "alcohol_use"]
+    assert [i.modality.value for i in event.interventions] == [
+        i.modality.value for i in contents.interventions]
+    assert "family_therapy" not in {i.modality.value for i in event.interventions}
+    assert contents.objective_ids() == ("P1.G1.O1", "P1.G2.O1", "P2.G1.O1", "P3.G1.O1")
+    assert (plan.status, plan.revision) == (PlanStatus.ACTIVE, 1)
+
+
+def test_a_clinician_admitted_high_risk_still_gets_a_plan_with_a_safety_goal() -> None:
+    high = ADMITTED.model_copy(update={"risk_level": RiskLevel.HIGH, "overridden": True})
+    contents = TreatmentPlan("p-1").draft("plan-1", "site-a", open_episode(high).findings())
+    assert "P1.G2.O1" in contents.objective_ids()
+
+
+def test_drafting_twice_is_refused() -> None:
+    with pytest.raises(PlanRuleBroken):
+        drafted().draft("plan-2", "site-a", open_episode(ADMITTED).findings())
+
+
+def test_a_revision_over_the_current_revision_records_change_codes() -> None:
+    plan = drafted()
+    revision = plan.revise(1, [
+        ChangeFrequency("I1", 3),
+        RemoveIntervention("I5"),
+        AddIntervention(Modality.FAMILY_THERAPY, 1, ("P1.G1.O1",), "c-9"),
+    ], RevisionReason.PROGRESS)
+    [event] = plan.pending
+    assert isinstance(event, PlanRevised)
+    assert event.revision == 2 == plan.revision == revision.plan.revision
+    last = f"I{len(drafted().interventions) + 1}"
+    assert event.changes == ["frequency:I1:4->3", "removed:I5", f"added:{last}"]
+    assert event.reason is RevisionReason.PROGRESS
+    assert [i.intervention_id for i in event.interventions] == [
+        i.id for i in revision.plan.interventions]
+
+
+def test_a_stale_revision_is_refused_never_merged() -> None:
+    plan = drafted()
+    plan.revise(1, [ChangeFrequency("I1", 3)], RevisionReason.PROGRESS)
+    with pytest.raises(StaleRevision) as stale:
+        plan.revise(1, [ChangeFrequency("I2", 2)], RevisionReason.PROGRESS)
+    assert (stale.value.expected, stale.value.current) == (1, 2)
+    assert len(plan.pending) == 1
+
+
+def test_invalid_changes_name_the_change_at_fault() -> None:
+    with pytest.raises(InvalidPlanInput) as invalid:
+        drafted().revise(1, [ChangeFrequency("I1", 3), RemoveIntervention("I99")],
+                         RevisionReason.RISK)
+    assert invalid.value.field == "changes[1].intervention_id"
+
+
+def test_step_down_is_refused_with_the_unmet_criteria() -> None:
+    plan = drafted()
+    order = StepDownOrder(date(2027, 1, 20), 7, AFTERCARE)
+    with pytest.raises(StepDownNotAllowed) as refused:
+        plan.step_down(evaluation(CriterionCode.ATTENDANCE), order)
+    assert refused.value.evaluation.unmet == (CriterionCode.ATTENDANCE,)
+    assert not plan.pending
+
+
+def test_a_clinician_may_override_unmet_criteria_but_not_a_risk_signal() -> None:
+    order = StepDownOrder(date(2027, 1, 20), 7, AFTERCARE, "patient moving; outpatient set up")
+    with pytest.raises(StepDownNotAllowed):
+        drafted().step_down(evaluation(CriterionCode.NO_RISK_SIGNALS), order)
+    plan = drafted()
+    plan.step_down(evaluation(CriterionCode.TIME_IN_PROGRAM), order)
+    [event] = plan.pending
+    assert isinstance(event, SteppedDown)
+    assert event.to_level is LevelOfCare.STANDARD_OUTPATIENT
+
+
+def test_step_down_when_eligible_carries_the_aftercare_plan_and_closes_the_plan() -> None:
+    plan = drafted()
+    plan.step_down(evaluation(), StepDownOrder(date(2027, 1, 20), 7, (*AFTERCARE, *AFTERCARE)))
+    [event] = plan.pending
+    assert isinstance(event, SteppedDown)
+    assert event.aftercare == ["weekly_outpatient_therapy", "relapse_prevention_plan"]
+    assert event.follow_up_within_days == 7
+    assert plan.status is PlanStatus.STEPPED_DOWN
+    with pytest.raises(PlanClosed):
+        plan.revise(1, [ChangeFrequency("I1", 3)], RevisionReason.PROGRESS)
+    with pytest.raises(PlanClosed):
+        plan.discharge(DischargeOutcome.COMPLETED, date(2027, 1, 21))
+
+
+def test_step_up_goes_only_to_a_higher_level_and_closes_the_plan() -> None:
+    with pytest.raises(PlanRuleBroken):
+        drafted().step_up(LevelOfCare.STANDARD_OUTPATIENT,
+                          [StepUpReasonCode.RISE_ABOVE_BASELINE], date(2026, 12, 20))
+    plan = drafted()
+    plan.step_up(LevelOfCare.PARTIAL_HOSPITALIZATION, [StepUpReasonCode.RISE_ABOVE_BASELINE],
+                 date(2026, 12, 20))
+    [event] = plan.pending
+    assert isinstance(event, SteppedUp)
+    assert event.reason_codes == ["rise_above_baseline"]
+    assert plan.status is PlanStatus.STEPPED_UP
+
+
+def test_transitions_cannot_predate_the_program() -> None:
+    with pytest.raises(PlanRuleBroken):
+        drafted().discharge(DischargeOutcome.LEFT_AGAINST_ADVICE, date(2026, 11, 30))
+
+
+def test_discharge_closes_the_plan() -> None:
+    plan = drafted()
+    plan.discharge(DischargeOutcome.COMPLETED, date(2027, 2, 9))
+    assert isinstance(plan.pending[0], Discharged)
+    assert plan.status is PlanStatus.DISCHARGED
+
+
+def test_rebuilt_from_events_and_attached_detail_it_continues_where_it_was() -> None:
+    plan = drafted()
+    revision = plan.revise(1, [ChangeFrequency("I1", 3)], RevisionReason.PROGRESS)
+    rebuilt = TreatmentPlan.rebuild("p-1", [*_history(), *plan.pending])
+    rebuilt.attach(revision.plan)
+    assert (rebuilt.version, rebuilt.revision, rebuilt.status) == (2, 2, PlanStatus.ACTIVE)
+    rebuilt.revise(2, [ChangeFrequency("I2", 2)], RevisionReason.PROGRESS)
+    assert rebuilt.revision == 3
+
+
+def test_detail_that_disagrees_with_the_events_is_never_acted_on() -> None:
+    plan = drafted()
+    revision = plan.revise(1, [ChangeFrequency("I1", 3)], RevisionReason.PROGRESS)
+    rebuilt = TreatmentPlan.rebuild("p-1", _history())  # revision 1 only
+    with pytest.raises(PlanRecordCorrupt):
+        rebuilt.attach(revision.plan)
+
+
+def _history() -> list[PlanDrafted]:
+    plan = TreatmentPlan("p-1")
+    plan.draft("plan-1", "site-a", open_episode(ADMITTED).findings())
+    event = plan.pending[0]
+    assert isinstance(event, PlanDrafted)
+    return [event]
