@@ -1,23 +1,178 @@
-"""What notifications builds from others' events: the messages they call for."""
+"""What notifications builds from others' events: the patient's circle, and the messages due.
+
+Every projector runs in the consumer's transaction, after the event's id was
+recorded, so a redelivered event changes nothing; message rows are also
+unique per (cause, kind, recipient).
+"""
 
 from __future__ import annotations
 
-from iopnet.catalog import DomainEvent, PatientAdmitted
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from iopnet.auth.registry import site_time_zone
+from iopnet.catalog import (
+    AdmissionDeclined,
+    ConsentGranted,
+    ConsentRevoked,
+    ConsentScope,
+    DomainEvent,
+    Instrument,
+    OutcomeMeasured,
+    OutreachNeeded,
+    PatientAdmitted,
+    PatientReferred,
+    RiskSignalRaised,
+    SessionsCancelled,
+    SessionScheduled,
+    SteppedDown,
+    SupportPersonLinked,
+)
 from iopnet.consumer import Projection
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
 from iopnet.topics import topic_of
 from services.notifications import domain, store
+from services.notifications.domain import Occasion
+from services.notifications.settings import current
 
 
-async def on_patient_admitted(
-    conn: Connection, event: DomainEvent, envelope: EventEnvelope
-) -> None:
+def occasion_of(envelope: EventEnvelope) -> Occasion:
+    return Occasion(envelope.id, envelope.type, envelope.correlationid, envelope.time)
+
+
+def batch_of(envelope: EventEnvelope) -> Occasion:
+    """Events recorded for one cause (e.g. one enrollment's sessions) make one batch."""
+    return Occasion(f"batch:{envelope.correlationid}", envelope.type, envelope.correlationid,
+                    envelope.time)
+
+
+async def on_patient_referred(conn: Connection, event: DomainEvent, _: EventEnvelope) -> None:
+    assert isinstance(event, PatientReferred)
+    await store.patient_referred(conn, event.patient_id, event.site_id)
+
+
+async def on_patient_admitted(conn: Connection, event: DomainEvent, envelope: EventEnvelope
+                              ) -> None:
     assert isinstance(event, PatientAdmitted)
-    await store.queue_message(conn, domain.welcome(event, envelope.id))
+    await store.patient_admitted(conn, event.patient_id, event.site_id, event.program_id,
+                                 event.start_date, event.clinician_id, event.baseline_phq9)
+    await store.queue(conn, domain.welcome(event, occasion_of(envelope)))
+
+
+async def on_admission_declined(conn: Connection, event: DomainEvent, envelope: EventEnvelope
+                                ) -> None:
+    assert isinstance(event, AdmissionDeclined)
+    await store.set_patient_status(conn, event.patient_id, "declined")
+    await store.queue(conn, domain.declined_alert(event, occasion_of(envelope)))
+
+
+async def on_risk_signal_raised(conn: Connection, event: DomainEvent, envelope: EventEnvelope
+                                ) -> None:
+    assert isinstance(event, RiskSignalRaised)
+    await store.queue(conn, domain.risk_alert(event, occasion_of(envelope)))
+
+
+async def on_session_scheduled(conn: Connection, event: DomainEvent, envelope: EventEnvelope
+                               ) -> None:
+    assert isinstance(event, SessionScheduled)
+    settings = current()
+    if event.waitlisted:
+        return
+    await store.session_scheduled(conn, event.patient_id, event.session_id, event.site_id,
+                                  event.starts_at, event.duration_minutes)
+    await store.cancel_reminders(conn, event.patient_id, event.session_id)
+    reminder = domain.session_reminder(event, occasion_of(envelope), envelope.time,
+                                       timedelta(hours=settings.reminder_lead_hours))
+    await store.queue(conn, [reminder] if reminder else [])
+    sharing = await _sharing(conn, event.patient_id, event.site_id, ConsentScope.SCHEDULE,
+                             envelope)
+    await store.queue(conn, domain.family_schedule_update(
+        event, batch_of(envelope), sharing,
+        timedelta(seconds=settings.schedule_batch_settle_seconds)))
+
+
+async def on_sessions_cancelled(conn: Connection, event: DomainEvent, _: EventEnvelope
+                                ) -> None:
+    assert isinstance(event, SessionsCancelled)
+    await store.sessions_cancelled(conn, event.patient_id, event.session_ids)
+
+
+async def on_outreach_needed(conn: Connection, event: DomainEvent, envelope: EventEnvelope
+                             ) -> None:
+    assert isinstance(event, OutreachNeeded)
+    await store.queue(conn, domain.outreach(event, occasion_of(envelope)))
+
+
+async def on_outcome_measured(conn: Connection, event: DomainEvent, envelope: EventEnvelope
+                              ) -> None:
+    assert isinstance(event, OutcomeMeasured)
+    if event.instrument is not Instrument.PHQ9:
+        return
+    await _progress_update(conn, event, envelope)
+
+
+async def on_stepped_down(conn: Connection, event: DomainEvent, envelope: EventEnvelope
+                          ) -> None:
+    assert isinstance(event, SteppedDown)
+    await store.set_patient_status(conn, event.patient_id, "stepped_down")
+    await store.queue(conn, domain.aftercare_summary(event, occasion_of(envelope)))
+    await _progress_update(conn, event, envelope)
+
+
+async def _progress_update(conn: Connection, event: OutcomeMeasured | SteppedDown,
+                           envelope: EventEnvelope) -> None:
+    sharing = await _sharing(conn, event.patient_id, event.site_id,
+                             ConsentScope.PROGRESS_SUMMARIES, envelope)
+    patient = await store.find_patient(conn, event.patient_id)
+    baseline = patient["baseline_phq9"] if patient else None
+    await store.queue(conn, domain.family_progress_update(
+        event, occasion_of(envelope), sharing, baseline))
+
+
+async def _sharing(conn: Connection, patient_id: str, site_id: str, needed: ConsentScope,
+                   envelope: EventEnvelope) -> list[str]:
+    zone = ZoneInfo(await site_time_zone(conn, site_id))
+    today = envelope.time.astimezone(zone).date()
+    return domain.sharing_with(await store.consents_of(conn, patient_id), needed, today)
+
+
+async def on_support_person_linked(conn: Connection, event: DomainEvent,
+                                   envelope: EventEnvelope) -> None:
+    assert isinstance(event, SupportPersonLinked)
+    await store.link_support_person(conn, event.patient_id, event.site_id,
+                                    event.support_person_id, event.relationship.value,
+                                    envelope.time)
+
+
+async def on_consent_granted(conn: Connection, event: DomainEvent, envelope: EventEnvelope
+                             ) -> None:
+    assert isinstance(event, ConsentGranted)
+    await store.grant_consent(conn, event.consent_id, event.patient_id, event.site_id,
+                              event.support_person_id, event.scope, event.expires_on,
+                              envelope.time)
+
+
+async def on_consent_revoked(conn: Connection, event: DomainEvent, envelope: EventEnvelope
+                             ) -> None:
+    assert isinstance(event, ConsentRevoked)
+    await store.revoke_consent(conn, event.consent_id, envelope.time)
 
 
 PROJECTION = Projection(
-    topics=[topic_of("intake")],
-    projectors={PatientAdmitted: on_patient_admitted},
+    topics=[topic_of("intake"), topic_of("plans"), topic_of("sessions"), topic_of("family")],
+    projectors={
+        PatientReferred: on_patient_referred,
+        PatientAdmitted: on_patient_admitted,
+        AdmissionDeclined: on_admission_declined,
+        RiskSignalRaised: on_risk_signal_raised,
+        SessionScheduled: on_session_scheduled,
+        SessionsCancelled: on_sessions_cancelled,
+        OutreachNeeded: on_outreach_needed,
+        OutcomeMeasured: on_outcome_measured,
+        SteppedDown: on_stepped_down,
+        SupportPersonLinked: on_support_person_linked,
+        ConsentGranted: on_consent_granted,
+        ConsentRevoked: on_consent_revoked,
+    },
 )

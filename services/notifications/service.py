@@ -1,15 +1,20 @@
 from pathlib import Path
 
 from iopnet.service import ServiceSpec
-from services.notifications import api
+from services.notifications.api import routers
+from services.notifications.delivery import deliver_due_messages
 from services.notifications.projections import PROJECTION
 from services.notifications.settings import NotificationsSettings
+from services.notifications.store import PATIENT_TABLES
 
 SPEC = ServiceSpec(
     name="notifications",
     settings=NotificationsSettings,
-    routers=[api.router],
+    routers=routers,
     migrations=Path(__file__).parent / "migrations",
     projection=PROJECTION,
-    description="Messages to patients, families and clinicians, and their delivery.",
+    description="Messages to patients, families and clinicians, and their delivery by "
+    "email and signed webhooks.",
+    patient_tables=PATIENT_TABLES,
+    background=[deliver_due_messages],
 )

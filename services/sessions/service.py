@@ -1,16 +1,16 @@
 from pathlib import Path
 
 from iopnet.service import ServiceSpec
-from services.sessions import api
-from services.sessions.projections import PROJECTION
+from services.sessions.api import routers
+from services.sessions.projections import PATIENT_TABLES, PROJECTION
 from services.sessions.settings import SessionsSettings
 
 SPEC = ServiceSpec(
     name="sessions",
     settings=SessionsSettings,
-    routers=[api.router],
+    routers=routers,
     migrations=Path(__file__).parent / "migrations",
     projection=PROJECTION,
-    patient_tables=("enrollments",),
+    patient_tables=PATIENT_TABLES,
     description="Programs, groups, schedules, attendance and outcome measures.",
 )

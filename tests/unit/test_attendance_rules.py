@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from services.sessions.attendance_rules import (
+from services.sessions.domain.attendance import (
     AttendancePolicy,
     AttendanceStatus,
     InvalidAttendance,

@@ -1,1 +1,10 @@
+SELECT iopnet_confine_to_site('patients');
+SELECT iopnet_confine_to_site('patient_contacts');
+SELECT iopnet_confine_to_site('support_persons');
+SELECT iopnet_confine_to_site('support_person_contacts');
+SELECT iopnet_confine_to_site('consents');
+SELECT iopnet_confine_to_site('scheduled_sessions');
+SELECT iopnet_confine_to_site('site_channels');
+SELECT iopnet_confine_to_site('site_templates');
 SELECT iopnet_confine_to_site('messages');
+SELECT iopnet_confine_to_site('delivery_log');

@@ -1,0 +1,5 @@
+"""Notifications' HTTP API: messages and deliveries, contacts, site channels and templates."""
+
+from services.notifications.api import messages, settings
+
+routers = [messages.router, settings.router]

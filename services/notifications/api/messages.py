@@ -1,0 +1,88 @@
+"""Routes for a patient's messages, their delivery log, and contact details."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from iopnet.auth import SiteDatabase, site_database
+from iopnet.catalog import RecipientRole, Scope
+from iopnet.db import Connection
+from iopnet.idempotency import Answer, IdempotencyKey, execute
+from iopnet.problems import not_found
+from services.notifications import store
+from services.notifications.api.models import (
+    DeliveriesView,
+    DeliveryView,
+    MessageView,
+    PatientContact,
+    PatientMessagesView,
+    SupportPersonContact,
+)
+
+router = APIRouter(prefix="/v1", tags=["messages"])
+Reader = Annotated[SiteDatabase, Depends(site_database(Scope.READ))]
+Admin = Annotated[SiteDatabase, Depends(site_database(Scope.NOTIFICATIONS_ADMIN))]
+
+
+@router.get("/patients/{patient_id}", response_model=PatientMessagesView)
+async def read_patient_messages(patient_id: uuid.UUID, db: Reader) -> PatientMessagesView:
+    """The patient's messages: what, to whom (by role), by which channel, and how it went."""
+    async with db.transaction() as conn:
+        patient = await store.find_patient(conn, str(patient_id))
+        messages = await store.messages_for(conn, str(patient_id))
+    if patient is None and not messages:
+        raise not_found("patient", str(patient_id))
+    site_id = patient["site_id"] if patient else messages[0]["site_id"]
+    return PatientMessagesView(patient_id=patient_id, site_id=site_id,
+                               messages=[MessageView.model_validate(m) for m in messages])
+
+
+@router.get("/messages/{message_id}/deliveries", response_model=DeliveriesView)
+async def read_deliveries(message_id: uuid.UUID, db: Reader) -> DeliveriesView:
+    """Every delivery attempt of one message, oldest first."""
+    async with db.transaction() as conn:
+        deliveries = await store.deliveries_of(conn, message_id)
+    if deliveries is None:
+        raise not_found("message", str(message_id))
+    return DeliveriesView(message_id=message_id,
+                          deliveries=[DeliveryView.model_validate(d) for d in deliveries])
+
+
+@router.put("/patients/{patient_id}/contact", responses={200: {"model": PatientContact}})
+async def set_patient_contact(patient_id: uuid.UUID, body: PatientContact, request: Request,
+                              db: Admin, idempotency_key: IdempotencyKey = None
+                              ) -> JSONResponse:
+    """The patient's email. It lives here only: no event carries it."""
+    async def record(conn: Connection) -> Answer:
+        patient = await store.find_patient(conn, str(patient_id))
+        if patient is None:
+            raise not_found("patient", str(patient_id))
+        await store.set_patient_contact(conn, str(patient_id), patient["site_id"], body.email)
+        await store.retry_waiting_for(conn, str(patient_id), RecipientRole.PATIENT)
+        return Answer(200, {"patient_id": str(patient_id), "email": body.email})
+
+    return await execute(request, db, idempotency_key, body, record)
+
+
+@router.put("/support-persons/{support_person_id}/contact",
+            responses={200: {"model": SupportPersonContact}})
+async def set_support_person_contact(support_person_id: str, body: SupportPersonContact,
+                                     request: Request, db: Admin,
+                                     idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    """A support person's email, for the patient they support (family owns the link)."""
+    async def record(conn: Connection) -> Answer:
+        patient = await store.find_patient(conn, str(body.patient_id))
+        if patient is None:
+            raise not_found("patient", str(body.patient_id))
+        await store.set_support_person_contact(conn, support_person_id, str(body.patient_id),
+                                               patient["site_id"], body.email)
+        await store.retry_waiting_for(conn, str(body.patient_id),
+                                      RecipientRole.SUPPORT_PERSON, support_person_id)
+        return Answer(200, {"support_person_id": support_person_id,
+                            **body.model_dump(mode="json")})
+
+    return await execute(request, db, idempotency_key, body, record)

@@ -1,0 +1,95 @@
+"""Request and response shapes of notifications' routes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from iopnet.catalog import Channel, RecipientRole
+
+Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
+# Deliberately plain: one @, no spaces, a dot in the domain. Deliverability is SMTP's to judge.
+Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+                             examples=["someone@example.org"])]
+
+
+class Strict(BaseModel):
+    """A request body: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PatientContact(Strict):
+    email: Email
+
+
+class SupportPersonContact(Strict):
+    patient_id: uuid.UUID
+    email: Email
+
+
+class ChannelsRequest(Strict):
+    clinician_alert_email: Email | None = None
+    webhook_url: str | None = Field(default=None, max_length=2000, examples=[
+        "https://ehr.example.org/iopnet/webhook"],
+        description="https; plain http only to 127.0.0.1, localhost or ::1")
+    webhook_secret: str | None = Field(default=None, min_length=16, max_length=200,
+                                       description="The HMAC-SHA256 key; never shown again")
+
+
+class ChannelsView(BaseModel):
+    site_id: str
+    clinician_alert_email: str | None
+    webhook_url: str | None
+    webhook_secret_set: bool
+
+
+class TemplateRequest(Strict):
+    subject: str = Field(min_length=1, max_length=300)
+    body: str = Field(min_length=1, max_length=10_000)
+
+
+class TemplateView(BaseModel):
+    site_id: str
+    kind: str
+    subject: str
+    body: str
+    placeholders: list[str]
+    default: bool
+
+
+class MessageView(BaseModel):
+    id: uuid.UUID
+    kind: str
+    channel: Channel
+    recipient_role: RecipientRole
+    recipient_id: str
+    site_id: str
+    urgent: bool
+    status: str
+    due_at: datetime
+    sent_at: datetime | None
+    attempts: int
+    cause_type: str
+    created_at: datetime
+
+
+class PatientMessagesView(BaseModel):
+    patient_id: uuid.UUID
+    site_id: str
+    messages: list[MessageView]
+
+
+class DeliveryView(BaseModel):
+    attempt: int
+    at: datetime
+    outcome: str
+    error_class: str | None
+
+
+class DeliveriesView(BaseModel):
+    message_id: uuid.UUID
+    deliveries: list[DeliveryView]

@@ -1,0 +1,80 @@
+"""The notifications domain, pure: which messages events call for, and how they go out."""
+
+from services.notifications.domain.channels import SiteChannels, webhook_url_problem
+from services.notifications.domain.consent import NEEDED_SCOPE, Consent, may_share, sharing_with
+from services.notifications.domain.messages import (
+    DeliveryStatus,
+    MessageDraft,
+    MessageKind,
+    Occasion,
+    Progress,
+    Recipient,
+    aftercare_summary,
+    declined_alert,
+    family_progress_update,
+    family_schedule_update,
+    outreach,
+    progress_of,
+    risk_alert,
+    session_reminder,
+    welcome,
+)
+from services.notifications.domain.quiet_hours import (
+    in_quiet_hours,
+    observes_quiet_hours,
+    quiet_until,
+)
+from services.notifications.domain.retry import MAX_ATTEMPTS, next_attempt_at, retry_delay
+from services.notifications.domain.templates import (
+    DEFAULT_TEMPLATES,
+    EMAIL_KINDS,
+    PLACEHOLDERS,
+    RenderedEmail,
+    Template,
+    render,
+    render_context,
+    schedule_outline,
+    template_problems,
+)
+from services.notifications.domain.webhooks import webhook_body, webhook_payload
+
+__all__ = [
+    "DEFAULT_TEMPLATES",
+    "EMAIL_KINDS",
+    "MAX_ATTEMPTS",
+    "NEEDED_SCOPE",
+    "PLACEHOLDERS",
+    "Consent",
+    "DeliveryStatus",
+    "MessageDraft",
+    "MessageKind",
+    "Occasion",
+    "Progress",
+    "Recipient",
+    "RenderedEmail",
+    "SiteChannels",
+    "Template",
+    "aftercare_summary",
+    "declined_alert",
+    "family_progress_update",
+    "family_schedule_update",
+    "in_quiet_hours",
+    "may_share",
+    "next_attempt_at",
+    "observes_quiet_hours",
+    "outreach",
+    "progress_of",
+    "quiet_until",
+    "render",
+    "render_context",
+    "retry_delay",
+    "risk_alert",
+    "schedule_outline",
+    "session_reminder",
+    "sharing_with",
+    "template_problems",
+    "webhook_body",
+    "webhook_payload",
+    "webhook_url_problem",
+    "welcome",
+]

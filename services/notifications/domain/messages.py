@@ -1,0 +1,235 @@
+"""Which messages an event calls for, to whom, by which channel, and when. Pure; no I/O.
+
+A message is identified by what caused it (an event id, or a batch of events),
+its kind and its recipient: a redelivered event finds the message already
+there and nothing is queued or sent twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from iopnet.catalog import (
+    AdmissionDeclined,
+    Channel,
+    OutcomeMeasured,
+    OutreachNeeded,
+    PatientAdmitted,
+    RecipientRole,
+    RiskSignalRaised,
+    SessionScheduled,
+    SteppedDown,
+)
+
+Facts = Mapping[str, Any]
+
+
+class MessageKind(StrEnum):
+    WELCOME = "welcome"
+    SESSION_REMINDER = "session_reminder"
+    OUTREACH = "outreach"
+    CLINICIAN_OUTREACH = "clinician_outreach"
+    URGENT_ALERT = "urgent_alert"
+    FAMILY_SCHEDULE_UPDATE = "family_schedule_update"
+    FAMILY_PROGRESS_UPDATE = "family_progress_update"
+    AFTERCARE_SUMMARY = "aftercare_summary"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"
+    #: The reason for it went away (e.g. the session was cancelled).
+    CANCELLED = "cancelled"
+    #: Consent no longer allowed it when it was due.
+    WITHHELD = "withheld"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who receives a message, by role; addresses are looked up when it is sent."""
+
+    role: RecipientRole
+    id: str
+    channel: Channel
+
+    @classmethod
+    def patient(cls, patient_id: str) -> Recipient:
+        return cls(RecipientRole.PATIENT, patient_id, Channel.EMAIL)
+
+    @classmethod
+    def support_person(cls, support_person_id: str) -> Recipient:
+        return cls(RecipientRole.SUPPORT_PERSON, support_person_id, Channel.EMAIL)
+
+    @classmethod
+    def clinician(cls, site_id: str) -> Recipient:
+        """The site's clinician alert address."""
+        return cls(RecipientRole.CLINICIAN, site_id, Channel.EMAIL)
+
+    @classmethod
+    def site(cls, site_id: str) -> Recipient:
+        """The site's own systems (EHR), through its webhook."""
+        return cls(RecipientRole.SITE, site_id, Channel.WEBHOOK)
+
+
+@dataclass(frozen=True)
+class Occasion:
+    """What a message answers: an event, or a batch of events sharing a correlation id."""
+
+    cause_id: str
+    cause_type: str
+    correlation_id: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class MessageDraft:
+    patient_id: str
+    site_id: str
+    kind: MessageKind
+    recipient: Recipient
+    occasion: Occasion
+    due_at: datetime
+    urgent: bool = False
+    #: Codes and identifiers only: what templates and webhooks may say.
+    facts: Facts = field(default_factory=dict)
+    session_id: str | None = None
+
+
+def welcome(admitted: PatientAdmitted, occasion: Occasion) -> list[MessageDraft]:
+    """Welcome and the schedule's outline (start, days a week, weeks) to the patient."""
+    facts = {
+        "program_id": admitted.program_id,
+        "start_date": admitted.start_date.isoformat(),
+        "days_per_week": admitted.days_per_week,
+        "planned_weeks": admitted.planned_weeks,
+    }
+    return [MessageDraft(admitted.patient_id, admitted.site_id, MessageKind.WELCOME,
+                         Recipient.patient(admitted.patient_id), occasion,
+                         occasion.occurred_at, facts=facts)]
+
+
+def session_reminder(scheduled: SessionScheduled, occasion: Occasion, now: datetime,
+                     lead: timedelta) -> MessageDraft | None:
+    """A reminder ``lead`` before the session; none for a waitlist place or a past session."""
+    if scheduled.waitlisted or scheduled.starts_at <= now:
+        return None
+    facts = {
+        "session_id": scheduled.session_id,
+        "starts_at": scheduled.starts_at.isoformat(),
+        "duration_minutes": scheduled.duration_minutes,
+        "session_kind": scheduled.kind.value,
+        "modality": scheduled.modality.value,
+    }
+    return MessageDraft(scheduled.patient_id, scheduled.site_id, MessageKind.SESSION_REMINDER,
+                        Recipient.patient(scheduled.patient_id), occasion,
+                        max(scheduled.starts_at - lead, now), facts=facts,
+                        session_id=scheduled.session_id)
+
+
+def outreach(needed: OutreachNeeded, occasion: Occasion) -> list[MessageDraft]:
+    """A word to the patient who missed sessions, and a note to the clinical team."""
+    facts = {"consecutive_absences": needed.consecutive_absences,
+             "last_missed_session_id": needed.last_missed_session_id}
+    return [
+        MessageDraft(needed.patient_id, needed.site_id, MessageKind.OUTREACH,
+                     Recipient.patient(needed.patient_id), occasion, occasion.occurred_at,
+                     facts=facts),
+        MessageDraft(needed.patient_id, needed.site_id, MessageKind.CLINICIAN_OUTREACH,
+                     Recipient.clinician(needed.site_id), occasion, occasion.occurred_at,
+                     facts=facts),
+    ]
+
+
+def risk_alert(raised: RiskSignalRaised, occasion: Occasion) -> list[MessageDraft]:
+    facts = {"alert_reason": raised.signal.value, "observed_on": raised.observed_on.isoformat(),
+             "clinician_id": raised.clinician_id or ""}
+    return _urgent_alert(raised.patient_id, raised.site_id, occasion, facts)
+
+
+def declined_alert(declined: AdmissionDeclined, occasion: Occasion) -> list[MessageDraft]:
+    """An urgent alert when a declined admission needs a higher level of care now."""
+    if not declined.urgent:
+        return []
+    facts = {"alert_reason": "admission_declined",
+             "observed_on": occasion.occurred_at.date().isoformat(),
+             "recommended_level": declined.recommended_level.value,
+             "reason_codes": list(declined.reason_codes)}
+    return _urgent_alert(declined.patient_id, declined.site_id, occasion, facts)
+
+
+def _urgent_alert(patient_id: str, site_id: str, occasion: Occasion, facts: Facts
+                  ) -> list[MessageDraft]:
+    return [
+        MessageDraft(patient_id, site_id, MessageKind.URGENT_ALERT, recipient, occasion,
+                     occasion.occurred_at, urgent=True, facts=facts)
+        for recipient in (Recipient.clinician(site_id), Recipient.site(site_id))
+    ]
+
+
+def family_schedule_update(scheduled: SessionScheduled, batch: Occasion,
+                           support_person_ids: Iterable[str], settle: timedelta
+                           ) -> list[MessageDraft]:
+    """One schedule update per batch of scheduled sessions, once the batch has settled.
+
+    What it says (how many sessions, the next one) is read when it is sent.
+    """
+    return [
+        MessageDraft(scheduled.patient_id, scheduled.site_id, MessageKind.FAMILY_SCHEDULE_UPDATE,
+                     Recipient.support_person(person), batch, batch.occurred_at + settle)
+        for person in support_person_ids
+    ]
+
+
+class Progress(StrEnum):
+    """How a PHQ-9 compares with the baseline, in words a family can be told."""
+
+    MUCH_IMPROVED = "much_improved"
+    IMPROVING = "improving"
+    NOT_YET_IMPROVING = "not_yet_improving"
+    STEPPED_DOWN = "stepped_down"
+
+
+def progress_of(baseline_phq9: int | None, total: int) -> Progress:
+    if baseline_phq9 is None or total >= baseline_phq9:
+        return Progress.NOT_YET_IMPROVING
+    if baseline_phq9 - total >= baseline_phq9 / 2:
+        return Progress.MUCH_IMPROVED
+    return Progress.IMPROVING
+
+
+def family_progress_update(event: OutcomeMeasured | SteppedDown, occasion: Occasion,
+                           support_person_ids: Iterable[str], baseline_phq9: int | None
+                           ) -> list[MessageDraft]:
+    """A progress summary (a trend, never a score) to those the patient allows."""
+    if isinstance(event, SteppedDown):
+        facts: dict[str, Any] = {"progress": Progress.STEPPED_DOWN.value,
+                                 "to_level": event.to_level.value}
+    else:
+        facts = {"progress": progress_of(baseline_phq9, event.total).value,
+                 "program_week": event.program_week}
+    return [
+        MessageDraft(event.patient_id, event.site_id, MessageKind.FAMILY_PROGRESS_UPDATE,
+                     Recipient.support_person(person), occasion, occasion.occurred_at,
+                     facts=facts)
+        for person in support_person_ids
+    ]
+
+
+def aftercare_summary(stepped_down: SteppedDown, occasion: Occasion) -> list[MessageDraft]:
+    facts = {
+        "to_level": stepped_down.to_level.value,
+        "effective_on": stepped_down.effective_on.isoformat(),
+        "aftercare": list(stepped_down.aftercare),
+        "follow_up_within_days": stepped_down.follow_up_within_days,
+    }
+    patient_id, site_id = stepped_down.patient_id, stepped_down.site_id
+    return [
+        MessageDraft(patient_id, site_id, MessageKind.AFTERCARE_SUMMARY, recipient, occasion,
+                     occasion.occurred_at, facts=facts)
+        for recipient in (Recipient.patient(patient_id), Recipient.site(site_id))
+    ]

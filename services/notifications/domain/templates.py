@@ -1,0 +1,150 @@
+"""Email templates per site and kind: ``string.Template`` text with ${placeholders}.
+
+Placeholders are codes and dates only. Names are not known to notifications,
+so a patient is "Dear patient" and a clinician alert names the patient by id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from string import Template as StringTemplate
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from services.notifications.domain.messages import Facts, MessageKind
+
+
+@dataclass(frozen=True)
+class Template:
+    subject: str
+    body: str
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    body: str
+
+
+_COMMON = frozenset({"site_name", "patient_id"})
+
+#: The placeholders each kind's template may use.
+PLACEHOLDERS: dict[MessageKind, frozenset[str]] = {
+    MessageKind.WELCOME: _COMMON | {"program_id", "start_date", "days_per_week",
+                                    "planned_weeks"},
+    MessageKind.SESSION_REMINDER: _COMMON | {"session_date", "session_time",
+                                             "duration_minutes", "session_kind", "modality"},
+    MessageKind.OUTREACH: _COMMON | {"consecutive_absences"},
+    MessageKind.CLINICIAN_OUTREACH: _COMMON | {"consecutive_absences",
+                                               "last_missed_session_id"},
+    MessageKind.URGENT_ALERT: _COMMON | {"alert_reason", "observed_on", "recommended_level",
+                                         "reason_codes", "clinician_id"},
+    MessageKind.FAMILY_SCHEDULE_UPDATE: _COMMON | {"upcoming_sessions", "next_session_date",
+                                                   "next_session_time"},
+    MessageKind.FAMILY_PROGRESS_UPDATE: _COMMON | {"progress", "program_week", "to_level"},
+    MessageKind.AFTERCARE_SUMMARY: _COMMON | {"to_level", "effective_on", "aftercare",
+                                              "follow_up_within_days"},
+}
+
+DEFAULT_TEMPLATES: dict[MessageKind, Template] = {
+    MessageKind.WELCOME: Template(
+        "Welcome to ${site_name}",
+        "Dear patient,\n\nWelcome to the intensive outpatient program at ${site_name}. "
+        "Your program starts on ${start_date}: ${days_per_week} days a week for "
+        "${planned_weeks} weeks. Your session times will follow.\n"),
+    MessageKind.SESSION_REMINDER: Template(
+        "Reminder: your session on ${session_date}",
+        "Dear patient,\n\nA reminder of your ${session_kind} session at ${site_name} on "
+        "${session_date} at ${session_time} (${duration_minutes} minutes).\n"),
+    MessageKind.OUTREACH: Template(
+        "We missed you at ${site_name}",
+        "Dear patient,\n\nWe missed you at your last ${consecutive_absences} sessions. "
+        "Your care team would like to hear from you; please call or reply to arrange "
+        "your next visit.\n"),
+    MessageKind.CLINICIAN_OUTREACH: Template(
+        "Outreach needed: patient ${patient_id}",
+        "Patient ${patient_id} has missed ${consecutive_absences} sessions in a row "
+        "(last: ${last_missed_session_id}). Please reach out.\n"),
+    MessageKind.URGENT_ALERT: Template(
+        "URGENT: same-day review for patient ${patient_id}",
+        "Patient ${patient_id} needs a clinician's review today.\n"
+        "Reason: ${alert_reason} (observed ${observed_on}).\n"
+        "Recommended level of care: ${recommended_level}\n"),
+    MessageKind.FAMILY_SCHEDULE_UPDATE: Template(
+        "Schedule update from ${site_name}",
+        "Dear support person,\n\nThe program schedule of the person you support at "
+        "${site_name} has been updated: ${upcoming_sessions} upcoming sessions, the next on "
+        "${next_session_date} at ${next_session_time}.\n"),
+    MessageKind.FAMILY_PROGRESS_UPDATE: Template(
+        "Progress update from ${site_name}",
+        "Dear support person,\n\nA progress update on the person you support at "
+        "${site_name}: ${progress}.\n"),
+    MessageKind.AFTERCARE_SUMMARY: Template(
+        "Your aftercare plan from ${site_name}",
+        "Dear patient,\n\nYou have completed the intensive phase of your program. From "
+        "${effective_on} your care continues at the ${to_level} level, with a follow-up "
+        "within ${follow_up_within_days} days.\nYour aftercare plan: ${aftercare}.\n"),
+}
+
+EMAIL_KINDS = frozenset(DEFAULT_TEMPLATES)
+
+
+def template_problems(kind: MessageKind, template: Template) -> dict[str, str]:
+    """What is wrong with a site's template, by field: bad syntax or unknown placeholders."""
+    problems = {}
+    for field_name, text in (("subject", template.subject), ("body", template.body)):
+        parsed = StringTemplate(text)
+        if not parsed.is_valid():
+            problems[field_name] = "invalid placeholder syntax; use ${name} and $$ for $"
+            continue
+        unknown = set(parsed.get_identifiers()) - PLACEHOLDERS[kind]
+        if unknown:
+            problems[field_name] = (f"unknown placeholders {sorted(unknown)}; allowed: "
+                                    f"{sorted(PLACEHOLDERS[kind])}")
+    return problems
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def render_context(kind: MessageKind, facts: Facts, *, patient_id: str, site_name: str,
+                   zone: str, extra: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """Every placeholder of the kind, filled from the message's facts (missing → empty)."""
+    values: dict[str, Any] = {"patient_id": patient_id, "site_name": site_name,
+                              **facts, **(extra or {})}
+    if "starts_at" in facts:
+        local = datetime.fromisoformat(str(facts["starts_at"])).astimezone(ZoneInfo(zone))
+        values |= {"session_date": local.date().isoformat(),
+                   "session_time": local.strftime("%H:%M")}
+    for code in ("progress", "to_level", "alert_reason", "recommended_level", "aftercare",
+                 "session_kind", "modality", "reason_codes"):
+        if code in values:
+            values[code] = _words(values[code])
+    return {name: _text(values.get(name, "")) for name in PLACEHOLDERS[kind]}
+
+
+def _words(value: Any) -> Any:
+    """Codes read as words in an email: much_improved → much improved."""
+    if isinstance(value, list | tuple):
+        return [_words(v) for v in value]
+    return str(value).replace("_", " ")
+
+
+def render(template: Template, context: Mapping[str, str]) -> RenderedEmail:
+    return RenderedEmail(StringTemplate(template.subject).safe_substitute(context),
+                         StringTemplate(template.body).safe_substitute(context))
+
+
+def schedule_outline(starts: list[datetime], zone: str, now: datetime) -> dict[str, str]:
+    """The schedule as a family update tells it: how many sessions are ahead, the next one."""
+    ahead = sorted(s for s in starts if s > now)
+    if not ahead:
+        return {"upcoming_sessions": "0", "next_session_date": "", "next_session_time": ""}
+    first = ahead[0].astimezone(ZoneInfo(zone))
+    return {"upcoming_sessions": str(len(ahead)), "next_session_date": first.date().isoformat(),
+            "next_session_time": first.strftime("%H:%M")}

@@ -1,0 +1,5 @@
+"""Sessions' HTTP API: programs and groups, patients' schedules, attendance, outcomes."""
+
+from services.sessions.api import attendance, patients, programs
+
+routers = [programs.router, patients.router, attendance.router]

@@ -1,0 +1,219 @@
+"""Routes for a patient: the enrollment, the schedule and attendance, outcome measures."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from iopnet.app import RequestCause
+from iopnet.auth import SiteDatabase, site_database
+from iopnet.auth.registry import site_policies
+from iopnet.catalog import Instrument, Modality, RiskSignal, Scope, SessionKind
+from iopnet.db import Connection
+from iopnet.idempotency import Answer, IdempotencyKey, execute
+from iopnet.problems import not_found
+from services.sessions import store
+from services.sessions.api.models import Strict, invalid
+from services.sessions.domain import (
+    AttendancePolicy,
+    Enrollment,
+    InvalidMeasure,
+    SessionsRuleBroken,
+    phq9_band,
+)
+from services.sessions.domain.enrollment import ScheduledSession
+from services.sessions.domain.outcomes import Measure
+
+router = APIRouter(prefix="/v1/patients", tags=["patients"])
+Reader = Annotated[SiteDatabase, Depends(site_database(Scope.READ))]
+Writer = Annotated[SiteDatabase, Depends(site_database(Scope.SESSIONS_WRITE))]
+Phq9Item = Annotated[int, Field(strict=True, ge=0, le=3)]
+
+
+class EnrollmentView(BaseModel):
+    patient_id: uuid.UUID
+    site_id: str
+    program_id: str
+    days_per_week: int
+    planned_weeks: int
+    weekly_hours_target: int
+    starts_on: date
+    ends_on: date
+    status: str
+    clinician_id: str | None
+    time_zone: str
+    ended_on: date | None
+    end_reason: str | None
+
+
+class SessionView(BaseModel):
+    session_id: str
+    kind: SessionKind
+    modality: Modality
+    group_id: str | None
+    starts_at: datetime
+    local_date: date
+    duration_minutes: int
+    clinician_id: str
+    status: str = Field(description="scheduled, waitlisted, cancelled, attended, late, absent "
+                                    "or excused")
+    late_minutes: int
+    credited_minutes: int
+
+
+class WeekView(BaseModel):
+    week: int
+    week_start: date
+    hours: float
+    below_minimum: bool = Field(description="A finished week under the site's minimum")
+    finished: bool
+    flagged: bool = Field(description="AttendanceBelowMinimum was recorded for it")
+
+
+class OutreachView(BaseModel):
+    consecutive_absences: int
+    last_missed_session_id: str
+
+
+class AttendanceView(BaseModel):
+    patient_id: uuid.UUID
+    weekly_hours_target: int
+    minimum_weekly_hours: float
+    outreach_after_absences: int
+    consecutive_absences: int
+    weeks: list[WeekView]
+    outreach: list[OutreachView]
+    sessions: list[SessionView]
+
+
+class OutcomeRequest(Strict):
+    instrument: Literal[Instrument.PHQ9]
+    items: list[Phq9Item] = Field(min_length=9, max_length=9, description="PHQ-9 items 1-9, 0-3")
+    measured_on: date
+
+
+class MeasureView(BaseModel):
+    measure_id: str
+    instrument: Instrument
+    total: int
+    band: str
+    item9: int | None
+    measured_on: date
+    program_week: int
+    risk_signals: list[RiskSignal]
+
+
+class OutcomesView(BaseModel):
+    patient_id: uuid.UUID
+    baseline_phq9: int | None
+    measures: list[MeasureView]
+
+
+@router.get("/{patient_id}", response_model=EnrollmentView)
+async def read_enrollment(patient_id: uuid.UUID, db: Reader) -> dict[str, Any]:
+    async with db.transaction() as conn:
+        enrollment = await store.find_enrollment(conn, str(patient_id))
+    if enrollment is None:
+        raise not_found("patient", str(patient_id))
+    return enrollment
+
+
+@router.get("/{patient_id}/sessions", response_model=list[SessionView])
+async def read_schedule(patient_id: uuid.UUID, db: Reader) -> list[dict[str, Any]]:
+    async with db.transaction() as conn:
+        enrollment = await enrollment_of(conn, patient_id)
+    return [session_view(enrollment, s) for s in enrollment.schedule_sessions()]
+
+
+@router.get("/{patient_id}/attendance", response_model=AttendanceView)
+async def read_attendance(patient_id: uuid.UUID, db: Reader) -> dict[str, Any]:
+    async with db.transaction() as conn:
+        enrollment = await enrollment_of(conn, patient_id)
+        policy = await attendance_policy(conn, enrollment)
+    terms = enrollment.known_terms
+    return AttendanceView(
+        patient_id=patient_id, weekly_hours_target=terms.weekly_hours_target,
+        minimum_weekly_hours=policy.min_weekly_hours,
+        outreach_after_absences=policy.outreach_after_absences,
+        consecutive_absences=enrollment.absence_streak(),
+        weeks=[WeekView(week=w.number, week_start=w.week_start, hours=w.hours,
+                        below_minimum=w.below_minimum, finished=w.finished, flagged=w.flagged)
+               for w in enrollment.weeks(policy)],
+        outreach=[OutreachView(consecutive_absences=o.consecutive_absences,
+                               last_missed_session_id=o.last_missed_session_id)
+                  for o in enrollment.flags.outreach],
+        sessions=[SessionView(**session_view(enrollment, s))
+                  for s in enrollment.schedule_sessions()],
+    ).model_dump(mode="json")
+
+
+@router.post("/{patient_id}/outcomes", status_code=201, responses={201: {"model": MeasureView}})
+async def record_outcome(patient_id: uuid.UUID, body: OutcomeRequest, request: Request,
+                         db: Writer, cause: RequestCause,
+                         idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    """A PHQ-9 taken in the program: OutcomeMeasured, and RiskSignalRaised for item 9 above
+    0 or a rise of 5 or more over the baseline or the previous measure."""
+    async def measure(conn: Connection) -> Answer:
+        enrollments = store.Enrollments(conn)
+        enrollment = await enrollment_of(conn, patient_id, enrollments)
+        measure_id = str(uuid.uuid4())
+        try:
+            enrollment.measure_phq9(measure_id, body.items, body.measured_on)
+        except InvalidMeasure as wrong:
+            raise invalid("#/" + wrong.field, wrong.message) from wrong
+        await enrollments.save(enrollment, cause)
+        return Answer(201, measure_view(enrollment, enrollment.measures[-1]))
+
+    return await execute(request, db, idempotency_key, body, measure,
+                         refusals=(SessionsRuleBroken,))
+
+
+@router.get("/{patient_id}/outcomes", response_model=OutcomesView)
+async def read_outcomes(patient_id: uuid.UUID, db: Reader) -> dict[str, Any]:
+    async with db.transaction() as conn:
+        enrollment = await enrollment_of(conn, patient_id)
+    return OutcomesView(
+        patient_id=patient_id, baseline_phq9=enrollment.known_terms.baseline_phq9,
+        measures=[MeasureView(**measure_view(enrollment, m))
+                  for m in sorted(enrollment.measures, key=lambda m: m.measured_on)],
+    ).model_dump(mode="json")
+
+
+async def enrollment_of(conn: Connection, patient_id: uuid.UUID,
+                        enrollments: store.Enrollments | None = None) -> Enrollment:
+    enrollment = await (enrollments or store.Enrollments(conn)).get(str(patient_id))
+    if enrollment is None:
+        raise not_found("patient", str(patient_id))
+    return enrollment
+
+
+async def attendance_policy(conn: Connection, enrollment: Enrollment) -> AttendancePolicy:
+    policies = await site_policies(conn, enrollment.known_terms.site_id)
+    return AttendancePolicy(min_weekly_hours=policies.attendance_min_weekly_hours,
+                            outreach_after_absences=policies.outreach_after_absences)
+
+
+def session_view(enrollment: Enrollment, session: ScheduledSession) -> dict[str, Any]:
+    attendance = session.attendance
+    return SessionView(
+        session_id=session.session_id, kind=session.kind, modality=session.modality,
+        group_id=session.group_id, starts_at=session.starts_at,
+        local_date=enrollment.local_day(session), duration_minutes=session.duration_minutes,
+        clinician_id=session.clinician_id, status=session.status,
+        late_minutes=attendance.late_minutes if attendance else 0,
+        credited_minutes=attendance.credited_minutes if attendance else 0,
+    ).model_dump(mode="json")
+
+
+def measure_view(enrollment: Enrollment, measure: Measure) -> dict[str, Any]:
+    return MeasureView(
+        measure_id=measure.measure_id, instrument=measure.instrument, total=measure.total,
+        band=phq9_band(measure.total), item9=measure.item9, measured_on=measure.measured_on,
+        program_week=measure.program_week,
+        risk_signals=enrollment.measure_signals.get(measure.measure_id, []),
+    ).model_dump(mode="json")

@@ -1,0 +1,46 @@
+"""The sessions domain, pure: programs and groups, enrollments, attendance, outcome measures."""
+
+from services.sessions.domain.attendance import (
+    AttendancePolicy,
+    AttendanceStatus,
+    InvalidAttendance,
+)
+from services.sessions.domain.enrollment import (
+    Enrollment,
+    EnrollmentStatus,
+    EnrollmentTerms,
+    SessionsRuleBroken,
+    UnknownSession,
+    terms_of,
+)
+from services.sessions.domain.outcomes import InvalidMeasure, phq9_band
+from services.sessions.domain.plan import PlanChange, plan_change, weekly_sessions
+from services.sessions.domain.schedule import (
+    DEFAULT_GROUP_MINUTES,
+    Group,
+    Occurrence,
+    Program,
+    program_schedule,
+)
+
+__all__ = [
+    "DEFAULT_GROUP_MINUTES",
+    "AttendancePolicy",
+    "AttendanceStatus",
+    "Enrollment",
+    "EnrollmentStatus",
+    "EnrollmentTerms",
+    "Group",
+    "InvalidAttendance",
+    "InvalidMeasure",
+    "Occurrence",
+    "PlanChange",
+    "Program",
+    "SessionsRuleBroken",
+    "UnknownSession",
+    "phq9_band",
+    "plan_change",
+    "program_schedule",
+    "terms_of",
+    "weekly_sessions",
+]

@@ -1,0 +1,441 @@
+"""A patient's enrollment: the sessions scheduled, attendance, and outcome measures.
+
+The aggregate's stream (``enrollment-<patient_id>``) holds only what sessions
+decided; the terms of the admission (start, days a week, weeks, clinician,
+baseline, the site's time zone) come from the admission through the
+enrollments table and are handed to the aggregate when it is loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from iopnet.aggregate import Aggregate
+from iopnet.catalog import (
+    AttendanceBelowMinimum,
+    DomainEvent,
+    Instrument,
+    Modality,
+    OutcomeMeasured,
+    OutreachNeeded,
+    PatientAdmitted,
+    RiskSignal,
+    RiskSignalRaised,
+    SessionAttended,
+    SessionKind,
+    SessionMissed,
+    SessionsCancelled,
+    SessionScheduled,
+)
+from services.sessions.domain.attendance import (
+    AttendancePolicy,
+    AttendanceStatus,
+    InvalidAttendance,
+    SessionAttendance,
+    absence_streak,
+    week_hours,
+)
+from services.sessions.domain.outcomes import Measure, Phq9, program_week, risk_signals
+from services.sessions.domain.plan import PlanChange
+from services.sessions.domain.schedule import (
+    HOURS_PER_PROGRAM_DAY,
+    Group,
+    Occurrence,
+    choose_groups,
+    group_occurrences,
+    individual_occurrences,
+    local_date,
+)
+
+
+class SessionsRuleBroken(Exception):
+    """A command the enrollment's current state does not allow."""
+
+
+class UnknownSession(LookupError):
+    """The patient is not scheduled for that session."""
+
+
+class EnrollmentStatus(StrEnum):
+    AWAITING_SCHEDULE = "awaiting_schedule"
+    SCHEDULED = "scheduled"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True)
+class EnrollmentTerms:
+    """What the admission decided, as sessions keeps it."""
+
+    patient_id: str
+    site_id: str
+    program_id: str
+    clinician_id: str
+    starts_on: date
+    days_per_week: int
+    planned_weeks: int
+    time_zone: str
+    baseline_phq9: int | None = None
+    ended_on: date | None = None
+
+    @property
+    def ends_on(self) -> date:
+        """The day after the last program day."""
+        return self.starts_on + timedelta(weeks=self.planned_weeks)
+
+    @property
+    def weekly_hours_target(self) -> int:
+        return self.days_per_week * HOURS_PER_PROGRAM_DAY
+
+    def week_of(self, day: date) -> int:
+        """The program week (0-based) a local date falls in."""
+        return (day - self.starts_on).days // 7
+
+
+def terms_of(admitted: PatientAdmitted, time_zone: str) -> EnrollmentTerms:
+    return EnrollmentTerms(
+        patient_id=admitted.patient_id, site_id=admitted.site_id,
+        program_id=admitted.program_id, clinician_id=admitted.clinician_id,
+        starts_on=admitted.start_date, days_per_week=admitted.days_per_week,
+        planned_weeks=admitted.planned_weeks, time_zone=time_zone,
+        baseline_phq9=admitted.baseline_phq9,
+    )
+
+
+@dataclass(frozen=True)
+class Attendance:
+    status: AttendanceStatus
+    late_minutes: int = 0
+    credited_minutes: int = 0
+
+
+@dataclass
+class ScheduledSession:
+    session_id: str
+    kind: SessionKind
+    modality: Modality
+    group_id: str | None
+    starts_at: datetime
+    duration_minutes: int
+    clinician_id: str
+    waitlisted: bool
+    cancelled: bool = False
+    attendance: Attendance | None = None
+
+    @property
+    def status(self) -> str:
+        if self.attendance is not None:
+            return self.attendance.status.value
+        if self.cancelled:
+            return "cancelled"
+        return "waitlisted" if self.waitlisted else "scheduled"
+
+    @property
+    def counts(self) -> bool:
+        """Whether the session is one the patient is expected at."""
+        return not (self.cancelled or self.waitlisted)
+
+    @property
+    def pending(self) -> bool:
+        """Still ahead: neither cancelled nor recorded."""
+        return not self.cancelled and self.attendance is None
+
+
+@dataclass(frozen=True)
+class WeekSummary:
+    number: int
+    week_start: date
+    minutes: int
+    below_minimum: bool
+    finished: bool
+    flagged: bool
+
+    @property
+    def hours(self) -> float:
+        return round(self.minutes / 60, 2)
+
+
+@dataclass
+class _Flags:
+    outreach: list[OutreachNeeded] = field(default_factory=list)
+    outreach_streaks: set[str] = field(default_factory=set)
+    weeks_below_minimum: dict[date, AttendanceBelowMinimum] = field(default_factory=dict)
+    risk_signals: list[RiskSignalRaised] = field(default_factory=list)
+
+
+class Enrollment(Aggregate):
+    stream_prefix = "enrollment"
+
+    def __init__(self, patient_id: str) -> None:
+        super().__init__(patient_id)
+        self.terms: EnrollmentTerms | None = None
+        self.sessions: dict[str, ScheduledSession] = {}
+        self.measures: list[Measure] = []
+        #: The risk signals each measure raised, by measure id.
+        self.measure_signals: dict[str, list[RiskSignal]] = {}
+        self.flags = _Flags()
+
+    @property
+    def known_terms(self) -> EnrollmentTerms:
+        if self.terms is None:
+            raise SessionsRuleBroken("the patient's admission is not known here")
+        return self.terms
+
+    @property
+    def status(self) -> str:
+        if self.terms is not None and self.terms.ended_on is not None:
+            return EnrollmentStatus.ENDED
+        return EnrollmentStatus.SCHEDULED if self.sessions else EnrollmentStatus.AWAITING_SCHEDULE
+
+    def local_day(self, session: ScheduledSession) -> date:
+        """The session's date in the site's time zone."""
+        return local_date(session.starts_at, self.known_terms.time_zone)
+
+    def schedule_sessions(self) -> list[ScheduledSession]:
+        return sorted(self.sessions.values(), key=lambda s: (s.starts_at, s.session_id))
+
+    # Scheduling ---------------------------------------------------------------------------
+
+    def schedule(self, occurrences: Sequence[Occurrence], occupancy: Mapping[str, int]) -> None:
+        """Schedule the admission's sessions, once; a full group occurrence waitlists.
+
+        ``occupancy`` is how many patients already hold a place at each group session.
+        """
+        if self.sessions:
+            return  # already scheduled: a redelivered admission changes nothing
+        for occurrence in occurrences:
+            self._schedule(occurrence, occupancy)
+
+    def _schedule(self, occurrence: Occurrence, occupancy: Mapping[str, int]) -> None:
+        terms = self.known_terms
+        waitlisted = (occurrence.capacity is not None
+                      and occupancy.get(occurrence.session_id, 0) >= occurrence.capacity)
+        self.record(SessionScheduled(
+            site_id=terms.site_id, patient_id=self.id, session_id=occurrence.session_id,
+            kind=occurrence.kind, modality=occurrence.modality, group_id=occurrence.group_id,
+            starts_at=occurrence.starts_at, duration_minutes=occurrence.duration_minutes,
+            clinician_id=occurrence.clinician_id, waitlisted=waitlisted,
+        ))
+
+    def additions_for(self, change: PlanChange, groups: Sequence[Group], now: datetime
+                      ) -> list[Occurrence]:
+        """The future sessions a revision's added modalities call for (none once ended)."""
+        terms = self.known_terms
+        if terms.ended_on is not None:
+            return []
+        upcoming = [s for s in self.sessions.values() if s.pending and s.starts_at > now]
+        first = max(terms.starts_on, local_date(now, terms.time_zone))
+        additions: list[Occurrence] = []
+        for modality in sorted(change.added):
+            if any(s.modality == modality for s in upcoming):
+                continue
+            if modality is Modality.INDIVIDUAL_COUNSELING:
+                anchor = self._anchor_group(groups)
+                found = [] if anchor is None else individual_occurrences(
+                    self.id, anchor, terms.clinician_id, first, terms.ends_on, terms.time_zone)
+            else:
+                group = self._group_for(modality, groups, upcoming)
+                found = [] if group is None else group_occurrences(
+                    group, first, terms.ends_on, terms.time_zone)
+            additions += [o for o in found if o.starts_at > now and self._free(o.session_id)]
+        return additions
+
+    def _free(self, session_id: str) -> bool:
+        held = self.sessions.get(session_id)
+        return held is None or held.cancelled
+
+    def _anchor_group(self, groups: Sequence[Group]) -> Group | None:
+        mine = {s.group_id for s in self.sessions.values() if s.group_id and s.counts}
+        return next((g for g in sorted(groups, key=lambda g: g.order) if g.group_id in mine),
+                    next(iter(choose_groups(groups, 1)), None))
+
+    def _group_for(self, modality: Modality, groups: Sequence[Group],
+                   upcoming: Sequence[ScheduledSession]) -> Group | None:
+        """A group of that modality, on a weekday the patient is free if there is one."""
+        zone = self.known_terms.time_zone
+        busy = {s.starts_at.astimezone(ZoneInfo(zone)).weekday() for s in upcoming
+                if s.kind is SessionKind.GROUP}
+        matching = sorted((g for g in groups if g.modality == modality),
+                          key=lambda g: (g.weekday in busy, g.order))
+        return matching[0] if matching else None
+
+    def adjust_to_plan(self, change: PlanChange, additions: Sequence[Occurrence],
+                       occupancy: Mapping[str, int], now: datetime) -> None:
+        """Cancel future sessions of dropped modalities; schedule the added ones."""
+        if self.known_terms.ended_on is not None:
+            return
+        dropped = [s.session_id for s in self.schedule_sessions()
+                   if s.pending and s.starts_at > now and s.modality in change.dropped]
+        if dropped:
+            self.record(SessionsCancelled(site_id=self.known_terms.site_id, patient_id=self.id,
+                                          session_ids=dropped, reason="PlanRevised"))
+        for occurrence in additions:
+            self._schedule(occurrence, occupancy)
+
+    def cancel_after(self, effective_on: date, reason: str) -> None:
+        """The program ends: cancel every session still ahead after ``effective_on``."""
+        terms = self.known_terms
+        remaining = [s.session_id for s in self.schedule_sessions()
+                     if s.pending and local_date(s.starts_at, terms.time_zone) > effective_on]
+        if remaining:
+            self.record(SessionsCancelled(site_id=terms.site_id, patient_id=self.id,
+                                          session_ids=remaining, reason=reason))
+
+    # Attendance ---------------------------------------------------------------------------
+
+    def record_attendance(self, session_id: str, status: AttendanceStatus, late_minutes: int,
+                          policy: AttendancePolicy) -> bool:
+        """Record attendance; False when this very record was already made (idempotent)."""
+        terms = self.known_terms
+        session = self.sessions.get(session_id)
+        if session is None:
+            raise UnknownSession(session_id)
+        status = AttendanceStatus(status)
+        if status is AttendanceStatus.LATE and late_minutes < 1:
+            raise InvalidAttendance("minutes_late", "a late arrival is at least 1 minute late")
+        rule = SessionAttendance(session_id, session.starts_at, session.duration_minutes,
+                                 status, late_minutes)
+        attendance = Attendance(status, late_minutes, rule.credited_minutes)
+        if session.attendance is not None:
+            if session.attendance == attendance:
+                return False
+            raise SessionsRuleBroken(
+                f"attendance at session {session_id} is already recorded as "
+                f"{session.attendance.status.value}")
+        if session.cancelled:
+            raise SessionsRuleBroken(f"session {session_id} was cancelled")
+        if session.waitlisted:
+            raise SessionsRuleBroken(f"the patient is on the waitlist for session {session_id}")
+        day = local_date(session.starts_at, terms.time_zone)
+        if status in (AttendanceStatus.ATTENDED, AttendanceStatus.LATE):
+            self.record(SessionAttended(
+                site_id=terms.site_id, patient_id=self.id, session_id=session_id,
+                late_minutes=late_minutes, credited_minutes=attendance.credited_minutes,
+                attended_on=day))
+        else:
+            self.record(SessionMissed(
+                site_id=terms.site_id, patient_id=self.id, session_id=session_id,
+                excused=status is AttendanceStatus.EXCUSED, missed_on=day))
+        self._raise_outreach(policy)
+        self._flag_weeks(policy)
+        return True
+
+    def _recorded(self, zone: str = "UTC") -> list[SessionAttendance]:
+        """Attendance as the rules see it, with start times in ``zone``."""
+        tz = ZoneInfo(zone)
+        return [
+            SessionAttendance(s.session_id, s.starts_at.astimezone(tz), s.duration_minutes,
+                              s.attendance.status, s.attendance.late_minutes)
+            for s in self.sessions.values() if s.attendance is not None
+        ]
+
+    def _raise_outreach(self, policy: AttendancePolicy) -> None:
+        streak = absence_streak(self._recorded(), policy)
+        if streak.outreach_due and streak.session_ids[0] not in self.flags.outreach_streaks:
+            self.record(OutreachNeeded(
+                site_id=self.known_terms.site_id, patient_id=self.id,
+                consecutive_absences=streak.count, last_missed_session_id=streak.session_ids[-1],
+            ))
+
+    def absence_streak(self) -> int:
+        return absence_streak(self._recorded()).count
+
+    def weeks(self, policy: AttendancePolicy) -> list[WeekSummary]:
+        """Every program week: hours credited, and whether it finished under the minimum.
+
+        A week is finished when every session the patient was expected at in it is
+        recorded, or when attendance in a later week is (the patient moved on).
+        """
+        terms = self.known_terms
+        recorded = self._recorded(terms.time_zone)
+        expected = [s for s in self.sessions.values() if s.counts]
+        week = {s.session_id: terms.week_of(local_date(s.starts_at, terms.time_zone))
+                for s in expected}
+        latest_recorded = max((week[s.session_id] for s in expected if s.attendance), default=-1)
+        summaries = []
+        for number in range(terms.planned_weeks):
+            start = terms.starts_on + timedelta(weeks=number)
+            hours = week_hours(start, recorded, policy)
+            in_week = [s for s in expected if week[s.session_id] == number]
+            finished = bool(in_week) and (
+                all(s.attendance for s in in_week) or latest_recorded > number)
+            summaries.append(WeekSummary(
+                number=number + 1, week_start=start, minutes=hours.minutes,
+                below_minimum=finished and hours.below_minimum, finished=finished,
+                flagged=start in self.flags.weeks_below_minimum,
+            ))
+        return summaries
+
+    def _flag_weeks(self, policy: AttendancePolicy) -> None:
+        for week in self.weeks(policy):
+            if week.below_minimum and not week.flagged:
+                self.record(AttendanceBelowMinimum(
+                    site_id=self.known_terms.site_id, patient_id=self.id,
+                    week_starting=week.week_start, hours=week.hours,
+                    minimum_hours=policy.min_weekly_hours,
+                ))
+
+    # Outcome measures ---------------------------------------------------------------------
+
+    def measure_phq9(self, measure_id: str, items: Sequence[int], measured_on: date
+                     ) -> list[RiskSignal]:
+        """Record a PHQ-9 and the risk signals it raises; returns those signals."""
+        terms = self.known_terms
+        phq9 = Phq9(tuple(items))
+        week = program_week(terms.starts_on, measured_on)
+        earlier = sorted((m for m in self.measures if m.measured_on <= measured_on),
+                         key=lambda m: m.measured_on)
+        signals = risk_signals(phq9, terms.baseline_phq9, earlier)
+        self.record(OutcomeMeasured(
+            site_id=terms.site_id, patient_id=self.id, measure_id=measure_id,
+            instrument=Instrument.PHQ9, total=phq9.total, item9=phq9.item9,
+            measured_on=measured_on, program_week=week,
+        ))
+        for signal in signals:
+            self.record(RiskSignalRaised(
+                site_id=terms.site_id, patient_id=self.id, signal=signal,
+                observed_on=measured_on, clinician_id=terms.clinician_id,
+            ))
+        return signals
+
+    # State --------------------------------------------------------------------------------
+
+    def apply(self, event: DomainEvent) -> None:
+        match event:
+            case SessionScheduled():
+                self.sessions[event.session_id] = ScheduledSession(
+                    session_id=event.session_id, kind=event.kind, modality=event.modality,
+                    group_id=event.group_id, starts_at=event.starts_at.astimezone(UTC),
+                    duration_minutes=event.duration_minutes, clinician_id=event.clinician_id,
+                    waitlisted=event.waitlisted,
+                )
+            case SessionsCancelled():
+                for session_id in event.session_ids:
+                    self.sessions[session_id].cancelled = True
+            case SessionAttended():
+                status = AttendanceStatus.LATE if event.late_minutes else AttendanceStatus.ATTENDED
+                self.sessions[event.session_id].attendance = Attendance(
+                    status, event.late_minutes, event.credited_minutes)
+            case SessionMissed():
+                status = AttendanceStatus.EXCUSED if event.excused else AttendanceStatus.ABSENT
+                self.sessions[event.session_id].attendance = Attendance(status)
+            case OutreachNeeded():
+                streak = absence_streak(self._recorded())
+                self.flags.outreach_streaks.add(streak.session_ids[0])
+                self.flags.outreach.append(event)
+            case AttendanceBelowMinimum():
+                self.flags.weeks_below_minimum[event.week_starting] = event
+            case OutcomeMeasured():
+                self.measures.append(Measure(
+                    measure_id=event.measure_id, instrument=event.instrument,
+                    total=event.total, item9=event.item9, measured_on=event.measured_on,
+                    program_week=event.program_week,
+                ))
+            case RiskSignalRaised():
+                self.flags.risk_signals.append(event)
+                if self.measures:  # recorded right after the measure that raised it
+                    self.measure_signals.setdefault(self.measures[-1].measure_id, []).append(
+                        event.signal)

@@ -1,0 +1,500 @@
+"""Notifications on the real Postgres, delivering to a real SMTP server and a real webhook.
+
+The projectors are fed events as the consumer runner would; the delivery job's
+functions run in-process against a fresh database with notifications' schema.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from iopnet.auth import Principal, SiteDatabase
+from iopnet.auth.keys import new_key
+from iopnet.auth.registry import on_api_key_issued, on_site_onboarded
+from iopnet.catalog import (
+    AdmissionDeclined,
+    ConsentGranted,
+    ConsentRevoked,
+    ConsentScope,
+    DomainEvent,
+    Instrument,
+    LevelOfCare,
+    Modality,
+    OutcomeMeasured,
+    PatientAdmitted,
+    PatientReferred,
+    ReferralSource,
+    Relationship,
+    RiskSignal,
+    RiskSignalRaised,
+    Scope,
+    SessionKind,
+    SessionsCancelled,
+    SessionScheduled,
+    SiteOnboarded,
+    SitePolicies,
+    SteppedDown,
+    SupportPersonLinked,
+    parse_event,
+)
+from iopnet.catalog.network import ApiKeyIssued
+from iopnet.db import create_pool
+from iopnet.envelope import EventEnvelope, new_id, utc_now
+from iopnet.migrate import apply_migrations
+from services.notifications import settings as notification_settings
+from services.notifications import store
+from services.notifications.delivery import Postman, deliver_all_due, deliver_due_messages
+from services.notifications.domain import SiteChannels
+from services.notifications.projections import PROJECTION
+from services.notifications.service import SPEC
+from services.notifications.settings import NotificationsSettings
+from tests.conftest import FreshDatabase, eventually, free_port
+from tests.e2e.receivers import MailCatcher, WebhookReceiver
+
+pytestmark = pytest.mark.integration
+
+SITE = "site-north"
+SECRET = "webhook-secret-0123456789"
+CLINIC_EMAIL = "alerts@north.example.org"
+NO_QUIET_HOURS = SitePolicies(quiet_hours_start=time(0, 0), quiet_hours_end=time(0, 0))
+ALWAYS_QUIET = SitePolicies(quiet_hours_start=time(0, 0), quiet_hours_end=time(23, 59))
+
+
+@pytest.fixture(scope="module")
+def mail() -> Iterator[MailCatcher]:
+    catcher = MailCatcher().start()
+    yield catcher
+    catcher.stop()
+
+
+@pytest.fixture(scope="module")
+def hooks() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver(SECRET).start()
+    yield receiver
+    receiver.stop()
+
+
+@dataclass
+class Notifications:
+    """Notifications' database, fed events as its consumer would, and its postman."""
+
+    pool: asyncpg.Pool
+    settings: NotificationsSettings
+    postman: Postman
+
+    async def apply(self, event: DomainEvent, *, correlation_id: str | None = None,
+                    event_id: str | None = None) -> EventEnvelope:
+        envelope = EventEnvelope(
+            id=event_id or new_id(), source="/iopnet/test", type=event.event_type,
+            subject=event.subject, siteid=event.site_id, streamid=f"test-{event.subject}",
+            streamversion=1, correlationid=correlation_id or new_id(), causationid=new_id(),
+            data=event.model_dump(mode="json"))
+        projector = PROJECTION.projector_for(envelope)
+        assert projector is not None
+        async with self.pool.acquire() as conn, conn.transaction():
+            await projector(conn, parse_event(envelope), envelope)
+        return envelope
+
+    async def deliver(self) -> None:
+        await deliver_all_due(self.pool, self.postman, self.settings)
+
+    async def messages(self, patient_id: str) -> list[dict[str, Any]]:
+        async with self.pool.acquire() as conn:
+            return await store.messages_for(conn, patient_id)
+
+    async def log(self, message_id: uuid.UUID) -> list[tuple[int, str, str | None]]:
+        async with self.pool.acquire() as conn:
+            rows = await store.deliveries_of(conn, message_id)
+        assert rows is not None
+        return [(r["attempt"], r["outcome"], r["error_class"]) for r in rows]
+
+    async def set_policies(self, policies: SitePolicies) -> None:
+        await self.pool.execute("UPDATE sites SET policies = $2 WHERE site_id = $1", SITE,
+                                policies.model_dump(mode="json"))
+
+    async def make_due_now(self) -> None:
+        await self.pool.execute("UPDATE messages SET due_at = now() WHERE status = 'pending'")
+
+
+@pytest.fixture
+async def notifications(fresh_database: FreshDatabase, mail: MailCatcher,
+                        hooks: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
+                        ) -> AsyncIterator[Notifications]:
+    monkeypatch.setenv("IOPNET_SCHEDULE_BATCH_SETTLE_SECONDS", "0")
+    notification_settings.current.cache_clear()
+    dsn = await fresh_database("notifications")
+    await apply_migrations(dsn, [Path("services/notifications/migrations")])
+    settings = NotificationsSettings(
+        database_url=dsn, smtp_port=mail.port, delivery_backoff_seconds=0.05,
+        delivery_poll_seconds=0.1, schedule_batch_settle_seconds=0)
+    pool = await create_pool(dsn)
+    async with pool.acquire() as conn:
+        onboarded = SiteOnboarded(site_id=SITE, name="North Clinic",
+                                  time_zone="America/Chicago", policies=NO_QUIET_HOURS)
+        await on_site_onboarded(conn, onboarded, _envelope_stub())
+        await store.set_site_channels(conn, SiteChannels(SITE, CLINIC_EMAIL, hooks.url, SECRET))
+    hooks.received.clear()
+    async with httpx.AsyncClient(timeout=5) as http:
+        yield Notifications(pool, settings, Postman(settings, http))
+    await pool.close()
+    notification_settings.current.cache_clear()
+
+
+def _envelope_stub() -> Any:
+    return None
+
+
+def patient_email(patient_id: str) -> str:
+    return f"patient-{patient_id}@example.org"
+
+
+async def admitted(n: Notifications, *, with_email: bool = True) -> str:
+    patient_id = str(uuid.uuid4())
+    await n.apply(PatientReferred(patient_id=patient_id, site_id=SITE, referral_id="r-1",
+                                  source=ReferralSource.PROVIDER, referred_on=date(2026, 11, 20)))
+    if with_email:
+        async with n.pool.acquire() as conn:
+            await store.set_patient_contact(conn, patient_id, SITE, patient_email(patient_id))
+    await n.apply(PatientAdmitted(patient_id=patient_id, site_id=SITE, program_id="iop-adult",
+                                  start_date=date(2026, 12, 7), days_per_week=4,
+                                  planned_weeks=10, clinician_id="clin-7", baseline_phq9=18))
+    return patient_id
+
+
+def only(messages: list[dict[str, Any]], kind: str, role: str = "patient") -> dict[str, Any]:
+    [message] = [m for m in messages if m["kind"] == kind and m["recipient_role"] == role]
+    return message
+
+
+async def test_admission_welcomes_the_patient_by_email_once(
+    notifications: Notifications, mail: MailCatcher,
+) -> None:
+    n = notifications
+    patient_id = await admitted(n)
+    await n.deliver()
+
+    [email] = mail.to(patient_email(patient_id), "welcome")
+    assert MailCatcher.subject(email) == "Welcome to North Clinic"
+    assert "4 days a week for 10 weeks" in MailCatcher.text(email)
+    welcome = only(await n.messages(patient_id), "welcome")
+    assert (welcome["status"], welcome["attempts"], welcome["channel"]) == ("sent", 1, "email")
+    assert await n.log(welcome["id"]) == [(1, "sent", None)]
+    sent = await n.pool.fetchval(
+        "SELECT envelope FROM events WHERE event_type = 'iopnet.NotificationSent'")
+    assert sent["data"]["message_id"] == str(welcome["id"])
+    assert sent["data"]["recipient_role"] == "patient"
+    assert await n.pool.fetchval("SELECT count(*) FROM outbox") == 1
+
+    # The same admission delivered again queues and sends nothing more.
+    [envelope_id] = [welcome["cause_id"]]
+    event = PatientAdmitted(patient_id=patient_id, site_id=SITE, program_id="iop-adult",
+                            start_date=date(2026, 12, 7), days_per_week=4, planned_weeks=10,
+                            clinician_id="clin-7", baseline_phq9=18)
+    await n.apply(event, event_id=envelope_id)
+    await n.deliver()
+    assert len(mail.to(patient_email(patient_id), "welcome")) == 1
+    assert len(await n.messages(patient_id)) == 1
+
+
+async def test_a_risk_signal_alerts_the_clinician_and_the_site_even_in_quiet_hours(
+    notifications: Notifications, mail: MailCatcher, hooks: WebhookReceiver,
+) -> None:
+    n = notifications
+    await n.set_policies(ALWAYS_QUIET)
+    patient_id = await admitted(n)
+    await n.apply(RiskSignalRaised(patient_id=patient_id, site_id=SITE,
+                                   signal=RiskSignal.PHQ9_ITEM9, observed_on=date(2026, 12, 8)))
+    await n.deliver()
+
+    [alert] = [m for m in mail.to(CLINIC_EMAIL, "urgent_alert")
+               if patient_id in str(m["Subject"])]
+    assert MailCatcher.subject(alert).startswith("URGENT")
+    assert "phq9 item9" in MailCatcher.text(alert)
+    [payload] = [p for p in hooks.payloads() if p["patient_id"] == patient_id]
+    assert payload | {"message_id": "-", "occurred_at": "-"} == {
+        "type": "iopnet.RiskSignalRaised", "kind": "urgent_alert", "patient_id": patient_id,
+        "site_id": SITE, "alert_reason": "phq9_item9", "observed_on": "2026-12-08",
+        "clinician_id": "", "message_id": "-", "occurred_at": "-"}
+    assert hooks.rejected == []
+
+    # The welcome can wait: it is deferred to the end of quiet hours, not sent.
+    welcome = only(await n.messages(patient_id), "welcome")
+    assert (welcome["status"], welcome["attempts"]) == ("pending", 0)
+    local_due = welcome["due_at"].astimezone(_chicago())
+    assert (local_due.hour, local_due.minute) == (23, 59)
+    assert mail.to(patient_email(patient_id)) == []
+
+
+def _chicago() -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo("America/Chicago")
+
+
+async def test_an_urgent_decline_alerts_without_an_admission(
+    notifications: Notifications, hooks: WebhookReceiver,
+) -> None:
+    n = notifications
+    patient_id = str(uuid.uuid4())
+    await n.apply(AdmissionDeclined(patient_id=patient_id, site_id=SITE,
+                                    recommended_level=LevelOfCare.INPATIENT,
+                                    reason_codes=["cssrs_high"], urgent=True))
+    await n.deliver()
+    messages = await n.messages(patient_id)
+    assert {(m["recipient_role"], m["status"], m["urgent"]) for m in messages} == {
+        ("clinician", "sent", True), ("site", "sent", True)}
+    [payload] = [p for p in hooks.payloads() if p["patient_id"] == patient_id]
+    assert payload["recommended_level"] == "inpatient"
+    assert payload["reason_codes"] == ["cssrs_high"]
+
+
+async def test_a_refused_webhook_is_retried_with_backoff_until_it_is_accepted(
+    notifications: Notifications, hooks: WebhookReceiver,
+) -> None:
+    n = notifications
+    patient_id = await admitted(n)
+    hooks.fail_next(2)
+    await n.apply(SteppedDown(patient_id=patient_id, site_id=SITE,
+                              effective_on=date(2027, 2, 1), aftercare=["weekly_therapy"],
+                              follow_up_within_days=7))
+    for _ in range(3):
+        await n.deliver()
+        await asyncio.sleep(0.25)  # backoff is 0.05 s x 2^n here
+    webhook = only(await n.messages(patient_id), "aftercare_summary", "site")
+    assert (webhook["status"], webhook["attempts"]) == ("sent", 3)
+    assert await n.log(webhook["id"]) == [
+        (1, "failed", "WebhookRefused"), (2, "failed", "WebhookRefused"), (3, "sent", None)]
+    [payload] = [p for p in hooks.payloads() if p["patient_id"] == patient_id]
+    assert payload["aftercare"] == ["weekly_therapy"]
+
+
+async def test_a_message_that_keeps_failing_fails_after_six_attempts(
+    notifications: Notifications,
+) -> None:
+    n = notifications
+    dead_smtp = replace(n.postman, settings=n.settings.model_copy(
+        update={"smtp_port": free_port()}))
+    patient_id = await admitted(n)
+    for _ in range(8):
+        await deliver_all_due(n.pool, dead_smtp, n.settings)
+        await n.make_due_now()
+    welcome = only(await n.messages(patient_id), "welcome")
+    assert (welcome["status"], welcome["attempts"]) == ("failed", 6)
+    log = await n.log(welcome["id"])
+    assert [attempt for attempt, _, _ in log] == [1, 2, 3, 4, 5, 6]
+    assert {error for _, _, error in log} == {"ConnectionRefusedError"}
+
+
+async def test_a_missing_address_is_retried_and_goes_once_the_address_is_known(
+    notifications: Notifications, mail: MailCatcher,
+) -> None:
+    n = notifications
+    patient_id = await admitted(n, with_email=False)
+    await n.deliver()
+    welcome = only(await n.messages(patient_id), "welcome")
+    assert await n.log(welcome["id"]) == [(1, "failed", "NoContactAddress")]
+    address = f"late-{patient_id[:8]}@example.org"
+    async with n.pool.acquire() as conn:
+        await store.set_patient_contact(conn, patient_id, SITE, address)
+        await store.retry_waiting_for(conn, patient_id, None)
+    await n.deliver()
+    assert len(mail.to(address, "welcome")) == 1
+
+
+async def test_family_hear_only_within_live_consent_checked_again_when_sending(
+    notifications: Notifications, mail: MailCatcher,
+) -> None:
+    n = notifications
+    patient_id = await admitted(n)
+    for person in ("sp-1", "sp-2"):
+        await n.apply(SupportPersonLinked(patient_id=patient_id, site_id=SITE,
+                                          support_person_id=f"{person}-{patient_id}",
+                                          relationship=Relationship.PARTNER))
+        async with n.pool.acquire() as conn:
+            await store.set_support_person_contact(conn, f"{person}-{patient_id}", patient_id,
+                                                   SITE, f"{person}-{patient_id}@example.org")
+    sp1, sp2 = f"sp-1-{patient_id}", f"sp-2-{patient_id}"
+    await n.apply(ConsentGranted(patient_id=patient_id, site_id=SITE, consent_id=f"c1-{sp1}",
+                                 support_person_id=sp1, scope=ConsentScope.PROGRESS_SUMMARIES))
+    await n.apply(ConsentGranted(patient_id=patient_id, site_id=SITE, consent_id=f"c2-{sp2}",
+                                 support_person_id=sp2, scope=ConsentScope.SCHEDULE))
+
+    # A batch of scheduled sessions: one schedule update per person who may know it.
+    batch = new_id()
+    starts = utc_now() + timedelta(days=3)
+    for day in range(3):
+        await n.apply(_session(patient_id, f"s{day}", starts + timedelta(days=day)),
+                      correlation_id=batch)
+    # A PHQ-9 measure: a progress update to sp-1 only (sp-2 may see the schedule only).
+    await n.apply(OutcomeMeasured(patient_id=patient_id, site_id=SITE, measure_id="m-1",
+                                  instrument=Instrument.PHQ9, total=8, item9=0,
+                                  measured_on=date(2026, 12, 14), program_week=2))
+    family = [m for m in await n.messages(patient_id) if m["recipient_role"] == "support_person"]
+    assert sorted((m["kind"], m["recipient_id"]) for m in family) == [
+        ("family_progress_update", sp1),
+        ("family_schedule_update", sp1), ("family_schedule_update", sp2)]
+
+    # sp-1's consent is revoked after the messages were queued: nothing reaches sp-1.
+    await n.apply(ConsentRevoked(patient_id=patient_id, site_id=SITE, consent_id=f"c1-{sp1}",
+                                 support_person_id=sp1))
+    await n.deliver()
+    assert mail.to(f"{sp1}@example.org") == []
+    [update] = mail.to(f"{sp2}@example.org", "family_schedule_update")
+    assert "3 upcoming sessions" in MailCatcher.text(update)
+    statuses = {(m["kind"], m["recipient_id"]): m["status"]
+                for m in await n.messages(patient_id) if m["recipient_role"] == "support_person"}
+    assert statuses == {("family_progress_update", sp1): "withheld",
+                        ("family_schedule_update", sp1): "withheld",
+                        ("family_schedule_update", sp2): "sent"}
+
+
+def _session(patient_id: str, session_id: str, starts_at: datetime) -> SessionScheduled:
+    return SessionScheduled(patient_id=patient_id, site_id=SITE, session_id=session_id,
+                            kind=SessionKind.GROUP, modality=Modality.GROUP_THERAPY,
+                            starts_at=starts_at, duration_minutes=180, clinician_id="clin-7")
+
+
+async def test_reminders_wait_in_postgres_and_are_cancelled_with_their_sessions(
+    notifications: Notifications, mail: MailCatcher,
+) -> None:
+    n = notifications
+    patient_id = await admitted(n)
+    soon = utc_now() + timedelta(hours=2)
+    later = utc_now() + timedelta(days=5)
+    await n.apply(_session(patient_id, "s-soon", soon))
+    await n.apply(_session(patient_id, "s-later", later))
+    await n.apply(_session(patient_id, "s-cancelled", later + timedelta(days=1)))
+    await n.apply(SessionsCancelled(patient_id=patient_id, site_id=SITE,
+                                    session_ids=["s-cancelled"], reason="SteppedDown"))
+    await n.deliver()
+
+    reminders = {m["facts"]["session_id"]: m for m in await n.messages(patient_id)
+                 if m["kind"] == "session_reminder"}
+    assert reminders["s-soon"]["status"] == "sent"  # within a day: reminded at once
+    assert reminders["s-later"]["status"] == "pending"
+    assert reminders["s-later"]["due_at"] == later - timedelta(hours=24)
+    assert reminders["s-cancelled"]["status"] == "cancelled"
+    assert len(mail.to(patient_email(patient_id), "session_reminder")) == 1
+
+
+async def test_the_job_wakes_on_notify_and_stops_when_told(
+    notifications: Notifications, mail: MailCatcher,
+) -> None:
+    n = notifications
+    slow_poll = n.settings.model_copy(update={"delivery_poll_seconds": 60})
+    stop = asyncio.Event()
+    job = asyncio.create_task(deliver_due_messages(n.pool, slow_poll, stop))
+    await asyncio.sleep(0.3)  # the job is listening, then idle until woken
+    address = f"woken-{uuid.uuid4().hex[:8]}@example.org"
+    patient_id = str(uuid.uuid4())
+    await n.apply(PatientReferred(patient_id=patient_id, site_id=SITE, referral_id="r",
+                                  source=ReferralSource.SELF, referred_on=date(2026, 11, 1)))
+    async with n.pool.acquire() as conn:
+        await store.set_patient_contact(conn, patient_id, SITE, address)
+    started = asyncio.get_running_loop().time()
+    await n.apply(PatientAdmitted(patient_id=patient_id, site_id=SITE, program_id="iop-adult",
+                                  start_date=date(2026, 12, 7), days_per_week=3,
+                                  planned_weeks=8, clinician_id="clin-7", baseline_phq9=15))
+
+    async def delivered() -> bool:
+        return len(mail.to(address)) == 1
+
+    await eventually(delivered, timeout=5)
+    assert asyncio.get_running_loop().time() - started < 5  # not the 60 s poll
+    stop.set()
+    await asyncio.wait_for(job, timeout=5)
+
+
+async def test_another_sites_caller_sees_none_of_the_messages(
+    notifications: Notifications,
+) -> None:
+    n = notifications
+    patient_id = await admitted(n)
+    south = Principal("k", "site-south", frozenset({Scope.READ}), 600)
+    async with SiteDatabase(n.pool, south).transaction() as conn:
+        assert await store.messages_for(conn, patient_id) == []
+        assert await store.find_patient(conn, patient_id) is None
+        assert await conn.fetchval("SELECT count(*) FROM site_channels") == 0
+        assert await conn.fetchval("SELECT count(*) FROM patient_contacts") == 0
+
+
+async def test_the_api_sets_contacts_channels_and_templates_and_lists_messages(
+    notifications: Notifications, mail: MailCatcher,
+) -> None:
+    n = notifications
+    key = new_key()
+    async with n.pool.acquire() as conn:
+        await on_api_key_issued(conn, ApiKeyIssued(
+            site_id=SITE, key_id=key.key_id, secret_sha256=key.secret_sha256,
+            scopes=[Scope.READ, Scope.NOTIFICATIONS_ADMIN]), _issued_envelope())
+    app = _app(n)
+    headers = {"Authorization": f"Bearer {key.plaintext}"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://notifications", headers=headers) as api:
+        patient_id = await admitted(n, with_email=False)
+        unknown = await api.put(f"/v1/patients/{uuid.uuid4()}/contact",
+                                json={"email": "x@example.org"})
+        assert unknown.status_code == 404
+        bad = await api.put(f"/v1/patients/{patient_id}/contact", json={"email": "nope"})
+        assert bad.status_code == 422
+        assert [e["pointer"] for e in bad.json()["errors"]] == ["#/email"]
+
+        template = {"subject": "Hello from ${site_name}",
+                    "body": "Dear patient, see you on ${start_date}."}
+        assert (await api.put(f"/v1/sites/{SITE}/templates/welcome",
+                              json=template)).status_code == 200
+        refused = await api.put(f"/v1/sites/{SITE}/templates/welcome",
+                                json={**template, "body": "Dear ${given_name}"})
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0]["pointer"] == "#/body"
+        other_site = await api.put("/v1/sites/site-south/channels",
+                                   json={"clinician_alert_email": "a@b.org"})
+        assert other_site.status_code == 403
+        http_hook = await api.put(f"/v1/sites/{SITE}/channels", json={
+            "webhook_url": "http://ehr.example.org/hook", "webhook_secret": SECRET})
+        assert http_hook.status_code == 422
+        channels = (await api.get(f"/v1/sites/{SITE}/channels")).json()
+        assert channels["webhook_secret_set"] is True and "webhook_secret" not in channels
+
+        address = f"api-{patient_id[:8]}@example.org"
+        await n.deliver()  # no address yet: the first attempt fails
+        contact = await api.put(f"/v1/patients/{patient_id}/contact", json={"email": address})
+        assert contact.status_code == 200
+        await n.deliver()  # the address is known: the waiting welcome goes now
+        [email] = mail.to(address, "welcome")
+        assert MailCatcher.subject(email) == "Hello from North Clinic"
+
+        view = (await api.get(f"/v1/patients/{patient_id}")).json()
+        assert view["site_id"] == SITE
+        assert [m["kind"] for m in view["messages"]] == ["welcome"]
+        [message] = view["messages"]
+        assert {k: message[k] for k in ("channel", "recipient_role", "status", "attempts")} == {
+            "channel": "email", "recipient_role": "patient", "status": "sent", "attempts": 2}
+        log = (await api.get(f"/v1/messages/{message['id']}/deliveries")).json()
+        assert [(d["attempt"], d["outcome"], d["error_class"]) for d in log["deliveries"]] == [
+            (1, "failed", "NoContactAddress"), (2, "sent", None)]
+        assert (await api.get(f"/v1/messages/{uuid.uuid4()}/deliveries")).status_code == 404
+
+
+def _issued_envelope() -> EventEnvelope:
+    return EventEnvelope(source="/iopnet/intake", type="iopnet.ApiKeyIssued", subject=SITE,
+                         siteid=SITE, streamid="key", streamversion=1, correlationid="c",
+                         causationid="c", data={}, time=datetime.now(UTC))
+
+
+def _app(n: Notifications) -> Any:
+    from iopnet.app import create_app
+
+    app = create_app(SPEC, n.settings)
+    app.state.pool = n.pool  # the ASGI transport does not run the lifespan
+    return app

@@ -1,0 +1,179 @@
+"""Sessions' reactions to others' events, on a real Postgres: enrollment with capacity,
+plan revisions, the end of the program, and a transfer."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, time
+
+import asyncpg
+import pytest
+
+from iopctl.stack import migrations_of
+from iopnet.auth.registry import transfer_projector
+from iopnet.catalog import (
+    DomainEvent,
+    Modality,
+    PatientAdmitted,
+    PatientTransferred,
+    PlanDrafted,
+    PlannedIntervention,
+    PlanRevised,
+    RevisionReason,
+    SteppedDown,
+)
+from iopnet.consumer import Projector
+from iopnet.db import create_pool
+from iopnet.envelope import EventEnvelope
+from iopnet.eventstore import Cause, EventStore
+from iopnet.migrate import apply_migrations
+from services.sessions import projections, store
+from services.sessions.domain import Group, Program
+from services.sessions.service import SPEC
+from tests.conftest import FreshDatabase
+
+pytestmark = pytest.mark.integration
+
+SITE = "site-n"
+START = date(2027, 1, 4)  # a Monday
+GROUPS = [
+    Group(SITE, "iop", "g-mon", Modality.GROUP_THERAPY, "clin-1", 0, time(9), 180, 1),
+    Group(SITE, "iop", "g-tue", Modality.PSYCHOEDUCATION, "clin-2", 1, time(9), 180, 8),
+    Group(SITE, "iop", "g-wed", Modality.MINDFULNESS, "clin-3", 2, time(9), 180, 8),
+    Group(SITE, "iop", "g-thu", Modality.SKILL_BUILDING, "clin-4", 3, time(9), 180, 8),
+]
+
+
+@pytest.fixture
+async def pool(fresh_database: FreshDatabase) -> AsyncIterator[asyncpg.Pool]:
+    dsn = await fresh_database("sessions")
+    await apply_migrations(dsn, [migrations_of("sessions")])
+    pool = await create_pool(dsn)
+    await pool.execute("INSERT INTO sites (site_id, name, time_zone, policies)"
+                       " VALUES ($1, 'North', 'America/Chicago', '{}')", SITE)
+    async with pool.acquire() as conn:
+        await store.add_program(conn, Program(SITE, "iop", "Adult IOP"))
+        for group in GROUPS:
+            await store.add_group(conn, group)
+    yield pool
+    await pool.close()
+
+
+def envelope(event: DomainEvent, source: str, at: datetime | None = None) -> EventEnvelope:
+    events = EventStore(source=f"/iopnet/{source}", topic="unused")
+    made = events.envelopes(f"x-{uuid.uuid4()}", 0, [event], Cause("c", "c"))[0]
+    return made.model_copy(update={"time": at}) if at else made
+
+
+async def project(pool: asyncpg.Pool, projector: Projector, event: DomainEvent,
+                  source: str, at: datetime | None = None) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await projector(conn, event, envelope(event, source, at))
+
+
+def admission(patient_id: str, days_per_week: int = 3) -> PatientAdmitted:
+    return PatientAdmitted(patient_id=patient_id, site_id=SITE, program_id="iop",
+                           start_date=START, days_per_week=days_per_week, planned_weeks=8,
+                           clinician_id="clin-7", baseline_phq9=18)
+
+
+async def statuses(pool: asyncpg.Pool, patient_id: str) -> dict[str, int]:
+    rows = await pool.fetch("SELECT modality || ':' || status AS what, count(*) AS n"
+                            " FROM patient_sessions WHERE patient_id = $1 GROUP BY 1", patient_id)
+    return {row["what"]: row["n"] for row in rows}
+
+
+async def admitted(pool: asyncpg.Pool, days_per_week: int = 3) -> str:
+    patient_id = str(uuid.uuid4())
+    await project(pool, projections.on_patient_admitted, admission(patient_id, days_per_week),
+                  "intake")
+    return patient_id
+
+
+async def test_an_admission_schedules_once_and_a_full_group_waitlists(pool: asyncpg.Pool
+                                                                      ) -> None:
+    first = await admitted(pool)
+    assert await statuses(pool, first) == {
+        "group_therapy:scheduled": 8, "psychoeducation:scheduled": 8,
+        "mindfulness:scheduled": 8, "individual_counseling:scheduled": 8}
+    version = await pool.fetchval("SELECT version FROM event_streams WHERE stream_id = $1",
+                                  f"enrollment-{first}")
+    assert version == 32
+    # A second PatientAdmitted (e.g. republished under a new id) schedules nothing more.
+    await project(pool, projections.on_patient_admitted, admission(first), "intake")
+    assert await pool.fetchval("SELECT version FROM event_streams WHERE stream_id = $1",
+                               f"enrollment-{first}") == 32
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE topic = $1",
+                               "iopnet.sessions.events") == 32
+
+    second = await admitted(pool)
+    assert (await statuses(pool, second))["group_therapy:waitlisted"] == 8
+    enrollment = await store.find_enrollment(pool, second)  # type: ignore[arg-type]
+    assert enrollment is not None
+    assert (enrollment["status"], enrollment["time_zone"], enrollment["weekly_hours_target"]) == (
+        "scheduled", "America/Chicago", 9)
+
+
+def interventions(**per_week: int) -> list[PlannedIntervention]:
+    return [PlannedIntervention(intervention_id=f"I{n}", modality=Modality(m),
+                                sessions_per_week=k)
+            for n, (m, k) in enumerate(per_week.items(), start=1)]
+
+
+async def test_a_revision_drops_and_adds_modalities_from_now_on(pool: asyncpg.Pool) -> None:
+    patient_id = await admitted(pool)
+    drafted = PlanDrafted(
+        patient_id=patient_id, site_id=SITE, plan_id="plan-1", problem_codes=["depression"],
+        interventions=interventions(group_therapy=3, psychoeducation=1, mindfulness=1,
+                                    individual_counseling=1),
+        target_date=date(2027, 3, 1), clinician_id="clin-7")
+    await project(pool, projections.on_plan_drafted, drafted, "plans")
+    revised = PlanRevised(
+        patient_id=patient_id, site_id=SITE, plan_id="plan-1", revision=2,
+        changes=["removed:I3", "added:I5"], reason=RevisionReason.LACK_OF_PROGRESS,
+        interventions=[*interventions(group_therapy=3, psychoeducation=1,
+                                      individual_counseling=1),
+                       PlannedIntervention(intervention_id="I5",
+                                           modality=Modality.SKILL_BUILDING,
+                                           sessions_per_week=1)])
+    now = datetime(2027, 1, 20, 18, tzinfo=UTC)  # Wednesday of week 3, noon in Chicago
+    await project(pool, projections.on_plan_revised, revised, "plans", at=now)
+    found = await statuses(pool, patient_id)
+    assert (found["mindfulness:scheduled"], found["mindfulness:cancelled"]) == (3, 5)
+    assert found["skill_building:scheduled"] == 6  # Thursdays from 21 January to 25 February
+    plan = await store.plan_of(pool, patient_id)  # type: ignore[arg-type]
+    assert plan is not None and Modality.MINDFULNESS not in plan
+
+
+async def test_stepping_down_cancels_every_session_after_the_effective_date(
+    pool: asyncpg.Pool,
+) -> None:
+    patient_id = await admitted(pool)
+    stepped = SteppedDown(patient_id=patient_id, site_id=SITE, effective_on=date(2027, 2, 10),
+                          aftercare=["relapse_prevention_plan"], follow_up_within_days=7)
+    await project(pool, projections.on_program_ended, stepped, "plans")
+    cancelled = await pool.fetchval(
+        "SELECT count(*) FROM patient_sessions WHERE patient_id = $1 AND status = 'cancelled'",
+        patient_id)
+    kept = await pool.fetchval(
+        "SELECT max(starts_at) FROM patient_sessions WHERE patient_id = $1"
+        " AND status <> 'cancelled'", patient_id)
+    assert kept == datetime(2027, 2, 10, 15, tzinfo=UTC)  # Wednesday's group stays
+    assert cancelled == 8  # weeks 7 and 8: three groups and one individual session each
+    event = await pool.fetchval(
+        "SELECT envelope FROM events WHERE event_type = 'iopnet.SessionsCancelled'"
+        " AND stream_id = $1", f"enrollment-{patient_id}")
+    assert event["data"]["reason"] == "SteppedDown"
+    assert len(event["data"]["session_ids"]) == cancelled
+    enrollment = await store.find_enrollment(pool, patient_id)  # type: ignore[arg-type]
+    assert enrollment is not None
+    assert (enrollment["status"], enrollment["ended_on"]) == ("ended", date(2027, 2, 10))
+
+
+async def test_a_transfer_moves_the_current_enrollment(pool: asyncpg.Pool) -> None:
+    patient_id = await admitted(pool)
+    moved = PatientTransferred(patient_id=patient_id, site_id="site-s", from_site_id=SITE)
+    await project(pool, transfer_projector(SPEC.patient_tables), moved, "intake")
+    assert await pool.fetchval("SELECT site_id FROM enrollments WHERE patient_id = $1",
+                               patient_id) == "site-s"

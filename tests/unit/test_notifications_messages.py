@@ -1,0 +1,145 @@
+"""Which messages each event calls for: kind, recipient, channel, due time, urgency."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from iopnet.catalog import (
+    AdmissionDeclined,
+    Channel,
+    Instrument,
+    LevelOfCare,
+    Modality,
+    OutcomeMeasured,
+    OutreachNeeded,
+    PatientAdmitted,
+    RecipientRole,
+    RiskSignal,
+    RiskSignalRaised,
+    SessionKind,
+    SessionScheduled,
+    SteppedDown,
+)
+from services.notifications.domain import (
+    MessageDraft,
+    MessageKind,
+    Occasion,
+    Progress,
+    aftercare_summary,
+    declined_alert,
+    family_progress_update,
+    family_schedule_update,
+    outreach,
+    progress_of,
+    risk_alert,
+    session_reminder,
+    welcome,
+)
+
+pytestmark = pytest.mark.unit
+
+NOW = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+OCCASION = Occasion("e-1", "iopnet.X", "corr-1", NOW)
+WHO = {"patient_id": "p-1", "site_id": "site-north"}
+DAY = timedelta(hours=24)
+
+
+def scheduled(starts_at: datetime, waitlisted: bool = False) -> SessionScheduled:
+    return SessionScheduled(**WHO, session_id="s-1", kind=SessionKind.GROUP,
+                            modality=Modality.GROUP_THERAPY, starts_at=starts_at,
+                            duration_minutes=180, clinician_id="clin-7", waitlisted=waitlisted)
+
+
+def roles(drafts: list[MessageDraft]) -> list[tuple[RecipientRole, Channel]]:
+    return [(d.recipient.role, d.recipient.channel) for d in drafts]
+
+
+def test_admission_welcomes_the_patient_with_the_schedule_outline() -> None:
+    [draft] = welcome(PatientAdmitted(**WHO, program_id="iop-adult",
+                                      start_date=date(2026, 12, 7), days_per_week=4,
+                                      planned_weeks=10, clinician_id="clin-7",
+                                      baseline_phq9=18), OCCASION)
+    assert (draft.kind, draft.recipient.role, draft.due_at) == (
+        MessageKind.WELCOME, RecipientRole.PATIENT, NOW)
+    assert draft.facts["days_per_week"] == 4
+    assert not draft.urgent
+
+
+def test_a_reminder_is_due_a_day_before_the_session() -> None:
+    starts = NOW + timedelta(days=3)
+    draft = session_reminder(scheduled(starts), OCCASION, NOW, DAY)
+    assert draft is not None
+    assert (draft.kind, draft.due_at, draft.session_id) == (
+        MessageKind.SESSION_REMINDER, starts - DAY, "s-1")
+
+
+def test_a_session_within_the_lead_is_reminded_now_and_a_past_one_not_at_all() -> None:
+    soon = session_reminder(scheduled(NOW + timedelta(hours=3)), OCCASION, NOW, DAY)
+    assert soon is not None and soon.due_at == NOW
+    assert session_reminder(scheduled(NOW - timedelta(hours=1)), OCCASION, NOW, DAY) is None
+
+
+def test_a_waitlist_place_gets_no_reminder() -> None:
+    assert session_reminder(scheduled(NOW + timedelta(days=3), waitlisted=True), OCCASION,
+                            NOW, DAY) is None
+
+
+def test_outreach_goes_to_the_patient_and_the_clinical_team() -> None:
+    drafts = outreach(OutreachNeeded(**WHO, consecutive_absences=2,
+                                     last_missed_session_id="s-9"), OCCASION)
+    assert [d.kind for d in drafts] == [MessageKind.OUTREACH, MessageKind.CLINICIAN_OUTREACH]
+    assert roles(drafts) == [(RecipientRole.PATIENT, Channel.EMAIL),
+                             (RecipientRole.CLINICIAN, Channel.EMAIL)]
+
+
+def test_a_risk_signal_is_an_urgent_alert_by_email_and_webhook() -> None:
+    drafts = risk_alert(RiskSignalRaised(**WHO, signal=RiskSignal.PHQ9_ITEM9,
+                                         observed_on=date(2026, 12, 1)), OCCASION)
+    assert all(d.urgent and d.kind is MessageKind.URGENT_ALERT for d in drafts)
+    assert roles(drafts) == [(RecipientRole.CLINICIAN, Channel.EMAIL),
+                             (RecipientRole.SITE, Channel.WEBHOOK)]
+    assert drafts[0].facts["alert_reason"] == "phq9_item9"
+
+
+def test_only_an_urgent_decline_raises_an_alert() -> None:
+    declined = AdmissionDeclined(**WHO, recommended_level=LevelOfCare.INPATIENT,
+                                 reason_codes=["cssrs_high"], urgent=True)
+    assert len(declined_alert(declined, OCCASION)) == 2
+    calm = declined.model_copy(update={"urgent": False})
+    assert declined_alert(calm, OCCASION) == []
+
+
+def test_family_updates_go_only_to_those_named() -> None:
+    batch = Occasion("batch:corr-1", "iopnet.SessionScheduled", "corr-1", NOW)
+    drafts = family_schedule_update(scheduled(NOW + DAY), batch, ["sp-1"], timedelta(seconds=5))
+    assert [(d.recipient.id, d.due_at, d.occasion.cause_id) for d in drafts] == [
+        ("sp-1", NOW + timedelta(seconds=5), "batch:corr-1")]
+    assert family_schedule_update(scheduled(NOW + DAY), batch, [], timedelta()) == []
+
+
+@pytest.mark.parametrize(("baseline", "total", "progress"), [
+    (20, 10, Progress.MUCH_IMPROVED), (20, 11, Progress.IMPROVING),
+    (20, 19, Progress.IMPROVING), (20, 20, Progress.NOT_YET_IMPROVING),
+    (20, 24, Progress.NOT_YET_IMPROVING), (None, 5, Progress.NOT_YET_IMPROVING),
+])
+def test_progress_is_told_as_a_trend_against_baseline(baseline: int | None, total: int,
+                                                       progress: Progress) -> None:
+    assert progress_of(baseline, total) is progress
+
+
+def test_a_progress_update_carries_a_trend_never_a_score() -> None:
+    measured = OutcomeMeasured(**WHO, measure_id="m-1", instrument=Instrument.PHQ9, total=8,
+                               item9=0, measured_on=date(2026, 12, 1), program_week=6)
+    [draft] = family_progress_update(measured, OCCASION, ["sp-1"], 18)
+    assert draft.facts == {"progress": "much_improved", "program_week": 6}
+
+
+def test_step_down_sends_the_aftercare_summary_to_the_patient_and_the_site() -> None:
+    stepped = SteppedDown(**WHO, effective_on=date(2027, 2, 1),
+                          aftercare=["weekly_therapy"], follow_up_within_days=7)
+    drafts = aftercare_summary(stepped, OCCASION)
+    assert roles(drafts) == [(RecipientRole.PATIENT, Channel.EMAIL),
+                             (RecipientRole.SITE, Channel.WEBHOOK)]
+    assert drafts[0].facts["aftercare"] == ["weekly_therapy"]
+    [family] = family_progress_update(stepped, OCCASION, ["sp-1"], 18)
+    assert family.facts["progress"] == "stepped_down"
