@@ -30,7 +30,7 @@ async def count_admissions(conn: Connection, event: DomainEvent, _: EventEnvelop
 def admitted(patient_id: str) -> EventEnvelope:
     event = PatientAdmitted(patient_id=patient_id, site_id="s-1", program_id="iop",
                             start_date=date(2026, 12, 1), days_per_week=3, planned_weeks=8,
-                            clinician_id="c-1")
+                            clinician_id="c-1", baseline_phq9=18)
     store = EventStore(source="/iopnet/intake", topic="unused")
     return store.envelopes(f"patient-{patient_id}", 1, [event], Cause("c", "c"))[0]
 

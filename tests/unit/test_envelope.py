@@ -13,7 +13,7 @@ pytestmark = pytest.mark.unit
 def admitted_envelope() -> EventEnvelope:
     event = PatientAdmitted(
         patient_id="p-1", site_id="site-a", program_id="iop-adult", start_date=date(2026, 12, 1),
-        days_per_week=4, planned_weeks=10, clinician_id="c-7",
+        days_per_week=4, planned_weeks=10, clinician_id="c-7", baseline_phq9=18,
     )
     store = EventStore(source="/iopnet/intake", topic="iopnet.intake.events")
     return store.envelopes("patient-p-1", 1, [event], Cause("corr-1", "req-1"))[0]
