@@ -44,7 +44,7 @@ async def test_admitted_patient_is_visible_in_every_other_service(north: Site) -
     assert sessions["site_id"] == "site-north"
     assert sessions["weekly_hours_target"] == 12
     messages = (await api.get("notifications", f"/v1/patients/{patient_id}")).json()["messages"]
-    assert [m["kind"] for m in messages] == ["welcome"]
+    assert "welcome" in [m["kind"] for m in messages]
 
 
 async def test_a_retried_referral_with_the_same_key_is_recorded_once(north: Site) -> None:
