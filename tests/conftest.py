@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+
+# Before anything computes a topic name: this run's events stay in topics of
+# their own, away from a developer's `make up` on the same broker.
+os.environ.setdefault("IOPNET_TOPIC_NAMESPACE", f"test{uuid.uuid4().hex[:8]}")
+
 import asyncio
 import socket
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import asyncpg
@@ -13,12 +19,14 @@ import pytest
 from iopctl.pgsql import drop_database
 from iopnet.db import create_pool
 from iopnet.migrate import apply_migrations
+from iopnet.topics import namespace
 from tests.fixtures.infra import (
     Endpoints,
     create_database,
     start_infrastructure_sync,
     stop_infrastructure,
 )
+from tests.fixtures.kafka import drop_topics
 
 FreshDatabase = Callable[[str], Awaitable[str]]
 
@@ -26,8 +34,10 @@ FreshDatabase = Callable[[str], Awaitable[str]]
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Endpoints]:
     endpoints = start_infrastructure_sync()
-    print(f"\ninfrastructure: {endpoints.source}, kafka {endpoints.kafka_bootstrap}", flush=True)
+    print(f"\ninfrastructure: {endpoints.source}, kafka {endpoints.kafka_bootstrap}, "
+          f"topics {namespace()}.*", flush=True)
     yield endpoints
+    asyncio.run(drop_topics(endpoints.kafka_bootstrap))
     stop_infrastructure()
 
 

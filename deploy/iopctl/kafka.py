@@ -143,7 +143,7 @@ async def _wait_healthy(pid: int) -> None:
 
 
 async def up() -> None:
-    """Resolve jars once, format once, start the broker, health-check, create ALL_TOPICS."""
+    """Resolve jars once, format once, start the broker, health-check, create the topics."""
     await kafka_jars.ensure_jars()
     kafka_config.write_config()
     await _format_storage()

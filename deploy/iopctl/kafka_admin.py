@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from iopnet.topics import ALL_TOPICS, TopicSpec
+from iopnet.topics import TopicSpec, all_topics
 
 _TOPIC_ALREADY_EXISTS = 36
 
@@ -43,10 +43,10 @@ async def wait_ready(bootstrap: str, timeout_s: float) -> None:
 
 
 async def ensure_topics(
-    bootstrap: str, specs: Iterable[TopicSpec] = ALL_TOPICS, timeout_s: float = 30.0
+    bootstrap: str, specs: Iterable[TopicSpec] | None = None, timeout_s: float = 30.0
 ) -> list[str]:
     """Create the missing topics (idempotent); wait until all are listed; return the new ones."""
-    wanted = list(specs)
+    wanted = list(specs if specs is not None else all_topics())
     admin = _client(bootstrap)
     try:
         await admin.start()

@@ -1,7 +1,7 @@
 """``iopctl topics ensure``: create the services' Kafka topics, idempotently.
 
 Auto-creation is off on every broker iopnet runs against, so the topics in
-``iopnet.topics.ALL_TOPICS`` must exist before a relay publishes. Docker
+``iopnet.topics.all_topics()`` must exist before a relay publishes. Docker
 Compose and the Helm chart's topic job run this command; running it again
 creates nothing new.
 """
@@ -18,7 +18,7 @@ from iopctl.errors import InfraError
 from iopctl.kafka_admin import ensure_topics, wait_ready
 from iopctl.progress import say
 from iopnet.settings import DEFAULT_KAFKA_PORT
-from iopnet.topics import ALL_TOPICS
+from iopnet.topics import all_topics
 
 
 def default_bootstrap() -> str:
@@ -31,7 +31,7 @@ def default_bootstrap() -> str:
 async def ensure(bootstrap: str, wait_s: float, replication_factor: int | None = None) -> list[str]:
     """Wait for the broker, then create the topics it lacks; returns the names created."""
     specs = [spec if replication_factor is None else
-             replace(spec, replication_factor=replication_factor) for spec in ALL_TOPICS]
+             replace(spec, replication_factor=replication_factor) for spec in all_topics()]
     say("topics", f"waiting for the broker at {bootstrap} (up to {wait_s:.0f}s)")
     quiet = logging.getLogger("aiokafka")  # one line at the end, not one per retry
     level = quiet.level

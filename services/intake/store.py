@@ -11,7 +11,7 @@ from iopnet.aggregate import Repository
 from iopnet.catalog import Instrument
 from iopnet.db import Connection
 from iopnet.eventstore import EventStore
-from iopnet.topics import NETWORK_TOPIC
+from iopnet.topics import network_topic
 from services.intake import projections
 from services.intake.domain import ApiKey, PatientCase, Responses, Site, score
 from services.intake.domain.instruments import Score
@@ -33,12 +33,12 @@ class PatientCases(Repository[PatientCase]):
 
 def sites(conn: Connection, events: EventStore) -> Repository[Site]:
     return Repository(conn, events, Site, project=projections.project_network,
-                      topic=NETWORK_TOPIC)
+                      topic=network_topic())
 
 
 def api_keys(conn: Connection, events: EventStore) -> Repository[ApiKey]:
     return Repository(conn, events, ApiKey, project=projections.project_network,
-                      topic=NETWORK_TOPIC)
+                      topic=network_topic())
 
 
 async def record_identity(

@@ -9,6 +9,7 @@ in order.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 SERVICES: tuple[str, ...] = ("intake", "plans", "sessions", "family", "notifications")
@@ -21,16 +22,30 @@ class TopicSpec:
     replication_factor: int = 1
 
 
-def topic_of(service: str) -> str:
+#: Topic names start with a namespace, so several systems (a developer's
+#: ``make up`` and a test run, say) can share one broker without reading each
+#: other's events. Production keeps the default.
+NAMESPACE_ENV = "IOPNET_TOPIC_NAMESPACE"
+DEFAULT_NAMESPACE = "iopnet"
+
+
+def namespace() -> str:
+    return os.environ.get(NAMESPACE_ENV) or DEFAULT_NAMESPACE
+
+
+def topic_of(service: str, within: str | None = None) -> str:
     """The topic a service publishes its events to."""
-    return f"iopnet.{service}.events"
+    return f"{within or namespace()}.{service}.events"
 
 
-#: Sites, their policies and API keys, keyed by site id. Intake publishes it
-#: (it keeps the network's registry); every service consumes it.
-NETWORK_TOPIC = "iopnet.network.events"
+def network_topic(within: str | None = None) -> str:
+    """Sites, their policies and API keys, keyed by site id. Intake publishes it
+    (it keeps the network's registry); every service consumes it."""
+    return f"{within or namespace()}.network.events"
 
-ALL_TOPICS: tuple[TopicSpec, ...] = (
-    *(TopicSpec(topic_of(s)) for s in SERVICES),
-    TopicSpec(NETWORK_TOPIC, partitions=3),
-)
+
+def all_topics(within: str | None = None) -> tuple[TopicSpec, ...]:
+    return (
+        *(TopicSpec(topic_of(s, within)) for s in SERVICES),
+        TopicSpec(network_topic(within), partitions=3),
+    )

@@ -27,7 +27,7 @@ from kubernetes_validate.utils import SchemaNotFoundError
 from iopctl.helm import HELM_VERSION, cached_binary, helm_binary
 from iopctl.paths import REPO_ROOT
 from iopctl.stack import DEFAULT_PORTS
-from iopnet.topics import ALL_TOPICS, SERVICES
+from iopnet.topics import DEFAULT_NAMESPACE, SERVICES, all_topics
 
 CHART = REPO_ROOT / "deploy" / "helm" / "iopnet"
 PRODUCTION_VALUES = REPO_ROOT / "deploy" / "helm" / "values-production.yaml"
@@ -280,7 +280,7 @@ def test_production_values(helm: Path) -> None:
 
     topics = by_kind(manifests, "KafkaTopic")
     assert {t["spec"]["topicName"]: t["spec"]["partitions"] for t in topics.values()} == {
-        spec.name: spec.partitions for spec in ALL_TOPICS}
+        spec.name: spec.partitions for spec in all_topics(DEFAULT_NAMESPACE)}
     for topic in topics.values():
         assert topic["metadata"]["labels"]["strimzi.io/cluster"] == "iopnet-kafka"
         assert topic["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
@@ -292,7 +292,7 @@ def test_production_values(helm: Path) -> None:
 def test_chart_topics_match_the_code() -> None:
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     listed = {t["name"]: t["partitions"] for t in values["kafka"]["topics"]["list"]}
-    assert listed == {spec.name: spec.partitions for spec in ALL_TOPICS}
+    assert listed == {spec.name: spec.partitions for spec in all_topics(DEFAULT_NAMESPACE)}
     assert set(values["services"]) == set(SERVICES)
     assert {name: s["port"] for name, s in values["services"].items()} == dict(DEFAULT_PORTS)
 

@@ -7,7 +7,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from iopctl import topics
 from iopctl.cli import build_parser, main
-from iopnet.topics import ALL_TOPICS
+from iopnet.topics import all_topics
 from tests.fixtures.infra import Endpoints
 
 
@@ -38,8 +38,8 @@ async def test_ensure_is_idempotent(infra: Endpoints) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
     await admin.start()
     try:
-        described = await admin.describe_topics([spec.name for spec in ALL_TOPICS])
+        described = await admin.describe_topics([spec.name for spec in all_topics()])
     finally:
         await admin.close()
     partitions = {d["topic"]: len(d["partitions"]) for d in described}
-    assert partitions == {spec.name: spec.partitions for spec in ALL_TOPICS}
+    assert partitions == {spec.name: spec.partitions for spec in all_topics()}

@@ -17,7 +17,6 @@ from tests.conftest import eventually, free_port
 from tests.e2e.client import Api
 from tests.e2e.receivers import MailCatcher
 from tests.fixtures.infra import Endpoints, create_database
-from tests.fixtures.kafka import start_groups_at_the_end
 
 #: Delivery timings short enough for a test to watch retries happen.
 FAST_DELIVERY = {"IOPNET_DELIVERY_POLL_SECONDS": "0.2", "IOPNET_DELIVERY_BACKOFF_SECONDS": "0.5",
@@ -44,8 +43,6 @@ async def stack(infra: Endpoints, mail: MailCatcher, tmp_path_factory: pytest.Te
         extra_env={"IOPNET_SMTP_HOST": mail.host, "IOPNET_SMTP_PORT": str(mail.port),
                    **FAST_DELIVERY},
     )
-    await start_groups_at_the_end(infra.kafka_bootstrap,
-                                  [s + system.consumer_group_suffix for s in SERVICES])
     await system.migrate()
     system.start()
     try:

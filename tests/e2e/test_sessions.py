@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from iopnet.envelope import EventEnvelope
 from iopnet.kafka_binding import from_record
-from iopnet.topics import ALL_TOPICS, topic_of
+from iopnet.topics import all_topics, topic_of
 from tests.conftest import eventually
 from tests.e2e.client import Api
 from tests.e2e.conftest import Site
@@ -182,7 +182,7 @@ async def sessions_topic(bootstrap: str) -> AsyncIterator[AIOKafkaConsumer]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        spec = next(t for t in ALL_TOPICS if t.name == topic)
+        spec = next(t for t in all_topics() if t.name == topic)
         partitions = [TopicPartition(topic, p) for p in range(spec.partitions)]
         consumer.assign(partitions)
         await consumer.seek_to_end(*partitions)

@@ -29,6 +29,7 @@ from iopnet.catalog.codes import Instrument, Modality
 from iopnet.db import create_pool
 from iopnet.eventstore import Cause, EventStore
 from iopnet.migrate import apply_migrations
+from iopnet.topics import topic_of
 from services.plans import projections, store
 from services.plans.domain import StaleRevision
 from services.plans.domain.plan_drafting import ChangeFrequency
@@ -90,7 +91,7 @@ async def test_admission_drafts_the_plan_and_stores_it_whole(plans_db: asyncpg.P
     assert contents.interventions[0].clinician_id == "c-7"
     assert [r["revision"] for r in revisions] == [1]
     assert [(o["topic"], o["envelope"]["type"]) for o in outbox] == [
-        ("iopnet.plans.events", "iopnet.PlanDrafted")]
+        (topic_of("plans"), "iopnet.PlanDrafted")]
     assert outbox[0]["envelope"]["streamid"] == f"plan-{patient_id}"
 
 

@@ -28,6 +28,7 @@ from iopnet.db import create_pool
 from iopnet.envelope import EventEnvelope
 from iopnet.eventstore import Cause, EventStore
 from iopnet.migrate import apply_migrations
+from iopnet.topics import topic_of
 from services.sessions import projections, store
 from services.sessions.domain import Group, Program
 from services.sessions.service import SPEC
@@ -105,7 +106,7 @@ async def test_an_admission_schedules_once_and_a_full_group_waitlists(pool: asyn
     assert await pool.fetchval("SELECT version FROM event_streams WHERE stream_id = $1",
                                f"enrollment-{first}") == 32
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE topic = $1",
-                               "iopnet.sessions.events") == 32
+                               topic_of("sessions")) == 32
 
     second = await admitted(pool)
     assert (await statuses(pool, second))["group_therapy:waitlisted"] == 8

@@ -22,13 +22,13 @@ from iopnet.db import create_pool
 from iopnet.eventstore import EventStore
 from iopnet.migrate import apply_migrations
 from iopnet.relay import OutboxRelay
+from iopnet.topics import topic_of
 from services.intake.service import SPEC as INTAKE
 from services.intake.settings import IntakeSettings
 from services.sessions.service import SPEC as SESSIONS
 from tests.conftest import FreshDatabase, eventually
 from tests.e2e.journeys import NO_RISK
 from tests.fixtures.infra import Endpoints
-from tests.fixtures.kafka import start_groups_at_the_end
 
 pytestmark = pytest.mark.integration
 
@@ -95,7 +95,6 @@ async def test_one_admission_is_one_trace_across_services(
     projection = SESSIONS.consumer_projection()
     assert projection is not None
     group = f"sessions-trace-{uuid.uuid4().hex[:6]}"
-    await start_groups_at_the_end(infra.kafka_bootstrap, [group])
     stop = asyncio.Event()
     workers = [
         asyncio.create_task(OutboxRelay(
@@ -124,4 +123,4 @@ async def test_one_admission_is_one_trace_across_services(
         await asyncio.gather(*workers)
         await sessions_pool.close()
 
-    assert {"eventstore.append", "publish iopnet.intake.events"} <= set(in_trace())
+    assert {"eventstore.append", f"publish {topic_of('intake')}"} <= set(in_trace())

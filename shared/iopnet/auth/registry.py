@@ -23,7 +23,7 @@ from iopnet.catalog import (
 from iopnet.consumer import Projection, Projector
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
-from iopnet.topics import NETWORK_TOPIC, topic_of
+from iopnet.topics import network_topic, topic_of
 
 
 async def on_site_onboarded(conn: Connection, event: DomainEvent, _: EventEnvelope) -> None:
@@ -91,7 +91,7 @@ def transfer_projector(tables: Sequence[str]) -> Projector:
 def network_projection(patient_tables: Sequence[str]) -> Projection:
     """What every service that learns the network from Kafka projects."""
     return Projection(
-        topics=[NETWORK_TOPIC, topic_of("intake")],
+        topics=[network_topic(), topic_of("intake")],
         projectors={**REGISTRY_PROJECTORS, PatientTransferred: transfer_projector(patient_tables)},
     )
 
