@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Header, Request
@@ -32,6 +32,7 @@ IdempotencyKey = Annotated[str | None, Header(alias=HEADER, max_length=MAX_KEY_L
 class Answer:
     status: int
     body: Any
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 Command = Callable[[Connection], Awaitable[Answer]]
@@ -51,18 +52,18 @@ async def run_once(db: SiteDatabase, key: str | None, request_fingerprint: str,
             await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
                                scoped_key)
             stored = await conn.fetchrow(
-                "SELECT fingerprint, status, body FROM idempotency_keys WHERE key = $1",
+                "SELECT fingerprint, status, body, headers FROM idempotency_keys WHERE key = $1",
                 scoped_key,
             )
             if stored is not None:
                 return _replay(stored["fingerprint"], request_fingerprint,
-                               Answer(stored["status"], stored["body"]))
+                               Answer(stored["status"], stored["body"], stored["headers"]))
         answer = await command(conn)
         if scoped_key is not None:
             await conn.execute(
-                "INSERT INTO idempotency_keys (key, fingerprint, status, body)"
-                " VALUES ($1, $2, $3, $4)",
-                scoped_key, request_fingerprint, answer.status, answer.body,
+                "INSERT INTO idempotency_keys (key, fingerprint, status, body, headers)"
+                " VALUES ($1, $2, $3, $4, $5)",
+                scoped_key, request_fingerprint, answer.status, answer.body, answer.headers,
             )
         return answer
 
@@ -78,7 +79,7 @@ async def execute(
         answer = await run_once(db, key, request_print, command)
     except refusals as broken:
         raise Problem(409, "rule", "Not allowed in the current state", str(broken)) from broken
-    return JSONResponse(answer.body, status_code=answer.status)
+    return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
 
 
 def _replay(stored_fingerprint: str, request_fingerprint: str, answer: Answer) -> Answer:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Annotated, Any
 
@@ -105,12 +104,11 @@ async def revise_plan(patient_id: uuid.UUID, body: RevisionRequest, request: Req
         except InvalidPlanInput as invalid:
             raise invalid_input(invalid) from invalid
         await plans.save(plan, cause, note=body.note, changes=revised.changes)
-        return Answer(201, plan_view(plan.id, plan.plan_id, plan.status, revised.plan))
+        return Answer(201, plan_view(plan.id, plan.plan_id, plan.status, revised.plan),
+                      headers={"ETag": etag(revised.plan.revision)})
 
-    answer = await execute(request, db, idempotency_key, body, revise,
-                           refusals=(PlanClosed, PlanRuleBroken))
-    answer.headers["ETag"] = etag(json.loads(bytes(answer.body))["revision"])
-    return answer
+    return await execute(request, db, idempotency_key, body, revise,
+                         refusals=(PlanClosed, PlanRuleBroken))
 
 
 @router.get("/patients/{patient_id}/plan/revisions", response_model=list[RevisionView])
