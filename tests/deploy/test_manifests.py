@@ -44,6 +44,7 @@ NAMESPACE = "iopnet"
 #: Kinds whose schema kubernetes_validate lacks (CRDs): checked by hand below.
 CRD_KINDS = {
     "ServiceMonitor": "monitoring.coreos.com/v1",
+    "PodMonitor": "monitoring.coreos.com/v1",
     "KafkaTopic": "kafka.strimzi.io/v1beta2",
 }
 VALUES = {"default": [], "production": ["-f", str(PRODUCTION_VALUES)]}
@@ -153,7 +154,8 @@ def test_each_service_has_an_api_a_worker_a_service_and_a_migration(
         worker = deployments[f"{RELEASE}-{service}-worker"]["spec"]["template"]["spec"]
         (container,) = worker["containers"]
         assert container["args"] == [f"services.{service}", "worker"]
-        assert "ports" not in container and "livenessProbe" not in container
+        assert [p["name"] for p in container["ports"]] == ["metrics"]
+        assert container["livenessProbe"]["httpGet"] == {"path": "/metrics", "port": "metrics"}
         assert_service_env(container, service)
         assert_hardened(worker, container)
 
