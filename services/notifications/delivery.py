@@ -28,7 +28,9 @@ from iopnet.catalog import Channel, NotificationSent, RecipientRole
 from iopnet.db import Connection
 from iopnet.envelope import utc_now
 from iopnet.eventstore import Cause, EventStore
+from iopnet.metrics import NOTIFICATION_DELIVERIES
 from iopnet.settings import ServiceSettings
+from iopnet.telemetry import context_from, tracer
 from services.notifications import domain, store
 from services.notifications.domain import NEEDED_SCOPE, DeliveryStatus, RenderedEmail
 from services.notifications.domain.signature import signed_headers
@@ -165,12 +167,18 @@ async def _handle(conn: Connection, message: DueMessage, postman: Postman,
     if not await _consent_allows(conn, message, zone, now):
         await store.withhold(conn, message)
         return
-    try:
-        await _send(conn, message, postman, zone, now)
-    except Exception as failure:  # every failure is logged by class and retried
-        await _failed(conn, message, failure, settings)
-    else:
-        await _sent(conn, message, utc_now())
+    with tracer.start_as_current_span(
+        f"deliver {message.kind.value}", context=context_from(message.trace_context),
+        attributes={"iopnet.channel": message.channel.value},
+    ):
+        try:
+            await _send(conn, message, postman, zone, now)
+        except Exception as failure:  # every failure is logged by class and retried
+            NOTIFICATION_DELIVERIES.labels(message.channel.value, "failed").inc()
+            await _failed(conn, message, failure, settings)
+        else:
+            NOTIFICATION_DELIVERIES.labels(message.channel.value, "sent").inc()
+            await _sent(conn, message, utc_now())
 
 
 async def _consent_allows(conn: Connection, message: DueMessage, zone: str, now: datetime

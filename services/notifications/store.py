@@ -10,6 +10,7 @@ from typing import Any
 
 from iopnet.catalog import Channel, ConsentScope, RecipientRole
 from iopnet.db import Connection
+from iopnet.telemetry import current_trace_context
 from services.notifications.domain import (
     DEFAULT_TEMPLATES,
     Consent,
@@ -196,14 +197,14 @@ async def queue(conn: Connection, drafts: Iterable[MessageDraft]) -> int:
         status = await conn.execute(
             "INSERT INTO messages (id, patient_id, site_id, kind, channel, recipient_role,"
             " recipient_id, urgent, cause_id, cause_type, correlation_id, occurred_at, facts,"
-            " session_id, status, due_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
-            " $12, $13, $14, 'pending', $15)"
+            " session_id, status, due_at, trace_context) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
+            " $9, $10, $11, $12, $13, $14, 'pending', $15, $16)"
             " ON CONFLICT (cause_id, kind, recipient_role, recipient_id) DO NOTHING",
             uuid.uuid4(), draft.patient_id, draft.site_id, draft.kind.value,
             draft.recipient.channel.value, draft.recipient.role.value, draft.recipient.id,
             draft.urgent, draft.occasion.cause_id, draft.occasion.cause_type,
             draft.occasion.correlation_id, draft.occasion.occurred_at, dict(draft.facts),
-            draft.session_id, draft.due_at)
+            draft.session_id, draft.due_at, current_trace_context() or None)
         queued += status == "INSERT 0 1"
     return queued
 
@@ -252,14 +253,15 @@ class DueMessage:
     occurred_at: datetime
     facts: dict[str, Any]
     attempts: int
+    trace_context: dict[str, str] | None = None
 
 
 async def claim_due(conn: Connection) -> DueMessage | None:
     """The most overdue pending message, locked for this transaction; others skip it."""
     row = await conn.fetchrow(
         "SELECT id, patient_id::text, site_id, kind, channel, recipient_role, recipient_id,"
-        " urgent, cause_id, cause_type, correlation_id, occurred_at, facts, attempts"
-        " FROM messages WHERE status = 'pending' AND due_at <= now()"
+        " urgent, cause_id, cause_type, correlation_id, occurred_at, facts, attempts,"
+        " trace_context FROM messages WHERE status = 'pending' AND due_at <= now()"
         " ORDER BY urgent DESC, due_at LIMIT 1 FOR UPDATE SKIP LOCKED")
     if row is None:
         return None

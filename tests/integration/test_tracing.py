@@ -1,4 +1,5 @@
-"""One admission, one trace: intake's request, append and publish, and sessions' projection."""
+"""One admission, one trace: intake's request, append and publish, sessions' projection,
+and notifications' delivery of the welcome."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ from iopnet.relay import OutboxRelay
 from iopnet.topics import topic_of
 from services.intake.service import SPEC as INTAKE
 from services.intake.settings import IntakeSettings
+from services.notifications.delivery import deliver_due_messages
+from services.notifications.service import SPEC as NOTIFICATIONS
+from services.notifications.settings import NotificationsSettings
 from services.sessions.service import SPEC as SESSIONS
 from tests.conftest import FreshDatabase, eventually
 from tests.e2e.journeys import NO_RISK
@@ -70,7 +74,8 @@ async def intake_api(fresh_database: FreshDatabase, infra: Endpoints, operator_k
 
 async def admit_through_the_api(client: httpx.AsyncClient) -> str:
     await client.post("/v1/network/sites", json={
-        "site_id": "site-t", "name": "T", "time_zone": "UTC"})
+        "site_id": "site-t", "name": "T", "time_zone": "UTC",
+        "policies": {"quiet_hours_start": "00:00:00", "quiet_hours_end": "00:00:00"}})
     referred = await client.post("/v1/referrals", json={
         "site_id": "site-t", "source": "provider",
         "patient": {"given_name": "A", "family_name": "B", "birth_date": "1990-01-01"}})
@@ -92,8 +97,11 @@ async def test_one_admission_is_one_trace_across_services(
 ) -> None:
     client, intake_dsn = intake_api
     sessions_pool = await create_pool(await migrated(fresh_database, "sessions"))
+    notifications_dsn = await migrated(fresh_database, "notifications")
+    notifications_pool = await create_pool(notifications_dsn)
     projection = SESSIONS.consumer_projection()
-    assert projection is not None
+    notified = NOTIFICATIONS.consumer_projection()
+    assert projection is not None and notified is not None
     group = f"sessions-trace-{uuid.uuid4().hex[:6]}"
     stop = asyncio.Event()
     workers = [
@@ -103,6 +111,11 @@ async def test_one_admission_is_one_trace_across_services(
         asyncio.create_task(ConsumerRunner(
             group_id=group, projection=projection,
             pool=sessions_pool, bootstrap_servers=infra.kafka_bootstrap).run(stop)),
+        asyncio.create_task(ConsumerRunner(
+            group_id=group + "-notifications", projection=notified,
+            pool=notifications_pool, bootstrap_servers=infra.kafka_bootstrap).run(stop)),
+        asyncio.create_task(deliver_due_messages(notifications_pool, NotificationsSettings(
+            database_url=notifications_dsn, delivery_poll_seconds=0.2), stop)),
     ]
     try:
         EXPORTER.clear()
@@ -115,12 +128,13 @@ async def test_one_admission_is_one_trace_across_services(
                     if s.context.trace_id == request.context.trace_id]
 
         async def projected() -> bool:
-            return "project iopnet.PatientAdmitted" in in_trace()
+            return {"project iopnet.PatientAdmitted", "deliver welcome"} <= set(in_trace())
 
         await eventually(projected, timeout=30)
     finally:
         stop.set()
         await asyncio.gather(*workers)
         await sessions_pool.close()
+        await notifications_pool.close()
 
     assert {"eventstore.append", f"publish {topic_of('intake')}"} <= set(in_trace())
