@@ -61,11 +61,11 @@ class Stack:
             for role in ROLES:
                 self.processes[f"{service}-{role}"] = self._spawn(service, role)
 
-    def pause(self, service: str, role: str) -> None:
-        """Stop one process (as SIGTERM would in a rolling restart)."""
+    def pause(self, service: str, role: str) -> int:
+        """Stop one process with SIGTERM, as a rolling restart does; its exit code."""
         process = self.processes.pop(f"{service}-{role}")
         process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+        return process.wait(timeout=30)
 
     def resume(self, service: str, role: str) -> None:
         self.processes[f"{service}-{role}"] = self._spawn(service, role)

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
 
 import uvicorn
 import uvloop
@@ -60,7 +60,22 @@ async def serve_api(spec: ServiceSpec, settings: ServiceSettings) -> None:
         create_app(spec, settings), host=settings.http_host, port=settings.http_port,
         log_config=None, access_log=False, timeout_graceful_shutdown=10,
     )
-    await uvicorn.Server(config).serve()
+    await GracefulServer(config).serve()
+
+
+class GracefulServer(uvicorn.Server):
+    """On SIGTERM: stop accepting, finish the requests in flight, then exit 0.
+
+    uvicorn would re-raise the signal after its graceful shutdown, which makes
+    a clean stop look like a crash to supervisors.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, self.handle_exit, signum, None)
+        yield
 
 
 async def run_workers(

@@ -34,7 +34,7 @@ async def test_metrics_expose_latency_backlog_and_lag(operator: Api, north: Site
 
 
 async def test_backlog_grows_while_the_relay_is_stopped(stack: Stack, north: Site) -> None:
-    stack.pause("intake", "worker")
+    assert stack.pause("intake", "worker") == 0  # SIGTERM: a clean stop
     try:
         await admit(north.api)
         assert await gauge(north.api, "intake", "iopnet_outbox_backlog") > 0
@@ -49,7 +49,7 @@ async def test_backlog_grows_while_the_relay_is_stopped(stack: Stack, north: Sit
 
 
 async def test_lag_grows_while_a_consumer_is_stopped(stack: Stack, north: Site) -> None:
-    stack.pause("sessions", "worker")
+    assert stack.pause("sessions", "worker") == 0
     try:
         await admit(north.api)
 
@@ -72,3 +72,10 @@ async def test_logs_carry_no_patient_identity(stack: Stack, north: Site) -> None
         text = log.read_text(errors="replace")
         for identifying in ("Ada", "Example", "1990-04-02"):
             assert identifying not in text, f"{identifying} in {log.name}"
+
+
+async def test_an_api_stops_cleanly_on_sigterm_and_comes_back(stack: Stack, north: Site) -> None:
+    assert stack.pause("family", "api") == 0
+    stack.resume("family", "api")
+    await stack.wait_ready()
+    assert (await north.api.get("family", "/healthz")).status_code == 200
