@@ -26,29 +26,12 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from enum import StrEnum
 
+# The codes travel on events, so they live in the catalog; re-exported here.
+from iopnet.catalog import Modality as Modality
+from iopnet.catalog import RiskLevel as RiskLevel
+
 PHQ9_OBJECTIVE_BELOW = 10
 GAD7_CO_OCCURRING_AT = 10
-
-
-class RiskLevel(StrEnum):
-    """C-SSRS triage at admission (the plans service's own copy of the intake codes)."""
-
-    NONE = "none"
-    LOW = "low"
-    MODERATE = "moderate"
-    HIGH = "high"
-
-
-class Modality(StrEnum):
-    CBT = "cbt"
-    DBT_SKILLS = "dbt_skills"
-    GROUP_THERAPY = "group_therapy"
-    INDIVIDUAL_COUNSELING = "individual_counseling"
-    PSYCHOEDUCATION = "psychoeducation"
-    MINDFULNESS = "mindfulness"
-    SKILL_BUILDING = "skill_building"
-    FAMILY_THERAPY = "family_therapy"
-    RELAPSE_PREVENTION = "relapse_prevention"
 
 
 class ProblemCode(StrEnum):
