@@ -1,0 +1,1 @@
+"""``make demo``: a small network of IOPs driven through the running system."""
