@@ -109,9 +109,11 @@ class SiteDatabase:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(f"SET LOCAL ROLE {API_ROLE}")
-            await conn.execute("SELECT set_config('iopnet.site_id', $1, true)",
-                               self.principal.data_site)
+            # One round trip: set_config('role', ..., true) is SET LOCAL ROLE.
+            await conn.execute(
+                "SELECT set_config('role', $1, true), set_config('iopnet.site_id', $2, true)",
+                API_ROLE, self.principal.data_site,
+            )
             yield conn
 
 
