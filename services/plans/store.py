@@ -395,3 +395,30 @@ async def load_progress(conn: Connection, episode: CareEpisode) -> ProgressRecor
                           m["program_week"]) for m in measures],
         signals=[SignalRecord(s["signal"], s["observed_on"]) for s in signals],
     )
+
+
+async def outcomes_by_site(conn: Connection) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        """
+        WITH latest AS (
+            SELECT DISTINCT ON (patient_id) patient_id, total FROM outcome_measures
+            WHERE instrument = 'phq9' ORDER BY patient_id, measured_on DESC, recorded_at DESC
+        ), episodes AS (
+            SELECT e.site_id, e.plan_status, e.baseline_phq9, l.total AS latest
+            FROM care_episodes e LEFT JOIN latest l USING (patient_id)
+        ), statuses AS (
+            SELECT site_id, jsonb_object_agg(plan_status, n) AS by_status
+            FROM (SELECT site_id, plan_status, count(*) AS n FROM episodes GROUP BY 1, 2) c
+            GROUP BY site_id
+        )
+        SELECT site_id, count(*) AS episodes, by_status, count(latest) AS measured,
+               round(avg(baseline_phq9), 1)::float AS mean_baseline_phq9,
+               round(avg(latest), 1)::float AS mean_latest_phq9,
+               count(*) FILTER (WHERE baseline_phq9 > 0 AND latest * 2 <= baseline_phq9)
+                   AS responders,
+               count(*) FILTER (WHERE latest < 5) AS remissions
+        FROM episodes JOIN statuses USING (site_id)
+        GROUP BY site_id, by_status ORDER BY site_id
+        """
+    )
+    return [dict(row) for row in rows]

@@ -247,3 +247,19 @@ async def test_the_census_is_per_site_and_network_wide_for_the_operator(
     assert {line["site_id"] for line in own} == {north.site_id}
     everyone = (await operator.get("intake", "/v1/census")).json()
     assert {north.site_id, south.site_id} <= {line["site_id"] for line in everyone}
+
+
+async def test_outcomes_are_per_site_and_network_wide_for_the_operator(
+    operator: Api, north: Site, south: Site,
+) -> None:
+    await refer_and_admit(north.api)
+    await refer_and_admit(south.api)
+
+    async def counted() -> bool:
+        sites = {line["site_id"] for line in (await operator.get("plans", "/v1/outcomes")).json()}
+        return {north.site_id, south.site_id} <= sites
+
+    await eventually(counted, timeout=10)
+    own = (await north.api.get("plans", "/v1/outcomes")).json()
+    assert [line["site_id"] for line in own] == [north.site_id]
+    assert own[0]["episodes"] >= 1 and own[0]["mean_baseline_phq9"] > 0

@@ -1,6 +1,6 @@
 """Plans' HTTP API: the care episode, the treatment plan and its revisions, progress,
 step-down, step-up and discharge."""
 
-from services.plans.api import care, plans
+from services.plans.api import care, outcomes, plans
 
-routers = [plans.router, care.router]
+routers = [plans.router, care.router, outcomes.router]
