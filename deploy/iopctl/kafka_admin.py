@@ -8,14 +8,23 @@ from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from iopnet.settings import ServiceSettings
 from iopnet.topics import TopicSpec, all_topics
 
 _TOPIC_ALREADY_EXISTS = 36
 
 
+class _KafkaSecurity(ServiceSettings):
+    """Only for its IOPNET_KAFKA_* security settings, as the services read them."""
+
+    service_name: str = "iopctl"
+    http_port: int = 0
+
+
 def _client(bootstrap: str) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap, client_id="iopctl", request_timeout_ms=10_000
+        bootstrap_servers=bootstrap, client_id="iopctl", request_timeout_ms=10_000,
+        **_KafkaSecurity().kafka_client_options(),
     )
 
 

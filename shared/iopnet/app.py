@@ -32,7 +32,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
 
     projection = spec.consumer_projection()
     lag = LagProbe(settings.kafka_bootstrap, settings.consumer_group,
-                   projection.topics if projection else [])
+                   projection.topics if projection else [], settings.kafka_client_options())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -16,6 +16,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
@@ -63,6 +64,7 @@ class ConsumerRunner:
         bootstrap_servers: str,
         attempts: int = 3,
         retry_delay: float = 0.2,
+        client_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.group_id = group_id
         self.projection = projection
@@ -70,6 +72,7 @@ class ConsumerRunner:
         self.bootstrap_servers = bootstrap_servers
         self.attempts = attempts
         self.retry_delay = retry_delay
+        self.client_options = dict(client_options or {})
         self.applied = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -80,6 +83,7 @@ class ConsumerRunner:
             client_id=f"{self.group_id}-consumer",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            **self.client_options,
         )
         await consumer.start()
         try:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -58,16 +59,20 @@ async def read_database_gauges(pool: asyncpg.Pool) -> None:
 class LagProbe:
     """Asks the broker how far a consumer group is behind the end of its topics."""
 
-    def __init__(self, bootstrap_servers: str, group_id: str, topics: Sequence[str]) -> None:
+    def __init__(self, bootstrap_servers: str, group_id: str, topics: Sequence[str],
+                 client_options: Mapping[str, Any] | None = None) -> None:
         self.bootstrap_servers = bootstrap_servers
+        self.client_options = dict(client_options or {})
         self.group_id = group_id
         self.topics = topics
         self._clients: tuple[AIOKafkaAdminClient, AIOKafkaConsumer] | None = None
 
     async def _connected(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
         if self._clients is None:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
-            ends = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers)
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers,
+                                        **self.client_options)
+            ends = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers,
+                                    **self.client_options)
             await admin.start()
             await ends.start()
             self._clients = admin, ends

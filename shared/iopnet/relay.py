@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
@@ -42,12 +43,14 @@ class OutboxRelay:
         channel: str,
         batch_size: int = 500,
         client_id: str = "iopnet-relay",
+        client_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.dsn = dsn
         self.bootstrap_servers = bootstrap_servers
         self.channel = channel
         self.batch_size = batch_size
         self.client_id = client_id
+        self.client_options = dict(client_options or {})
         self.published = 0
         self._wake = asyncio.Event()
 
@@ -60,6 +63,7 @@ class OutboxRelay:
             enable_idempotence=True,
             acks="all",
             linger_ms=2,
+            **self.client_options,
         )
         try:
             await self._become_leader(conn, stop)

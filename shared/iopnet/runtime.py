@@ -93,12 +93,14 @@ async def run_workers(
         tasks.append(OutboxRelay(
             dsn=settings.database_url, bootstrap_servers=settings.kafka_bootstrap,
             channel=EventStore.of(spec.name).channel, client_id=f"{spec.name}-relay",
+            client_options=settings.kafka_client_options(),
         ).run(stop))
     projection = spec.consumer_projection()
     if consumer and projection is not None:
         tasks.append(ConsumerRunner(
             group_id=settings.consumer_group, projection=projection, pool=pool,
             bootstrap_servers=settings.kafka_bootstrap,
+            client_options=settings.kafka_client_options(),
         ).run(stop))
     if consumer:
         tasks += [job(pool, settings, stop) for job in spec.background]

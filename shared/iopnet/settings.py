@@ -8,8 +8,9 @@ Kubernetes set the variables.
 from __future__ import annotations
 
 import os
+from typing import Any, Literal
 
-from pydantic import model_validator
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_PG_PORT = 55432
@@ -24,6 +25,13 @@ class ServiceSettings(BaseSettings):
     http_port: int
     database_url: str = ""
     kafka_bootstrap: str = f"127.0.0.1:{os.environ.get('IOPNET_KAFKA_PORT', DEFAULT_KAFKA_PORT)}"
+    #: Managed Kafka: TLS (SSL, SASL_SSL, with a CA bundle) and SASL (PLAIN, SCRAM-*).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = (
+        "PLAINTEXT")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ca_file: str | None = None
     consumer_group: str = ""
     db_pool_size: int = 10
     log_level: str = "INFO"
@@ -37,3 +45,19 @@ class ServiceSettings(BaseSettings):
             self.database_url = f"postgresql://iopnet@127.0.0.1:{port}/{self.service_name}"
         self.consumer_group = self.consumer_group or self.service_name
         return self
+
+    def kafka_client_options(self) -> dict[str, Any]:
+        """Security options for every aiokafka client (producer, consumer, admin)."""
+        options: dict[str, Any] = {"security_protocol": self.kafka_security_protocol}
+        if self.kafka_security_protocol in ("SSL", "SASL_SSL"):
+            from aiokafka.helpers import create_ssl_context
+
+            options["ssl_context"] = create_ssl_context(cafile=self.kafka_ca_file)
+        if self.kafka_sasl_mechanism is not None:
+            password = self.kafka_sasl_password
+            options |= {
+                "sasl_mechanism": self.kafka_sasl_mechanism,
+                "sasl_plain_username": self.kafka_sasl_username,
+                "sasl_plain_password": password.get_secret_value() if password else None,
+            }
+        return options
