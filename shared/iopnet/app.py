@@ -12,14 +12,14 @@ import asyncpg
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.middleware.base import RequestResponseEndpoint
 
 from iopnet.auth.audit import install_audit
 from iopnet.auth.ratelimit import RateLimiter
 from iopnet.db import create_pool
 from iopnet.envelope import new_id
 from iopnet.eventstore import Cause, EventStore
-from iopnet.metrics import REQUEST_SECONDS, LagProbe, Stopwatch, read_database_gauges
+from iopnet.metrics import REQUEST_SECONDS, LagProbe, read_database_gauges
+from iopnet.observer import Exchange, ResponseObserver
 from iopnet.problems import install_problem_handlers
 from iopnet.service import ServiceSpec
 from iopnet.settings import ServiceSettings
@@ -96,15 +96,12 @@ def install_request_telemetry(app: FastAPI) -> None:
     W3C trace context) whenever a tracer provider is configured.
     """
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: RequestResponseEndpoint) -> Response:
-        watch = Stopwatch()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unrouted")
-        if route not in UNOBSERVED_ROUTES:
-            REQUEST_SECONDS.labels(request.method, route, str(response.status_code)).observe(
-                watch.seconds)
-        return response
+    async def observe(exchange: Exchange) -> None:
+        if exchange.route not in UNOBSERVED_ROUTES:
+            REQUEST_SECONDS.labels(exchange.method, exchange.route, str(exchange.status)
+                                   ).observe(exchange.seconds)
+
+    app.add_middleware(ResponseObserver, observe=observe)
 
 
 UNOBSERVED_ROUTES = frozenset({"/metrics", "/healthz", "/readyz"})

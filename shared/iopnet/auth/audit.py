@@ -12,42 +12,38 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel
-from starlette.middleware.base import RequestResponseEndpoint
 
 from iopnet.auth.guard import require
 from iopnet.auth.principal import Principal
 from iopnet.catalog import Scope
+from iopnet.observer import Exchange, ResponseObserver
 
 log = logging.getLogger(__name__)
 AUDITED_PREFIX = "/v1/"
 
 
 def install_audit(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def audit(request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
-        if request.url.path.startswith(AUDITED_PREFIX):
-            await _record(request, response.status_code)
-        return response
-
+    app.add_middleware(ResponseObserver, observe=record)
     app.include_router(router)
 
 
-async def _record(request: Request, outcome: int) -> None:
-    principal: Principal | None = getattr(request.state, "principal", None)
-    route = request.scope.get("route")
-    action = f"{request.method} {getattr(route, 'path', 'unrouted')}"
-    pool: asyncpg.Pool = request.app.state.pool
+async def record(exchange: Exchange) -> None:
+    """One append-only row per /v1 request, whatever its outcome."""
+    if not exchange.path.startswith(AUDITED_PREFIX):
+        return
+    principal: Principal | None = exchange.state.get("principal")
+    action = f"{exchange.method} {exchange.route}"
+    pool: asyncpg.Pool = exchange.scope["app"].state.pool
     try:
         await pool.execute(
             "INSERT INTO audit_log (key_id, site_id, action, resource, outcome, correlation)"
             " VALUES ($1, $2, $3, $4, $5, $6)",
             principal.key_id if principal else None,
             principal.site_id if principal else None,
-            action, request.url.path[:500], outcome,
-            request.headers.get("x-correlation-id", "")[:128] or None,
+            action, exchange.path[:500], exchange.status,
+            (exchange.header(b"x-correlation-id") or "")[:128] or None,
         )
     except (OSError, asyncpg.PostgresError):
         log.exception("could not write the audit row for %s", action)
