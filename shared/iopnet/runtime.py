@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from collections.abc import Awaitable, Iterator
@@ -27,6 +28,7 @@ from iopnet.migrate import apply_migrations
 from iopnet.relay import OutboxRelay
 from iopnet.service import ServiceSpec
 from iopnet.settings import ServiceSettings
+from iopnet.supervision import keep_running
 from iopnet.telemetry import configure_logging, configure_tracing
 
 ROLES = ("api", "relay", "consumer", "worker", "migrate")
@@ -90,20 +92,24 @@ async def run_workers(
         start_http_server(settings.worker_metrics_port, addr=settings.http_host)
     pool = await create_pool(settings.database_url, max_size=settings.db_pool_size)
     if relay:
-        tasks.append(OutboxRelay(
+        outbox_relay = OutboxRelay(
             dsn=settings.database_url, bootstrap_servers=settings.kafka_bootstrap,
             channel=EventStore.of(spec.name).channel, client_id=f"{spec.name}-relay",
             client_options=settings.kafka_client_options(),
-        ).run(stop))
+        )
+        tasks.append(keep_running("relay", lambda: outbox_relay.run(stop), stop))
     projection = spec.consumer_projection()
     if consumer and projection is not None:
-        tasks.append(ConsumerRunner(
+        runner = ConsumerRunner(
             group_id=settings.consumer_group, projection=projection, pool=pool,
             bootstrap_servers=settings.kafka_bootstrap,
             client_options=settings.kafka_client_options(),
-        ).run(stop))
+        )
+        tasks.append(keep_running("consumer", lambda: runner.run(stop), stop))
     if consumer:
-        tasks += [job(pool, settings, stop) for job in spec.background]
+        tasks += [keep_running(getattr(job, "__name__", "job"),
+                               functools.partial(job, pool, settings, stop), stop)
+                  for job in spec.background]
     log.info("%s worker started (relay=%s, consumer=%s)", spec.name, relay, consumer)
     try:
         await asyncio.gather(*tasks, stop.wait())

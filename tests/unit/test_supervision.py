@@ -1,0 +1,38 @@
+import asyncio
+
+import pytest
+
+from iopnet.supervision import keep_running
+
+pytestmark = pytest.mark.unit
+
+
+async def test_a_failing_loop_is_started_again_until_stopped() -> None:
+    stop = asyncio.Event()
+    starts = 0
+
+    async def flaky() -> None:
+        nonlocal starts
+        starts += 1
+        if starts < 3:
+            raise ConnectionError("broker unreachable")
+        await stop.wait()  # healthy now: runs until told to stop
+
+    supervised = asyncio.create_task(keep_running("relay", flaky, stop, first_pause=0.01))
+    while starts < 3:
+        await asyncio.sleep(0.01)
+    stop.set()
+    await asyncio.wait_for(supervised, 1)
+    assert starts == 3
+
+
+async def test_stopping_during_a_pause_ends_at_once() -> None:
+    stop = asyncio.Event()
+
+    async def broken() -> None:
+        raise OSError("database restarting")
+
+    supervised = asyncio.create_task(keep_running("consumer", broken, stop, first_pause=60))
+    await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(supervised, 1)
