@@ -1,5 +1,6 @@
 """What sessions does with others' events: enroll on admission, follow the treatment plan,
-and end the program on step-down, step-up or discharge."""
+and end the program on step-down, step-up or discharge. A place a patient gives up at a
+group session goes to the earliest waitlisted patient, in the same transaction."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
 from iopnet.eventstore import Cause
 from iopnet.topics import topic_of
-from services.sessions import domain, store
+from services.sessions import domain, scheduling, store
 
 #: Tables holding a patient's current state; they follow the patient to a new site.
 PATIENT_TABLES = ("enrollments", "treatment_plans")
@@ -34,6 +35,7 @@ async def on_patient_admitted(
     enrollment = await enrollments.get(event.patient_id)
     assert enrollment is not None and enrollment.terms is not None
     terms = enrollment.terms
+    await store.hold_program(conn, terms.site_id, terms.program_id)
     groups = await store.groups_of(conn, terms.site_id, terms.program_id)
     await store.hold_groups(conn, groups)
     occurrences = domain.program_schedule(
@@ -67,8 +69,10 @@ async def on_plan_revised(conn: Connection, event: DomainEvent, envelope: EventE
     await store.hold_groups(conn, [g for g in groups
                                    if g.group_id in {a.group_id for a in additions}])
     taken = await store.occupancy(conn, [a.session_id for a in additions if a.capacity])
-    enrollment.adjust_to_plan(change, additions, taken, envelope.time)
-    await enrollments.save(enrollment, Cause.following(envelope))
+    freed = enrollment.adjust_to_plan(change, additions, taken, envelope.time)
+    cause = Cause.following(envelope)
+    await enrollments.save(enrollment, cause)
+    await scheduling.fill_freed_places(conn, freed, envelope.time, cause)
 
 
 async def on_program_ended(conn: Connection, event: DomainEvent, envelope: EventEnvelope
@@ -80,8 +84,10 @@ async def on_program_ended(conn: Connection, event: DomainEvent, envelope: Event
     enrollment = await enrollments.get(event.patient_id)
     if enrollment is None:
         return
-    enrollment.cancel_after(event.effective_on, reason)
-    await enrollments.save(enrollment, Cause.following(envelope))
+    freed = enrollment.cancel_after(event.effective_on, reason)
+    cause = Cause.following(envelope)
+    await enrollments.save(enrollment, cause)
+    await scheduling.fill_freed_places(conn, freed, envelope.time, cause)
 
 
 PROJECTION = Projection(

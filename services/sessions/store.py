@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -89,6 +89,13 @@ async def hold_groups(conn: Connection, groups: Iterable[Group]) -> None:
         await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", key)
 
 
+async def hold_program(conn: Connection, site_id: str, program_id: str) -> None:
+    """Serialize adding a group to a program with admissions to it until this transaction
+    ends, so an admission never misses a group added at the same moment."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                       f"program/{site_id}/{program_id}")
+
+
 async def occupancy(conn: Connection, session_ids: Sequence[str]) -> dict[str, int]:
     """Patients holding a place (not waitlisted, not cancelled) at each session."""
     rows = await conn.fetch(
@@ -98,6 +105,34 @@ async def occupancy(conn: Connection, session_ids: Sequence[str]) -> dict[str, i
         list(session_ids),
     )
     return {row["session_id"]: int(row["taken"]) for row in rows}
+
+
+async def group_of_session(conn: Connection, session_id: str) -> tuple[Group, datetime] | None:
+    """The group a group session belongs to, and when the session starts."""
+    row = await conn.fetchrow(
+        "SELECT DISTINCT ON (ps.session_id) ps.starts_at AS session_starts_at,"
+        f" {', '.join('g.' + c.strip() for c in _GROUP_COLUMNS.split(','))}"
+        " FROM patient_sessions ps JOIN program_groups g"
+        " ON g.site_id = ps.site_id AND g.group_id = ps.group_id"
+        " WHERE ps.session_id = $1",
+        session_id,
+    )
+    if row is None:
+        return None
+    fields = dict(row)
+    starts_at = fields.pop("session_starts_at")
+    return Group(**{**fields, "modality": Modality(fields["modality"])}), starts_at
+
+
+async def waitlist(conn: Connection, session_id: str) -> list[str]:
+    """The patients waitlisted for a session, earliest first."""
+    rows = await conn.fetch(
+        "SELECT patient_id::text AS patient_id FROM patient_sessions"
+        " WHERE session_id = $1 AND status = 'waitlisted'"
+        " ORDER BY waitlisted_since NULLS FIRST, patient_id",
+        session_id,
+    )
+    return [row["patient_id"] for row in rows]
 
 
 # Enrollments ----------------------------------------------------------------------------
@@ -122,6 +157,24 @@ async def end_enrollment(conn: Connection, patient_id: str, ended_on: date, reas
         " updated_at = now() WHERE patient_id = $1 AND ended_on IS NULL",
         patient_id, ended_on, reason,
     )
+
+
+async def enrollments_short_of_days(conn: Connection, site_id: str, program_id: str
+                                    ) -> list[str]:
+    """Enrollments of the program, not ended nor over, with fewer weekdays of groups ahead
+    than their days a week (awaiting a schedule included), in the order they enrolled."""
+    rows = await conn.fetch(
+        "SELECT e.patient_id::text AS patient_id FROM enrollments e"
+        " WHERE e.site_id = $1 AND e.program_id = $2 AND e.ended_on IS NULL"
+        " AND e.status <> 'ended' AND e.ends_on > (now() AT TIME ZONE e.time_zone)::date"
+        " AND e.days_per_week > (SELECT count(DISTINCT extract(isodow FROM"
+        "     ps.starts_at AT TIME ZONE e.time_zone)) FROM patient_sessions ps"
+        "   WHERE ps.patient_id = e.patient_id AND ps.kind = 'group'"
+        "   AND ps.status <> 'cancelled' AND ps.starts_at >= now())"
+        " ORDER BY e.enrolled_at, e.patient_id",
+        site_id, program_id,
+    )
+    return [row["patient_id"] for row in rows]
 
 
 async def find_enrollment(conn: Connection, patient_id: str) -> dict[str, Any] | None:
@@ -154,10 +207,16 @@ async def project_enrollment(conn: Connection, event: DomainEvent, _: EventEnvel
         case SessionScheduled():
             await conn.execute(
                 "INSERT INTO patient_sessions (session_id, patient_id, site_id, kind, modality,"
-                " group_id, starts_at, duration_minutes, clinician_id, waitlisted, status)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                " group_id, starts_at, duration_minutes, clinician_id, waitlisted, status,"
+                " waitlisted_since)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+                " CASE WHEN $10 THEN clock_timestamp() END)"
                 " ON CONFLICT (session_id, patient_id) DO UPDATE SET"
-                " waitlisted = excluded.waitlisted, status = excluded.status",
+                " waitlisted = excluded.waitlisted, status = excluded.status,"
+                # Still waitlisted keeps the place in the queue; waitlisted anew joins its end.
+                " waitlisted_since = CASE WHEN patient_sessions.status = 'waitlisted'"
+                " AND excluded.waitlisted THEN patient_sessions.waitlisted_since"
+                " ELSE excluded.waitlisted_since END",
                 event.session_id, event.patient_id, event.site_id, event.kind.value,
                 event.modality.value, event.group_id, event.starts_at, event.duration_minutes,
                 event.clinician_id, event.waitlisted,

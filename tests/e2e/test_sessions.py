@@ -26,6 +26,7 @@ pytestmark = pytest.mark.e2e
 PROGRAM = "sess-e2e-iop"
 EMPTY_PROGRAM = "sess-e2e-empty"
 SMALL_PROGRAM = "sess-e2e-small"
+LATE_PROGRAM = "sess-e2e-late"
 START = date(2027, 1, 4)  # a Monday; Chicago is on CST (UTC-6) all January
 GROUPS = [
     {"group_id": "sess-e2e-mon", "modality": "group_therapy", "weekday": 0, "capacity": 8},
@@ -173,6 +174,58 @@ async def test_an_admission_to_a_program_without_groups_awaits_a_schedule(north:
     enrollment = (await api.get("sessions", f"/v1/patients/{patient_id}")).json()
     assert (enrollment["status"], enrollment["weekly_hours_target"]) == ("awaiting_schedule", 12)
     assert (await api.get("sessions", f"/v1/patients/{patient_id}/sessions")).json() == []
+
+
+async def enrolled(api: Api, patient_id: str) -> dict[str, Any]:
+    async def known() -> bool:
+        return (await api.get("sessions", f"/v1/patients/{patient_id}")).status_code == 200
+
+    await eventually(known, timeout=15)
+    enrollment: dict[str, Any] = (await api.get("sessions", f"/v1/patients/{patient_id}")).json()
+    return enrollment
+
+
+async def test_groups_added_after_an_admission_schedule_the_waiting_patient(
+    north: Site,
+) -> None:
+    api = north.api
+    created = await api.post("sessions", "/v1/programs",
+                             json={"program_id": LATE_PROGRAM, "name": "Groups come later"})
+    assert created.status_code == 201, created.text
+    patient_id = await admit(api, program_id=LATE_PROGRAM, start_date=START, days_per_week=3,
+                             planned_weeks=8, clinician_id="clin-5")
+    assert (await enrolled(api, patient_id))["status"] == "awaiting_schedule"
+
+    path = f"/v1/programs/{LATE_PROGRAM}/groups"
+    thursday = {"group_id": "sess-e2e-late-thu", "modality": "cbt", "clinician_id": "clin-g",
+                "weekday": 3, "start_time": "10:00", "capacity": 6}
+    added = await api.post("sessions", path, json=thursday,
+                           headers={"Idempotency-Key": f"late-thu-{patient_id}"})
+    assert added.status_code == 201, added.text
+    schedule = (await api.get("sessions", f"/v1/patients/{patient_id}/sessions")).json()
+    assert [s["kind"] for s in schedule].count("group") == 8  # in the group's transaction
+    assert schedule[0]["starts_at"].startswith("2027-01-07T16:00:00")  # Thursday 10:00 CST
+    assert schedule[1]["kind"] == "individual" and schedule[1]["clinician_id"] == "clin-5"
+    assert (await enrolled(api, patient_id))["status"] == "scheduled"
+
+    # Retried, with or without the key: nothing is scheduled twice.
+    for headers in ({"Idempotency-Key": f"late-thu-{patient_id}"}, {}):
+        again = await api.post("sessions", path, json=thursday, headers=headers)
+        assert again.status_code in (200, 201), again.text
+    assert len((await api.get("sessions", f"/v1/patients/{patient_id}/sessions")).json()) == (
+        len(schedule))
+
+    # Three days a week: Monday and Tuesday fill the other two; Wednesday is not needed.
+    for group_id, weekday in (("sess-e2e-late-mon", 0), ("sess-e2e-late-tue", 1),
+                              ("sess-e2e-late-wed", 2)):
+        answer = await api.post("sessions", path, json={
+            **thursday, "group_id": group_id, "weekday": weekday})
+        assert answer.status_code == 201, answer.text
+    schedule = (await api.get("sessions", f"/v1/patients/{patient_id}/sessions")).json()
+    groups = {s["group_id"] for s in schedule if s["kind"] == "group"}
+    assert groups == {"sess-e2e-late-mon", "sess-e2e-late-tue", "sess-e2e-late-thu"}
+    assert len(schedule) == 3 * 8 + 8
+    assert {s["status"] for s in schedule} == {"scheduled"}
 
 
 @asynccontextmanager

@@ -29,7 +29,7 @@ from iopnet.envelope import EventEnvelope
 from iopnet.eventstore import Cause, EventStore
 from iopnet.migrate import apply_migrations
 from iopnet.topics import topic_of
-from services.sessions import projections, store
+from services.sessions import projections, scheduling, store
 from services.sessions.domain import Group, Program
 from services.sessions.service import SPEC
 from tests.conftest import FreshDatabase
@@ -178,3 +178,124 @@ async def test_a_transfer_moves_the_current_enrollment(pool: asyncpg.Pool) -> No
     await project(pool, transfer_projector(SPEC.patient_tables), moved, "intake")
     assert await pool.fetchval("SELECT site_id FROM enrollments WHERE patient_id = $1",
                                patient_id) == "site-s"
+
+
+# Patients admitted before their program had groups ----------------------------------------
+
+BEFORE_START = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+async def add_group_and_schedule(pool: asyncpg.Pool, group: Group,
+                                 now: datetime = BEFORE_START) -> list[str]:
+    """What POST /v1/programs/{id}/groups does, in one transaction."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await store.find_group(conn, group.site_id, group.group_id) is None:
+            await store.add_group(conn, group)
+        return await scheduling.schedule_waiting(conn, group.site_id, group.program_id, now,
+                                                 Cause("req", "req"))
+
+
+async def stream_versions(pool: asyncpg.Pool, *patient_ids: str) -> list[int | None]:
+    return [await pool.fetchval("SELECT version FROM event_streams WHERE stream_id = $1",
+                                f"enrollment-{p}") for p in patient_ids]
+
+
+async def test_groups_added_later_schedule_the_patients_waiting_first_come_first_served(
+    pool: asyncpg.Pool,
+) -> None:
+    async with pool.acquire() as conn:
+        await store.add_program(conn, Program(SITE, "new", "Adult IOP, second cohort"))
+    waiting = []
+    for _ in range(2):
+        patient_id = str(uuid.uuid4())
+        admitted_to_new = admission(patient_id).model_copy(update={"program_id": "new"})
+        await project(pool, projections.on_patient_admitted, admitted_to_new, "intake")
+        waiting.append(patient_id)
+    first, second = waiting
+    assert await statuses(pool, first) == {}
+    assert await stream_versions(pool, first, second) == [None, None]
+
+    monday = Group(SITE, "new", "n-mon", Modality.GROUP_THERAPY, "clin-1", 0, time(9), 180, 1)
+    assert await add_group_and_schedule(pool, monday) == [first, second]
+    assert await statuses(pool, first) == {"group_therapy:scheduled": 8,
+                                           "individual_counseling:scheduled": 8}
+    assert await statuses(pool, second) == {"group_therapy:waitlisted": 8,
+                                            "individual_counseling:scheduled": 8}
+    enrollment = await store.find_enrollment(pool, first)  # type: ignore[arg-type]
+    assert enrollment is not None and enrollment["status"] == "scheduled"
+
+    # A retried request with the same group schedules nothing twice.
+    assert await add_group_and_schedule(pool, monday) == []
+    assert await stream_versions(pool, first, second) == [16, 16]
+
+    # Three days a week, one weekday so far: later groups fill the other two, from today.
+    tuesday = Group(SITE, "new", "n-tue", Modality.CBT, "clin-2", 1, time(9), 180, 8)
+    week3 = datetime(2027, 1, 19, 20, tzinfo=UTC)  # Tuesday of week 3, afternoon in Chicago
+    assert await add_group_and_schedule(pool, tuesday, now=week3) == [first, second]
+    assert (await statuses(pool, first))["cbt:scheduled"] == 6  # 19 January to 23 February
+    events = await pool.fetch("SELECT envelope FROM events WHERE stream_id = $1"
+                              " ORDER BY stream_version", f"enrollment-{first}")
+    assert {e["envelope"]["type"] for e in events} == {"iopnet.SessionScheduled"}
+    outbox = await pool.fetchval("SELECT count(*) FROM outbox WHERE topic = $1",
+                                 topic_of("sessions"))
+    assert outbox == 2 * (16 + 6)
+
+
+# The waitlist ---------------------------------------------------------------------------
+
+
+async def places(pool: asyncpg.Pool, patient_id: str, group_id: str) -> dict[str, str]:
+    rows = await pool.fetch("SELECT starts_at, status FROM patient_sessions"
+                            " WHERE patient_id = $1 AND group_id = $2", patient_id, group_id)
+    return {row["starts_at"].date().isoformat(): row["status"] for row in rows}
+
+
+async def test_a_place_given_up_on_step_down_goes_to_the_earliest_waitlisted(
+    pool: asyncpg.Pool,
+) -> None:
+    holder, earliest, later = [await admitted(pool) for _ in range(3)]  # g-mon holds one
+    assert set((await places(pool, later, "g-mon")).values()) == {"waitlisted"}
+    stepped = SteppedDown(patient_id=holder, site_id=SITE, effective_on=date(2027, 2, 3),
+                          aftercare=["relapse_prevention_plan"], follow_up_within_days=7)
+    now = datetime(2027, 2, 8, 16, tzinfo=UTC)  # Monday 8 February's group has begun
+    await project(pool, projections.on_program_ended, stepped, "plans", at=now)
+
+    assert set((await places(pool, holder, "g-mon")).values()) == {"scheduled", "cancelled"}
+    promoted = await places(pool, earliest, "g-mon")
+    assert [d for d, status in sorted(promoted.items()) if status == "scheduled"] == [
+        "2027-02-15", "2027-02-22"]  # not the one that already started
+    assert promoted["2027-02-08"] == "waitlisted"
+    assert set((await places(pool, later, "g-mon")).values()) == {"waitlisted"}
+    promotion = await pool.fetch(
+        "SELECT envelope FROM events WHERE stream_id = $1 AND stream_version > 32"
+        " ORDER BY stream_version", f"enrollment-{earliest}")
+    assert [(e["envelope"]["type"], e["envelope"]["data"]["waitlisted"]) for e in promotion] == [
+        ("iopnet.SessionScheduled", False)] * 2
+    assert promotion[0]["envelope"]["data"]["starts_at"].startswith("2027-02-15T15:00:00")
+    occupancy = await pool.fetchval(
+        "SELECT count(*) FROM patient_sessions WHERE group_id = 'g-mon' AND starts_at > $1"
+        " AND status = 'scheduled'", now)
+    assert occupancy == 2  # capacity 1, two Mondays left
+
+    # Redelivered: the runner would skip it, but the projector changes nothing either.
+    await project(pool, projections.on_program_ended, stepped, "plans", at=now)
+    assert await stream_versions(pool, earliest, later) == [34, 32]
+
+
+async def test_a_place_a_revision_gives_up_goes_to_the_waitlist(pool: asyncpg.Pool) -> None:
+    holder, waiting = await admitted(pool), await admitted(pool)
+    drafted = PlanDrafted(
+        patient_id=holder, site_id=SITE, plan_id="plan-1", problem_codes=["depression"],
+        interventions=interventions(group_therapy=1, psychoeducation=1, mindfulness=1,
+                                    individual_counseling=1),
+        target_date=date(2027, 3, 1), clinician_id="clin-7")
+    await project(pool, projections.on_plan_drafted, drafted, "plans")
+    revised = PlanRevised(
+        patient_id=holder, site_id=SITE, plan_id="plan-1", revision=2, changes=["removed:I1"],
+        reason=RevisionReason.LACK_OF_PROGRESS,
+        interventions=interventions(psychoeducation=1, mindfulness=1, individual_counseling=1))
+    now = datetime(2027, 2, 16, 18, tzinfo=UTC)  # Tuesday of week 7
+    await project(pool, projections.on_plan_revised, revised, "plans", at=now)
+    assert (await places(pool, waiting, "g-mon"))["2027-02-22"] == "scheduled"
+    assert (await places(pool, waiting, "g-mon"))["2027-02-15"] == "waitlisted"
+    assert (await places(pool, holder, "g-mon"))["2027-02-22"] == "cancelled"

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import UTC, datetime, time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
+from iopnet.app import RequestCause
 from iopnet.auth import SiteDatabase, site_database
 from iopnet.auth.registry import site_time_zone
 from iopnet.catalog import Modality, Scope
 from iopnet.db import Connection
 from iopnet.idempotency import Answer, IdempotencyKey, execute
 from iopnet.problems import Problem, not_found
-from services.sessions import store
+from services.sessions import scheduling, store
 from services.sessions.api.models import Identifier, Strict, acting_site
 from services.sessions.domain import DEFAULT_GROUP_MINUTES, Group, Program
 
@@ -72,17 +73,22 @@ class GroupView(BaseModel):
 
 @router.post("/programs", status_code=201, responses={201: {"model": ProgramView}})
 async def create_program(body: ProgramRequest, request: Request, db: Writer,
+                         cause: RequestCause,
                          idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """A program of the site. Sending the same program again answers 200; a different
     program under an id already taken is a conflict."""
     program = Program(acting_site(db, body.site_id), body.program_id, body.name)
 
     async def create(conn: Connection) -> Answer:
+        await store.hold_program(conn, program.site_id, program.program_id)
         existing = await store.find_program(conn, program.site_id, program.program_id)
         if existing is None:
             await store.add_program(conn, program)
         elif existing != program:
             raise _taken("program", program.program_id)
+        # Patients may have been admitted to the program before it was created here.
+        await scheduling.schedule_waiting(conn, program.site_id, program.program_id,
+                                          datetime.now(UTC), cause)
         view = ProgramView(**vars(program)).model_dump(mode="json")
         return Answer(201 if existing is None else 200, view)
 
@@ -98,8 +104,11 @@ async def list_programs(db: Reader) -> list[dict[str, Any]]:
 @router.post("/programs/{program_id}/groups", status_code=201,
              responses={201: {"model": GroupView}})
 async def create_group(program_id: str, body: GroupRequest, request: Request, db: Writer,
-                       idempotency_key: IdempotencyKey = None) -> JSONResponse:
-    """A recurring group of the program: one weekday, a local start time, a capacity."""
+                       cause: RequestCause, idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    """A recurring group of the program: one weekday, a local start time, a capacity.
+
+    Patients of the program short of their days a week (admitted before it had groups,
+    above all) are scheduled into the groups in the same transaction, as at admission."""
     site_id = acting_site(db, body.site_id)
     hours, minutes = (int(part) for part in body.start_time.split(":"))
     group = Group(site_id=site_id, program_id=program_id, group_id=body.group_id,
@@ -110,11 +119,13 @@ async def create_group(program_id: str, body: GroupRequest, request: Request, db
     async def create(conn: Connection) -> Answer:
         if await store.find_program(conn, site_id, program_id) is None:
             raise not_found("program", program_id)
+        await store.hold_program(conn, site_id, program_id)
         existing = await store.find_group(conn, site_id, group.group_id)
         if existing is None:
             await store.add_group(conn, group)
         elif existing != group:
             raise _taken("group", group.group_id)
+        await scheduling.schedule_waiting(conn, site_id, program_id, datetime.now(UTC), cause)
         view = _group_view(group, await site_time_zone(conn, site_id))
         return Answer(201 if existing is None else 200, view)
 

@@ -4,6 +4,12 @@ The aggregate's stream (``enrollment-<patient_id>``) holds only what sessions
 decided; the terms of the admission (start, days a week, weeks, clinician,
 baseline, the site's time zone) come from the admission through the
 enrollments table and are handed to the aggregate when it is loaded.
+
+A ``SessionScheduled`` for a session the patient already has replaces it (the
+latest one is the truth). That is how a waitlisted patient takes a place that
+freed up: the same session id again, with ``waitlisted=False``; and how a
+cancelled session is scheduled again. Attendance is only ever recorded on a
+held place, so a replacement never loses one.
 """
 
 from __future__ import annotations
@@ -123,6 +129,8 @@ class ScheduledSession:
     clinician_id: str
     waitlisted: bool
     cancelled: bool = False
+    #: What cancelled the session (e.g. ``PlanRevised``), while it is cancelled.
+    cancel_reason: str | None = None
     attendance: Attendance | None = None
 
     @property
@@ -209,6 +217,74 @@ class Enrollment(Aggregate):
         for occurrence in occurrences:
             self._schedule(occurrence, occupancy)
 
+    def missing_occurrences(self, groups: Sequence[Group], today: date) -> list[Occurrence]:
+        """What completes a schedule short of its days a week, from ``today`` (the site's
+        local date) or the start, whichever is later, to the planned end.
+
+        Weekdays the patient already has a group on (held or waitlisted) are kept; the
+        missing ones are chosen as at admission (earliest weekday, then earliest start,
+        then group id), leaving out modalities a plan revision dropped. Weekly individual
+        counseling follows the first program day's group, as at admission, unless the
+        patient has had individual sessions before. An enrollment still awaiting its
+        schedule thus gets exactly what an admission on ``today`` would have given it.
+        """
+        terms = self.known_terms
+        first = max(terms.starts_on, today)
+        if terms.ended_on is not None or first >= terms.ends_on:
+            return []
+        held = [s for s in self.sessions.values() if s.kind is SessionKind.GROUP
+                and not s.cancelled and local_date(s.starts_at, terms.time_zone) >= first]
+        held_weekdays = {local_date(s.starts_at, terms.time_zone).weekday() for s in held}
+        dropped = self._dropped_modalities()
+        candidates = [g for g in groups
+                      if g.weekday not in held_weekdays and g.modality not in dropped]
+        chosen = choose_groups(candidates, terms.days_per_week - len(held_weekdays))
+        if not chosen:
+            return []
+        found = [o for g in chosen
+                 for o in group_occurrences(g, first, terms.ends_on, terms.time_zone)]
+        if not any(s.kind is SessionKind.INDIVIDUAL for s in self.sessions.values()):
+            held_ids = {s.group_id for s in held}
+            anchor = min([g for g in groups if g.group_id in held_ids] + list(chosen),
+                         key=lambda g: g.order)
+            found += individual_occurrences(self.id, anchor, terms.clinician_id, first,
+                                            terms.ends_on, terms.time_zone)
+        return sorted((o for o in found if self._free(o.session_id)),
+                      key=lambda o: (o.starts_at, o.session_id))
+
+    def _dropped_modalities(self) -> set[Modality]:
+        """Modalities a plan revision cancelled and nothing scheduled since."""
+        cancelled = {s.modality for s in self.sessions.values()
+                     if s.cancel_reason == "PlanRevised"}
+        return cancelled - {s.modality for s in self.sessions.values() if not s.cancelled}
+
+    def schedule_missing(self, occurrences: Sequence[Occurrence],
+                         occupancy: Mapping[str, int]) -> None:
+        """Schedule ``missing_occurrences``; any the patient already has are skipped, so
+        doing it twice schedules nothing twice."""
+        if self.known_terms.ended_on is not None:
+            return
+        for occurrence in occurrences:
+            if self._free(occurrence.session_id):
+                self._schedule(occurrence, occupancy)
+
+    def take_place(self, session_id: str) -> bool:
+        """A place freed up at a session the patient is waitlisted for: the patient takes
+        it (``SessionScheduled`` again, not waitlisted). False when there is nothing to
+        take: not waitlisted there (any more), or the session was cancelled."""
+        session = self.sessions.get(session_id)
+        if session is None or not session.waitlisted or not session.pending:
+            return False
+        if self.known_terms.ended_on is not None:
+            return False
+        self.record(SessionScheduled(
+            site_id=self.known_terms.site_id, patient_id=self.id, session_id=session_id,
+            kind=session.kind, modality=session.modality, group_id=session.group_id,
+            starts_at=session.starts_at, duration_minutes=session.duration_minutes,
+            clinician_id=session.clinician_id, waitlisted=False,
+        ))
+        return True
+
     def _schedule(self, occurrence: Occurrence, occupancy: Mapping[str, int]) -> None:
         terms = self.known_terms
         waitlisted = (occurrence.capacity is not None
@@ -263,26 +339,38 @@ class Enrollment(Aggregate):
         return matching[0] if matching else None
 
     def adjust_to_plan(self, change: PlanChange, additions: Sequence[Occurrence],
-                       occupancy: Mapping[str, int], now: datetime) -> None:
-        """Cancel future sessions of dropped modalities; schedule the added ones."""
+                       occupancy: Mapping[str, int], now: datetime) -> list[str]:
+        """Cancel future sessions of dropped modalities; schedule the added ones.
+
+        Returns the group sessions where the patient gave up a place (for the waitlist).
+        """
         if self.known_terms.ended_on is not None:
-            return
+            return []
         dropped = [s.session_id for s in self.schedule_sessions()
                    if s.pending and s.starts_at > now and s.modality in change.dropped]
-        if dropped:
-            self.record(SessionsCancelled(site_id=self.known_terms.site_id, patient_id=self.id,
-                                          session_ids=dropped, reason="PlanRevised"))
+        freed = self._cancel(dropped, "PlanRevised")
         for occurrence in additions:
             self._schedule(occurrence, occupancy)
+        return freed
 
-    def cancel_after(self, effective_on: date, reason: str) -> None:
-        """The program ends: cancel every session still ahead after ``effective_on``."""
+    def cancel_after(self, effective_on: date, reason: str) -> list[str]:
+        """The program ends: cancel every session still ahead after ``effective_on``.
+
+        Returns the group sessions where the patient gave up a place (for the waitlist).
+        """
         terms = self.known_terms
         remaining = [s.session_id for s in self.schedule_sessions()
                      if s.pending and local_date(s.starts_at, terms.time_zone) > effective_on]
-        if remaining:
-            self.record(SessionsCancelled(site_id=terms.site_id, patient_id=self.id,
-                                          session_ids=remaining, reason=reason))
+        return self._cancel(remaining, reason)
+
+    def _cancel(self, session_ids: list[str], reason: str) -> list[str]:
+        if not session_ids:
+            return []
+        freed = [i for i in session_ids if self.sessions[i].kind is SessionKind.GROUP
+                 and not self.sessions[i].waitlisted]
+        self.record(SessionsCancelled(site_id=self.known_terms.site_id, patient_id=self.id,
+                                      session_ids=session_ids, reason=reason))
+        return freed
 
     # Attendance ---------------------------------------------------------------------------
 
@@ -415,6 +503,7 @@ class Enrollment(Aggregate):
             case SessionsCancelled():
                 for session_id in event.session_ids:
                     self.sessions[session_id].cancelled = True
+                    self.sessions[session_id].cancel_reason = event.reason
             case SessionAttended():
                 status = AttendanceStatus.LATE if event.late_minutes else AttendanceStatus.ATTENDED
                 self.sessions[event.session_id].attendance = Attendance(
