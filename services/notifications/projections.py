@@ -16,6 +16,7 @@ from iopnet.catalog import (
     ConsentGranted,
     ConsentRevoked,
     ConsentScope,
+    Discharged,
     DomainEvent,
     Instrument,
     OutcomeMeasured,
@@ -26,14 +27,15 @@ from iopnet.catalog import (
     SessionsCancelled,
     SessionScheduled,
     SteppedDown,
+    SteppedUp,
     SupportPersonLinked,
 )
 from iopnet.consumer import Projection
 from iopnet.db import Connection
-from iopnet.envelope import EventEnvelope
+from iopnet.envelope import EventEnvelope, utc_now
 from iopnet.topics import topic_of
 from services.notifications import domain, store
-from services.notifications.domain import Occasion
+from services.notifications.domain import Occasion, Placing, UrgentCause
 from services.notifications.settings import current
 
 
@@ -64,13 +66,44 @@ async def on_admission_declined(conn: Connection, event: DomainEvent, envelope: 
                                 ) -> None:
     assert isinstance(event, AdmissionDeclined)
     await store.set_patient_status(conn, event.patient_id, "declined")
-    await store.queue(conn, domain.declined_alert(event, occasion_of(envelope)))
+    await _alert(conn, event.patient_id, event.site_id,
+                 domain.declined_alert(event, occasion_of(envelope)), envelope)
 
 
 async def on_risk_signal_raised(conn: Connection, event: DomainEvent, envelope: EventEnvelope
                                 ) -> None:
     assert isinstance(event, RiskSignalRaised)
-    await store.queue(conn, domain.risk_alert(event, occasion_of(envelope)))
+    await _alert(conn, event.patient_id, event.site_id,
+                 domain.risk_alert(event, occasion_of(envelope)), envelope)
+
+
+async def _alert(conn: Connection, patient_id: str, site_id: str, cause: UrgentCause | None,
+                 envelope: EventEnvelope) -> None:
+    """Place an urgent cause, for each recipient, in the alert it belongs to (coalescing)."""
+    if cause is None:
+        return
+    settings = current()
+    window = timedelta(seconds=settings.urgent_alert_coalesce_seconds)
+    gather = timedelta(seconds=settings.urgent_alert_gather_seconds)
+    for recipient in domain.urgent_recipients(site_id):
+        await store.lock_urgent_alerts(conn, patient_id, recipient)
+        latest = await store.latest_urgent_alert(conn, patient_id, recipient)
+        placement = domain.place(
+            cause, latest, already_alerted=await store.urgent_cause_placed(
+                conn, cause.event_id, recipient), now=utc_now(), window=window, gather=gather)
+        if placement.placing is Placing.ALREADY_ALERTED:
+            continue
+        if placement.placing is Placing.FOLD:
+            assert latest is not None and placement.message_id is not None
+            causes = [*latest.causes, cause]
+            await store.fold_into_alert(conn, placement.message_id,
+                                        domain.alert_facts(causes, latest.follow_up),
+                                        domain.headline(causes))
+            message_id = placement.message_id
+        else:
+            message_id = str(await store.open_urgent_alert(conn, domain.urgent_draft(
+                patient_id, site_id, recipient, cause, occasion_of(envelope), placement)))
+        await store.record_urgent_cause(conn, cause, recipient, message_id, patient_id, site_id)
 
 
 async def on_session_scheduled(conn: Connection, event: DomainEvent, envelope: EventEnvelope
@@ -118,6 +151,23 @@ async def on_stepped_down(conn: Connection, event: DomainEvent, envelope: EventE
     await store.set_patient_status(conn, event.patient_id, "stepped_down")
     await store.queue(conn, domain.aftercare_summary(event, occasion_of(envelope)))
     await _progress_update(conn, event, envelope)
+
+
+async def on_stepped_up(conn: Connection, event: DomainEvent, envelope: EventEnvelope
+                        ) -> None:
+    assert isinstance(event, SteppedUp)
+    occasion = occasion_of(envelope)
+    await store.set_patient_status(conn, event.patient_id, "stepped_up")
+    await _alert(conn, event.patient_id, event.site_id, domain.stepped_up_alert(event, occasion),
+                 envelope)
+    await store.queue(conn, domain.step_up_notice(event, occasion))
+
+
+async def on_discharged(conn: Connection, event: DomainEvent, envelope: EventEnvelope
+                        ) -> None:
+    assert isinstance(event, Discharged)
+    await store.set_patient_status(conn, event.patient_id, "discharged")
+    await store.queue(conn, domain.discharge_notice(event, occasion_of(envelope)))
 
 
 async def _progress_update(conn: Connection, event: OutcomeMeasured | SteppedDown,
@@ -171,6 +221,8 @@ PROJECTION = Projection(
         OutreachNeeded: on_outreach_needed,
         OutcomeMeasured: on_outcome_measured,
         SteppedDown: on_stepped_down,
+        SteppedUp: on_stepped_up,
+        Discharged: on_discharged,
         SupportPersonLinked: on_support_person_linked,
         ConsentGranted: on_consent_granted,
         ConsentRevoked: on_consent_revoked,

@@ -21,6 +21,11 @@ class NotificationsSettings(ServiceSettings):
     reminder_lead_hours: float = 24
     #: A family schedule update waits this long for the rest of its batch of sessions.
     schedule_batch_settle_seconds: float = 5
+    #: A recipient gets at most one urgent alert about a patient this often; later causes
+    #: wait for the window to close and go together (domain/urgent_alerts.py). Every site.
+    urgent_alert_coalesce_seconds: float = 300
+    #: A new urgent alert waits this long for the rest of a burst of causes.
+    urgent_alert_gather_seconds: float = 10
 
 
 @cache

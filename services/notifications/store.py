@@ -15,10 +15,14 @@ from services.notifications.domain import (
     DEFAULT_TEMPLATES,
     Consent,
     DeliveryStatus,
+    LatestAlert,
     MessageDraft,
     MessageKind,
+    Recipient,
     SiteChannels,
     Template,
+    UrgentCause,
+    causes_of,
 )
 
 #: Tables that hold a patient's current state and follow them to a new site.
@@ -194,19 +198,83 @@ async def queue(conn: Connection, drafts: Iterable[MessageDraft]) -> int:
     """Queue messages; one already queued for the same cause, kind and recipient stays."""
     queued = 0
     for draft in drafts:
-        status = await conn.execute(
-            "INSERT INTO messages (id, patient_id, site_id, kind, channel, recipient_role,"
-            " recipient_id, urgent, cause_id, cause_type, correlation_id, occurred_at, facts,"
-            " session_id, status, due_at, trace_context) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
-            " $9, $10, $11, $12, $13, $14, 'pending', $15, $16)"
-            " ON CONFLICT (cause_id, kind, recipient_role, recipient_id) DO NOTHING",
-            uuid.uuid4(), draft.patient_id, draft.site_id, draft.kind.value,
-            draft.recipient.channel.value, draft.recipient.role.value, draft.recipient.id,
-            draft.urgent, draft.occasion.cause_id, draft.occasion.cause_type,
-            draft.occasion.correlation_id, draft.occasion.occurred_at, dict(draft.facts),
-            draft.session_id, draft.due_at, current_trace_context() or None)
-        queued += status == "INSERT 0 1"
+        queued += await _insert(conn, draft) is not None
     return queued
+
+
+async def _insert(conn: Connection, draft: MessageDraft) -> uuid.UUID | None:
+    """The new message's id; None when that cause, kind and recipient already has one."""
+    return await conn.fetchval(  # type: ignore[no-any-return]
+        "INSERT INTO messages (id, patient_id, site_id, kind, channel, recipient_role,"
+        " recipient_id, urgent, cause_id, cause_type, correlation_id, occurred_at, facts,"
+        " session_id, status, due_at, trace_context) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
+        " $9, $10, $11, $12, $13, $14, 'pending', $15, $16)"
+        " ON CONFLICT (cause_id, kind, recipient_role, recipient_id) DO NOTHING RETURNING id",
+        uuid.uuid4(), draft.patient_id, draft.site_id, draft.kind.value,
+        draft.recipient.channel.value, draft.recipient.role.value, draft.recipient.id,
+        draft.urgent, draft.occasion.cause_id, draft.occasion.cause_type,
+        draft.occasion.correlation_id, draft.occasion.occurred_at, dict(draft.facts),
+        draft.session_id, draft.due_at, current_trace_context() or None)
+
+
+# Urgent alerts, coalesced per patient and recipient (domain/urgent_alerts.py).
+
+async def lock_urgent_alerts(conn: Connection, patient_id: str, recipient: Recipient) -> None:
+    """Causes for one patient and recipient are placed one at a time (till commit)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                       f"urgent:{patient_id}:{recipient.role.value}:{recipient.id}")
+
+
+async def urgent_cause_placed(conn: Connection, cause_id: str, recipient: Recipient) -> bool:
+    return bool(await conn.fetchval(
+        "SELECT 1 FROM urgent_alert_causes WHERE cause_id = $1 AND recipient_role = $2"
+        " AND recipient_id = $3", cause_id, recipient.role.value, recipient.id))
+
+
+async def latest_urgent_alert(conn: Connection, patient_id: str, recipient: Recipient
+                              ) -> LatestAlert | None:
+    """The recipient's pending alert about the patient, else the last one sent; locked, so
+    a delivery in flight finishes (and is seen as sent) before a cause is placed."""
+    row = await conn.fetchrow(
+        "SELECT id, status, sent_at, facts FROM messages WHERE patient_id = $1"
+        " AND kind = $2 AND recipient_role = $3 AND recipient_id = $4"
+        " AND status IN ('pending', 'sent')"
+        " ORDER BY status = 'pending' DESC, sent_at DESC NULLS LAST LIMIT 1 FOR UPDATE",
+        patient_id, MessageKind.URGENT_ALERT.value, recipient.role.value, recipient.id)
+    if row is None:
+        return None
+    facts = row["facts"]
+    return LatestAlert(str(row["id"]), DeliveryStatus(row["status"]), row["sent_at"],
+                       causes_of(facts), bool(facts.get("follow_up")))
+
+
+async def open_urgent_alert(conn: Connection, draft: MessageDraft) -> uuid.UUID:
+    message_id = await _insert(conn, draft)
+    if message_id is None:  # opened by this very cause before: the same message
+        message_id = await conn.fetchval(
+            "SELECT id FROM messages WHERE cause_id = $1 AND kind = $2 AND recipient_role = $3"
+            " AND recipient_id = $4", draft.occasion.cause_id, draft.kind.value,
+            draft.recipient.role.value, draft.recipient.id)
+    return message_id  # type: ignore[no-any-return]
+
+
+async def fold_into_alert(conn: Connection, message_id: str, facts: dict[str, Any],
+                          headline: UrgentCause) -> None:
+    """The pending alert now answers one more cause, and is headed by ``headline``."""
+    await conn.execute(
+        "UPDATE messages SET facts = $2, cause_type = $3, occurred_at = $4 WHERE id = $1"
+        " AND status = 'pending'", uuid.UUID(message_id), facts, headline.type,
+        headline.occurred_at)
+
+
+async def record_urgent_cause(conn: Connection, cause: UrgentCause, recipient: Recipient,
+                              message_id: str, patient_id: str, site_id: str
+                              ) -> None:
+    await conn.execute(
+        "INSERT INTO urgent_alert_causes (cause_id, recipient_role, recipient_id, message_id,"
+        " patient_id, site_id, cause_type) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        " ON CONFLICT DO NOTHING", cause.event_id, recipient.role.value, recipient.id,
+        uuid.UUID(message_id), patient_id, site_id, cause.type)
 
 
 async def cancel_reminders(conn: Connection, patient_id: str, session_id: str) -> None:

@@ -137,15 +137,23 @@ async def test_a_high_risk_decline_alerts_the_clinician_and_the_site_despite_qui
             for m in mail.to(f"alerts@{site_id}.example.org", "urgent_alert"))
 
     await eventually(alerted, timeout=20)
+    # PHQ-9 item 9, C-SSRS high and the urgent decline: one alert to each recipient.
     [payload] = declined_webhook()
     assert (payload["kind"], payload["site_id"], payload["recommended_level"]) == (
         "urgent_alert", site_id, "inpatient")
+    assert payload["alert_reasons"] == ["phq9_item9", "cssrs_high", "admission_declined"]
     assert "given_name" not in str(payload) and "Ada" not in str(payload)
     assert hooks.rejected == []
+    assert [p for p in hooks.payloads() if p["patient_id"] == patient_id] == [payload]
+    [email] = [m for m in mail.to(f"alerts@{site_id}.example.org", "urgent_alert")
+               if patient_id in MailCatcher.subject(m)]
+    causes = MailCatcher.text(email).splitlines()[1:]
+    assert [line.split(" (")[0] for line in causes] == [
+        "- phq9 item9", "- cssrs high", "- admission declined: inpatient recommended"]
 
     async def all_sent() -> bool:
         urgent = [m for m in await messages(api, patient_id) if m["kind"] == "urgent_alert"]
-        return bool(urgent) and all(m["status"] == "sent" for m in urgent)
+        return len(urgent) == 2 and all(m["status"] == "sent" for m in urgent)
 
     await eventually(all_sent, timeout=10)
 

@@ -26,6 +26,8 @@ from iopnet.catalog import (
     ConsentGranted,
     ConsentRevoked,
     ConsentScope,
+    Discharged,
+    DischargeOutcome,
     DomainEvent,
     Instrument,
     LevelOfCare,
@@ -44,6 +46,7 @@ from iopnet.catalog import (
     SiteOnboarded,
     SitePolicies,
     SteppedDown,
+    SteppedUp,
     SupportPersonLinked,
     parse_event,
 )
@@ -54,7 +57,7 @@ from iopnet.migrate import apply_migrations
 from services.notifications import settings as notification_settings
 from services.notifications import store
 from services.notifications.delivery import Postman, deliver_all_due, deliver_due_messages
-from services.notifications.domain import SiteChannels
+from services.notifications.domain import DeliveryStatus, SiteChannels
 from services.notifications.projections import PROJECTION
 from services.notifications.service import SPEC
 from services.notifications.settings import NotificationsSettings
@@ -131,6 +134,7 @@ async def notifications(fresh_database: FreshDatabase, mail: MailCatcher,
                         hooks: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
                         ) -> AsyncIterator[Notifications]:
     monkeypatch.setenv("IOPNET_SCHEDULE_BATCH_SETTLE_SECONDS", "0")
+    monkeypatch.setenv("IOPNET_URGENT_ALERT_GATHER_SECONDS", "0")
     notification_settings.current.cache_clear()
     dsn = await fresh_database("notifications")
     await apply_migrations(dsn, [Path("services/notifications/migrations")])
@@ -221,10 +225,15 @@ async def test_a_risk_signal_alerts_the_clinician_and_the_site_even_in_quiet_hou
     assert MailCatcher.subject(alert).startswith("URGENT")
     assert "phq9 item9" in MailCatcher.text(alert)
     [payload] = [p for p in hooks.payloads() if p["patient_id"] == patient_id]
+    [cause] = payload.pop("causes")
     assert payload | {"message_id": "-", "occurred_at": "-"} == {
         "type": "iopnet.RiskSignalRaised", "kind": "urgent_alert", "patient_id": patient_id,
         "site_id": SITE, "alert_reason": "phq9_item9", "observed_on": "2026-12-08",
-        "clinician_id": "", "message_id": "-", "occurred_at": "-"}
+        "clinician_id": "", "message_id": "-", "occurred_at": "-",
+        "alert_reasons": ["phq9_item9"], "follow_up": False}
+    assert cause | {"event_id": "-", "occurred_at": "-"} == {
+        "type": "iopnet.RiskSignalRaised", "alert_reason": "phq9_item9",
+        "observed_on": "2026-12-08", "clinician_id": "", "event_id": "-", "occurred_at": "-"}
     assert hooks.rejected == []
 
     # The welcome can wait: it is deferred to the end of quiet hours, not sent.
@@ -498,3 +507,207 @@ def _app(n: Notifications) -> Any:
     app = create_app(SPEC, n.settings)
     app.state.pool = n.pool  # the ASGI transport does not run the lifespan
     return app
+
+
+# Urgent alerts are coalesced per patient and recipient (domain/urgent_alerts.py).
+
+def _risk(patient_id: str, signal: RiskSignal) -> RiskSignalRaised:
+    return RiskSignalRaised(patient_id=patient_id, site_id=SITE, signal=signal,
+                            observed_on=date(2026, 12, 8))
+
+
+def _declined(patient_id: str) -> AdmissionDeclined:
+    return AdmissionDeclined(patient_id=patient_id, site_id=SITE,
+                             recommended_level=LevelOfCare.INPATIENT,
+                             reason_codes=["cssrs_high"], urgent=True)
+
+
+async def referred(n: Notifications) -> str:
+    patient_id = str(uuid.uuid4())
+    await n.apply(PatientReferred(patient_id=patient_id, site_id=SITE, referral_id="r-1",
+                                  source=ReferralSource.SELF, referred_on=date(2026, 12, 8)))
+    return patient_id
+
+
+def alerts_about(mail: MailCatcher, patient_id: str) -> list[Any]:
+    return [m for m in mail.to(CLINIC_EMAIL, "urgent_alert")
+            if patient_id in MailCatcher.subject(m)]
+
+
+def hooks_about(hooks: WebhookReceiver, patient_id: str, kind: str = "urgent_alert"
+                ) -> list[dict[str, Any]]:
+    return [p for p in hooks.payloads() if p["patient_id"] == patient_id and p["kind"] == kind]
+
+
+async def unsent_causes(n: Notifications) -> int:
+    """Causes placed in an alert that has not been sent: none may be left behind."""
+    return int(await n.pool.fetchval(
+        "SELECT count(*) FROM urgent_alert_causes c JOIN messages m ON m.id = c.message_id"
+        " WHERE m.status <> 'sent'"))
+
+
+async def test_a_high_risk_intake_is_one_alert_per_recipient_listing_every_cause(
+    notifications: Notifications, mail: MailCatcher, hooks: WebhookReceiver,
+) -> None:
+    n = notifications
+    await n.set_policies(ALWAYS_QUIET)  # urgent alerts ignore quiet hours
+    patient_id = await referred(n)
+    first = await n.apply(_risk(patient_id, RiskSignal.PHQ9_ITEM9))
+    await n.apply(_risk(patient_id, RiskSignal.CSSRS_HIGH))
+    await n.apply(_declined(patient_id))
+    await n.apply(_risk(patient_id, RiskSignal.PHQ9_ITEM9), event_id=first.id)  # redelivered
+    await n.deliver()
+
+    [email] = alerts_about(mail, patient_id)
+    assert MailCatcher.subject(email) == f"URGENT: same-day review for patient {patient_id}"
+    assert MailCatcher.text(email).splitlines()[1:] == [
+        "- phq9 item9 (observed 2026-12-08)", "- cssrs high (observed 2026-12-08)",
+        "- admission declined: inpatient recommended (cssrs high)"]
+    [payload] = hooks_about(hooks, patient_id)
+    assert (payload["type"], payload["recommended_level"], payload["follow_up"]) == (
+        "iopnet.AdmissionDeclined", "inpatient", False)
+    assert payload["alert_reasons"] == ["phq9_item9", "cssrs_high", "admission_declined"]
+    assert [c["type"] for c in payload["causes"]] == [
+        "iopnet.RiskSignalRaised", "iopnet.RiskSignalRaised", "iopnet.AdmissionDeclined"]
+    assert payload["causes"][0]["event_id"] == first.id
+    messages = await n.messages(patient_id)
+    assert sorted((m["recipient_role"], m["status"], m["cause_type"]) for m in messages) == [
+        ("clinician", "sent", "iopnet.AdmissionDeclined"),
+        ("site", "sent", "iopnet.AdmissionDeclined")]
+    assert await unsent_causes(n) == 0
+
+
+async def test_signals_inside_the_window_follow_up_once_it_closes_and_after_it_alert_anew(
+    notifications: Notifications, mail: MailCatcher, hooks: WebhookReceiver,
+) -> None:
+    n = notifications
+    patient_id = await referred(n)
+    await n.apply(_risk(patient_id, RiskSignal.CSSRS_HIGH))
+    await n.deliver()
+    assert len(alerts_about(mail, patient_id)) == 1
+
+    # Inside the window: held as one follow-up, due when the window closes.
+    await n.apply(_risk(patient_id, RiskSignal.PHQ9_ITEM9))
+    later = await n.apply(_declined(patient_id))
+    await n.apply(_declined(patient_id), event_id=later.id)  # redelivered
+    await n.deliver()
+    assert len(alerts_about(mail, patient_id)) == 1
+    assert len(hooks_about(hooks, patient_id)) == 1
+    messages = await n.messages(patient_id)
+    [first] = [m for m in messages if m["recipient_role"] == "clinician"
+               and m["status"] == "sent"]
+    [follow_up] = [m for m in messages if m["recipient_role"] == "clinician"
+                   and m["status"] == "pending"]
+    assert follow_up["due_at"] == first["sent_at"] + timedelta(seconds=300)
+    assert follow_up["urgent"] and follow_up["facts"]["follow_up"] is True
+    assert len(messages) == 4  # a first alert and a follow-up, to each recipient
+
+    await n.make_due_now()  # the window closes
+    await n.deliver()
+    [_, email] = alerts_about(mail, patient_id)
+    assert MailCatcher.subject(email) == (
+        f"URGENT: additional risk signals for patient {patient_id}")
+    assert MailCatcher.text(email).splitlines()[1:] == [
+        "Additional risk signals since the last alert:",
+        "- phq9 item9 (observed 2026-12-08)",
+        "- admission declined: inpatient recommended (cssrs high)"]
+    [_, payload] = hooks_about(hooks, patient_id)
+    assert (payload["follow_up"], payload["alert_reasons"]) == (
+        True, ["phq9_item9", "admission_declined"])
+    assert await unsent_causes(n) == 0
+
+    # Long after the last alert (the window has passed): a new signal, a new alert at once.
+    await n.pool.execute("UPDATE messages SET sent_at = sent_at - interval '301 seconds'"
+                         " WHERE patient_id = $1", patient_id)
+    await n.apply(_risk(patient_id, RiskSignal.PHQ9_MARKED_RISE))
+    await n.deliver()
+    emails = alerts_about(mail, patient_id)
+    assert len(emails) == 3
+    assert "same-day review" in MailCatcher.subject(emails[-1])
+    assert "phq9 marked rise" in MailCatcher.text(emails[-1])
+    assert hooks_about(hooks, patient_id)[-1]["alert_reasons"] == ["phq9_marked_rise"]
+    assert len(await n.messages(patient_id)) == 6
+    assert await unsent_causes(n) == 0
+
+
+async def test_a_signal_arriving_while_its_alert_is_being_sent_follows_up(
+    notifications: Notifications,
+) -> None:
+    n = notifications
+    patient_id = await referred(n)
+    await n.apply(_risk(patient_id, RiskSignal.CSSRS_HIGH))
+    await n.pool.execute("UPDATE messages SET due_at = now() + interval '1 hour'"
+                         " WHERE patient_id = $1 AND recipient_role = 'site'", patient_id)
+    async with n.pool.acquire() as sender, sender.transaction():
+        # Delivery holds the clinician's alert while it sends it.
+        message = await store.claim_due(sender)
+        assert message is not None and message.recipient_role.value == "clinician"
+        placing = asyncio.create_task(n.apply(_risk(patient_id, RiskSignal.PHQ9_ITEM9)))
+        await asyncio.sleep(0.3)
+        assert not placing.done()  # it waits for the delivery to finish
+        await store.record_attempt(sender, message, status=DeliveryStatus.SENT,
+                                   outcome="sent", sent_at=utc_now())
+    await asyncio.wait_for(placing, timeout=5)
+    clinician = [m for m in await n.messages(patient_id) if m["recipient_role"] == "clinician"]
+    assert sorted((m["status"], m["facts"]["alert_reasons"][-1]) for m in clinician) == [
+        ("pending", "phq9_item9"), ("sent", "cssrs_high")]
+
+
+async def test_a_step_up_alerts_the_team_at_once_and_tells_the_patient_after_quiet_hours(
+    notifications: Notifications, mail: MailCatcher, hooks: WebhookReceiver,
+) -> None:
+    n = notifications
+    patient_id = await admitted(n)
+    await n.set_policies(ALWAYS_QUIET)
+    await n.apply(_risk(patient_id, RiskSignal.PHQ9_MARKED_RISE))
+    await n.apply(SteppedUp(patient_id=patient_id, site_id=SITE,
+                            to_level=LevelOfCare.PARTIAL_HOSPITALIZATION,
+                            effective_on=date(2026, 12, 9),
+                            reason_codes=["rise_above_baseline", "clinical_deterioration"]))
+    await n.deliver()
+
+    [alert] = alerts_about(mail, patient_id)
+    assert MailCatcher.text(alert).splitlines()[1:] == [
+        "- phq9 marked rise (observed 2026-12-08)",
+        "- stepped up to partial hospitalization from 2026-12-09 (rise above baseline, "
+        "clinical deterioration)"]
+    [payload] = hooks_about(hooks, patient_id)
+    assert (payload["type"], payload["to_level"], payload["reason_codes"]) == (
+        "iopnet.SteppedUp", "partial_hospitalization",
+        ["rise_above_baseline", "clinical_deterioration"])
+    notice = only(await n.messages(patient_id), "step_up_notice")
+    assert (notice["status"], notice["urgent"]) == ("pending", False)  # quiet hours
+    assert mail.to(patient_email(patient_id)) == []
+
+    await n.set_policies(NO_QUIET_HOURS)
+    await n.make_due_now()
+    await n.deliver()
+    [email] = mail.to(patient_email(patient_id), "step_up_notice")
+    assert "continues at the partial hospitalization level" in MailCatcher.text(email)
+    statuses = {m["kind"]: m["status"] for m in await n.messages(patient_id)}
+    assert statuses == {"welcome": "sent", "urgent_alert": "sent", "step_up_notice": "sent"}
+
+
+@pytest.mark.parametrize(("outcome", "patient_told"), [
+    (DischargeOutcome.COMPLETED, True), (DischargeOutcome.LEFT_AGAINST_ADVICE, False)])
+async def test_a_discharge_tells_the_site_its_outcome_and_a_completer_congratulations(
+    notifications: Notifications, mail: MailCatcher, hooks: WebhookReceiver,
+    outcome: DischargeOutcome, patient_told: bool,
+) -> None:
+    n = notifications
+    patient_id = await admitted(n)
+    await n.apply(Discharged(patient_id=patient_id, site_id=SITE, outcome=outcome,
+                             effective_on=date(2027, 2, 1)))
+    await n.deliver()
+    [payload] = hooks_about(hooks, patient_id, "discharge_notice")
+    assert payload | {"message_id": "-", "occurred_at": "-"} == {
+        "type": "iopnet.Discharged", "kind": "discharge_notice", "patient_id": patient_id,
+        "site_id": SITE, "outcome": outcome.value, "effective_on": "2027-02-01",
+        "message_id": "-", "occurred_at": "-"}
+    emails = mail.to(patient_email(patient_id), "discharge_notice")
+    assert len(emails) == int(patient_told)
+    if patient_told:
+        assert "completed your program at North Clinic on 2027-02-01" in (
+            MailCatcher.text(emails[0]))
+    async with n.pool.acquire() as conn:
+        assert (await store.find_patient(conn, patient_id) or {})["status"] == "discharged"

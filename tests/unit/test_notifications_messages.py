@@ -5,8 +5,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from iopnet.catalog import (
-    AdmissionDeclined,
     Channel,
+    Discharged,
+    DischargeOutcome,
     Instrument,
     LevelOfCare,
     Modality,
@@ -14,11 +15,10 @@ from iopnet.catalog import (
     OutreachNeeded,
     PatientAdmitted,
     RecipientRole,
-    RiskSignal,
-    RiskSignalRaised,
     SessionKind,
     SessionScheduled,
     SteppedDown,
+    SteppedUp,
 )
 from services.notifications.domain import (
     MessageDraft,
@@ -26,13 +26,13 @@ from services.notifications.domain import (
     Occasion,
     Progress,
     aftercare_summary,
-    declined_alert,
+    discharge_notice,
     family_progress_update,
     family_schedule_update,
     outreach,
     progress_of,
-    risk_alert,
     session_reminder,
+    step_up_notice,
     welcome,
 )
 
@@ -92,21 +92,29 @@ def test_outreach_goes_to_the_patient_and_the_clinical_team() -> None:
                              (RecipientRole.CLINICIAN, Channel.EMAIL)]
 
 
-def test_a_risk_signal_is_an_urgent_alert_by_email_and_webhook() -> None:
-    drafts = risk_alert(RiskSignalRaised(**WHO, signal=RiskSignal.PHQ9_ITEM9,
-                                         observed_on=date(2026, 12, 1)), OCCASION)
-    assert all(d.urgent and d.kind is MessageKind.URGENT_ALERT for d in drafts)
-    assert roles(drafts) == [(RecipientRole.CLINICIAN, Channel.EMAIL),
-                             (RecipientRole.SITE, Channel.WEBHOOK)]
-    assert drafts[0].facts["alert_reason"] == "phq9_item9"
+def test_a_step_up_tells_the_patient_their_care_continues_not_urgently() -> None:
+    stepped = SteppedUp(**WHO, to_level=LevelOfCare.PARTIAL_HOSPITALIZATION,
+                        effective_on=date(2026, 12, 2), reason_codes=["rise_above_baseline"])
+    [draft] = step_up_notice(stepped, OCCASION)
+    assert (draft.kind, draft.urgent) == (MessageKind.STEP_UP_NOTICE, False)
+    assert roles([draft]) == [(RecipientRole.PATIENT, Channel.EMAIL)]
+    assert draft.facts == {"to_level": "partial_hospitalization", "effective_on": "2026-12-02"}
 
 
-def test_only_an_urgent_decline_raises_an_alert() -> None:
-    declined = AdmissionDeclined(**WHO, recommended_level=LevelOfCare.INPATIENT,
-                                 reason_codes=["cssrs_high"], urgent=True)
-    assert len(declined_alert(declined, OCCASION)) == 2
-    calm = declined.model_copy(update={"urgent": False})
-    assert declined_alert(calm, OCCASION) == []
+@pytest.mark.parametrize(("outcome", "expected"), [
+    (DischargeOutcome.COMPLETED, [(RecipientRole.PATIENT, Channel.EMAIL),
+                                  (RecipientRole.SITE, Channel.WEBHOOK)]),
+    (DischargeOutcome.LEFT_AGAINST_ADVICE, [(RecipientRole.SITE, Channel.WEBHOOK)]),
+    (DischargeOutcome.TRANSFERRED, [(RecipientRole.SITE, Channel.WEBHOOK)]),
+])
+def test_a_discharge_goes_to_the_site_and_a_completed_program_to_the_patient(
+    outcome: DischargeOutcome, expected: list[tuple[RecipientRole, Channel]],
+) -> None:
+    drafts = discharge_notice(Discharged(**WHO, outcome=outcome,
+                                         effective_on=date(2026, 12, 3)), OCCASION)
+    assert roles(drafts) == expected
+    assert all(d.kind is MessageKind.DISCHARGE_NOTICE and not d.urgent for d in drafts)
+    assert drafts[-1].facts == {"outcome": outcome.value, "effective_on": "2026-12-03"}
 
 
 def test_family_updates_go_only_to_those_named() -> None:

@@ -14,15 +14,16 @@ from enum import StrEnum
 from typing import Any
 
 from iopnet.catalog import (
-    AdmissionDeclined,
     Channel,
+    Discharged,
+    DischargeOutcome,
     OutcomeMeasured,
     OutreachNeeded,
     PatientAdmitted,
     RecipientRole,
-    RiskSignalRaised,
     SessionScheduled,
     SteppedDown,
+    SteppedUp,
 )
 
 Facts = Mapping[str, Any]
@@ -37,6 +38,10 @@ class MessageKind(StrEnum):
     FAMILY_SCHEDULE_UPDATE = "family_schedule_update"
     FAMILY_PROGRESS_UPDATE = "family_progress_update"
     AFTERCARE_SUMMARY = "aftercare_summary"
+    #: To the patient: their care continues at a higher level.
+    STEP_UP_NOTICE = "step_up_notice"
+    #: To the site (every outcome) and the patient (a completed program).
+    DISCHARGE_NOTICE = "discharge_notice"
 
 
 class DeliveryStatus(StrEnum):
@@ -145,32 +150,6 @@ def outreach(needed: OutreachNeeded, occasion: Occasion) -> list[MessageDraft]:
     ]
 
 
-def risk_alert(raised: RiskSignalRaised, occasion: Occasion) -> list[MessageDraft]:
-    facts = {"alert_reason": raised.signal.value, "observed_on": raised.observed_on.isoformat(),
-             "clinician_id": raised.clinician_id or ""}
-    return _urgent_alert(raised.patient_id, raised.site_id, occasion, facts)
-
-
-def declined_alert(declined: AdmissionDeclined, occasion: Occasion) -> list[MessageDraft]:
-    """An urgent alert when a declined admission needs a higher level of care now."""
-    if not declined.urgent:
-        return []
-    facts = {"alert_reason": "admission_declined",
-             "observed_on": occasion.occurred_at.date().isoformat(),
-             "recommended_level": declined.recommended_level.value,
-             "reason_codes": list(declined.reason_codes)}
-    return _urgent_alert(declined.patient_id, declined.site_id, occasion, facts)
-
-
-def _urgent_alert(patient_id: str, site_id: str, occasion: Occasion, facts: Facts
-                  ) -> list[MessageDraft]:
-    return [
-        MessageDraft(patient_id, site_id, MessageKind.URGENT_ALERT, recipient, occasion,
-                     occasion.occurred_at, urgent=True, facts=facts)
-        for recipient in (Recipient.clinician(site_id), Recipient.site(site_id))
-    ]
-
-
 def family_schedule_update(scheduled: SessionScheduled, batch: Occasion,
                            support_person_ids: Iterable[str], settle: timedelta
                            ) -> list[MessageDraft]:
@@ -233,3 +212,25 @@ def aftercare_summary(stepped_down: SteppedDown, occasion: Occasion) -> list[Mes
                      occasion.occurred_at, facts=facts)
         for recipient in (Recipient.patient(patient_id), Recipient.site(site_id))
     ]
+
+
+def step_up_notice(stepped_up: SteppedUp, occasion: Occasion) -> list[MessageDraft]:
+    """To the patient, not urgent: their care continues at a higher level."""
+    facts = {"to_level": stepped_up.to_level.value,
+             "effective_on": stepped_up.effective_on.isoformat()}
+    return [MessageDraft(stepped_up.patient_id, stepped_up.site_id, MessageKind.STEP_UP_NOTICE,
+                         Recipient.patient(stepped_up.patient_id), occasion,
+                         occasion.occurred_at, facts=facts)]
+
+
+def discharge_notice(discharged: Discharged, occasion: Occasion) -> list[MessageDraft]:
+    """The outcome to the site's systems; a word to the patient who completed the program."""
+    facts = {"outcome": discharged.outcome.value,
+             "effective_on": discharged.effective_on.isoformat()}
+    patient_id, site_id = discharged.patient_id, discharged.site_id
+    recipients = [Recipient.site(site_id)]
+    if discharged.outcome is DischargeOutcome.COMPLETED:
+        recipients.insert(0, Recipient.patient(patient_id))
+    return [MessageDraft(patient_id, site_id, MessageKind.DISCHARGE_NOTICE, recipient, occasion,
+                         occasion.occurred_at, facts=facts)
+            for recipient in recipients]

@@ -40,12 +40,16 @@ PLACEHOLDERS: dict[MessageKind, frozenset[str]] = {
     MessageKind.CLINICIAN_OUTREACH: _COMMON | {"consecutive_absences",
                                                "last_missed_session_id"},
     MessageKind.URGENT_ALERT: _COMMON | {"alert_reason", "observed_on", "recommended_level",
-                                         "reason_codes", "clinician_id"},
+                                         "reason_codes", "clinician_id", "to_level",
+                                         "effective_on", "alert_heading", "alert_reasons",
+                                         "causes"},
     MessageKind.FAMILY_SCHEDULE_UPDATE: _COMMON | {"upcoming_sessions", "next_session_date",
                                                    "next_session_time"},
     MessageKind.FAMILY_PROGRESS_UPDATE: _COMMON | {"progress", "program_week", "to_level"},
     MessageKind.AFTERCARE_SUMMARY: _COMMON | {"to_level", "effective_on", "aftercare",
                                               "follow_up_within_days"},
+    MessageKind.STEP_UP_NOTICE: _COMMON | {"to_level", "effective_on"},
+    MessageKind.DISCHARGE_NOTICE: _COMMON | {"outcome", "effective_on"},
 }
 
 DEFAULT_TEMPLATES: dict[MessageKind, Template] = {
@@ -68,10 +72,9 @@ DEFAULT_TEMPLATES: dict[MessageKind, Template] = {
         "Patient ${patient_id} has missed ${consecutive_absences} sessions in a row "
         "(last: ${last_missed_session_id}). Please reach out.\n"),
     MessageKind.URGENT_ALERT: Template(
-        "URGENT: same-day review for patient ${patient_id}",
+        "URGENT: ${alert_heading} for patient ${patient_id}",
         "Patient ${patient_id} needs a clinician's review today.\n"
-        "Reason: ${alert_reason} (observed ${observed_on}).\n"
-        "Recommended level of care: ${recommended_level}\n"),
+        "${causes}\n"),
     MessageKind.FAMILY_SCHEDULE_UPDATE: Template(
         "Schedule update from ${site_name}",
         "Dear support person,\n\nThe program schedule of the person you support at "
@@ -86,6 +89,15 @@ DEFAULT_TEMPLATES: dict[MessageKind, Template] = {
         "Dear patient,\n\nYou have completed the intensive phase of your program. From "
         "${effective_on} your care continues at the ${to_level} level, with a follow-up "
         "within ${follow_up_within_days} days.\nYour aftercare plan: ${aftercare}.\n"),
+    MessageKind.STEP_UP_NOTICE: Template(
+        "Your care at ${site_name} continues",
+        "Dear patient,\n\nYour care team has arranged more support for you: from "
+        "${effective_on} your care continues at the ${to_level} level. Your care team will "
+        "contact you about the next steps.\n"),
+    MessageKind.DISCHARGE_NOTICE: Template(
+        "You have completed your program at ${site_name}",
+        "Dear patient,\n\nCongratulations: you completed your program at ${site_name} on "
+        "${effective_on}. Your care team remains there for you.\n"),
 }
 
 EMAIL_KINDS = frozenset(DEFAULT_TEMPLATES)
@@ -121,11 +133,36 @@ def render_context(kind: MessageKind, facts: Facts, *, patient_id: str, site_nam
         local = datetime.fromisoformat(str(facts["starts_at"])).astimezone(ZoneInfo(zone))
         values |= {"session_date": local.date().isoformat(),
                    "session_time": local.strftime("%H:%M")}
+    if kind is MessageKind.URGENT_ALERT:
+        values |= _urgent_context(facts)
     for code in ("progress", "to_level", "alert_reason", "recommended_level", "aftercare",
-                 "session_kind", "modality", "reason_codes"):
+                 "session_kind", "modality", "reason_codes", "alert_reasons", "outcome"):
         if code in values:
             values[code] = _words(values[code])
     return {name: _text(values.get(name, "")) for name in PLACEHOLDERS[kind]}
+
+
+def _urgent_context(facts: Facts) -> dict[str, str]:
+    """An alert's heading, and one line per cause it answers (codes read as words)."""
+    follow_up = bool(facts.get("follow_up"))
+    causes = facts.get("causes") or [facts]
+    lines = [f"- {_cause_line(cause)}" for cause in causes]
+    if follow_up:
+        lines.insert(0, "Additional risk signals since the last alert:")
+    return {"alert_heading": "additional risk signals" if follow_up else "same-day review",
+            "causes": "\n".join(lines)}
+
+
+def _cause_line(cause: Mapping[str, Any]) -> str:
+    reason = _words(cause.get("alert_reason", ""))
+    codes = _text(_words(cause.get("reason_codes", [])))
+    because = f" ({codes})" if codes else ""
+    if cause.get("to_level"):
+        return (f"{reason} to {_words(cause['to_level'])} from {cause.get('effective_on', '')}"
+                f"{because}")
+    if cause.get("recommended_level"):
+        return f"{reason}: {_words(cause['recommended_level'])} recommended{because}"
+    return f"{reason} (observed {cause.get('observed_on', '')})"
 
 
 def _words(value: Any) -> Any:
