@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from iopnet.eventstore import ConcurrencyConflict
+from iopnet.fields import InvalidField
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://iopnet.dev/problems/"
@@ -81,6 +82,13 @@ def install_problem_handlers(app: FastAPI) -> None:
         slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http")
         return problem_response(request, Problem(exc.status_code, slug, str(exc.detail)))
 
+    async def on_invalid_field(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, InvalidField)
+        return problem_response(request, Problem(
+            422, "validation", "The request is not valid", f"{exc.pointer}: {exc.message}",
+            errors=[{"pointer": exc.pointer, "detail": exc.message}],
+        ))
+
     async def on_conflict(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ConcurrencyConflict)
         return problem_response(request, Problem(
@@ -92,3 +100,4 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(ConcurrencyConflict, on_conflict)
+    app.add_exception_handler(InvalidField, on_invalid_field)

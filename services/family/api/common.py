@@ -16,9 +16,9 @@ from iopnet.catalog import Scope
 from iopnet.db import Connection
 from iopnet.eventstore import EventStore
 from iopnet.idempotency import Command, execute
-from iopnet.problems import Problem, not_found
+from iopnet.problems import not_found
 from services.family import store
-from services.family.domain import FamilyCircle, FamilyRuleBroken, InvalidRequest, NotFound
+from services.family.domain import FamilyCircle, FamilyRuleBroken, NotFound
 
 Reader = Annotated[SiteDatabase, Depends(site_database(Scope.READ))]
 Writer = Annotated[SiteDatabase, Depends(site_database(Scope.FAMILY_WRITE))]
@@ -32,15 +32,11 @@ async def run(request: Request, db: SiteDatabase, key: str | None, body: BaseMod
 
 @contextmanager
 def domain_refusals() -> Iterator[None]:
-    """The domain's unknown things → 404, refused fields → 422 with the field at fault."""
+    """The domain's unknown things → 404 (refused fields reach the app's 422 handler)."""
     try:
         yield
     except NotFound as missing:
         raise not_found(missing.resource, missing.identifier) from missing
-    except InvalidRequest as invalid:
-        raise Problem(422, "validation", "The request is not valid", invalid.detail,
-                      errors=[{"pointer": invalid.pointer, "detail": invalid.detail}]
-                      ) from invalid
 
 
 async def load_circle(conn: Connection, events: EventStore, patient_id: uuid.UUID

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from iopnet.fields import InvalidField
+
 
 class FamilyRuleBroken(Exception):
     """A command the circle's current state does not allow (answered 409)."""
@@ -20,10 +22,5 @@ class NotFound(LookupError):
         self.identifier = identifier
 
 
-class InvalidRequest(ValueError):
+class InvalidRequest(InvalidField):
     """A request field the rules refuse (answered 422, with the field at fault)."""
-
-    def __init__(self, pointer: str, detail: str) -> None:
-        super().__init__(detail)
-        self.pointer = pointer
-        self.detail = detail

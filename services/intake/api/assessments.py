@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import date
 from typing import Annotated, Any
@@ -23,8 +22,6 @@ from services.intake.domain import (
     Admission,
     AssessmentIncomplete,
     IntakeRuleBroken,
-    InvalidOverride,
-    InvalidResponses,
     LevelOfCare,
     PatientCase,
     Recommendation,
@@ -94,10 +91,7 @@ async def record_assessment(patient_id: uuid.UUID, body: AssessmentRequest, requ
                             db: Writer, events: Events, cause: RequestCause,
                             idempotency_key: IdempotencyKey = None) -> JSONResponse:
     responses = Responses(body.instrument, body.items, body.answers, body.sex_at_birth)
-    try:
-        result = score(responses)
-    except InvalidResponses as invalid:
-        raise _invalid(invalid.field, invalid.message) from invalid
+    result = score(responses)  # InvalidResponses → 422 naming the item at fault
     on = body.assessed_on or date.today()
 
     async def record(conn: Connection) -> Answer:
@@ -176,10 +170,7 @@ def _decide(recommendation: Recommendation, level: LevelOfCare, reason: str | No
         raise IntakeRuleBroken(
             f"the rules recommend {recommendation.level.value}; deciding {level.value} is an "
             "override and needs override_reason")
-    try:
-        return override(recommendation, level, reason, clinician_id)
-    except InvalidOverride as invalid:
-        raise _invalid(invalid.field, invalid.message) from invalid
+    return override(recommendation, level, reason, clinician_id)
 
 
 async def _case(cases: store.PatientCases, patient_id: uuid.UUID) -> PatientCase:
@@ -217,10 +208,3 @@ def _recommendation_view(recommendation: Recommendation) -> dict[str, Any]:
         urgent_alert=recommendation.urgent_alert,
         co_occurring=[c.value for c in recommendation.co_occurring],
     ).model_dump(mode="json")
-
-
-def _invalid(field: str, message: str) -> Problem:
-    """The domain's field ("items[3]") as a JSON pointer (#/items/3)."""
-    pointer = "#/" + re.sub(r"\[(\d+)\]", r"/\1", field).replace(".", "/")
-    return Problem(422, "validation", "The request is not valid", f"{field}: {message}",
-                   errors=[{"pointer": pointer, "detail": message}])

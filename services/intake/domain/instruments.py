@@ -13,9 +13,11 @@ from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Generic, TypeVar
 
-# The codes travel on events, so they live in the catalog; re-exported here.
 from iopnet.catalog import PHQ9_TOTAL_LOINC as PHQ9_TOTAL_LOINC
 from iopnet.catalog import Instrument as Instrument
+
+# The codes travel on events, so they live in the catalog; re-exported here.
+from iopnet.fields import InvalidField
 
 PHQ9_ITEMS = 9
 PHQ9_MAX_TOTAL = 27
@@ -27,13 +29,9 @@ AUDITC_ITEMS = 3
 
 
 
-class InvalidResponses(ValueError):
+class InvalidResponses(InvalidField):
     """Responses an instrument cannot score; ``field`` names the offending input."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 class Flag(StrEnum):

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from iopnet.catalog import LevelOfCare, ReferralSource
+from iopnet.fields import InvalidField
 from services.intake.domain.instruments import (
     GAD7_POSITIVE_AT,
     AuditcResult,
@@ -83,13 +84,9 @@ class Recommendation:
         return tuple(reason.code for reason in self.reasons)
 
 
-class InvalidOverride(ValueError):
+class InvalidOverride(InvalidField):
     """An override the record cannot accept; ``field`` names the offending input."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)

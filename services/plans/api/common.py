@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import asdict
 from datetime import date, datetime
@@ -17,7 +16,7 @@ from iopnet.catalog import Scope
 from iopnet.db import Connection
 from iopnet.problems import Problem, not_found
 from services.plans import store
-from services.plans.domain import CareEpisode, InvalidPlanInput, PlanStatus, TreatmentPlan
+from services.plans.domain import CareEpisode, PlanStatus, TreatmentPlan
 from services.plans.domain.plan_drafting import TreatmentPlan as PlanContents
 from services.plans.domain.step_down import StepDownPolicy, StepUpIndication
 
@@ -66,13 +65,6 @@ async def step_down_policy(conn: Connection, site_id: str) -> StepDownPolicy:
         consecutive_measures=policies.step_down_consecutive_measures,
         min_attendance_rate=policies.step_down_min_attendance,
     )
-
-
-def invalid_input(invalid: InvalidPlanInput) -> Problem:
-    """The domain names the field as ``changes[0].addresses``; clients get a JSON pointer."""
-    pointer = "#/" + re.sub(r"\[(\d+)\]", r"/\1", invalid.field).replace(".", "/")
-    return Problem(422, "validation", "The request is not valid", invalid.message,
-                   errors=[{"pointer": pointer, "detail": invalid.message}])
 
 
 def etag(revision: int) -> str:

@@ -19,7 +19,6 @@ from services.plans.api.common import (
     drafted_plan,
     episode_row,
     etag,
-    invalid_input,
     plan_view,
 )
 from services.plans.api.models import (
@@ -31,7 +30,6 @@ from services.plans.api.models import (
     RevisionView,
 )
 from services.plans.domain import (
-    InvalidPlanInput,
     PlanClosed,
     PlanRuleBroken,
     PlanStatus,
@@ -101,8 +99,6 @@ async def revise_plan(patient_id: uuid.UUID, body: RevisionRequest, request: Req
                           f"{stale}: read it again and send its ETag as If-Match",
                           headers={"ETag": etag(stale.current)},
                           current_revision=stale.current) from stale
-        except InvalidPlanInput as invalid:
-            raise invalid_input(invalid) from invalid
         await plans.save(plan, cause, note=body.note, changes=revised.changes)
         return Answer(201, plan_view(plan.id, plan.plan_id, plan.status, revised.plan),
                       headers={"ETag": etag(revised.plan.revision)})

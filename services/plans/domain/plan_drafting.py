@@ -26,9 +26,11 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from enum import StrEnum
 
-# The codes travel on events, so they live in the catalog; re-exported here.
 from iopnet.catalog import Modality as Modality
 from iopnet.catalog import RiskLevel as RiskLevel
+
+# The codes travel on events, so they live in the catalog; re-exported here.
+from iopnet.fields import InvalidField
 
 PHQ9_OBJECTIVE_BELOW = 10
 GAD7_CO_OCCURRING_AT = 10
@@ -40,13 +42,9 @@ class ProblemCode(StrEnum):
     ALCOHOL_USE = "alcohol_use"
 
 
-class InvalidPlanInput(ValueError):
+class InvalidPlanInput(InvalidField):
     """Findings or changes a plan cannot be drafted or revised from; ``field`` names the input."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)

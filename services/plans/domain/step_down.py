@@ -26,18 +26,16 @@ from datetime import date
 from enum import StrEnum
 from fractions import Fraction
 
+from iopnet.fields import InvalidField
+
 PHQ9_MAX_TOTAL = 27
 #: Points of PHQ-9 rise that count as a marked worsening.
 MARKED_RISE = 5
 
 
-class InvalidStepDownInput(ValueError):
+class InvalidStepDownInput(InvalidField):
     """A policy or inputs the rules cannot evaluate; ``field`` names the offending input."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,10 @@ from iopnet.db import Connection
 from iopnet.idempotency import Answer, IdempotencyKey, execute
 from iopnet.problems import not_found
 from services.sessions import store
-from services.sessions.api.models import Strict, invalid
+from services.sessions.api.models import Strict
 from services.sessions.domain import (
     AttendancePolicy,
     Enrollment,
-    InvalidMeasure,
     SessionsRuleBroken,
     phq9_band,
 )
@@ -162,10 +161,7 @@ async def record_outcome(patient_id: uuid.UUID, body: OutcomeRequest, request: R
         enrollments = store.Enrollments(conn)
         enrollment = await enrollment_of(conn, patient_id, enrollments)
         measure_id = str(uuid.uuid4())
-        try:
-            enrollment.measure_phq9(measure_id, body.items, body.measured_on)
-        except InvalidMeasure as wrong:
-            raise invalid("#/" + wrong.field, wrong.message) from wrong
+        enrollment.measure_phq9(measure_id, body.items, body.measured_on)  # 422 if invalid
         await enrollments.save(enrollment, cause)
         return Answer(201, measure_view(enrollment, enrollment.measures[-1]))
 

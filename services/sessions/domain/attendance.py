@@ -19,14 +19,12 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
 
+from iopnet.fields import InvalidField
 
-class InvalidAttendance(ValueError):
+
+class InvalidAttendance(InvalidField):
     """Attendance data the rules cannot use; ``field`` names the offending input."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 class AttendanceStatus(StrEnum):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from iopnet.catalog import Instrument, RiskSignal
+from iopnet.fields import InvalidField
 
 PHQ9_ITEMS = 9
 PHQ9_ITEM_MAX = 3
@@ -22,13 +23,9 @@ _PHQ9_BANDS = ((20, "severe"), (15, "moderately_severe"), (10, "moderate"), (5, 
                (0, "minimal"))
 
 
-class InvalidMeasure(ValueError):
+class InvalidMeasure(InvalidField):
     """A measure the rules cannot score; ``field`` names the input at fault (``items/3``)."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
 
 
 @dataclass(frozen=True)
