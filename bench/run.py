@@ -27,13 +27,13 @@ import asyncio
 import statistics
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import httpx
 
 from iopctl import infra
 from iopctl.kafka_admin import ensure_topics
 from iopctl.pgsql import drop_database, recreate_database
+from iopctl.proc import proc_dir
 from iopctl.stack import Stack
 from iopnet.auth.keys import new_key
 from iopnet.topics import SERVICES
@@ -107,7 +107,10 @@ async def _everywhere(api: Api, status: int) -> bool:
 
 
 def resident_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+    folder = proc_dir(pid)
+    if folder is None:
+        return 0.0
+    for line in (folder / "status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0

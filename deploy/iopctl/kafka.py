@@ -95,7 +95,7 @@ async def _format_storage() -> None:
     )
 
 
-def _spawn() -> int:
+def _spawn() -> subprocess.Popen[bytes]:
     for port in (kafka_port(), kafka_controller_port()):
         if port_open(HOST, port):
             raise InfraError(f"kafka: port {HOST}:{port} is taken by another process")
@@ -121,18 +121,24 @@ def _spawn() -> int:
             start_new_session=True,
         )
     pid_file().write_text(f"{process.pid}\n")
-    return process.pid
+    return process
 
 
 def _failure(reason: str) -> InfraError:
     return InfraError(f"kafka: {reason}\n{tail_file(log_file())}\n{tail_file(out_file(), 20)}")
 
 
-async def _wait_healthy(pid: int) -> None:
+def _still_running(pid: int, child: subprocess.Popen[bytes] | None) -> bool:
+    # Our own child is asked directly: it is a zombie, not gone, until reaped.
+    return child.poll() is None if child is not None else pid_alive(pid, MAIN_CLASS)
+
+
+async def _wait_healthy(pid: int, child: subprocess.Popen[bytes] | None) -> None:
     deadline = time.monotonic() + _START_TIMEOUT_S
     while not port_open(HOST, kafka_port()):
-        if not pid_alive(pid, MAIN_CLASS):
-            raise _failure(f"broker process {pid} exited during startup")
+        if not _still_running(pid, child):
+            exit_code = f" with code {child.returncode}" if child is not None else ""
+            raise _failure(f"broker process {pid} exited during startup{exit_code}")
         if time.monotonic() >= deadline:
             raise _failure(f"port {bootstrap()} not open after {_START_TIMEOUT_S:.0f}s")
         await asyncio.sleep(0.25)
@@ -148,11 +154,13 @@ async def up() -> None:
     kafka_config.write_config()
     await _format_storage()
     pid = running_pid()
+    child = None
     if pid is not None:
         say(COMPONENT, f"already running (pid {pid})")
     else:
-        pid = _spawn()
-    await _wait_healthy(pid)
+        child = _spawn()
+        pid = child.pid
+    await _wait_healthy(pid, child)
     created = await kafka_admin.ensure_topics(bootstrap())
     if created:
         say(COMPONENT, f"created topics: {', '.join(created)}")

@@ -93,19 +93,52 @@ def read_pid(pid_file: Path) -> int | None:
         return None
 
 
+def proc_dir(pid: int) -> Path | None:
+    """The ``/proc`` folder of ``pid`` as this process numbers it, or None if not found.
+
+    A sandbox can run us in a new PID namespace without remounting ``/proc``
+    (CI does): ``/proc/<pid>`` then names some other process, so the folder is
+    found by the pid the process has in our namespace (the last ``NSpid``).
+    """
+    if os.readlink("/proc/self") == str(os.getpid()):
+        return Path(f"/proc/{pid}")
+    own_namespace = os.readlink("/proc/self/ns/pid")
+    for status in Path("/proc").glob("[0-9]*/status"):
+        with contextlib.suppress(OSError):
+            if (
+                _namespace_pid(status.read_text()) == pid
+                and os.readlink(status.parent / "ns" / "pid") == own_namespace
+            ):
+                return status.parent
+    return None
+
+
+def _namespace_pid(status: str) -> int | None:
+    for line in status.splitlines():
+        if line.startswith("NSpid:"):
+            return int(line.split()[-1])
+    return None
+
+
 def pid_alive(pid: int, cmdline_marker: str | None = None) -> bool:
-    """True when ``pid`` runs (and, if given, its command line contains the marker)."""
+    """True when ``pid`` runs (and, if given, its command line contains the marker).
+
+    The marker guards against a recycled pid; a zombie counts as gone.
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         pass
+    folder = proc_dir(pid)
+    if folder is None:  # it takes signals but /proc hides it: believe the signal
+        return True
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        stat = (folder / "stat").read_text()
         if stat.rsplit(")", 1)[1].split()[0] == "Z":
             return False
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        cmdline = (folder / "cmdline").read_bytes().replace(b"\0", b" ").decode()
     except (FileNotFoundError, IndexError):
         return False
     return cmdline_marker is None or cmdline_marker in cmdline
