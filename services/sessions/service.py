@@ -4,6 +4,7 @@ from iopnet.service import ServiceSpec
 from services.sessions.api import routers
 from services.sessions.projections import PATIENT_TABLES, PROJECTION
 from services.sessions.settings import SessionsSettings
+from services.sessions.weekly_review import review_finished_weeks
 
 SPEC = ServiceSpec(
     name="sessions",
@@ -13,4 +14,5 @@ SPEC = ServiceSpec(
     projection=PROJECTION,
     patient_tables=PATIENT_TABLES,
     description="Programs, groups, schedules, attendance and outcome measures.",
+    background=[review_finished_weeks],
 )

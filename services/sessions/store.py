@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from iopnet.aggregate import Repository
+from iopnet.auth.registry import site_policies
 from iopnet.catalog import (
     DomainEvent,
     Modality,
@@ -20,7 +21,13 @@ from iopnet.catalog import (
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
 from iopnet.eventstore import EventStore
-from services.sessions.domain import Enrollment, EnrollmentTerms, Group, Program
+from services.sessions.domain import (
+    AttendancePolicy,
+    Enrollment,
+    EnrollmentTerms,
+    Group,
+    Program,
+)
 
 EVENTS = EventStore.of("sessions")
 
@@ -189,6 +196,34 @@ async def find_enrollment(conn: Connection, patient_id: str) -> dict[str, Any] |
     enrollment = dict(row)
     enrollment["planned_weeks"] = (row["ends_on"] - row["starts_on"]).days // 7
     return enrollment
+
+
+async def attendance_policy(conn: Connection, enrollment: Enrollment) -> AttendancePolicy:
+    policies = await site_policies(conn, enrollment.known_terms.site_id)
+    return AttendancePolicy(min_weekly_hours=policies.attendance_min_weekly_hours,
+                            outreach_after_absences=policies.outreach_after_absences)
+
+
+async def enrollments_due_for_week_review(conn: Connection, now: datetime, after: str,
+                                          limit: int) -> list[str]:
+    """Enrollments under way, a week or more into the program, not yet reviewed on their
+    site's today, in patient id order after ``after``; none reviewed on or after its last
+    program day is due again."""
+    rows = await conn.fetch(
+        "SELECT patient_id::text AS patient_id FROM enrollments"
+        " WHERE ended_on IS NULL AND status <> 'ended' AND patient_id::text > $2"
+        " AND starts_on + 7 <= ($1 AT TIME ZONE time_zone)::date"
+        " AND (weeks_reviewed_on IS NULL OR (weeks_reviewed_on < ($1 AT TIME ZONE time_zone)::date"
+        "      AND weeks_reviewed_on < ends_on))"
+        " ORDER BY patient_id::text LIMIT $3",
+        now, after, limit,
+    )
+    return [row["patient_id"] for row in rows]
+
+
+async def mark_weeks_reviewed(conn: Connection, patient_id: str, on: date) -> None:
+    await conn.execute("UPDATE enrollments SET weeks_reviewed_on = $2 WHERE patient_id = $1",
+                       patient_id, on)
 
 
 def _terms(row: Mapping[str, Any]) -> EnrollmentTerms:

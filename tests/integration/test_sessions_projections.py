@@ -1,5 +1,5 @@
-"""Sessions' reactions to others' events, on a real Postgres: enrollment with capacity,
-plan revisions, the end of the program, and a transfer."""
+"""Sessions on a real Postgres: its reactions to others' events (enrollment with capacity,
+plan revisions, the end of the program, a transfer) and the calendar's weekly review."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from iopnet.envelope import EventEnvelope
 from iopnet.eventstore import Cause, EventStore
 from iopnet.migrate import apply_migrations
 from iopnet.topics import topic_of
-from services.sessions import projections, scheduling, store
+from services.sessions import projections, scheduling, store, weekly_review
 from services.sessions.domain import Group, Program
 from services.sessions.service import SPEC
 from tests.conftest import FreshDatabase
@@ -299,3 +299,43 @@ async def test_a_place_a_revision_gives_up_goes_to_the_waitlist(pool: asyncpg.Po
     assert (await places(pool, waiting, "g-mon"))["2027-02-22"] == "scheduled"
     assert (await places(pool, waiting, "g-mon"))["2027-02-15"] == "waitlisted"
     assert (await places(pool, holder, "g-mon"))["2027-02-22"] == "cancelled"
+
+
+async def flags(pool: asyncpg.Pool, patient_id: str) -> list[str]:
+    rows = await pool.fetch(
+        "SELECT envelope->'data'->>'week_starting' AS week FROM events"
+        " WHERE stream_id = $1 AND event_type LIKE '%.AttendanceBelowMinimum'"
+        " ORDER BY stream_version", f"enrollment-{patient_id}")
+    return [row["week"] for row in rows]
+
+
+async def test_the_weekly_review_flags_a_week_over_with_nothing_recorded_once(
+        pool: asyncpg.Pool) -> None:
+    patient_id = await admitted(pool)
+    sunday = datetime(2027, 1, 10, 20, 0, tzinfo=UTC)  # Sunday afternoon in Chicago
+    assert await weekly_review.review_due_enrollments(pool, sunday) == 0
+    monday = datetime(2027, 1, 11, 15, 0, tzinfo=UTC)
+    assert await weekly_review.review_due_enrollments(pool, monday) == 1
+    assert await flags(pool, patient_id) == ["2027-01-04"]
+    assert await pool.fetchval(  # published to the clinicians' systems like any other
+        "SELECT count(*) FROM outbox WHERE topic = $1 AND envelope->>'type' LIKE $2",
+        topic_of("sessions"), "%AttendanceBelowMinimum") == 1
+    # Once a day at most, and a week is flagged once.
+    assert await weekly_review.review_due_enrollments(pool, monday) == 0
+    tuesday = datetime(2027, 1, 12, 15, 0, tzinfo=UTC)
+    assert await weekly_review.review_due_enrollments(pool, tuesday) == 1
+    assert await flags(pool, patient_id) == ["2027-01-04"]
+    # After the program's last day, the last review has nothing more to do.
+    after = datetime(2027, 3, 8, 15, 0, tzinfo=UTC)
+    assert await weekly_review.review_due_enrollments(pool, after) == 1
+    assert len(await flags(pool, patient_id)) == 8
+    assert await weekly_review.review_due_enrollments(pool, after.replace(day=20)) == 0
+
+
+async def test_the_weekly_review_leaves_ended_enrollments_alone(pool: asyncpg.Pool) -> None:
+    patient_id = await admitted(pool)
+    async with pool.acquire() as conn:
+        await store.end_enrollment(conn, patient_id, START, "stepped_down")
+    monday = datetime(2027, 1, 11, 15, 0, tzinfo=UTC)
+    assert await weekly_review.review_due_enrollments(pool, monday) == 0
+    assert await flags(pool, patient_id) == []

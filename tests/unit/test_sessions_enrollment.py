@@ -178,6 +178,42 @@ def test_a_week_is_finished_once_a_later_week_is_recorded() -> None:
     assert [(b.week_starting, b.hours) for b in below] == [(START, 0)]
 
 
+def test_the_calendar_closes_a_week_whose_attendance_was_never_recorded() -> None:
+    enrollment = enrolled()
+    week1 = [s for s in enrollment.schedule_sessions()
+             if enrollment.local_day(s) < START + timedelta(weeks=1)]
+    enrollment.record_attendance(week1[0].session_id, A, 0, POLICY)  # 3 h, then nothing
+    recorded(enrollment)
+    # Sunday evening in Chicago is Monday in UTC: the week is not over there yet.
+    sunday_night = datetime(2026, 12, 14, 3, 0, tzinfo=UTC)
+    enrollment.close_past_weeks(sunday_night, POLICY)
+    assert recorded(enrollment) == []
+    assert not enrollment.weeks(POLICY, date(2026, 12, 13))[0].finished
+    monday = datetime(2026, 12, 14, 15, 0, tzinfo=UTC)
+    enrollment.close_past_weeks(monday, POLICY)
+    below = [e for e in recorded(enrollment) if isinstance(e, AttendanceBelowMinimum)]
+    assert [(b.week_starting, b.hours, b.minimum_hours) for b in below] == [(START, 3.0, 9)]
+    enrollment.close_past_weeks(monday + timedelta(hours=1), POLICY)
+    assert recorded(enrollment) == []
+
+
+def test_the_calendar_flags_no_week_twice_nor_one_at_the_minimum() -> None:
+    enrollment = enrolled()
+    for session, status in zip(enrollment.schedule_sessions()[:8], (A, A, A, X, A, A, A, A),
+                               strict=True):  # week 1: 3 + 1 + 3 + 0 = 7 h, week 2: 10 h
+        enrollment.record_attendance(session.session_id, status, 0, POLICY)
+    assert len([e for e in recorded(enrollment) if isinstance(e, AttendanceBelowMinimum)]) == 1
+    enrollment.close_past_weeks(datetime(2026, 12, 21, 15, 0, tzinfo=UTC), POLICY)
+    assert recorded(enrollment) == []
+
+
+def test_the_calendar_flags_nothing_while_no_session_was_offered() -> None:
+    waiting = Enrollment("p-2")
+    waiting.terms = terms("p-2")
+    waiting.close_past_weeks(datetime(2027, 3, 1, tzinfo=UTC), POLICY)
+    assert recorded(waiting) == []
+
+
 def test_the_aggregate_rebuilds_from_its_events() -> None:
     enrollment = Enrollment("p-1")
     enrollment.terms = terms()

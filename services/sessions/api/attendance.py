@@ -19,7 +19,6 @@ from services.sessions import store
 from services.sessions.api.models import Strict, invalid
 from services.sessions.api.patients import (
     SessionView,
-    attendance_policy,
     enrollment_of,
     session_view,
 )
@@ -53,7 +52,7 @@ async def record_attendance(session_id: uuid.UUID, body: AttendanceRequest, requ
     async def record(conn: Connection) -> Answer:
         enrollments = store.Enrollments(conn)
         enrollment = await enrollment_of(conn, body.patient_id, enrollments)
-        policy = await attendance_policy(conn, enrollment)
+        policy = await store.attendance_policy(conn, enrollment)
         try:
             new = enrollment.record_attendance(str(session_id), body.status, body.late_minutes,
                                                policy)

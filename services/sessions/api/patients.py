@@ -12,21 +12,21 @@ from pydantic import BaseModel, Field
 
 from iopnet.app import RequestCause
 from iopnet.auth import SiteDatabase, site_database
-from iopnet.auth.registry import site_policies
 from iopnet.catalog import Instrument, Modality, RiskSignal, Scope, SessionKind
 from iopnet.db import Connection
+from iopnet.envelope import utc_now
 from iopnet.idempotency import Answer, IdempotencyKey, execute
 from iopnet.problems import not_found
 from services.sessions import store
 from services.sessions.api.models import Strict
 from services.sessions.domain import (
-    AttendancePolicy,
     Enrollment,
     SessionsRuleBroken,
     phq9_band,
 )
 from services.sessions.domain.enrollment import ScheduledSession
 from services.sessions.domain.outcomes import Measure
+from services.sessions.domain.schedule import local_date
 
 router = APIRouter(prefix="/v1/patients", tags=["patients"])
 Reader = Annotated[SiteDatabase, Depends(site_database(Scope.READ))]
@@ -70,7 +70,8 @@ class WeekView(BaseModel):
     week_start: date
     hours: float
     below_minimum: bool = Field(description="A finished week under the site's minimum")
-    finished: bool
+    finished: bool = Field(description="Every expected session recorded, a later week "
+                           "recorded, or the week is over in the site's time zone")
     flagged: bool = Field(description="AttendanceBelowMinimum was recorded for it")
 
 
@@ -133,7 +134,7 @@ async def read_schedule(patient_id: uuid.UUID, db: Reader) -> list[dict[str, Any
 async def read_attendance(patient_id: uuid.UUID, db: Reader) -> dict[str, Any]:
     async with db.transaction() as conn:
         enrollment = await enrollment_of(conn, patient_id)
-        policy = await attendance_policy(conn, enrollment)
+        policy = await store.attendance_policy(conn, enrollment)
     terms = enrollment.known_terms
     return AttendanceView(
         patient_id=patient_id, weekly_hours_target=terms.weekly_hours_target,
@@ -142,7 +143,7 @@ async def read_attendance(patient_id: uuid.UUID, db: Reader) -> dict[str, Any]:
         consecutive_absences=enrollment.absence_streak(),
         weeks=[WeekView(week=w.number, week_start=w.week_start, hours=w.hours,
                         below_minimum=w.below_minimum, finished=w.finished, flagged=w.flagged)
-               for w in enrollment.weeks(policy)],
+               for w in enrollment.weeks(policy, local_date(utc_now(), terms.time_zone))],
         outreach=[OutreachView(consecutive_absences=o.consecutive_absences,
                                last_missed_session_id=o.last_missed_session_id)
                   for o in enrollment.flags.outreach],
@@ -186,12 +187,6 @@ async def enrollment_of(conn: Connection, patient_id: uuid.UUID,
     if enrollment is None:
         raise not_found("patient", str(patient_id))
     return enrollment
-
-
-async def attendance_policy(conn: Connection, enrollment: Enrollment) -> AttendancePolicy:
-    policies = await site_policies(conn, enrollment.known_terms.site_id)
-    return AttendancePolicy(min_weekly_hours=policies.attendance_min_weekly_hours,
-                            outreach_after_absences=policies.outreach_after_absences)
 
 
 def session_view(enrollment: Enrollment, session: ScheduledSession) -> dict[str, Any]:

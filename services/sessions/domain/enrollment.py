@@ -431,11 +431,12 @@ class Enrollment(Aggregate):
     def absence_streak(self) -> int:
         return absence_streak(self._recorded()).count
 
-    def weeks(self, policy: AttendancePolicy) -> list[WeekSummary]:
+    def weeks(self, policy: AttendancePolicy, today: date | None = None) -> list[WeekSummary]:
         """Every program week: hours credited, and whether it finished under the minimum.
 
         A week is finished when every session the patient was expected at in it is
-        recorded, or when attendance in a later week is (the patient moved on).
+        recorded, when attendance in a later week is (the patient moved on), or when its
+        last day is before ``today`` (site-local): unrecorded sessions credit nothing.
         """
         terms = self.known_terms
         recorded = self._recorded(terms.time_zone)
@@ -448,8 +449,9 @@ class Enrollment(Aggregate):
             start = terms.starts_on + timedelta(weeks=number)
             hours = week_hours(start, recorded, policy)
             in_week = [s for s in expected if week[s.session_id] == number]
+            over = today is not None and start + timedelta(weeks=1) <= today
             finished = bool(in_week) and (
-                all(s.attendance for s in in_week) or latest_recorded > number)
+                all(s.attendance for s in in_week) or latest_recorded > number or over)
             summaries.append(WeekSummary(
                 number=number + 1, week_start=start, minutes=hours.minutes,
                 below_minimum=finished and hours.below_minimum, finished=finished,
@@ -457,8 +459,13 @@ class Enrollment(Aggregate):
             ))
         return summaries
 
-    def _flag_weeks(self, policy: AttendancePolicy) -> None:
-        for week in self.weeks(policy):
+    def close_past_weeks(self, now: datetime, policy: AttendancePolicy) -> None:
+        """Flag the weeks that are over under the minimum, recorded in full or not: a
+        patient who stopped coming, unrecorded, is the case the flag exists for."""
+        self._flag_weeks(policy, local_date(now, self.known_terms.time_zone))
+
+    def _flag_weeks(self, policy: AttendancePolicy, today: date | None = None) -> None:
+        for week in self.weeks(policy, today):
             if week.below_minimum and not week.flagged:
                 self.record(AttendanceBelowMinimum(
                     site_id=self.known_terms.site_id, patient_id=self.id,
