@@ -19,7 +19,15 @@ from iopnet.topics import all_topics, topic_of
 from tests.conftest import eventually
 from tests.e2e.client import Api
 from tests.e2e.conftest import Site
-from tests.e2e.journeys import admit
+from tests.e2e.journeys import (
+    WEEKLY_GROUPS,
+    admit,
+    drafted_plan,
+    ok,
+    sessions_of,
+    set_up_program,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -27,6 +35,7 @@ PROGRAM = "sess-e2e-iop"
 EMPTY_PROGRAM = "sess-e2e-empty"
 SMALL_PROGRAM = "sess-e2e-small"
 LATE_PROGRAM = "sess-e2e-late"
+FREED_PROGRAM = "sess-e2e-freed"
 START = date(2027, 1, 4)  # a Monday; Chicago is on CST (UTC-6) all January
 GROUPS = [
     {"group_id": "sess-e2e-mon", "modality": "group_therapy", "weekday": 0, "capacity": 8},
@@ -226,6 +235,51 @@ async def test_groups_added_after_an_admission_schedule_the_waiting_patient(
     assert groups == {"sess-e2e-late-mon", "sess-e2e-late-tue", "sess-e2e-late-thu"}
     assert len(schedule) == 3 * 8 + 8
     assert {s["status"] for s in schedule} == {"scheduled"}
+
+
+def waitlisted(schedule: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [s for s in schedule if s["status"] == "waitlisted"]
+
+
+async def test_a_place_freed_by_a_discharge_goes_to_the_next_patient_on_the_waitlist(
+    north: Site,
+) -> None:
+    api = north.api
+    groups = await set_up_program(api, FREED_PROGRAM, groups=WEEKLY_GROUPS[:3], capacity=1)
+
+    async def admitted() -> tuple[str, list[dict[str, Any]]]:
+        patient_id = await admit(api, program_id=FREED_PROGRAM, start_date=START,
+                                 days_per_week=3, planned_weeks=8)
+        return patient_id, await schedule_of(api, patient_id)
+
+    # One at a time, so the waitlist's order is the order of admission.
+    (leaving, held), (next_up, waiting), (later, _) = [await admitted() for _ in range(3)]
+    assert {s["status"] for s in held} == {"scheduled"}
+    assert {s["group_id"] for s in waitlisted(waiting)} == set(groups)
+    assert len(waitlisted(waiting)) == 3 * 8
+
+    await drafted_plan(api, leaving)
+    discharged = ok(await api.post("plans", f"/v1/patients/{leaving}/discharge", json={
+        "outcome": "transferred", "effective_on": START.isoformat(), "clinician_id": "clin-7"}))
+    assert discharged["plan_status"] == "discharged"
+
+    promoted = await wait_for(lambda: sessions_of(api, next_up),
+                              lambda schedule: len(waitlisted(schedule)) == 1)
+    (still_waiting,) = waitlisted(promoted)  # the first Monday: still the leaver's last day
+    assert (still_waiting["group_id"], still_waiting["local_date"]) == (
+        groups[0], START.isoformat())
+    left = await sessions_of(api, leaving)
+    cancelled = {s["session_id"] for s in left if s["status"] == "cancelled"}
+    assert {s["status"] for s in left if s["local_date"] > START.isoformat()} == {"cancelled"}
+    assert [s["status"] for s in left if s["local_date"] == START.isoformat()] == [
+        "scheduled", "scheduled"]  # the group and the individual session on the day itself
+    taken = {s["session_id"] for s in promoted if s["kind"] == "group"
+             and s["status"] == "scheduled"}
+    assert len(taken) == 3 * 8 - 1 and taken <= cancelled
+    assert len(waitlisted(await sessions_of(api, later))) == 3 * 8  # one place each, taken
+    ended = await enrolled(api, leaving)
+    assert (ended["status"], ended["ended_on"], ended["end_reason"]) == (
+        "ended", START.isoformat(), "Discharged")
 
 
 @asynccontextmanager
