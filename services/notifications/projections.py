@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from iopnet.auth.registry import site_time_zone
 from iopnet.catalog import (
     AdmissionDeclined,
+    AttendanceBelowMinimum,
     ConsentGranted,
     ConsentRevoked,
     ConsentScope,
@@ -137,6 +138,12 @@ async def on_outreach_needed(conn: Connection, event: DomainEvent, envelope: Eve
     await store.queue(conn, domain.outreach(event, occasion_of(envelope)))
 
 
+async def on_attendance_below_minimum(conn: Connection, event: DomainEvent,
+                                     envelope: EventEnvelope) -> None:
+    assert isinstance(event, AttendanceBelowMinimum)
+    await store.queue(conn, domain.attendance_review(event, occasion_of(envelope)))
+
+
 async def on_outcome_measured(conn: Connection, event: DomainEvent, envelope: EventEnvelope
                               ) -> None:
     assert isinstance(event, OutcomeMeasured)
@@ -219,6 +226,7 @@ PROJECTION = Projection(
         SessionScheduled: on_session_scheduled,
         SessionsCancelled: on_sessions_cancelled,
         OutreachNeeded: on_outreach_needed,
+        AttendanceBelowMinimum: on_attendance_below_minimum,
         OutcomeMeasured: on_outcome_measured,
         SteppedDown: on_stepped_down,
         SteppedUp: on_stepped_up,

@@ -23,6 +23,7 @@ from iopnet.auth.keys import new_key
 from iopnet.auth.registry import on_api_key_issued, on_site_onboarded
 from iopnet.catalog import (
     AdmissionDeclined,
+    AttendanceBelowMinimum,
     ConsentGranted,
     ConsentRevoked,
     ConsentScope,
@@ -686,6 +687,40 @@ async def test_a_step_up_alerts_the_team_at_once_and_tells_the_patient_after_qui
     assert "continues at the partial hospitalization level" in MailCatcher.text(email)
     statuses = {m["kind"]: m["status"] for m in await n.messages(patient_id)}
     assert statuses == {"welcome": "sent", "urgent_alert": "sent", "step_up_notice": "sent"}
+
+
+async def test_a_week_below_the_minimum_asks_the_clinicians_to_review_after_quiet_hours(
+    notifications: Notifications, mail: MailCatcher, hooks: WebhookReceiver,
+) -> None:
+    n = notifications
+    patient_id = await admitted(n)
+    await n.deliver()  # the welcome
+    await n.set_policies(ALWAYS_QUIET)
+    below = AttendanceBelowMinimum(patient_id=patient_id, site_id=SITE,
+                                   week_starting=date(2026, 12, 7), hours=5.5, minimum_hours=9)
+    first = await n.apply(below)
+    await n.apply(below, event_id=first.id)  # redelivered
+    await n.deliver()
+
+    review = only(await n.messages(patient_id), "attendance_review", "clinician")
+    assert (review["recipient_id"], review["channel"], review["urgent"], review["status"]) == (
+        SITE, "email", False, "pending")  # not urgent: it waits for the end of quiet hours
+    assert (review["cause_id"], review["cause_type"]) == (first.id, "iopnet.AttendanceBelowMinimum")
+    assert review["facts"] == {"week_starting": "2026-12-07", "hours": "5.5", "minimum_hours": "9"}
+    assert not [m for m in mail.to(CLINIC_EMAIL) if patient_id in MailCatcher.subject(m)]
+
+    await n.set_policies(NO_QUIET_HOURS)
+    await n.make_due_now()
+    await n.deliver()
+    [email] = [m for m in mail.to(CLINIC_EMAIL, "attendance_review")
+               if patient_id in MailCatcher.subject(m)]
+    assert MailCatcher.subject(email) == f"Attendance review: patient {patient_id}"
+    assert ("the week starting 2026-12-07 had 5.5 hours of attendance against the program "
+            "minimum of 9. The case is flagged for review.") in MailCatcher.text(email)
+    assert hooks_about(hooks, patient_id, "attendance_review") == []
+    assert mail.to(patient_email(patient_id), "attendance_review") == []
+    assert {m["kind"]: m["status"] for m in await n.messages(patient_id)} == {
+        "welcome": "sent", "attendance_review": "sent"}
 
 
 @pytest.mark.parametrize(("outcome", "patient_told"), [

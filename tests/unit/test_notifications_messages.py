@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from iopnet.catalog import (
+    AttendanceBelowMinimum,
     Channel,
     Discharged,
     DischargeOutcome,
@@ -26,6 +27,7 @@ from services.notifications.domain import (
     Occasion,
     Progress,
     aftercare_summary,
+    attendance_review,
     discharge_notice,
     family_progress_update,
     family_schedule_update,
@@ -90,6 +92,18 @@ def test_outreach_goes_to_the_patient_and_the_clinical_team() -> None:
     assert [d.kind for d in drafts] == [MessageKind.OUTREACH, MessageKind.CLINICIAN_OUTREACH]
     assert roles(drafts) == [(RecipientRole.PATIENT, Channel.EMAIL),
                              (RecipientRole.CLINICIAN, Channel.EMAIL)]
+
+
+def test_a_week_below_the_minimum_flags_the_case_for_the_clinical_team() -> None:
+    below = AttendanceBelowMinimum(**WHO, week_starting=date(2026, 11, 23), hours=5.5,
+                                   minimum_hours=9.0)
+    [draft] = attendance_review(below, OCCASION)
+    assert (draft.kind, draft.urgent, draft.due_at, draft.occasion) == (
+        MessageKind.ATTENDANCE_REVIEW, False, NOW, OCCASION)
+    assert (draft.recipient.role, draft.recipient.id, draft.recipient.channel) == (
+        RecipientRole.CLINICIAN, "site-north", Channel.EMAIL)
+    assert (draft.patient_id, draft.site_id) == ("p-1", "site-north")
+    assert draft.facts == {"week_starting": "2026-11-23", "hours": "5.5", "minimum_hours": "9"}
 
 
 def test_a_step_up_tells_the_patient_their_care_continues_not_urgently() -> None:

@@ -48,6 +48,25 @@ def test_a_reminder_gives_the_session_time_in_the_site_zone() -> None:
     assert "on 2026-12-01 at 09:00 (180 minutes)" in email.body
 
 
+def test_an_attendance_review_names_the_week_its_hours_and_the_minimum() -> None:
+    facts = {"week_starting": "2026-11-23", "hours": "5.5", "minimum_hours": "9"}
+    email = render(DEFAULT_TEMPLATES[MessageKind.ATTENDANCE_REVIEW],
+                   context(MessageKind.ATTENDANCE_REVIEW, facts))
+    assert email.subject == "Attendance review: patient p-1"
+    assert ("the week starting 2026-11-23 had 5.5 hours of attendance against the program "
+            "minimum of 9. The case is flagged for review.") in email.body
+
+
+def test_a_site_may_word_its_own_attendance_review() -> None:
+    template = Template("Review ${patient_id}", "${hours}/${minimum_hours} h, ${week_starting}")
+    assert template_problems(MessageKind.ATTENDANCE_REVIEW, template) == {}
+    assert "session_date" in template_problems(
+        MessageKind.ATTENDANCE_REVIEW, Template("x", "${session_date}"))["body"]
+    email = render(template, context(MessageKind.ATTENDANCE_REVIEW, {
+        "week_starting": "2026-11-23", "hours": "5.5", "minimum_hours": "9"}))
+    assert email == type(email)("Review p-1", "5.5/9 h, 2026-11-23")
+
+
 def test_a_sites_own_template_is_filled_and_codes_read_as_words() -> None:
     template = Template("Update: ${progress}", "Week ${program_week}: ${progress}. $$0 cost.")
     assert template_problems(MessageKind.FAMILY_PROGRESS_UPDATE, template) == {}

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from iopnet.catalog import (
+    AttendanceBelowMinimum,
     Channel,
     Discharged,
     DischargeOutcome,
@@ -34,6 +35,8 @@ class MessageKind(StrEnum):
     SESSION_REMINDER = "session_reminder"
     OUTREACH = "outreach"
     CLINICIAN_OUTREACH = "clinician_outreach"
+    #: To the site's clinicians: a week's hours fell below the program minimum.
+    ATTENDANCE_REVIEW = "attendance_review"
     URGENT_ALERT = "urgent_alert"
     FAMILY_SCHEDULE_UPDATE = "family_schedule_update"
     FAMILY_PROGRESS_UPDATE = "family_progress_update"
@@ -148,6 +151,16 @@ def outreach(needed: OutreachNeeded, occasion: Occasion) -> list[MessageDraft]:
                      Recipient.clinician(needed.site_id), occasion, occasion.occurred_at,
                      facts=facts),
     ]
+
+
+def attendance_review(below: AttendanceBelowMinimum, occasion: Occasion
+                      ) -> list[MessageDraft]:
+    """A week below the program minimum flags the case for the clinical team's review."""
+    facts = {"week_starting": below.week_starting.isoformat(),  # hours read 7.5, not 7.50
+             "hours": f"{below.hours:g}", "minimum_hours": f"{below.minimum_hours:g}"}
+    return [MessageDraft(below.patient_id, below.site_id, MessageKind.ATTENDANCE_REVIEW,
+                         Recipient.clinician(below.site_id), occasion, occasion.occurred_at,
+                         facts=facts)]
 
 
 def family_schedule_update(scheduled: SessionScheduled, batch: Occasion,

@@ -39,6 +39,7 @@ PLACEHOLDERS: dict[MessageKind, frozenset[str]] = {
     MessageKind.OUTREACH: _COMMON | {"consecutive_absences"},
     MessageKind.CLINICIAN_OUTREACH: _COMMON | {"consecutive_absences",
                                                "last_missed_session_id"},
+    MessageKind.ATTENDANCE_REVIEW: _COMMON | {"week_starting", "hours", "minimum_hours"},
     MessageKind.URGENT_ALERT: _COMMON | {"alert_reason", "observed_on", "recommended_level",
                                          "reason_codes", "clinician_id", "to_level",
                                          "effective_on", "alert_heading", "alert_reasons",
@@ -71,6 +72,11 @@ DEFAULT_TEMPLATES: dict[MessageKind, Template] = {
         "Outreach needed: patient ${patient_id}",
         "Patient ${patient_id} has missed ${consecutive_absences} sessions in a row "
         "(last: ${last_missed_session_id}). Please reach out.\n"),
+    MessageKind.ATTENDANCE_REVIEW: Template(
+        "Attendance review: patient ${patient_id}",
+        "Patient ${patient_id}: the week starting ${week_starting} had ${hours} hours of "
+        "attendance against the program minimum of ${minimum_hours}. The case is flagged "
+        "for review.\n"),
     MessageKind.URGENT_ALERT: Template(
         "URGENT: ${alert_heading} for patient ${patient_id}",
         "Patient ${patient_id} needs a clinician's review today.\n"
