@@ -1,14 +1,18 @@
-"""What plans builds from others' events: the plan it drafts on admission, and progress."""
+"""What plans builds from others' events: the plan it drafts on admission, progress, and
+the family consents that bring family therapy into the plan or take it out."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC
+from collections.abc import Callable, Iterable
+from datetime import UTC, date
 from zoneinfo import ZoneInfo
 
 from iopnet.auth.registry import site_time_zone
 from iopnet.catalog import (
+    ConsentGranted,
+    ConsentRevoked,
     DomainEvent,
     OutcomeMeasured,
     PatientAdmitted,
@@ -24,7 +28,11 @@ from iopnet.envelope import EventEnvelope
 from iopnet.eventstore import Cause
 from iopnet.topics import topic_of
 from services.plans import domain, store
+from services.plans.domain.plan_drafting import PlanRevision
 from services.plans.domain.progress import SessionStatus
+
+FollowConsent = Callable[[domain.TreatmentPlan, Iterable[domain.FamilyConsent], date],
+                         PlanRevision | None]
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +50,11 @@ async def on_patient_admitted(
     assert plan is not None
     # A plan id derived from the admission: replaying the admission drafts the same plan.
     plan_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"iopnet:plan:{envelope.id}"))
+    # Family's topic is not ordered with intake's: a consent may already be here.
+    consents = await store.family_consents(conn, event.patient_id)
+    consented = domain.family_involved(consents, await _day_at(conn, event.site_id, envelope))
     try:
-        plan.draft(plan_id, event.site_id, episode.findings(family_consent=False))
+        plan.draft(plan_id, event.site_id, episode.findings(family_consent=consented))
     except domain.InvalidPlanInput as invalid:
         # The episode stays visible, awaiting a draft, rather than the admission being lost.
         log.error("no plan drafted for an admission: %s", invalid.field)
@@ -106,8 +117,45 @@ async def on_risk_signal_raised(
                                    event.signal.value, event.observed_on, envelope.source)
 
 
+async def on_consent_granted(
+    conn: Connection, event: DomainEvent, envelope: EventEnvelope
+) -> None:
+    """Keep the consent; an open plan without family therapy gets it (PlanRevised)."""
+    assert isinstance(event, ConsentGranted)
+    await store.consent_granted(conn, event, envelope.time)
+    await _follow_family_consent(conn, event.patient_id, envelope,
+                                 domain.TreatmentPlan.involve_family)
+
+
+async def on_consent_revoked(
+    conn: Connection, event: DomainEvent, envelope: EventEnvelope
+) -> None:
+    """Mark the consent revoked; without a live one left, family therapy leaves the plan."""
+    assert isinstance(event, ConsentRevoked)
+    await store.consent_revoked(conn, event.patient_id, event.consent_id, envelope.time)
+    await _follow_family_consent(conn, event.patient_id, envelope,
+                                 domain.TreatmentPlan.withdraw_family)
+
+
+async def _follow_family_consent(conn: Connection, patient_id: str, envelope: EventEnvelope,
+                                 follow: FollowConsent) -> None:
+    plans = store.TreatmentPlans(conn)
+    plan = await plans.get(patient_id)
+    if plan is None:
+        return  # not admitted yet: the draft will read the consent
+    day = await _day_at(conn, plan.site_id, envelope)
+    revision = follow(plan, await store.family_consents(conn, patient_id), day)
+    if revision is not None:
+        await plans.save(plan, Cause.following(envelope), changes=revision.changes)
+
+
+async def _day_at(conn: Connection, site_id: str, envelope: EventEnvelope) -> date:
+    """The site's day when the event happened: the same on every redelivery."""
+    return envelope.time.astimezone(ZoneInfo(await site_time_zone(conn, site_id))).date()
+
+
 PROJECTION = Projection(
-    topics=[topic_of("intake"), topic_of("sessions")],
+    topics=[topic_of("intake"), topic_of("sessions"), topic_of("family")],
     projectors={
         PatientAdmitted: on_patient_admitted,
         SessionScheduled: on_session_scheduled,
@@ -116,5 +164,7 @@ PROJECTION = Projection(
         SessionsCancelled: on_sessions_cancelled,
         OutcomeMeasured: on_outcome_measured,
         RiskSignalRaised: on_risk_signal_raised,
+        ConsentGranted: on_consent_granted,
+        ConsentRevoked: on_consent_revoked,
     },
 )

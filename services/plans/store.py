@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from iopnet.aggregate import Repository
 from iopnet.catalog import (
+    ConsentGranted,
     Discharged,
     DomainEvent,
     PlanDrafted,
@@ -19,7 +20,7 @@ from iopnet.catalog import (
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
 from iopnet.eventstore import Cause, EventStore
-from services.plans.domain import CareEpisode, PlanStatus, TreatmentPlan
+from services.plans.domain import CareEpisode, FamilyConsent, PlanStatus, TreatmentPlan
 from services.plans.domain.plan_drafting import (
     AppliedChange,
     FrequencyChanged,
@@ -47,7 +48,7 @@ EVENTS = EventStore.of("plans")
 PATIENT_TABLES = (
     "care_episodes", "treatment_plans", "plan_problems", "plan_goals", "plan_objectives",
     "plan_interventions", "plan_revisions", "care_transitions", "session_attendance",
-    "outcome_measures", "risk_signals",
+    "outcome_measures", "risk_signals", "family_consents",
 )
 
 
@@ -395,6 +396,36 @@ async def load_progress(conn: Connection, episode: CareEpisode) -> ProgressRecor
                           m["program_week"]) for m in measures],
         signals=[SignalRecord(s["signal"], s["observed_on"]) for s in signals],
     )
+
+
+# --- Family consents -----------------------------------------------------------------------
+
+
+async def consent_granted(conn: Connection, event: ConsentGranted, granted_at: datetime
+                          ) -> None:
+    await conn.execute(
+        "INSERT INTO family_consents (patient_id, consent_id, site_id, support_person_id, scope,"
+        " expires_on, granted_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        event.patient_id, event.consent_id, event.site_id, event.support_person_id,
+        event.scope.value, event.expires_on, granted_at,
+    )
+
+
+async def consent_revoked(conn: Connection, patient_id: str, consent_id: str,
+                          revoked_at: datetime) -> None:
+    await conn.execute(
+        "UPDATE family_consents SET revoked_at = $3"
+        " WHERE patient_id = $1 AND consent_id = $2 AND revoked_at IS NULL",
+        patient_id, consent_id, revoked_at,
+    )
+
+
+async def family_consents(conn: Connection, patient_id: str) -> list[FamilyConsent]:
+    rows = await conn.fetch(
+        "SELECT consent_id, expires_on, revoked_at FROM family_consents WHERE patient_id = $1",
+        patient_id)
+    return [FamilyConsent(r["consent_id"], r["expires_on"], r["revoked_at"] is not None)
+            for r in rows]
 
 
 async def outcomes_by_site(conn: Connection) -> list[dict[str, Any]]:

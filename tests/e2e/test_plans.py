@@ -53,7 +53,7 @@ async def test_admission_drafts_a_plan_from_the_findings(north: Site) -> None:
     modalities = {i["modality"]: i for i in plan["interventions"]}
     assert modalities["group_therapy"]["sessions_per_week"] == 4
     assert {"dbt_skills", "skill_building"} <= modalities.keys()
-    assert "family_therapy" not in modalities  # no consent is known at admission
+    assert "family_therapy" not in modalities  # no family consent was granted
     assert all(i["clinician_id"] == "clin-7" and i["target_date"] for i in modalities.values())
     episode = (await north.api.get("plans", f"/v1/patients/{patient_id}")).json()
     assert (episode["plan_status"], episode["revision"]) == ("active", 1)

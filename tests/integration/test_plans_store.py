@@ -1,5 +1,6 @@
 """Plans' repository and projections on the real Postgres: draft on admission, revisions
-that never merge, progress rows, and the site confinement of every table."""
+that never merge, progress rows, family therapy following consent, and the site
+confinement of every table."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ import pytest
 from iopctl.stack import migrations_of
 from iopnet.auth import Principal, SiteDatabase
 from iopnet.catalog import (
+    ConsentGranted,
+    ConsentRevoked,
+    ConsentScope,
     DomainEvent,
     OutcomeMeasured,
     PatientAdmitted,
@@ -42,6 +46,7 @@ START = date(2026, 12, 1)
 SITE = "site-a"
 INTAKE = EventStore.of("intake")
 SESSIONS = EventStore.of("sessions")
+FAMILY = EventStore.of("family")
 CAUSE = Cause("corr", "cause")
 
 
@@ -60,17 +65,18 @@ def site(site_id: str = SITE) -> Principal:
     return Principal("key-1", site_id, frozenset({Scope.READ, Scope.PLANS_WRITE}), 600)
 
 
-async def deliver(pool: asyncpg.Pool, source: EventStore, event: DomainEvent) -> None:
-    """As the consumer runner does: one transaction, as the owner."""
+async def deliver(pool: asyncpg.Pool, source: EventStore, event: DomainEvent) -> str:
+    """As the consumer runner does: one transaction, as the owner; the envelope's id."""
     [envelope] = source.envelopes(f"x-{uuid.uuid4()}", 0, [event], CAUSE)
     projector = projections.PROJECTION.projector_for(envelope)
     assert projector is not None
     async with pool.acquire() as conn, conn.transaction():
         await projector(conn, event, envelope)
+    return envelope.id
 
 
-async def admit(pool: asyncpg.Pool) -> str:
-    patient_id = str(uuid.uuid4())
+async def admit(pool: asyncpg.Pool, patient_id: str | None = None) -> str:
+    patient_id = patient_id or str(uuid.uuid4())
     await deliver(pool, INTAKE, PatientAdmitted(
         site_id=SITE, patient_id=patient_id, program_id="iop", start_date=START,
         days_per_week=4, planned_weeks=10, clinician_id="c-7", baseline_phq9=18,
@@ -157,3 +163,60 @@ async def test_sessions_events_build_attendance_dated_in_the_sites_time_zone(
     counts = attendance(progress.sessions, date(2026, 12, 31))
     assert (counts.scheduled_to_date, counts.attended, counts.missed_excused) == (3, 1, 1)
     assert [m.total for m in progress.measures] == [12]
+
+
+async def consent(pool: asyncpg.Pool, patient_id: str, consent_id: str, *,
+                  revoke: bool = False) -> str:
+    fields = {"site_id": SITE, "patient_id": patient_id, "consent_id": consent_id,
+              "support_person_id": f"person-{consent_id}"}
+    event = (ConsentRevoked(**fields) if revoke
+             else ConsentGranted(**fields, scope=ConsentScope.SCHEDULE))
+    return await deliver(pool, FAMILY, event)
+
+
+async def plan_events(pool: asyncpg.Pool) -> list[tuple[str, str]]:
+    rows = await pool.fetch("SELECT envelope FROM outbox ORDER BY position")
+    return [(r["envelope"]["type"], r["envelope"]["causationid"]) for r in rows]
+
+
+async def test_a_consent_before_the_admission_waits_for_the_draft(
+    plans_db: asyncpg.Pool,
+) -> None:
+    patient_id = str(uuid.uuid4())
+    await consent(plans_db, patient_id, "k1")
+    assert await plan_events(plans_db) == []
+    async with SiteDatabase(plans_db, site("site-b")).transaction() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM family_consents") == 0
+    await admit(plans_db, patient_id)
+    async with SiteDatabase(plans_db, site()).transaction() as conn:
+        contents = await store.load_contents(conn, patient_id)
+    assert Modality.FAMILY_THERAPY in contents.modalities()
+    assert contents.revision == 1
+    assert [kind for kind, _ in await plan_events(plans_db)] == ["iopnet.PlanDrafted"]
+
+
+async def test_family_therapy_comes_with_the_first_consent_and_goes_with_the_last(
+    plans_db: asyncpg.Pool,
+) -> None:
+    patient_id = await admit(plans_db)
+    first = await consent(plans_db, patient_id, "k1")
+    await consent(plans_db, patient_id, "k1")  # redelivered
+    await consent(plans_db, patient_id, "k2")
+    await consent(plans_db, patient_id, "k1", revoke=True)
+    last = await consent(plans_db, patient_id, "k2", revoke=True)
+    async with SiteDatabase(plans_db, site()).transaction() as conn:
+        revisions = await store.list_revisions(conn, patient_id)
+        contents = await store.load_contents(conn, patient_id)
+        plan = await store.TreatmentPlans(conn).get(patient_id)
+    assert [(r["revision"], r["reason"], r["change_codes"], r["recorded_by"])
+            for r in revisions] == [(1, None, [], None),
+                                    (2, "family_consent", ["added:I8"], None),
+                                    (3, "family_consent", ["removed:I8"], None)]
+    assert revisions[1]["changes"][0]["modality"] == "family_therapy"
+    assert Modality.FAMILY_THERAPY not in contents.modalities()
+    drafted, *revised = await plan_events(plans_db)
+    assert drafted[0] == "iopnet.PlanDrafted"
+    assert revised == [("iopnet.PlanRevised", first), ("iopnet.PlanRevised", last)]
+    assert plan is not None and plan.revision == 3
+    with pytest.raises(StaleRevision):  # a clinician still holding ETag "1"
+        plan.revise(1, [ChangeFrequency("I2", 2)], RevisionReason.PROGRESS)

@@ -171,7 +171,8 @@ class RevisionView(BaseModel):
     kind: Literal["drafted", "revised"]
     reason: RevisionReason | None
     note: str | None
-    by: str | None = Field(description="The API key id that recorded it; none: on admission")
+    by: str | None = Field(description="The API key id that recorded it; none: plans did, "
+                           "on admission or following family consent")
     change_codes: list[str]
     changes: list[dict[str, Any]]
     interventions: list[dict[str, Any]]

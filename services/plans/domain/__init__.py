@@ -1,6 +1,7 @@
 """The plans domain, pure: care episodes, treatment plans, progress and their rules."""
 
 from services.plans.domain.episode import CareEpisode, PlanStatus, open_episode
+from services.plans.domain.family import FamilyConsent, family_involved
 from services.plans.domain.plan_drafting import InvalidPlanInput
 from services.plans.domain.treatment_plan import (
     AftercareItem,
@@ -17,6 +18,7 @@ from services.plans.domain.treatment_plan import (
 __all__ = [
     "AftercareItem",
     "CareEpisode",
+    "FamilyConsent",
     "InvalidPlanInput",
     "PlanClosed",
     "PlanRecordCorrupt",
@@ -27,5 +29,6 @@ __all__ = [
     "StepDownOrder",
     "TreatmentPlan",
     "change_code",
+    "family_involved",
     "open_episode",
 ]

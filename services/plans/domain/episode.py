@@ -39,7 +39,8 @@ class CareEpisode:
     co_occurring: tuple[str, ...]
 
     def findings(self, *, family_consent: bool = False) -> Findings:
-        """What the plan is drafted from. Family consent is not known at admission."""
+        """What the plan is drafted from; family consent comes from family's events, which
+        may arrive before the admission does."""
         return Findings(
             baseline_phq9=self.baseline_phq9,
             risk=_drafting_risk(self.risk_level),

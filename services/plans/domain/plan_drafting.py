@@ -16,7 +16,9 @@ What the findings add to the draft:
   counseling. High risk is not an IOP admission, so it cannot be drafted.
 - Co-occurring anxiety (GAD-7 ≥ 10): an anxiety problem with DBT skills and skill-building.
 - Positive AUDIT-C: an alcohol-use problem with relapse prevention.
-- Family consent: family therapy, weekly, toward the depression objective.
+- Family consent: family therapy, weekly, toward the depression objective. Consent
+  can also come or go after the draft: ``involving_family`` and ``withdrawing_family``
+  are the changes that follow it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from iopnet.fields import InvalidField
 
 PHQ9_OBJECTIVE_BELOW = 10
 GAD7_CO_OCCURRING_AT = 10
+DEPRESSION_OBJECTIVE = "P1.G1.O1"
+FAMILY_THERAPY_PER_WEEK = 1
 
 
 class ProblemCode(StrEnum):
@@ -152,7 +156,7 @@ def draft_plan(findings: Findings) -> TreatmentPlan:
     add(Modality.PSYCHOEDUCATION, 1, "P1.G1.O1")
     add(Modality.MINDFULNESS, 1, "P1.G1.O1")
     if findings.family_consent:
-        add(Modality.FAMILY_THERAPY, 1, "P1.G1.O1")
+        add(Modality.FAMILY_THERAPY, FAMILY_THERAPY_PER_WEEK, DEPRESSION_OBJECTIVE)
 
     if findings.gad7 is not None and findings.gad7 >= GAD7_CO_OCCURRING_AT:
         pid = f"P{len(problems) + 1}"
@@ -279,6 +283,20 @@ class PlanRevision:
     plan: TreatmentPlan
     reason: str
     changes: tuple[AppliedChange, ...]
+
+
+def involving_family(plan: TreatmentPlan) -> list[PlanChange]:
+    """Weekly family therapy toward the depression objective, unless the plan has it."""
+    if Modality.FAMILY_THERAPY in plan.modalities():
+        return []
+    return [AddIntervention(Modality.FAMILY_THERAPY, FAMILY_THERAPY_PER_WEEK,
+                            (DEPRESSION_OBJECTIVE,), plan.clinician_id)]
+
+
+def withdrawing_family(plan: TreatmentPlan) -> list[PlanChange]:
+    """Every family therapy intervention, whoever planned it: none is possible without consent."""
+    return [RemoveIntervention(i.id) for i in plan.interventions
+            if i.modality is Modality.FAMILY_THERAPY]
 
 
 def revise(plan: TreatmentPlan, changes: Sequence[PlanChange], reason: str) -> PlanRevision:

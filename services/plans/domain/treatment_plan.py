@@ -12,7 +12,7 @@ Step-down, step-up and discharge close the plan: no revision after that.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -33,6 +33,7 @@ from iopnet.catalog import (
 from iopnet.catalog import Modality as CatalogModality
 from services.plans.domain import plan_drafting
 from services.plans.domain.episode import PlanStatus
+from services.plans.domain.family import FamilyConsent, family_involved
 from services.plans.domain.plan_drafting import (
     AppliedChange,
     Findings,
@@ -153,6 +154,35 @@ class TreatmentPlan(Aggregate):
         ))
         self.contents = revision.plan
         return revision
+
+    def involve_family(self, consents: Iterable[FamilyConsent], day: date
+                       ) -> PlanRevision | None:
+        """A consent was granted: family therapy while any consent is live on the day.
+
+        Nothing when the plan has it already (a second consent, a redelivery), when no
+        consent is live, or when there is no open plan (a consent before the admission
+        waits for the draft, which reads it).
+        """
+        if not family_involved(consents, day):
+            return None
+        return self._follow_family_consent(plan_drafting.involving_family)
+
+    def withdraw_family(self, consents: Iterable[FamilyConsent], day: date
+                        ) -> PlanRevision | None:
+        """A consent was revoked: no family therapy once no consent is live on the day."""
+        if family_involved(consents, day):
+            return None
+        return self._follow_family_consent(plan_drafting.withdrawing_family)
+
+    def _follow_family_consent(self, changes_for: Callable[[PlanContents], list[PlanChange]]
+                               ) -> PlanRevision | None:
+        if self.status is not PlanStatus.ACTIVE or self.contents is None:
+            return None
+        changes = changes_for(self.contents)
+        if not changes:
+            return None
+        # Over the current revision: a clinician holding an older ETag gets 412, as designed.
+        return self.revise(self.revision, changes, RevisionReason.FAMILY_CONSENT)
 
     def step_down(self, evaluation: StepDownEvaluation, order: StepDownOrder) -> None:
         """To standard outpatient, when the criteria are met or a clinician overrides them."""

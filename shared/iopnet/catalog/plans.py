@@ -34,6 +34,8 @@ class RevisionReason(StrEnum):
     RISK = "risk"
     PATIENT_PREFERENCE = "patient_preference"
     CLINICAL_JUDGEMENT = "clinical_judgement"
+    FAMILY_CONSENT = "family_consent"
+    """Recorded by plans itself: family therapy follows the patient's live consents."""
 
 
 class PlanRevised(PatientEvent):
