@@ -284,6 +284,15 @@ def test_a_revision_cancels_a_dropped_modality_and_schedules_an_added_group() ->
     assert sum(isinstance(e, SessionScheduled) for e in events) == 7
 
 
+def test_family_therapy_in_a_plan_is_left_to_the_family_service() -> None:
+    enrollment = enrolled()
+    now = datetime(2026, 12, 16, 12, tzinfo=UTC)
+    family_group = Group("site-n", "iop", "g-fam", Modality.FAMILY_THERAPY, "clin-5", 4,
+                         time(9), 90, 8)
+    change = PlanChange(frozenset({Modality.FAMILY_THERAPY}), frozenset())
+    assert enrollment.additions_for(change, [*GROUPS, family_group], now) == []
+
+
 def test_plan_change_without_a_previous_plan_uses_the_revision_codes() -> None:
     revised = plan(("I1", Modality.GROUP_THERAPY, 4), ("I2", Modality.CBT, 0),
                    ("I9", Modality.DBT_SKILLS, 1))

@@ -18,7 +18,7 @@ from iopnet.idempotency import Answer, IdempotencyKey, execute
 from iopnet.problems import Problem, not_found
 from services.sessions import scheduling, store
 from services.sessions.api.models import Identifier, Strict, acting_site
-from services.sessions.domain import DEFAULT_GROUP_MINUTES, Group, Program
+from services.sessions.domain import DEFAULT_GROUP_MINUTES, HELD_BY_FAMILY, Group, Program
 
 router = APIRouter(prefix="/v1", tags=["programs"])
 SiteChoice = Annotated[Identifier | None, Field(
@@ -55,6 +55,8 @@ class GroupRequest(Strict):
     def a_group_modality(cls, value: Modality) -> Modality:
         if value is Modality.INDIVIDUAL_COUNSELING:
             raise ValueError("individual counseling is scheduled per patient, not as a group")
+        if value in HELD_BY_FAMILY:
+            raise ValueError(f"{value.value} sessions are held by the family service")
         return value
 
 

@@ -17,6 +17,7 @@ from services.sessions.domain.outcomes import InvalidMeasure, phq9_band
 from services.sessions.domain.plan import PlanChange, plan_change, weekly_sessions
 from services.sessions.domain.schedule import (
     DEFAULT_GROUP_MINUTES,
+    HELD_BY_FAMILY,
     Group,
     Occurrence,
     Program,
@@ -25,6 +26,7 @@ from services.sessions.domain.schedule import (
 
 __all__ = [
     "DEFAULT_GROUP_MINUTES",
+    "HELD_BY_FAMILY",
     "AttendancePolicy",
     "AttendanceStatus",
     "Enrollment",

@@ -48,6 +48,7 @@ from services.sessions.domain.attendance import (
 from services.sessions.domain.outcomes import Measure, Phq9, program_week, risk_signals
 from services.sessions.domain.plan import PlanChange
 from services.sessions.domain.schedule import (
+    HELD_BY_FAMILY,
     HOURS_PER_PROGRAM_DAY,
     Group,
     Occurrence,
@@ -306,7 +307,7 @@ class Enrollment(Aggregate):
         first = max(terms.starts_on, local_date(now, terms.time_zone))
         additions: list[Occurrence] = []
         for modality in sorted(change.added):
-            if any(s.modality == modality for s in upcoming):
+            if modality in HELD_BY_FAMILY or any(s.modality == modality for s in upcoming):
                 continue
             if modality is Modality.INDIVIDUAL_COUNSELING:
                 anchor = self._anchor_group(groups)

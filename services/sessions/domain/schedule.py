@@ -22,6 +22,9 @@ HOURS_PER_PROGRAM_DAY = 3
 DEFAULT_GROUP_MINUTES = 180
 INDIVIDUAL_MINUTES = 60
 _SESSION_IDS = uuid.UUID("5e55a0e1-0b5e-4c1e-9d1a-10b0e7c0ffee")
+#: Modalities a plan may hold that sessions never schedules: family therapy is held by
+#: the family service, with the support persons the patient's consent allows.
+HELD_BY_FAMILY = frozenset({Modality.FAMILY_THERAPY})
 
 
 @dataclass(frozen=True)
