@@ -130,11 +130,13 @@ async def on_consent_granted(
 async def on_consent_revoked(
     conn: Connection, event: DomainEvent, envelope: EventEnvelope
 ) -> None:
-    """Mark the consent revoked; without a live one left, family therapy leaves the plan."""
+    """Mark the consent revoked; without a live one left, family therapy leaves the plan.
+    A consent replaced by a new grant (next in the stream) withdraws nothing."""
     assert isinstance(event, ConsentRevoked)
     await store.consent_revoked(conn, event.patient_id, event.consent_id, envelope.time)
-    await _follow_family_consent(conn, event.patient_id, envelope,
-                                 domain.TreatmentPlan.withdraw_family)
+    if event.replaced_by is None:
+        await _follow_family_consent(conn, event.patient_id, envelope,
+                                     domain.TreatmentPlan.withdraw_family)
 
 
 async def _follow_family_consent(conn: Connection, patient_id: str, envelope: EventEnvelope,

@@ -166,10 +166,11 @@ async def test_sessions_events_build_attendance_dated_in_the_sites_time_zone(
 
 
 async def consent(pool: asyncpg.Pool, patient_id: str, consent_id: str, *,
-                  revoke: bool = False) -> str:
+                  revoke: bool = False, replaced_by: str | None = None,
+                  person: str | None = None) -> str:
     fields = {"site_id": SITE, "patient_id": patient_id, "consent_id": consent_id,
-              "support_person_id": f"person-{consent_id}"}
-    event = (ConsentRevoked(**fields) if revoke
+              "support_person_id": person or f"person-{consent_id}"}
+    event = (ConsentRevoked(**fields, replaced_by=replaced_by) if revoke
              else ConsentGranted(**fields, scope=ConsentScope.SCHEDULE))
     return await deliver(pool, FAMILY, event)
 
@@ -220,3 +221,18 @@ async def test_family_therapy_comes_with_the_first_consent_and_goes_with_the_las
     assert plan is not None and plan.revision == 3
     with pytest.raises(StaleRevision):  # a clinician still holding ETag "1"
         plan.revise(1, [ChangeFrequency("I2", 2)], RevisionReason.PROGRESS)
+
+
+async def test_a_consent_replaced_by_a_new_grant_keeps_family_therapy(
+    plans_db: asyncpg.Pool,
+) -> None:
+    patient_id = await admit(plans_db)
+    await consent(plans_db, patient_id, "k1", person="sam")
+    await consent(plans_db, patient_id, "k1", person="sam", revoke=True, replaced_by="k2")
+    await consent(plans_db, patient_id, "k2", person="sam")
+    async with SiteDatabase(plans_db, site()).transaction() as conn:
+        revisions = await store.list_revisions(conn, patient_id)
+        contents = await store.load_contents(conn, patient_id)
+    assert [(r["revision"], r["change_codes"]) for r in revisions] == [
+        (1, []), (2, ["added:I8"])]
+    assert Modality.FAMILY_THERAPY in contents.modalities()

@@ -98,8 +98,10 @@ def test_a_new_grant_replaces_the_live_one_by_revoking_it() -> None:
     circle.grant_consent("c-2", "sp-1", PROGRESS, None, TODAY)
     assert [type(e) for e in circle.pending] == [ConsentGranted, ConsentRevoked, ConsentGranted]
     assert circle.pending[1] == ConsentRevoked(site_id="site-a", patient_id=PATIENT,
-                                               consent_id="c-1", support_person_id="sp-1")
+                                               consent_id="c-1", support_person_id="sp-1",
+                                               replaced_by="c-2")
     circle.revoke_consent("c-2", "sp-1")
+    assert circle.pending[-1].replaced_by is None  # type: ignore[attr-defined]
     assert circle.shared_with("sp-1", TODAY) == set()
 
 

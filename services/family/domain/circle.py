@@ -80,7 +80,7 @@ class FamilyCircle(Aggregate):
         if expires_on is not None and expires_on < today:
             raise InvalidRequest("#/expires_on", f"{expires_on} is in the past (today is {today})")
         for replaced in self.live_consents(support_person_id, today):
-            self._record_revocation(replaced)
+            self._record_revocation(replaced, replaced_by=consent_id)
         self.record(ConsentGranted(
             site_id=self.site_id, patient_id=self.id, consent_id=consent_id,
             support_person_id=support_person_id, scope=scope, expires_on=expires_on,
@@ -142,8 +142,8 @@ class FamilyCircle(Aggregate):
         if support_person_id not in self.support_persons:
             raise NotFound("support person", support_person_id)
 
-    def _record_revocation(self, consent: Consent) -> None:
+    def _record_revocation(self, consent: Consent, replaced_by: str | None = None) -> None:
         self.record(ConsentRevoked(
             site_id=self.site_id, patient_id=self.id, consent_id=consent.consent_id,
-            support_person_id=consent.support_person_id,
+            support_person_id=consent.support_person_id, replaced_by=replaced_by,
         ))

@@ -39,6 +39,9 @@ class ConsentGranted(PatientEvent):
 class ConsentRevoked(PatientEvent):
     consent_id: str
     support_person_id: str
+    #: Set when a new grant for the same person replaces this one; that grant follows
+    #: in the same stream, so the person is never without consent in between.
+    replaced_by: str | None = None
 
 
 class FamilySessionHeld(PatientEvent):
