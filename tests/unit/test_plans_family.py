@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from pydantic import ValidationError
 
 from iopnet.catalog import DischargeOutcome, Modality, PatientAdmitted, PlanRevised, RiskLevel
 from iopnet.catalog import RevisionReason as Reason
 from services.plans import domain
+from services.plans.api.models import RevisionRequest
 from services.plans.domain import FamilyConsent, TreatmentPlan, family_involved
 from services.plans.domain.plan_drafting import AddIntervention, RemoveIntervention
 
@@ -122,3 +124,11 @@ def test_a_clinician_holding_the_revision_before_it_is_stale() -> None:
     with pytest.raises(domain.StaleRevision) as stale:
         plan.revise(1, [RemoveIntervention("I1")], Reason.PROGRESS)
     assert (stale.value.expected, stale.value.current) == (1, 2)
+
+
+def test_only_plans_records_a_family_consent_revision() -> None:
+    changes = [{"change": "change_frequency", "intervention_id": "I1", "sessions_per_week": 2}]
+    with pytest.raises(ValidationError, match="recorded by plans itself"):
+        RevisionRequest.model_validate({"reason": "family_consent", "changes": changes})
+    accepted = RevisionRequest.model_validate({"reason": "progress", "changes": changes})
+    assert accepted.reason is Reason.PROGRESS

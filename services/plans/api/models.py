@@ -56,9 +56,17 @@ PlanChange = Annotated[AddIntervention | RemoveIntervention | ChangeFrequency,
 
 class RevisionRequest(Strict):
     changes: list[PlanChange] = Field(min_length=1, max_length=20)
-    reason: RevisionReason
+    reason: RevisionReason = Field(description="Any reason but family_consent, which only "
+                                   "plans records, following the family service's consents")
     note: str | None = Field(default=None, max_length=2000,
                              description="Free text; kept in plans only, never on an event.")
+
+    @field_validator("reason")
+    @classmethod
+    def a_clinicians_reason(cls, value: RevisionReason) -> RevisionReason:
+        if value is RevisionReason.FAMILY_CONSENT:
+            raise ValueError("family_consent revisions are recorded by plans itself")
+        return value
 
 
 class StepDownRequest(Strict):
