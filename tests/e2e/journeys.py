@@ -16,6 +16,7 @@ from typing import Any
 from iopnet.topics import SERVICES
 from tests.conftest import eventually
 from tests.e2e.client import Api
+from tests.fixtures.dates import SITE_TIME_ZONE, site_today
 
 NO_RISK = {"wish_to_be_dead": False, "suicidal_thoughts": False, "method": False,
            "intent": False, "plan": False, "behavior": False}
@@ -59,7 +60,7 @@ async def known_everywhere(api: Api, timeout: float = 15) -> None:
 
 
 async def onboard_site(operator: Api, site_id: str, *, name: str | None = None,
-                       time_zone: str = "America/Chicago",
+                       time_zone: str = SITE_TIME_ZONE,
                        policies: dict[str, Any] | None = None) -> Api:
     """Onboard a site with its policies (already onboarded is fine), issue it an
     all-scopes key and wait until every service knows the key."""
@@ -197,7 +198,7 @@ async def admit(
     if auditc is not None:
         await assess(api, patient_id, "auditc", items=auditc, sex_at_birth="female")
     answer = await api.post("intake", f"/v1/patients/{patient_id}/admission", json={
-        "program_id": program_id, "start_date": (start_date or date.today()).isoformat(),
+        "program_id": program_id, "start_date": (start_date or site_today()).isoformat(),
         "days_per_week": days_per_week, "planned_weeks": planned_weeks,
         "clinician_id": clinician_id,
     })

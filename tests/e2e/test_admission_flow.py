@@ -9,6 +9,7 @@ from tests.conftest import eventually
 from tests.e2e.client import Api
 from tests.e2e.conftest import Site
 from tests.e2e.journeys import HIGH_RISK, NO_RISK, admit, assess, refer
+from tests.fixtures.dates import program_start
 
 pytestmark = pytest.mark.e2e
 
@@ -19,7 +20,7 @@ REFERRAL = {
     "patient": {"given_name": "Ada", "family_name": "Example", "birth_date": "1990-04-02"},
 }
 ADMISSION = {
-    "program_id": "iop-adult", "start_date": "2026-12-01", "days_per_week": 4,
+    "program_id": "iop-adult", "start_date": program_start().isoformat(), "days_per_week": 4,
     "planned_weeks": 10, "clinician_id": "clin-7",
 }
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -19,13 +18,14 @@ from tests.e2e.client import Api
 from tests.e2e.conftest import known_everywhere
 from tests.e2e.journeys import HIGH_RISK, NO_RISK, assess, refer
 from tests.e2e.receivers import MailCatcher, WebhookReceiver
+from tests.fixtures.dates import program_start
 
 pytestmark = pytest.mark.e2e
 
 SECRET = "e2e-webhook-secret-0123456789"
 NO_QUIET_HOURS = {"quiet_hours_start": "00:00:00", "quiet_hours_end": "00:00:00"}
 ALWAYS_QUIET = {"quiet_hours_start": "00:00:00", "quiet_hours_end": "23:59:00"}
-START = date.today() + timedelta(days=21)
+START = program_start()
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from tests.conftest import eventually
 from tests.e2e.client import Api
 from tests.e2e.conftest import Site, known_everywhere
 from tests.e2e.test_admission_flow import refer_and_admit
+from tests.fixtures.dates import program_start
 
 pytestmark = pytest.mark.e2e
 
@@ -94,7 +95,7 @@ async def test_another_sites_patient_does_not_exist_for_it(north: Site, south: S
         answer = await south.api.get(service, f"/v1/patients/{patient_id}")
         assert answer.status_code == 404, service
     stolen = await south.api.post("intake", f"/v1/patients/{patient_id}/admission", json={
-        "program_id": "p", "start_date": "2026-12-01", "days_per_week": 3,
+        "program_id": "p", "start_date": program_start().isoformat(), "days_per_week": 3,
         "planned_weeks": 8, "clinician_id": "c"})
     assert stolen.status_code == 404
 

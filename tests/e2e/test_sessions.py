@@ -7,7 +7,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -28,6 +28,7 @@ from tests.e2e.journeys import (
     set_up_program,
     wait_for,
 )
+from tests.fixtures.dates import program_start
 
 pytestmark = pytest.mark.e2e
 
@@ -36,7 +37,8 @@ EMPTY_PROGRAM = "sess-e2e-empty"
 SMALL_PROGRAM = "sess-e2e-small"
 LATE_PROGRAM = "sess-e2e-late"
 FREED_PROGRAM = "sess-e2e-freed"
-START = date(2027, 1, 4)  # a Monday; Chicago is on CST (UTC-6) all January
+START = program_start()  # a Monday in January, ahead of today; Chicago is on CST (UTC-6)
+WEEK_2 = (START + timedelta(weeks=1)).isoformat()
 GROUPS = [
     {"group_id": "sess-e2e-mon", "modality": "group_therapy", "weekday": 0, "capacity": 8},
     {"group_id": "sess-e2e-tue", "modality": "psychoeducation", "weekday": 1, "capacity": 8},
@@ -93,8 +95,8 @@ async def test_an_admission_is_scheduled_on_distinct_weekdays_in_the_site_time_z
     individual = [s for s in schedule if s["kind"] == "individual"]
     assert (len(groups), len(individual)) == (3 * 8, 8)
     assert {s["group_id"] for s in groups} == {"sess-e2e-mon", "sess-e2e-tue", "sess-e2e-wed"}
-    assert schedule[0]["starts_at"].startswith("2027-01-04T15:00:00")  # 09:00 CST
-    assert individual[0]["starts_at"].startswith("2027-01-04T18:00:00")  # after the group
+    assert schedule[0]["starts_at"].startswith(f"{START}T15:00:00")  # 09:00 CST
+    assert individual[0]["starts_at"].startswith(f"{START}T18:00:00")  # after the group
     assert individual[0]["clinician_id"] == "clin-7"
     assert {s["status"] for s in schedule} == {"scheduled"}
     enrollment = (await api.get("sessions", f"/v1/patients/{first}")).json()
@@ -164,7 +166,7 @@ async def test_attendance_hours_and_outreach_after_two_absences(
     assert report["consecutive_absences"] == 2
     week1 = report["weeks"][0]
     assert (week1["week_start"], week1["finished"], week1["below_minimum"], week1["flagged"]) == (
-        "2027-01-04", True, True, True)
+        START.isoformat(), True, True, True)
     statuses = {s["session_id"]: s["status"] for s in report["sessions"]}
     assert [statuses[s["session_id"]] for s in (tuesday, wednesday)] == ["absent", "absent"]
 
@@ -213,7 +215,8 @@ async def test_groups_added_after_an_admission_schedule_the_waiting_patient(
     assert added.status_code == 201, added.text
     schedule = (await api.get("sessions", f"/v1/patients/{patient_id}/sessions")).json()
     assert [s["kind"] for s in schedule].count("group") == 8  # in the group's transaction
-    assert schedule[0]["starts_at"].startswith("2027-01-07T16:00:00")  # Thursday 10:00 CST
+    thursday_10_cst = f"{START + timedelta(days=3)}T16:00:00"
+    assert schedule[0]["starts_at"].startswith(thursday_10_cst)
     assert schedule[1]["kind"] == "individual" and schedule[1]["clinician_id"] == "clin-5"
     assert (await enrolled(api, patient_id))["status"] == "scheduled"
 
@@ -322,21 +325,22 @@ async def test_a_phq9_with_item9_raises_a_risk_signal_and_bad_items_are_refused(
     path = f"/v1/patients/{patient_id}/outcomes"
 
     wrong_count = await api.post("sessions", path, json={
-        "instrument": "phq9", "items": [1] * 8, "measured_on": "2027-01-11"})
+        "instrument": "phq9", "items": [1] * 8, "measured_on": WEEK_2})
     assert wrong_count.status_code == 422
     assert wrong_count.headers["content-type"] == "application/problem+json"
     assert [e["pointer"] for e in wrong_count.json()["errors"]] == ["#/items"]
     out_of_range = await api.post("sessions", path, json={
-        "instrument": "phq9", "items": [1, 1, 1, 4, 1, 1, 1, 1, 1], "measured_on": "2027-01-11"})
+        "instrument": "phq9", "items": [1, 1, 1, 4, 1, 1, 1, 1, 1], "measured_on": WEEK_2})
     assert [e["pointer"] for e in out_of_range.json()["errors"]] == ["#/items/3"]
     too_early = await api.post("sessions", path, json={
-        "instrument": "phq9", "items": [1] * 9, "measured_on": "2027-01-01"})
+        "instrument": "phq9", "items": [1] * 9,
+        "measured_on": (START - timedelta(days=3)).isoformat()})
     assert [e["pointer"] for e in too_early.json()["errors"]] == ["#/measured_on"]
 
     async with sessions_topic(api.stack.kafka_bootstrap) as topic:
         measured = await api.post("sessions", path, json={
             "instrument": "phq9", "items": [2, 2, 1, 1, 1, 1, 1, 1, 1],
-            "measured_on": "2027-01-11"})
+            "measured_on": WEEK_2})
         assert measured.status_code == 201, measured.text
         body = measured.json()
         assert (body["total"], body["item9"], body["band"], body["program_week"]) == (

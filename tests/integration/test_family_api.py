@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -39,6 +39,7 @@ from services.family.projections import PROJECTION
 from services.family.service import SPEC
 from services.family.settings import FamilySettings
 from tests.conftest import FreshDatabase
+from tests.fixtures.dates import SITE_TIME_ZONE, site_today
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +64,7 @@ class Family:
         patient_id = str(uuid.uuid4())
         await self.deliver(PatientAdmitted(
             site_id=site_id, patient_id=patient_id, program_id="iop-adult",
-            start_date=date.today(), days_per_week=4, planned_weeks=10, clinician_id="c-7",
+            start_date=site_today(), days_per_week=4, planned_weeks=10, clinician_id="c-7",
             baseline_phq9=baseline_phq9), source="intake")
         return patient_id
 
@@ -79,7 +80,7 @@ async def family(fresh_database: FreshDatabase) -> AsyncIterator[Family]:
     world = Family(pool, *[httpx.AsyncClient(transport=transport, base_url="http://family")
                            for _ in range(2)])
     for site, client in (("site-north", world.north), ("site-south", world.south)):
-        await world.deliver(SiteOnboarded(site_id=site, name=site, time_zone="America/Chicago",
+        await world.deliver(SiteOnboarded(site_id=site, name=site, time_zone=SITE_TIME_ZONE,
                                           policies=SitePolicies()), source="intake")
         key = new_key()
         await world.deliver(ApiKeyIssued(site_id=site, key_id=key.key_id,
@@ -127,7 +128,7 @@ async def test_what_is_shared_follows_live_consent(family: Family) -> None:
                                            session_ids=["s-1"], reason="PlanRevised"))
     await family.deliver(OutcomeMeasured(
         site_id="site-north", patient_id=patient_id, measure_id="m-1",
-        instrument=Instrument.PHQ9, total=12, item9=1, measured_on=date.today(),
+        instrument=Instrument.PHQ9, total=12, item9=1, measured_on=site_today(),
         program_week=2))
 
     nothing = await shared_view(family.north, patient_id, person)
@@ -149,10 +150,10 @@ async def test_what_is_shared_follows_live_consent(family: Family) -> None:
     assert view["scopes"] == ["progress_summaries", "schedule"]
     summary = view["shared"][1]
     assert summary == {"scope": "progress_summaries", "trend": "improving",
-                       "care_status": "in_program", "status_since": date.today().isoformat()}
+                       "care_status": "in_program", "status_since": site_today().isoformat()}
 
     await family.deliver(SteppedDown(site_id="site-north", patient_id=patient_id,
-                                     effective_on=date.today(), aftercare=["weekly_therapy"],
+                                     effective_on=site_today(), aftercare=["weekly_therapy"],
                                      follow_up_within_days=7), source="plans")
     assert (await shared_view(family.north, patient_id, person))["shared"][1][
         "care_status"] == "stepped_down"
@@ -178,7 +179,7 @@ async def test_consent_rules_answer_with_the_field_or_resource_at_fault(family: 
     patient_id = await family.admit()
     person = await link(family.north, patient_id)
     past = await grant(family.north, patient_id, person, "schedule",
-                       expires_on=(date.today() - timedelta(days=2)).isoformat())
+                       expires_on=(site_today() - timedelta(days=2)).isoformat())
     assert past.status_code == 422
     assert [e["pointer"] for e in past.json()["errors"]] == ["#/expires_on"]
     stranger = await grant(family.north, patient_id, str(uuid.uuid4()), "schedule")
@@ -213,7 +214,7 @@ async def test_family_sessions_keep_attendance_and_publish_a_count(family: Famil
     patient_id = await family.admit()
     mother, brother = await link(family.north, patient_id), await link(family.north, patient_id)
     answer = await family.north.post(f"/v1/patients/{patient_id}/family-sessions", json={
-        "kind": "family_psychoeducation", "held_on": date.today().isoformat(),
+        "kind": "family_psychoeducation", "held_on": site_today().isoformat(),
         "clinician_id": "clin-7",
         "attendance": [{"support_person_id": mother, "attended": True},
                        {"support_person_id": brother, "attended": False}]})
@@ -227,7 +228,7 @@ async def test_family_sessions_keep_attendance_and_publish_a_count(family: Famil
     assert envelope["data"]["support_persons_present"] == 1
     assert "clin-7" not in str(envelope) and mother not in str(envelope)
     stranger = await family.north.post(f"/v1/patients/{patient_id}/family-sessions", json={
-        "kind": "family_therapy", "held_on": date.today().isoformat(), "clinician_id": "c",
+        "kind": "family_therapy", "held_on": site_today().isoformat(), "clinician_id": "c",
         "attendance": [{"support_person_id": str(uuid.uuid4()), "attended": True}]})
     assert stranger.status_code == 422
     assert stranger.json()["errors"][0]["pointer"] == "#/attendance/0/support_person_id"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import asyncpg
 import pytest
@@ -33,11 +33,12 @@ from services.sessions import projections, scheduling, store, weekly_review
 from services.sessions.domain import Group, Program
 from services.sessions.service import SPEC
 from tests.conftest import FreshDatabase
+from tests.fixtures.dates import program_start
 
 pytestmark = pytest.mark.integration
 
 SITE = "site-n"
-START = date(2027, 1, 4)  # a Monday
+START = program_start()  # a Monday in January, ahead of the real today: Chicago is on CST
 GROUPS = [
     Group(SITE, "iop", "g-mon", Modality.GROUP_THERAPY, "clin-1", 0, time(9), 180, 1),
     Group(SITE, "iop", "g-tue", Modality.PSYCHOEDUCATION, "clin-2", 1, time(9), 180, 8),
@@ -59,6 +60,16 @@ async def pool(fresh_database: FreshDatabase) -> AsyncIterator[asyncpg.Pool]:
             await store.add_group(conn, group)
     yield pool
     await pool.close()
+
+
+def on(days: int) -> date:
+    """The date ``days`` after the program's first day."""
+    return START + timedelta(days=days)
+
+
+def at_utc(days: int, hour: int) -> datetime:
+    """``hour`` o'clock UTC on ``on(days)`` (09:00 in Chicago is 15:00 UTC)."""
+    return datetime.combine(on(days), time(hour), tzinfo=UTC)
 
 
 def envelope(event: DomainEvent, source: str, at: datetime | None = None) -> EventEnvelope:
@@ -128,7 +139,7 @@ async def test_a_revision_drops_and_adds_modalities_from_now_on(pool: asyncpg.Po
         patient_id=patient_id, site_id=SITE, plan_id="plan-1", problem_codes=["depression"],
         interventions=interventions(group_therapy=3, psychoeducation=1, mindfulness=1,
                                     individual_counseling=1),
-        target_date=date(2027, 3, 1), clinician_id="clin-7")
+        target_date=on(56), clinician_id="clin-7")
     await project(pool, projections.on_plan_drafted, drafted, "plans")
     revised = PlanRevised(
         patient_id=patient_id, site_id=SITE, plan_id="plan-1", revision=2,
@@ -138,11 +149,11 @@ async def test_a_revision_drops_and_adds_modalities_from_now_on(pool: asyncpg.Po
                        PlannedIntervention(intervention_id="I5",
                                            modality=Modality.SKILL_BUILDING,
                                            sessions_per_week=1)])
-    now = datetime(2027, 1, 20, 18, tzinfo=UTC)  # Wednesday of week 3, noon in Chicago
+    now = at_utc(16, 18)  # Wednesday of week 3, noon in Chicago
     await project(pool, projections.on_plan_revised, revised, "plans", at=now)
     found = await statuses(pool, patient_id)
     assert (found["mindfulness:scheduled"], found["mindfulness:cancelled"]) == (3, 5)
-    assert found["skill_building:scheduled"] == 6  # Thursdays from 21 January to 25 February
+    assert found["skill_building:scheduled"] == 6  # the Thursdays of weeks 3 to 8
     plan = await store.plan_of(pool, patient_id)  # type: ignore[arg-type]
     assert plan is not None and Modality.MINDFULNESS not in plan
 
@@ -151,7 +162,7 @@ async def test_stepping_down_cancels_every_session_after_the_effective_date(
     pool: asyncpg.Pool,
 ) -> None:
     patient_id = await admitted(pool)
-    stepped = SteppedDown(patient_id=patient_id, site_id=SITE, effective_on=date(2027, 2, 10),
+    stepped = SteppedDown(patient_id=patient_id, site_id=SITE, effective_on=on(37),
                           aftercare=["relapse_prevention_plan"], follow_up_within_days=7)
     await project(pool, projections.on_program_ended, stepped, "plans")
     cancelled = await pool.fetchval(
@@ -160,7 +171,7 @@ async def test_stepping_down_cancels_every_session_after_the_effective_date(
     kept = await pool.fetchval(
         "SELECT max(starts_at) FROM patient_sessions WHERE patient_id = $1"
         " AND status <> 'cancelled'", patient_id)
-    assert kept == datetime(2027, 2, 10, 15, tzinfo=UTC)  # Wednesday's group stays
+    assert kept == at_utc(37, 15)  # Wednesday's group stays
     assert cancelled == 8  # weeks 7 and 8: three groups and one individual session each
     event = await pool.fetchval(
         "SELECT envelope FROM events WHERE event_type = 'iopnet.SessionsCancelled'"
@@ -169,7 +180,7 @@ async def test_stepping_down_cancels_every_session_after_the_effective_date(
     assert len(event["data"]["session_ids"]) == cancelled
     enrollment = await store.find_enrollment(pool, patient_id)  # type: ignore[arg-type]
     assert enrollment is not None
-    assert (enrollment["status"], enrollment["ended_on"]) == ("ended", date(2027, 2, 10))
+    assert (enrollment["status"], enrollment["ended_on"]) == ("ended", on(37))
 
 
 async def test_a_transfer_moves_the_current_enrollment(pool: asyncpg.Pool) -> None:
@@ -182,7 +193,7 @@ async def test_a_transfer_moves_the_current_enrollment(pool: asyncpg.Pool) -> No
 
 # Patients admitted before their program had groups ----------------------------------------
 
-BEFORE_START = datetime(2026, 12, 1, tzinfo=UTC)
+BEFORE_START = at_utc(-34, 0)
 
 
 async def add_group_and_schedule(pool: asyncpg.Pool, group: Group,
@@ -230,9 +241,9 @@ async def test_groups_added_later_schedule_the_patients_waiting_first_come_first
 
     # Three days a week, one weekday so far: later groups fill the other two, from today.
     tuesday = Group(SITE, "new", "n-tue", Modality.CBT, "clin-2", 1, time(9), 180, 8)
-    week3 = datetime(2027, 1, 19, 20, tzinfo=UTC)  # Tuesday of week 3, afternoon in Chicago
+    week3 = at_utc(15, 20)  # Tuesday of week 3, afternoon in Chicago
     assert await add_group_and_schedule(pool, tuesday, now=week3) == [first, second]
-    assert (await statuses(pool, first))["cbt:scheduled"] == 6  # 19 January to 23 February
+    assert (await statuses(pool, first))["cbt:scheduled"] == 6  # the Tuesdays of weeks 3 to 8
     events = await pool.fetch("SELECT envelope FROM events WHERE stream_id = $1"
                               " ORDER BY stream_version", f"enrollment-{first}")
     assert {e["envelope"]["type"] for e in events} == {"iopnet.SessionScheduled"}
@@ -255,23 +266,23 @@ async def test_a_place_given_up_on_step_down_goes_to_the_earliest_waitlisted(
 ) -> None:
     holder, earliest, later = [await admitted(pool) for _ in range(3)]  # g-mon holds one
     assert set((await places(pool, later, "g-mon")).values()) == {"waitlisted"}
-    stepped = SteppedDown(patient_id=holder, site_id=SITE, effective_on=date(2027, 2, 3),
+    stepped = SteppedDown(patient_id=holder, site_id=SITE, effective_on=on(30),
                           aftercare=["relapse_prevention_plan"], follow_up_within_days=7)
-    now = datetime(2027, 2, 8, 16, tzinfo=UTC)  # Monday 8 February's group has begun
+    now = at_utc(35, 16)  # week 6: Monday's group has begun
     await project(pool, projections.on_program_ended, stepped, "plans", at=now)
 
     assert set((await places(pool, holder, "g-mon")).values()) == {"scheduled", "cancelled"}
     promoted = await places(pool, earliest, "g-mon")
     assert [d for d, status in sorted(promoted.items()) if status == "scheduled"] == [
-        "2027-02-15", "2027-02-22"]  # not the one that already started
-    assert promoted["2027-02-08"] == "waitlisted"
+        on(42).isoformat(), on(49).isoformat()]  # not the one that already started
+    assert promoted[on(35).isoformat()] == "waitlisted"
     assert set((await places(pool, later, "g-mon")).values()) == {"waitlisted"}
     promotion = await pool.fetch(
         "SELECT envelope FROM events WHERE stream_id = $1 AND stream_version > 32"
         " ORDER BY stream_version", f"enrollment-{earliest}")
     assert [(e["envelope"]["type"], e["envelope"]["data"]["waitlisted"]) for e in promotion] == [
         ("iopnet.SessionScheduled", False)] * 2
-    assert promotion[0]["envelope"]["data"]["starts_at"].startswith("2027-02-15T15:00:00")
+    assert promotion[0]["envelope"]["data"]["starts_at"].startswith(f"{on(42)}T15:00:00")
     occupancy = await pool.fetchval(
         "SELECT count(*) FROM patient_sessions WHERE group_id = 'g-mon' AND starts_at > $1"
         " AND status = 'scheduled'", now)
@@ -288,17 +299,17 @@ async def test_a_place_a_revision_gives_up_goes_to_the_waitlist(pool: asyncpg.Po
         patient_id=holder, site_id=SITE, plan_id="plan-1", problem_codes=["depression"],
         interventions=interventions(group_therapy=1, psychoeducation=1, mindfulness=1,
                                     individual_counseling=1),
-        target_date=date(2027, 3, 1), clinician_id="clin-7")
+        target_date=on(56), clinician_id="clin-7")
     await project(pool, projections.on_plan_drafted, drafted, "plans")
     revised = PlanRevised(
         patient_id=holder, site_id=SITE, plan_id="plan-1", revision=2, changes=["removed:I1"],
         reason=RevisionReason.LACK_OF_PROGRESS,
         interventions=interventions(psychoeducation=1, mindfulness=1, individual_counseling=1))
-    now = datetime(2027, 2, 16, 18, tzinfo=UTC)  # Tuesday of week 7
+    now = at_utc(43, 18)  # Tuesday of week 7
     await project(pool, projections.on_plan_revised, revised, "plans", at=now)
-    assert (await places(pool, waiting, "g-mon"))["2027-02-22"] == "scheduled"
-    assert (await places(pool, waiting, "g-mon"))["2027-02-15"] == "waitlisted"
-    assert (await places(pool, holder, "g-mon"))["2027-02-22"] == "cancelled"
+    assert (await places(pool, waiting, "g-mon"))[on(49).isoformat()] == "scheduled"
+    assert (await places(pool, waiting, "g-mon"))[on(42).isoformat()] == "waitlisted"
+    assert (await places(pool, holder, "g-mon"))[on(49).isoformat()] == "cancelled"
 
 
 async def flags(pool: asyncpg.Pool, patient_id: str) -> list[str]:
@@ -312,30 +323,30 @@ async def flags(pool: asyncpg.Pool, patient_id: str) -> list[str]:
 async def test_the_weekly_review_flags_a_week_over_with_nothing_recorded_once(
         pool: asyncpg.Pool) -> None:
     patient_id = await admitted(pool)
-    sunday = datetime(2027, 1, 10, 20, 0, tzinfo=UTC)  # Sunday afternoon in Chicago
+    sunday = at_utc(6, 20)  # Sunday afternoon in Chicago
     assert await weekly_review.review_due_enrollments(pool, sunday) == 0
-    monday = datetime(2027, 1, 11, 15, 0, tzinfo=UTC)
+    monday = at_utc(7, 15)
     assert await weekly_review.review_due_enrollments(pool, monday) == 1
-    assert await flags(pool, patient_id) == ["2027-01-04"]
+    assert await flags(pool, patient_id) == [START.isoformat()]
     assert await pool.fetchval(  # published to the clinicians' systems like any other
         "SELECT count(*) FROM outbox WHERE topic = $1 AND envelope->>'type' LIKE $2",
         topic_of("sessions"), "%AttendanceBelowMinimum") == 1
     # Once a day at most, and a week is flagged once.
     assert await weekly_review.review_due_enrollments(pool, monday) == 0
-    tuesday = datetime(2027, 1, 12, 15, 0, tzinfo=UTC)
+    tuesday = at_utc(8, 15)
     assert await weekly_review.review_due_enrollments(pool, tuesday) == 1
-    assert await flags(pool, patient_id) == ["2027-01-04"]
+    assert await flags(pool, patient_id) == [START.isoformat()]
     # After the program's last day, the last review has nothing more to do.
-    after = datetime(2027, 3, 8, 15, 0, tzinfo=UTC)
+    after = at_utc(63, 15)
     assert await weekly_review.review_due_enrollments(pool, after) == 1
     assert len(await flags(pool, patient_id)) == 8
-    assert await weekly_review.review_due_enrollments(pool, after.replace(day=20)) == 0
+    assert await weekly_review.review_due_enrollments(pool, after + timedelta(days=12)) == 0
 
 
 async def test_the_weekly_review_leaves_ended_enrollments_alone(pool: asyncpg.Pool) -> None:
     patient_id = await admitted(pool)
     async with pool.acquire() as conn:
         await store.end_enrollment(conn, patient_id, START, "stepped_down")
-    monday = datetime(2027, 1, 11, 15, 0, tzinfo=UTC)
+    monday = at_utc(7, 15)
     assert await weekly_review.review_due_enrollments(pool, monday) == 0
     assert await flags(pool, patient_id) == []

@@ -32,6 +32,7 @@ from services.notifications.settings import NotificationsSettings
 from services.sessions.service import SPEC as SESSIONS
 from tests.conftest import FreshDatabase, eventually
 from tests.e2e.journeys import NO_RISK
+from tests.fixtures.dates import program_start
 from tests.fixtures.infra import Endpoints
 
 pytestmark = pytest.mark.integration
@@ -85,7 +86,7 @@ async def admit_through_the_api(client: httpx.AsyncClient) -> str:
         assert (await client.post(f"/v1/patients/{patient_id}/assessments",
                                   json=body)).status_code == 201
     admitted = await client.post(f"/v1/patients/{patient_id}/admission", json={
-        "program_id": "p", "start_date": "2026-12-01", "days_per_week": 3,
+        "program_id": "p", "start_date": program_start().isoformat(), "days_per_week": 3,
         "planned_weeks": 8, "clinician_id": "c"})
     assert admitted.status_code == 201, admitted.text
     return patient_id
