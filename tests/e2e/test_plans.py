@@ -3,7 +3,7 @@ ETag / If-Match, the revision history, and a step-down refused with its criteria
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,12 +12,14 @@ from tests.conftest import eventually
 from tests.e2e.client import Api
 from tests.e2e.conftest import Site
 from tests.e2e.journeys import admit
+from tests.fixtures.dates import program_start, site_today
 
 pytestmark = pytest.mark.e2e
 
 MILD_ANXIETY_OVER_10 = [2, 2, 2, 2, 1, 1, 1]  # GAD-7 11
 PROGRAM = "plans-e2e-iop"
-START = date(2027, 1, 4)  # a Monday
+START = program_start()  # a Monday
+WEEK_2 = START + timedelta(weeks=1)
 
 
 async def drafted_plan(api: Api, patient_id: str) -> dict[str, Any]:
@@ -122,7 +124,7 @@ async def test_step_down_is_refused_with_the_criteria_until_they_are_met(north: 
     assert evaluation["policy"]["min_weeks_in_program"] == 6
 
     refused = await api.post("plans", f"/v1/patients/{patient_id}/step-down", json={
-        "clinician_id": "clin-7", "effective_on": date.today().isoformat(),
+        "clinician_id": "clin-7", "effective_on": site_today().isoformat(),
         "follow_up_within_days": 7,
         "aftercare": ["weekly_outpatient_therapy", "relapse_prevention_plan", "crisis_line"]})
     assert refused.status_code == 409, refused.text
@@ -140,14 +142,14 @@ async def test_a_step_up_closes_the_plan(north: Site) -> None:
     await drafted_plan(api, patient_id)
     stepped = await api.post("plans", f"/v1/patients/{patient_id}/step-up", json={
         "to_level": "partial_hospitalization", "reason_codes": ["clinical_deterioration"],
-        "effective_on": date.today().isoformat(), "clinician_id": "clin-7"})
+        "effective_on": site_today().isoformat(), "clinician_id": "clin-7"})
     assert stepped.status_code == 201, stepped.text
     assert (stepped.json()["kind"], stepped.json()["to_level"]) == (
         "stepped_up", "partial_hospitalization")
     closed = await revise(api, patient_id, LESS_GROUP, '"1"')
     assert closed.status_code == 409, closed.text
     again = await api.post("plans", f"/v1/patients/{patient_id}/discharge", json={
-        "outcome": "completed", "effective_on": date.today().isoformat()})
+        "outcome": "completed", "effective_on": site_today().isoformat()})
     assert again.status_code == 409
     progress = (await api.get("plans", f"/v1/patients/{patient_id}/progress")).json()
     assert progress["plan_status"] == "stepped_up"
@@ -167,7 +169,7 @@ async def test_a_clinician_may_override_unmet_criteria_with_a_reason(north: Site
     patient_id = await admit(api)
     await drafted_plan(api, patient_id)
     stepped = await api.post("plans", f"/v1/patients/{patient_id}/step-down", json={
-        "clinician_id": "clin-7", "effective_on": date.today().isoformat(),
+        "clinician_id": "clin-7", "effective_on": site_today().isoformat(),
         "follow_up_within_days": 7, "aftercare": ["weekly_outpatient_therapy"],
         "override_reason": "moving abroad; outpatient therapist arranged there"})
     assert stepped.status_code == 201, stepped.text
@@ -207,12 +209,12 @@ async def test_progress_follows_sessions_attendance_and_weekly_phq9(north: Site)
                                 json={"patient_id": patient_id, "status": status})
         assert answer.status_code == 201, answer.text
     measured = await api.post("sessions", f"/v1/patients/{patient_id}/outcomes", json={
-        "instrument": "phq9", "items": [1, 1, 1, 1, 1, 1, 1, 1, 1], "measured_on": "2027-01-11"})
+        "instrument": "phq9", "items": [1] * 9, "measured_on": WEEK_2.isoformat()})
     assert measured.status_code == 201, measured.text
 
     async def progress() -> dict[str, Any]:
         answer = await api.get("plans", f"/v1/patients/{patient_id}/progress",
-                               params={"as_of": "2027-01-11"})
+                               params={"as_of": WEEK_2.isoformat()})
         body: dict[str, Any] = answer.json()
         return body
 
@@ -228,7 +230,7 @@ async def test_progress_follows_sessions_attendance_and_weekly_phq9(north: Site)
     assert [(p["total"], p["change_from_baseline"]) for p in now["phq9"]["trajectory"]] == [
         (9, -11)]
     assert now["phq9"]["response"] is True
-    assert now["risk_signals"] == [{"signal": "phq9_item9", "observed_on": "2027-01-11"}]
+    assert now["risk_signals"] == [{"signal": "phq9_item9", "observed_on": WEEK_2.isoformat()}]
     assert now["step_up"]["review_required"] is True
     depression = next(g for g in now["goals"] if g["objective_id"] == "P1.G1.O1")
     assert depression["status"] == "met"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -64,6 +65,7 @@ from services.notifications.service import SPEC
 from services.notifications.settings import NotificationsSettings
 from tests.conftest import FreshDatabase, eventually, free_port
 from tests.e2e.receivers import MailCatcher, WebhookReceiver
+from tests.fixtures.dates import SITE_TIME_ZONE
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +73,14 @@ SITE = "site-north"
 SECRET = "webhook-secret-0123456789"
 CLINIC_EMAIL = "alerts@north.example.org"
 NO_QUIET_HOURS = SitePolicies(quiet_hours_start=time(0, 0), quiet_hours_end=time(0, 0))
-ALWAYS_QUIET = SitePolicies(quiet_hours_start=time(0, 0), quiet_hours_end=time(23, 59))
+
+
+def quiet_now() -> SitePolicies:
+    """Quiet hours from an hour ago to two hours ahead at the site (any time of day works;
+    00:00-23:59 would let the last minute of the day through)."""
+    now = datetime.now(ZoneInfo(SITE_TIME_ZONE))
+    return SitePolicies(quiet_hours_start=(now - timedelta(hours=1)).time().replace(microsecond=0),
+                        quiet_hours_end=(now + timedelta(hours=2)).time().replace(microsecond=0))
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +154,7 @@ async def notifications(fresh_database: FreshDatabase, mail: MailCatcher,
     pool = await create_pool(dsn)
     async with pool.acquire() as conn:
         onboarded = SiteOnboarded(site_id=SITE, name="North Clinic",
-                                  time_zone="America/Chicago", policies=NO_QUIET_HOURS)
+                                  time_zone=SITE_TIME_ZONE, policies=NO_QUIET_HOURS)
         await on_site_onboarded(conn, onboarded, _envelope_stub())
         await store.set_site_channels(conn, SiteChannels(SITE, CLINIC_EMAIL, hooks.url, SECRET))
     hooks.received.clear()
@@ -215,7 +224,8 @@ async def test_a_risk_signal_alerts_the_clinician_and_the_site_even_in_quiet_hou
     notifications: Notifications, mail: MailCatcher, hooks: WebhookReceiver,
 ) -> None:
     n = notifications
-    await n.set_policies(ALWAYS_QUIET)
+    quiet = quiet_now()
+    await n.set_policies(quiet)
     patient_id = await admitted(n)
     await n.apply(RiskSignalRaised(patient_id=patient_id, site_id=SITE,
                                    signal=RiskSignal.PHQ9_ITEM9, observed_on=date(2026, 12, 8)))
@@ -240,15 +250,9 @@ async def test_a_risk_signal_alerts_the_clinician_and_the_site_even_in_quiet_hou
     # The welcome can wait: it is deferred to the end of quiet hours, not sent.
     welcome = only(await n.messages(patient_id), "welcome")
     assert (welcome["status"], welcome["attempts"]) == ("pending", 0)
-    local_due = welcome["due_at"].astimezone(_chicago())
-    assert (local_due.hour, local_due.minute) == (23, 59)
+    local_due = welcome["due_at"].astimezone(ZoneInfo(SITE_TIME_ZONE))
+    assert local_due.time() == quiet.quiet_hours_end
     assert mail.to(patient_email(patient_id)) == []
-
-
-def _chicago() -> Any:
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo("America/Chicago")
 
 
 async def test_an_urgent_decline_alerts_without_an_admission(
@@ -551,7 +555,7 @@ async def test_a_high_risk_intake_is_one_alert_per_recipient_listing_every_cause
     notifications: Notifications, mail: MailCatcher, hooks: WebhookReceiver,
 ) -> None:
     n = notifications
-    await n.set_policies(ALWAYS_QUIET)  # urgent alerts ignore quiet hours
+    await n.set_policies(quiet_now())  # urgent alerts ignore quiet hours
     patient_id = await referred(n)
     first = await n.apply(_risk(patient_id, RiskSignal.PHQ9_ITEM9))
     await n.apply(_risk(patient_id, RiskSignal.CSSRS_HIGH))
@@ -659,7 +663,7 @@ async def test_a_step_up_alerts_the_team_at_once_and_tells_the_patient_after_qui
 ) -> None:
     n = notifications
     patient_id = await admitted(n)
-    await n.set_policies(ALWAYS_QUIET)
+    await n.set_policies(quiet_now())
     await n.apply(_risk(patient_id, RiskSignal.PHQ9_MARKED_RISE))
     await n.apply(SteppedUp(patient_id=patient_id, site_id=SITE,
                             to_level=LevelOfCare.PARTIAL_HOSPITALIZATION,
@@ -695,7 +699,7 @@ async def test_a_week_below_the_minimum_asks_the_clinicians_to_review_after_quie
     n = notifications
     patient_id = await admitted(n)
     await n.deliver()  # the welcome
-    await n.set_policies(ALWAYS_QUIET)
+    await n.set_policies(quiet_now())
     below = AttendanceBelowMinimum(patient_id=patient_id, site_id=SITE,
                                    week_starting=date(2026, 12, 7), hours=5.5, minimum_hours=9)
     first = await n.apply(below)
