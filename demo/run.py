@@ -61,9 +61,12 @@ class DemoSite:
         return datetime.now(ZoneInfo(self.time_zone)).date()
 
 
+#: Each run has programs of its own: patients of earlier runs against the same system keep
+#: their places in theirs, so a run's groups are never full before it starts.
+RUN = uuid.uuid4().hex[:6]
 SITES = [
-    DemoSite("north", "demo-north", "North Clinic", "America/Chicago", "north-iop"),
-    DemoSite("south", "demo-south", "South Clinic", "Europe/London", "south-iop"),
+    DemoSite("north", "demo-north", "North Clinic", "America/Chicago", f"north-iop-{RUN}"),
+    DemoSite("south", "demo-south", "South Clinic", "Europe/London", f"south-iop-{RUN}"),
 ]
 
 
@@ -546,7 +549,7 @@ async def with_own_system(concurrency: int) -> int:
 
     print("Starting Postgres, Kafka and the five services ...", flush=True)
     endpoints = await infra.up()
-    run = uuid.uuid4().hex[:6]
+    run = RUN
     # Topics of its own, away from a `make up` system on the same broker (and removed after).
     os.environ[NAMESPACE_ENV] = f"demo{run}"
     databases = {s: await recreate_database(endpoints.pg_admin_dsn, f"demo_{s}_{run}")
