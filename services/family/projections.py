@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from iopnet.catalog import (
+    ConsentExpired,
     ConsentGranted,
     ConsentRevoked,
     Discharged,
@@ -47,6 +48,11 @@ async def project_circle(conn: Connection, event: DomainEvent, envelope: EventEn
             await conn.execute(
                 "UPDATE consents SET revoked_at = $2 WHERE consent_id = $1 AND revoked_at IS NULL",
                 event.consent_id, envelope.time,
+            )
+        case ConsentExpired():
+            await conn.execute(
+                "UPDATE consents SET expired_on = $2 WHERE consent_id = $1 AND expired_on IS NULL",
+                event.consent_id, event.expired_on,
             )
 
 

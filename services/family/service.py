@@ -2,6 +2,7 @@ from pathlib import Path
 
 from iopnet.service import ServiceSpec
 from services.family.api import routers
+from services.family.consent_expiry import expire_consents
 from services.family.projections import PATIENT_TABLES, PROJECTION
 from services.family.settings import FamilySettings
 
@@ -14,4 +15,5 @@ SPEC = ServiceSpec(
     patient_tables=PATIENT_TABLES,
     description="Support persons, the patient's consent to share, family sessions, and what "
     "each support person may see.",
+    background=[expire_consents],
 )

@@ -3,7 +3,7 @@ and the read models the API answers from."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,9 +34,28 @@ class FamilyCircles(Repository[FamilyCircle]):
         return circle
 
 
-async def today_at(conn: Connection, site_id: str) -> date:
-    """Today's date where the site is: consent expiry is counted in the site's days."""
-    return datetime.now(ZoneInfo(await site_time_zone(conn, site_id))).date()
+async def today_at(conn: Connection, site_id: str, now: datetime | None = None) -> date:
+    """Today's date where the site is (at ``now``, by default the present): consent expiry
+    is counted in the site's days."""
+    zone = ZoneInfo(await site_time_zone(conn, site_id))
+    return (now or datetime.now(UTC)).astimezone(zone).date()
+
+
+async def circles_with_consents_due_to_expire(conn: Connection, now: datetime, after: str,
+                                              limit: int) -> list[str]:
+    """Patients with a consent past its last day on their site's today at ``now``, neither
+    revoked nor marked expired, in patient id order after ``after``."""
+    # No site's today is later than UTC's tomorrow: the first bound lets the index answer.
+    rows = await conn.fetch(
+        "SELECT DISTINCT c.patient_id::text AS patient_id FROM consents c"
+        " LEFT JOIN sites s USING (site_id)"
+        " WHERE c.revoked_at IS NULL AND c.expired_on IS NULL"
+        " AND c.expires_on <= ($1 AT TIME ZONE 'UTC')::date"
+        " AND c.expires_on < ($1 AT TIME ZONE coalesce(s.time_zone, 'UTC'))::date"
+        " AND c.patient_id::text > $2 ORDER BY 1 LIMIT $3",
+        now, after, limit,
+    )
+    return [row["patient_id"] for row in rows]
 
 
 # What commands keep beside their events (events carry ids and codes only).
@@ -92,8 +111,8 @@ async def support_persons(conn: Connection, patient_id: str,
 async def consent_history(conn: Connection, patient_id: str,
                           support_person_id: str | None = None) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        "SELECT consent_id, support_person_id, scope, expires_on, granted_at, revoked_at"
-        " FROM consents WHERE patient_id = $1"
+        "SELECT consent_id, support_person_id, scope, expires_on, granted_at, revoked_at,"
+        " expired_on FROM consents WHERE patient_id = $1"
         " AND ($2::uuid IS NULL OR support_person_id = $2::uuid) ORDER BY granted_at, consent_id",
         patient_id, support_person_id,
     )
@@ -104,7 +123,7 @@ def as_consent(row: dict[str, Any]) -> Consent:
     return Consent(
         consent_id=str(row["consent_id"]), support_person_id=str(row["support_person_id"]),
         scope=ConsentScope(row["scope"]), expires_on=row["expires_on"],
-        revoked=row["revoked_at"] is not None,
+        revoked=row["revoked_at"] is not None, expired=row["expired_on"] is not None,
     )
 
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from iopnet.auth.registry import site_time_zone
 from iopnet.catalog import (
+    ConsentExpired,
     ConsentGranted,
     ConsentRevoked,
     DomainEvent,
@@ -133,10 +134,22 @@ async def on_consent_revoked(
     """Mark the consent revoked; without a live one left, family therapy leaves the plan.
     A consent replaced by a new grant (next in the stream) withdraws nothing."""
     assert isinstance(event, ConsentRevoked)
-    await store.consent_revoked(conn, event.patient_id, event.consent_id, envelope.time)
+    await store.consent_ended(conn, event.patient_id, event.consent_id, revoked_at=envelope.time)
     if event.replaced_by is None:
         await _follow_family_consent(conn, event.patient_id, envelope,
                                      domain.TreatmentPlan.withdraw_family)
+
+
+async def on_consent_expired(
+    conn: Connection, event: DomainEvent, envelope: EventEnvelope
+) -> None:
+    """Mark the consent expired; as after a revocation, without a live one left, family
+    therapy leaves the plan."""
+    assert isinstance(event, ConsentExpired)
+    await store.consent_ended(conn, event.patient_id, event.consent_id,
+                              expired_on=event.expired_on)
+    await _follow_family_consent(conn, event.patient_id, envelope,
+                                 domain.TreatmentPlan.withdraw_family)
 
 
 async def _follow_family_consent(conn: Connection, patient_id: str, envelope: EventEnvelope,
@@ -168,5 +181,6 @@ PROJECTION = Projection(
         RiskSignalRaised: on_risk_signal_raised,
         ConsentGranted: on_consent_granted,
         ConsentRevoked: on_consent_revoked,
+        ConsentExpired: on_consent_expired,
     },
 )

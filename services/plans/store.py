@@ -411,20 +411,25 @@ async def consent_granted(conn: Connection, event: ConsentGranted, granted_at: d
     )
 
 
-async def consent_revoked(conn: Connection, patient_id: str, consent_id: str,
-                          revoked_at: datetime) -> None:
+async def consent_ended(conn: Connection, patient_id: str, consent_id: str, *,
+                        revoked_at: datetime | None = None, expired_on: date | None = None
+                        ) -> None:
+    """A consent revoked (at ``revoked_at``) or expired (from ``expired_on``): the first
+    word of either kind stays."""
     await conn.execute(
-        "UPDATE family_consents SET revoked_at = $3"
-        " WHERE patient_id = $1 AND consent_id = $2 AND revoked_at IS NULL",
-        patient_id, consent_id, revoked_at,
+        "UPDATE family_consents SET revoked_at = coalesce(revoked_at, $3),"
+        " expired_on = coalesce(expired_on, $4) WHERE patient_id = $1 AND consent_id = $2",
+        patient_id, consent_id, revoked_at, expired_on,
     )
 
 
 async def family_consents(conn: Connection, patient_id: str) -> list[FamilyConsent]:
     rows = await conn.fetch(
-        "SELECT consent_id, expires_on, revoked_at FROM family_consents WHERE patient_id = $1",
+        "SELECT consent_id, expires_on, revoked_at, expired_on FROM family_consents"
+        " WHERE patient_id = $1",
         patient_id)
-    return [FamilyConsent(r["consent_id"], r["expires_on"], r["revoked_at"] is not None)
+    return [FamilyConsent(r["consent_id"], r["expires_on"], r["revoked_at"] is not None,
+                          r["expired_on"] is not None)
             for r in rows]
 
 

@@ -1,13 +1,14 @@
-"""Family's API and projections on the real Postgres: consent decides what is shared,
-row-level security decides whose patient exists."""
+"""Family's API, projections and consent expiry job on the real Postgres: consent decides
+what is shared, row-level security decides whose patient exists."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -35,6 +36,8 @@ from iopnet.catalog.codes import Modality
 from iopnet.db import create_pool
 from iopnet.eventstore import Cause, EventStore
 from iopnet.migrate import apply_migrations
+from iopnet.topics import topic_of
+from services.family.consent_expiry import expire_due_consents
 from services.family.projections import PROJECTION
 from services.family.service import SPEC
 from services.family.settings import FamilySettings
@@ -244,6 +247,63 @@ async def test_support_person_names_stay_in_family(family: Family) -> None:
     circle = (await family.north.get(f"/v1/patients/{patient_id}")).json()
     assert circle["site_id"] == "site-north"
     assert "given_name" not in str(circle)
+
+
+def at_the_site(day: date, hour: int, minute: int) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=ZoneInfo(SITE_TIME_ZONE))
+
+
+async def consent_statuses(client: httpx.AsyncClient, patient_id: str, person: str
+                           ) -> list[str]:
+    answer = await client.get(f"/v1/patients/{patient_id}/support-persons/{person}/consents")
+    assert answer.status_code == 200, answer.text
+    return [c["status"] for c in answer.json()]
+
+
+async def expiries(pool: asyncpg.Pool) -> list[dict[str, Any]]:
+    rows = await pool.fetch("SELECT o.topic, o.envelope FROM outbox o"
+                            " WHERE o.envelope->>'type' = 'iopnet.ConsentExpired'"
+                            " ORDER BY o.position")
+    assert {row["topic"] for row in rows} <= {topic_of("family")}
+    return [dict(row["envelope"]["data"]) for row in rows]
+
+
+async def test_the_expiry_job_ends_a_consent_once_after_its_last_day_at_the_site(
+        family: Family) -> None:
+    patient_id = await family.admit()
+    expiring, revoked, lasting = [await link(family.north, patient_id) for _ in range(3)]
+    last_day = site_today()
+    consent_ids = {}
+    for person, expires_on in ((expiring, last_day), (revoked, last_day),
+                               (lasting, last_day + timedelta(days=30))):
+        granted = await grant(family.north, patient_id, person, "schedule",
+                              expires_on=expires_on.isoformat())
+        assert granted.status_code == 201, granted.text
+        consent_ids[person] = granted.json()["consent_id"]
+    revoke = (f"/v1/patients/{patient_id}/support-persons/{revoked}/consents/"
+              f"{consent_ids[revoked]}/revoke")
+    assert (await family.north.post(revoke)).status_code == 200
+
+    # Late on its last day at the site, already the next day in UTC: it still holds.
+    assert await expire_due_consents(family.pool, at_the_site(last_day, 23, 30)) == 0
+    next_day = at_the_site(last_day + timedelta(days=1), 0, 30)
+    assert await expire_due_consents(family.pool, next_day) == 1
+    assert await expiries(family.pool) == [{
+        "site_id": "site-north", "patient_id": patient_id,
+        "consent_id": consent_ids[expiring], "support_person_id": expiring,
+        "expired_on": (last_day + timedelta(days=1)).isoformat()}]
+    assert await family.pool.fetchval(
+        "SELECT expired_on FROM consents WHERE consent_id = $1",
+        uuid.UUID(consent_ids[expiring])) == last_day + timedelta(days=1)
+    # Recorded, it reads expired on any day, the real today (its last day) included.
+    assert await consent_statuses(family.north, patient_id, expiring) == ["expired"]
+    assert await expire_due_consents(family.pool, next_day) == 0  # once
+
+    month_later = at_the_site(last_day + timedelta(days=31), 12, 0)
+    assert await expire_due_consents(family.pool, month_later) == 1
+    assert [e["consent_id"] for e in await expiries(family.pool)] == [
+        consent_ids[expiring], consent_ids[lasting]]  # never the revoked one
+    assert await consent_statuses(family.north, patient_id, revoked) == ["revoked"]
 
 
 async def test_every_family_table_is_confined_to_a_site(family: Family) -> None:

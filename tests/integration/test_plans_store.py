@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -15,6 +15,7 @@ import pytest
 from iopctl.stack import migrations_of
 from iopnet.auth import Principal, SiteDatabase
 from iopnet.catalog import (
+    ConsentExpired,
     ConsentGranted,
     ConsentRevoked,
     ConsentScope,
@@ -39,6 +40,7 @@ from services.plans.domain import StaleRevision
 from services.plans.domain.plan_drafting import ChangeFrequency
 from services.plans.domain.progress import attendance
 from tests.conftest import FreshDatabase
+from tests.fixtures.dates import site_today
 
 pytestmark = pytest.mark.integration
 
@@ -167,11 +169,17 @@ async def test_sessions_events_build_attendance_dated_in_the_sites_time_zone(
 
 async def consent(pool: asyncpg.Pool, patient_id: str, consent_id: str, *,
                   revoke: bool = False, replaced_by: str | None = None,
-                  person: str | None = None) -> str:
+                  person: str | None = None, expires_on: date | None = None,
+                  expired_on: date | None = None) -> str:
     fields = {"site_id": SITE, "patient_id": patient_id, "consent_id": consent_id,
               "support_person_id": person or f"person-{consent_id}"}
-    event = (ConsentRevoked(**fields, replaced_by=replaced_by) if revoke
-             else ConsentGranted(**fields, scope=ConsentScope.SCHEDULE))
+    event: DomainEvent
+    if expired_on is not None:
+        event = ConsentExpired(**fields, expired_on=expired_on)
+    elif revoke:
+        event = ConsentRevoked(**fields, replaced_by=replaced_by)
+    else:
+        event = ConsentGranted(**fields, scope=ConsentScope.SCHEDULE, expires_on=expires_on)
     return await deliver(pool, FAMILY, event)
 
 
@@ -236,3 +244,39 @@ async def test_a_consent_replaced_by_a_new_grant_keeps_family_therapy(
     assert [(r["revision"], r["change_codes"]) for r in revisions] == [
         (1, []), (2, ["added:I8"])]
     assert Modality.FAMILY_THERAPY in contents.modalities()
+
+
+async def test_the_expiry_of_the_last_consent_takes_family_therapy_out(
+    plans_db: asyncpg.Pool,
+) -> None:
+    patient_id = await admit(plans_db)
+    last_day = site_today()  # the site's (Chicago) today: the consent is live now
+    added = await consent(plans_db, patient_id, "k1", expires_on=last_day)
+    await consent(plans_db, patient_id, "k2")
+    await consent(plans_db, patient_id, "k2", revoke=True)  # k1 is still live
+    # Family's word that k1 expired ends it, even where plans' today is still its last day.
+    expired = await consent(plans_db, patient_id, "k1",
+                            expired_on=last_day + timedelta(days=1))
+    await consent(plans_db, patient_id, "k1", expired_on=last_day + timedelta(days=1))
+    async with SiteDatabase(plans_db, site()).transaction() as conn:
+        revisions = await store.list_revisions(conn, patient_id)
+        contents = await store.load_contents(conn, patient_id)
+    assert [(r["revision"], r["reason"], r["change_codes"]) for r in revisions] == [
+        (1, None, []), (2, "family_consent", ["added:I8"]),
+        (3, "family_consent", ["removed:I8"])]
+    assert Modality.FAMILY_THERAPY not in contents.modalities()
+    assert (await plan_events(plans_db))[1:] == [
+        ("iopnet.PlanRevised", added), ("iopnet.PlanRevised", expired)]
+
+
+async def test_a_consent_expired_before_the_admission_brings_no_family_therapy(
+    plans_db: asyncpg.Pool,
+) -> None:
+    patient_id = str(uuid.uuid4())
+    last_day = site_today()
+    await consent(plans_db, patient_id, "k1", expires_on=last_day)
+    await consent(plans_db, patient_id, "k1", expired_on=last_day + timedelta(days=1))
+    await admit(plans_db, patient_id)
+    async with SiteDatabase(plans_db, site()).transaction() as conn:
+        contents = await store.load_contents(conn, patient_id)
+    assert Modality.FAMILY_THERAPY not in contents.modalities()

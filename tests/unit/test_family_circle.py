@@ -5,6 +5,7 @@ from datetime import date, timedelta
 import pytest
 
 from iopnet.catalog import (
+    ConsentExpired,
     ConsentGranted,
     ConsentRevoked,
     ConsentScope,
@@ -16,6 +17,7 @@ from iopnet.catalog import (
 from services.family.domain import (
     Attendance,
     ConsentAlreadyRevoked,
+    ConsentStatus,
     FamilyCircle,
     FamilyRuleBroken,
     FamilySession,
@@ -179,3 +181,53 @@ def test_family_session_attendance_names_only_linked_persons_once() -> None:
                                    TODAY)
     assert twice.value.pointer == "#/attendance/1/support_person_id"
     assert circle.pending == []
+
+
+def expiries(circle: FamilyCircle) -> list[ConsentExpired]:
+    return [e for e in circle.pending if isinstance(e, ConsentExpired)]
+
+
+def test_a_consent_expires_the_day_after_its_last_day_once() -> None:
+    circle = circle_with("sp-1")
+    circle.grant_consent("c-1", "sp-1", PROGRESS, TODAY, TODAY)
+    circle.expire_consents(TODAY)  # its last day: it still holds
+    assert expiries(circle) == []
+    circle.expire_consents(TODAY + timedelta(days=3))
+    assert expiries(circle) == [ConsentExpired(
+        site_id="site-a", patient_id=PATIENT, consent_id="c-1", support_person_id="sp-1",
+        expired_on=TODAY + timedelta(days=1))]  # the first day it no longer held, not today
+    circle.expire_consents(TODAY + timedelta(days=4))
+    assert len(expiries(circle)) == 1
+    assert circle.consents["c-1"].status_on(TODAY) is ConsentStatus.EXPIRED
+
+
+def test_a_consent_without_expiry_or_revoked_never_expires() -> None:
+    circle = circle_with("sp-1", "sp-2")
+    circle.grant_consent("c-1", "sp-1", SCHEDULE, None, TODAY)
+    circle.grant_consent("c-2", "sp-2", SCHEDULE, TODAY, TODAY)
+    circle.revoke_consent("c-2", "sp-2")
+    circle.expire_consents(TODAY + timedelta(days=365))
+    assert expiries(circle) == []
+
+
+def test_a_replaced_consent_does_not_expire_but_its_successor_does() -> None:
+    circle = circle_with("sp-1")
+    circle.grant_consent("c-1", "sp-1", SCHEDULE, TODAY, TODAY)
+    circle.grant_consent("c-2", "sp-1", PROGRESS, TODAY + timedelta(days=7), TODAY)
+    circle.expire_consents(TODAY + timedelta(days=8))
+    assert [e.consent_id for e in expiries(circle)] == ["c-2"]
+
+
+def test_an_expiry_survives_a_rebuild_from_the_events() -> None:
+    circle = circle_with("sp-1")
+    circle.grant_consent("c-1", "sp-1", SCHEDULE, TODAY, TODAY)
+    circle.expire_consents(TODAY + timedelta(days=1))
+    history = [SupportPersonLinked(site_id="site-a", patient_id=PATIENT,
+                                   support_person_id="sp-1", relationship=Relationship.PARENT),
+               *circle.pending]
+    again = rebuilt(circle, history)
+    assert again.version == 3
+    assert again.consents["c-1"].expired
+    again.expire_consents(TODAY + timedelta(days=30))
+    assert again.pending == []
+    assert again.shared_with("sp-1", TODAY) == set()  # recorded expired: no day revives it

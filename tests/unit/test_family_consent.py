@@ -65,3 +65,13 @@ def test_only_the_live_consents_count() -> None:
     ]
     assert what_may_be_shared(consents, TODAY) == {SCHEDULE}
     assert what_may_be_shared(consents, TODAY + timedelta(days=1)) == set()
+
+
+def test_a_consent_recorded_expired_stays_expired_and_is_due_no_more() -> None:
+    last_day = consent(expires_on=TODAY)
+    assert last_day.expiry_due(TODAY) is None
+    assert last_day.expiry_due(TODAY + timedelta(days=2)) == TODAY + timedelta(days=1)
+    recorded = Consent("c-1", "sp-1", SCHEDULE, TODAY, expired=True)
+    assert recorded.status_on(TODAY) is ConsentStatus.EXPIRED
+    assert recorded.expiry_due(TODAY + timedelta(days=2)) is None
+    assert consent(expires_on=TODAY, revoked=True).expiry_due(TODAY + timedelta(days=2)) is None

@@ -96,6 +96,14 @@ def test_an_expired_consent_does_not_count() -> None:
     assert family_therapy(plan) == []
 
 
+def test_a_consent_family_said_expired_counts_no_more_on_any_day() -> None:
+    expired = FamilyConsent("consent-3", expires_on=TODAY, expired=True)
+    assert not family_involved([expired], START)
+    plan = drafted(family_consent=True)
+    assert plan.withdraw_family([revoked(PARTNER), expired], START) is not None
+    assert family_therapy(plan) == []
+
+
 def test_withdrawing_removes_family_therapy_a_clinician_added_too() -> None:
     plan = drafted()
     plan.involve_family([PARTNER], TODAY)

@@ -3,7 +3,9 @@
 The aggregate (stream ``family-<patient_id>``) is where the rules hold: consent
 only for a linked person, a revocation once, no expiry in the past. A new grant
 for a person replaces the live one: the old grant is revoked by an event of its
-own, so every consumer that only unions live grants reaches the same answer.
+own, so every consumer that only unions live grants reaches the same answer. A
+grant past its last day is ended by an event of its own too (ConsentExpired),
+recorded once by the worker's expiry job.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from enum import StrEnum
 
 from iopnet.aggregate import Aggregate
 from iopnet.catalog import (
+    ConsentExpired,
     ConsentGranted,
     ConsentRevoked,
     ConsentScope,
@@ -95,6 +98,17 @@ class FamilyCircle(Aggregate):
             raise ConsentAlreadyRevoked(f"consent {consent_id} is already revoked")
         self._record_revocation(consent)
 
+    def expire_consents(self, today: date) -> None:
+        """Record the end of every consent past its last day on ``today``, once each;
+        a revoked consent has ended already and never expires."""
+        for consent in list(self.consents.values()):
+            expired_on = consent.expiry_due(today)
+            if expired_on is not None:
+                self.record(ConsentExpired(
+                    site_id=self.site_id, patient_id=self.id, consent_id=consent.consent_id,
+                    support_person_id=consent.support_person_id, expired_on=expired_on,
+                ))
+
     def hold_family_session(self, session: FamilySession, today: date) -> None:
         if session.held_on > today:
             raise InvalidRequest("#/held_on", "a session is recorded once it has been held")
@@ -135,6 +149,9 @@ class FamilyCircle(Aggregate):
             case ConsentRevoked():
                 self.consents[event.consent_id] = replace(
                     self.consents[event.consent_id], revoked=True)
+            case ConsentExpired():
+                self.consents[event.consent_id] = replace(
+                    self.consents[event.consent_id], expired=True)
             case FamilySessionHeld():
                 self.family_sessions.add(event.family_session_id)
 

@@ -13,14 +13,16 @@ from datetime import date
 
 @dataclass(frozen=True)
 class FamilyConsent:
-    """One grant. ``expires_on`` is the last day it holds; a revocation holds at once."""
+    """One grant. ``expires_on`` is the last day it holds; a revocation holds at once, and
+    so does family's word that it expired (``expired``), whatever day plans reads it on."""
 
     consent_id: str
     expires_on: date | None = None
     revoked: bool = False
+    expired: bool = False
 
     def live_on(self, day: date) -> bool:
-        if self.revoked:
+        if self.revoked or self.expired:
             return False
         return self.expires_on is None or day <= self.expires_on
 

@@ -20,6 +20,7 @@ from iopnet.catalog.codes import (
     RiskSignal,
 )
 from iopnet.catalog.family import (
+    ConsentExpired,
     ConsentGranted,
     ConsentRevoked,
     ConsentScope,
@@ -75,6 +76,7 @@ __all__ = [
     "AssessmentRecorded",
     "AttendanceBelowMinimum",
     "Channel",
+    "ConsentExpired",
     "ConsentGranted",
     "ConsentRevoked",
     "ConsentScope",

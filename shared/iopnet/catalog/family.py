@@ -44,6 +44,15 @@ class ConsentRevoked(PatientEvent):
     replaced_by: str | None = None
 
 
+class ConsentExpired(PatientEvent):
+    """A consent reached the end of its ``expires_on`` day without being revoked."""
+
+    consent_id: str
+    support_person_id: str
+    #: The first day it no longer holds (the day after ``expires_on``).
+    expired_on: date
+
+
 class FamilySessionHeld(PatientEvent):
     family_session_id: str
     kind: str
