@@ -14,7 +14,6 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from iopnet.auth.audit import install_audit
-from iopnet.auth.ratelimit import RateLimiter
 from iopnet.db import create_pool
 from iopnet.envelope import new_id
 from iopnet.eventstore import Cause, EventStore
@@ -50,7 +49,6 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
     )
     app.state.settings = settings
     app.state.events = EventStore.of(spec.name)
-    app.state.rate_limiter = RateLimiter()
     install_problem_handlers(app)
     install_audit(app)
     install_request_telemetry(app)

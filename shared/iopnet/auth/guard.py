@@ -20,9 +20,8 @@ import asyncpg
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from iopnet.auth import keys, registry
+from iopnet.auth import keys, ratelimit, registry
 from iopnet.auth.principal import ALL_SITES, Principal
-from iopnet.auth.ratelimit import RateLimiter
 from iopnet.catalog import Scope
 from iopnet.db import Connection
 from iopnet.problems import Problem
@@ -59,24 +58,25 @@ async def authenticate(
     presented = bearer.credentials if bearer else header_key
     if not presented:
         raise _unauthorized("send the key as 'Authorization: Bearer <key>' or 'X-API-Key'")
-    principal = operator_principal(presented) or await _issued_principal(request, presented)
-    if principal is None:
-        raise _unauthorized("the key is unknown, revoked or expired")
+    pool: asyncpg.Pool = request.app.state.pool
+    async with pool.acquire() as conn:
+        principal = operator_principal(presented) or await _issued_principal(conn, presented)
+        if principal is None:
+            raise _unauthorized("the key is unknown, revoked or expired")
+        wait = await ratelimit.retry_after(conn, principal.key_id,
+                                           principal.rate_limit_per_minute)
     request.state.principal = principal
-    limiter: RateLimiter = request.app.state.rate_limiter
-    if wait := limiter.retry_after(principal.key_id, principal.rate_limit_per_minute):
+    if wait:
         raise Problem(429, "rate-limited", "Too many requests for this key",
                       f"retry in {wait} s", headers={"Retry-After": str(wait)})
     return principal
 
 
-async def _issued_principal(request: Request, presented: str) -> Principal | None:
+async def _issued_principal(conn: Connection, presented: str) -> Principal | None:
     parsed = keys.parse(presented)
     if parsed is None:
         return None
-    pool: asyncpg.Pool = request.app.state.pool
-    async with pool.acquire() as conn:
-        record = await registry.key_record(conn, parsed.key_id)
+    record = await registry.key_record(conn, parsed.key_id)
     if record is None or not registry.usable(record, datetime.now(UTC)):
         return None
     if not keys.secret_matches(parsed.secret, str(record["secret_sha256"])):

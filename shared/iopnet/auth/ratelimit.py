@@ -1,37 +1,41 @@
-"""Per-key rate limits: a token bucket per key, refilled continuously.
+"""Per-key rate limits, shared by every replica of a service's API.
 
-Buckets live in the API process, so with N replicas a key gets up to N times
-its limit; the limit guards each replica, not a global quota.
+A key allowed ``per_minute`` requests may spend a minute's worth at once and then one
+every ``60 / per_minute`` seconds (a token bucket of a minute's capacity). The state is
+one row per key in the service's database holding when the key's next request is due
+on average (the generic cell rate algorithm); one statement checks and takes, so two
+replicas never both spend the last request.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass, field
+from datetime import timedelta
+
+from iopnet.db import Connection
+
+WINDOW = timedelta(minutes=1)
+
+# ``excluded.due_at - $2`` is this statement's one reading of the clock.
+_TAKE = (
+    "INSERT INTO rate_limits AS r (key_id, due_at)"
+    " VALUES ($1, clock_timestamp() + $2::interval)"
+    " ON CONFLICT (key_id) DO UPDATE"
+    " SET due_at = greatest(r.due_at, excluded.due_at - $2::interval) + $2::interval"
+    " WHERE greatest(r.due_at, excluded.due_at - $2::interval) + $2::interval"
+    "       <= excluded.due_at - $2::interval + $3::interval"
+    " RETURNING true"
+)
+_WAIT = (
+    "SELECT extract(epoch FROM (due_at + $2::interval - $3::interval) - clock_timestamp())"
+    "::float8 FROM rate_limits WHERE key_id = $1"
+)
 
 
-@dataclass
-class Bucket:
-    capacity: float
-    tokens: float
-    refilled_at: float = field(default_factory=time.monotonic)
-
-
-class RateLimiter:
-    def __init__(self) -> None:
-        self._buckets: dict[str, Bucket] = {}
-
-    def retry_after(self, key_id: str, per_minute: int, now: float | None = None) -> int:
-        """Take one request's token; 0 when allowed, else the seconds to wait."""
-        now = time.monotonic() if now is None else now
-        bucket = self._buckets.get(key_id)
-        if bucket is None or bucket.capacity != per_minute:
-            bucket = self._buckets[key_id] = Bucket(per_minute, per_minute, now)
-        rate = per_minute / 60.0
-        bucket.tokens = min(bucket.capacity, bucket.tokens + (now - bucket.refilled_at) * rate)
-        bucket.refilled_at = now
-        if bucket.tokens >= 1:
-            bucket.tokens -= 1
-            return 0
-        return max(1, math.ceil((1 - bucket.tokens) / rate))
+async def retry_after(conn: Connection, key_id: str, per_minute: int) -> int:
+    """Take one request for the key: 0 when allowed, else the whole seconds to wait."""
+    interval = WINDOW / per_minute
+    if await conn.fetchval(_TAKE, key_id, interval, WINDOW):
+        return 0
+    waiting = await conn.fetchval(_WAIT, key_id, interval, WINDOW)
+    return max(1, math.ceil(waiting or 0))
