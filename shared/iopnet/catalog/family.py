@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
+from typing import ClassVar
 
 from iopnet.catalog.base import PatientEvent
 
@@ -37,6 +38,8 @@ class ConsentGranted(PatientEvent):
 
 
 class ConsentRevoked(PatientEvent):
+    schema_version: ClassVar[int] = 2  # 2: replaced_by
+
     consent_id: str
     support_person_id: str
     #: Set when a new grant for the same person replaces this one; that grant follows
