@@ -6,32 +6,54 @@ CI runs the suite in a new PID namespace whose ``/proc`` is the host's: there,
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
 from iopctl.proc import pid_alive, proc_dir
 
+
+def started(command: list[str]) -> subprocess.Popen[bytes]:
+    """A child past its exec: until then /proc shows it without a command line."""
+    child = subprocess.Popen(command)
+    deadline = time.monotonic() + 5
+    while not command_line(child.pid):
+        assert time.monotonic() < deadline, "the child never got its command line"
+        time.sleep(0.01)
+    return child
+
+
+def command_line(pid: int) -> bytes:
+    folder = proc_dir(pid)
+    return (folder / "cmdline").read_bytes() if folder else b""
+
+
 # Run in the namespace: start a child, look at it alive, end it, look again.
-_PROBE = textwrap.dedent(
-    """
-    import subprocess, sys
-    from iopctl.proc import pid_alive
-    child = subprocess.Popen(["sleep", "30"])
-    alive = pid_alive(child.pid, "sleep"), pid_alive(child.pid, "not-its-command")
-    child.kill()
-    child.wait()
-    print(alive, pid_alive(child.pid, "sleep"))
-    """
-)
+_PROBE = "\n".join([
+    "import subprocess, time",
+    "from iopctl.proc import pid_alive, proc_dir",
+    inspect.getsource(started),
+    inspect.getsource(command_line),
+    textwrap.dedent(
+        """
+        child = started(["sleep", "30"])
+        alive = pid_alive(child.pid, "sleep"), pid_alive(child.pid, "not-its-command")
+        child.kill()
+        child.wait()
+        print(alive, pid_alive(child.pid, "sleep"))
+        """
+    ),
+])
 
 
 def test_a_running_process_is_alive_and_an_ended_one_is_not() -> None:
-    child = subprocess.Popen(["sleep", "30"])
+    child = started(["sleep", "30"])
     try:
         assert pid_alive(child.pid, "sleep")
         assert not pid_alive(child.pid, "kafka.Kafka")
