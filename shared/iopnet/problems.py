@@ -15,6 +15,22 @@ from iopnet.fields import InvalidField
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://iopnet.dev/problems/"
 
+_TEXT = {"type": "string"}
+#: How the OpenAPI documents describe a 422: as the problem+json it is, not FastAPI's own shape.
+VALIDATION_RESPONSES: dict[int | str, dict[str, Any]] = {422: {
+    "description": "The request is not valid; `errors` names each field at fault",
+    "content": {PROBLEM_JSON: {"schema": {
+        "type": "object", "required": ["type", "title", "status", "errors"],
+        "properties": {
+            "type": _TEXT, "title": _TEXT, "status": {"type": "integer"}, "instance": _TEXT,
+            "detail": _TEXT,
+            "errors": {"type": "array", "items": {
+                "type": "object", "required": ["pointer"],
+                "properties": {"pointer": _TEXT, "detail": _TEXT, "code": _TEXT}}},
+        },
+    }}},
+}}
+
 
 class Problem(Exception):
     """An error to answer with a problem+json response."""

@@ -484,6 +484,11 @@ async def test_the_api_sets_contacts_channels_and_templates_and_lists_messages(
         await n.deliver()  # no address yet: the first attempt fails
         contact = await api.put(f"/v1/patients/{patient_id}/contact", json={"email": address})
         assert contact.status_code == 200
+        assert set(contact.json()) == documented(app, "/v1/patients/{patient_id}/contact")
+        kin = await api.put(f"/v1/support-persons/{uuid.uuid4()}/contact",
+                            json={"patient_id": patient_id, "email": "kin@example.org"})
+        assert kin.status_code == 200
+        assert set(kin.json()) == documented(app, "/v1/support-persons/{support_person_id}/contact")
         await n.deliver()  # the address is known: the waiting welcome goes now
         [email] = mail.to(address, "welcome")
         assert MailCatcher.subject(email) == "Hello from North Clinic"
@@ -498,6 +503,14 @@ async def test_the_api_sets_contacts_channels_and_templates_and_lists_messages(
         assert [(d["attempt"], d["outcome"], d["error_class"]) for d in log["deliveries"]] == [
             (1, "failed", "NoContactAddress"), (2, "sent", None)]
         assert (await api.get(f"/v1/messages/{uuid.uuid4()}/deliveries")).status_code == 404
+
+
+def documented(app: Any, path: str) -> set[str]:
+    """The fields the OpenAPI document promises in the answer to a PUT on ``path``."""
+    document = app.openapi()
+    answer = document["paths"][path]["put"]["responses"]["200"]["content"]["application/json"]
+    return set(document["components"]["schemas"][answer["schema"]["$ref"].rsplit("/", 1)[1]]
+               ["properties"])
 
 
 def _issued_envelope() -> EventEnvelope:

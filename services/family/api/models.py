@@ -6,19 +6,13 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from iopnet.catalog import ConsentScope, Relationship, SessionKind
+from iopnet.fields import Identifier, Strict
 from services.family.domain import CareStatus, ConsentStatus, FamilySessionKind, Trend
 
-Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
-
-
-class Strict(BaseModel):
-    """A request body: unknown fields are an error, not silently dropped."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class LinkRequest(Strict):

@@ -14,10 +14,11 @@ from iopnet.app import Events, RequestCause
 from iopnet.auth import SiteDatabase, site_database
 from iopnet.catalog import Instrument, ReferralSource, Scope
 from iopnet.db import Connection
+from iopnet.fields import Identifier, Strict
 from iopnet.idempotency import Answer, IdempotencyKey, execute
 from iopnet.problems import Problem, not_found
 from services.intake import store
-from services.intake.api.models import Identifier, PatientView, Strict
+from services.intake.api.models import PatientView
 from services.intake.domain import (
     Admission,
     AssessmentIncomplete,

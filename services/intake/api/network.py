@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
@@ -16,10 +16,10 @@ from iopnet.auth.keys import new_key
 from iopnet.catalog import Scope, SitePolicies
 from iopnet.db import Connection
 from iopnet.eventstore import EventStore
+from iopnet.fields import Identifier, Strict
 from iopnet.idempotency import Answer, IdempotencyKey, execute
 from iopnet.problems import not_found
 from services.intake import store
-from services.intake.api.models import Identifier, Strict
 from services.intake.domain import ApiKey, NetworkRuleBroken, Site
 
 router = APIRouter(prefix="/v1/network", tags=["network"])
@@ -97,7 +97,7 @@ async def onboard_site(body: OnboardingRequest, request: Request, db: Operator, 
 
 
 @router.put("/sites/{site_id}/policies", responses={200: {"model": SitePolicies}})
-async def change_site_policies(site_id: str, body: SitePolicies, request: Request,
+async def change_site_policies(site_id: Identifier, body: SitePolicies, request: Request,
                                db: Operator, events: Events, cause: RequestCause,
                                idempotency_key: IdempotencyKey = None) -> JSONResponse:
     async def change(conn: Connection) -> Answer:
@@ -117,7 +117,7 @@ async def list_sites(db: Operator) -> list[dict[str, Any]]:
 
 
 @router.post("/sites/{site_id}/keys", status_code=201, responses={201: {"model": IssuedKey}})
-async def issue_key(site_id: str, body: KeyRequest, request: Request, db: Operator,
+async def issue_key(site_id: Identifier, body: KeyRequest, request: Request, db: Operator,
                     events: Events, cause: RequestCause) -> JSONResponse:
     """Issue a key to a site. Not idempotent by design: a retry must not see the secret again."""
     async def issue(conn: Connection) -> Answer:
@@ -160,8 +160,7 @@ async def revoke_key(key_id: KeyId, request: Request, db: Operator, events: Even
 
 
 @router.get("/keys", response_model=list[KeyView])
-async def list_keys(db: Operator, site_id: Annotated[str | None, Query(max_length=64)] = None
-                    ) -> list[dict[str, Any]]:
+async def list_keys(db: Operator, site_id: Identifier | None = None) -> list[dict[str, Any]]:
     async with db.transaction() as conn:
         return await store.list_keys(conn, site_id)
 

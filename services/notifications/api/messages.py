@@ -19,8 +19,10 @@ from services.notifications.api.models import (
     DeliveryView,
     MessageView,
     PatientContact,
+    PatientContactView,
     PatientMessagesView,
     SupportPersonContact,
+    SupportPersonContactView,
 )
 
 router = APIRouter(prefix="/v1", tags=["messages"])
@@ -52,7 +54,7 @@ async def read_deliveries(message_id: uuid.UUID, db: Reader) -> DeliveriesView:
                           deliveries=[DeliveryView.model_validate(d) for d in deliveries])
 
 
-@router.put("/patients/{patient_id}/contact", responses={200: {"model": PatientContact}})
+@router.put("/patients/{patient_id}/contact", responses={200: {"model": PatientContactView}})
 async def set_patient_contact(patient_id: uuid.UUID, body: PatientContact, request: Request,
                               db: Admin, idempotency_key: IdempotencyKey = None
                               ) -> JSONResponse:
@@ -69,20 +71,22 @@ async def set_patient_contact(patient_id: uuid.UUID, body: PatientContact, reque
 
 
 @router.put("/support-persons/{support_person_id}/contact",
-            responses={200: {"model": SupportPersonContact}})
-async def set_support_person_contact(support_person_id: str, body: SupportPersonContact,
+            responses={200: {"model": SupportPersonContactView}})
+async def set_support_person_contact(support_person_id: uuid.UUID, body: SupportPersonContact,
                                      request: Request, db: Admin,
                                      idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """A support person's email, for the patient they support (family owns the link)."""
+    person = str(support_person_id)
+
     async def record(conn: Connection) -> Answer:
         patient = await store.find_patient(conn, str(body.patient_id))
         if patient is None:
             raise not_found("patient", str(body.patient_id))
-        await store.set_support_person_contact(conn, support_person_id, str(body.patient_id),
+        await store.set_support_person_contact(conn, person, str(body.patient_id),
                                                patient["site_id"], body.email)
         await store.retry_waiting_for(conn, str(body.patient_id),
-                                      RecipientRole.SUPPORT_PERSON, support_person_id)
-        return Answer(200, {"support_person_id": support_person_id,
+                                      RecipientRole.SUPPORT_PERSON, person)
+        return Answer(200, {"support_person_id": person,
                             **body.model_dump(mode="json")})
 
     return await execute(request, db, idempotency_key, body, record)

@@ -6,20 +6,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from iopnet.catalog import Channel, RecipientRole
+from iopnet.fields import Strict
 
-Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 # Deliberately plain: one @, no spaces, a dot in the domain. Deliverability is SMTP's to judge.
 Email = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
                              examples=["someone@example.org"])]
-
-
-class Strict(BaseModel):
-    """A request body: unknown fields are an error, not silently dropped."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class PatientContact(Strict):
@@ -29,6 +23,17 @@ class PatientContact(Strict):
 class SupportPersonContact(Strict):
     patient_id: uuid.UUID
     email: Email
+
+
+class PatientContactView(BaseModel):
+    patient_id: uuid.UUID
+    email: str
+
+
+class SupportPersonContactView(BaseModel):
+    support_person_id: uuid.UUID
+    patient_id: uuid.UUID
+    email: str
 
 
 class ChannelsRequest(Strict):

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from iopnet.auth import SiteDatabase, site_database
 from iopnet.catalog import Scope
 from iopnet.db import Connection
+from iopnet.fields import Identifier
 from iopnet.idempotency import Answer, IdempotencyKey, execute
 from iopnet.problems import Problem, not_found
 from services.notifications import domain, store
@@ -45,7 +46,7 @@ def _channels_view(channels: SiteChannels) -> ChannelsView:
 
 
 @router.put("/channels", responses={200: {"model": ChannelsView}})
-async def set_channels(site_id: str, body: ChannelsRequest, request: Request, db: Admin,
+async def set_channels(site_id: Identifier, body: ChannelsRequest, request: Request, db: Admin,
                        idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """Where the site's clinician alerts (email) and webhooks go. Replaces what was set."""
     _own_site(db, site_id)
@@ -68,14 +69,14 @@ async def set_channels(site_id: str, body: ChannelsRequest, request: Request, db
 
 
 @router.get("/channels", response_model=ChannelsView)
-async def read_channels(site_id: str, db: Admin) -> ChannelsView:
+async def read_channels(site_id: Identifier, db: Admin) -> ChannelsView:
     _own_site(db, site_id)
     async with db.transaction() as conn:
         return _channels_view(await store.site_channels(conn, site_id))
 
 
 @router.put("/templates/{kind}", responses={200: {"model": TemplateView}})
-async def set_template(site_id: str, kind: str, body: TemplateRequest, request: Request,
+async def set_template(site_id: Identifier, kind: str, body: TemplateRequest, request: Request,
                        db: Admin, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """The site's email template for a kind: ``string.Template`` text with ${placeholders}."""
     _own_site(db, site_id)
@@ -94,7 +95,7 @@ async def set_template(site_id: str, kind: str, body: TemplateRequest, request: 
 
 
 @router.get("/templates/{kind}", response_model=TemplateView)
-async def read_template(site_id: str, kind: str, db: Admin) -> dict[str, object]:
+async def read_template(site_id: Identifier, kind: str, db: Admin) -> dict[str, object]:
     """The template in use: the site's own, or the default."""
     _own_site(db, site_id)
     message_kind = _email_kind(kind)

@@ -6,24 +6,18 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from iopnet.catalog import DischargeOutcome, LevelOfCare, Modality, RevisionReason
+from iopnet.fields import Identifier, Strict
 from services.plans.domain import AftercareItem
 from services.plans.domain.step_down import StepUpReasonCode
 from services.plans.domain.treatment_plan import STEP_UP_LEVELS
 
-Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 InterventionId = Annotated[str, Field(pattern=r"^I[1-9][0-9]{0,3}$", examples=["I3"])]
 ObjectiveId = Annotated[str, Field(pattern=r"^P[0-9]+\.G[0-9]+\.O[0-9]+$",
                                    examples=["P1.G1.O1"])]
 PerWeek = Annotated[int, Field(ge=1, le=7)]
-
-
-class Strict(BaseModel):
-    """A request body: unknown fields are an error, not silently dropped."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 # --- Requests -----------------------------------------------------------------------------

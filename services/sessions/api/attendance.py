@@ -13,10 +13,11 @@ from iopnet.app import RequestCause
 from iopnet.auth import SiteDatabase, site_database
 from iopnet.catalog import Scope
 from iopnet.db import Connection
+from iopnet.fields import Strict
 from iopnet.idempotency import Answer, IdempotencyKey, execute
 from iopnet.problems import not_found
 from services.sessions import store
-from services.sessions.api.models import Strict, invalid
+from services.sessions.api.models import invalid
 from services.sessions.api.patients import (
     SessionView,
     enrollment_of,

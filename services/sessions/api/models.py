@@ -2,20 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from pydantic import BaseModel, ConfigDict, Field
-
 from iopnet.auth import ALL_SITES, SiteDatabase
 from iopnet.problems import Problem
-
-Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
-
-
-class Strict(BaseModel):
-    """A request body: unknown fields are an error, not silently dropped."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 def invalid(pointer: str, detail: str) -> Problem:

@@ -15,10 +15,10 @@ from iopnet.auth import SiteDatabase, site_database
 from iopnet.catalog import Instrument, Modality, RiskSignal, Scope, SessionKind
 from iopnet.db import Connection
 from iopnet.envelope import utc_now
+from iopnet.fields import Strict
 from iopnet.idempotency import Answer, IdempotencyKey, execute
 from iopnet.problems import not_found
 from services.sessions import store
-from services.sessions.api.models import Strict
 from services.sessions.domain import (
     Enrollment,
     SessionsRuleBroken,

@@ -14,10 +14,11 @@ from iopnet.auth import SiteDatabase, site_database
 from iopnet.auth.registry import site_time_zone
 from iopnet.catalog import Modality, Scope
 from iopnet.db import Connection
+from iopnet.fields import Identifier, Strict
 from iopnet.idempotency import Answer, IdempotencyKey, execute
 from iopnet.problems import Problem, not_found
 from services.sessions import scheduling, store
-from services.sessions.api.models import Identifier, Strict, acting_site
+from services.sessions.api.models import acting_site
 from services.sessions.domain import DEFAULT_GROUP_MINUTES, HELD_BY_FAMILY, Group, Program
 
 router = APIRouter(prefix="/v1", tags=["programs"])
@@ -105,7 +106,7 @@ async def list_programs(db: Reader) -> list[dict[str, Any]]:
 
 @router.post("/programs/{program_id}/groups", status_code=201,
              responses={201: {"model": GroupView}})
-async def create_group(program_id: str, body: GroupRequest, request: Request, db: Writer,
+async def create_group(program_id: Identifier, body: GroupRequest, request: Request, db: Writer,
                        cause: RequestCause, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """A recurring group of the program: one weekday, a local start time, a capacity.
 
@@ -135,7 +136,7 @@ async def create_group(program_id: str, body: GroupRequest, request: Request, db
 
 
 @router.get("/programs/{program_id}/groups", response_model=list[GroupView])
-async def list_groups(program_id: str, db: Reader) -> list[dict[str, Any]]:
+async def list_groups(program_id: Identifier, db: Reader) -> list[dict[str, Any]]:
     async with db.transaction() as conn:
         programs = [p for p in await store.list_programs(conn) if p.program_id == program_id]
         if not programs:

@@ -22,6 +22,8 @@ from iopnet.observer import Exchange, ResponseObserver
 
 log = logging.getLogger(__name__)
 AUDITED_PREFIX = "/v1/"
+#: A site's id, or the operator's ``*`` (ALL_SITES).
+AUDITED_SITE = r"^(\*|[A-Za-z0-9._:-]+)$"
 
 
 def install_audit(app: FastAPI) -> None:
@@ -42,11 +44,16 @@ async def record(exchange: Exchange) -> None:
             " VALUES ($1, $2, $3, $4, $5, $6)",
             principal.key_id if principal else None,
             principal.site_id if principal else None,
-            action, exchange.path[:500], exchange.status,
+            action, _resource(exchange.path), exchange.status,
             (exchange.header(b"x-correlation-id") or "")[:128] or None,
         )
     except (OSError, asyncpg.PostgresError):
         log.exception("could not write the audit row for %s", action)
+
+
+def _resource(path: str) -> str:
+    """The path as recorded; a NUL in it, which Postgres text cannot hold, as ``%00``."""
+    return path.replace("\x00", "%00")[:500]
 
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -66,8 +73,8 @@ class AuditEntry(BaseModel):
 async def read_audit_trail(
     request: Request,
     _: Annotated[Principal, Depends(require(Scope.OPERATOR))],
-    site_id: Annotated[str | None, Query(max_length=64)] = None,
-    key_id: Annotated[str | None, Query(max_length=64)] = None,
+    site_id: Annotated[str | None, Query(max_length=64, pattern=AUDITED_SITE)] = None,
+    key_id: Annotated[str | None, Query(pattern=r"^[0-9a-f]{12}$")] = None,
     since: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[dict[str, Any]]:
