@@ -19,7 +19,7 @@ from iopnet.envelope import new_id
 from iopnet.eventstore import Cause, EventStore
 from iopnet.metrics import REQUEST_SECONDS, LagProbe, read_database_gauges
 from iopnet.observer import Exchange, ResponseObserver
-from iopnet.problems import VALIDATION_RESPONSES, install_problem_handlers
+from iopnet.problems import PROBLEM_RESPONSES, install_problem_handlers
 from iopnet.service import ServiceSpec
 from iopnet.settings import ServiceSettings
 
@@ -45,7 +45,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
 
     app = FastAPI(
         title=f"iopnet {spec.name}", description=spec.description, version="1.0.0",
-        lifespan=lifespan, responses=VALIDATION_RESPONSES,
+        lifespan=lifespan, responses=PROBLEM_RESPONSES,
     )
     app.state.settings = settings
     app.state.events = EventStore.of(spec.name)

@@ -16,20 +16,27 @@ PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://iopnet.dev/problems/"
 
 _TEXT = {"type": "string"}
-#: How the OpenAPI documents describe a 422: as the problem+json it is, not FastAPI's own shape.
-VALIDATION_RESPONSES: dict[int | str, dict[str, Any]] = {422: {
-    "description": "The request is not valid; `errors` names each field at fault",
-    "content": {PROBLEM_JSON: {"schema": {
-        "type": "object", "required": ["type", "title", "status", "errors"],
-        "properties": {
-            "type": _TEXT, "title": _TEXT, "status": {"type": "integer"}, "instance": _TEXT,
-            "detail": _TEXT,
-            "errors": {"type": "array", "items": {
-                "type": "object", "required": ["pointer"],
-                "properties": {"pointer": _TEXT, "detail": _TEXT, "code": _TEXT}}},
-        },
-    }}},
-}}
+_PROBLEM_FIELDS = {"type": _TEXT, "title": _TEXT, "status": {"type": "integer"},
+                   "instance": _TEXT, "detail": _TEXT}
+
+
+def _problem(description: str, **more: dict[str, Any]) -> dict[str, Any]:
+    required = ["type", "title", "status", *more]
+    schema = {"type": "object", "required": required, "properties": _PROBLEM_FIELDS | more}
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": schema}}}
+
+
+#: The refusals every route can give, documented once for all of them as the problem+json
+#: they are (FastAPI would describe a 422 in its own shape).
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _problem("No key, or one that is unknown, revoked or expired"),
+    403: _problem("The key lacks a scope this needs"),
+    422: _problem("The request is not valid; `errors` names each field at fault",
+                  errors={"type": "array", "items": {
+                      "type": "object", "required": ["pointer"],
+                      "properties": {"pointer": _TEXT, "detail": _TEXT, "code": _TEXT}}}),
+    429: _problem("Too many requests for this key; `Retry-After` says when to retry"),
+}
 
 
 class Problem(Exception):
