@@ -24,6 +24,7 @@ os.environ.setdefault("IOPNET_TOPIC_NAMESPACE", f"bench{uuid.uuid4().hex[:6]}")
 
 import argparse
 import asyncio
+import functools
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -92,10 +93,10 @@ async def revocation(operator: Api, site_id: str, samples: int) -> list[float]:
     for _ in range(samples):
         issued = await operator.issue_key(site_id)
         key = operator.with_key(issued["api_key"])
-        await until(lambda k=key: _everywhere(k, 404))
+        await until(functools.partial(_everywhere, key, 404))
         await operator.post("intake", f"/v1/network/keys/{issued['key_id']}/revoke")
         started = time.perf_counter()
-        await until(lambda k=key: _everywhere(k, 401))
+        await until(functools.partial(_everywhere, key, 401))
         seconds.append(time.perf_counter() - started)
     return seconds
 

@@ -255,7 +255,7 @@ async def open_urgent_alert(conn: Connection, draft: MessageDraft) -> uuid.UUID:
             "SELECT id FROM messages WHERE cause_id = $1 AND kind = $2 AND recipient_role = $3"
             " AND recipient_id = $4", draft.occasion.cause_id, draft.kind.value,
             draft.recipient.role.value, draft.recipient.id)
-    return message_id  # type: ignore[no-any-return]
+    return message_id
 
 
 async def fold_into_alert(conn: Connection, message_id: str, facts: dict[str, Any],

@@ -10,7 +10,7 @@ import httpx
 from iopctl.stack import Stack
 from iopnet.catalog import Scope
 
-SITE_SCOPES = [s for s in Scope if s is not Scope.OPERATOR]
+SITE_SCOPES: list[Scope] = [s for s in Scope if s is not Scope.OPERATOR]
 
 
 @dataclass

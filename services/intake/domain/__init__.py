@@ -1,5 +1,6 @@
 """The intake domain, pure: the patient's case, the network registry, the clinical rules."""
 
+from iopnet.catalog import LevelOfCare
 from services.intake.domain.assessment import (
     AssessmentIncomplete,
     Responses,
@@ -16,7 +17,6 @@ from services.intake.domain.case import (
 from services.intake.domain.instruments import InvalidResponses
 from services.intake.domain.level_of_care import (
     InvalidOverride,
-    LevelOfCare,
     Recommendation,
     accept,
     override,
