@@ -13,6 +13,7 @@ from datetime import datetime
 
 import asyncpg
 
+from iopnet.auth.registry import site_date
 from iopnet.eventstore import Cause, ConcurrencyConflict, EventStore
 from iopnet.rounds import calendar_job, each_due
 from services.family import store
@@ -35,7 +36,7 @@ async def _expire(pool: asyncpg.Pool, patient_id: str, now: datetime, cause: Cau
             circle = await circles.get(patient_id)
             if circle is None:
                 return
-            circle.expire_consents(await store.today_at(conn, circle.site_id, now))
+            circle.expire_consents(await site_date(conn, circle.site_id, now))
             await circles.save(circle, cause)
     except ConcurrencyConflict:
         # A command changed the circle meanwhile; the next round looks again.

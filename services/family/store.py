@@ -3,12 +3,10 @@ and the read models the API answers from."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from iopnet.aggregate import Repository
-from iopnet.auth.registry import site_time_zone
 from iopnet.catalog import ConsentScope
 from iopnet.db import Connection
 from iopnet.eventstore import EventStore
@@ -32,13 +30,6 @@ class FamilyCircles(Repository[FamilyCircle]):
         circle = await super().get(aggregate_id) or FamilyCircle(aggregate_id)
         circle.site_id = str(site_id)
         return circle
-
-
-async def today_at(conn: Connection, site_id: str, now: datetime | None = None) -> date:
-    """Today's date where the site is (at ``now``, by default the present): consent expiry
-    is counted in the site's days."""
-    zone = ZoneInfo(await site_time_zone(conn, site_id))
-    return (now or datetime.now(UTC)).astimezone(zone).date()
 
 
 async def circles_with_consents_due_to_expire(conn: Connection, now: datetime, after: str,

@@ -8,9 +8,8 @@ unique per (cause, kind, recipient).
 from __future__ import annotations
 
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
-from iopnet.auth.registry import site_time_zone
+from iopnet.auth.registry import site_date
 from iopnet.catalog import (
     AdmissionDeclined,
     AttendanceBelowMinimum,
@@ -189,8 +188,7 @@ async def _progress_update(conn: Connection, event: OutcomeMeasured | SteppedDow
 
 async def _sharing(conn: Connection, patient_id: str, site_id: str, needed: ConsentScope,
                    envelope: EventEnvelope) -> list[str]:
-    zone = ZoneInfo(await site_time_zone(conn, site_id))
-    today = envelope.time.astimezone(zone).date()
+    today = await site_date(conn, site_id, envelope.time)
     return domain.sharing_with(await store.consents_of(conn, patient_id), needed, today)
 
 

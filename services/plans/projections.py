@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date
 from zoneinfo import ZoneInfo
 
-from iopnet.auth.registry import site_time_zone
+from iopnet.auth.registry import site_date, site_time_zone
 from iopnet.catalog import (
     ConsentExpired,
     ConsentGranted,
@@ -53,7 +53,8 @@ async def on_patient_admitted(
     plan_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"iopnet:plan:{envelope.id}"))
     # Family's topic is not ordered with intake's: a consent may already be here.
     consents = await store.family_consents(conn, event.patient_id)
-    consented = domain.family_involved(consents, await _day_at(conn, event.site_id, envelope))
+    day = await site_date(conn, event.site_id, envelope.time)
+    consented = domain.family_involved(consents, day)
     try:
         plan.draft(plan_id, event.site_id, episode.findings(family_consent=consented))
     except domain.InvalidPlanInput as invalid:
@@ -158,15 +159,10 @@ async def _follow_family_consent(conn: Connection, patient_id: str, envelope: Ev
     plan = await plans.get(patient_id)
     if plan is None:
         return  # not admitted yet: the draft will read the consent
-    day = await _day_at(conn, plan.site_id, envelope)
+    day = await site_date(conn, plan.site_id, envelope.time)
     revision = follow(plan, await store.family_consents(conn, patient_id), day)
     if revision is not None:
         await plans.save(plan, Cause.following(envelope), changes=revision.changes)
-
-
-async def _day_at(conn: Connection, site_id: str, envelope: EventEnvelope) -> date:
-    """The site's day when the event happened: the same on every redelivery."""
-    return envelope.time.astimezone(ZoneInfo(await site_time_zone(conn, site_id))).date()
 
 
 PROJECTION = Projection(

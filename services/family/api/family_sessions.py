@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from iopnet.app import Events, RequestCause
+from iopnet.auth.registry import site_date
 from iopnet.db import Connection
 from iopnet.idempotency import Answer, IdempotencyKey
 from services.family import store
@@ -41,7 +42,7 @@ async def record_family_session(patient_id: uuid.UUID, body: FamilySessionReques
                              for a in body.attendance),
         )
         with domain_refusals():
-            circle.hold_family_session(session, await store.today_at(conn, circle.site_id))
+            circle.hold_family_session(session, await site_date(conn, circle.site_id))
         await circles.save(circle, cause)
         await store.record_family_session(conn, circle, session)
         [view] = await store.family_sessions(conn, circle.id, session.family_session_id)

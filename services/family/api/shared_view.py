@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from iopnet.auth.registry import site_date
 from iopnet.catalog import ConsentScope
 from iopnet.db import Connection
 from iopnet.problems import not_found
@@ -30,7 +31,7 @@ async def read_shared_view(patient_id: uuid.UUID, support_person_id: uuid.UUID, 
             raise not_found("patient", str(patient_id))
         if not await store.support_persons(conn, str(patient_id), str(support_person_id)):
             raise not_found("support person", str(support_person_id))
-        today = await store.today_at(conn, circle["site_id"])
+        today = await site_date(conn, circle["site_id"])
         consents = await store.consent_history(conn, str(patient_id), str(support_person_id))
         scopes = what_may_be_shared([store.as_consent(c) for c in consents], today)
         shared = await _shared(conn, str(patient_id), scopes, circle)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from iopnet.app import Events, RequestCause
+from iopnet.auth.registry import site_date
 from iopnet.db import Connection
 from iopnet.idempotency import Answer, IdempotencyKey
 from iopnet.problems import not_found
@@ -88,7 +89,7 @@ async def grant_consent(patient_id: uuid.UUID, support_person_id: uuid.UUID,
     async def grant(conn: Connection) -> Answer:
         circles, circle = await load_circle(conn, events, patient_id)
         consent_id = str(uuid.uuid4())
-        today = await store.today_at(conn, circle.site_id)
+        today = await site_date(conn, circle.site_id)
         with domain_refusals():
             circle.grant_consent(consent_id, str(support_person_id), body.scope,
                                  body.expires_on, today)
@@ -126,7 +127,7 @@ async def revoke_consent(patient_id: uuid.UUID, support_person_id: uuid.UUID,
 
 async def _today(conn: Connection, patient_id: uuid.UUID) -> date:
     circle = await store.find_circle(conn, str(patient_id))
-    return await store.today_at(conn, circle["site_id"] if circle else "")
+    return await site_date(conn, circle["site_id"] if circle else "")
 
 
 async def _support_persons(conn: Connection, patient_id: uuid.UUID,

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from iopnet.app import Events, RequestCause
+from iopnet.auth.registry import site_date
 from iopnet.db import Connection
 from iopnet.idempotency import Answer, IdempotencyKey, execute
 from iopnet.problems import Problem
@@ -24,7 +25,6 @@ from services.plans.api.common import (
     policy_view,
     step_down_policy,
     step_up_view,
-    today_at,
 )
 from services.plans.api.models import (
     DischargeRequest,
@@ -56,7 +56,7 @@ async def read_progress(patient_id: uuid.UUID, db: Reader, as_of: AsOf = None
     async with db.transaction() as conn:
         row = await episode_row(conn, patient_id)
         ep = store.episode_of(row)
-        day = as_of or await today_at(conn, ep.site_id)
+        day = as_of or await site_date(conn, ep.site_id)
         record = await store.load_progress(conn, ep)
         plan = await store.find_plan(conn, ep.patient_id)
         contents = await store.load_contents(conn, ep.patient_id) if plan else None
@@ -86,7 +86,7 @@ async def evaluate_step_down(patient_id: uuid.UUID, db: Reader, as_of: AsOf = No
     async with db.transaction() as conn:
         row = await episode_row(conn, patient_id)
         ep = store.episode_of(row)
-        day = as_of or await today_at(conn, ep.site_id)
+        day = as_of or await site_date(conn, ep.site_id)
         check_as_of(day, ep, "query:as_of")
         policy = await step_down_policy(conn, ep.site_id)
         record = await store.load_progress(conn, ep)
@@ -112,7 +112,7 @@ async def step_down(patient_id: uuid.UUID, body: StepDownRequest, request: Reque
         plans = store.TreatmentPlans(conn, events, recorded_by=db.principal.key_id)
         plan = await drafted_plan(plans, patient_id)
         ep = await episode(conn, patient_id)
-        day = body.as_of or min(body.effective_on, await today_at(conn, ep.site_id))
+        day = body.as_of or min(body.effective_on, await site_date(conn, ep.site_id))
         check_as_of(day, ep, "#/as_of")
         evaluation = course.evaluate(await store.load_progress(conn, ep),
                                      await step_down_policy(conn, ep.site_id), day)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends
 
 from iopnet.auth import SiteDatabase, site_database
-from iopnet.auth.registry import site_policies, site_time_zone
+from iopnet.auth.registry import site_policies
 from iopnet.catalog import Scope
 from iopnet.db import Connection
 from iopnet.problems import Problem, not_found
@@ -42,11 +41,6 @@ async def drafted_plan(plans: store.TreatmentPlans, patient_id: uuid.UUID) -> Tr
     if plan.contents is None:
         raise not_found("plan", str(patient_id))
     return plan
-
-
-async def today_at(conn: Connection, site_id: str) -> date:
-    """Today in the site's time zone: a clinic's day, not the server's."""
-    return datetime.now(ZoneInfo(await site_time_zone(conn, site_id))).date()
 
 
 def check_as_of(as_of: date, ep: CareEpisode, pointer: str) -> None:

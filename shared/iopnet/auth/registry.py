@@ -9,7 +9,8 @@ service.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from iopnet.catalog import (
     ApiKeyIssued,
@@ -105,6 +106,12 @@ async def site_policies(conn: Connection, site_id: str) -> SitePolicies:
 async def site_time_zone(conn: Connection, site_id: str, default: str = "UTC") -> str:
     zone = await conn.fetchval("SELECT time_zone FROM sites WHERE site_id = $1", site_id)
     return str(zone) if zone else default
+
+
+async def site_date(conn: Connection, site_id: str, at: datetime | None = None) -> date:
+    """The date at the site at ``at`` (by default now): a clinic's day, not the server's."""
+    zone = ZoneInfo(await site_time_zone(conn, site_id))
+    return (at or datetime.now(UTC)).astimezone(zone).date()
 
 
 async def key_record(conn: Connection, key_id: str) -> dict[str, object] | None:
