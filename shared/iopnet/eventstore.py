@@ -5,13 +5,20 @@ caller's connection, inside the caller's transaction, so the events, the
 state they change and the promise to publish them commit together or not
 at all. Appending with a stale expected version raises ConcurrencyConflict;
 nothing is ever overwritten.
+
+Private events (``published = False``) are recorded like the others but get
+no outbox row. Their ``sealed_fields`` are stored encrypted with the patient's
+data key (``iopnet.data_keys``) and read back in clear, or as None once the
+patient is forgotten.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from iopnet import data_keys
 from iopnet.catalog import DomainEvent
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
@@ -116,21 +123,32 @@ class EventStore:
         async with conn.transaction():
             await self._advance(conn, stream_id, expected_version, new_version)
             envelopes = self.envelopes(stream_id, expected_version, events, cause)
-            rows = [(e.id, stream_id, e.streamversion, e.type, _jsonable(e)) for e in envelopes]
+            stored = [await _stored(conn, event, e) for event, e in zip(events, envelopes,
+                                                                        strict=True)]
+            topics = [topic if event.published else None for event in events]
             await conn.executemany(
-                "INSERT INTO events (event_id, stream_id, stream_version, event_type, envelope)"
-                " VALUES ($1, $2, $3, $4, $5)",
-                rows,
+                "INSERT INTO events (event_id, stream_id, stream_version, event_type, envelope,"
+                " published, topic) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                [(e.id, stream_id, e.streamversion, e.type, row, to is not None, to)
+                 for e, row, to in zip(envelopes, stored, topics, strict=True)],
             )
-            trace_context = current_trace_context() or None
-            await conn.executemany(
-                "INSERT INTO outbox (topic, envelope, trace_context) VALUES ($1, $2, $3)",
-                [(topic, row[4], trace_context) for row in rows],
-            )
-            await conn.execute("SELECT pg_notify($1, '')", self.channel)
+            await self._enqueue(conn, [(to, row) for to, row in zip(topics, stored, strict=True)
+                                       if to is not None])
         for envelope in envelopes:
             EVENTS_APPENDED.labels(envelope.type).inc()
         return envelopes
+
+    async def _enqueue(self, conn: Connection, rows: list[tuple[str, dict[str, object]]]
+                       ) -> None:
+        """Promise to publish: outbox rows, and a nudge to the relay."""
+        if not rows:
+            return
+        trace_context = current_trace_context() or None
+        await conn.executemany(
+            "INSERT INTO outbox (topic, envelope, trace_context) VALUES ($1, $2, $3)",
+            [(topic, row, trace_context) for topic, row in rows],
+        )
+        await conn.execute("SELECT pg_notify($1, '')", self.channel)
 
     async def _advance(
         self, conn: Connection, stream_id: str, expected: int, new: int
@@ -164,7 +182,7 @@ class EventStore:
         rows = await conn.fetch(
             "SELECT envelope FROM events WHERE stream_id = $1 ORDER BY stream_version", stream_id
         )
-        return [EventEnvelope.model_validate(row["envelope"]) for row in rows]
+        return await _opened(conn, [row["envelope"] for row in rows])
 
     async def read_all(
         self, conn: Connection, *, after: int = 0, limit: int = 1000
@@ -176,10 +194,46 @@ class EventStore:
             after,
             limit,
         )
-        return [
-            RecordedEvent(row["global_position"], EventEnvelope.model_validate(row["envelope"]))
-            for row in rows
-        ]
+        envelopes = await _opened(conn, [row["envelope"] for row in rows])
+        return [RecordedEvent(row["global_position"], envelope)
+                for row, envelope in zip(rows, envelopes, strict=True)]
+
+
+async def _stored(conn: Connection, event: DomainEvent, envelope: EventEnvelope
+                  ) -> dict[str, object]:
+    """The envelope as the events table keeps it: personal data sealed."""
+    stored = _jsonable(envelope)
+    if not event.sealed_fields:
+        return stored
+    key = await data_keys.key_for(conn, event.subject)
+    data = dict(envelope.data)
+    for name in event.sealed_fields:
+        if data.get(name) is not None:
+            data[name] = data_keys.seal(key, data[name], _seal_context(envelope.id, name))
+    return {**stored, "data": data}
+
+
+async def _opened(conn: Connection, stored: list[dict[str, Any]]) -> list[EventEnvelope]:
+    """Stored envelopes with their sealed data opened, or None where the key is gone."""
+    sealed = [row for row in stored if any(map(data_keys.is_sealed, row["data"].values()))]
+    keys = await data_keys.keys_of(conn, (row["subject"] for row in sealed)) if sealed else {}
+    return [EventEnvelope.model_validate(_open(row, keys.get(row["subject"]))) for row in stored]
+
+
+def _open(row: dict[str, Any], key: bytes | None) -> dict[str, Any]:
+    data = row["data"]
+    if not any(map(data_keys.is_sealed, data.values())):
+        return row
+    opened = {
+        name: (value if not data_keys.is_sealed(value) else None if key is None
+               else data_keys.unseal(key, value, _seal_context(row["id"], name)))
+        for name, value in data.items()
+    }
+    return {**row, "data": opened}
+
+
+def _seal_context(event_id: str, field: str) -> str:
+    return f"{event_id}/{field}"
 
 
 def _jsonable(envelope: EventEnvelope) -> dict[str, object]:

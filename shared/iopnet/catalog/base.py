@@ -33,6 +33,11 @@ class DomainEvent(BaseModel):
     schema_version: ClassVar[int] = 1
     #: Kinds of event (not events themselves) set this in their own body.
     abstract: ClassVar[bool] = True
+    #: False for a service's private facts: kept in its event store, never on Kafka.
+    published: ClassVar[bool] = True
+    #: Fields holding personal data, sealed with the subject's data key when stored.
+    #: Each is optional: it reads as None once the subject is forgotten.
+    sealed_fields: ClassVar[tuple[str, ...]] = ()
 
     site_id: str
 
@@ -68,6 +73,24 @@ class NetworkEvent(DomainEvent):
     @property
     def subject(self) -> str:
         return self.site_id
+
+
+class PrivatePatientEvent(PatientEvent):
+    """A fact a service keeps to itself (a name, a note, contact details): never published.
+
+    Its ``sealed_fields`` are encrypted with the patient's data key in the event
+    store, so destroying that key forgets them everywhere, rebuilds included.
+    """
+
+    abstract: ClassVar[bool] = True
+    published: ClassVar[bool] = False
+
+
+class PrivateNetworkEvent(NetworkEvent):
+    """A site's private setting (a webhook secret, a template): kept, never published."""
+
+    abstract: ClassVar[bool] = True
+    published: ClassVar[bool] = False
 
 
 def parse_event(envelope: EventEnvelope) -> DomainEvent:

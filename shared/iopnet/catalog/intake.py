@@ -62,3 +62,15 @@ class RiskSignalRaised(PatientEvent):
     signal: RiskSignal
     observed_on: date
     clinician_id: str | None = None
+
+
+class PatientForgotten(PatientEvent):
+    """The patient's personal data is to be erased network-wide (crypto-shredding).
+
+    Every service destroys the patient's data keys and deletes its derived rows
+    for the patient; the events stay, their sealed fields unreadable forever.
+    ``retention_overridden`` says an operator forgot inside the retention period,
+    with a reason that intake keeps.
+    """
+
+    retention_overridden: bool = False

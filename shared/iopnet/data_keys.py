@@ -1,0 +1,92 @@
+"""Per-patient data keys: personal data in events is sealed with them (crypto-shredding).
+
+Events are never changed once recorded, so personal data in them cannot be
+deleted; it is encrypted instead, with a key of the patient's own (AES-256-GCM,
+from ``cryptography``). Forgetting the patient destroys the key: every copy of
+those events, rebuilds and backups of the event store included, then reads as
+redacted. The key row stays, emptied, so nothing seals new data for a
+forgotten patient by mistake.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from iopnet.db import Connection
+
+#: How a sealed value is stored in an event's data: ``{"$sealed": "<base64>"}``.
+SEALED = "$sealed"
+_NONCE_BYTES = 12
+
+
+class SubjectForgotten(Exception):
+    """Personal data was to be sealed for a patient who has been forgotten."""
+
+    def __init__(self, subject_id: str) -> None:
+        super().__init__(f"{subject_id} has been forgotten")
+        self.subject_id = subject_id
+
+
+def seal(key: bytes, value: Any, context: str) -> dict[str, str]:
+    """Encrypt a JSON value; ``context`` (event id and field) is authenticated with it."""
+    nonce = os.urandom(_NONCE_BYTES)
+    plaintext = json.dumps(value, separators=(",", ":")).encode()
+    sealed = AESGCM(key).encrypt(nonce, plaintext, context.encode())
+    return {SEALED: base64.b64encode(nonce + sealed).decode()}
+
+
+def unseal(key: bytes, sealed: Mapping[str, str], context: str) -> Any:
+    """The value ``seal`` encrypted; raises InvalidTag if it was moved or altered."""
+    raw = base64.b64decode(sealed[SEALED])
+    plaintext = AESGCM(key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], context.encode())
+    return json.loads(plaintext)
+
+
+def is_sealed(value: Any) -> bool:
+    return isinstance(value, dict) and value.keys() == {SEALED}
+
+
+async def key_for(conn: Connection, subject_id: str) -> bytes:
+    """The subject's data key, made on first use; SubjectForgotten once destroyed."""
+    await conn.execute(
+        "INSERT INTO data_keys (subject_id, data_key) VALUES ($1, $2)"
+        " ON CONFLICT (subject_id) DO NOTHING",
+        subject_id, AESGCM.generate_key(bit_length=256),
+    )
+    key: bytes | None = await conn.fetchval(
+        "SELECT data_key FROM data_keys WHERE subject_id = $1", subject_id)
+    if key is None:
+        raise SubjectForgotten(subject_id)
+    return key
+
+
+async def keys_of(conn: Connection, subject_ids: Iterable[str]) -> dict[str, bytes]:
+    """The live keys of these subjects; a forgotten subject has none."""
+    rows = await conn.fetch(
+        "SELECT subject_id, data_key FROM data_keys"
+        " WHERE subject_id = ANY($1::text[]) AND data_key IS NOT NULL",
+        list(set(subject_ids)),
+    )
+    return {row["subject_id"]: row["data_key"] for row in rows}
+
+
+async def destroy_key(conn: Connection, subject_id: str) -> None:
+    """Forget the subject: its sealed data can never be read again, here or in a rebuild."""
+    await conn.execute(
+        "INSERT INTO data_keys (subject_id, data_key, forgotten_at) VALUES ($1, NULL, now())"
+        " ON CONFLICT (subject_id) DO UPDATE SET data_key = NULL,"
+        " forgotten_at = coalesce(data_keys.forgotten_at, now())",
+        subject_id,
+    )
+
+
+async def is_forgotten(conn: Connection, subject_id: str) -> bool:
+    return bool(await conn.fetchval(
+        "SELECT forgotten_at IS NOT NULL FROM data_keys WHERE subject_id = $1", subject_id))
+
