@@ -38,20 +38,43 @@ Projector = Callable[[Connection, DomainEvent, EventEnvelope], Awaitable[None]]
 
 @dataclass(frozen=True)
 class Projection:
-    """What a service builds from others' events: a projector per event class."""
+    """What a service does with others' events, per event class.
+
+    ``projectors`` write derived tables only: a rebuild replays them.
+    ``reactions`` run after them, in the same transaction, and call the
+    service's command handlers (draft a plan, schedule sessions); a rebuild
+    never runs them, since what they recorded is already in the event store.
+    """
 
     topics: Sequence[str]
     projectors: Mapping[type[DomainEvent], Projector] = field(default_factory=dict)
+    reactions: Mapping[type[DomainEvent], Projector] = field(default_factory=dict)
 
     def merged(self, other: Projection) -> Projection:
         topics = list(dict.fromkeys([*self.topics, *other.topics]))
-        return Projection(topics=topics, projectors={**self.projectors, **other.projectors})
+        return Projection(topics=topics, projectors={**self.projectors, **other.projectors},
+                          reactions={**self.reactions, **other.reactions})
 
     def projector_for(self, envelope: EventEnvelope) -> Projector | None:
-        for event_class, projector in self.projectors.items():
-            if event_class.event_type == envelope.type:
-                return projector
-        return None
+        projector = _by_type(self.projectors, envelope.type)
+        reaction = _by_type(self.reactions, envelope.type)
+        if projector is None or reaction is None:
+            return projector or reaction
+
+        async def project_then_react(conn: Connection, event: DomainEvent,
+                                     envelope: EventEnvelope) -> None:
+            await projector(conn, event, envelope)
+            await reaction(conn, event, envelope)
+
+        return project_then_react
+
+
+def _by_type(projectors: Mapping[type[DomainEvent], Projector], event_type: str
+             ) -> Projector | None:
+    for event_class, projector in projectors.items():
+        if event_class.event_type == event_type:
+            return projector
+    return None
 
 
 class ConsumerRunner:

@@ -1,0 +1,57 @@
+"""The unit of work a command handler runs in: one transaction, one cause.
+
+A handler loads aggregates by replaying their own streams (never from read
+models), changes them through their commands, and saves them: their new
+events are appended, and the service's projection of its own events writes
+the derived tables in the same transaction. An aggregate loaded twice in one
+unit is read once.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar, cast
+
+from iopnet.aggregate import Aggregate
+from iopnet.catalog import parse_event
+from iopnet.consumer import Projector
+from iopnet.db import Connection
+from iopnet.envelope import EventEnvelope
+from iopnet.eventstore import Cause, EventStore
+
+A = TypeVar("A", bound=Aggregate)
+
+
+class UnitOfWork:
+    def __init__(self, conn: Connection, events: EventStore, cause: Cause, *,
+                 project: Projector | None = None) -> None:
+        self.conn = conn
+        self.events = events
+        self.cause = cause
+        self.project = project
+        self._loaded: dict[str, Aggregate] = {}
+
+    async def load(self, kind: type[A], aggregate_id: str) -> A | None:
+        """The aggregate as its stream tells it, or None when it has no events."""
+        stream_id = f"{kind.stream_prefix}-{aggregate_id}"
+        if stream_id in self._loaded:
+            return cast(A, self._loaded[stream_id])
+        history = await self.events.read_stream(self.conn, stream_id)
+        if not history:
+            return None
+        aggregate = kind.rebuild(aggregate_id, (parse_event(e) for e in history))
+        self._loaded[stream_id] = aggregate
+        return aggregate
+
+    async def save(self, aggregate: Aggregate, *, topic: str | None = None
+                   ) -> list[EventEnvelope]:
+        """Record the aggregate's new events (published to ``topic`` or the service's own)."""
+        envelopes = await self.events.append(
+            self.conn, aggregate.stream_id, aggregate.version, aggregate.pending, self.cause,
+            topic=topic,
+        )
+        if self.project is not None:
+            for event, envelope in zip(aggregate.pending, envelopes, strict=True):
+                await self.project(self.conn, event, envelope)
+        aggregate.mark_saved()
+        self._loaded[aggregate.stream_id] = aggregate
+        return envelopes
