@@ -42,19 +42,29 @@ def infra() -> Iterator[Endpoints]:
 
 
 @pytest.fixture(scope="session")
-async def fresh_database(infra: Endpoints) -> AsyncIterator[FreshDatabase]:
-    """Makes empty databases with the shared event-store schema; drops them afterwards."""
+async def fresh_empty_database(infra: Endpoints) -> AsyncIterator[FreshDatabase]:
+    """Makes empty databases, without any schema; drops them afterwards."""
     made: list[str] = []
 
     async def make(prefix: str) -> str:
         made.append(f"t_{prefix}_{uuid.uuid4().hex[:8]}")
-        dsn = await create_database(infra, made[-1])
-        await apply_migrations(dsn, [])
-        return dsn
+        return await create_database(infra, made[-1])
 
     yield make
     for name in made:
         await drop_database(infra.pg_admin_dsn, name)
+
+
+@pytest.fixture(scope="session")
+async def fresh_database(fresh_empty_database: FreshDatabase) -> FreshDatabase:
+    """Makes empty databases with the shared event-store schema."""
+
+    async def make(prefix: str) -> str:
+        dsn = await fresh_empty_database(prefix)
+        await apply_migrations(dsn, [])
+        return dsn
+
+    return make
 
 
 @pytest.fixture

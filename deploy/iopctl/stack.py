@@ -7,6 +7,7 @@ this module, so what the tests exercise is what a developer runs.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import signal
 import subprocess
@@ -20,7 +21,7 @@ import httpx
 
 from iopctl.paths import REPO_ROOT, logs_dir
 from iopctl.progress import say
-from iopnet.migrate import apply_migrations
+from iopnet.service import ServiceSpec
 from iopnet.topics import SERVICES
 
 DEFAULT_PORTS: Mapping[str, int] = {
@@ -31,6 +32,11 @@ ROLES = ("api", "worker")
 
 def migrations_of(service: str) -> Path:
     return REPO_ROOT / "services" / service / "migrations"
+
+
+def spec_of(service: str) -> ServiceSpec:
+    spec: ServiceSpec = importlib.import_module(f"services.{service}.service").SPEC
+    return spec
 
 
 @dataclass
@@ -51,9 +57,7 @@ class Stack:
         return f"http://127.0.0.1:{self.ports[service]}"
 
     async def migrate(self) -> None:
-        await asyncio.gather(*(
-            apply_migrations(self.database_url[s], [migrations_of(s)]) for s in SERVICES
-        ))
+        await asyncio.gather(*(spec_of(s).migrate(self.database_url[s]) for s in SERVICES))
 
     def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)

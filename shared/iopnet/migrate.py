@@ -1,18 +1,31 @@
 """Schema migrations: numbered SQL files, applied once each, in order.
 
-The shared event-store schema comes first, then the service's own files.
-An advisory lock lets several replicas start at once without racing.
+The shared event-store schema comes first, then the service's own files,
+then the service's data upgrades: Python steps that turn rows written by an
+earlier release into events (they need the event store's code, to seal
+personal data). Each runs once, in its own transaction, and is recorded in
+``schema_migrations`` as ``upgrade/<name>``. An advisory lock lets several
+replicas start at once without racing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 
 SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
 _LOCK_KEY = 0x10_9E7  # any constant; one migrator per database at a time
+
+
+@dataclass(frozen=True)
+class DataUpgrade:
+    """Rows of an earlier release, recorded as events; a no-op on a new database."""
+
+    name: str
+    run: Callable[[asyncpg.Connection], Awaitable[None]]
 
 
 def pending(directories: Sequence[Path], applied: set[str]) -> list[tuple[str, Path]]:
@@ -24,7 +37,8 @@ def pending(directories: Sequence[Path], applied: set[str]) -> list[tuple[str, P
     return [(name, path) for name, path in scripts if name not in applied]
 
 
-async def apply_migrations(dsn: str, directories: Sequence[Path]) -> list[str]:
+async def apply_migrations(dsn: str, directories: Sequence[Path],
+                           upgrades: Sequence[DataUpgrade] = ()) -> list[str]:
     """Apply what has not been applied yet; returns the names applied now."""
     conn = await asyncpg.connect(dsn)
     try:
@@ -38,6 +52,14 @@ async def apply_migrations(dsn: str, directories: Sequence[Path]) -> list[str]:
         for name, path in pending([SHARED_MIGRATIONS, *directories], applied):
             async with conn.transaction():
                 await conn.execute(path.read_text())
+                await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
+            done.append(name)
+        for upgrade in upgrades:
+            name = f"upgrade/{upgrade.name}"
+            if name in applied:
+                continue
+            async with conn.transaction():
+                await upgrade.run(conn)
                 await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
             done.append(name)
         return done

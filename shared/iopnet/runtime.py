@@ -24,7 +24,6 @@ from iopnet.app import create_app
 from iopnet.consumer import ConsumerRunner
 from iopnet.db import create_pool
 from iopnet.eventstore import EventStore
-from iopnet.migrate import apply_migrations
 from iopnet.relay import OutboxRelay
 from iopnet.service import ServiceSpec
 from iopnet.settings import ServiceSettings
@@ -48,7 +47,7 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> int:
 
 async def run_role(spec: ServiceSpec, settings: ServiceSettings, role: str) -> None:
     if role == "migrate":
-        applied = await apply_migrations(settings.database_url, [spec.migrations])
+        applied = await spec.migrate(settings.database_url)
         log.info("migrations applied: %s", ", ".join(applied) or "none pending")
     elif role == "api":
         await serve_api(spec, settings)

@@ -12,6 +12,7 @@ from fastapi import APIRouter
 
 from iopnet.auth.registry import network_projection
 from iopnet.consumer import Projection
+from iopnet.migrate import DataUpgrade, apply_migrations
 from iopnet.settings import ServiceSettings
 from iopnet.topics import topic_of
 
@@ -33,6 +34,12 @@ class ServiceSpec:
     learns_network_from_kafka: bool = True
     #: Loops the worker runs until it is told to stop.
     background: Sequence[BackgroundJob] = ()
+    #: Rows of earlier releases turned into events, after the SQL migrations.
+    upgrades: Sequence[DataUpgrade] = ()
+
+    async def migrate(self, dsn: str) -> list[str]:
+        """Bring a database to this release: shared schema, own schema, data upgrades."""
+        return await apply_migrations(dsn, [self.migrations], self.upgrades)
 
     @property
     def topic(self) -> str:
