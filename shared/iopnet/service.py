@@ -12,6 +12,7 @@ from fastapi import APIRouter
 
 from iopnet.auth.registry import network_projection
 from iopnet.consumer import Projection
+from iopnet.forgetting import forgetting_projection
 from iopnet.migrate import DataUpgrade, apply_migrations
 from iopnet.settings import ServiceSettings
 from iopnet.topics import topic_of
@@ -28,7 +29,8 @@ class ServiceSpec:
     migrations: Path
     projection: Projection | None = None
     description: str = ""
-    #: Tables whose rows follow a patient to a new site on transfer.
+    #: Tables with a patient_id column: their rows follow a patient to a new site on
+    #: transfer, and are deleted (last listed first) when the patient is forgotten.
     patient_tables: Sequence[str] = ()
     #: False for the service that records the network's events and projects them itself.
     learns_network_from_kafka: bool = True
@@ -46,8 +48,10 @@ class ServiceSpec:
         return topic_of(self.name)
 
     def consumer_projection(self) -> Projection | None:
-        """Everything its consumer applies: its own projection and the network registry."""
+        """Everything its consumer applies: its own projection, the network registry,
+        and forgetting a patient."""
         if not self.learns_network_from_kafka:
             return self.projection
-        network = network_projection(self.patient_tables)
-        return self.projection.merged(network) if self.projection else network
+        common = network_projection(self.patient_tables).merged(
+            forgetting_projection(self.patient_tables))
+        return common.merged(self.projection) if self.projection else common
