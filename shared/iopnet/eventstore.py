@@ -50,10 +50,22 @@ class Cause:
         return cls(correlation_id=envelope.correlationid, causation_id=envelope.id)
 
 
+@dataclass(frozen=True, order=True)
+class Checkpoint:
+    """Where a reader of the whole store is: the last (transaction, position) it read."""
+
+    transaction_id: int = 0
+    global_position: int = 0
+
+
 @dataclass(frozen=True)
 class RecordedEvent:
-    global_position: int
+    checkpoint: Checkpoint
     envelope: EventEnvelope
+
+    @property
+    def global_position(self) -> int:
+        return self.checkpoint.global_position
 
 
 def outbox_channel(source: str) -> str:
@@ -185,17 +197,23 @@ class EventStore:
         return await _opened(conn, [row["envelope"] for row in rows])
 
     async def read_all(
-        self, conn: Connection, *, after: int = 0, limit: int = 1000
+        self, conn: Connection, *, after: Checkpoint = Checkpoint(), limit: int = 1000
     ) -> list[RecordedEvent]:
-        """Events of every stream in global order, after a position (for rebuilds)."""
+        """Every stream's events in commit-safe order, after a checkpoint (for rebuilds).
+
+        Only events of transactions older than every transaction still in flight
+        are read, so an event that commits later can never sort before the
+        checkpoint: nothing is skipped. What is in flight is read next time.
+        """
         rows = await conn.fetch(
-            "SELECT global_position, envelope FROM events WHERE global_position > $1"
-            " ORDER BY global_position LIMIT $2",
-            after,
-            limit,
+            "SELECT transaction_id::text::bigint AS transaction_id, global_position, envelope"
+            " FROM events WHERE (transaction_id, global_position) > ($1::text::xid8, $2)"
+            " AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())"
+            " ORDER BY transaction_id, global_position LIMIT $3",
+            str(after.transaction_id), after.global_position, limit,
         )
         envelopes = await _opened(conn, [row["envelope"] for row in rows])
-        return [RecordedEvent(row["global_position"], envelope)
+        return [RecordedEvent(Checkpoint(row["transaction_id"], row["global_position"]), envelope)
                 for row, envelope in zip(rows, envelopes, strict=True)]
 
 

@@ -5,7 +5,8 @@ import asyncpg
 import pytest
 
 from iopnet.catalog import PatientReferred, ReferralSource
-from iopnet.eventstore import Cause, ConcurrencyConflict, EventStore
+from iopnet.eventstore import Cause, Checkpoint, ConcurrencyConflict, EventStore, RecordedEvent
+from tests.conftest import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -70,10 +71,56 @@ async def test_rolled_back_transaction_leaves_no_event_and_no_outbox_row(
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
 
 
+async def settled(conn: asyncpg.Connection, count: int, after: Checkpoint = Checkpoint()
+                  ) -> list[RecordedEvent]:
+    """What read_all returns once transactions in flight elsewhere on the server have ended
+    (they hold back what committed after they began, wherever they run)."""
+    recorded: list[RecordedEvent] = []
+
+    async def all_read() -> bool:
+        recorded[:] = await STORE.read_all(conn, after=after)
+        return len(recorded) >= count
+
+    await eventually(all_read)
+    return recorded
+
+
 async def test_read_all_is_in_global_order(db_pool: asyncpg.Pool) -> None:
     async with db_pool.acquire() as conn:
         for n in range(3):
             await STORE.append(conn, f"patient-{n}", 0, [referred(str(n))], CAUSE)
-        recorded = await STORE.read_all(conn)
+        recorded = await settled(conn, 3)
         assert [r.envelope.subject for r in recorded] == ["0", "1", "2"]
-        assert len(await STORE.read_all(conn, after=recorded[0].global_position)) == 2
+        assert len(await STORE.read_all(conn, after=recorded[0].checkpoint)) == 2
+
+
+async def test_read_all_never_skips_an_event_that_commits_late(db_pool: asyncpg.Pool) -> None:
+    """The slow writer takes the lower position and commits last: a reader still sees it."""
+    async with db_pool.acquire() as slow, db_pool.acquire() as fast, \
+            db_pool.acquire() as reader:
+        slow_tx = slow.transaction()
+        await slow_tx.start()
+        await STORE.append(slow, "patient-slow", 0, [referred("slow")], CAUSE)
+        await STORE.append(fast, "patient-fast", 0, [referred("fast")], CAUSE)
+        positions = dict(await reader.fetch("SELECT stream_id, global_position FROM events"))
+        assert positions == {"patient-fast": 2}  # the slow one is not committed yet
+
+        seen = await STORE.read_all(reader)
+        assert seen == []  # fast committed after slow began: held back, not skipped
+        await slow_tx.commit()
+        first = await settled(reader, 2)
+        assert [r.envelope.subject for r in first] == ["slow", "fast"]
+        assert await STORE.read_all(reader, after=first[-1].checkpoint) == []
+
+
+async def test_a_reader_moves_past_what_is_in_flight_only_once_it_settles(
+    db_pool: asyncpg.Pool,
+) -> None:
+    async with db_pool.acquire() as conn, db_pool.acquire() as writer:
+        await STORE.append(conn, "patient-0", 0, [referred("0")], CAUSE)
+        [done] = await settled(conn, 1)
+        async with writer.transaction():
+            await STORE.append(writer, "patient-1", 0, [referred("1")], CAUSE)
+            assert await STORE.read_all(conn, after=done.checkpoint) == []
+        [late] = await settled(conn, 1, done.checkpoint)
+        assert late.envelope.subject == "1"
