@@ -29,9 +29,12 @@ def utc_now() -> datetime:
 
 
 class EventEnvelope(BaseModel):
-    """One recorded event, in CloudEvents 1.0 form."""
+    """One recorded event, in CloudEvents 1.0 form.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    A tolerant reader: an attribute added by a newer producer is ignored.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     # CloudEvents required and optional context attributes.
     id: str = Field(default_factory=new_id)

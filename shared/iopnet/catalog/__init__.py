@@ -6,12 +6,12 @@ Importing this package registers them all, so ``parse_event`` knows every type.
 from iopnet.catalog.base import (
     CATALOG,
     DomainEvent,
+    EventPart,
     NetworkEvent,
     PatientEvent,
     PrivateNetworkEvent,
     PrivatePatientEvent,
     UnknownEventType,
-    parse_event,
 )
 from iopnet.catalog.codes import (
     PHQ9_TOTAL_LOINC,
@@ -69,6 +69,7 @@ from iopnet.catalog.sessions import (
     SessionsCancelled,
     SessionScheduled,
 )
+from iopnet.catalog.upcasting import MissingUpcaster, parse_event, upcast
 
 __all__ = [
     "CATALOG",
@@ -86,9 +87,11 @@ __all__ = [
     "DischargeOutcome",
     "Discharged",
     "DomainEvent",
+    "EventPart",
     "FamilySessionHeld",
     "Instrument",
     "LevelOfCare",
+    "MissingUpcaster",
     "Modality",
     "NetworkEvent",
     "NotificationSent",
@@ -125,4 +128,5 @@ __all__ = [
     "SupportPersonLinked",
     "UnknownEventType",
     "parse_event",
+    "upcast",
 ]

@@ -18,6 +18,13 @@ class UnknownEventType(LookupError):
     """An envelope whose type is not in the catalog (a newer producer, say)."""
 
 
+class EventPart(BaseModel):
+    """A value nested in an event. A tolerant reader like the event itself: a field
+    added by a newer producer is ignored, at every level."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
 class DomainEvent(BaseModel):
     """A fact in the domain's words. Concrete subclasses are registered in CATALOG.
 
@@ -93,10 +100,8 @@ class PrivateNetworkEvent(NetworkEvent):
     published: ClassVar[bool] = False
 
 
-def parse_event(envelope: EventEnvelope) -> DomainEvent:
-    """The typed event inside an envelope; raises UnknownEventType or ValidationError."""
+def event_class_of(envelope: EventEnvelope) -> type[DomainEvent]:
     try:
-        event_class = CATALOG[envelope.type]
+        return CATALOG[envelope.type]
     except KeyError:
         raise UnknownEventType(envelope.type) from None
-    return event_class.model_validate(envelope.data)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, time
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from iopnet.catalog.base import NetworkEvent, PatientEvent
+from iopnet.catalog.base import EventPart, NetworkEvent, PatientEvent
 
 
 class Scope(StrEnum):
@@ -22,10 +22,8 @@ class Scope(StrEnum):
     OPERATOR = "operator"
 
 
-class SitePolicies(BaseModel):
+class SitePolicies(EventPart):
     """A site's clinical and operational policies; every field has the network default."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     step_down_min_weeks: int = Field(default=6, ge=1, le=12)
     step_down_phq9_below: int = Field(default=10, ge=1, le=27)

@@ -5,15 +5,13 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from iopnet.catalog.base import PatientEvent
+from iopnet.catalog.base import EventPart, PatientEvent
 from iopnet.catalog.codes import LevelOfCare, Modality
 
 
-class PlannedIntervention(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class PlannedIntervention(EventPart):
     intervention_id: str
     modality: Modality
     sessions_per_week: int = Field(ge=0, le=7)

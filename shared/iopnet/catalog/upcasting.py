@@ -1,0 +1,68 @@
+"""Schema evolution: an event recorded at an older ``schemaversion`` is read as the current one.
+
+An upcaster takes the data of one version to the next; they are keyed by
+event type and the version they start from, and run in turn, both when a
+service reads its own store and when it consumes another's events. Additive
+changes need none (readers ignore what they do not know, and new fields have
+defaults); an upcaster states the change explicitly all the same, so every
+version bump says what it changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from iopnet.catalog.base import DomainEvent, event_class_of
+from iopnet.catalog.family import ConsentRevoked
+from iopnet.envelope import EventEnvelope
+
+Data = dict[str, Any]
+Upcaster = Callable[[Data], Data]
+
+#: (event type, version it takes data from) → the function giving version + 1.
+UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+
+
+def upcaster(event_class: type[DomainEvent], from_version: int
+             ) -> Callable[[Upcaster], Upcaster]:
+    def register(upcast_data: Upcaster) -> Upcaster:
+        UPCASTERS[(event_class.event_type, from_version)] = upcast_data
+        return upcast_data
+
+    return register
+
+
+class MissingUpcaster(LookupError):
+    """An event at a version no upcaster leads on from."""
+
+
+def upcast(envelope: EventEnvelope) -> Data:
+    """The envelope's data at its event class's current version.
+
+    Data from a newer producer (a higher version) is read as it is: the tolerant
+    reader keeps what it knows.
+    """
+    target = event_class_of(envelope).schema_version
+    data, version = envelope.data, envelope.schemaversion
+    while version < target:
+        try:
+            data = UPCASTERS[(envelope.type, version)](data)
+        except KeyError:
+            raise MissingUpcaster(f"{envelope.type} v{version}") from None
+        version += 1
+    return data
+
+
+def parse_event(envelope: EventEnvelope) -> DomainEvent:
+    """The typed event inside an envelope, upcast to its current version.
+
+    Raises UnknownEventType, MissingUpcaster or pydantic's ValidationError.
+    """
+    return event_class_of(envelope).model_validate(upcast(envelope))
+
+
+@upcaster(ConsentRevoked, 1)
+def consent_revoked_replaced_by(data: Data) -> Data:
+    """v2 says whether a new grant replaced the consent; v1 revocations were all final."""
+    return {**data, "replaced_by": None}
