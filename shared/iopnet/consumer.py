@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 TRACE_HEADERS = ("traceparent", "tracestate")
 
 Projector = Callable[[Connection, DomainEvent, EventEnvelope], Awaitable[None]]
+#: Raises MalformedRecord for a record its topic may not carry (see iopnet.provenance).
+ProvenanceCheck = Callable[[str, EventEnvelope], None]
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ class ConsumerRunner:
         attempts: int = 3,
         retry_delay: float = 0.2,
         client_options: Mapping[str, Any] | None = None,
+        provenance: ProvenanceCheck | None = None,
     ) -> None:
         self.group_id = group_id
         self.projection = projection
@@ -96,6 +99,7 @@ class ConsumerRunner:
         self.attempts = attempts
         self.retry_delay = retry_delay
         self.client_options = dict(client_options or {})
+        self.provenance = provenance
         self.applied = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -147,6 +151,8 @@ class ConsumerRunner:
         projector = self.projection.projector_for(envelope)
         if projector is None:
             return  # an event this service does not project
+        if self.provenance is not None:
+            self.provenance(record.topic, envelope)
         event = parse_event(envelope)
         carrier = {k: v.decode(errors="replace") for k, v in record.headers
                    if k in TRACE_HEADERS}

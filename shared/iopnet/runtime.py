@@ -24,6 +24,7 @@ from iopnet.app import create_app
 from iopnet.consumer import ConsumerRunner
 from iopnet.db import create_pool
 from iopnet.eventstore import EventStore
+from iopnet.provenance import check_provenance
 from iopnet.relay import OutboxRelay
 from iopnet.service import ServiceSpec
 from iopnet.settings import ServiceSettings
@@ -102,7 +103,7 @@ async def run_workers(
         runner = ConsumerRunner(
             group_id=settings.consumer_group, projection=projection, pool=pool,
             bootstrap_servers=settings.kafka_bootstrap,
-            client_options=settings.kafka_client_options(),
+            client_options=settings.kafka_client_options(), provenance=check_provenance,
         )
         tasks.append(keep_running("consumer", lambda: runner.run(stop), stop))
     if consumer:

@@ -17,6 +17,7 @@ from iopnet.catalog import (
     ApiKeyRevoked,
     DomainEvent,
     PatientTransferred,
+    Scope,
     SiteOnboarded,
     SitePolicies,
     SitePoliciesChanged,
@@ -24,6 +25,7 @@ from iopnet.catalog import (
 from iopnet.consumer import Projection, Projector
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
+from iopnet.provenance import UntrustedRecord
 from iopnet.topics import network_topic, topic_of
 
 
@@ -48,7 +50,11 @@ async def on_site_policies_changed(
 
 async def on_api_key_issued(conn: Connection, event: DomainEvent, envelope: EventEnvelope
                             ) -> None:
+    """A site's key. The operator's key is never issued by an event: whoever could write
+    one would hold every site."""
     assert isinstance(event, ApiKeyIssued)
+    if Scope.OPERATOR in event.scopes:
+        raise UntrustedRecord(f"ApiKeyIssued {event.key_id} carries the operator scope")
     await conn.execute(
         "INSERT INTO api_keys (key_id, site_id, secret_sha256, scopes, expires_at,"
         " rate_limit_per_minute, replaces, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
