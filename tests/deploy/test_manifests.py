@@ -45,6 +45,7 @@ NAMESPACE = "iopnet"
 CRD_KINDS = {
     "ServiceMonitor": "monitoring.coreos.com/v1",
     "PodMonitor": "monitoring.coreos.com/v1",
+    "PrometheusRule": "monitoring.coreos.com/v1",
     "KafkaTopic": "kafka.strimzi.io/v1beta2",
 }
 VALUES = {"default": [], "production": ["-f", str(PRODUCTION_VALUES)]}
@@ -223,7 +224,8 @@ def test_default_values(helm: Path) -> None:
     manifests = render(helm, [])
     deployments = by_kind(manifests, "Deployment")
     assert all(d["spec"]["replicas"] == 2 for d in deployments.values())
-    for kind in ("HorizontalPodAutoscaler", "Ingress", "ServiceMonitor", "KafkaTopic"):
+    for kind in ("HorizontalPodAutoscaler", "Ingress", "ServiceMonitor", "KafkaTopic",
+                 "PrometheusRule"):
         assert not by_kind(manifests, kind), kind
     topics = by_kind(manifests, "Job")[f"{RELEASE}-topics"]
     assert topics["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
@@ -461,3 +463,13 @@ def test_dockerfile_builds_from_the_lock_and_runs_unprivileged() -> None:
     ignored = DOCKERIGNORE.read_text().split()
     for local_state in (".venv", ".iopnet", ".git", ".tools", "tests"):
         assert local_state in ignored
+
+
+def test_production_alerts_on_what_readiness_leaves_out(helm: Path) -> None:
+    """Readiness is the database only; a stalled outbox, lag and dead letters page instead."""
+    manifests = render(helm, VALUES["production"])
+    (rule,) = by_kind(manifests, "PrometheusRule").values()
+    alerts = {r["alert"]: r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]}
+    assert "iopnet_outbox_oldest_age_seconds" in alerts["IopnetOutboxStalled"]
+    assert "iopnet_consumer_lag" in alerts["IopnetConsumerLagging"]
+    assert "iopnet_dead_letters" in alerts["IopnetDeadLetters"]
