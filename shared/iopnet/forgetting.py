@@ -21,9 +21,10 @@ from iopnet.topics import topic_of
 
 async def forget_patient(conn: Connection, patient_id: str, patient_tables: Sequence[str]
                          ) -> None:
-    """Destroy the patient's key and rows; tables are deleted from last to first."""
+    """Destroy the patient's key and rows, and the idempotent answers about the patient
+    (they can hold names); tables are deleted from last to first."""
     await data_keys.destroy_key(conn, patient_id)
-    for table in reversed(patient_tables):
+    for table in [*reversed(patient_tables), "idempotency_keys"]:
         await conn.execute(f"DELETE FROM {table} WHERE patient_id = $1", patient_id)
 
 

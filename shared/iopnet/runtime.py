@@ -26,6 +26,7 @@ from iopnet.db import create_pool
 from iopnet.eventstore import EventStore
 from iopnet.provenance import check_provenance
 from iopnet.relay import OutboxRelay
+from iopnet.retention import purge_bookkeeping
 from iopnet.service import ServiceSpec
 from iopnet.settings import ServiceSettings
 from iopnet.supervision import keep_running
@@ -109,7 +110,7 @@ async def run_workers(
     if consumer:
         tasks += [keep_running(getattr(job, "__name__", "job"),
                                functools.partial(job, pool, settings, stop), stop)
-                  for job in spec.background]
+                  for job in [*spec.background, purge_bookkeeping]]
     log.info("%s worker started (relay=%s, consumer=%s)", spec.name, relay, consumer)
     try:
         await asyncio.gather(*tasks, stop.wait())

@@ -1,0 +1,76 @@
+"""Idempotency keys: one site's key never answers another's; answers expire; forgetting
+the patient takes them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from iopnet.auth.guard import SiteDatabase
+from iopnet.auth.principal import Principal
+from iopnet.catalog import Scope
+from iopnet.db import Connection, create_pool
+from iopnet.forgetting import forget_patient
+from iopnet.idempotency import Answer, Command, purge_expired, run_once
+from tests.conftest import FreshDatabase
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def pool(fresh_database: FreshDatabase) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(await fresh_database("idem"))
+    yield pool
+    await pool.close()
+
+
+def site(pool: asyncpg.Pool, site_id: str) -> SiteDatabase:
+    return SiteDatabase(pool, Principal("k" * 12, site_id, frozenset({Scope.READ}), 600))
+
+
+def answering(patient_id: str) -> tuple[list[str], Command]:
+    ran: list[str] = []
+
+    async def command(_: Connection) -> Answer:
+        ran.append(patient_id)
+        return Answer(201, {"patient_id": patient_id, "given_name": "Adaline"})
+
+    return ran, command
+
+
+async def test_keys_that_read_alike_across_sites_do_not_collide(pool: asyncpg.Pool) -> None:
+    """'a:1' + 'k' and 'a' + '1:k' were one stored key, 'a:1:k'."""
+    ran_a, first = answering("p-a")
+    ran_b, second = answering("p-b")
+    one = await run_once(site(pool, "a:1"), "k", "same request", first)
+    two = await run_once(site(pool, "a"), "1:k", "same request", second)
+    assert (one.body["patient_id"], two.body["patient_id"]) == ("p-a", "p-b")
+    assert ran_a == ["p-a"] and ran_b == ["p-b"]
+
+
+async def test_an_answer_expires_after_72_hours_and_is_purged(pool: asyncpg.Pool) -> None:
+    ran, command = answering("p-1")
+    await run_once(site(pool, "s"), "k", "req", command)
+    await run_once(site(pool, "s"), "k", "req", command)
+    assert ran == ["p-1"]
+    await pool.execute("UPDATE idempotency_keys SET created_at = now() - interval '73 hours'")
+    await run_once(site(pool, "s"), "k", "req", command)
+    assert ran == ["p-1", "p-1"]
+    await pool.execute("UPDATE idempotency_keys SET created_at = now() - interval '73 hours'")
+    async with pool.acquire() as conn:
+        assert await purge_expired(conn) == 1
+    assert await pool.fetchval("SELECT count(*) FROM idempotency_keys") == 0
+
+
+async def test_forgetting_the_patient_deletes_the_answers_about_them(pool: asyncpg.Pool
+                                                                     ) -> None:
+    _, mine = answering("p-1")
+    _, theirs = answering("p-2")
+    await run_once(site(pool, "s"), "k1", "req", mine)
+    await run_once(site(pool, "s"), "k2", "req", theirs)
+    async with pool.acquire() as conn:
+        await forget_patient(conn, "p-1", [])
+    left = await pool.fetch("SELECT patient_id FROM idempotency_keys")
+    assert [row["patient_id"] for row in left] == ["p-2"]
