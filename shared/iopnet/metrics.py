@@ -37,6 +37,10 @@ OUTBOX_BACKLOG = Gauge("iopnet_outbox_backlog", "Events recorded but not yet pub
 OUTBOX_OLDEST_AGE = Gauge(
     "iopnet_outbox_oldest_age_seconds", "Age of the oldest unpublished event (0 when none)",
 )
+OUTBOX_PARKED = Gauge("iopnet_outbox_parked",
+                      "Events the broker refused for good, waiting for an operator")
+RELAY_PROGRESS = Gauge("iopnet_relay_last_progress_timestamp_seconds",
+                       "When the relay last completed a round (published or found nothing)")
 DEAD_LETTERS = Gauge("iopnet_dead_letters", "Dead letters waiting for an operator")
 CONSUMER_LAG = Gauge(
     "iopnet_consumer_lag", "Records not yet applied by this service's consumer group",
@@ -48,9 +52,11 @@ async def read_database_gauges(pool: asyncpg.Pool) -> None:
     row = await pool.fetchrow(
         "SELECT count(*) AS backlog,"
         " coalesce(extract(epoch FROM now() - min(enqueued_at)), 0) AS oldest,"
-        " (SELECT count(*) FROM dead_letters) AS dead FROM outbox"
+        " (SELECT count(*) FROM dead_letters) AS dead,"
+        " count(*) FILTER (WHERE parked_at IS NOT NULL) AS parked FROM outbox"
     )
     assert row is not None
+    OUTBOX_PARKED.set(row["parked"])
     OUTBOX_BACKLOG.set(row["backlog"])
     OUTBOX_OLDEST_AGE.set(float(row["oldest"]))
     DEAD_LETTERS.set(row["dead"])

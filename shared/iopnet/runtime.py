@@ -96,7 +96,7 @@ async def run_workers(
         outbox_relay = OutboxRelay(
             dsn=settings.database_url, bootstrap_servers=settings.kafka_bootstrap,
             channel=EventStore.of(spec.name).channel, client_id=f"{spec.name}-relay",
-            client_options=settings.kafka_client_options(),
+            client_options=settings.kafka_client_options(), topics=spec.publishes_to(),
         )
         tasks.append(keep_running("relay", lambda: outbox_relay.run(stop), stop))
     projection = spec.consumer_projection()

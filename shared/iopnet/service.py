@@ -15,7 +15,7 @@ from iopnet.consumer import Projection
 from iopnet.forgetting import forgetting_projection
 from iopnet.migrate import DataUpgrade, apply_migrations
 from iopnet.settings import ServiceSettings
-from iopnet.topics import topic_of
+from iopnet.topics import network_topic, topic_of
 
 #: A loop a service's worker runs beside its relay and consumer (e.g. due reminders).
 BackgroundJob = Callable[[asyncpg.Pool, ServiceSettings, asyncio.Event], Awaitable[None]]
@@ -46,6 +46,10 @@ class ServiceSpec:
     @property
     def topic(self) -> str:
         return topic_of(self.name)
+
+    def publishes_to(self) -> list[str]:
+        """Its own topic; the service that keeps the registry publishes the network's too."""
+        return [self.topic] if self.learns_network_from_kafka else [self.topic, network_topic()]
 
     def consumer_projection(self) -> Projection | None:
         """Everything its consumer applies: its own projection, the network registry,

@@ -1,6 +1,7 @@
 import asyncio
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import date
 
 import asyncpg
@@ -8,7 +9,7 @@ import pytest
 
 from iopnet.catalog import PatientReferred, ReferralSource
 from iopnet.eventstore import Cause, EventStore
-from iopnet.relay import OutboxRelay
+from iopnet.relay import RELAY_LOCK, MissingTopic, OutboxRelay
 from tests.conftest import eventually
 from tests.fixtures.infra import Endpoints
 from tests.integration.kafka_helpers import new_topic, read_envelopes
@@ -84,5 +85,75 @@ async def test_relay_wakes_on_notify_without_waiting_for_its_timer(
     await append_interleaved(db_pool, store, ["p-1"], range(1))
     # The safety timer is 5 s; NOTIFY must bring it in well under that.
     await eventually(lambda: asyncio.sleep(0, relay.published == 1), timeout=2)
+    stop.set()
+    await running
+
+
+async def run_until(relay: OutboxRelay, done: Callable[[], Awaitable[bool]],
+                    timeout: float = 20) -> None:
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    try:
+        await eventually(done, timeout=timeout)
+    finally:
+        stop.set()
+        await running
+
+
+async def test_a_row_the_broker_never_takes_is_parked_and_holds_back_only_its_key(
+    db_pool: asyncpg.Pool, infra: Endpoints,
+) -> None:
+    topic = await new_topic(infra.kafka_bootstrap)
+    store = EventStore(source="/iopnet/relaytest", topic=topic)
+    # "fine" comes first in the batch: the acknowledged prefix leaves the outbox.
+    await append_interleaved(db_pool, store, ["fine", "poison"], range(1))
+    # Larger than the broker's default message.max.bytes (1 MiB): refused for good.
+    await db_pool.execute(
+        "UPDATE outbox SET envelope = jsonb_set(envelope, '{data,referral_id}', to_jsonb($1::text))"
+        " WHERE envelope->>'subject' = 'poison'", "x" * 1_200_000)
+    await append_interleaved(db_pool, store, ["poison", "fine"], range(1, 3))
+    relay = relay_for(db_pool, infra, store)
+
+    async def settled() -> bool:
+        return relay.parked == 1 and relay.published == 3
+
+    await run_until(relay, settled)
+    left = await db_pool.fetch("SELECT envelope->>'subject' AS key, parked_at IS NOT NULL AS"
+                               " parked FROM outbox ORDER BY position")
+    assert [(r["key"], r["parked"]) for r in left] == [
+        ("poison", True), ("poison", False), ("poison", False)]
+    published = await read_envelopes(infra.kafka_bootstrap, topic, 3)
+    assert {e.subject for e in published} == {"fine"}
+
+
+async def test_a_missing_topic_is_said_at_start(db_pool: asyncpg.Pool, infra: Endpoints
+                                                ) -> None:
+    store = EventStore(source="/iopnet/relaytest", topic=f"missing-{uuid.uuid4().hex}")
+    relay = OutboxRelay(dsn=db_pool._connect_args[0],  # type: ignore[attr-defined]
+                        bootstrap_servers=infra.kafka_bootstrap, channel=store.channel,
+                        topics=[store.topic])
+    with pytest.raises(MissingTopic, match="iopctl topics ensure"):
+        await relay.run(asyncio.Event())
+
+
+async def test_a_standby_takes_over_when_the_leaders_session_dies(
+    db_pool: asyncpg.Pool, infra: Endpoints,
+) -> None:
+    """Leadership is per batch: a leader whose session the server ends holds nothing."""
+    topic = await new_topic(infra.kafka_bootstrap)
+    store = EventStore(source="/iopnet/relaytest", topic=topic)
+    # A stalled leader: it holds the lock inside a transaction, then goes silent.
+    holder = await asyncpg.connect(db_pool._connect_args[0])  # type: ignore[attr-defined]
+    await holder.execute(f"BEGIN; SELECT pg_advisory_xact_lock({RELAY_LOCK})")
+    await append_interleaved(db_pool, store, ["p-1"], range(1))
+    standby = relay_for(db_pool, infra, store)
+    stop = asyncio.Event()
+    running = asyncio.create_task(standby.run(stop))
+    await asyncio.sleep(1)
+    assert standby.published == 0
+    # The server ends the silent session (idle-in-transaction timeout, or an operator).
+    await db_pool.execute("SELECT pg_terminate_backend($1)", holder.get_server_pid())
+    holder.terminate()
+    await eventually(lambda: asyncio.sleep(0, standby.published == 1), timeout=10)
     stop.set()
     await running
