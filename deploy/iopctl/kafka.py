@@ -161,7 +161,8 @@ async def up() -> None:
         child = _spawn()
         pid = child.pid
     await _wait_healthy(pid, child)
-    created = await kafka_admin.ensure_topics(bootstrap())
+    # Our own broker: topics left by an earlier version are brought in line.
+    created = await kafka_admin.ensure_topics(bootstrap(), align=True)
     if created:
         say(COMPONENT, f"created topics: {', '.join(created)}")
     say(COMPONENT, f"ready at {bootstrap()} (pid {pid})")

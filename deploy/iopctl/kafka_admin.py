@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from iopnet.settings import ServiceSettings
 from iopnet.topics import TopicSpec, all_topics
@@ -52,9 +53,15 @@ async def wait_ready(bootstrap: str, timeout_s: float) -> None:
 
 
 async def ensure_topics(
-    bootstrap: str, specs: Iterable[TopicSpec] | None = None, timeout_s: float = 30.0
+    bootstrap: str, specs: Iterable[TopicSpec] | None = None, timeout_s: float = 30.0,
+    *, align: bool = False,
 ) -> list[str]:
-    """Create the missing topics (idempotent); wait until all are listed; return the new ones."""
+    """Create the missing topics with their durability settings (idempotent); wait until all
+    are listed; return the new ones.
+
+    An existing topic whose settings differ is an error naming each difference, unless
+    ``align`` (the local runner's own broker): then its settings are brought in line.
+    """
     wanted = list(specs if specs is not None else all_topics())
     admin = _client(bootstrap)
     try:
@@ -62,16 +69,8 @@ async def ensure_topics(
         existing = set(await admin.list_topics())
         missing = [spec for spec in wanted if spec.name not in existing]
         if missing:
-            response = await admin.create_topics(
-                [NewTopic(s.name, s.partitions, s.replication_factor) for s in missing]
-            )
-            failures = [
-                f"{error[0]}: code {error[1]} {error[2] if len(error) > 2 else ''}".strip()
-                for error in response.topic_errors
-                if error[1] not in (0, _TOPIC_ALREADY_EXISTS)
-            ]
-            if failures:
-                raise RuntimeError("create_topics failed: " + "; ".join(failures))
+            await _create(admin, missing)
+        await _check_settings(admin, [s for s in wanted if s.name in existing], align)
         deadline = time.monotonic() + timeout_s
         names = {spec.name for spec in wanted}
         while not names <= set(await admin.list_topics()):
@@ -81,3 +80,47 @@ async def ensure_topics(
         return [spec.name for spec in missing]
     finally:
         await admin.close()
+
+
+async def _create(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> None:
+    response = await admin.create_topics([
+        NewTopic(s.name, s.partitions, s.replication_factor, topic_configs=s.config)
+        for s in specs])
+    failures = [
+        f"{error[0]}: code {error[1]} {error[2] if len(error) > 2 else ''}".strip()
+        for error in response.topic_errors
+        if error[1] not in (0, _TOPIC_ALREADY_EXISTS)
+    ]
+    if failures:
+        raise RuntimeError("create_topics failed: " + "; ".join(failures))
+
+
+class TopicSettingsDiffer(RuntimeError):
+    """An existing topic is not set up as durably as iopnet needs."""
+
+
+async def topic_settings(admin: AIOKafkaAdminClient, names: list[str]
+                         ) -> dict[str, dict[str, str]]:
+    responses = await admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, name) for name in names])
+    return {resource[3]: {entry[0]: entry[1] for entry in resource[4]}
+            for response in responses for resource in response.resources}
+
+
+async def _check_settings(admin: AIOKafkaAdminClient, specs: list[TopicSpec], align: bool
+                          ) -> None:
+    if not specs:
+        return
+    actual = await topic_settings(admin, [spec.name for spec in specs])
+    differences = {
+        spec.name: {k: v for k, v in spec.config.items() if actual[spec.name].get(k) != v}
+        for spec in specs}
+    differences = {name: diff for name, diff in differences.items() if diff}
+    if differences and align:
+        await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, s.name, s.config)
+                                   for s in specs if s.name in differences])
+    elif differences:
+        lines = [f"{name}: {key} is {actual[name].get(key)!r}, iopnet needs {value!r}"
+                 for name, diff in sorted(differences.items()) for key, value in diff.items()]
+        raise TopicSettingsDiffer("existing topics differ from what iopnet needs:\n  "
+                                  + "\n  ".join(lines))

@@ -15,7 +15,7 @@ import os
 from dataclasses import replace
 
 from iopctl.errors import InfraError
-from iopctl.kafka_admin import ensure_topics, wait_ready
+from iopctl.kafka_admin import TopicSettingsDiffer, ensure_topics, wait_ready
 from iopctl.progress import say
 from iopnet.settings import DEFAULT_KAFKA_PORT
 from iopnet.topics import all_topics
@@ -28,8 +28,13 @@ def default_bootstrap() -> str:
     )
 
 
-async def ensure(bootstrap: str, wait_s: float, replication_factor: int | None = None) -> list[str]:
-    """Wait for the broker, then create the topics it lacks; returns the names created."""
+async def ensure(bootstrap: str, wait_s: float, replication_factor: int | None = None,
+                 align: bool = False) -> list[str]:
+    """Wait for the broker, then create the topics it lacks; returns the names created.
+
+    Existing topics must have the durability settings iopnet needs
+    (``iopnet.topics.durability``); a difference fails, unless ``align``.
+    """
     specs = [spec if replication_factor is None else
              replace(spec, replication_factor=replication_factor) for spec in all_topics()]
     say("topics", f"waiting for the broker at {bootstrap} (up to {wait_s:.0f}s)")
@@ -43,17 +48,22 @@ async def ensure(bootstrap: str, wait_s: float, replication_factor: int | None =
                          f"{wait_s:.0f}s: {exc!r}") from exc
     finally:
         quiet.setLevel(level)
-    created = await ensure_topics(bootstrap, specs)
+    try:
+        created = await ensure_topics(bootstrap, specs, align=align)
+    except TopicSettingsDiffer as differ:
+        raise InfraError(f"topics: {differ}\n  (iopctl topics ensure --align brings them in"
+                         " line)") from differ
     for spec in specs:
         state = "created" if spec.name in created else "exists"
+        settings = ", ".join(f"{k}={v}" for k, v in spec.config.items())
         say("topics", f"{spec.name:<28} {spec.partitions} partitions, "
-                      f"replication {spec.replication_factor}: {state}")
+                      f"replication {spec.replication_factor}, {settings}: {state}")
     return created
 
 
 def _ensure(args: argparse.Namespace) -> int:
     asyncio.run(ensure(args.bootstrap or default_bootstrap(), args.wait,
-                       args.replication_factor))
+                       args.replication_factor, args.align))
     return 0
 
 
@@ -72,4 +82,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--replication-factor", type=int, default=None, metavar="N",
         help="replicas of each new topic (default: as in iopnet.topics, 1); "
              "existing topics are left as they are")
+    ensure_parser.add_argument(
+        "--align", action="store_true",
+        help="bring existing topics' durability settings in line instead of failing")
     ensure_parser.set_defaults(handler=_ensure)

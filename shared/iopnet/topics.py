@@ -15,11 +15,37 @@ from dataclasses import dataclass
 SERVICES: tuple[str, ...] = ("intake", "plans", "sessions", "family", "notifications")
 
 
+#: How long Kafka keeps events: 30 days. Rebuilds read a service's own event
+#: store and the inbox of events it consumed (``applied_events``), never Kafka
+#: from the beginning, so retention only has to outlast the longest consumer
+#: outage or database restore; and a forgotten patient's identifiers leave the
+#: broker with it.
+RETENTION_MS = 30 * 24 * 3600 * 1000
+
+
+def durability(replication_factor: int) -> dict[str, str]:
+    """The topic settings an acknowledged event relies on, for that many replicas.
+
+    With 3 replicas, a write needs 2 in sync (acks=all), and an out-of-sync replica
+    never becomes leader (that would drop acknowledged events).
+    """
+    return {
+        "min.insync.replicas": str(min(2, max(1, replication_factor - 1))),
+        "unclean.leader.election.enable": "false",
+        "retention.ms": str(RETENTION_MS),
+        "cleanup.policy": "delete",
+    }
+
+
 @dataclass(frozen=True)
 class TopicSpec:
     name: str
     partitions: int = 6
     replication_factor: int = 1
+
+    @property
+    def config(self) -> dict[str, str]:
+        return durability(self.replication_factor)
 
 
 #: Topic names start with a namespace, so several systems (a developer's

@@ -27,7 +27,7 @@ from kubernetes_validate.utils import SchemaNotFoundError
 from iopctl.helm import HELM_VERSION, cached_binary, helm_binary
 from iopctl.paths import REPO_ROOT
 from iopctl.stack import DEFAULT_PORTS
-from iopnet.topics import DEFAULT_NAMESPACE, SERVICES, all_topics
+from iopnet.topics import DEFAULT_NAMESPACE, SERVICES, all_topics, durability
 
 CHART = REPO_ROOT / "deploy" / "helm" / "iopnet"
 PRODUCTION_VALUES = REPO_ROOT / "deploy" / "helm" / "values-production.yaml"
@@ -473,3 +473,12 @@ def test_production_alerts_on_what_readiness_leaves_out(helm: Path) -> None:
     assert "iopnet_outbox_oldest_age_seconds" in alerts["IopnetOutboxStalled"]
     assert "iopnet_consumer_lag" in alerts["IopnetConsumerLagging"]
     assert "iopnet_dead_letters" in alerts["IopnetDeadLetters"]
+
+
+def test_strimzi_topics_are_as_durable_as_the_topic_job_makes_them(helm: Path) -> None:
+    manifests = render(helm, VALUES["production"])
+    topics = by_kind(manifests, "KafkaTopic").values()
+    assert topics
+    for topic in topics:
+        assert topic["spec"]["config"] == durability(topic["spec"]["replicas"]), \
+            topic["metadata"]["name"]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from iopctl import topics
 from iopctl.cli import build_parser, main
-from iopnet.topics import all_topics
+from iopctl.kafka_admin import TopicSettingsDiffer, ensure_topics, topic_settings
+from iopnet.topics import RETENTION_MS, TopicSpec, all_topics, durability
 from tests.fixtures.infra import Endpoints
 
 
@@ -43,3 +47,32 @@ async def test_ensure_is_idempotent(infra: Endpoints) -> None:
         await admin.close()
     partitions = {d["topic"]: len(d["partitions"]) for d in described}
     assert partitions == {spec.name: spec.partitions for spec in all_topics()}
+
+
+@pytest.mark.integration
+async def test_topics_are_made_durable_and_a_differing_one_fails_unless_aligned(
+    infra: Endpoints,
+) -> None:
+    spec = TopicSpec(f"durability-{uuid.uuid4().hex[:8]}", partitions=1)
+    assert await ensure_topics(infra.kafka_bootstrap, [spec]) == [spec.name]
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+    await admin.start()
+    try:
+        settings = (await topic_settings(admin, [spec.name]))[spec.name]
+        assert {k: settings[k] for k in spec.config} == durability(1)
+        await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, spec.name,
+                                                  {"retention.ms": "1000"})])
+        with pytest.raises(TopicSettingsDiffer, match=r"retention\.ms is '1000'"):
+            await ensure_topics(infra.kafka_bootstrap, [spec])
+        await ensure_topics(infra.kafka_bootstrap, [spec], align=True)
+        settings = (await topic_settings(admin, [spec.name]))[spec.name]
+        assert settings["retention.ms"] == str(RETENTION_MS)
+        await admin.delete_topics([spec.name])
+    finally:
+        await admin.close()
+
+
+def test_three_replicas_need_two_in_sync_and_never_elect_an_unclean_leader() -> None:
+    assert durability(3)["min.insync.replicas"] == "2"
+    assert durability(1)["min.insync.replicas"] == "1"
+    assert durability(3)["unclean.leader.election.enable"] == "false"
