@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from iopctl import kafka_admin, kafka_config, kafka_jars, paths
@@ -46,6 +47,10 @@ def log_file() -> Path:
 
 def out_file() -> Path:
     return paths.logs_dir() / "kafka.out"
+
+
+def places() -> tuple[tuple[str, Path], ...]:
+    return (("data", paths.kafka_data_dir()), ("log", log_file()), ("jars", paths.kafka_libs_dir()))
 
 
 def _java() -> str:
@@ -196,6 +201,10 @@ async def down() -> None:
 
 
 async def status() -> ServiceStatus:
+    return replace(await _health(), places=places())
+
+
+async def _health() -> ServiceStatus:
     pid = running_pid()
     if pid is None:
         detail = "stopped" if kafka_jars.cached() else "not installed (jars not resolved)"
