@@ -101,9 +101,11 @@ async def _format_storage() -> None:
 
 
 def _spawn() -> subprocess.Popen[bytes]:
-    for port in (kafka_port(), kafka_controller_port()):
+    for port, variable in ((kafka_port(), "IOPNET_KAFKA_PORT"),
+                           (kafka_controller_port(), "IOPNET_KAFKA_CONTROLLER_PORT")):
         if port_open(HOST, port):
-            raise InfraError(f"kafka: port {HOST}:{port} is taken by another process")
+            raise InfraError(f"kafka: port {HOST}:{port} is taken by another process "
+                             f"({variable} chooses another)")
     paths.logs_dir().mkdir(parents=True, exist_ok=True)
     command = [
         _java(),

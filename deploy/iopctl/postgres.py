@@ -31,7 +31,7 @@ _START_TIMEOUT_S = 60
 
 
 def dsn(database: str) -> str:
-    """e.g. ``postgresql://iopnet@127.0.0.1:55432/intake`` (trust auth, loopback only)."""
+    """e.g. ``postgresql://iopnet@127.0.0.1:25432/intake`` (trust auth, loopback only)."""
     return f"postgresql://{SUPERUSER}@{HOST}:{pg_port()}/{database}"
 
 
@@ -177,7 +177,8 @@ async def _start(bin_dir: Path) -> None:
     log.touch(exist_ok=True)
     chown_to(service_user("postgres"), log)
     if port_open(HOST, pg_port()):
-        raise InfraError(f"postgres: port {HOST}:{pg_port()} is taken by another process")
+        raise InfraError(f"postgres: port {HOST}:{pg_port()} is taken by another process "
+                         "(IOPNET_PG_PORT chooses another)")
     say(COMPONENT, f"starting on {HOST}:{pg_port()}")
     result = await _as_postgres(
         [
