@@ -14,7 +14,7 @@ from pathlib import Path
 
 from iopctl import kafka_admin, kafka_config, kafka_jars, paths
 from iopctl.errors import InfraError
-from iopctl.ports import HOST, kafka_controller_port, kafka_port
+from iopctl.ports import HOST, kafka_controller_port, kafka_port, refuse_moved_port
 from iopctl.proc import pid_alive, port_open, read_pid, run, tail_file
 from iopctl.progress import say
 from iopctl.status import ServiceStatus
@@ -158,9 +158,11 @@ async def _wait_healthy(pid: int, child: subprocess.Popen[bytes] | None) -> None
 async def up() -> None:
     """Resolve jars once, format once, start the broker, health-check, create the topics."""
     await kafka_jars.ensure_jars()
+    pid = running_pid()
+    if pid is not None:
+        refuse_moved_port(COMPONENT, kafka_config.written_port(), kafka_port())
     kafka_config.write_config()
     await _format_storage()
-    pid = running_pid()
     child = None
     if pid is not None:
         say(COMPONENT, f"already running (pid {pid})")

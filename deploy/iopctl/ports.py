@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 
+from iopctl.errors import InfraError
 from iopnet.settings import DEFAULT_KAFKA_PORT, DEFAULT_PG_PORT
 
 HOST = "127.0.0.1"
@@ -29,6 +30,13 @@ def _port(variable: str, default: int) -> int:
     if not 0 < value < 65536:
         raise ValueError(f"{variable}={value} is out of range")
     return value
+
+
+def refuse_moved_port(component: str, running_on: int | None, wanted: int) -> None:
+    """A server still running on the port it had before the default or its variable changed."""
+    if running_on is not None and running_on != wanted:
+        raise InfraError(f"{component}: already running on port {running_on}, not {wanted}; "
+                         "`iopctl infra down`, then up again, moves it")
 
 
 def pg_port() -> int:

@@ -7,6 +7,7 @@ As root, the server runs as the ``postgres`` user and everything it touches
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import pwd
 import re
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from iopctl import paths, pgsql
 from iopctl.errors import InfraError
-from iopctl.ports import HOST, pg_port
+from iopctl.ports import HOST, pg_port, refuse_moved_port
 from iopctl.proc import Completed, as_user, chown_to, port_open, run, service_user, tail_file
 from iopctl.progress import say
 from iopctl.status import ServiceStatus
@@ -171,6 +172,13 @@ async def _pg_ctl_running(bin_dir: Path) -> bool:
     return result.returncode == 0
 
 
+def _running_port() -> int | None:
+    """The port the running server listens on: the fourth line of its postmaster.pid."""
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        return int((paths.pg_data_dir() / "postmaster.pid").read_text().splitlines()[3])
+    return None
+
+
 async def _start(bin_dir: Path) -> None:
     log = log_file()
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -239,6 +247,7 @@ async def up() -> None:
     await _initdb(bin_dir)
     _write_config()
     if await _pg_ctl_running(bin_dir):
+        refuse_moved_port(COMPONENT, _running_port(), pg_port())
         say(COMPONENT, "already running")
     else:
         await _start(bin_dir)

@@ -30,9 +30,9 @@ class PrivateCheckout:
     root: Path
     env: dict[str, str]
 
-    def iopctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def iopctl(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "iopctl.cli", *args], cwd=self.root, env=self.env,
+            [sys.executable, "-m", "iopctl.cli", *args], cwd=self.root, env=self.env | env,
             capture_output=True, text=True, timeout=_COMMAND_TIMEOUT_S, check=False)
 
     @property
@@ -133,6 +133,13 @@ def test_infra_runs_from_a_checkout_the_postgres_user_cannot_enter(
         assert str(place) in status.stdout, status.stdout
     assert (cluster / "postgres.log").stat().st_size > 0
     assert not (checkout.state_dir / "logs" / "postgres.log").exists()
+
+    elsewhere = {name: str(port) for name, port in
+                 zip(("IOPNET_PG_PORT", "IOPNET_KAFKA_PORT"), distinct_free_ports(2), strict=True)}
+    moved = checkout.iopctl("infra", "up", **elsewhere)
+    assert moved.returncode == 1, moved.stdout + moved.stderr
+    for component in ("postgres", "kafka"):
+        assert f"{component}: already running on port" in moved.stderr, moved.stderr
 
     down = checkout.iopctl("infra", "down")
     assert down.returncode == 0, down.stdout + down.stderr
