@@ -45,5 +45,6 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
 	touch $@
 
+# The cluster lives outside .iopnet when the postgres user cannot enter the checkout.
 clean: down
-	rm -rf .iopnet $(VENV) .tools
+	rm -rf "$$($(PY) -c 'from iopctl.paths import pg_dir; print(pg_dir())')" .iopnet $(VENV) .tools

@@ -9,11 +9,12 @@ import shutil
 import signal
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from iopctl import kafka_admin, kafka_config, kafka_jars, paths
 from iopctl.errors import InfraError
-from iopctl.ports import HOST, kafka_controller_port, kafka_port
+from iopctl.ports import HOST, kafka_controller_port, kafka_port, refuse_moved_port
 from iopctl.proc import pid_alive, port_open, read_pid, run, tail_file
 from iopctl.progress import say
 from iopctl.status import ServiceStatus
@@ -46,6 +47,10 @@ def log_file() -> Path:
 
 def out_file() -> Path:
     return paths.logs_dir() / "kafka.out"
+
+
+def places() -> tuple[tuple[str, Path], ...]:
+    return (("data", paths.kafka_data_dir()), ("log", log_file()), ("jars", paths.kafka_libs_dir()))
 
 
 def _java() -> str:
@@ -96,9 +101,11 @@ async def _format_storage() -> None:
 
 
 def _spawn() -> subprocess.Popen[bytes]:
-    for port in (kafka_port(), kafka_controller_port()):
+    for port, variable in ((kafka_port(), "IOPNET_KAFKA_PORT"),
+                           (kafka_controller_port(), "IOPNET_KAFKA_CONTROLLER_PORT")):
         if port_open(HOST, port):
-            raise InfraError(f"kafka: port {HOST}:{port} is taken by another process")
+            raise InfraError(f"kafka: port {HOST}:{port} is taken by another process "
+                             f"({variable} chooses another)")
     paths.logs_dir().mkdir(parents=True, exist_ok=True)
     command = [
         _java(),
@@ -151,9 +158,11 @@ async def _wait_healthy(pid: int, child: subprocess.Popen[bytes] | None) -> None
 async def up() -> None:
     """Resolve jars once, format once, start the broker, health-check, create the topics."""
     await kafka_jars.ensure_jars()
+    pid = running_pid()
+    if pid is not None:
+        refuse_moved_port(COMPONENT, kafka_config.written_port(), kafka_port())
     kafka_config.write_config()
     await _format_storage()
-    pid = running_pid()
     child = None
     if pid is not None:
         say(COMPONENT, f"already running (pid {pid})")
@@ -197,6 +206,10 @@ async def down() -> None:
 
 
 async def status() -> ServiceStatus:
+    return replace(await _health(), places=places())
+
+
+async def _health() -> ServiceStatus:
     pid = running_pid()
     if pid is None:
         detail = "stopped" if kafka_jars.cached() else "not installed (jars not resolved)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import uuid
 from pathlib import Path
 
@@ -32,6 +33,15 @@ def server_properties_file() -> Path:
 
 def log4j2_file() -> Path:
     return paths.kafka_config_dir() / "log4j2.xml"
+
+
+def written_port() -> int | None:
+    """The broker port in the server.properties written last (the running broker's)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in server_properties_file().read_text().splitlines():
+            if line.startswith("advertised.listeners="):
+                return int(line.rsplit(":", 1)[1])
+    return None
 
 
 def server_properties() -> str:

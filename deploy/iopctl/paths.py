@@ -20,15 +20,20 @@ def state_dir() -> Path:
     return Path(override).expanduser().resolve() if override else REPO_ROOT / ".iopnet"
 
 
-def pg_dir() -> Path:
-    """The cluster's folder, in the checkout when the ``postgres`` user can reach it.
+def postgres_reaches_state_dir() -> bool:
+    """Whether the user the Postgres server runs as may enter the state dir.
 
     Postgres refuses to run as root, so as root the cluster belongs to the
-    ``postgres`` user; a checkout below a private folder (``/root/...``) is
-    out of that user's reach, and then the cluster lives under /var/tmp.
+    ``postgres`` user; a checkout below a private folder (``/root/...``, a
+    ``mktemp -d`` folder) is out of that user's reach.
     """
+    return os.geteuid() != 0 or _others_can_enter(state_dir())
+
+
+def pg_dir() -> Path:
+    """Where the server reads and writes: in the checkout, or under /var/tmp if out of reach."""
     inside = state_dir() / "pg"
-    if os.geteuid() != 0 or _others_can_enter(inside.parent):
+    if postgres_reaches_state_dir():
         return inside
     digest = hashlib.sha256(str(inside).encode()).hexdigest()[:10]
     return Path("/var/tmp") / f"iopnet-pg-{digest}"
@@ -39,6 +44,12 @@ def _others_can_enter(folder: Path) -> bool:
         if ancestor.exists() and not ancestor.stat().st_mode & stat.S_IXOTH:
             return False
     return True
+
+
+def pg_log_file() -> Path:
+    """The server's log: with the other logs, unless the server could not write there."""
+    folder = logs_dir() if postgres_reaches_state_dir() else pg_dir()
+    return folder / "postgres.log"
 
 
 def pg_data_dir() -> Path:

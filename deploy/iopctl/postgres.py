@@ -1,17 +1,25 @@
-"""A local PostgreSQL server under ``.iopnet/pg`` (idempotent up/down/status)."""
+"""A local PostgreSQL server under ``.iopnet/pg`` (idempotent up/down/status).
+
+As root, the server runs as the ``postgres`` user and everything it touches
+(cluster, log, socket) lives where that user may go: see ``paths.pg_dir()``.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import pwd
 import re
+import stat
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from iopctl import paths, pgsql
 from iopctl.errors import InfraError
-from iopctl.ports import HOST, pg_port
-from iopctl.proc import as_user, chown_to, port_open, run, service_user, tail_file
+from iopctl.ports import HOST, pg_port, refuse_moved_port
+from iopctl.proc import Completed, as_user, chown_to, port_open, run, service_user, tail_file
 from iopctl.progress import say
 from iopctl.status import ServiceStatus
 
@@ -24,7 +32,7 @@ _START_TIMEOUT_S = 60
 
 
 def dsn(database: str) -> str:
-    """e.g. ``postgresql://iopnet@127.0.0.1:55432/intake`` (trust auth, loopback only)."""
+    """e.g. ``postgresql://iopnet@127.0.0.1:25432/intake`` (trust auth, loopback only)."""
     return f"postgresql://{SUPERUSER}@{HOST}:{pg_port()}/{database}"
 
 
@@ -33,7 +41,17 @@ def admin_dsn() -> str:
 
 
 def log_file() -> Path:
-    return paths.logs_dir() / "postgres.log"
+    return paths.pg_log_file()
+
+
+def places() -> tuple[tuple[str, Path], ...]:
+    return (("data", paths.pg_data_dir()), ("log", log_file()), ("socket", paths.pg_socket_dir()))
+
+
+async def _as_postgres(command: list[str], *, check: bool = True) -> Completed:
+    """Run a server tool as the cluster's owner, from a folder that user may enter."""
+    return await run(as_user(service_user("postgres"), command), component=COMPONENT,
+                     cwd=paths.pg_dir(), check=check)
 
 
 def find_bin_dir() -> Path | None:
@@ -95,32 +113,39 @@ host    replication     all             127.0.0.1/32            trust
 """
 
 
+def _check_ours(folder: Path, user: pwd.struct_passwd | None) -> None:
+    """Anyone may have made a folder under /var/tmp first: use it only if it is ours."""
+    info = folder.lstat()
+    owners = {os.geteuid(), user.pw_uid if user else os.geteuid()}
+    if stat.S_ISLNK(info.st_mode) or info.st_uid not in owners:
+        raise InfraError(f"postgres: {folder} is a link or belongs to uid {info.st_uid}, "
+                         "not to iopctl; remove it and try again")
+
+
 async def _initdb(bin_dir: Path) -> None:
     user = service_user("postgres")
     pg_dir, data_dir, sock_dir = paths.pg_dir(), paths.pg_data_dir(), paths.pg_socket_dir()
-    for directory in (pg_dir, data_dir, sock_dir):
-        directory.mkdir(parents=True, exist_ok=True)
+    pg_dir.mkdir(parents=True, exist_ok=True)
+    _check_ours(pg_dir, user)
+    for directory in (data_dir, sock_dir):
+        directory.mkdir(exist_ok=True)
     data_dir.chmod(0o700)
     chown_to(user, pg_dir, data_dir, sock_dir)
     if (data_dir / "PG_VERSION").exists():
         return
     say(COMPONENT, f"initdb {data_dir} (one time)")
-    await run(
-        as_user(
-            user,
-            [
-                str(bin_dir / "initdb"),
-                "-D",
-                str(data_dir),
-                "-U",
-                SUPERUSER,
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--locale=C",
-                "--no-instructions",
-            ],
-        ),
-        component=COMPONENT,
+    await _as_postgres(
+        [
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data_dir),
+            "-U",
+            SUPERUSER,
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-instructions",
+        ]
     )
 
 
@@ -141,42 +166,40 @@ def _write_config() -> None:
 async def _pg_ctl_running(bin_dir: Path) -> bool:
     if not (paths.pg_data_dir() / "PG_VERSION").exists():
         return False
-    result = await run(
-        as_user(
-            service_user("postgres"),
-            [str(bin_dir / "pg_ctl"), "-D", str(paths.pg_data_dir()), "status"],
-        ),
-        component=COMPONENT,
-        check=False,
+    result = await _as_postgres(
+        [str(bin_dir / "pg_ctl"), "-D", str(paths.pg_data_dir()), "status"], check=False
     )
     return result.returncode == 0
 
 
+def _running_port() -> int | None:
+    """The port the running server listens on: the fourth line of its postmaster.pid."""
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        return int((paths.pg_data_dir() / "postmaster.pid").read_text().splitlines()[3])
+    return None
+
+
 async def _start(bin_dir: Path) -> None:
-    user = service_user("postgres")
-    paths.logs_dir().mkdir(parents=True, exist_ok=True)
     log = log_file()
+    log.parent.mkdir(parents=True, exist_ok=True)
     log.touch(exist_ok=True)
-    chown_to(user, log)
+    chown_to(service_user("postgres"), log)
     if port_open(HOST, pg_port()):
-        raise InfraError(f"postgres: port {HOST}:{pg_port()} is taken by another process")
+        raise InfraError(f"postgres: port {HOST}:{pg_port()} is taken by another process "
+                         "(IOPNET_PG_PORT chooses another)")
     say(COMPONENT, f"starting on {HOST}:{pg_port()}")
-    result = await run(
-        as_user(
-            user,
-            [
-                str(bin_dir / "pg_ctl"),
-                "-D",
-                str(paths.pg_data_dir()),
-                "-l",
-                str(log),
-                "-w",
-                "-t",
-                str(_START_TIMEOUT_S),
-                "start",
-            ],
-        ),
-        component=COMPONENT,
+    result = await _as_postgres(
+        [
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(paths.pg_data_dir()),
+            "-l",
+            str(log),
+            "-w",
+            "-t",
+            str(_START_TIMEOUT_S),
+            "start",
+        ],
         check=False,
     )
     if result.returncode != 0:
@@ -218,9 +241,13 @@ async def _wait_healthy(bin_dir: Path) -> None:
 async def up() -> None:
     """Install (apt) if needed, initdb once, start, health-check, create service databases."""
     bin_dir = await ensure_installed()
+    if not paths.postgres_reaches_state_dir():
+        say(COMPONENT, f"the postgres user cannot enter {paths.state_dir()}: "
+                       f"cluster, log and socket are in {paths.pg_dir()}")
     await _initdb(bin_dir)
     _write_config()
     if await _pg_ctl_running(bin_dir):
+        refuse_moved_port(COMPONENT, _running_port(), pg_port())
         say(COMPONENT, "already running")
     else:
         await _start(bin_dir)
@@ -237,17 +264,17 @@ async def down() -> None:
         say(COMPONENT, "not running")
         return
     say(COMPONENT, "stopping")
-    await run(
-        as_user(
-            service_user("postgres"),
-            [str(bin_dir / "pg_ctl"), "-D", str(paths.pg_data_dir()), "-m", "fast", "-w", "stop"],
-        ),
-        component=COMPONENT,
+    await _as_postgres(
+        [str(bin_dir / "pg_ctl"), "-D", str(paths.pg_data_dir()), "-m", "fast", "-w", "stop"]
     )
     say(COMPONENT, "stopped")
 
 
 async def status() -> ServiceStatus:
+    return replace(await _health(), places=places())
+
+
+async def _health() -> ServiceStatus:
     bin_dir = find_bin_dir()
     if bin_dir is None:
         return ServiceStatus(COMPONENT, running=False, endpoint=admin_dsn(), detail="not installed")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -12,7 +13,10 @@ class ServiceStatus:
     endpoint: str
     detail: str
     healthy: bool = False
+    #: Where its files live, e.g. ``("log", Path(...))``: one line each under the status.
+    places: tuple[tuple[str, Path], ...] = ()
 
     def line(self) -> str:
         state = "healthy" if self.healthy else ("running" if self.running else "down")
-        return f"{self.name:<9} {state:<8} {self.endpoint}  ({self.detail})"
+        head = f"{self.name:<9} {state:<8} {self.endpoint}  ({self.detail})"
+        return "\n".join([head, *(f"{'':<9} {what:<8} {where}" for what, where in self.places)])

@@ -13,8 +13,9 @@ from typing import Any, Literal
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_PG_PORT = 55432
-DEFAULT_KAFKA_PORT = 59092
+#: Below Linux's ephemeral port range, like every local default (see iopctl/ports.py).
+DEFAULT_PG_PORT = 25432
+DEFAULT_KAFKA_PORT = 29092
 
 
 class ServiceSettings(BaseSettings):
