@@ -259,7 +259,12 @@ def test_production_values(helm: Path) -> None:
         assert env["IOPNET_KAFKA_SASL_MECHANISM"]["value"].startswith("SCRAM")
         assert secret_ref(env["IOPNET_KAFKA_SASL_USERNAME"]) == ("iopnet-kafka-sasl", "username")
         assert secret_ref(env["IOPNET_KAFKA_SASL_PASSWORD"]) == ("iopnet-kafka-sasl", "password")
-        assert secret_ref(env["IOPNET_OPERATOR_KEY"]) == ("iopnet-operator", "operator-key")
+        assert secret_ref(env["IOPNET_OPERATOR_KEY_SHA256"]) == (
+            "iopnet-operator", "operator-key-sha256")
+        assert "IOPNET_OPERATOR_KEY" not in env
+        worker = deployments[f"{RELEASE}-{service}-worker"]["spec"]["template"]["spec"]
+        assert not {"IOPNET_OPERATOR_KEY", "IOPNET_OPERATOR_KEY_SHA256"} & set(
+            env_of(worker["containers"][0])), "workers authenticate no one"
         assert secret_ref(env["IOPNET_DATABASE_URL"]) == (
             "iopnet-postgres", f"{service}-database-url")
         ca_file = env["IOPNET_KAFKA_CA_FILE"]["value"]
@@ -363,7 +368,7 @@ def test_compose_commands_env_and_ports(compose: Manifest) -> None:
         env = service["environment"]
         assert env["IOPNET_KAFKA_BOOTSTRAP"] == "kafka:9092", name
         assert env["IOPNET_HTTP_HOST"] == "0.0.0.0", name
-        assert "IOPNET_OPERATOR_KEY" in env, name
+        assert ("IOPNET_OPERATOR_KEY_SHA256" in env) == name.endswith("-api"), name
         if name == "topics":
             assert service["command"][:3] == ["iopctl.cli", "topics", "ensure"]
             assert service["depends_on"]["kafka"]["condition"] == "service_healthy"

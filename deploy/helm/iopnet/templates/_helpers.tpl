@@ -113,12 +113,13 @@ app.kubernetes.io/part-of: iopnet
   value: "0.0.0.0"
 - name: IOPNET_HTTP_PORT
   value: {{ .svc.port | quote }}
-{{- with $root.Values.operatorKey.existingSecret }}
-- name: IOPNET_OPERATOR_KEY
+{{- if and (eq .role "api") $root.Values.operatorKey.existingSecret }}
+{{- /* The APIs only: workers never authenticate anyone. Digests, never the key. */}}
+- name: IOPNET_OPERATOR_KEY_SHA256
   valueFrom:
     secretKeyRef:
-      name: {{ . }}
-      key: {{ $root.Values.operatorKey.key }}
+      name: {{ $root.Values.operatorKey.existingSecret }}
+      key: {{ $root.Values.operatorKey.digestsKey }}
 {{- end }}
 {{ include "iopnet.env.common" (dict "root" $root "name" .name "role" .role) }}
 {{- with .svc.extraEnv }}
