@@ -1,8 +1,8 @@
 """Bookkeeping that must not be kept for ever, purged by every service's worker.
 
 Answers kept for idempotent retries go after 72 hours (they can hold names and
-contact details). Each round is one short statement; a failed round is retried
-at the next.
+contact details); counts of unauthenticated refusals after 90 days. Each round
+is a few short statements; a failed round is retried at the next.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 
 import asyncpg
 
@@ -18,6 +19,8 @@ from iopnet.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 ROUND_SECONDS = 3600.0
+#: Counts of unauthenticated refusals: long enough to see a pattern, then gone.
+REFUSALS_KEPT = timedelta(days=90)
 
 
 async def purge_bookkeeping(pool: asyncpg.Pool, _: ServiceSettings, stop: asyncio.Event
@@ -26,6 +29,8 @@ async def purge_bookkeeping(pool: asyncpg.Pool, _: ServiceSettings, stop: asynci
     while not stop.is_set():
         async with pool.acquire() as conn:
             purged = await idempotency.purge_expired(conn)
+            await conn.execute("DELETE FROM refused_requests WHERE minute < now() - $1::interval",
+                               REFUSALS_KEPT)
         if purged:
             log.info("idempotent answers past retention purged: %d", purged)
         with contextlib.suppress(TimeoutError):

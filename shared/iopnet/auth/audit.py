@@ -1,8 +1,11 @@
 """The audit trail: every request for patient data, who made it, and how it ended.
 
 A middleware writes one append-only row per ``/v1`` request after the answer
-is known, refusals included (401, 403, 404, 429), so probing is visible too.
-Rows name the key and the resource, never the patient's identifying data.
+is known, refusals of identified callers included (403, 404, 429), so probing
+is visible too. Rows name the key and the resource, never the patient's
+identifying data. A request refused before anyone was identified (401) is
+counted per source address, route and minute instead (``refused_requests``):
+anyone on the network can send those, and the trail is append-only.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ async def record(exchange: Exchange) -> None:
     principal: Principal | None = exchange.state.get("principal")
     action = f"{exchange.method} {exchange.route}"
     pool: asyncpg.Pool = exchange.scope["app"].state.pool
+    if principal is None and exchange.status == 401:
+        await _count_refusal(pool, exchange, action)
+        return
     try:
         await pool.execute(
             "INSERT INTO audit_log (key_id, site_id, action, resource, outcome, correlation)"
@@ -49,6 +55,18 @@ async def record(exchange: Exchange) -> None:
         )
     except (OSError, asyncpg.PostgresError):
         log.exception("could not write the audit row for %s", action)
+
+
+async def _count_refusal(pool: asyncpg.Pool, exchange: Exchange, action: str) -> None:
+    client = exchange.scope.get("client")
+    source = str(client[0]) if client else "unknown"
+    try:
+        await pool.execute(
+            "INSERT INTO refused_requests (minute, source, action, count)"
+            " VALUES (date_trunc('minute', now()), $1, $2, 1) ON CONFLICT (minute, source,"
+            " action) DO UPDATE SET count = refused_requests.count + 1", source, action)
+    except (OSError, asyncpg.PostgresError):
+        log.exception("could not count the refusal of %s", action)
 
 
 def _resource(path: str) -> str:
@@ -86,4 +104,27 @@ async def read_audit_trail(
         " AND ($3::timestamptz IS NULL OR at >= $3) ORDER BY id DESC LIMIT $4",
         site_id, key_id, since, limit,
     )
+    return [dict(row) for row in rows]
+
+
+class RefusalCount(BaseModel):
+    minute: datetime
+    source: str
+    action: str
+    count: int
+
+
+@router.get("/refusals", response_model=list[RefusalCount])
+async def read_refusals(
+    request: Request,
+    _: Annotated[Principal, Depends(require(Scope.OPERATOR))],
+    since: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    """Unauthenticated requests refused, counted per source address, route and minute."""
+    pool: asyncpg.Pool = request.app.state.pool
+    rows = await pool.fetch(
+        "SELECT minute, source, action, count FROM refused_requests"
+        " WHERE $1::timestamptz IS NULL OR minute >= $1 ORDER BY minute DESC, count DESC"
+        " LIMIT $2", since, limit)
     return [dict(row) for row in rows]
