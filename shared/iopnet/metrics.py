@@ -28,6 +28,8 @@ PROJECTION_SECONDS = Histogram(
     "iopnet_projection_apply_seconds", "Time to apply one event to the projections",
     ["event_type"],
 )
+ROUND_ITEMS_FAILED = Counter("iopnet_round_items_failed_total",
+                             "Items a calendar round could not handle (left for the next)")
 DEAD_LETTERED = Counter("iopnet_dead_lettered_total", "Events a projection gave up on")
 NOTIFICATION_DELIVERIES = Counter(
     "iopnet_notification_deliveries_total", "Notification delivery attempts",

@@ -16,6 +16,7 @@ import asyncpg
 from iopnet.db import Connection
 from iopnet.envelope import utc_now
 from iopnet.eventstore import Cause
+from iopnet.metrics import ROUND_ITEMS_FAILED
 from iopnet.service import BackgroundJob
 from iopnet.settings import ServiceSettings
 
@@ -53,16 +54,30 @@ def calendar_job(one_round: Round, settings_kind: type[S], interval: Callable[[S
 
 async def each_due(pool: asyncpg.Pool, now: datetime, due_at: DueAt, handle: Handle,
                    batch: int = 200) -> int:
-    """``handle`` every key due at ``now``, a batch at a time; returns how many. Keyset
-    pagination: a key still due after its handling is not met again this round."""
+    """``handle`` every key due at ``now``, a batch at a time; returns how many were handled.
+    Keyset pagination: a key still due after its handling is not met again this round.
+
+    One key that fails is logged, counted and left for the next round: it never stops the
+    round for the keys after it (a consent that must expire, a week that must be reviewed).
+    """
     cause = Cause(correlation_id=str(uuid.uuid4()), causation_id=str(uuid.uuid4()))
     handled, last = 0, ""
     while True:
         async with pool.acquire() as conn:
             due = await due_at(conn, now, last, batch)
         for key in due:
-            await handle(pool, key, now, cause)
-        handled += len(due)
+            handled += await _handle_one(pool, key, now, cause, handle)
         if len(due) < batch:
             return handled
         last = due[-1]
+
+
+async def _handle_one(pool: asyncpg.Pool, key: str, now: datetime, cause: Cause,
+                      handle: Handle) -> int:
+    try:
+        await handle(pool, key, now, cause)
+    except Exception:
+        log.exception("round: %s failed; it is left for the next round", key)
+        ROUND_ITEMS_FAILED.inc()
+        return 0
+    return 1
