@@ -3,13 +3,16 @@
 A relay, a consumer or a background job that fails (Kafka unreachable, the
 database restarting) is started again after a pause that doubles up to a
 ceiling, so the worker heals by itself when the outage ends; the outbox keeps
-what was recorded meanwhile. Stopping (SIGTERM) ends the loop for good.
+what was recorded meanwhile. A loop that ran healthy for a while before it
+failed starts again after the first pause, not the last one. Stopping
+(SIGTERM) ends the loop for good.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 log = logging.getLogger(__name__)
@@ -22,16 +25,24 @@ async def keep_running(
     *,
     first_pause: float = 1.0,
     longest_pause: float = 30.0,
+    healthy_after: float = 60.0,
 ) -> None:
-    """Run ``start()`` until ``stop`` is set, starting it again whenever it fails."""
+    """Run ``start()`` until ``stop`` is set, starting it again whenever it fails.
+
+    A run that lasted ``healthy_after`` seconds resets the pause: the outage it
+    ended on is a new one.
+    """
     pause = first_pause
     while not stop.is_set():
+        started = time.monotonic()
         try:
             await start()
             pause = first_pause
         except asyncio.CancelledError:
             raise
         except Exception as failure:
+            if time.monotonic() - started >= healthy_after:
+                pause = first_pause
             log.error("%s stopped on %s; starting again in %.0f s", name,
                       type(failure).__name__, pause)
             try:

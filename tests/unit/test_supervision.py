@@ -1,4 +1,5 @@
 import asyncio
+import logging
 
 import pytest
 
@@ -36,3 +37,24 @@ async def test_stopping_during_a_pause_ends_at_once() -> None:
     await asyncio.sleep(0.05)
     stop.set()
     await asyncio.wait_for(supervised, 1)
+
+
+async def test_a_healthy_run_resets_the_pause(caplog: pytest.LogCaptureFixture) -> None:
+    stop = asyncio.Event()
+    runs = 0
+
+    async def outage_then_health() -> None:
+        nonlocal runs
+        runs += 1
+        if runs <= 3:
+            raise OSError("database restarting")  # fails at once: the pause grows
+        if runs == 4:
+            await asyncio.sleep(0.3)  # healthy for longer than healthy_after
+            raise OSError("a new outage")
+        stop.set()
+
+    with caplog.at_level(logging.ERROR, logger="iopnet.supervision"):
+        await asyncio.wait_for(keep_running("consumer", outage_then_health, stop,
+                                            first_pause=0.01, healthy_after=0.25), 5)
+    pauses = [record.args[2] for record in caplog.records if isinstance(record.args, tuple)]
+    assert pauses == [0.01, 0.02, 0.04, 0.01]
