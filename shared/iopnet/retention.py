@@ -1,8 +1,10 @@
 """Bookkeeping that must not be kept for ever, purged by every service's worker.
 
 Answers kept for idempotent retries go after 72 hours (they can hold names and
-contact details); counts of unauthenticated refusals after 90 days. Each round
-is a few short statements; a failed round is retried at the next.
+contact details); counts of unauthenticated refusals after 90 days. The audit
+trail's partitions for the coming months are made ahead (its rows are kept six
+years and purged only by an administrator). Each round is a few short
+statements; a failed round is retried at the next.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ async def purge_bookkeeping(pool: asyncpg.Pool, _: ServiceSettings, stop: asynci
             purged = await idempotency.purge_expired(conn)
             await conn.execute("DELETE FROM refused_requests WHERE minute < now() - $1::interval",
                                REFUSALS_KEPT)
+            await conn.execute("SELECT iopnet_audit_partitions_ahead()")
         if purged:
             log.info("idempotent answers past retention purged: %d", purged)
         with contextlib.suppress(TimeoutError):
