@@ -18,7 +18,9 @@ KINDS = {"bookkeeping", "derived"}
 #: Made by the migrator itself, not by a migration file.
 MIGRATOR_TABLES = {"schema_migrations"}
 
-_CREATE = re.compile(r"CREATE\s+(?:UNLOGGED\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.I)
+#: A partition (``CREATE TABLE x PARTITION OF y``) is part of its parent, not a table of its own.
+_CREATE = re.compile(r"CREATE\s+(?:UNLOGGED\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)"
+                     r"\b(?!\s+PARTITION\s+OF)", re.I)
 _DROP = re.compile(r"DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?(\w+)", re.I)
 _ROW = re.compile(r"^\|\s*`(\w+)`\s*\|\s*(\w+)\s*\|")
 
