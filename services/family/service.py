@@ -3,7 +3,8 @@ from pathlib import Path
 from iopnet.service import ServiceSpec
 from services.family.api import routers
 from services.family.consent_expiry import expire_consents
-from services.family.projections import PATIENT_TABLES, PROJECTION
+from services.family.projections import PATIENT_TABLES
+from services.family.reactions import PROJECTION
 from services.family.settings import FamilySettings
 
 SPEC = ServiceSpec(

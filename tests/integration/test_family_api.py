@@ -38,7 +38,7 @@ from iopnet.eventstore import Cause, EventStore
 from iopnet.migrate import apply_migrations
 from iopnet.topics import topic_of
 from services.family.consent_expiry import expire_due_consents
-from services.family.projections import PROJECTION
+from services.family.reactions import PROJECTION
 from services.family.service import SPEC
 from services.family.settings import FamilySettings
 from tests.conftest import FreshDatabase
