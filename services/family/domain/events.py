@@ -10,9 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict
-
-from iopnet.catalog import PrivatePatientEvent
+from iopnet.catalog import EventPart, PrivatePatientEvent
 
 
 class FamilyCircleOpened(PrivatePatientEvent):
@@ -43,9 +41,7 @@ class SupportPersonNamed(PrivatePatientEvent):
     family_name: str | None
 
 
-class AttendanceEntry(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class AttendanceEntry(EventPart):
     support_person_id: str
     attended: bool
 
