@@ -14,32 +14,32 @@ from services.family import commands
 from services.family.projections import CONSUMED_PROJECTORS
 
 
-async def on_patient_admitted(conn: Connection, event: DomainEvent, envelope: EventEnvelope
-                              ) -> None:
+async def open_circle_on_admission(conn: Connection, event: DomainEvent,
+                                   envelope: EventEnvelope) -> None:
     assert isinstance(event, PatientAdmitted)
     await commands.open_circle(commands.unit_of_work(conn, Cause.following(envelope)),
                                event.patient_id, event.site_id, event.start_date,
                                event.baseline_phq9)
 
 
-async def on_patient_transferred(conn: Connection, event: DomainEvent,
-                                 envelope: EventEnvelope) -> None:
+async def move_circle_on_transfer(conn: Connection, event: DomainEvent,
+                                  envelope: EventEnvelope) -> None:
     assert isinstance(event, PatientTransferred)
     await commands.move_circle(commands.unit_of_work(conn, Cause.following(envelope)),
                                event.patient_id, event.site_id)
 
 
-async def on_patient_forgotten(conn: Connection, event: DomainEvent, envelope: EventEnvelope
-                               ) -> None:
+async def close_circle_on_forgetting(conn: Connection, event: DomainEvent,
+                                     envelope: EventEnvelope) -> None:
     assert isinstance(event, PatientForgotten)
     await commands.forget_circle(commands.unit_of_work(conn, Cause.following(envelope)),
                                  event.patient_id)
 
 
 REACTIONS: dict[type[DomainEvent], Projector] = {
-    PatientAdmitted: on_patient_admitted,
-    PatientTransferred: on_patient_transferred,
-    PatientForgotten: on_patient_forgotten,
+    PatientAdmitted: open_circle_on_admission,
+    PatientTransferred: move_circle_on_transfer,
+    PatientForgotten: close_circle_on_forgetting,
 }
 
 PROJECTION = Projection(
