@@ -27,7 +27,7 @@ from iopnet.catalog import (
 from iopnet.consumer import Projector
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
-from iopnet.forgetting import forget_patient
+from iopnet.forgetting import forget_patient, forgetting_projector
 from services.family.domain import CareStatus, status_after_discharge
 from services.family.domain.events import (
     FamilyCircleForgotten,
@@ -215,15 +215,6 @@ async def _set_care_status(conn: Connection, patient_id: str, site_id: str,
     )
 
 
-async def on_patient_forgotten(conn: Connection, event: DomainEvent, _: EventEnvelope) -> None:
-    """The patient's key and rows go, and the answers kept for retried requests that name
-    the patient: a support person's answer holds the name in plain text."""
-    assert isinstance(event, PatientForgotten)
-    await forget_patient(conn, event.patient_id, FORGOTTEN_TABLES)
-    await conn.execute("DELETE FROM idempotency_keys WHERE body->>'patient_id' = $1",
-                       event.patient_id)
-
-
 #: What family's consumer writes from others' events (PatientForgotten: from every table,
 #: family sessions included, which do not follow a transfer).
 CONSUMED_PROJECTORS: dict[type[DomainEvent], Projector] = {
@@ -234,5 +225,5 @@ CONSUMED_PROJECTORS: dict[type[DomainEvent], Projector] = {
     SteppedDown: on_stepped_down,
     SteppedUp: on_stepped_up,
     Discharged: on_discharged,
-    PatientForgotten: on_patient_forgotten,
+    PatientForgotten: forgetting_projector(FORGOTTEN_TABLES),
 }
