@@ -13,14 +13,12 @@ from datetime import datetime
 
 import asyncpg
 
-from iopnet.auth.registry import site_date
-from iopnet.eventstore import Cause, ConcurrencyConflict, EventStore
+from iopnet.eventstore import Cause, ConcurrencyConflict
 from iopnet.rounds import calendar_job, each_due
-from services.family import store
+from services.family import commands, store
 from services.family.settings import FamilySettings
 
 log = logging.getLogger(__name__)
-EVENTS = EventStore.of("family")
 
 
 async def expire_due_consents(pool: asyncpg.Pool, now: datetime) -> int:
@@ -32,12 +30,7 @@ async def expire_due_consents(pool: asyncpg.Pool, now: datetime) -> int:
 async def _expire(pool: asyncpg.Pool, patient_id: str, now: datetime, cause: Cause) -> None:
     try:
         async with pool.acquire() as conn, conn.transaction():
-            circles = store.FamilyCircles(conn, EVENTS)
-            circle = await circles.get(patient_id)
-            if circle is None:
-                return
-            circle.expire_consents(await site_date(conn, circle.site_id, now))
-            await circles.save(circle, cause)
+            await commands.expire_consents(commands.unit_of_work(conn, cause), patient_id, now)
     except ConcurrencyConflict:
         # A command changed the circle meanwhile; the next round looks again.
         log.info("consent expiry of a circle deferred: it changed meanwhile")

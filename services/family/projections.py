@@ -1,5 +1,7 @@
-"""What family builds: its consent read model from its own events (in the recording
-transaction), and, from others' events, only what a support person might be told of."""
+"""What family builds: every table of it, from events only. Its own events are projected
+in the transaction that records them; others' events only as far as a support person might
+be told of them. Nothing here decides anything: that is the command handlers' part
+(``commands.py``), which the consumer's reactions call (``reactions.py``)."""
 
 from __future__ import annotations
 
@@ -11,36 +13,104 @@ from iopnet.catalog import (
     ConsentRevoked,
     Discharged,
     DomainEvent,
+    FamilySessionHeld,
     Instrument,
     OutcomeMeasured,
     PatientAdmitted,
+    PatientForgotten,
     SessionsCancelled,
     SessionScheduled,
     SteppedDown,
     SteppedUp,
+    SupportPersonLinked,
 )
-from iopnet.consumer import Projection
+from iopnet.consumer import Projector
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
-from iopnet.topics import topic_of
+from iopnet.forgetting import forget_patient, forgetting_projector
 from services.family.domain import CareStatus, status_after_discharge
+from services.family.domain.events import (
+    FamilyCircleForgotten,
+    FamilyCircleMoved,
+    FamilyCircleOpened,
+    FamilySessionRecorded,
+    SupportPersonNamed,
+)
 
 #: Tables holding a patient's current state: they follow the patient to a new site.
-#: Family sessions stay with the site that held them.
 PATIENT_TABLES = (
     "family_circles", "support_persons", "consents", "scheduled_sessions", "phq9_measures",
     "care_status",
 )
+#: Family sessions stay with the site that held them, but go when the patient is forgotten.
+#: Deleted last-listed first: attendance before its session, consents before their person.
+FORGOTTEN_TABLES = ("family_sessions", "family_session_attendance", *PATIENT_TABLES)
+#: The tables written from the circle's own stream.
+CIRCLE_TABLES = ("family_circles", "support_persons", "consents")
 
 
 async def project_circle(conn: Connection, event: DomainEvent, envelope: EventEnvelope) -> None:
-    """Family's own events → the consent history (support persons and sessions are written
-    by their commands, with the details events do not carry)."""
+    """Family's own events → the circle, its support persons, consents and sessions."""
+    match event:
+        case FamilyCircleOpened() | FamilyCircleMoved() | FamilyCircleForgotten():
+            await _project_lifecycle(conn, event, envelope)
+        case SupportPersonLinked() | SupportPersonNamed():
+            await _project_support_person(conn, event, envelope)
+        case ConsentGranted() | ConsentRevoked() | ConsentExpired():
+            await _project_consent(conn, event, envelope)
+        case FamilySessionRecorded():
+            await _project_family_session(conn, event, envelope)
+        case FamilySessionHeld():
+            pass  # its private FamilySessionRecorded, beside it, holds the details
+
+
+async def _project_lifecycle(conn: Connection, event: DomainEvent, envelope: EventEnvelope
+                             ) -> None:
+    match event:
+        case FamilyCircleOpened():
+            await conn.execute(
+                "INSERT INTO family_circles (patient_id, site_id, admitted_on, baseline_phq9,"
+                " opened_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (patient_id) DO NOTHING",
+                event.patient_id, event.site_id, event.admitted_on, event.baseline_phq9,
+                envelope.time,
+            )
+        case FamilyCircleMoved():
+            for table in CIRCLE_TABLES:
+                await conn.execute(f"UPDATE {table} SET site_id = $2 WHERE patient_id = $1",
+                                   event.patient_id, event.site_id)
+        case FamilyCircleForgotten():
+            # A rebuild from family's own events keeps the patient forgotten.
+            await forget_patient(conn, event.patient_id, FORGOTTEN_TABLES)
+
+
+async def _project_support_person(conn: Connection, event: DomainEvent,
+                                  envelope: EventEnvelope) -> None:
+    match event:
+        case SupportPersonLinked():
+            await conn.execute(
+                "INSERT INTO support_persons (support_person_id, patient_id, site_id,"
+                " relationship, linked_at) VALUES ($1, $2, $3, $4, $5)"
+                " ON CONFLICT (support_person_id) DO NOTHING",
+                event.support_person_id, event.patient_id, event.site_id,
+                event.relationship.value, envelope.time,
+            )
+        case SupportPersonNamed() if event.given_name is not None:
+            # A forgotten patient's names read as None: nothing personal is written.
+            await conn.execute(
+                "UPDATE support_persons SET given_name = $2, family_name = $3"
+                " WHERE support_person_id = $1",
+                event.support_person_id, event.given_name, event.family_name,
+            )
+
+
+async def _project_consent(conn: Connection, event: DomainEvent, envelope: EventEnvelope
+                           ) -> None:
     match event:
         case ConsentGranted():
             await conn.execute(
                 "INSERT INTO consents (consent_id, patient_id, site_id, support_person_id, scope,"
-                " expires_on, granted_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                " expires_on, granted_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                " ON CONFLICT (consent_id) DO NOTHING",
                 event.consent_id, event.patient_id, event.site_id, event.support_person_id,
                 event.scope.value, event.expires_on, envelope.time,
             )
@@ -56,13 +126,27 @@ async def project_circle(conn: Connection, event: DomainEvent, envelope: EventEn
             )
 
 
+async def _project_family_session(conn: Connection, event: FamilySessionRecorded,
+                                  envelope: EventEnvelope) -> None:
+    await conn.execute(
+        "INSERT INTO family_sessions (family_session_id, patient_id, site_id, kind, held_on,"
+        " clinician_id, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        " ON CONFLICT (family_session_id) DO NOTHING",
+        event.family_session_id, event.patient_id, event.site_id, event.kind, event.held_on,
+        event.clinician_id, envelope.time,
+    )
+    await conn.executemany(
+        "INSERT INTO family_session_attendance (family_session_id, support_person_id,"
+        " patient_id, site_id, attended) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        [(event.family_session_id, a.support_person_id, event.patient_id, event.site_id,
+          a.attended) for a in event.attendance],
+    )
+
+
+# Others' events: derived tables only; what family does about them is in reactions.py.
+
 async def on_patient_admitted(conn: Connection, event: DomainEvent, _: EventEnvelope) -> None:
     assert isinstance(event, PatientAdmitted)
-    await conn.execute(
-        "INSERT INTO family_circles (patient_id, site_id, admitted_on, baseline_phq9)"
-        " VALUES ($1, $2, $3, $4) ON CONFLICT (patient_id) DO NOTHING",
-        event.patient_id, event.site_id, event.start_date, event.baseline_phq9,
-    )
     await conn.execute(
         "INSERT INTO care_status (patient_id, site_id, status, since) VALUES ($1, $2, $3, $4)"
         " ON CONFLICT (patient_id) DO NOTHING",
@@ -131,15 +215,15 @@ async def _set_care_status(conn: Connection, patient_id: str, site_id: str,
     )
 
 
-PROJECTION = Projection(
-    topics=[topic_of("intake"), topic_of("sessions"), topic_of("plans")],
-    projectors={
-        PatientAdmitted: on_patient_admitted,
-        SessionScheduled: on_session_scheduled,
-        SessionsCancelled: on_sessions_cancelled,
-        OutcomeMeasured: on_outcome_measured,
-        SteppedDown: on_stepped_down,
-        SteppedUp: on_stepped_up,
-        Discharged: on_discharged,
-    },
-)
+#: What family's consumer writes from others' events (PatientForgotten: from every table,
+#: family sessions included, which do not follow a transfer).
+CONSUMED_PROJECTORS: dict[type[DomainEvent], Projector] = {
+    PatientAdmitted: on_patient_admitted,
+    SessionScheduled: on_session_scheduled,
+    SessionsCancelled: on_sessions_cancelled,
+    OutcomeMeasured: on_outcome_measured,
+    SteppedDown: on_stepped_down,
+    SteppedUp: on_stepped_up,
+    Discharged: on_discharged,
+    PatientForgotten: forgetting_projector(FORGOTTEN_TABLES),
+}

@@ -3,8 +3,10 @@ from pathlib import Path
 from iopnet.service import ServiceSpec
 from services.family.api import routers
 from services.family.consent_expiry import expire_consents
-from services.family.projections import PATIENT_TABLES, PROJECTION
+from services.family.projections import PATIENT_TABLES
+from services.family.reactions import PROJECTION
 from services.family.settings import FamilySettings
+from services.family.upgrades import UPGRADES
 
 SPEC = ServiceSpec(
     name="family",
@@ -16,4 +18,5 @@ SPEC = ServiceSpec(
     description="Support persons, the patient's consent to share, family sessions, and what "
     "each support person may see.",
     background=[expire_consents],
+    upgrades=UPGRADES,
 )

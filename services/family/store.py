@@ -1,35 +1,14 @@
-"""Family's adapters: the circle repository, what commands keep beside their events,
-and the read models the API answers from."""
+"""Family's read models: what the API and the consent expiry job read (the tables are
+written by projections only, ``projections.py``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from iopnet.aggregate import Repository
 from iopnet.catalog import ConsentScope
 from iopnet.db import Connection
-from iopnet.eventstore import EventStore
-from services.family.domain import Consent, FamilyCircle, FamilySession
-from services.family.projections import project_circle
-
-
-class FamilyCircles(Repository[FamilyCircle]):
-    """Circles, visible only where the caller's site can see the patient."""
-
-    def __init__(self, conn: Connection, events: EventStore) -> None:
-        super().__init__(conn, events, FamilyCircle, project=project_circle)
-
-    async def get(self, aggregate_id: str) -> FamilyCircle | None:
-        # The events table is not confined to a site; the circle row is (and follows a
-        # transfer), so it decides whether the circle exists here and at which site.
-        site_id = await self.conn.fetchval(
-            "SELECT site_id FROM family_circles WHERE patient_id = $1", aggregate_id)
-        if site_id is None:
-            return None
-        circle = await super().get(aggregate_id) or FamilyCircle(aggregate_id)
-        circle.site_id = str(site_id)
-        return circle
+from services.family.domain import Consent
 
 
 async def circles_with_consents_due_to_expire(conn: Connection, now: datetime, after: str,
@@ -47,33 +26,6 @@ async def circles_with_consents_due_to_expire(conn: Connection, now: datetime, a
         now, after, limit,
     )
     return [row["patient_id"] for row in rows]
-
-
-# What commands keep beside their events (events carry ids and codes only).
-
-async def record_support_person(conn: Connection, circle: FamilyCircle, support_person_id: str,
-                                relationship: str, given_name: str, family_name: str) -> None:
-    await conn.execute(
-        "INSERT INTO support_persons (support_person_id, patient_id, site_id, relationship,"
-        " given_name, family_name) VALUES ($1, $2, $3, $4, $5, $6)",
-        support_person_id, circle.id, circle.site_id, relationship, given_name, family_name,
-    )
-
-
-async def record_family_session(conn: Connection, circle: FamilyCircle,
-                                session: FamilySession) -> None:
-    await conn.execute(
-        "INSERT INTO family_sessions (family_session_id, patient_id, site_id, kind, held_on,"
-        " clinician_id) VALUES ($1, $2, $3, $4, $5, $6)",
-        session.family_session_id, circle.id, circle.site_id, session.kind.value,
-        session.held_on, session.clinician_id,
-    )
-    await conn.executemany(
-        "INSERT INTO family_session_attendance (family_session_id, support_person_id,"
-        " patient_id, site_id, attended) VALUES ($1, $2, $3, $4, $5)",
-        [(session.family_session_id, a.support_person_id, circle.id, circle.site_id, a.attended)
-         for a in session.attendance],
-    )
 
 
 # Read models.
@@ -108,6 +60,14 @@ async def consent_history(conn: Connection, patient_id: str,
         patient_id, support_person_id,
     )
     return [dict(row) for row in rows]
+
+
+async def consent(conn: Connection, consent_id: str) -> dict[str, Any]:
+    row = await conn.fetchrow(
+        "SELECT consent_id, support_person_id, scope, expires_on, granted_at, revoked_at,"
+        " expired_on FROM consents WHERE consent_id = $1", consent_id)
+    assert row is not None, f"consent {consent_id} is projected as it is recorded"
+    return dict(row)
 
 
 def as_consent(row: dict[str, Any]) -> Consent:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import asyncpg
 
+from iopnet.db import connect
+
 SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
 _LOCK_KEY = 0x10_9E7  # any constant; one migrator per database at a time
 
@@ -40,7 +42,7 @@ def pending(directories: Sequence[Path], applied: set[str]) -> list[tuple[str, P
 async def apply_migrations(dsn: str, directories: Sequence[Path],
                            upgrades: Sequence[DataUpgrade] = ()) -> list[str]:
     """Apply what has not been applied yet; returns the names applied now."""
-    conn = await asyncpg.connect(dsn)
+    conn = await connect(dsn)  # with the JSON codecs: data upgrades append events
     try:
         await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
         await conn.execute(

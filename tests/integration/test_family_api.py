@@ -17,13 +17,14 @@ import pytest
 from iopctl.stack import migrations_of
 from iopnet.app import create_app
 from iopnet.auth.keys import new_key
-from iopnet.auth.registry import REGISTRY_PROJECTORS
 from iopnet.catalog import (
     ApiKeyIssued,
     DomainEvent,
     Instrument,
     OutcomeMeasured,
     PatientAdmitted,
+    PatientForgotten,
+    PatientTransferred,
     Scope,
     SessionKind,
     SessionsCancelled,
@@ -31,6 +32,7 @@ from iopnet.catalog import (
     SiteOnboarded,
     SitePolicies,
     SteppedDown,
+    parse_event,
 )
 from iopnet.catalog.codes import Modality
 from iopnet.db import create_pool
@@ -38,13 +40,16 @@ from iopnet.eventstore import Cause, EventStore
 from iopnet.migrate import apply_migrations
 from iopnet.topics import topic_of
 from services.family.consent_expiry import expire_due_consents
-from services.family.projections import PROJECTION
+from services.family.projections import FORGOTTEN_TABLES, project_circle
 from services.family.service import SPEC
 from services.family.settings import FamilySettings
 from tests.conftest import FreshDatabase
 from tests.fixtures.dates import SITE_TIME_ZONE, site_today
 
 pytestmark = pytest.mark.integration
+
+#: What family's consumer applies: its projection, the network registry, forgetting.
+CONSUMED = SPEC.consumer_projection() or SPEC.projection
 
 SITE_SCOPES = [s for s in Scope if s is not Scope.OPERATOR]
 
@@ -59,7 +64,8 @@ class Family:
         """What the consumer runner does with one event of another service."""
         store = EventStore.of(source)
         [envelope] = store.envelopes(f"x-{uuid.uuid4()}", 0, [event], Cause("c", "c"))
-        projector = PROJECTION.projector_for(envelope) or REGISTRY_PROJECTORS[type(event)]
+        projector = CONSUMED.projector_for(envelope)
+        assert projector is not None, envelope.type
         async with self.pool.acquire() as conn, conn.transaction():
             await projector(conn, event, envelope)
 
@@ -315,3 +321,71 @@ async def test_every_family_table_is_confined_to_a_site(family: Family) -> None:
     for table in SPEC.patient_tables:
         assert mine[table], table
     assert mine["family_sessions"] and mine["family_session_attendance"]
+
+
+async def test_a_transferred_circle_belongs_to_its_new_site(family: Family) -> None:
+    patient_id = await family.admit("site-north")
+    person = await link(family.north, patient_id)
+    await family.deliver(PatientTransferred(site_id="site-south", patient_id=patient_id,
+                                            from_site_id="site-north"), source="intake")
+    assert (await family.north.get(f"/v1/patients/{patient_id}")).status_code == 404
+    assert (await link_status(family.north, patient_id)) == 404
+    assert (await grant(family.south, patient_id, person, "schedule")).status_code == 201
+    assert (await link_status(family.south, patient_id)) == 201
+    people = (await family.south.get(f"/v1/patients/{patient_id}/support-persons")).json()
+    assert [p["given_name"] for p in people] == ["Grace", "A"]
+    moved = await family.pool.fetchval(
+        "SELECT envelope FROM events WHERE event_type = 'iopnet.FamilyCircleMoved'")
+    assert moved["data"]["site_id"] == "site-south"
+
+
+async def test_a_forgotten_patient_leaves_no_name_in_any_family_table(family: Family) -> None:
+    patient_id, other = await family.admit(), await family.admit()
+    linked = await family.north.post(
+        f"/v1/patients/{patient_id}/support-persons", headers={"Idempotency-Key": "k-1"},
+        json={"relationship": "parent", "given_name": "Grace", "family_name": "Example"})
+    person = linked.json()["support_person_id"]
+    await link(family.north, other)
+    assert (await grant(family.north, patient_id, person, "schedule")).status_code == 201
+    held = await family.north.post(f"/v1/patients/{patient_id}/family-sessions", json={
+        "kind": "family_therapy", "held_on": site_today().isoformat(), "clinician_id": "c-7",
+        "attendance": [{"support_person_id": person, "attended": True}]})
+    assert held.status_code == 201, held.text
+    await family.deliver(SessionScheduled(
+        site_id="site-north", patient_id=patient_id, session_id="s-1", kind=SessionKind.GROUP,
+        modality=Modality.DBT_SKILLS, starts_at=datetime.now(UTC) + timedelta(days=1),
+        duration_minutes=180, clinician_id="c-7"))
+
+    await family.deliver(PatientForgotten(site_id="site-north", patient_id=patient_id),
+                         source="intake")
+
+    for table in FORGOTTEN_TABLES:
+        assert not await family.pool.fetchval(
+            f"SELECT count(*) FROM {table} WHERE patient_id = $1", uuid.UUID(patient_id)), table
+    assert await tables_holding(family.pool, "Grace") == {"support_persons"}  # the other's,
+    assert await tables_holding(family.pool, "Example") == {"support_persons"}
+    assert (await family.north.get(f"/v1/patients/{patient_id}")).status_code == 404
+    assert (await link_status(family.north, patient_id)) == 404  # the circle is closed
+    async with family.pool.acquire() as conn:
+        stream = await EventStore.of("family").read_stream(conn, f"family-{patient_id}")
+        names = [e.data for e in stream if e.type == "iopnet.SupportPersonNamed"]
+        assert [(n["given_name"], n["family_name"]) for n in names] == [(None, None)]
+        async with conn.transaction():  # a rebuild of the circle's tables from its stream
+            for envelope in stream:
+                await project_circle(conn, parse_event(envelope), envelope)
+            assert await tables_holding(conn, "Grace") == {"support_persons"}
+            assert not await conn.fetchval(
+                "SELECT count(*) FROM support_persons WHERE patient_id = $1",
+                uuid.UUID(patient_id))
+
+
+async def tables_holding(conn: asyncpg.Pool | asyncpg.Connection, text: str) -> set[str]:
+    """The tables with a row whose text holds ``text``, in plain text."""
+    tables = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    found = set()
+    for row in tables:
+        name = row["tablename"]
+        if await conn.fetchval(f"SELECT count(*) FROM {name} t WHERE t::text LIKE $1",
+                               f"%{text}%"):
+            found.add(name)
+    return found

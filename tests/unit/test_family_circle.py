@@ -24,6 +24,15 @@ from services.family.domain import (
     FamilySessionKind,
     InvalidRequest,
     NotFound,
+    PersonName,
+)
+from services.family.domain.events import (
+    AttendanceEntry,
+    FamilyCircleForgotten,
+    FamilyCircleMoved,
+    FamilyCircleOpened,
+    FamilySessionRecorded,
+    SupportPersonNamed,
 )
 
 pytestmark = pytest.mark.unit
@@ -32,12 +41,13 @@ TODAY = date(2026, 12, 10)
 PATIENT = "00000000-0000-0000-0000-000000000001"
 SCHEDULE = ConsentScope.SCHEDULE
 PROGRESS = ConsentScope.PROGRESS_SUMMARIES
+GRACE = PersonName("Grace", "Example")
 
 
 def circle_with(*support_persons: str) -> FamilyCircle:
     circle = FamilyCircle(PATIENT, "site-a")
     for person in support_persons:
-        circle.link_support_person(person, Relationship.PARENT)
+        circle.link_support_person(person, Relationship.PARENT, GRACE)
     circle.mark_saved()
     return circle
 
@@ -53,15 +63,42 @@ def session(*attendance: Attendance, held_on: date = TODAY) -> FamilySession:
                          tuple(attendance))
 
 
-def test_linking_records_only_ids_and_the_relationship() -> None:
+def test_linking_publishes_only_ids_and_the_relationship_and_keeps_the_name_sealed() -> None:
     circle = FamilyCircle(PATIENT, "site-a")
-    circle.link_support_person("sp-1", Relationship.PARTNER)
-    [event] = circle.pending
+    circle.link_support_person("sp-1", Relationship.PARTNER, GRACE)
+    [event, named] = circle.pending
     assert event == SupportPersonLinked(site_id="site-a", patient_id=PATIENT,
                                         support_person_id="sp-1",
                                         relationship=Relationship.PARTNER)
     assert set(event.model_dump()) == {"site_id", "patient_id", "support_person_id",
                                        "relationship"}
+    assert event.published
+    assert named == SupportPersonNamed(site_id="site-a", patient_id=PATIENT,
+                                       support_person_id="sp-1", given_name="Grace",
+                                       family_name="Example")
+    assert not named.published
+    assert set(named.sealed_fields) == {"given_name", "family_name"}
+
+
+def test_a_circle_opens_once_follows_a_transfer_and_closes_when_forgotten() -> None:
+    circle = FamilyCircle(PATIENT)
+    assert not circle.is_open
+    circle.move_to("site-b")
+    assert circle.pending == []  # nothing to move before it opens
+    circle.open("site-a", TODAY, 18)
+    circle.open("site-c", TODAY, 9)  # a later admission changes nothing
+    circle.move_to("site-b")
+    circle.move_to("site-b")
+    circle.forget()
+    circle.forget()
+    assert circle.pending == [
+        FamilyCircleOpened(site_id="site-a", patient_id=PATIENT, admitted_on=TODAY,
+                           baseline_phq9=18),
+        FamilyCircleMoved(site_id="site-b", patient_id=PATIENT, from_site_id="site-a"),
+        FamilyCircleForgotten(site_id="site-b", patient_id=PATIENT)]
+    again = FamilyCircle.rebuild(PATIENT, circle.pending[:2])
+    assert (again.site_id, again.is_open) == ("site-b", True)
+    assert not FamilyCircle.rebuild(PATIENT, circle.pending).is_open
 
 
 def test_consent_is_granted_to_a_linked_person() -> None:
@@ -159,7 +196,12 @@ def test_a_family_session_records_how_many_were_present_not_who() -> None:
                                TODAY)
     assert circle.pending == [FamilySessionHeld(
         site_id="site-a", patient_id=PATIENT, family_session_id="fs-1", kind="family_therapy",
-        held_on=TODAY, support_persons_present=1)]
+        held_on=TODAY, support_persons_present=1), FamilySessionRecorded(
+        site_id="site-a", patient_id=PATIENT, family_session_id="fs-1", kind="family_therapy",
+        held_on=TODAY, clinician_id="clin-7",
+        attendance=(AttendanceEntry(support_person_id="sp-1", attended=True),
+                    AttendanceEntry(support_person_id="sp-2", attended=False)))]
+    assert circle.pending[0].published and not circle.pending[1].published
 
 
 def test_a_family_session_cannot_be_held_in_the_future() -> None:

@@ -1,4 +1,4 @@
-"""What every family route shares: access, loading the circle, the domain's refusals."""
+"""What every family route shares: access, the unit of work, the domain's refusals."""
 
 from __future__ import annotations
 
@@ -14,11 +14,10 @@ from pydantic import BaseModel
 from iopnet.auth import SiteDatabase, site_database
 from iopnet.catalog import Scope
 from iopnet.db import Connection
-from iopnet.eventstore import EventStore
-from iopnet.idempotency import Command, execute
+from iopnet.idempotency import Answer, Command, execute
 from iopnet.problems import not_found
 from services.family import store
-from services.family.domain import FamilyCircle, FamilyRuleBroken, NotFound
+from services.family.domain import FamilyRuleBroken, NotFound
 
 Reader = Annotated[SiteDatabase, Depends(site_database(Scope.READ))]
 Writer = Annotated[SiteDatabase, Depends(site_database(Scope.FAMILY_WRITE))]
@@ -26,8 +25,13 @@ Writer = Annotated[SiteDatabase, Depends(site_database(Scope.FAMILY_WRITE))]
 
 async def run(request: Request, db: SiteDatabase, key: str | None, body: BaseModel | None,
               command: Command) -> JSONResponse:
-    """A command, once per Idempotency-Key; a broken rule answers 409."""
-    return await execute(request, db, key, body, command, refusals=(FamilyRuleBroken,))
+    """A command, once per Idempotency-Key; a broken rule answers 409, an unknown thing 404."""
+    async def refused_as_problems(conn: Connection) -> Answer:
+        with domain_refusals():
+            return await command(conn)
+
+    return await execute(request, db, key, body, refused_as_problems,
+                         refusals=(FamilyRuleBroken,))
 
 
 @contextmanager
@@ -37,15 +41,6 @@ def domain_refusals() -> Iterator[None]:
         yield
     except NotFound as missing:
         raise not_found(missing.resource, missing.identifier) from missing
-
-
-async def load_circle(conn: Connection, events: EventStore, patient_id: uuid.UUID
-                      ) -> tuple[store.FamilyCircles, FamilyCircle]:
-    circles = store.FamilyCircles(conn, events)
-    circle = await circles.get(str(patient_id))
-    if circle is None:
-        raise not_found("patient", str(patient_id))
-    return circles, circle
 
 
 async def require_circle(conn: Connection, patient_id: uuid.UUID) -> None:

@@ -9,20 +9,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from iopnet.app import Events, RequestCause
-from iopnet.auth.registry import site_date
 from iopnet.db import Connection
 from iopnet.idempotency import Answer, IdempotencyKey
-from services.family import store
-from services.family.api.common import (
-    Reader,
-    Writer,
-    domain_refusals,
-    load_circle,
-    require_circle,
-    run,
-)
+from services.family import commands, store
+from services.family.api.common import Reader, Writer, require_circle, run
 from services.family.api.models import FamilySessionRequest, FamilySessionView
-from services.family.domain import Attendance, FamilySession
+from services.family.domain import Attendance
 
 router = APIRouter(prefix="/v1/patients/{patient_id}/family-sessions", tags=["family"])
 
@@ -33,20 +25,14 @@ async def record_family_session(patient_id: uuid.UUID, body: FamilySessionReques
                                 cause: RequestCause, idempotency_key: IdempotencyKey = None
                                 ) -> JSONResponse:
     """A family session that was held, with which support persons attended."""
+    command = commands.RecordFamilySession(
+        str(patient_id), body.kind, body.held_on, body.clinician_id,
+        tuple(Attendance(str(a.support_person_id), a.attended) for a in body.attendance))
+
     async def record(conn: Connection) -> Answer:
-        circles, circle = await load_circle(conn, events, patient_id)
-        session = FamilySession(
-            family_session_id=str(uuid.uuid4()), kind=body.kind, held_on=body.held_on,
-            clinician_id=body.clinician_id,
-            attendance=tuple(Attendance(str(a.support_person_id), a.attended)
-                             for a in body.attendance),
-        )
-        with domain_refusals():
-            circle.hold_family_session(session, await site_date(conn, circle.site_id))
-        await circles.save(circle, cause)
-        await store.record_family_session(conn, circle, session)
-        [view] = await store.family_sessions(conn, circle.id, session.family_session_id)
-        return Answer(201, FamilySessionView.model_validate(view).model_dump(mode="json"))
+        held = await commands.record_family_session(
+            commands.unit_of_work(conn, cause, events), db.principal.data_site, command)
+        return Answer(201, FamilySessionView.model_validate(held).model_dump(mode="json"))
 
     return await run(request, db, idempotency_key, body, record)
 

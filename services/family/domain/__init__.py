@@ -1,6 +1,12 @@
 """The family domain, pure: the circle aggregate, consent, and what may be shared."""
 
-from services.family.domain.circle import Attendance, FamilyCircle, FamilySession, FamilySessionKind
+from services.family.domain.circle import (
+    Attendance,
+    FamilyCircle,
+    FamilySession,
+    FamilySessionKind,
+    PersonName,
+)
 from services.family.domain.consent import Consent, ConsentStatus, what_may_be_shared
 from services.family.domain.errors import (
     ConsentAlreadyRevoked,
@@ -22,6 +28,7 @@ __all__ = [
     "FamilySessionKind",
     "InvalidRequest",
     "NotFound",
+    "PersonName",
     "Trend",
     "phq9_trend",
     "status_after_discharge",

@@ -1,6 +1,8 @@
 """A patient's family circle: support persons, the patient's consents, family sessions.
 
-The aggregate (stream ``family-<patient_id>``) is where the rules hold: consent
+The aggregate (stream ``family-<patient_id>``) is rebuilt from its own stream only: it
+opens when the patient is admitted, follows a transfer to the new site and closes when
+the patient is forgotten, each by a private event of its own. It is where the rules hold: consent
 only for a linked person, a revocation once, no expiry in the past. A new grant
 for a person replaces the live one: the old grant is revoked by an event of its
 own, so every consumer that only unions live grants reaches the same answer. A
@@ -27,6 +29,14 @@ from iopnet.catalog import (
 )
 from services.family.domain.consent import Consent, what_may_be_shared
 from services.family.domain.errors import ConsentAlreadyRevoked, InvalidRequest, NotFound
+from services.family.domain.events import (
+    AttendanceEntry,
+    FamilyCircleForgotten,
+    FamilyCircleMoved,
+    FamilyCircleOpened,
+    FamilySessionRecorded,
+    SupportPersonNamed,
+)
 
 
 class FamilySessionKind(StrEnum):
@@ -53,6 +63,12 @@ class FamilySession:
         return sum(1 for a in self.attendance if a.attended)
 
 
+@dataclass(frozen=True)
+class PersonName:
+    given_name: str
+    family_name: str
+
+
 class FamilyCircle(Aggregate):
     """One patient's circle, rebuilt from its events. ``site_id`` is where the patient is now."""
 
@@ -64,17 +80,49 @@ class FamilyCircle(Aggregate):
         self.support_persons: dict[str, Relationship] = {}
         self.consents: dict[str, Consent] = {}
         self.family_sessions: set[str] = set()
+        self.opened = False
+        self.forgotten = False
 
     @property
     def patient_id(self) -> str:
         return self.id
 
+    @property
+    def is_open(self) -> bool:
+        """Opened on admission and not forgotten since: it takes commands."""
+        return self.opened and not self.forgotten
+
     # Commands
 
-    def link_support_person(self, support_person_id: str, relationship: Relationship) -> None:
+    def open(self, site_id: str, admitted_on: date, baseline_phq9: int | None) -> None:
+        """Open the circle at the admitting site; a later admission changes nothing."""
+        if self.opened:
+            return
+        self.record(FamilyCircleOpened(site_id=site_id, patient_id=self.id,
+                                       admitted_on=admitted_on, baseline_phq9=baseline_phq9))
+
+    def move_to(self, site_id: str) -> None:
+        """Follow a transfer: the circle belongs to ``site_id`` from now on."""
+        if not self.is_open or site_id == self.site_id:
+            return
+        self.record(FamilyCircleMoved(site_id=site_id, patient_id=self.id,
+                                      from_site_id=self.site_id))
+
+    def forget(self) -> None:
+        if self.forgotten:
+            return
+        self.record(FamilyCircleForgotten(site_id=self.site_id, patient_id=self.id))
+
+    def link_support_person(self, support_person_id: str, relationship: Relationship,
+                            name: PersonName) -> None:
+        """Published: the person's id and relationship; kept here, sealed: the name."""
         self.record(SupportPersonLinked(
             site_id=self.site_id, patient_id=self.id,
             support_person_id=support_person_id, relationship=relationship,
+        ))
+        self.record(SupportPersonNamed(
+            site_id=self.site_id, patient_id=self.id, support_person_id=support_person_id,
+            given_name=name.given_name, family_name=name.family_name,
         ))
 
     def grant_consent(self, consent_id: str, support_person_id: str, scope: ConsentScope,
@@ -125,6 +173,14 @@ class FamilyCircle(Aggregate):
             family_session_id=session.family_session_id, kind=session.kind.value,
             held_on=session.held_on, support_persons_present=session.present,
         ))
+        self.record(FamilySessionRecorded(
+            site_id=self.site_id, patient_id=self.id,
+            family_session_id=session.family_session_id, kind=session.kind.value,
+            held_on=session.held_on, clinician_id=session.clinician_id,
+            attendance=tuple(AttendanceEntry(support_person_id=a.support_person_id,
+                                             attended=a.attended)
+                             for a in session.attendance),
+        ))
 
     # Queries
 
@@ -141,6 +197,12 @@ class FamilyCircle(Aggregate):
 
     def apply(self, event: DomainEvent) -> None:
         match event:
+            case FamilyCircleOpened():
+                self.opened, self.site_id = True, event.site_id
+            case FamilyCircleMoved():
+                self.site_id = event.site_id
+            case FamilyCircleForgotten():
+                self.forgotten = True
             case SupportPersonLinked():
                 self.support_persons[event.support_person_id] = event.relationship
             case ConsentGranted():
