@@ -93,8 +93,10 @@ def _server_conf() -> str:
             f"port = {pg_port()}",
             f"unix_socket_directories = '{paths.pg_socket_dir()}'",
             "max_connections = 300",
+            # A commit is acknowledged only once its WAL is on disk: an API's 201 and a
+            # consumer's stored offset must survive a crash (docs/operations.md).
             "fsync = on",
-            "synchronous_commit = off",
+            "synchronous_commit = on",
             "shared_buffers = 128MB",
             "log_min_messages = warning",
             "log_timezone = 'UTC'",
