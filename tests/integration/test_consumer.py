@@ -1,12 +1,13 @@
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date
 
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from iopnet.catalog import DomainEvent, PatientAdmitted
+from iopnet.catalog import DomainEvent, PatientAdmitted, PatientReferred, ReferralSource
 from iopnet.consumer import ConsumerRunner, Projection
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
@@ -31,6 +32,14 @@ def admitted(patient_id: str) -> EventEnvelope:
     event = PatientAdmitted(patient_id=patient_id, site_id="s-1", program_id="iop",
                             start_date=date(2026, 12, 1), days_per_week=3, planned_weeks=8,
                             clinician_id="c-1", baseline_phq9=18)
+    store = EventStore(source="/iopnet/intake", topic="unused")
+    return store.envelopes(f"patient-{patient_id}", 1, [event], Cause("c", "c"))[0]
+
+
+def referred(patient_id: str) -> EventEnvelope:
+    """An event the test's projection does not project."""
+    event = PatientReferred(patient_id=patient_id, site_id="s-1", referral_id="r-1",
+                            source=ReferralSource.SELF, referred_on=date(2026, 11, 1))
     store = EventStore(source="/iopnet/intake", topic="unused")
     return store.envelopes(f"patient-{patient_id}", 1, [event], Cause("c", "c"))[0]
 
@@ -75,3 +84,90 @@ async def test_redelivered_events_are_projected_once(
     rows = await db_pool.fetch("SELECT times FROM admissions_seen")
     assert [row["times"] for row in rows] == [1] * 10
     assert await db_pool.fetchval("SELECT count(*) FROM applied_events") == 10
+
+
+def admissions_runner(db_pool: asyncpg.Pool, infra: Endpoints, topic: str,
+                      group_id: str) -> ConsumerRunner:
+    return ConsumerRunner(
+        group_id=group_id,
+        projection=Projection(topics=[topic], projectors={PatientAdmitted: count_admissions}),
+        pool=db_pool, bootstrap_servers=infra.kafka_bootstrap, retry_delay=0.01,
+    )
+
+
+async def run_until(runner: ConsumerRunner, done: Callable[[], Awaitable[bool]]) -> None:
+    stop = asyncio.Event()
+    running = asyncio.create_task(runner.run(stop))
+    try:
+        await eventually(done, timeout=30)
+    finally:
+        stop.set()
+        await running
+
+
+async def test_the_database_keeps_every_event_consumed_and_where_it_stands(
+    db_pool: asyncpg.Pool, infra: Endpoints,
+) -> None:
+    await db_pool.execute(
+        "CREATE TABLE admissions_seen (patient_id text PRIMARY KEY, times int NOT NULL)"
+    )
+    topic = await new_topic(infra.kafka_bootstrap)
+    patients = [str(uuid.uuid4()) for _ in range(8)]
+    await publish(infra.kafka_bootstrap, topic,
+                  [referred(p) for p in patients] + [admitted(p) for p in patients])
+    group_id = f"test-{uuid.uuid4().hex[:8]}"
+    await run_until(admissions_runner(db_pool, infra, topic, group_id), lambda: db_pool.fetchval(
+        "SELECT (SELECT count(*) FROM applied_events) = 16"
+        " AND (SELECT count(*) FROM dead_letters) = 1"))
+
+    # Events it does not project are in the inbox too, with where they were read.
+    inbox = await db_pool.fetch(
+        "SELECT event_type, count(*) AS n FROM applied_events WHERE topic = $1"
+        " AND partition IS NOT NULL AND \"offset\" IS NOT NULL AND envelope IS NOT NULL"
+        " GROUP BY event_type ORDER BY event_type", topic)
+    assert [(r["event_type"], r["n"]) for r in inbox] == [
+        (PatientAdmitted.event_type, 8), (PatientReferred.event_type, 8)]
+    # The stored offsets are past every record read, dead letter included.
+    assert await stored_offsets(db_pool, group_id) == await offsets_after_last_record(db_pool)
+
+
+async def stored_offsets(db_pool: asyncpg.Pool, group_id: str) -> dict[int, int]:
+    rows = await db_pool.fetch(
+        "SELECT partition, next_offset FROM consumer_offsets WHERE group_id = $1", group_id)
+    return {row["partition"]: row["next_offset"] for row in rows}
+
+
+async def offsets_after_last_record(db_pool: asyncpg.Pool) -> dict[int, int]:
+    rows = await db_pool.fetch(
+        "SELECT partition, max(\"offset\") + 1 AS next FROM (SELECT partition, \"offset\""
+        " FROM applied_events UNION ALL SELECT partition, \"offset\" FROM dead_letters) read"
+        " GROUP BY partition")
+    return {row["partition"]: row["next"] for row in rows}
+
+
+async def test_a_database_taken_back_in_time_reads_again_from_its_own_offsets(
+    db_pool: asyncpg.Pool, infra: Endpoints,
+) -> None:
+    """As a restored backup or a lost transaction would: Kafka's commits are ahead of it."""
+    await db_pool.execute(
+        "CREATE TABLE admissions_seen (patient_id text PRIMARY KEY, times int NOT NULL)"
+    )
+    topic = await new_topic(infra.kafka_bootstrap, partitions=1)
+    await publish(infra.kafka_bootstrap, topic, [admitted(str(uuid.uuid4())) for _ in range(10)])
+    group_id = f"test-{uuid.uuid4().hex[:8]}"
+    everything = "SELECT (SELECT count(*) FROM admissions_seen) = 10"
+    await run_until(admissions_runner(db_pool, infra, topic, group_id),
+                    lambda: db_pool.fetchval(everything))
+
+    await db_pool.execute(
+        "WITH lost AS (DELETE FROM applied_events WHERE \"offset\" >= 6"
+        "  RETURNING envelope->'data'->>'patient_id' AS patient_id)"
+        " DELETE FROM admissions_seen WHERE patient_id IN (SELECT patient_id FROM lost)")
+    await db_pool.execute("UPDATE consumer_offsets SET next_offset = 6")
+    assert await db_pool.fetchval("SELECT count(*) FROM admissions_seen") == 6
+
+    await run_until(admissions_runner(db_pool, infra, topic, group_id),
+                    lambda: db_pool.fetchval(everything))
+    rows = await db_pool.fetch("SELECT times FROM admissions_seen")
+    assert [row["times"] for row in rows] == [1] * 10
+    assert await stored_offsets(db_pool, group_id) == {0: 11}  # ten events and the poison
