@@ -22,6 +22,7 @@ import asyncpg
 import pytest
 
 from iopctl import pgsql, postgres
+from iopctl.events import Feed, verify_feed
 from iopctl.postgres import Cluster
 from iopnet.catalog import DomainEvent, PatientAdmitted, PatientReferred, ReferralSource
 from iopnet.consumer import ConsumerRunner, Projection
@@ -157,6 +158,9 @@ async def test_every_event_is_applied_once_through_postgres_crashes(
         await eventually(lambda: all_applied(pool, 2 * PATIENTS), timeout=40)
         await consumer.halt()
         await expect_each_applied_once(producer_dsn, pool)
+        verified = await verify_feed(Feed("crashtest", topic, "crashtest", producer_dsn,
+                                          consumer_dsn, consumer.runner.projection))
+        assert (verified.published, verified.missing) == (2 * PATIENTS, [])
         assert await stored_offsets(pool, consumer.runner.group_id) == await end_offsets(
             infra.kafka_bootstrap, topic, partitions=6)
         assert any("database unavailable" in r.getMessage() for r in caplog.records), \
