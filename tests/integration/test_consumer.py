@@ -171,3 +171,48 @@ async def test_a_database_taken_back_in_time_reads_again_from_its_own_offsets(
     rows = await db_pool.fetch("SELECT times FROM admissions_seen")
     assert [row["times"] for row in rows] == [1] * 10
     assert await stored_offsets(db_pool, group_id) == {0: 11}  # ten events and the poison
+
+
+async def test_runners_sharing_a_group_hand_partitions_over_without_losing_or_repeating(
+    db_pool: asyncpg.Pool, infra: Endpoints,
+) -> None:
+    """A second worker joins, then the first leaves: two rebalances while events flow."""
+    await db_pool.execute(
+        "CREATE TABLE admissions_seen (patient_id text PRIMARY KEY, times int NOT NULL)"
+    )
+    topic = await new_topic(infra.kafka_bootstrap, partitions=6)
+    published: list[EventEnvelope] = []
+
+    async def slowly(conn: Connection, event: DomainEvent, envelope: EventEnvelope) -> None:
+        await asyncio.sleep(0.02)  # so that the rebalances find batches being applied
+        await count_admissions(conn, event, envelope)
+
+    async def publish_until(done: Callable[[], bool]) -> None:
+        async with asyncio.timeout(40):
+            while not done():
+                published.extend(admitted(str(uuid.uuid4())) for _ in range(30))
+                await publish(infra.kafka_bootstrap, topic, published[-30:])
+                await asyncio.sleep(0.5)
+
+    group_id = f"test-{uuid.uuid4().hex[:8]}"
+    projection = Projection(topics=[topic], projectors={PatientAdmitted: slowly})
+    first, second = (ConsumerRunner(group_id=group_id, projection=projection, pool=db_pool,
+                                    bootstrap_servers=infra.kafka_bootstrap, retry_delay=0.01)
+                     for _ in range(2))
+    stops = asyncio.Event(), asyncio.Event()
+    running = [asyncio.create_task(first.run(stops[0]))]
+    await publish_until(lambda: first.applied > 0)
+    running.append(asyncio.create_task(second.run(stops[1])))
+    await publish_until(lambda: second.applied > 0)
+    stops[0].set()
+    await running[0]  # it left cleanly: no failed commit ended it
+    applied_before = second.applied
+    await publish_until(lambda: second.applied > applied_before + 30)
+    await eventually(lambda: db_pool.fetchval(
+        "SELECT count(*) = $1 FROM admissions_seen", len(published)), timeout=40)
+    stops[1].set()
+    await running[1]
+
+    rows = await db_pool.fetch("SELECT times FROM admissions_seen")
+    assert [row["times"] for row in rows] == [1] * len(published)
+    assert await stored_offsets(db_pool, group_id) == await offsets_after_last_record(db_pool)
