@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Callable, Sequence
 
-from iopctl import infra, network, system, topics
+from iopctl import events, infra, network, system, topics
 from iopctl.errors import InfraError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -44,7 +44,7 @@ def register_infra(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
 
 #: Command groups; other modules append their ``register`` function here.
 REGISTRARS: list[Registrar] = [
-    register_infra, system.register, topics.register, network.register,
+    register_infra, system.register, topics.register, network.register, events.register,
 ]
 
 

@@ -13,7 +13,7 @@ import pwd
 import re
 import stat
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from iopctl import paths, pgsql
@@ -31,9 +31,30 @@ _BIN_GLOB = "/usr/lib/postgresql/*/bin/pg_ctl"
 _START_TIMEOUT_S = 60
 
 
+@dataclass(frozen=True)
+class Cluster:
+    """A Postgres cluster run on this machine: its files, its port, its log.
+
+    The folder above ``data_dir`` is the cluster's own; its tools run from there.
+    """
+
+    data_dir: Path
+    socket_dir: Path
+    port: int
+    log: Path
+
+    def dsn(self, database: str) -> str:
+        """e.g. ``postgresql://iopnet@127.0.0.1:25432/intake`` (trust auth, loopback only)."""
+        return f"postgresql://{SUPERUSER}@{HOST}:{self.port}/{database}"
+
+
+def local_cluster() -> Cluster:
+    """The cluster ``iopctl infra`` runs."""
+    return Cluster(paths.pg_data_dir(), paths.pg_socket_dir(), pg_port(), log_file())
+
+
 def dsn(database: str) -> str:
-    """e.g. ``postgresql://iopnet@127.0.0.1:25432/intake`` (trust auth, loopback only)."""
-    return f"postgresql://{SUPERUSER}@{HOST}:{pg_port()}/{database}"
+    return local_cluster().dsn(database)
 
 
 def admin_dsn() -> str:
@@ -48,10 +69,11 @@ def places() -> tuple[tuple[str, Path], ...]:
     return (("data", paths.pg_data_dir()), ("log", log_file()), ("socket", paths.pg_socket_dir()))
 
 
-async def _as_postgres(command: list[str], *, check: bool = True) -> Completed:
+async def _as_postgres(command: list[str], cluster: Cluster, *, check: bool = True
+                       ) -> Completed:
     """Run a server tool as the cluster's owner, from a folder that user may enter."""
     return await run(as_user(service_user("postgres"), command), component=COMPONENT,
-                     cwd=paths.pg_dir(), check=check)
+                     cwd=cluster.data_dir.parent, check=check)
 
 
 def find_bin_dir() -> Path | None:
@@ -85,16 +107,18 @@ async def ensure_installed() -> Path:
     return bin_dir
 
 
-def _server_conf() -> str:
+def _server_conf(cluster: Cluster) -> str:
     return "\n".join(
         [
             "# Written by iopctl on every `infra up`; local dev/test settings.",
             f"listen_addresses = '{HOST}'",
-            f"port = {pg_port()}",
-            f"unix_socket_directories = '{paths.pg_socket_dir()}'",
+            f"port = {cluster.port}",
+            f"unix_socket_directories = '{cluster.socket_dir}'",
             "max_connections = 300",
+            # A commit is acknowledged only once its WAL is on disk: an API's 201 and a
+            # consumer's stored offset must survive a crash (docs/operations.md).
             "fsync = on",
-            "synchronous_commit = off",
+            "synchronous_commit = on",
             "shared_buffers = 128MB",
             "log_min_messages = warning",
             "log_timezone = 'UTC'",
@@ -122,9 +146,9 @@ def _check_ours(folder: Path, user: pwd.struct_passwd | None) -> None:
                          "not to iopctl; remove it and try again")
 
 
-async def _initdb(bin_dir: Path) -> None:
+async def _initdb(bin_dir: Path, cluster: Cluster) -> None:
     user = service_user("postgres")
-    pg_dir, data_dir, sock_dir = paths.pg_dir(), paths.pg_data_dir(), paths.pg_socket_dir()
+    pg_dir, data_dir, sock_dir = cluster.data_dir.parent, cluster.data_dir, cluster.socket_dir
     pg_dir.mkdir(parents=True, exist_ok=True)
     _check_ours(pg_dir, user)
     for directory in (data_dir, sock_dir):
@@ -145,54 +169,55 @@ async def _initdb(bin_dir: Path) -> None:
             "--encoding=UTF8",
             "--locale=C",
             "--no-instructions",
-        ]
+        ],
+        cluster,
     )
 
 
-def _write_config() -> None:
+def _write_config(cluster: Cluster) -> None:
     user = service_user("postgres")
-    data_dir = paths.pg_data_dir()
+    data_dir = cluster.data_dir
     conf = data_dir / "postgresql.conf"
     include = "include_if_exists = 'iopnet.conf'"
     if include not in conf.read_text():
         with conf.open("a") as handle:
             handle.write(f"\n{include}\n")
-    for name, text in (("iopnet.conf", _server_conf()), ("pg_hba.conf", _HBA)):
+    for name, text in (("iopnet.conf", _server_conf(cluster)), ("pg_hba.conf", _HBA)):
         target = data_dir / name
         target.write_text(text)
         chown_to(user, target)
 
 
-async def _pg_ctl_running(bin_dir: Path) -> bool:
-    if not (paths.pg_data_dir() / "PG_VERSION").exists():
+async def _pg_ctl_running(bin_dir: Path, cluster: Cluster) -> bool:
+    if not (cluster.data_dir / "PG_VERSION").exists():
         return False
     result = await _as_postgres(
-        [str(bin_dir / "pg_ctl"), "-D", str(paths.pg_data_dir()), "status"], check=False
+        [str(bin_dir / "pg_ctl"), "-D", str(cluster.data_dir), "status"], cluster, check=False
     )
     return result.returncode == 0
 
 
-def _running_port() -> int | None:
+def _running_port(cluster: Cluster) -> int | None:
     """The port the running server listens on: the fourth line of its postmaster.pid."""
     with contextlib.suppress(OSError, IndexError, ValueError):
-        return int((paths.pg_data_dir() / "postmaster.pid").read_text().splitlines()[3])
+        return int((cluster.data_dir / "postmaster.pid").read_text().splitlines()[3])
     return None
 
 
-async def _start(bin_dir: Path) -> None:
-    log = log_file()
+async def _start(bin_dir: Path, cluster: Cluster) -> None:
+    log = cluster.log
     log.parent.mkdir(parents=True, exist_ok=True)
     log.touch(exist_ok=True)
     chown_to(service_user("postgres"), log)
-    if port_open(HOST, pg_port()):
-        raise InfraError(f"postgres: port {HOST}:{pg_port()} is taken by another process "
+    if port_open(HOST, cluster.port):
+        raise InfraError(f"postgres: port {HOST}:{cluster.port} is taken by another process "
                          "(IOPNET_PG_PORT chooses another)")
-    say(COMPONENT, f"starting on {HOST}:{pg_port()}")
+    say(COMPONENT, f"starting on {HOST}:{cluster.port}")
     result = await _as_postgres(
         [
             str(bin_dir / "pg_ctl"),
             "-D",
-            str(paths.pg_data_dir()),
+            str(cluster.data_dir),
             "-l",
             str(log),
             "-w",
@@ -200,13 +225,14 @@ async def _start(bin_dir: Path) -> None:
             str(_START_TIMEOUT_S),
             "start",
         ],
+        cluster,
         check=False,
     )
     if result.returncode != 0:
         raise InfraError(f"postgres: pg_ctl start failed\n{result.output}\n{tail_file(log)}")
 
 
-async def _wait_healthy(bin_dir: Path) -> None:
+async def _wait_healthy(bin_dir: Path, cluster: Cluster) -> None:
     deadline = time.monotonic() + _START_TIMEOUT_S
     last_error = ""
     while time.monotonic() < deadline:
@@ -217,7 +243,7 @@ async def _wait_healthy(bin_dir: Path) -> None:
                 "-h",
                 HOST,
                 "-p",
-                str(pg_port()),
+                str(cluster.port),
                 "-U",
                 SUPERUSER,
                 "-d",
@@ -228,46 +254,57 @@ async def _wait_healthy(bin_dir: Path) -> None:
         )
         if ready.returncode == 0:
             try:
-                await pgsql.select_one(admin_dsn())
+                await pgsql.select_one(cluster.dsn(ADMIN_DATABASE))
                 return
             except Exception as exc:
                 last_error = repr(exc)
         await asyncio.sleep(0.25)
     raise InfraError(
-        f"postgres: not healthy after {_START_TIMEOUT_S}s ({last_error})\n{tail_file(log_file())}"
+        f"postgres: not healthy after {_START_TIMEOUT_S}s ({last_error})\n{tail_file(cluster.log)}"
     )
 
 
 async def up() -> None:
-    """Install (apt) if needed, initdb once, start, health-check, create service databases."""
-    bin_dir = await ensure_installed()
+    """Start the local cluster (see ``start``), then create the service databases."""
     if not paths.postgres_reaches_state_dir():
         say(COMPONENT, f"the postgres user cannot enter {paths.state_dir()}: "
                        f"cluster, log and socket are in {paths.pg_dir()}")
-    await _initdb(bin_dir)
-    _write_config()
-    if await _pg_ctl_running(bin_dir):
-        refuse_moved_port(COMPONENT, _running_port(), pg_port())
-        say(COMPONENT, "already running")
-    else:
-        await _start(bin_dir)
-    await _wait_healthy(bin_dir)
+    await start(local_cluster())
     created = await pgsql.ensure_databases(admin_dsn(), list(DATABASES))
     if created:
         say(COMPONENT, f"created databases: {', '.join(created)}")
     say(COMPONENT, f"ready at {admin_dsn()}")
 
 
-async def down() -> None:
+async def start(cluster: Cluster) -> None:
+    """Install (apt) if needed, initdb once, start unless running, health-check."""
+    bin_dir = await ensure_installed()
+    await _initdb(bin_dir, cluster)
+    _write_config(cluster)
+    if await _pg_ctl_running(bin_dir, cluster):
+        refuse_moved_port(COMPONENT, _running_port(cluster), cluster.port)
+        say(COMPONENT, "already running")
+    else:
+        await _start(bin_dir, cluster)
+    await _wait_healthy(bin_dir, cluster)
+
+
+async def stop(cluster: Cluster, mode: str = "fast") -> None:
+    """``pg_ctl stop -m mode``: ``fast`` shuts down cleanly; ``immediate`` is a crash
+    (no checkpoint: the next start recovers from the WAL)."""
     bin_dir = find_bin_dir()
-    if bin_dir is None or not await _pg_ctl_running(bin_dir):
+    if bin_dir is None or not await _pg_ctl_running(bin_dir, cluster):
         say(COMPONENT, "not running")
         return
-    say(COMPONENT, "stopping")
+    say(COMPONENT, "stopping" if mode == "fast" else f"stopping ({mode})")
     await _as_postgres(
-        [str(bin_dir / "pg_ctl"), "-D", str(paths.pg_data_dir()), "-m", "fast", "-w", "stop"]
+        [str(bin_dir / "pg_ctl"), "-D", str(cluster.data_dir), "-m", mode, "-w", "stop"], cluster
     )
     say(COMPONENT, "stopped")
+
+
+async def down() -> None:
+    await stop(local_cluster())
 
 
 async def status() -> ServiceStatus:
@@ -278,7 +315,7 @@ async def _health() -> ServiceStatus:
     bin_dir = find_bin_dir()
     if bin_dir is None:
         return ServiceStatus(COMPONENT, running=False, endpoint=admin_dsn(), detail="not installed")
-    if not await _pg_ctl_running(bin_dir):
+    if not await _pg_ctl_running(bin_dir, local_cluster()):
         return ServiceStatus(COMPONENT, running=False, endpoint=admin_dsn(), detail="stopped")
     try:
         await pgsql.select_one(admin_dsn(), connect_timeout=3.0)

@@ -1,41 +1,67 @@
 """The consumer runner: feeds other services' events into this service's projections.
 
-- One consumer group per service; offsets are committed only after the
-  projection's transaction committed, so a crash means redelivery, not loss.
-- Each event is applied in one transaction that also records its id in
-  ``applied_events``: applying the same event twice changes nothing.
-- A partition's records are applied one after another (per-patient order);
-  partitions proceed side by side.
-- An event that still fails after retries goes to ``dead_letters`` with its
-  raw bytes, and the partition moves on.
+- The service's database is the truth of what it consumed. A partition's polled
+  records are applied in one transaction that puts every event in the inbox
+  (``applied_events``: a repeat changes nothing), projects the new ones, and
+  moves the group's offset in ``consumer_offsets``. A crash or a restored backup
+  takes the projection and the offset back together.
+- On assignment, each partition is read from its offset in ``consumer_offsets``
+  (Kafka's committed offset only while there is none). Commits to Kafka follow
+  the database's, for tools and metrics; they decide nothing.
+- A partition's records are applied in order (per-patient order); partitions
+  proceed side by side.
+- The database going away (a restart, a lost connection, a deadlock) is waited
+  out, never dead-lettered. A batch that fails otherwise is applied record by
+  record; a record that still fails after retries goes to ``dead_letters`` with
+  its raw bytes, and the partition moves on.
+- A malformed or forged record (``iopnet.provenance``) goes straight to
+  ``dead_letters``, never to the inbox; a type this release does not know is
+  skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias, TypeVar
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
-from iopnet.catalog import DomainEvent, parse_event
+from iopnet import inbox
+from iopnet.catalog import CATALOG, DomainEvent, parse_event
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
+from iopnet.inbox import Position
 from iopnet.kafka_binding import MalformedRecord, from_record
 from iopnet.metrics import DEAD_LETTERED, PROJECTION_SECONDS, Stopwatch
 from iopnet.telemetry import context_from, tracer
 
 log = logging.getLogger(__name__)
 TRACE_HEADERS = ("traceparent", "tracestate")
+T = TypeVar("T")
+Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 
 Projector = Callable[[Connection, DomainEvent, EventEnvelope], Awaitable[None]]
 #: Raises MalformedRecord for a record its topic may not carry (see iopnet.provenance).
 ProvenanceCheck = Callable[[str, EventEnvelope], None]
+
+#: Failures of the database, not of the event: waited out, however long they last.
+TRANSIENT: tuple[type[Exception], ...] = (
+    asyncpg.exceptions.PostgresConnectionError,  # lost or refused connection
+    asyncpg.exceptions.OperatorInterventionError,  # starting up, shutting down, cancelled
+    asyncpg.exceptions.TransactionRollbackError,  # serialization failure, deadlock
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.InterfaceError,  # a connection closed under the pool
+    OSError,  # refused, reset, timed out
+)
+LONGEST_PAUSE = 2.0
 
 
 @dataclass(frozen=True)
@@ -70,6 +96,18 @@ class Projection:
 
         return project_then_react
 
+    async def apply(self, conn: Connection, envelope: EventEnvelope, position: Position) -> bool:
+        """Put ``envelope`` in the inbox and, the first time, project it; True if it was new.
+
+        Call it inside a transaction: the inbox row and the projection go together.
+        """
+        if not await inbox.record(conn, envelope, position):
+            return False
+        projector = self.projector_for(envelope)
+        if projector is not None:
+            await projector(conn, parse_event(envelope), envelope)
+        return True
+
 
 def _by_type(projectors: Mapping[type[DomainEvent], Projector], event_type: str
              ) -> Projector | None:
@@ -77,6 +115,10 @@ def _by_type(projectors: Mapping[type[DomainEvent], Projector], event_type: str
         if event_class.event_type == event_type:
             return projector
     return None
+
+
+class StopApplying(Exception):
+    """Asked to stop while the database is unreachable: the batch stays unapplied."""
 
 
 class ConsumerRunner:
@@ -101,10 +143,14 @@ class ConsumerRunner:
         self.client_options = dict(client_options or {})
         self.provenance = provenance
         self.applied = 0
+        self._stop = asyncio.Event()
+        self._applying = asyncio.Lock()
+        self._applied_offsets: dict[TopicPartition, int] = {}
+        self._assignment_failure: Exception | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
+        self._stop, self._assignment_failure = stop, None
         consumer = AIOKafkaConsumer(
-            *self.projection.topics,
             bootstrap_servers=self.bootstrap_servers,
             group_id=self.group_id,
             client_id=f"{self.group_id}-consumer",
@@ -112,48 +158,97 @@ class ConsumerRunner:
             auto_offset_reset="earliest",
             **self.client_options,
         )
+        consumer.subscribe(list(self.projection.topics), listener=StoredOffsets(self, consumer))
         await consumer.start()
         try:
-            while not stop.is_set():
-                batches = await consumer.getmany(timeout_ms=500, max_records=500)
-                if batches:
-                    await asyncio.gather(*(self.apply_all(rs) for rs in batches.values()))
-                    await consumer.commit(
-                        {tp: records[-1].offset + 1 for tp, records in batches.items()}
-                    )
+            await self._consume(consumer)
+        except StopApplying:
+            log.info("stopped while the database was unreachable; it keeps its offsets")
         finally:
             await consumer.stop()
 
-    async def apply_all(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
-        for record in records:
-            await self.apply(record)
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        while not self._stop.is_set():
+            batches = await consumer.getmany(timeout_ms=500, max_records=500)
+            if self._assignment_failure is not None:
+                raise self._assignment_failure
+            if batches:
+                async with self._applying:
+                    await self._apply_partitions(batches.values())
+                await self._commit_to_kafka(consumer, {
+                    tp: records[-1].offset + 1 for tp, records in batches.items()})
 
-    async def apply(self, record: ConsumerRecord[bytes, bytes]) -> None:
+    async def _apply_partitions(self, batches: Collection[Sequence[Record]]) -> None:
+        outcomes = await asyncio.gather(*(self.apply_all(rs) for rs in batches),
+                                        return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def apply_all(self, records: Sequence[Record]) -> None:
+        """Apply a partition's records in one transaction; one by one if that fails."""
+        try:
+            await self._until_done(functools.partial(self._apply_together, records))
+        except StopApplying:
+            raise
+        except Exception as failure:
+            log.warning("a batch of %s[%s] failed (%s); applying its records one by one",
+                        records[0].topic, records[0].partition, type(failure).__name__)
+            for record in records:
+                await self.apply(record)
+        last = records[-1]
+        self._applied_offsets[TopicPartition(last.topic, last.partition)] = last.offset + 1
+
+    async def apply(self, record: Record) -> None:
         """Apply one record, retrying, then dead-lettering it if it keeps failing."""
         error: Exception | None = None
         for attempt in range(self.attempts):
             try:
-                await self._apply_once(record)
+                await self._until_done(functools.partial(self._apply_together, [record]))
                 return
+            except StopApplying:
+                raise
             except (MalformedRecord, ValidationError) as invalid:
                 error = invalid
-                break  # retrying cannot make a malformed record valid
+                break  # retrying cannot make an invalid event valid
             except Exception as failure:
                 error = failure
                 await asyncio.sleep(self.retry_delay * 2**attempt)
         log.error("dead-lettering %s[%s]@%s: %s", record.topic, record.partition,
                   record.offset, type(error).__name__)
-        await self._dead_letter(record, error)
+        await self._until_done(functools.partial(self._dead_letter, record, error))
         DEAD_LETTERED.inc()
 
-    async def _apply_once(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        envelope = from_record(record.value or b"", list(record.headers))
-        projector = self.projection.projector_for(envelope)
-        if projector is None:
-            return  # an event this service does not project
-        if self.provenance is not None:
-            self.provenance(record.topic, envelope)
-        event = parse_event(envelope)
+    async def _apply_together(self, records: Sequence[Record]) -> None:
+        """One transaction: every record in the inbox or dead letters, the offset moved on."""
+        decoded = [(record, self._believed(record)) for record in records]
+        async with self.pool.acquire() as conn, conn.transaction():
+            new = 0
+            for record, envelope in decoded:
+                if isinstance(envelope, MalformedRecord):
+                    await store_dead_letter(conn, record, envelope)
+                elif envelope is not None:
+                    new += await self._apply_record(conn, record, envelope)
+            last = records[-1]
+            await inbox.advance(conn, self.group_id, last.topic, last.partition, last.offset + 1)
+        self.applied += new
+        DEAD_LETTERED.inc(sum(isinstance(e, MalformedRecord) for _, e in decoded))
+
+    def _believed(self, record: Record) -> EventEnvelope | MalformedRecord | None:
+        """The record's envelope; or why it is refused (malformed, or forged: see
+        iopnet.provenance); or None for a type this release does not know, skipped."""
+        try:
+            envelope = from_record(record.value or b"", list(record.headers))
+            if envelope.type not in CATALOG:
+                return None
+            if self.provenance is not None:
+                self.provenance(record.topic, envelope)
+        except MalformedRecord as refused:
+            return refused
+        return envelope
+
+    async def _apply_record(self, conn: Connection, record: Record,
+                            envelope: EventEnvelope) -> bool:
         carrier = {k: v.decode(errors="replace") for k, v in record.headers
                    if k in TRACE_HEADERS}
         with tracer.start_as_current_span(
@@ -161,36 +256,93 @@ class ConsumerRunner:
             attributes={"messaging.system": "kafka", "iopnet.consumer_group": self.group_id},
         ):
             watch = Stopwatch()
-            await self._project_once(projector, event, envelope)
+            position = Position(record.topic, record.partition, record.offset)
+            first_time = await self.projection.apply(conn, envelope, position)
             PROJECTION_SECONDS.labels(envelope.type).observe(watch.seconds)
+        return first_time
 
-    async def _project_once(self, projector: Projector, event: DomainEvent,
-                            envelope: EventEnvelope) -> None:
+    async def _dead_letter(self, record: Record, error: Exception | None) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            first_time = await conn.fetchval(
-                "INSERT INTO applied_events (event_id) VALUES ($1)"
-                " ON CONFLICT DO NOTHING RETURNING true",
-                envelope.id,
-            )
-            if first_time:
-                await projector(conn, event, envelope)
-                self.applied += 1
+            await store_dead_letter(conn, record, error)
+            await inbox.advance(conn, self.group_id, record.topic, record.partition,
+                                record.offset + 1)
 
-    async def _dead_letter(
-        self, record: ConsumerRecord[bytes, bytes], error: Exception | None
-    ) -> None:
-        headers = {name: raw.decode(errors="replace") for name, raw in record.headers}
+    async def _until_done(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """``attempt()``, again and again while the database is away (capped backoff)."""
+        pause = self.retry_delay
+        while True:
+            try:
+                return await attempt()
+            except TRANSIENT as failure:
+                if self._stop.is_set():
+                    raise StopApplying from failure
+                log.warning("database unavailable (%s); retrying in %.2f s",
+                            type(failure).__name__, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, LONGEST_PAUSE)
+
+    async def resume(self, consumer: AIOKafkaConsumer, assigned: Collection[TopicPartition]
+                     ) -> None:
+        """Read each assigned partition from the offset the database stored for it."""
+        try:
+            stored = await self._until_done(self._stored_offsets)
+        except Exception as failure:  # aiokafka would only log it and read from Kafka's
+            self._assignment_failure = failure
+            return
+        for tp in assigned:
+            if (next_offset := stored.get((tp.topic, tp.partition))) is not None:
+                consumer.seek(tp, next_offset)
+
+    async def _stored_offsets(self) -> dict[tuple[str, int], int]:
         async with self.pool.acquire() as conn:
-            await conn.execute(
-                "INSERT INTO dead_letters (topic, partition, \"offset\", event_id, event_type,"
-                " error, headers, value) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                record.topic,
-                record.partition,
-                record.offset,
-                headers.get("ce_id"),
-                headers.get("ce_type"),
-                repr(error),
-                headers,
-                record.value or b"",
-            )
+            return await inbox.stored_offsets(conn, self.group_id, self.projection.topics)
 
+    async def hand_over(self, consumer: AIOKafkaConsumer, revoked: Collection[TopicPartition]
+                        ) -> None:
+        """Before partitions go to another member: finish the batch, tell Kafka how far."""
+        async with self._applying:
+            await self._commit_to_kafka(consumer, {
+                tp: self._applied_offsets.pop(tp) for tp in revoked
+                if tp in self._applied_offsets})
+
+    async def _commit_to_kafka(self, consumer: AIOKafkaConsumer,
+                               offsets: Mapping[TopicPartition, int]) -> None:
+        assigned = consumer.assignment()
+        owned = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+        if not owned:
+            return
+        try:
+            await consumer.commit(owned)
+        except KafkaError as failure:  # e.g. the group rebalanced; the database has them
+            log.warning("Kafka commit failed (%s); the offsets are kept in the database",
+                        type(failure).__name__)
+
+
+class StoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Rebalances for a runner: resume from the database, hand over with a commit."""
+
+    def __init__(self, runner: ConsumerRunner, consumer: AIOKafkaConsumer) -> None:
+        self.runner = runner
+        self.consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: Collection[TopicPartition]) -> None:
+        await self.runner.hand_over(self.consumer, revoked)
+
+    async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
+        await self.runner.resume(self.consumer, assigned)
+
+
+async def store_dead_letter(conn: Connection, record: Record, error: Exception | None) -> None:
+    headers = {name: raw.decode(errors="replace") for name, raw in record.headers}
+    await conn.execute(
+        "INSERT INTO dead_letters (topic, partition, \"offset\", event_id, event_type,"
+        " error, headers, value) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        record.topic,
+        record.partition,
+        record.offset,
+        headers.get("ce_id"),
+        headers.get("ce_type"),
+        repr(error),
+        headers,
+        record.value or b"",
+    )

@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from iopnet.envelope import EventEnvelope
 from iopnet.kafka_binding import from_record
 
 
-async def new_topic(bootstrap: str, partitions: int = 3) -> str:
-    name = f"test.{uuid.uuid4().hex[:10]}"
+async def new_topic(bootstrap: str, partitions: int = 3, name: str | None = None) -> str:
+    name = name or f"test.{uuid.uuid4().hex[:10]}"
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -21,6 +21,26 @@ async def new_topic(bootstrap: str, partitions: int = 3) -> str:
     finally:
         await admin.close()
     return name
+
+
+async def delete_topic(bootstrap: str, name: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics([name])
+    finally:
+        await admin.close()
+
+
+async def end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
+    """The offset after the last record of each partition of ``topic``."""
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await reader.start()
+    try:
+        ends = await reader.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
+    finally:
+        await reader.stop()
+    return {tp.partition: offset for tp, offset in ends.items()}
 
 
 async def read_envelopes(bootstrap: str, topic: str, count: int,
