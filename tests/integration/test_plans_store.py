@@ -34,9 +34,10 @@ from iopnet.catalog.codes import Instrument, Modality
 from iopnet.db import create_pool
 from iopnet.eventstore import Cause, EventStore
 from iopnet.migrate import apply_migrations
+from iopnet.problems import Problem
 from iopnet.topics import topic_of
-from services.plans import projections, store
-from services.plans.domain import StaleRevision
+from services.plans import commands, projections, store
+from services.plans.domain import StaleRevision, TreatmentPlan
 from services.plans.domain.plan_drafting import ChangeFrequency
 from services.plans.domain.progress import attendance
 from tests.conftest import FreshDatabase
@@ -103,19 +104,22 @@ async def test_admission_drafts_the_plan_and_stores_it_whole(plans_db: asyncpg.P
     assert outbox[0]["envelope"]["streamid"] == f"plan-{patient_id}"
 
 
+def revision_of(patient_id: str, intervention: str, expected: int = 1,
+                note: str | None = "n") -> commands.PlanRevisionOrder:
+    return commands.PlanRevisionOrder(patient_id, frozenset({expected}),
+                                      [ChangeFrequency(intervention, 2)],
+                                      RevisionReason.PROGRESS, note, "key-1")
+
+
 async def test_two_revisions_of_one_revision_never_merge(plans_db: asyncpg.Pool) -> None:
     patient_id = await admit(plans_db)
 
     async def revise(intervention: str) -> str:
         try:
             async with SiteDatabase(plans_db, site()).transaction() as conn:
-                plans = store.TreatmentPlans(conn, recorded_by="key-1")
-                plan = await plans.get(patient_id)
-                assert plan is not None
-                revision = plan.revise(1, [ChangeFrequency(intervention, 2)],
-                                       RevisionReason.PROGRESS)
-                await asyncio.sleep(0.1)  # both have read revision 1 by now, or wait
-                await plans.save(plan, CAUSE, note="n", changes=revision.changes)
+                await commands.revise_plan(commands.unit_of_work(conn, CAUSE),
+                                           revision_of(patient_id, intervention))
+                await asyncio.sleep(0.1)  # the other waits for this one's episode lock
             return "saved"
         except StaleRevision:
             return "stale"
@@ -132,7 +136,10 @@ async def test_another_site_sees_nothing_of_the_plan(plans_db: asyncpg.Pool) -> 
     patient_id = await admit(plans_db)
     async with SiteDatabase(plans_db, site("site-b")).transaction() as conn:
         assert await store.find_episode(conn, patient_id) is None
-        assert await store.TreatmentPlans(conn).get(patient_id) is None
+        with pytest.raises(Problem) as unseen:
+            await commands.revise_plan(commands.unit_of_work(conn, CAUSE),
+                                       revision_of(patient_id, "I2"))
+        assert unseen.value.status == 404
         for table in store.PATIENT_TABLES:
             assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 0, table
 
@@ -216,7 +223,7 @@ async def test_family_therapy_comes_with_the_first_consent_and_goes_with_the_las
     async with SiteDatabase(plans_db, site()).transaction() as conn:
         revisions = await store.list_revisions(conn, patient_id)
         contents = await store.load_contents(conn, patient_id)
-        plan = await store.TreatmentPlans(conn).get(patient_id)
+        plan = await commands.unit_of_work(conn, CAUSE).load(TreatmentPlan, patient_id)
     assert [(r["revision"], r["reason"], r["change_codes"], r["recorded_by"])
             for r in revisions] == [(1, None, [], None),
                                     (2, "family_consent", ["added:I8"], None),
