@@ -14,35 +14,31 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from iopnet.catalog import Modality, PrivatePatientEvent
-
-
-class _Part(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+from iopnet.catalog import EventPart, Modality, PrivatePatientEvent
 
 
-class WrittenObjective(_Part):
+class WrittenObjective(EventPart):
     objective_id: str
     text: str
     target_date: date
 
 
-class WrittenGoal(_Part):
+class WrittenGoal(EventPart):
     goal_id: str
     text: str
     objectives: list[WrittenObjective]
 
 
-class WrittenProblem(_Part):
+class WrittenProblem(EventPart):
     problem_id: str
     code: str
     text: str
     goals: list[WrittenGoal]
 
 
-class InterventionDetail(_Part):
+class InterventionDetail(EventPart):
     intervention_id: str
     modality: Modality
     sessions_per_week: int
