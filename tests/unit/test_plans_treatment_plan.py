@@ -22,6 +22,7 @@ from iopnet.catalog import (
 from services.plans.domain import (
     AftercareItem,
     Confirmation,
+    FamilyConsent,
     InvalidPlanInput,
     PlanClosed,
     PlanRecordCorrupt,
@@ -257,7 +258,8 @@ def test_a_forgotten_patients_plan_loads_without_its_words() -> None:
     redacted = written.model_copy(update={"problems": None})
     rebuilt = TreatmentPlan.rebuild("p-1", [drafted_event, redacted])
     assert rebuilt.contents is not None and rebuilt.contents.problems == ()
-    assert rebuilt.revision == 1
+    assert (rebuilt.revision, rebuilt.forgotten) == (1, True)
+    assert rebuilt.involve_family([FamilyConsent("consent-1")], START) is None
 
 
 def test_a_transfer_moves_the_plans_next_events_to_the_new_site() -> None:

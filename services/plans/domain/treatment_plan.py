@@ -138,6 +138,8 @@ class TreatmentPlan(Aggregate):
         self.revision = 0
         self.interventions: tuple[PlannedIntervention, ...] = ()
         self.contents: PlanContents | None = None
+        #: The patient was forgotten: the plan's words are gone, nothing follows consent.
+        self.forgotten = False
 
     @property
     def patient_id(self) -> str:
@@ -207,7 +209,7 @@ class TreatmentPlan(Aggregate):
 
     def _follow_family_consent(self, changes_for: Callable[[PlanContents], list[PlanChange]]
                                ) -> PlanRevision | None:
-        if self.status is not PlanStatus.ACTIVE or self.contents is None:
+        if self.status is not PlanStatus.ACTIVE or self.contents is None or self.forgotten:
             return None
         changes = changes_for(self.contents)
         if not changes:
@@ -312,6 +314,7 @@ class TreatmentPlan(Aggregate):
                 self.status = PlanStatus.DISCHARGED
             case PlanWritten():
                 self.contents = self._checked(plan_contents(event))
+                self.forgotten = event.problems is None
             case PlanTransferred():
                 self.site_id = event.site_id
 
