@@ -157,7 +157,7 @@ class TreatmentPlan(Aggregate):
             interventions=list(_planned(contents)), target_date=contents.target_date,
             clinician_id=contents.clinician_id,
         ))
-        self.record(self._written(contents))
+        self.record(self.as_written(contents))
         return contents
 
     def revise(self, expected_revision: int, changes: Sequence[PlanChange],
@@ -173,7 +173,7 @@ class TreatmentPlan(Aggregate):
             revision=revision.plan.revision, changes=[change_code(c) for c in revision.changes],
             reason=reason, interventions=list(_planned(revision.plan)),
         ))
-        self.record(self._written(revision.plan))
+        self.record(self.as_written(revision.plan))
         self.record(RevisionNoted(
             patient_id=self.id, site_id=self.site_id, revision=revision.plan.revision,
             note=note, recorded_by=recorded_by,
@@ -270,7 +270,8 @@ class TreatmentPlan(Aggregate):
             recorded_by=confirmation.recorded_by,
         ))
 
-    def _written(self, contents: PlanContents) -> PlanWritten:
+    def as_written(self, contents: PlanContents) -> PlanWritten:
+        """The plan in full at a revision, as the private event records it."""
         return PlanWritten(
             patient_id=self.id, site_id=self.site_id, plan_id=self.plan_id,
             revision=contents.revision, start_date=contents.start_date,
