@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from iopnet.app import Events, RequestCause
+from iopnet.auth import SiteDatabase
 from iopnet.auth.registry import site_date
 from iopnet.db import Connection
+from iopnet.eventstore import Cause, EventStore
 from iopnet.idempotency import Answer, IdempotencyKey, execute
+from iopnet.unit_of_work import UnitOfWork
 from services.plans import commands, store
 from services.plans.api.common import (
     Reader,
@@ -120,13 +126,8 @@ async def step_up(patient_id: uuid.UUID, body: StepUpRequest, request: Request, 
     command = commands.StepUpCommand(str(patient_id), body.to_level, body.reason_codes,
                                      body.effective_on,
                                      Confirmation(body.clinician_id, db.principal.key_id))
-
-    async def step(conn: Connection) -> Answer:
-        done = await commands.step_up(commands.unit_of_work(conn, cause, events), command)
-        return Answer(201, transition_view(done))
-
-    return await execute(request, db, idempotency_key, body, step,
-                         refusals=(PlanRuleBroken,))
+    return await _close_plan(request, db, idempotency_key, body, events, cause,
+                             partial(commands.step_up, command=command))
 
 
 @router.post("/patients/{patient_id}/discharge", status_code=201,
@@ -137,10 +138,18 @@ async def discharge(patient_id: uuid.UUID, body: DischargeRequest, request: Requ
     """Completed, left against advice, or transferred out; closes the plan."""
     command = commands.DischargeCommand(str(patient_id), body.outcome, body.effective_on,
                                         Confirmation(body.clinician_id, db.principal.key_id))
+    return await _close_plan(request, db, idempotency_key, body, events, cause,
+                             partial(commands.discharge, command=command))
 
-    async def leave(conn: Connection) -> Answer:
-        done = await commands.discharge(commands.unit_of_work(conn, cause, events), command)
+
+async def _close_plan(request: Request, db: SiteDatabase, idempotency_key: str | None,
+                      body: BaseModel, events: EventStore, cause: Cause,
+                      close: Callable[[UnitOfWork], Awaitable[commands.Transition]]
+                      ) -> JSONResponse:
+    """Step-up and discharge: one handler, answered with the transition."""
+    async def command(conn: Connection) -> Answer:
+        done = await close(commands.unit_of_work(conn, cause, events))
         return Answer(201, transition_view(done))
 
-    return await execute(request, db, idempotency_key, body, leave,
+    return await execute(request, db, idempotency_key, body, command,
                          refusals=(PlanRuleBroken,))
