@@ -78,7 +78,7 @@ async def follow_family_consent(uow: UnitOfWork, patient_id: str, at: datetime, 
     """A consent granted brings family therapy in while one is live; the end of the last
     live one takes it out (PlanRevised, reason family_consent). No plan yet: the draft
     reads the consents."""
-    plan = await uow.load(TreatmentPlan, patient_id)
+    plan = await _locked_plan(uow, patient_id)
     if plan is None:
         return None
     day = await site_date(uow.conn, plan.site_id, at)
@@ -92,10 +92,18 @@ async def follow_family_consent(uow: UnitOfWork, patient_id: str, at: datetime, 
 
 async def follow_transfer(uow: UnitOfWork, patient_id: str, site_id: str) -> None:
     """The patient's care moved to another site: so does the plan (PlanTransferred)."""
-    plan = await uow.load(TreatmentPlan, patient_id)
+    plan = await _locked_plan(uow, patient_id)
     if plan is not None:
         plan.transfer(site_id)
         await uow.save(plan)
+
+
+async def _locked_plan(uow: UnitOfWork, patient_id: str) -> TreatmentPlan | None:
+    """The plan, after its episode's lock: a clinician's revision waits for this one and
+    then sees it (412 for an older ETag), or this one waits for the clinician's."""
+    if await store.find_episode(uow.conn, patient_id, for_update=True) is None:
+        return None
+    return await uow.load(TreatmentPlan, patient_id)
 
 
 # --- A clinician's commands ----------------------------------------------------------------
