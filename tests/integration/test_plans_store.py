@@ -1,4 +1,4 @@
-"""Plans' repository and projections on the real Postgres: draft on admission, revisions
+"""Plans' command handlers and projections on the real Postgres: draft on admission, revisions
 that never merge, progress rows, family therapy following consent, and the site
 confinement of every table."""
 

@@ -38,6 +38,7 @@ from services.plans.domain import (
     TreatmentPlan,
     open_episode,
 )
+from services.plans.domain.as_written import plan_contents
 from services.plans.domain.plan_drafting import (
     AddIntervention,
     ChangeFrequency,
@@ -50,7 +51,6 @@ from services.plans.domain.step_down import (
     StepDownEvaluation,
     StepUpReasonCode,
 )
-from services.plans.domain.treatment_plan import plan_contents
 
 pytestmark = pytest.mark.unit
 

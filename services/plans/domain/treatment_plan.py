@@ -32,32 +32,27 @@ from iopnet.catalog import (
 )
 from iopnet.catalog import Modality as CatalogModality
 from services.plans.domain import plan_drafting
+from services.plans.domain.as_written import (
+    interventions_in_detail,
+    plan_contents,
+    written_problems,
+)
 from services.plans.domain.episode import PlanStatus
 from services.plans.domain.events import (
-    InterventionDetail,
     PlanTransferred,
     PlanWritten,
     RevisionNoted,
     TransitionConfirmed,
-    WrittenGoal,
-    WrittenObjective,
-    WrittenProblem,
 )
 from services.plans.domain.family import FamilyConsent, family_involved
 from services.plans.domain.plan_drafting import (
     AppliedChange,
     Findings,
     FrequencyChanged,
-    Goal,
-    Intervention,
     InterventionAdded,
     InterventionRemoved,
-    Modality,
-    Objective,
     PlanChange,
     PlanRevision,
-    Problem,
-    ProblemCode,
 )
 from services.plans.domain.plan_drafting import TreatmentPlan as PlanContents
 from services.plans.domain.step_down import CriterionCode, StepDownEvaluation, StepUpReasonCode
@@ -276,8 +271,8 @@ class TreatmentPlan(Aggregate):
             patient_id=self.id, site_id=self.site_id, plan_id=self.plan_id,
             revision=contents.revision, start_date=contents.start_date,
             target_date=contents.target_date, clinician_id=contents.clinician_id,
-            problems=[_written_problem(p) for p in contents.problems],
-            interventions=[_detail(i) for i in contents.interventions],
+            problems=written_problems(contents),
+            interventions=interventions_in_detail(contents),
             last_intervention_number=contents.last_intervention_number,
         )
 
@@ -326,25 +321,6 @@ class TreatmentPlan(Aggregate):
         return contents
 
 
-def plan_contents(written: PlanWritten) -> PlanContents:
-    """The plan a ``PlanWritten`` holds; without its words once the patient is forgotten."""
-    return PlanContents(
-        revision=written.revision, start_date=written.start_date,
-        target_date=written.target_date, clinician_id=written.clinician_id,
-        problems=tuple(
-            Problem(p.problem_id, ProblemCode(p.code), p.text, tuple(
-                Goal(g.goal_id, g.text, tuple(
-                    Objective(o.objective_id, o.text, o.target_date) for o in g.objectives))
-                for g in p.goals))
-            for p in written.problems or ()),
-        interventions=tuple(
-            Intervention(i.intervention_id, Modality(i.modality.value), i.sessions_per_week,
-                         i.clinician_id, i.target_date, tuple(i.addresses))
-            for i in written.interventions),
-        last_intervention_number=written.last_intervention_number,
-    )
-
-
 def change_view(change: AppliedChange) -> dict[str, object]:
     """One applied change as the revision history shows it."""
     match change:
@@ -363,24 +339,6 @@ def change_view(change: AppliedChange) -> dict[str, object]:
             return {"change": "change_frequency", "intervention_id": change.intervention_id,
                     "modality": change.modality.value, "from": change.before, "to": change.after}
     raise TypeError(change)
-
-
-def _written_problem(problem: Problem) -> WrittenProblem:
-    return WrittenProblem(
-        problem_id=problem.id, code=problem.code.value, text=problem.text,
-        goals=[WrittenGoal(goal_id=g.id, text=g.text, objectives=[
-            WrittenObjective(objective_id=o.id, text=o.text, target_date=o.target_date)
-            for o in g.objectives]) for g in problem.goals],
-    )
-
-
-def _detail(intervention: Intervention) -> InterventionDetail:
-    return InterventionDetail(
-        intervention_id=intervention.id, modality=CatalogModality(intervention.modality.value),
-        sessions_per_week=intervention.sessions_per_week,
-        clinician_id=intervention.clinician_id, target_date=intervention.target_date,
-        addresses=list(intervention.addresses),
-    )
 
 
 def change_code(change: AppliedChange) -> str:
