@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from iopnet.auth.registry import site_date, site_policies
+from iopnet.auth.registry import site_date
 from iopnet.catalog import DischargeOutcome, LevelOfCare, RevisionReason
 from iopnet.db import Connection
 from iopnet.eventstore import Cause, EventStore
@@ -33,7 +33,7 @@ from services.plans.domain import (
 )
 from services.plans.domain import progress as course
 from services.plans.domain.plan_drafting import PlanChange, PlanRevision
-from services.plans.domain.step_down import StepDownEvaluation, StepDownPolicy, StepUpReasonCode
+from services.plans.domain.step_down import StepDownEvaluation, StepUpReasonCode
 from services.plans.plan_projection import project_plan
 
 EVENTS = EventStore.of("plans")
@@ -180,10 +180,11 @@ async def step_down(uow: UnitOfWork, command: StepDownCommand) -> SteppedDownRes
     episode = await _episode(uow, command.patient_id)
     plan = await _drafted_plan(uow, command.patient_id)
     effective_on = command.order.effective_on
-    day = command.as_of or min(effective_on, await site_date(uow.conn, episode.site_id))
+    site = await store.site_rules(uow.conn, episode.site_id)
+    day = command.as_of or min(effective_on, site.today())
     check_as_of(day, episode, "#/as_of")
-    evaluation = course.evaluate(await store.load_progress(uow.conn, episode),
-                                 await step_down_policy(uow.conn, episode.site_id), day)
+    evaluation = course.evaluate(await store.load_progress(uow.conn, episode), site.step_down,
+                                 day)
     try:
         plan.step_down(evaluation, command.order, command.confirmation)
     except StepDownNotAllowed as refused:
@@ -240,17 +241,6 @@ def check_as_of(as_of: date, episode: CareEpisode, pointer: str) -> None:
         raise Problem(422, "validation", "The date is before the admission",
                       f"as_of {as_of} is before the program started on {episode.starts_on}",
                       errors=[{"pointer": pointer}])
-
-
-async def step_down_policy(conn: Connection, site_id: str) -> StepDownPolicy:
-    policies = await site_policies(conn, site_id)
-    return StepDownPolicy(
-        min_weeks_in_program=policies.step_down_min_weeks,
-        phq9_threshold=policies.step_down_phq9_below,
-        response_drop=policies.step_down_response_drop,
-        consecutive_measures=policies.step_down_consecutive_measures,
-        min_attendance_rate=policies.step_down_min_attendance,
-    )
 
 
 def evaluation_view(evaluation: StepDownEvaluation) -> dict[str, Any]:

@@ -8,14 +8,17 @@ the event, never from the clock, so a rebuild writes the same rows.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from iopnet.catalog import (
     ConsentGranted,
     Discharged,
     PlanDrafted,
     PlanRevised,
+    SitePolicies,
     SteppedDown,
     SteppedUp,
 )
@@ -46,6 +49,7 @@ from services.plans.domain.progress import (
     SessionStatus,
     SignalRecord,
 )
+from services.plans.domain.step_down import StepDownPolicy
 
 #: Every table holding a patient's rows (each has patient_id): they follow the patient to
 #: a new site on transfer, and are deleted, last listed first, when the patient is
@@ -101,6 +105,35 @@ async def plan_status_changed(conn: Connection, patient_id: str, status: PlanSta
         "UPDATE care_episodes SET plan_status = $2, updated_at = $3 WHERE patient_id = $1",
         patient_id, status.value, at,
     )
+
+
+# --- Sites ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SiteRules:
+    """What plans needs of a site, read in one go: its time zone and step-down criteria."""
+
+    zone: ZoneInfo
+    step_down: StepDownPolicy
+
+    def today(self) -> date:
+        """The date at the site: a clinic's day, not the server's."""
+        return datetime.now(UTC).astimezone(self.zone).date()
+
+
+async def site_rules(conn: Connection, site_id: str) -> SiteRules:
+    """A site's rules; UTC and the network's defaults for a site not (yet) known here."""
+    row = await conn.fetchrow("SELECT time_zone, policies FROM sites WHERE site_id = $1",
+                              site_id)
+    policies = SitePolicies.model_validate(row["policies"]) if row else SitePolicies()
+    return SiteRules(ZoneInfo(row["time_zone"] if row else "UTC"), StepDownPolicy(
+        min_weeks_in_program=policies.step_down_min_weeks,
+        phq9_threshold=policies.step_down_phq9_below,
+        response_drop=policies.step_down_response_drop,
+        consecutive_measures=policies.step_down_consecutive_measures,
+        min_attendance_rate=policies.step_down_min_attendance,
+    ))
 
 
 # --- Treatment plans ----------------------------------------------------------------------

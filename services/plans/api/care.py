@@ -36,7 +36,7 @@ from services.plans.api.models import (
     StepUpRequest,
     TransitionView,
 )
-from services.plans.commands import check_as_of, evaluation_view, step_down_policy
+from services.plans.commands import check_as_of, evaluation_view
 from services.plans.domain import Confirmation, PlanRuleBroken, StepDownOrder
 from services.plans.domain import progress as course
 
@@ -81,9 +81,10 @@ async def evaluate_step_down(patient_id: uuid.UUID, db: Reader, as_of: AsOf = No
     async with db.transaction() as conn:
         row = await episode_row(conn, patient_id)
         ep = store.episode_of(row)
-        day = as_of or await site_date(conn, ep.site_id)
+        site = await store.site_rules(conn, ep.site_id)
+        day = as_of or site.today()
         check_as_of(day, ep, "query:as_of")
-        policy = await step_down_policy(conn, ep.site_id)
+        policy = site.step_down
         record = await store.load_progress(conn, ep)
     evaluation = course.evaluate(record, policy, day)
     return {"patient_id": patient_id, "as_of": day, "plan_status": row["plan_status"],
