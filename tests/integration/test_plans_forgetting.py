@@ -8,7 +8,6 @@ from datetime import date
 import asyncpg
 import pytest
 
-from iopctl.stack import spec_of
 from iopnet.auth import SiteDatabase
 from iopnet.catalog import PatientForgotten, RevisionReason, parse_event
 from iopnet.eventstore import EventStore
@@ -18,7 +17,7 @@ from services.plans.domain.plan_drafting import ChangeFrequency
 from services.plans.domain.treatment_plan import AftercareItem
 from services.plans.plan_projection import project_plan
 from tests.integration import test_plans_store
-from tests.integration.test_plans_store import CAUSE, INTAKE, SITE, admit, site
+from tests.integration.test_plans_store import CAUSE, INTAKE, SITE, admit, deliver, site
 
 pytestmark = pytest.mark.integration
 plans_db = test_plans_store.plans_db
@@ -35,7 +34,7 @@ async def test_after_patient_forgotten_no_plan_text_remains(plans_db: asyncpg.Po
     await _revise_and_step_down(plans_db, patient_id)
     assert await _personal_text_in_tables(plans_db) == set(PERSONAL)
 
-    await _deliver_forgotten(plans_db, patient_id)
+    await deliver(plans_db, INTAKE, PatientForgotten(site_id=SITE, patient_id=patient_id))
 
     assert await _personal_text_in_tables(plans_db) == set()
     async with plans_db.acquire() as conn:
@@ -58,17 +57,6 @@ async def _revise_and_step_down(pool: asyncpg.Pool, patient_id: str) -> None:
             patient_id, StepDownOrder(date(2026, 12, 20), 7, (AftercareItem.CRISIS_LINE,),
                                       OVERRIDE),
             date(2026, 12, 20), Confirmation("c-7", "key-1")))
-
-
-async def _deliver_forgotten(pool: asyncpg.Pool, patient_id: str) -> None:
-    event = PatientForgotten(site_id=SITE, patient_id=patient_id)
-    [envelope] = INTAKE.envelopes(f"patient-{patient_id}", 1, [event], CAUSE)
-    projection = spec_of("plans").consumer_projection()
-    assert projection is not None
-    forget = projection.projector_for(envelope)
-    assert forget is not None
-    async with pool.acquire() as conn, conn.transaction():
-        await forget(conn, event, envelope)
 
 
 async def _personal_text_in_tables(pool: asyncpg.Pool) -> set[str]:

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 import pytest
 
-from iopctl.stack import migrations_of
+from iopctl.stack import migrations_of, spec_of
 from iopnet.auth import Principal, SiteDatabase
 from iopnet.catalog import (
     ConsentExpired,
@@ -22,6 +22,7 @@ from iopnet.catalog import (
     DomainEvent,
     OutcomeMeasured,
     PatientAdmitted,
+    PatientTransferred,
     RevisionReason,
     Scope,
     SessionAttended,
@@ -36,7 +37,7 @@ from iopnet.eventstore import Cause, EventStore
 from iopnet.migrate import apply_migrations
 from iopnet.problems import Problem
 from iopnet.topics import topic_of
-from services.plans import commands, projections, store
+from services.plans import commands, store
 from services.plans.domain import StaleRevision, TreatmentPlan
 from services.plans.domain.plan_drafting import ChangeFrequency
 from services.plans.domain.progress import attendance
@@ -71,7 +72,9 @@ def site(site_id: str = SITE) -> Principal:
 async def deliver(pool: asyncpg.Pool, source: EventStore, event: DomainEvent) -> str:
     """As the consumer runner does: one transaction, as the owner; the envelope's id."""
     [envelope] = source.envelopes(f"x-{uuid.uuid4()}", 0, [event], CAUSE)
-    projector = projections.PROJECTION.projector_for(envelope)
+    projection = spec_of("plans").consumer_projection()
+    assert projection is not None
+    projector = projection.projector_for(envelope)
     assert projector is not None
     async with pool.acquire() as conn, conn.transaction():
         await projector(conn, event, envelope)
@@ -142,6 +145,24 @@ async def test_another_site_sees_nothing_of_the_plan(plans_db: asyncpg.Pool) -> 
         assert unseen.value.status == 404
         for table in store.PATIENT_TABLES:
             assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 0, table
+
+
+async def test_a_transferred_patients_plan_goes_on_at_the_new_site(
+    plans_db: asyncpg.Pool,
+) -> None:
+    patient_id = await admit(plans_db)
+    await deliver(plans_db, INTAKE, PatientTransferred(
+        site_id="site-b", patient_id=patient_id, from_site_id=SITE))
+    async with SiteDatabase(plans_db, site("site-b")).transaction() as conn:
+        plan, _ = await commands.revise_plan(commands.unit_of_work(conn, CAUSE),
+                                             revision_of(patient_id, "I2"))
+        revisions = await store.list_revisions(conn, patient_id)
+    assert plan.site_id == "site-b"
+    assert [r["revision"] for r in revisions] == [1, 2]
+    kinds = await plans_db.fetch("SELECT envelope->>'type' AS kind, envelope->>'siteid' AS site"
+                                 " FROM events ORDER BY global_position")
+    assert [(k["kind"], k["site"]) for k in kinds][2:4] == [
+        ("iopnet.PlanTransferred", "site-b"), ("iopnet.PlanRevised", "site-b")]
 
 
 async def test_sessions_events_build_attendance_dated_in_the_sites_time_zone(
