@@ -5,6 +5,7 @@ from services.plans.api import routers
 from services.plans.projections import PROJECTION
 from services.plans.settings import PlansSettings
 from services.plans.store import PATIENT_TABLES
+from services.plans.upgrades import UPGRADES
 
 SPEC = ServiceSpec(
     name="plans",
@@ -13,5 +14,6 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     projection=PROJECTION,
     patient_tables=PATIENT_TABLES,
+    upgrades=UPGRADES,
     description="Personalized treatment plans, their revisions, progress and step-down.",
 )

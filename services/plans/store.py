@@ -1,33 +1,41 @@
-"""Plans' adapters: the treatment-plan repository, its read model, and progress tables."""
+"""Plans' adapters: the SQL that writes its derived tables and reads them back.
+
+Only projections write here (``plan_projection`` for plans' own events,
+``projections`` for the events plans consumes); every write takes its time from
+the event, never from the clock, so a rebuild writes the same rows.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from iopnet.aggregate import Repository
 from iopnet.catalog import (
     ConsentGranted,
     Discharged,
-    DomainEvent,
     PlanDrafted,
     PlanRevised,
+    SitePolicies,
     SteppedDown,
     SteppedUp,
 )
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
-from iopnet.eventstore import Cause, EventStore
-from services.plans.domain import CareEpisode, FamilyConsent, PlanStatus, TreatmentPlan
+from services.plans.domain import (
+    CareEpisode,
+    FamilyConsent,
+    PlanStatus,
+    PlanWritten,
+    RevisionNoted,
+    TransitionConfirmed,
+)
+from services.plans.domain.events import WrittenProblem
 from services.plans.domain.plan_drafting import (
-    AppliedChange,
-    FrequencyChanged,
     Goal,
     Intervention,
-    InterventionAdded,
-    InterventionRemoved,
     Modality,
     Objective,
     Problem,
@@ -41,10 +49,11 @@ from services.plans.domain.progress import (
     SessionStatus,
     SignalRecord,
 )
+from services.plans.domain.step_down import StepDownPolicy
 
-EVENTS = EventStore.of("plans")
-#: Tables whose rows follow a patient to a new site: the plan and its progress are the
-#: patient's ongoing care, which the receiving site continues (same revision numbers).
+#: Every table holding a patient's rows (each has patient_id): they follow the patient to
+#: a new site on transfer, and are deleted, last listed first, when the patient is
+#: forgotten. A plan's parts are listed after the plan.
 PATIENT_TABLES = (
     "care_episodes", "treatment_plans", "plan_problems", "plan_goals", "plan_objectives",
     "plan_interventions", "plan_revisions", "care_transitions", "session_attendance",
@@ -55,20 +64,19 @@ PATIENT_TABLES = (
 # --- Care episodes ------------------------------------------------------------------------
 
 
-async def open_episode(conn: Connection, episode: CareEpisode) -> bool:
-    """Records the admission's facts; False when the episode was already open."""
-    status = await conn.execute(
+async def open_episode(conn: Connection, episode: CareEpisode, at: datetime) -> None:
+    """Records the admission's facts; a second admission of the same patient changes nothing."""
+    await conn.execute(
         "INSERT INTO care_episodes (patient_id, site_id, program_id, clinician_id, starts_on,"
         " planned_end, days_per_week, planned_weeks, baseline_phq9, baseline_gad7,"
-        " auditc_positive, risk_level, co_occurring, plan_status)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        " auditc_positive, risk_level, co_occurring, plan_status, updated_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         " ON CONFLICT (patient_id) DO NOTHING",
         episode.patient_id, episode.site_id, episode.program_id, episode.clinician_id,
         episode.starts_on, episode.planned_end, episode.days_per_week, episode.planned_weeks,
         episode.baseline_phq9, episode.baseline_gad7, episode.auditc_positive,
-        episode.risk_level, list(episode.co_occurring), PlanStatus.AWAITING_DRAFT.value,
+        episode.risk_level, list(episode.co_occurring), PlanStatus.AWAITING_DRAFT.value, at,
     )
-    return status.endswith(" 1")
 
 
 async def find_episode(conn: Connection, patient_id: str, *, for_update: bool = False
@@ -91,172 +99,145 @@ def episode_of(row: dict[str, Any]) -> CareEpisode:
     )
 
 
-async def _set_status(conn: Connection, patient_id: str, status: PlanStatus) -> None:
+async def plan_status_changed(conn: Connection, patient_id: str, status: PlanStatus,
+                              at: datetime) -> None:
     await conn.execute(
-        "UPDATE care_episodes SET plan_status = $2, updated_at = now() WHERE patient_id = $1",
-        patient_id, status.value,
+        "UPDATE care_episodes SET plan_status = $2, updated_at = $3 WHERE patient_id = $1",
+        patient_id, status.value, at,
     )
+
+
+# --- Sites ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SiteRules:
+    """What plans needs of a site, read in one go: its time zone and step-down criteria."""
+
+    zone: ZoneInfo
+    step_down: StepDownPolicy
+
+    def today(self) -> date:
+        """The date at the site: a clinic's day, not the server's."""
+        return datetime.now(UTC).astimezone(self.zone).date()
+
+
+async def site_rules(conn: Connection, site_id: str) -> SiteRules:
+    """A site's rules; UTC and the network's defaults for a site not (yet) known here."""
+    row = await conn.fetchrow("SELECT time_zone, policies FROM sites WHERE site_id = $1",
+                              site_id)
+    policies = SitePolicies.model_validate(row["policies"]) if row else SitePolicies()
+    return SiteRules(ZoneInfo(row["time_zone"] if row else "UTC"), StepDownPolicy(
+        min_weeks_in_program=policies.step_down_min_weeks,
+        phq9_threshold=policies.step_down_phq9_below,
+        response_drop=policies.step_down_response_drop,
+        consecutive_measures=policies.step_down_consecutive_measures,
+        min_attendance_rate=policies.step_down_min_attendance,
+    ))
 
 
 # --- Treatment plans ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TransitionDetail:
-    """What a step-down, step-up or discharge keeps beside its event (never published)."""
-
-    clinician_id: str | None = None
-    override_reason: str | None = None
-    overridden_criteria: tuple[str, ...] = ()
-
-
-class TreatmentPlans(Repository[TreatmentPlan]):
-    """Treatment plans of the patients the caller's site can see.
-
-    ``get`` locks the patient's episode row, so two revisions of one plan run one
-    after the other: the second sees the first's revision and is refused as stale.
-    """
-
-    def __init__(self, conn: Connection, events: EventStore = EVENTS, *,
-                 recorded_by: str | None = None) -> None:
-        super().__init__(conn, events, TreatmentPlan)
-        self.recorded_by = recorded_by
-
-    async def get(self, aggregate_id: str) -> TreatmentPlan | None:
-        episode = await find_episode(self.conn, aggregate_id, for_update=True)
-        if episode is None:
-            return None
-        plan = await super().get(aggregate_id) or TreatmentPlan(aggregate_id)
-        plan.site_id = episode["site_id"]  # the events keep the site they were recorded at
-        if plan.revision:
-            plan.attach(await load_contents(self.conn, aggregate_id))
-        return plan
-
-    async def save(self, aggregate: TreatmentPlan, cause: Cause, *, note: str | None = None,
-                   changes: Sequence[AppliedChange] = (),
-                   detail: TransitionDetail = TransitionDetail()) -> Sequence[EventEnvelope]:
-        pending = list(aggregate.pending)
-        envelopes = await super().save(aggregate, cause)
-        for event, envelope in zip(pending, envelopes, strict=True):
-            await self._project(aggregate, event, envelope, note, changes, detail)
-        return envelopes
-
-    async def _project(self, plan: TreatmentPlan, event: DomainEvent, envelope: EventEnvelope,
-                       note: str | None, changes: Sequence[AppliedChange],
-                       detail: TransitionDetail) -> None:
-        assert plan.contents is not None
-        match event:
-            case PlanDrafted():
-                await _write_contents(self.conn, plan.id, event.site_id, event.plan_id,
-                                      plan.contents)
-                await _write_revision(self.conn, event, envelope, None, None, self.recorded_by,
-                                      (), [], plan.contents)
-                await _set_status(self.conn, plan.id, PlanStatus.ACTIVE)
-            case PlanRevised():
-                await _write_contents(self.conn, plan.id, event.site_id, event.plan_id,
-                                      plan.contents)
-                await _write_revision(self.conn, event, envelope, event.reason.value, note,
-                                      self.recorded_by, event.changes,
-                                      [change_view(c) for c in changes], plan.contents)
-            case SteppedDown() | SteppedUp() | Discharged():
-                await self._write_transition(event, envelope, detail)
-                await _set_status(self.conn, plan.id, plan.status)
-
-    async def _write_transition(self, event: SteppedDown | SteppedUp | Discharged,
-                                envelope: EventEnvelope, detail: TransitionDetail) -> None:
-        kind, to_level, aftercare, follow_up, reasons, outcome = (
-            PlanStatus.DISCHARGED, None, None, None, None, None)
-        match event:
-            case SteppedDown():
-                kind, to_level = PlanStatus.STEPPED_DOWN, event.to_level.value
-                aftercare, follow_up = event.aftercare, event.follow_up_within_days
-            case SteppedUp():
-                kind, to_level = PlanStatus.STEPPED_UP, event.to_level.value
-                reasons = event.reason_codes
-            case Discharged():
-                outcome = event.outcome.value
-        await self.conn.execute(
-            "INSERT INTO care_transitions (patient_id, site_id, kind, effective_on, to_level,"
-            " aftercare, follow_up_within_days, reason_codes, outcome, clinician_id,"
-            " override_reason, overridden_criteria, event_id, recorded_at, recorded_by)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-            event.patient_id, event.site_id, kind.value, event.effective_on, to_level, aftercare,
-            follow_up, reasons, outcome, detail.clinician_id, detail.override_reason,
-            list(detail.overridden_criteria) or None, envelope.id, envelope.time,
-            self.recorded_by,
-        )
-
-
-def change_view(change: AppliedChange) -> dict[str, Any]:
-    """One applied change as the revision history shows it."""
-    match change:
-        case InterventionAdded():
-            added = change.intervention
-            return {"change": "add_intervention", "intervention_id": added.id,
-                    "modality": added.modality.value,
-                    "sessions_per_week": added.sessions_per_week,
-                    "addresses": list(added.addresses), "clinician_id": added.clinician_id,
-                    "target_date": added.target_date.isoformat()}
-        case InterventionRemoved():
-            removed = change.intervention
-            return {"change": "remove_intervention", "intervention_id": removed.id,
-                    "modality": removed.modality.value}
-        case FrequencyChanged():
-            return {"change": "change_frequency", "intervention_id": change.intervention_id,
-                    "modality": change.modality.value, "from": change.before, "to": change.after}
-    raise TypeError(change)
-
-
-async def _write_contents(conn: Connection, patient_id: str, site_id: str, plan_id: str,
-                          contents: PlanContents) -> None:
+async def plan_written(conn: Connection, written: PlanWritten, at: datetime) -> None:
+    """The plan's current revision in full; its words only while the patient is known."""
+    patient_id, site_id = written.patient_id, written.site_id
     await conn.execute(
         "INSERT INTO treatment_plans (patient_id, site_id, plan_id, revision, start_date,"
-        " target_date, clinician_id, last_intervention_number) VALUES ($1, $2, $3, $4, $5,"
-        " $6, $7, $8) ON CONFLICT (patient_id) DO UPDATE SET revision = $4,"
-        " last_intervention_number = $8, updated_at = now()",
-        patient_id, site_id, plan_id, contents.revision, contents.start_date,
-        contents.target_date, contents.clinician_id, contents.last_intervention_number,
+        " target_date, clinician_id, last_intervention_number, updated_at) VALUES ($1, $2, $3,"
+        " $4, $5, $6, $7, $8, $9) ON CONFLICT (patient_id) DO UPDATE SET revision = $4,"
+        " last_intervention_number = $8, updated_at = $9",
+        patient_id, site_id, written.plan_id, written.revision, written.start_date,
+        written.target_date, written.clinician_id, written.last_intervention_number, at,
     )
     for table in ("plan_problems", "plan_goals", "plan_objectives", "plan_interventions"):
         await conn.execute(f"DELETE FROM {table} WHERE patient_id = $1", patient_id)
-    goals = [(p, g) for p in contents.problems for g in p.goals]
-    await conn.executemany(
-        "INSERT INTO plan_problems (patient_id, site_id, problem_id, position, code, text)"
-        " VALUES ($1, $2, $3, $4, $5, $6)",
-        [(patient_id, site_id, p.id, n, p.code.value, p.text)
-         for n, p in enumerate(contents.problems)],
-    )
-    await conn.executemany(
-        "INSERT INTO plan_goals (patient_id, site_id, goal_id, problem_id, position, text)"
-        " VALUES ($1, $2, $3, $4, $5, $6)",
-        [(patient_id, site_id, g.id, p.id, n, g.text) for n, (p, g) in enumerate(goals)],
-    )
-    await conn.executemany(
-        "INSERT INTO plan_objectives (patient_id, site_id, objective_id, goal_id, position,"
-        " text, target_date) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        [(patient_id, site_id, o.id, g.id, n, o.text, o.target_date)
-         for n, (g, o) in enumerate((g, o) for _, g in goals for o in g.objectives)],
-    )
+    if written.problems is not None:  # None: the patient was forgotten
+        await _write_problems(conn, patient_id, site_id, written.problems)
     await conn.executemany(
         "INSERT INTO plan_interventions (patient_id, site_id, intervention_id, position,"
         " modality, sessions_per_week, clinician_id, target_date, addresses)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        [(patient_id, site_id, i.id, n, i.modality.value, i.sessions_per_week, i.clinician_id,
-          i.target_date, list(i.addresses)) for n, i in enumerate(contents.interventions)],
+        [(patient_id, site_id, i.intervention_id, n, i.modality.value, i.sessions_per_week,
+          i.clinician_id, i.target_date, i.addresses)
+         for n, i in enumerate(written.interventions)],
     )
 
 
-async def _write_revision(conn: Connection, event: PlanDrafted | PlanRevised,
-                          envelope: EventEnvelope, reason: str | None, note: str | None,
-                          recorded_by: str | None, codes: Sequence[str],
-                          changes: list[dict[str, Any]], contents: PlanContents) -> None:
+async def _write_problems(conn: Connection, patient_id: str, site_id: str,
+                          problems: Sequence[WrittenProblem]) -> None:
+    goals = [(p, g) for p in problems for g in p.goals]
+    await conn.executemany(
+        "INSERT INTO plan_problems (patient_id, site_id, problem_id, position, code, text)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        [(patient_id, site_id, p.problem_id, n, p.code, p.text) for n, p in enumerate(problems)],
+    )
+    await conn.executemany(
+        "INSERT INTO plan_goals (patient_id, site_id, goal_id, problem_id, position, text)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        [(patient_id, site_id, g.goal_id, p.problem_id, n, g.text)
+         for n, (p, g) in enumerate(goals)],
+    )
+    await conn.executemany(
+        "INSERT INTO plan_objectives (patient_id, site_id, objective_id, goal_id, position,"
+        " text, target_date) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        [(patient_id, site_id, o.objective_id, g.goal_id, n, o.text, o.target_date)
+         for n, (g, o) in enumerate((g, o) for _, g in goals for o in g.objectives)],
+    )
+
+
+async def revision_recorded(conn: Connection, event: PlanDrafted | PlanRevised,
+                            envelope: EventEnvelope) -> None:
+    """A revision in the history, the draft included; who and why follow (RevisionNoted)."""
+    reason, codes = (None, []) if isinstance(event, PlanDrafted) else (
+        event.reason.value, list(event.changes))
     await conn.execute(
         "INSERT INTO plan_revisions (patient_id, site_id, revision, event_id, recorded_at,"
-        " reason, note, recorded_by, change_codes, changes, interventions)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        " reason, change_codes, changes, interventions)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, '[]'::jsonb, $8)",
         event.patient_id, event.site_id, event.revision, envelope.id, envelope.time, reason,
-        note, recorded_by, list(codes), changes,
-        [i.model_dump(mode="json") for i in event.interventions],
+        codes, [i.model_dump(mode="json") for i in event.interventions],
+    )
+
+
+async def revision_noted(conn: Connection, noted: RevisionNoted) -> None:
+    await conn.execute(
+        "UPDATE plan_revisions SET note = $3, recorded_by = $4, changes = $5"
+        " WHERE patient_id = $1 AND revision = $2",
+        noted.patient_id, noted.revision, noted.note, noted.recorded_by, noted.changes,
+    )
+
+
+async def transition_recorded(conn: Connection, event: SteppedDown | SteppedUp | Discharged,
+                              envelope: EventEnvelope) -> PlanStatus:
+    """How the episode ended; who confirmed it follows (TransitionConfirmed)."""
+    kind, to_level, aftercare, follow_up, reasons, outcome = (
+        PlanStatus.DISCHARGED, None, None, None, None, None)
+    match event:
+        case SteppedDown():
+            kind, to_level = PlanStatus.STEPPED_DOWN, event.to_level.value
+            aftercare, follow_up = event.aftercare, event.follow_up_within_days
+        case SteppedUp():
+            kind, to_level = PlanStatus.STEPPED_UP, event.to_level.value
+            reasons = event.reason_codes
+        case Discharged():
+            outcome = event.outcome.value
+    await conn.execute(
+        "INSERT INTO care_transitions (patient_id, site_id, kind, effective_on, to_level,"
+        " aftercare, follow_up_within_days, reason_codes, outcome, event_id, recorded_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        event.patient_id, event.site_id, kind.value, event.effective_on, to_level, aftercare,
+        follow_up, reasons, outcome, envelope.id, envelope.time,
+    )
+    return kind
+
+
+async def transition_confirmed(conn: Connection, confirmed: TransitionConfirmed) -> None:
+    await conn.execute(
+        "UPDATE care_transitions SET clinician_id = $2, override_reason = $3,"
+        " overridden_criteria = $4, recorded_by = $5 WHERE patient_id = $1",
+        confirmed.patient_id, confirmed.clinician_id, confirmed.override_reason,
+        confirmed.overridden_criteria or None, confirmed.recorded_by,
     )
 
 
@@ -323,57 +304,61 @@ async def find_transition(conn: Connection, patient_id: str) -> dict[str, Any] |
 
 async def session_scheduled(conn: Connection, patient_id: str, site_id: str, session_id: str,
                             kind: str, modality: str, starts_at: Any, held_on: date,
-                            duration_minutes: int, waitlisted: bool) -> None:
+                            duration_minutes: int, waitlisted: bool, at: datetime) -> None:
     await conn.execute(
         "INSERT INTO session_attendance (patient_id, session_id, site_id, kind, modality,"
-        " starts_at, held_on, duration_minutes, waitlisted, status)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'scheduled')"
+        " starts_at, held_on, duration_minutes, waitlisted, status, updated_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'scheduled', $10)"
         " ON CONFLICT (patient_id, session_id) DO UPDATE SET kind = $4, modality = $5,"
         " starts_at = $6, held_on = $7, duration_minutes = $8,"
-        " waitlisted = $9 AND session_attendance.status = 'scheduled', updated_at = now()",
+        " waitlisted = $9 AND session_attendance.status = 'scheduled', updated_at = $10",
         patient_id, session_id, site_id, kind, modality, starts_at, held_on, duration_minutes,
-        waitlisted,
+        waitlisted, at,
     )
 
 
 async def session_outcome(conn: Connection, patient_id: str, site_id: str, session_id: str,
-                          status: SessionStatus, on: date, late_minutes: int = 0,
+                          status: SessionStatus, on: date, at: datetime, late_minutes: int = 0,
                           credited_minutes: int = 0) -> None:
     """Attended or missed; a session not seen scheduled is dated by the outcome."""
     await conn.execute(
         "INSERT INTO session_attendance (patient_id, session_id, site_id, held_on, status,"
-        " late_minutes, credited_minutes) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        " late_minutes, credited_minutes, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         " ON CONFLICT (patient_id, session_id) DO UPDATE SET status = $5, late_minutes = $6,"
-        " credited_minutes = $7, waitlisted = false, updated_at = now()",
-        patient_id, session_id, site_id, on, status.value, late_minutes, credited_minutes,
+        " credited_minutes = $7, waitlisted = false, updated_at = $8",
+        patient_id, session_id, site_id, on, status.value, late_minutes, credited_minutes, at,
     )
 
 
-async def sessions_cancelled(conn: Connection, patient_id: str, session_ids: list[str]) -> None:
+async def sessions_cancelled(conn: Connection, patient_id: str, session_ids: list[str],
+                             at: datetime) -> None:
     await conn.execute(
-        "UPDATE session_attendance SET status = 'cancelled', updated_at = now()"
+        "UPDATE session_attendance SET status = 'cancelled', updated_at = $3"
         " WHERE patient_id = $1 AND session_id = ANY($2::text[]) AND status = 'scheduled'",
-        patient_id, session_ids,
+        patient_id, session_ids, at,
     )
 
 
 async def outcome_measured(conn: Connection, patient_id: str, site_id: str, measure_id: str,
                            instrument: str, total: int, item9: int | None, measured_on: date,
-                           program_week: int) -> None:
+                           program_week: int, at: datetime) -> None:
     await conn.execute(
         "INSERT INTO outcome_measures (patient_id, measure_id, site_id, instrument, total,"
-        " item9, measured_on, program_week) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        " item9, measured_on, program_week, recorded_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         " ON CONFLICT (patient_id, measure_id) DO NOTHING",
-        patient_id, measure_id, site_id, instrument, total, item9, measured_on, program_week,
+        patient_id, measure_id, site_id, instrument, total, item9, measured_on, program_week, at,
     )
 
 
 async def risk_signal_raised(conn: Connection, event_id: str, patient_id: str, site_id: str,
-                             signal: str, observed_on: date, raised_by: str) -> None:
+                             signal: str, observed_on: date, raised_by: str, at: datetime
+                             ) -> None:
     await conn.execute(
         "INSERT INTO risk_signals (event_id, patient_id, site_id, signal, observed_on,"
-        " raised_by) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
-        event_id, patient_id, site_id, signal, observed_on, raised_by,
+        " raised_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        " ON CONFLICT (event_id) DO NOTHING",
+        event_id, patient_id, site_id, signal, observed_on, raised_by, at,
     )
 
 

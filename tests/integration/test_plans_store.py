@@ -1,4 +1,4 @@
-"""Plans' repository and projections on the real Postgres: draft on admission, revisions
+"""Plans' command handlers and projections on the real Postgres: draft on admission, revisions
 that never merge, progress rows, family therapy following consent, and the site
 confinement of every table."""
 
@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 import pytest
 
-from iopctl.stack import migrations_of
+from iopctl.stack import migrations_of, spec_of
 from iopnet.auth import Principal, SiteDatabase
 from iopnet.catalog import (
     ConsentExpired,
@@ -22,6 +22,7 @@ from iopnet.catalog import (
     DomainEvent,
     OutcomeMeasured,
     PatientAdmitted,
+    PatientTransferred,
     RevisionReason,
     Scope,
     SessionAttended,
@@ -34,9 +35,10 @@ from iopnet.catalog.codes import Instrument, Modality
 from iopnet.db import create_pool
 from iopnet.eventstore import Cause, EventStore
 from iopnet.migrate import apply_migrations
+from iopnet.problems import Problem
 from iopnet.topics import topic_of
-from services.plans import projections, store
-from services.plans.domain import StaleRevision
+from services.plans import commands, store
+from services.plans.domain import StaleRevision, TreatmentPlan
 from services.plans.domain.plan_drafting import ChangeFrequency
 from services.plans.domain.progress import attendance
 from tests.conftest import FreshDatabase
@@ -70,7 +72,9 @@ def site(site_id: str = SITE) -> Principal:
 async def deliver(pool: asyncpg.Pool, source: EventStore, event: DomainEvent) -> str:
     """As the consumer runner does: one transaction, as the owner; the envelope's id."""
     [envelope] = source.envelopes(f"x-{uuid.uuid4()}", 0, [event], CAUSE)
-    projector = projections.PROJECTION.projector_for(envelope)
+    projection = spec_of("plans").consumer_projection()
+    assert projection is not None
+    projector = projection.projector_for(envelope)
     assert projector is not None
     async with pool.acquire() as conn, conn.transaction():
         await projector(conn, event, envelope)
@@ -103,19 +107,22 @@ async def test_admission_drafts_the_plan_and_stores_it_whole(plans_db: asyncpg.P
     assert outbox[0]["envelope"]["streamid"] == f"plan-{patient_id}"
 
 
+def revision_of(patient_id: str, intervention: str, expected: int = 1,
+                note: str | None = "n") -> commands.PlanRevisionOrder:
+    return commands.PlanRevisionOrder(patient_id, frozenset({expected}),
+                                      [ChangeFrequency(intervention, 2)],
+                                      RevisionReason.PROGRESS, note, "key-1")
+
+
 async def test_two_revisions_of_one_revision_never_merge(plans_db: asyncpg.Pool) -> None:
     patient_id = await admit(plans_db)
 
     async def revise(intervention: str) -> str:
         try:
             async with SiteDatabase(plans_db, site()).transaction() as conn:
-                plans = store.TreatmentPlans(conn, recorded_by="key-1")
-                plan = await plans.get(patient_id)
-                assert plan is not None
-                revision = plan.revise(1, [ChangeFrequency(intervention, 2)],
-                                       RevisionReason.PROGRESS)
-                await asyncio.sleep(0.1)  # both have read revision 1 by now, or wait
-                await plans.save(plan, CAUSE, note="n", changes=revision.changes)
+                await commands.revise_plan(commands.unit_of_work(conn, CAUSE),
+                                           revision_of(patient_id, intervention))
+                await asyncio.sleep(0.1)  # the other waits for this one's episode lock
             return "saved"
         except StaleRevision:
             return "stale"
@@ -132,9 +139,30 @@ async def test_another_site_sees_nothing_of_the_plan(plans_db: asyncpg.Pool) -> 
     patient_id = await admit(plans_db)
     async with SiteDatabase(plans_db, site("site-b")).transaction() as conn:
         assert await store.find_episode(conn, patient_id) is None
-        assert await store.TreatmentPlans(conn).get(patient_id) is None
+        with pytest.raises(Problem) as unseen:
+            await commands.revise_plan(commands.unit_of_work(conn, CAUSE),
+                                       revision_of(patient_id, "I2"))
+        assert unseen.value.status == 404
         for table in store.PATIENT_TABLES:
             assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 0, table
+
+
+async def test_a_transferred_patients_plan_goes_on_at_the_new_site(
+    plans_db: asyncpg.Pool,
+) -> None:
+    patient_id = await admit(plans_db)
+    await deliver(plans_db, INTAKE, PatientTransferred(
+        site_id="site-b", patient_id=patient_id, from_site_id=SITE))
+    async with SiteDatabase(plans_db, site("site-b")).transaction() as conn:
+        plan, _ = await commands.revise_plan(commands.unit_of_work(conn, CAUSE),
+                                             revision_of(patient_id, "I2"))
+        revisions = await store.list_revisions(conn, patient_id)
+    assert plan.site_id == "site-b"
+    assert [r["revision"] for r in revisions] == [1, 2]
+    kinds = await plans_db.fetch("SELECT envelope->>'type' AS kind, envelope->>'siteid' AS site"
+                                 " FROM events ORDER BY global_position")
+    assert [(k["kind"], k["site"]) for k in kinds][2:4] == [
+        ("iopnet.PlanTransferred", "site-b"), ("iopnet.PlanRevised", "site-b")]
 
 
 async def test_sessions_events_build_attendance_dated_in_the_sites_time_zone(
@@ -216,7 +244,7 @@ async def test_family_therapy_comes_with_the_first_consent_and_goes_with_the_las
     async with SiteDatabase(plans_db, site()).transaction() as conn:
         revisions = await store.list_revisions(conn, patient_id)
         contents = await store.load_contents(conn, patient_id)
-        plan = await store.TreatmentPlans(conn).get(patient_id)
+        plan = await commands.unit_of_work(conn, CAUSE).load(TreatmentPlan, patient_id)
     assert [(r["revision"], r["reason"], r["change_codes"], r["recorded_by"])
             for r in revisions] == [(1, None, [], None),
                                     (2, "family_consent", ["added:I8"], None),

@@ -7,7 +7,14 @@ from datetime import date
 import pytest
 from pydantic import ValidationError
 
-from iopnet.catalog import DischargeOutcome, Modality, PatientAdmitted, PlanRevised, RiskLevel
+from iopnet.catalog import (
+    DischargeOutcome,
+    DomainEvent,
+    Modality,
+    PatientAdmitted,
+    PlanRevised,
+    RiskLevel,
+)
 from iopnet.catalog import RevisionReason as Reason
 from services.plans import domain
 from services.plans.api.models import RevisionRequest
@@ -38,6 +45,10 @@ def revoked(consent: FamilyConsent) -> FamilyConsent:
     return FamilyConsent(consent.consent_id, consent.expires_on, revoked=True)
 
 
+def published(plan: TreatmentPlan) -> list[DomainEvent]:
+    return [event for event in plan.pending if event.published]
+
+
 def family_therapy(plan: TreatmentPlan) -> list[str]:
     assert plan.contents is not None
     return [i.id for i in plan.contents.interventions if i.modality is Modality.FAMILY_THERAPY]
@@ -47,7 +58,7 @@ def test_a_first_consent_adds_weekly_family_therapy_once() -> None:
     plan = drafted()
     revision = plan.involve_family([PARTNER], TODAY)
     assert revision is not None
-    [event] = plan.pending
+    [event] = published(plan)
     assert isinstance(event, PlanRevised)
     assert (event.revision, event.reason) == (2, Reason.FAMILY_CONSENT)
     [added] = revision.plan.interventions[-1:]
@@ -57,7 +68,7 @@ def test_a_first_consent_adds_weekly_family_therapy_once() -> None:
     assert [i.intervention_id for i in event.interventions] == [
         i.id for i in revision.plan.interventions]
     assert plan.involve_family([PARTNER], TODAY) is None  # the same consent, redelivered
-    assert len(plan.pending) == 1
+    assert len(published(plan)) == 1
 
 
 def test_a_second_consent_changes_nothing() -> None:
@@ -78,7 +89,7 @@ def test_revoking_the_last_consent_removes_family_therapy() -> None:
     [planned] = family_therapy(plan)
     revision = plan.withdraw_family([revoked(PARTNER), revoked(PARENT)], TODAY)
     assert revision is not None
-    [event] = plan.pending
+    [event] = published(plan)
     assert isinstance(event, PlanRevised)
     assert (event.revision, event.reason, event.changes) == (
         2, Reason.FAMILY_CONSENT, [f"removed:{planned}"])

@@ -9,6 +9,7 @@ import pytest
 from iopnet.catalog import (
     Discharged,
     DischargeOutcome,
+    DomainEvent,
     LevelOfCare,
     PatientAdmitted,
     PlanDrafted,
@@ -20,17 +21,24 @@ from iopnet.catalog import (
 )
 from services.plans.domain import (
     AftercareItem,
+    Confirmation,
+    FamilyConsent,
     InvalidPlanInput,
     PlanClosed,
     PlanRecordCorrupt,
     PlanRuleBroken,
     PlanStatus,
+    PlanTransferred,
+    PlanWritten,
+    RevisionNoted,
     StaleRevision,
     StepDownNotAllowed,
     StepDownOrder,
+    TransitionConfirmed,
     TreatmentPlan,
     open_episode,
 )
+from services.plans.domain.as_written import plan_contents
 from services.plans.domain.plan_drafting import (
     AddIntervention,
     ChangeFrequency,
@@ -70,7 +78,7 @@ def evaluation(*unmet: CriterionCode) -> StepDownEvaluation:
 def test_admission_findings_draft_revision_one_with_every_problem() -> None:
     plan = TreatmentPlan("p-1")
     contents = plan.draft("plan-1", "site-a", open_episode(ADMITTED).findings())
-    [event] = plan.pending
+    [event] = published(plan)
     assert isinstance(event, PlanDrafted)
     assert (event.revision, event.plan_id, event.site_id) == (1, "plan-1", "site-a")
     assert event.problem_codes == ["depression", "anxiety", "alcohol_use"]
@@ -99,7 +107,7 @@ def test_a_revision_over_the_current_revision_records_change_codes() -> None:
         RemoveIntervention("I5"),
         AddIntervention(Modality.FAMILY_THERAPY, 1, ("P1.G1.O1",), "c-9"),
     ], RevisionReason.PROGRESS)
-    [event] = plan.pending
+    [event] = published(plan)
     assert isinstance(event, PlanRevised)
     assert event.revision == 2 == plan.revision == revision.plan.revision
     last = f"I{len(drafted().interventions) + 1}"
@@ -115,7 +123,7 @@ def test_a_stale_revision_is_refused_never_merged() -> None:
     with pytest.raises(StaleRevision) as stale:
         plan.revise(1, [ChangeFrequency("I2", 2)], RevisionReason.PROGRESS)
     assert (stale.value.expected, stale.value.current) == (1, 2)
-    assert len(plan.pending) == 1
+    assert len(published(plan)) == 1
 
 
 def test_invalid_changes_name_the_change_at_fault() -> None:
@@ -140,7 +148,7 @@ def test_a_clinician_may_override_unmet_criteria_but_not_a_risk_signal() -> None
         drafted().step_down(evaluation(CriterionCode.NO_RISK_SIGNALS), order)
     plan = drafted()
     plan.step_down(evaluation(CriterionCode.TIME_IN_PROGRAM), order)
-    [event] = plan.pending
+    [event] = published(plan)
     assert isinstance(event, SteppedDown)
     assert event.to_level is LevelOfCare.STANDARD_OUTPATIENT
 
@@ -148,7 +156,7 @@ def test_a_clinician_may_override_unmet_criteria_but_not_a_risk_signal() -> None
 def test_step_down_when_eligible_carries_the_aftercare_plan_and_closes_the_plan() -> None:
     plan = drafted()
     plan.step_down(evaluation(), StepDownOrder(date(2027, 1, 20), 7, (*AFTERCARE, *AFTERCARE)))
-    [event] = plan.pending
+    [event] = published(plan)
     assert isinstance(event, SteppedDown)
     assert event.aftercare == ["weekly_outpatient_therapy", "relapse_prevention_plan"]
     assert event.follow_up_within_days == 7
@@ -166,7 +174,7 @@ def test_step_up_goes_only_to_a_higher_level_and_closes_the_plan() -> None:
     plan = drafted()
     plan.step_up(LevelOfCare.PARTIAL_HOSPITALIZATION, [StepUpReasonCode.RISE_ABOVE_BASELINE],
                  date(2026, 12, 20))
-    [event] = plan.pending
+    [event] = published(plan)
     assert isinstance(event, SteppedUp)
     assert event.reason_codes == ["rise_above_baseline"]
     assert plan.status is PlanStatus.STEPPED_UP
@@ -184,27 +192,87 @@ def test_discharge_closes_the_plan() -> None:
     assert plan.status is PlanStatus.DISCHARGED
 
 
-def test_rebuilt_from_events_and_attached_detail_it_continues_where_it_was() -> None:
+def test_the_plan_in_full_and_its_words_are_private_events() -> None:
+    plan = TreatmentPlan("p-1")
+    contents = plan.draft("plan-1", "site-a", open_episode(ADMITTED).findings())
+    [_, written] = plan.pending
+    assert isinstance(written, PlanWritten) and not written.published
+    assert written.sealed_fields == ("problems",)
+    assert plan_contents(written) == contents
+
+
+def test_a_revision_notes_who_made_it_and_why_in_private() -> None:
     plan = drafted()
+    plan.revise(1, [ChangeFrequency("I1", 3)], RevisionReason.PROGRESS,
+                note="sleeping better", recorded_by="key-1")
+    [revised, written, noted] = plan.pending
+    assert isinstance(revised, PlanRevised) and isinstance(written, PlanWritten)
+    assert isinstance(noted, RevisionNoted) and noted.sealed_fields == ("note",)
+    assert (noted.revision, noted.note, noted.recorded_by) == (2, "sleeping better", "key-1")
+    assert noted.changes == [{"change": "change_frequency", "intervention_id": "I1",
+                              "modality": "group_therapy", "from": 4, "to": 3}]
+
+
+def test_an_override_is_confirmed_in_private_with_the_criteria_it_overrode() -> None:
+    plan = drafted()
+    order = StepDownOrder(date(2027, 1, 20), 7, AFTERCARE, "patient moving; outpatient set up")
+    plan.step_down(evaluation(CriterionCode.TIME_IN_PROGRAM), order,
+                   Confirmation("c-7", "key-1"))
+    [_, confirmed] = plan.pending
+    assert isinstance(confirmed, TransitionConfirmed)
+    assert (confirmed.clinician_id, confirmed.override_reason, confirmed.overridden_criteria,
+            confirmed.recorded_by) == ("c-7", order.override_reason, ["time_in_program"],
+                                       "key-1")
+    eligible = drafted()
+    eligible.step_down(evaluation(), order)
+    [_, unneeded] = eligible.pending
+    assert isinstance(unneeded, TransitionConfirmed) and unneeded.override_reason is None
+
+
+def test_rebuilt_from_its_own_events_it_continues_where_it_was() -> None:
+    plan = TreatmentPlan("p-1")
+    plan.draft("plan-1", "site-a", open_episode(ADMITTED).findings())
     revision = plan.revise(1, [ChangeFrequency("I1", 3)], RevisionReason.PROGRESS)
-    rebuilt = TreatmentPlan.rebuild("p-1", [*_history(), *plan.pending])
-    rebuilt.attach(revision.plan)
-    assert (rebuilt.version, rebuilt.revision, rebuilt.status) == (2, 2, PlanStatus.ACTIVE)
+    rebuilt = TreatmentPlan.rebuild("p-1", plan.pending)
+    assert (rebuilt.version, rebuilt.revision, rebuilt.status) == (5, 2, PlanStatus.ACTIVE)
+    assert rebuilt.contents == revision.plan
     rebuilt.revise(2, [ChangeFrequency("I2", 2)], RevisionReason.PROGRESS)
     assert rebuilt.revision == 3
 
 
-def test_detail_that_disagrees_with_the_events_is_never_acted_on() -> None:
-    plan = drafted()
-    revision = plan.revise(1, [ChangeFrequency("I1", 3)], RevisionReason.PROGRESS)
-    rebuilt = TreatmentPlan.rebuild("p-1", _history())  # revision 1 only
-    with pytest.raises(PlanRecordCorrupt):
-        rebuilt.attach(revision.plan)
-
-
-def _history() -> list[PlanDrafted]:
+def test_a_plan_as_written_that_disagrees_with_its_events_is_never_acted_on() -> None:
     plan = TreatmentPlan("p-1")
     plan.draft("plan-1", "site-a", open_episode(ADMITTED).findings())
-    event = plan.pending[0]
-    assert isinstance(event, PlanDrafted)
-    return [event]
+    drafted_event, _ = plan.pending
+    plan.revise(1, [ChangeFrequency("I1", 3)], RevisionReason.PROGRESS)
+    written_at_2 = plan.pending[3]
+    with pytest.raises(PlanRecordCorrupt):
+        TreatmentPlan.rebuild("p-1", [drafted_event, written_at_2])
+
+
+def test_a_forgotten_patients_plan_loads_without_its_words() -> None:
+    plan = TreatmentPlan("p-1")
+    plan.draft("plan-1", "site-a", open_episode(ADMITTED).findings())
+    drafted_event, written = plan.pending
+    assert isinstance(written, PlanWritten)
+    redacted = written.model_copy(update={"problems": None})
+    rebuilt = TreatmentPlan.rebuild("p-1", [drafted_event, redacted])
+    assert rebuilt.contents is not None and rebuilt.contents.problems == ()
+    assert (rebuilt.revision, rebuilt.forgotten) == (1, True)
+    assert rebuilt.involve_family([FamilyConsent("consent-1")], START) is None
+
+
+def test_a_transfer_moves_the_plans_next_events_to_the_new_site() -> None:
+    plan = drafted()
+    plan.transfer("site-a")
+    assert plan.pending == []
+    plan.transfer("site-b")
+    [moved] = plan.pending
+    assert isinstance(moved, PlanTransferred) and (moved.site_id, moved.from_site_id) == (
+        "site-b", "site-a")
+    plan.discharge(DischargeOutcome.COMPLETED, date(2027, 2, 9))
+    assert plan.pending[1].site_id == "site-b"
+
+
+def published(plan: TreatmentPlan) -> list[DomainEvent]:
+    return [event for event in plan.pending if event.published]

@@ -3,28 +3,30 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from iopnet.app import Events, RequestCause
+from iopnet.auth import SiteDatabase
 from iopnet.auth.registry import site_date
 from iopnet.db import Connection
+from iopnet.eventstore import Cause, EventStore
 from iopnet.idempotency import Answer, IdempotencyKey, execute
-from iopnet.problems import Problem
-from services.plans import store
+from iopnet.unit_of_work import UnitOfWork
+from services.plans import commands, store
 from services.plans.api.common import (
     Reader,
     Writer,
-    check_as_of,
-    drafted_plan,
-    episode,
     episode_row,
     policy_view,
-    step_down_policy,
     step_up_view,
+    transition_view,
 )
 from services.plans.api.models import (
     DischargeRequest,
@@ -34,16 +36,9 @@ from services.plans.api.models import (
     StepUpRequest,
     TransitionView,
 )
-from services.plans.domain import (
-    PlanRuleBroken,
-    PlanStatus,
-    StepDownNotAllowed,
-    StepDownOrder,
-    TreatmentPlan,
-)
+from services.plans.commands import check_as_of, evaluation_view
+from services.plans.domain import Confirmation, PlanRuleBroken, StepDownOrder
 from services.plans.domain import progress as course
-from services.plans.domain.step_down import StepDownEvaluation
-from services.plans.store import TransitionDetail
 
 router = APIRouter(prefix="/v1", tags=["progress and step-down"])
 AsOf = Annotated[date | None, Query(description="Defaults to today in the site's time zone")]
@@ -86,13 +81,14 @@ async def evaluate_step_down(patient_id: uuid.UUID, db: Reader, as_of: AsOf = No
     async with db.transaction() as conn:
         row = await episode_row(conn, patient_id)
         ep = store.episode_of(row)
-        day = as_of or await site_date(conn, ep.site_id)
+        site = await store.site_rules(conn, ep.site_id)
+        day = as_of or site.today()
         check_as_of(day, ep, "query:as_of")
-        policy = await step_down_policy(conn, ep.site_id)
+        policy = site.step_down
         record = await store.load_progress(conn, ep)
     evaluation = course.evaluate(record, policy, day)
     return {"patient_id": patient_id, "as_of": day, "plan_status": row["plan_status"],
-            **_evaluation_view(evaluation), "policy": policy_view(policy),
+            **evaluation_view(evaluation), "policy": policy_view(policy),
             "step_up": step_up_view(course.step_up(record, day))}
 
 
@@ -108,30 +104,17 @@ async def step_down(patient_id: uuid.UUID, body: StepDownRequest, request: Reque
     clinician overrides them with ``override_reason``; a risk signal in the
     evaluation period cannot be overridden.
     """
-    async def command(conn: Connection) -> Answer:
-        plans = store.TreatmentPlans(conn, events, recorded_by=db.principal.key_id)
-        plan = await drafted_plan(plans, patient_id)
-        ep = await episode(conn, patient_id)
-        day = body.as_of or min(body.effective_on, await site_date(conn, ep.site_id))
-        check_as_of(day, ep, "#/as_of")
-        evaluation = course.evaluate(await store.load_progress(conn, ep),
-                                     await step_down_policy(conn, ep.site_id), day)
-        order = StepDownOrder(body.effective_on, body.follow_up_within_days,
-                              tuple(body.aftercare), body.override_reason)
-        try:
-            plan.step_down(evaluation, order)
-        except StepDownNotAllowed as refused:
-            raise Problem(409, "step-down-criteria-unmet", "Step-down criteria are not met",
-                          str(refused), as_of=day.isoformat(),
-                          **_evaluation_view(refused.evaluation)) from refused
-        overridden = tuple(c.value for c in evaluation.unmet)
-        detail = TransitionDetail(body.clinician_id,
-                                  body.override_reason if overridden else None, overridden)
-        await plans.save(plan, cause, detail=detail)
-        return Answer(201, {**await _transition(conn, plan), "as_of": day.isoformat(),
-                            **_evaluation_view(evaluation)})
+    command = commands.StepDownCommand(
+        str(patient_id), StepDownOrder(body.effective_on, body.follow_up_within_days,
+                                       tuple(body.aftercare), body.override_reason),
+        body.as_of, Confirmation(body.clinician_id, db.principal.key_id))
 
-    return await execute(request, db, idempotency_key, body, command,
+    async def step(conn: Connection) -> Answer:
+        done = await commands.step_down(commands.unit_of_work(conn, cause, events), command)
+        return Answer(201, {**transition_view(done.transition), "as_of": done.as_of.isoformat(),
+                            **evaluation_view(done.evaluation)})
+
+    return await execute(request, db, idempotency_key, body, step,
                          refusals=(PlanRuleBroken,))
 
 
@@ -141,15 +124,11 @@ async def step_up(patient_id: uuid.UUID, body: StepUpRequest, request: Request, 
                   events: Events, cause: RequestCause, idempotency_key: IdempotencyKey = None
                   ) -> JSONResponse:
     """To partial hospitalization or inpatient care, when risk rises; closes the plan."""
-    async def command(conn: Connection) -> Answer:
-        plans = store.TreatmentPlans(conn, events, recorded_by=db.principal.key_id)
-        plan = await drafted_plan(plans, patient_id)
-        plan.step_up(body.to_level, body.reason_codes, body.effective_on)
-        await plans.save(plan, cause, detail=TransitionDetail(body.clinician_id))
-        return Answer(201, await _transition(conn, plan))
-
-    return await execute(request, db, idempotency_key, body, command,
-                         refusals=(PlanRuleBroken,))
+    command = commands.StepUpCommand(str(patient_id), body.to_level, body.reason_codes,
+                                     body.effective_on,
+                                     Confirmation(body.clinician_id, db.principal.key_id))
+    return await _close_plan(request, db, idempotency_key, body, events, cause,
+                             partial(commands.step_up, command=command))
 
 
 @router.post("/patients/{patient_id}/discharge", status_code=201,
@@ -158,28 +137,20 @@ async def discharge(patient_id: uuid.UUID, body: DischargeRequest, request: Requ
                     db: Writer, events: Events, cause: RequestCause,
                     idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """Completed, left against advice, or transferred out; closes the plan."""
+    command = commands.DischargeCommand(str(patient_id), body.outcome, body.effective_on,
+                                        Confirmation(body.clinician_id, db.principal.key_id))
+    return await _close_plan(request, db, idempotency_key, body, events, cause,
+                             partial(commands.discharge, command=command))
+
+
+async def _close_plan(request: Request, db: SiteDatabase, idempotency_key: str | None,
+                      body: BaseModel, events: EventStore, cause: Cause,
+                      close: Callable[[UnitOfWork], Awaitable[commands.Transition]]
+                      ) -> JSONResponse:
+    """Step-up and discharge: one handler, answered with the transition."""
     async def command(conn: Connection) -> Answer:
-        plans = store.TreatmentPlans(conn, events, recorded_by=db.principal.key_id)
-        plan = await drafted_plan(plans, patient_id)
-        plan.discharge(body.outcome, body.effective_on)
-        await plans.save(plan, cause, detail=TransitionDetail(body.clinician_id))
-        return Answer(201, await _transition(conn, plan))
+        done = await close(commands.unit_of_work(conn, cause, events))
+        return Answer(201, transition_view(done))
 
     return await execute(request, db, idempotency_key, body, command,
                          refusals=(PlanRuleBroken,))
-
-
-def _evaluation_view(evaluation: StepDownEvaluation) -> dict[str, Any]:
-    return {
-        "eligible": evaluation.eligible,
-        "unmet": [c.value for c in evaluation.unmet],
-        "criteria": [{"code": c.code.value, "met": c.met, "detail": c.detail}
-                     for c in evaluation.criteria],
-    }
-
-
-async def _transition(conn: Connection, plan: TreatmentPlan) -> dict[str, Any]:
-    row = await store.find_transition(conn, plan.id)
-    assert row is not None
-    view = TransitionView.model_validate(row).model_dump(mode="json")
-    return {"patient_id": plan.id, "plan_status": PlanStatus(plan.status).value, **view}

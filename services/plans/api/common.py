@@ -1,21 +1,21 @@
-"""What plans' routes share: access, loading a patient's episode and plan, views."""
+"""What plans' routes share: access, reading a patient's episode, views."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import Depends
 
 from iopnet.auth import SiteDatabase, site_database
-from iopnet.auth.registry import site_policies
 from iopnet.catalog import Scope
 from iopnet.db import Connection
-from iopnet.problems import Problem, not_found
+from iopnet.problems import not_found
 from services.plans import store
-from services.plans.domain import CareEpisode, PlanStatus, TreatmentPlan
+from services.plans.api.models import TransitionView
+from services.plans.commands import Transition
+from services.plans.domain import PlanStatus
 from services.plans.domain.plan_drafting import TreatmentPlan as PlanContents
 from services.plans.domain.step_down import StepDownPolicy, StepUpIndication
 
@@ -28,37 +28,6 @@ async def episode_row(conn: Connection, patient_id: uuid.UUID) -> dict[str, Any]
     if row is None:
         raise not_found("patient", str(patient_id))
     return row
-
-
-async def episode(conn: Connection, patient_id: uuid.UUID) -> CareEpisode:
-    return store.episode_of(await episode_row(conn, patient_id))
-
-
-async def drafted_plan(plans: store.TreatmentPlans, patient_id: uuid.UUID) -> TreatmentPlan:
-    plan = await plans.get(str(patient_id))
-    if plan is None:
-        raise not_found("patient", str(patient_id))
-    if plan.contents is None:
-        raise not_found("plan", str(patient_id))
-    return plan
-
-
-def check_as_of(as_of: date, ep: CareEpisode, pointer: str) -> None:
-    if as_of < ep.starts_on:
-        raise Problem(422, "validation", "The date is before the admission",
-                      f"as_of {as_of} is before the program started on {ep.starts_on}",
-                      errors=[{"pointer": pointer}])
-
-
-async def step_down_policy(conn: Connection, site_id: str) -> StepDownPolicy:
-    policies = await site_policies(conn, site_id)
-    return StepDownPolicy(
-        min_weeks_in_program=policies.step_down_min_weeks,
-        phq9_threshold=policies.step_down_phq9_below,
-        response_drop=policies.step_down_response_drop,
-        consecutive_measures=policies.step_down_consecutive_measures,
-        min_attendance_rate=policies.step_down_min_attendance,
-    )
 
 
 def etag(revision: int) -> str:
@@ -98,3 +67,9 @@ def step_up_view(indication: StepUpIndication) -> dict[str, Any]:
 
 def policy_view(policy: StepDownPolicy) -> dict[str, Any]:
     return asdict(policy)
+
+
+def transition_view(transition: Transition) -> dict[str, Any]:
+    view = TransitionView.model_validate(transition.row).model_dump(mode="json")
+    return {"patient_id": transition.plan.id,
+            "plan_status": PlanStatus(transition.plan.status).value, **view}

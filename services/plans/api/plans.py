@@ -12,11 +12,10 @@ from iopnet.app import Events, RequestCause
 from iopnet.db import Connection
 from iopnet.idempotency import Answer, IdempotencyKey, execute
 from iopnet.problems import Problem, not_found
-from services.plans import store
+from services.plans import commands, store
 from services.plans.api.common import (
     Reader,
     Writer,
-    drafted_plan,
     episode_row,
     etag,
     plan_view,
@@ -83,23 +82,19 @@ async def revise_plan(patient_id: uuid.UUID, body: RevisionRequest, request: Req
                       if_match: IfMatch = None,
                       idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """A new revision of the plan, over the revision named by If-Match (never merged)."""
-    expected = _expected_revisions(if_match)
+    order = commands.PlanRevisionOrder(
+        str(patient_id), _expected_revisions(if_match), [_domain_change(c) for c in body.changes],
+        body.reason, body.note, db.principal.key_id)
 
     async def revise(conn: Connection) -> Answer:
-        plans = store.TreatmentPlans(conn, events, recorded_by=db.principal.key_id)
-        plan = await drafted_plan(plans, patient_id)
-        assert plan.contents is not None
-        changes = [_domain_change(c, plan.contents) for c in body.changes]
         try:
-            # A list of tags matches when any names the current revision (RFC 9110).
-            revised = plan.revise(plan.revision if plan.revision in expected else min(expected),
-                                  changes, body.reason)
+            plan, revised = await commands.revise_plan(
+                commands.unit_of_work(conn, cause, events), order)
         except StaleRevision as stale:
             raise Problem(412, "stale-revision", "The plan has changed since you read it",
                           f"{stale}: read it again and send its ETag as If-Match",
                           headers={"ETag": etag(stale.current)},
                           current_revision=stale.current) from stale
-        await plans.save(plan, cause, note=body.note, changes=revised.changes)
         return Answer(201, plan_view(plan.id, plan.plan_id, plan.status, revised.plan),
                       headers={"ETag": etag(revised.plan.revision)})
 
@@ -126,7 +121,7 @@ def _tags(header: str) -> set[str]:
     return {tag.strip() for tag in header.split(",") if tag.strip()}
 
 
-def _expected_revisions(if_match: str | None) -> set[int]:
+def _expected_revisions(if_match: str | None) -> frozenset[int]:
     """The revisions If-Match names; strong tags only, as RFC 9110 compares them."""
     if if_match is None:
         raise Problem(428, "precondition-required", "If-Match is required",
@@ -139,15 +134,14 @@ def _expected_revisions(if_match: str | None) -> set[int]:
                       errors=[{"pointer": "header:If-Match"}])
     revisions = {int(t[1:-1]) for t in tags
                  if len(t) > 2 and t[0] == t[-1] == '"' and t[1:-1].isdigit()}
-    return revisions or {0}  # a tag that names no revision matches none: 412
+    return frozenset(revisions or {0})  # a tag that names no revision matches none: 412
 
 
-def _domain_change(change: Any, contents: drafting.TreatmentPlan) -> drafting.PlanChange:
+def _domain_change(change: Any) -> drafting.PlanChange:
     if isinstance(change, AddIntervention):
         return drafting.AddIntervention(
             modality=Modality(change.modality.value), sessions_per_week=change.sessions_per_week,
-            addresses=tuple(change.addresses),
-            clinician_id=change.clinician_id or contents.clinician_id,
+            addresses=tuple(change.addresses), clinician_id=change.clinician_id or None,
             target_date=change.target_date,
         )
     if isinstance(change, ChangeFrequency):

@@ -236,7 +236,8 @@ class AddIntervention:
     modality: Modality
     sessions_per_week: int
     addresses: tuple[str, ...]
-    clinician_id: str
+    clinician_id: str | None
+    """None: the plan's responsible clinician."""
     target_date: date | None = None
     """None: the plan's target date."""
 
@@ -333,7 +334,8 @@ def _add(
     unknown = [o for o in change.addresses if o not in objectives]
     if unknown:
         raise InvalidPlanInput(f"{at}.addresses", f"no objective {unknown[0]} in the plan")
-    if not change.clinician_id.strip():
+    clinician_id = plan.clinician_id if change.clinician_id is None else change.clinician_id
+    if not clinician_id.strip():
         raise InvalidPlanInput(f"{at}.clinician_id", "the responsible clinician is required")
     try:
         modality = Modality(change.modality)
@@ -344,7 +346,7 @@ def _add(
         id=f"I{number}",
         modality=modality,
         sessions_per_week=change.sessions_per_week,
-        clinician_id=change.clinician_id,
+        clinician_id=clinician_id,
         target_date=change.target_date or plan.target_date,
         addresses=tuple(change.addresses),
     )

@@ -1,11 +1,11 @@
 """A patient's treatment plan from its draft to the end of the IOP episode: the plans aggregate.
 
-Its stream (``plan-<patient_id>``) decides the revision numbers, the interventions
-and whether the plan is still open. Events carry codes only (the catalog's minimum
-necessary), so the plan's full text (objectives, what each intervention addresses,
-its responsible clinician and target date) lives in plans' tables, written in the
-same transaction as each event, and is attached when the aggregate is loaded;
-``attach`` checks that it agrees with what the events say.
+Its stream (``plan-<patient_id>``) is all it is loaded from: the revision numbers,
+the interventions and whether the plan is still open. Published events carry codes
+only (the catalog's minimum necessary); the plan in full (objectives, what each
+intervention addresses, its responsible clinician and target date, the words) is the
+private ``PlanWritten`` recorded with each draft and revision, checked against the
+published event it follows.
 
 Step-down, step-up and discharge close the plan: no revision after that.
 """
@@ -32,7 +32,18 @@ from iopnet.catalog import (
 )
 from iopnet.catalog import Modality as CatalogModality
 from services.plans.domain import plan_drafting
+from services.plans.domain.as_written import (
+    interventions_in_detail,
+    plan_contents,
+    written_problems,
+)
 from services.plans.domain.episode import PlanStatus
+from services.plans.domain.events import (
+    PlanTransferred,
+    PlanWritten,
+    RevisionNoted,
+    TransitionConfirmed,
+)
 from services.plans.domain.family import FamilyConsent, family_involved
 from services.plans.domain.plan_drafting import (
     AppliedChange,
@@ -90,7 +101,7 @@ class StepDownNotAllowed(PlanRuleBroken):
 
 
 class PlanRecordCorrupt(RuntimeError):
-    """The plan's stored detail disagrees with its events: never act on it."""
+    """The plan as written disagrees with its published events: never act on it."""
 
 
 @dataclass(frozen=True)
@@ -101,8 +112,16 @@ class StepDownOrder:
     override_reason: str | None = None
 
 
+@dataclass(frozen=True)
+class Confirmation:
+    """Who confirms a step-down, step-up or discharge: the clinician, through which key."""
+
+    clinician_id: str | None = None
+    recorded_by: str | None = None
+
+
 class TreatmentPlan(Aggregate):
-    """One patient's treatment plan, rebuilt from its events (plus its stored detail)."""
+    """One patient's treatment plan, rebuilt from its own events."""
 
     stream_prefix = "plan"
 
@@ -114,16 +133,12 @@ class TreatmentPlan(Aggregate):
         self.revision = 0
         self.interventions: tuple[PlannedIntervention, ...] = ()
         self.contents: PlanContents | None = None
+        #: The patient was forgotten: the plan's words are gone, nothing follows consent.
+        self.forgotten = False
 
     @property
     def patient_id(self) -> str:
         return self.id
-
-    def attach(self, contents: PlanContents) -> None:
-        """The stored detail of the current revision, checked against the events."""
-        if contents.revision != self.revision or _planned(contents) != self.interventions:
-            raise PlanRecordCorrupt(f"plan {self.plan_id}: stored detail disagrees with events")
-        self.contents = contents
 
     # --- Commands ---------------------------------------------------------------------
 
@@ -137,11 +152,12 @@ class TreatmentPlan(Aggregate):
             interventions=list(_planned(contents)), target_date=contents.target_date,
             clinician_id=contents.clinician_id,
         ))
-        self.contents = contents
+        self.record(self.as_written(contents))
         return contents
 
     def revise(self, expected_revision: int, changes: Sequence[PlanChange],
-               reason: RevisionReason) -> PlanRevision:
+               reason: RevisionReason, *, note: str | None = None,
+               recorded_by: str | None = None) -> PlanRevision:
         """A new revision, only over the revision the caller read (else StaleRevision)."""
         contents = self._open_contents()
         if expected_revision != self.revision:
@@ -152,8 +168,20 @@ class TreatmentPlan(Aggregate):
             revision=revision.plan.revision, changes=[change_code(c) for c in revision.changes],
             reason=reason, interventions=list(_planned(revision.plan)),
         ))
-        self.contents = revision.plan
+        self.record(self.as_written(revision.plan))
+        self.record(RevisionNoted(
+            patient_id=self.id, site_id=self.site_id, revision=revision.plan.revision,
+            note=note, recorded_by=recorded_by,
+            changes=[change_view(c) for c in revision.changes],
+        ))
         return revision
+
+    def transfer(self, site_id: str) -> None:
+        """The patient's care moved to another site: the plan's next events are its."""
+        if self.status is PlanStatus.AWAITING_DRAFT or site_id == self.site_id:
+            return
+        self.record(PlanTransferred(patient_id=self.id, site_id=site_id,
+                                    from_site_id=self.site_id))
 
     def involve_family(self, consents: Iterable[FamilyConsent], day: date
                        ) -> PlanRevision | None:
@@ -176,7 +204,7 @@ class TreatmentPlan(Aggregate):
 
     def _follow_family_consent(self, changes_for: Callable[[PlanContents], list[PlanChange]]
                                ) -> PlanRevision | None:
-        if self.status is not PlanStatus.ACTIVE or self.contents is None:
+        if self.status is not PlanStatus.ACTIVE or self.contents is None or self.forgotten:
             return None
         changes = changes_for(self.contents)
         if not changes:
@@ -184,7 +212,8 @@ class TreatmentPlan(Aggregate):
         # Over the current revision: a clinician holding an older ETag gets 412, as designed.
         return self.revise(self.revision, changes, RevisionReason.FAMILY_CONSENT)
 
-    def step_down(self, evaluation: StepDownEvaluation, order: StepDownOrder) -> None:
+    def step_down(self, evaluation: StepDownEvaluation, order: StepDownOrder,
+                  confirmation: Confirmation = Confirmation()) -> None:
         """To standard outpatient, when the criteria are met or a clinician overrides them."""
         contents = self._open_contents()
         self._check_effective(order.effective_on, contents)
@@ -203,9 +232,11 @@ class TreatmentPlan(Aggregate):
             aftercare=[a.value for a in dict.fromkeys(order.aftercare)],
             follow_up_within_days=order.follow_up_within_days,
         ))
+        overridden = [c.value for c in evaluation.unmet]
+        self._confirmed(confirmation, order.override_reason if overridden else None, overridden)
 
     def step_up(self, to_level: LevelOfCare, reason_codes: Sequence[StepUpReasonCode],
-                effective_on: date) -> None:
+                effective_on: date, confirmation: Confirmation = Confirmation()) -> None:
         contents = self._open_contents()
         self._check_effective(effective_on, contents)
         if to_level not in STEP_UP_LEVELS:
@@ -216,12 +247,34 @@ class TreatmentPlan(Aggregate):
             patient_id=self.id, site_id=self.site_id, to_level=to_level,
             effective_on=effective_on, reason_codes=[c.value for c in dict.fromkeys(reason_codes)],
         ))
+        self._confirmed(confirmation)
 
-    def discharge(self, outcome: DischargeOutcome, effective_on: date) -> None:
+    def discharge(self, outcome: DischargeOutcome, effective_on: date,
+                  confirmation: Confirmation = Confirmation()) -> None:
         contents = self._open_contents()
         self._check_effective(effective_on, contents)
         self.record(Discharged(patient_id=self.id, site_id=self.site_id, outcome=outcome,
                                effective_on=effective_on))
+        self._confirmed(confirmation)
+
+    def _confirmed(self, confirmation: Confirmation, override_reason: str | None = None,
+                   overridden: Sequence[str] = ()) -> None:
+        self.record(TransitionConfirmed(
+            patient_id=self.id, site_id=self.site_id, clinician_id=confirmation.clinician_id,
+            override_reason=override_reason, overridden_criteria=list(overridden),
+            recorded_by=confirmation.recorded_by,
+        ))
+
+    def as_written(self, contents: PlanContents) -> PlanWritten:
+        """The plan in full at a revision, as the private event records it."""
+        return PlanWritten(
+            patient_id=self.id, site_id=self.site_id, plan_id=self.plan_id,
+            revision=contents.revision, start_date=contents.start_date,
+            target_date=contents.target_date, clinician_id=contents.clinician_id,
+            problems=written_problems(contents),
+            interventions=interventions_in_detail(contents),
+            last_intervention_number=contents.last_intervention_number,
+        )
 
     def _open_contents(self) -> PlanContents:
         if self.status.closed:
@@ -255,6 +308,37 @@ class TreatmentPlan(Aggregate):
                 self.status = PlanStatus.STEPPED_UP
             case Discharged():
                 self.status = PlanStatus.DISCHARGED
+            case PlanWritten():
+                self.contents = self._checked(plan_contents(event))
+                self.forgotten = event.problems is None
+            case PlanTransferred():
+                self.site_id = event.site_id
+
+    def _checked(self, contents: PlanContents) -> PlanContents:
+        if contents.revision != self.revision or _planned(contents) != self.interventions:
+            raise PlanRecordCorrupt(f"plan {self.plan_id}: as written, it disagrees with "
+                                    f"its revision {self.revision}")
+        return contents
+
+
+def change_view(change: AppliedChange) -> dict[str, object]:
+    """One applied change as the revision history shows it."""
+    match change:
+        case InterventionAdded():
+            added = change.intervention
+            return {"change": "add_intervention", "intervention_id": added.id,
+                    "modality": added.modality.value,
+                    "sessions_per_week": added.sessions_per_week,
+                    "addresses": list(added.addresses), "clinician_id": added.clinician_id,
+                    "target_date": added.target_date.isoformat()}
+        case InterventionRemoved():
+            removed = change.intervention
+            return {"change": "remove_intervention", "intervention_id": removed.id,
+                    "modality": removed.modality.value}
+        case FrequencyChanged():
+            return {"change": "change_frequency", "intervention_id": change.intervention_id,
+                    "modality": change.modality.value, "from": change.before, "to": change.after}
+    raise TypeError(change)
 
 
 def change_code(change: AppliedChange) -> str:

@@ -1,0 +1,252 @@
+"""Plans' use cases, one function each: routes and consumer reactions call these, and only these.
+
+Each runs in one unit of work: the plan is loaded from its own stream, changed by
+its commands, and saved with its events projected in the same transaction. A
+route's handler reads the patient's care episode first, once and locked, so two
+requests about one plan run one after the other and the second sees the first.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from iopnet.auth.registry import site_date
+from iopnet.catalog import DischargeOutcome, LevelOfCare, RevisionReason
+from iopnet.db import Connection
+from iopnet.eventstore import Cause, EventStore
+from iopnet.problems import Problem, not_found
+from iopnet.unit_of_work import UnitOfWork
+from services.plans import store
+from services.plans.domain import (
+    CareEpisode,
+    Confirmation,
+    InvalidPlanInput,
+    StepDownNotAllowed,
+    StepDownOrder,
+    TreatmentPlan,
+    family_involved,
+)
+from services.plans.domain import progress as course
+from services.plans.domain.plan_drafting import PlanChange, PlanRevision
+from services.plans.domain.step_down import StepDownEvaluation, StepUpReasonCode
+from services.plans.plan_projection import project_plan
+
+EVENTS = EventStore.of("plans")
+log = logging.getLogger(__name__)
+
+
+def unit_of_work(conn: Connection, cause: Cause, events: EventStore = EVENTS) -> UnitOfWork:
+    """Plans' unit of work: its own events are projected as they are recorded."""
+    return UnitOfWork(conn, events, cause, project=project_plan)
+
+
+# --- Following others' events ----------------------------------------------------------------
+
+
+async def draft_plan(uow: UnitOfWork, patient_id: str, admission_id: str,
+                     admitted_at: datetime) -> TreatmentPlan | None:
+    """The first plan for the episode the admission opened (PlanDrafted); None when the plan
+    exists already (a second admission changes nothing) or cannot be drafted."""
+    row = await store.find_episode(uow.conn, patient_id)
+    if row is None or await uow.load(TreatmentPlan, patient_id) is not None:
+        return None
+    episode = store.episode_of(row)
+    plan = TreatmentPlan(patient_id)
+    # A plan id derived from the admission: replaying the admission drafts the same plan.
+    plan_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"iopnet:plan:{admission_id}"))
+    # Family's topic is not ordered with intake's: a consent may already be here.
+    consents = await store.family_consents(uow.conn, patient_id)
+    day = await site_date(uow.conn, episode.site_id, admitted_at)
+    try:
+        plan.draft(plan_id, episode.site_id,
+                   episode.findings(family_consent=family_involved(consents, day)))
+    except InvalidPlanInput as invalid:
+        # The episode stays visible, awaiting a draft, rather than the admission being lost.
+        log.error("no plan drafted for an admission: %s", invalid.field)
+        return None
+    await uow.save(plan)
+    return plan
+
+
+async def follow_family_consent(uow: UnitOfWork, patient_id: str, at: datetime, *,
+                                granted: bool) -> PlanRevision | None:
+    """A consent granted brings family therapy in while one is live; the end of the last
+    live one takes it out (PlanRevised, reason family_consent). No plan yet: the draft
+    reads the consents."""
+    plan = await _locked_plan(uow, patient_id)
+    if plan is None:
+        return None
+    day = await site_date(uow.conn, plan.site_id, at)
+    consents = await store.family_consents(uow.conn, patient_id)
+    follow = plan.involve_family if granted else plan.withdraw_family
+    revision = follow(consents, day)
+    if revision is not None:
+        await uow.save(plan)
+    return revision
+
+
+async def follow_transfer(uow: UnitOfWork, patient_id: str, site_id: str) -> None:
+    """The patient's care moved to another site: so does the plan (PlanTransferred)."""
+    plan = await _locked_plan(uow, patient_id)
+    if plan is not None:
+        plan.transfer(site_id)
+        await uow.save(plan)
+
+
+async def _locked_plan(uow: UnitOfWork, patient_id: str) -> TreatmentPlan | None:
+    """The plan, after its episode's lock: a clinician's revision waits for this one and
+    then sees it (412 for an older ETag), or this one waits for the clinician's."""
+    if await store.find_episode(uow.conn, patient_id, for_update=True) is None:
+        return None
+    return await uow.load(TreatmentPlan, patient_id)
+
+
+# --- A clinician's commands ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanRevisionOrder:
+    patient_id: str
+    expected_revisions: frozenset[int]
+    """The revisions the caller's If-Match names; the plan must be at one of them."""
+    changes: Sequence[PlanChange]
+    reason: RevisionReason
+    note: str | None
+    recorded_by: str
+
+
+@dataclass(frozen=True)
+class StepDownCommand:
+    patient_id: str
+    order: StepDownOrder
+    as_of: date | None
+    confirmation: Confirmation
+
+
+@dataclass(frozen=True)
+class StepUpCommand:
+    patient_id: str
+    to_level: LevelOfCare
+    reason_codes: Sequence[StepUpReasonCode]
+    effective_on: date
+    confirmation: Confirmation
+
+
+@dataclass(frozen=True)
+class DischargeCommand:
+    patient_id: str
+    outcome: DischargeOutcome
+    effective_on: date
+    confirmation: Confirmation
+
+
+@dataclass(frozen=True)
+class Transition:
+    """Where care went: the plan, and the transition as plans' history shows it."""
+
+    plan: TreatmentPlan
+    row: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SteppedDownResult:
+    transition: Transition
+    as_of: date
+    evaluation: StepDownEvaluation
+
+
+async def revise_plan(uow: UnitOfWork, order: PlanRevisionOrder
+                      ) -> tuple[TreatmentPlan, PlanRevision]:
+    """A new revision over the one the caller read (StaleRevision otherwise, never merged)."""
+    await _episode(uow, order.patient_id)
+    plan = await _drafted_plan(uow, order.patient_id)
+    # A list of tags matches when any names the current revision (RFC 9110).
+    expected = (plan.revision if plan.revision in order.expected_revisions
+                else min(order.expected_revisions))
+    revised = plan.revise(expected, order.changes, order.reason, note=order.note,
+                          recorded_by=order.recorded_by)
+    await uow.save(plan)
+    return plan, revised
+
+
+async def step_down(uow: UnitOfWork, command: StepDownCommand) -> SteppedDownResult:
+    """To standard outpatient, when the site's criteria are met as of the day or a clinician
+    overrides them (409 with every criterion otherwise)."""
+    episode = await _episode(uow, command.patient_id)
+    plan = await _drafted_plan(uow, command.patient_id)
+    effective_on = command.order.effective_on
+    site = await store.site_rules(uow.conn, episode.site_id)
+    day = command.as_of or min(effective_on, site.today())
+    check_as_of(day, episode, "#/as_of")
+    evaluation = course.evaluate(await store.load_progress(uow.conn, episode), site.step_down,
+                                 day)
+    try:
+        plan.step_down(evaluation, command.order, command.confirmation)
+    except StepDownNotAllowed as refused:
+        raise Problem(409, "step-down-criteria-unmet", "Step-down criteria are not met",
+                      str(refused), as_of=day.isoformat(),
+                      **evaluation_view(refused.evaluation)) from refused
+    return SteppedDownResult(await _closed(uow, plan), day, evaluation)
+
+
+async def step_up(uow: UnitOfWork, command: StepUpCommand) -> Transition:
+    """To partial hospitalization or inpatient care, when risk rises; closes the plan."""
+    await _episode(uow, command.patient_id)
+    plan = await _drafted_plan(uow, command.patient_id)
+    plan.step_up(command.to_level, command.reason_codes, command.effective_on,
+                 command.confirmation)
+    return await _closed(uow, plan)
+
+
+async def discharge(uow: UnitOfWork, command: DischargeCommand) -> Transition:
+    """Completed, left against advice, or transferred out; closes the plan."""
+    await _episode(uow, command.patient_id)
+    plan = await _drafted_plan(uow, command.patient_id)
+    plan.discharge(command.outcome, command.effective_on, command.confirmation)
+    return await _closed(uow, plan)
+
+
+async def _episode(uow: UnitOfWork, patient_id: str) -> CareEpisode:
+    """The patient's episode, if the caller's site can see it; locked for this unit."""
+    row = await store.find_episode(uow.conn, patient_id, for_update=True)
+    if row is None:
+        raise not_found("patient", patient_id)
+    return store.episode_of(row)
+
+
+async def _drafted_plan(uow: UnitOfWork, patient_id: str) -> TreatmentPlan:
+    plan = await uow.load(TreatmentPlan, patient_id)
+    if plan is None or plan.contents is None:
+        raise not_found("plan", patient_id)
+    return plan
+
+
+async def _closed(uow: UnitOfWork, plan: TreatmentPlan) -> Transition:
+    await uow.save(plan)
+    row = await store.find_transition(uow.conn, plan.id)
+    assert row is not None
+    return Transition(plan, row)
+
+
+# --- Rules the routes share --------------------------------------------------------------
+
+
+def check_as_of(as_of: date, episode: CareEpisode, pointer: str) -> None:
+    if as_of < episode.starts_on:
+        raise Problem(422, "validation", "The date is before the admission",
+                      f"as_of {as_of} is before the program started on {episode.starts_on}",
+                      errors=[{"pointer": pointer}])
+
+
+def evaluation_view(evaluation: StepDownEvaluation) -> dict[str, Any]:
+    return {
+        "eligible": evaluation.eligible,
+        "unmet": [c.value for c in evaluation.unmet],
+        "criteria": [{"code": c.code.value, "met": c.met, "detail": c.detail}
+                     for c in evaluation.criteria],
+    }
