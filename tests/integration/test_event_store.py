@@ -81,7 +81,7 @@ async def settled(conn: asyncpg.Connection, count: int, after: Checkpoint = Chec
         recorded[:] = await STORE.read_all(conn, after=after)
         return len(recorded) >= count
 
-    await eventually(all_read)
+    await eventually(all_read, timeout=30)
     return recorded
 
 
