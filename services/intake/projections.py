@@ -7,6 +7,8 @@ sealed data replays as None and writes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from iopnet.auth.registry import REGISTRY_PROJECTORS
 from iopnet.catalog import (
     AdmissionDeclined,
@@ -43,32 +45,26 @@ async def project(conn: Connection, event: DomainEvent, envelope: EventEnvelope)
 async def project_case(conn: Connection, event: PatientEvent, envelope: EventEnvelope) -> None:
     match event:
         case PatientReferred():
-            await conn.execute(
-                "INSERT INTO patients (patient_id, site_id, status, referral_id, referral_source,"
-                " referred_on, version, updated_at)"
-                " VALUES ($1, $2, 'referred', $3, $4, $5, $6, $7)",
-                event.patient_id, event.site_id, event.referral_id, event.source.value,
-                event.referred_on, envelope.streamversion, envelope.time,
-            )
+            await _insert(conn, "patients", {
+                "patient_id": event.patient_id, "site_id": event.site_id, "status": "referred",
+                "referral_id": event.referral_id, "referral_source": event.source.value,
+                "referred_on": event.referred_on, "version": envelope.streamversion,
+                "updated_at": envelope.time})
             return
         case PatientForgotten():
             await forget_patient(conn, event.patient_id, PATIENT_TABLES)
             return
         case PatientIdentityRecorded(identity=Identity() as who):
-            await conn.execute(
-                "INSERT INTO patient_identities (patient_id, site_id, given_name, family_name,"
-                " birth_date) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (patient_id) DO NOTHING",
-                event.patient_id, event.site_id, who.given_name, who.family_name,
-                who.birth_date,
-            )
+            await _insert(conn, "patient_identities", {
+                "patient_id": event.patient_id, "site_id": event.site_id,
+                "given_name": who.given_name, "family_name": who.family_name,
+                "birth_date": who.birth_date})
         case AssessmentRecorded():
-            await conn.execute(
-                "INSERT INTO assessments (assessment_id, patient_id, site_id, instrument, total,"
-                " band, assessed_on, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-                " ON CONFLICT (assessment_id) DO NOTHING",
-                event.assessment_id, event.patient_id, event.site_id, event.instrument.value,
-                event.total, event.band, event.assessed_on, envelope.time,
-            )
+            await _insert(conn, "assessments", {
+                "assessment_id": event.assessment_id, "patient_id": event.patient_id,
+                "site_id": event.site_id, "instrument": event.instrument.value,
+                "total": event.total, "band": event.band, "assessed_on": event.assessed_on,
+                "recorded_at": envelope.time})
         case AssessmentAnswered(answers=Answers() as answers):
             await conn.execute("UPDATE assessments SET responses = $2 WHERE assessment_id = $1",
                                event.assessment_id, answers.model_dump(mode="json"))
@@ -90,6 +86,13 @@ async def project_case(conn: Connection, event: PatientEvent, envelope: EventEnv
                 await conn.execute(f"UPDATE {table} SET site_id = $2 WHERE patient_id = $1",
                                    event.patient_id, event.site_id)
     await _moved_on(conn, event.patient_id, envelope)
+
+
+async def _insert(conn: Connection, table: str, row: Mapping[str, object]) -> None:
+    """One row per fact: an event replayed onto an existing row adds nothing."""
+    places = ", ".join(f"${n}" for n in range(1, len(row) + 1))
+    await conn.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({places})"
+                       " ON CONFLICT DO NOTHING", *row.values())
 
 
 async def _moved_on(conn: Connection, patient_id: str, envelope: EventEnvelope) -> None:
