@@ -136,8 +136,10 @@ async def forget(uow: UnitOfWork, patient_id: str, order: ForgettingOrder, now: 
 
 
 async def _visible_case(uow: UnitOfWork, patient_id: str) -> PatientCase:
-    case = await uow.load(PatientCase, patient_id) if await store.is_visible(
-        uow.conn, patient_id) else None
+    """The case from its stream, if the caller's site sees the patient (a forgotten one: no)."""
+    if not await store.is_visible(uow.conn, patient_id):
+        raise not_found("patient", patient_id)
+    case = await uow.load(PatientCase, patient_id)
     if case is None:
         raise not_found("patient", patient_id)
     return case
