@@ -55,24 +55,12 @@ async def referred_by_the_previous_release(conn: asyncpg.Connection, answers: li
             assessment_id, patient_id, SITE, responses.instrument.value,
             {"items": responses.items, "answers": responses.answers, "sex_at_birth": None},
             scored.result.total, scored.result.band.value, ON)
-    await _append_the_old_way(conn, f"patient-{patient_id}", events)
+    await previous_release.append_as_that_release(conn, STORE, f"patient-{patient_id}", events)
     await conn.execute(
         "INSERT INTO patients (patient_id, site_id, status, referral_id, referral_source,"
         " referred_on, version) VALUES ($1, $2, 'referred', $3, 'provider', $4, $5)",
         patient_id, SITE, referral_id, ON, len(events))
     return patient_id
-
-
-async def _append_the_old_way(conn: asyncpg.Connection, stream_id: str,
-                              events: list[DomainEvent]) -> None:
-    envelopes = STORE.envelopes(stream_id, 0, events, Cause("old", "old"))
-    await conn.execute("INSERT INTO event_streams (stream_id, version) VALUES ($1, $2)",
-                       stream_id, len(envelopes))
-    await conn.executemany(
-        "INSERT INTO events (event_id, stream_id, stream_version, event_type, envelope)"
-        " VALUES ($1, $2, $3, $4, $5)",
-        [(e.id, stream_id, e.streamversion, e.type, e.model_dump(mode="json"))
-         for e in envelopes])
 
 
 async def test_identities_and_answers_of_the_previous_release_become_sealed_events(
