@@ -1,6 +1,6 @@
-"""``iopctl sites ...`` and ``iopctl keys ...``: the operator's admin API, from a shell.
+"""``iopctl sites|keys|patients ...``: the operator's admin API, from a shell.
 
-They call intake's ``/v1/network`` routes with the operator key
+They call intake's operator routes (``/v1/network``, ``/v1/patients``) with the operator key
 (``IOPNET_OPERATOR_KEY``, else the one ``iopctl up`` keeps in .iopnet/) at
 ``IOPNET_INTAKE_URL`` (default http://127.0.0.1:8001), and print JSON.
 """
@@ -31,10 +31,10 @@ def _operator_key() -> str:
     raise SystemExit(f"iopctl: set {OPERATOR_KEY_ENV} (or run `iopctl up` once)")
 
 
-def _call(method: str, path: str, body: Any = None, params: dict[str, str] | None = None
-          ) -> int:
+def _call(method: str, path: str, body: Any = None, params: dict[str, str] | None = None,
+          *, prefix: str = "/v1/network") -> int:
     base = os.environ.get("IOPNET_INTAKE_URL", DEFAULT_INTAKE_URL)
-    answer = httpx.request(method, base + "/v1/network" + path, json=body, params=params,
+    answer = httpx.request(method, base + prefix + path, json=body, params=params,
                            headers={"Authorization": f"Bearer {_operator_key()}"}, timeout=10)
     if answer.content:
         print(json.dumps(answer.json(), indent=2))
@@ -58,6 +58,24 @@ def _issue(args: argparse.Namespace) -> int:
     body = {"scopes": args.scope, "expires_at": args.expires_at,
             "rate_limit_per_minute": args.rate_limit}
     return _call("POST", f"/sites/{args.site_id}/keys", body)
+
+
+def _forget(args: argparse.Namespace) -> int:
+    body = {"reason": args.reason, "override_retention": args.override_retention}
+    return _call("POST", f"/{args.patient_id}/forget", body, prefix="/v1/patients")
+
+
+def register_patients(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    patients = subparsers.add_parser("patients", help="forget a patient network-wide")
+    actions = patients.add_subparsers(dest="action", required=True)
+    forget = actions.add_parser(
+        "forget", help="erase a patient's personal data in every service (crypto-shredding)")
+    forget.add_argument("patient_id")
+    forget.add_argument("--reason", required=True,
+                        help="why (kept with your key id); no personal data")
+    forget.add_argument("--override-retention", action="store_true",
+                        help="forget inside the site's retention period")
+    forget.set_defaults(handler=_forget)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -94,3 +112,4 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     listing.add_argument("--site")
     listing.set_defaults(handler=lambda a: _call(
         "GET", "/keys", params={"site_id": a.site} if a.site else None))
+    register_patients(subparsers)

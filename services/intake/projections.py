@@ -1,59 +1,101 @@
-"""Intake's read models of its own events, updated in the transaction that records them."""
+"""Intake's tables, derived from its own events in the transaction that records them.
+
+Each row is written from the event and its envelope alone (times included), so
+replaying the event store rebuilds the same tables; a forgotten patient's
+sealed data replays as None and writes nothing.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from iopnet.auth.registry import REGISTRY_PROJECTORS
 from iopnet.catalog import (
     AdmissionDeclined,
+    AssessmentRecorded,
     DomainEvent,
     PatientAdmitted,
     PatientEvent,
+    PatientForgotten,
     PatientReferred,
     PatientTransferred,
 )
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
+from iopnet.forgetting import forget_patient
+from services.intake.domain.private_events import (
+    Answers,
+    AssessmentAnswered,
+    Identity,
+    PatientIdentityRecorded,
+)
 
-#: Tables whose rows follow a patient to a new site.
+#: Tables with the patient's rows: they follow a transfer, and go when the patient is forgotten.
 PATIENT_TABLES = ("patients", "patient_identities", "assessments")
 
 
-async def project_case(conn: Connection, event: DomainEvent, envelope: EventEnvelope) -> None:
+async def project(conn: Connection, event: DomainEvent, envelope: EventEnvelope) -> None:
+    """Every event intake records: the patient's case, or the network registry."""
+    if isinstance(event, PatientEvent):
+        await project_case(conn, event, envelope)
+    else:
+        await REGISTRY_PROJECTORS[type(event)](conn, event, envelope)
+
+
+async def project_case(conn: Connection, event: PatientEvent, envelope: EventEnvelope) -> None:
     match event:
         case PatientReferred():
-            await conn.execute(
-                "INSERT INTO patients (patient_id, site_id, status, referral_id, referral_source,"
-                " referred_on, version) VALUES ($1, $2, 'referred', $3, $4, $5, $6)",
-                event.patient_id, event.site_id, event.referral_id, event.source.value,
-                event.referred_on, envelope.streamversion,
-            )
+            await _insert(conn, "patients", {
+                "patient_id": event.patient_id, "site_id": event.site_id, "status": "referred",
+                "referral_id": event.referral_id, "referral_source": event.source.value,
+                "referred_on": event.referred_on, "version": envelope.streamversion,
+                "updated_at": envelope.time})
+            return
+        case PatientForgotten():
+            await forget_patient(conn, event.patient_id, PATIENT_TABLES)
+            return
+        case PatientIdentityRecorded(identity=Identity() as who):
+            await _insert(conn, "patient_identities", {
+                "patient_id": event.patient_id, "site_id": event.site_id,
+                "given_name": who.given_name, "family_name": who.family_name,
+                "birth_date": who.birth_date})
+        case AssessmentRecorded():
+            await _insert(conn, "assessments", {
+                "assessment_id": event.assessment_id, "patient_id": event.patient_id,
+                "site_id": event.site_id, "instrument": event.instrument.value,
+                "total": event.total, "band": event.band, "assessed_on": event.assessed_on,
+                "recorded_at": envelope.time})
+        case AssessmentAnswered(answers=Answers() as answers):
+            await conn.execute("UPDATE assessments SET responses = $2 WHERE assessment_id = $1",
+                               event.assessment_id, answers.model_dump(mode="json"))
         case PatientAdmitted():
             await conn.execute(
                 "UPDATE patients SET status = 'admitted', program_id = $2, start_date = $3,"
-                " days_per_week = $4, planned_weeks = $5, clinician_id = $6, version = $7,"
-                " decided_level = 'iop', updated_at = now() WHERE patient_id = $1",
+                " days_per_week = $4, planned_weeks = $5, clinician_id = $6,"
+                " decided_level = 'iop' WHERE patient_id = $1",
                 event.patient_id, event.program_id, event.start_date, event.days_per_week,
-                event.planned_weeks, event.clinician_id, envelope.streamversion,
+                event.planned_weeks, event.clinician_id,
             )
         case AdmissionDeclined():
             await conn.execute(
-                "UPDATE patients SET status = 'declined', decided_level = $2, version = $3,"
-                " updated_at = now() WHERE patient_id = $1",
-                event.patient_id, event.recommended_level.value, envelope.streamversion,
+                "UPDATE patients SET status = 'declined', decided_level = $2"
+                " WHERE patient_id = $1", event.patient_id, event.recommended_level.value,
             )
         case PatientTransferred():
             for table in PATIENT_TABLES:
-                await conn.execute(
-                    f"UPDATE {table} SET site_id = $2 WHERE patient_id = $1",
-                    event.patient_id, event.site_id,
-                )
-            await conn.execute("UPDATE patients SET version = $2 WHERE patient_id = $1",
-                               event.patient_id, envelope.streamversion)
-        case PatientEvent():  # assessments, risk signals: the case moved on
-            await conn.execute("UPDATE patients SET version = $2 WHERE patient_id = $1",
-                               event.patient_id, envelope.streamversion)
+                await conn.execute(f"UPDATE {table} SET site_id = $2 WHERE patient_id = $1",
+                                   event.patient_id, event.site_id)
+    await _moved_on(conn, event.patient_id, envelope)
 
 
-async def project_network(conn: Connection, event: DomainEvent, envelope: EventEnvelope
-                          ) -> None:
-    await REGISTRY_PROJECTORS[type(event)](conn, event, envelope)
+async def _insert(conn: Connection, table: str, row: Mapping[str, object]) -> None:
+    """One row per fact: an event replayed onto an existing row adds nothing."""
+    places = ", ".join(f"${n}" for n in range(1, len(row) + 1))
+    await conn.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({places})"
+                       " ON CONFLICT DO NOTHING", *row.values())
+
+
+async def _moved_on(conn: Connection, patient_id: str, envelope: EventEnvelope) -> None:
+    """Every event of the case moves its version on, private ones included."""
+    await conn.execute("UPDATE patients SET version = $2, updated_at = $3 WHERE patient_id = $1",
+                       patient_id, envelope.streamversion, envelope.time)

@@ -4,6 +4,7 @@ from iopnet.service import ServiceSpec
 from services.intake.api import routers
 from services.intake.projections import PATIENT_TABLES
 from services.intake.settings import IntakeSettings
+from services.intake.upgrades import UPGRADES
 
 SPEC = ServiceSpec(
     name="intake",
@@ -14,4 +15,5 @@ SPEC = ServiceSpec(
     "network's registry of sites and API keys.",
     patient_tables=PATIENT_TABLES,
     learns_network_from_kafka=False,
+    upgrades=UPGRADES,
 )

@@ -80,7 +80,8 @@ async def test_admitting_twice_is_a_conflict_not_a_second_event(north: Site) -> 
                                  json=ADMISSION)
     assert again.status_code == 409
     patient = (await north.api.get("intake", f"/v1/patients/{patient_id}")).json()
-    assert patient["version"] == 4  # referred, two assessments, admitted
+    # referred and identified, two assessments with their answers, admitted
+    assert patient["version"] == 7
 
 
 async def test_a_high_risk_referral_is_declined_not_admitted(north: Site) -> None:

@@ -7,6 +7,7 @@ from iopnet.catalog import (
     AssessmentRecorded,
     LevelOfCare,
     PatientAdmitted,
+    PatientForgotten,
     PatientReferred,
     ReferralSource,
     RiskLevel,
@@ -15,24 +16,36 @@ from iopnet.catalog import (
 )
 from services.intake.domain import (
     Admission,
+    AssessmentIncomplete,
     CaseStatus,
+    ForgettingOrder,
+    Identity,
     IntakeRuleBroken,
     PatientCase,
     Referral,
     Responses,
+    Scored,
+    StillRetained,
     accept,
     initial_assessment,
     override,
     recommend,
+    retained_until,
     score,
 )
 from services.intake.domain.instruments import Instrument, InvalidResponses
+from services.intake.domain.private_events import (
+    AssessmentAnswered,
+    ForgettingOrdered,
+    PatientIdentityRecorded,
+)
 
 pytestmark = pytest.mark.unit
 
 REFERRAL = Referral("r-1", "site-a", ReferralSource.PROVIDER, date(2026, 11, 20))
 ADMISSION = Admission("iop-adult", date(2026, 12, 1), 4, 10, "c-7")
 TODAY = date(2026, 11, 25)
+ADA = Identity(given_name="Ada", family_name="Example", birth_date=date(1990, 4, 2))
 NO_RISK = dict(wish_to_be_dead=False, suicidal_thoughts=False, method=False, intent=False,
                plan=False, behavior=False)
 HIGH_RISK = {**NO_RISK, "suicidal_thoughts": True, "plan": True}
@@ -41,19 +54,19 @@ HIGH_RISK = {**NO_RISK, "suicidal_thoughts": True, "plan": True}
 def assessed_case(phq9: list[int], cssrs: dict[str, bool] = NO_RISK,
                   source: ReferralSource = ReferralSource.PROVIDER) -> tuple[PatientCase, dict]:
     case = PatientCase("p-1")
-    case.refer(Referral("r-1", "site-a", source, TODAY))
-    results = {
-        Instrument.PHQ9: score(Responses(Instrument.PHQ9, items=phq9)),
-        Instrument.CSSRS: score(Responses(Instrument.CSSRS, answers=cssrs)),
+    case.refer(Referral("r-1", "site-a", source, TODAY), ADA)
+    scored = {
+        Instrument.PHQ9: Scored.of(Responses(Instrument.PHQ9, items=phq9)),
+        Instrument.CSSRS: Scored.of(Responses(Instrument.CSSRS, answers=cssrs)),
     }
-    for n, result in enumerate(results.values()):
-        case.record_assessment(f"a-{n}", result, TODAY)
-    return case, results
+    for n, answered in enumerate(scored.values()):
+        case.record_assessment(f"a-{n}", answered, TODAY)
+    return case, {instrument: answered.result for instrument, answered in scored.items()}
 
 
 def test_referral_records_patient_referred() -> None:
     case = PatientCase("p-1")
-    case.refer(REFERRAL)
+    case.refer(REFERRAL, ADA)
     assert case.status is CaseStatus.REFERRED
     assert isinstance(case.pending[0], PatientReferred)
 
@@ -110,7 +123,7 @@ def test_admitting_against_the_rules_needs_an_override() -> None:
 
 def test_no_decision_before_phq9_and_cssrs() -> None:
     case = PatientCase("p-1")
-    case.refer(REFERRAL)
+    case.refer(REFERRAL, ADA)
     with pytest.raises(IntakeRuleBroken, match="phq9 and cssrs"):
         case.decline(accept(recommend(initial_assessment(
             assessed_case([0] * 9)[1], ReferralSource.SELF)), "c-7"))
@@ -132,14 +145,15 @@ def test_cannot_assess_or_decide_after_the_decision() -> None:
     with pytest.raises(IntakeRuleBroken):
         case.admit(ADMISSION, assessment, accept(recommend(assessment), "c-7"))
     with pytest.raises(IntakeRuleBroken):
-        case.record_assessment("a-9", results[Instrument.PHQ9], TODAY)
+        case.record_assessment("a-9", Scored.of(Responses(Instrument.PHQ9, items=[0] * 9)),
+                               TODAY)
 
 
 def test_cannot_refer_twice() -> None:
     case = PatientCase("p-1")
-    case.refer(REFERRAL)
+    case.refer(REFERRAL, ADA)
     with pytest.raises(IntakeRuleBroken):
-        case.refer(REFERRAL)
+        case.refer(REFERRAL, ADA)
 
 
 @pytest.mark.parametrize(("responses", "field"), [
@@ -152,3 +166,63 @@ def test_invalid_responses_name_the_field(responses: Responses, field: str) -> N
     with pytest.raises(InvalidResponses) as invalid:
         score(responses)
     assert invalid.value.field == field
+
+
+def test_the_decision_comes_from_the_newest_answers_in_the_case_itself() -> None:
+    case, _ = assessed_case([1] * 9)  # PHQ-9 9, mild
+    case.record_assessment("a-9", Scored.of(Responses(Instrument.PHQ9, items=[2] * 8 + [0])),
+                           TODAY)
+    rebuilt = PatientCase.rebuild("p-1", case.pending)
+    assessment = rebuilt.initial_assessment()
+    assert assessment.phq9.total == 16 and assessment.referral_source is ReferralSource.PROVIDER
+    assert recommend(assessment).level is LevelOfCare.IOP
+
+
+def test_identity_and_answers_are_private_and_sealed() -> None:
+    case, _ = assessed_case([1] * 9)
+    private = [e for e in case.pending if not e.published]
+    assert [type(e) for e in private] == [PatientIdentityRecorded, AssessmentAnswered,
+                                          AssessmentAnswered]
+    assert all(e.sealed_fields for e in private)
+    answered = private[1]
+    assert isinstance(answered, AssessmentAnswered) and answered.answers is not None
+    assert answered.answers.items == [1] * 9
+
+
+def test_forgotten_answers_leave_the_assessment_incomplete() -> None:
+    case, _ = assessed_case([1] * 9)
+    redacted = [e.model_copy(update={"answers": None}) if isinstance(e, AssessmentAnswered)
+                else e for e in case.pending]
+    with pytest.raises(AssessmentIncomplete):
+        PatientCase.rebuild("p-1", redacted).initial_assessment()
+
+
+ORDER = ForgettingOrder("patient asked for erasure", "op-1")
+
+
+def test_forgetting_inside_the_retention_period_needs_an_override() -> None:
+    case, _ = assessed_case([1] * 9)
+    until = retained_until(TODAY, 6)
+    with pytest.raises(StillRetained, match=until.isoformat()):
+        case.forget(ORDER, until, TODAY)
+    case.forget(ForgettingOrder("court order", "op-1", override_retention=True), until, TODAY)
+    ordered, forgotten = case.pending[-2:]
+    assert isinstance(ordered, ForgettingOrdered) and not ordered.published
+    assert (ordered.reason, ordered.key_id, ordered.retention_overridden) == (
+        "court order", "op-1", True)
+    assert isinstance(forgotten, PatientForgotten) and forgotten.published
+    assert case.forgotten and case.retention_overridden
+
+
+def test_forgetting_after_the_retention_period_and_again_changes_nothing_more() -> None:
+    case, _ = assessed_case([1] * 9)
+    later = retained_until(TODAY, 6)
+    case.forget(ORDER, later, later)
+    events = len(case.pending)
+    case.forget(ORDER, later, later)
+    assert len(case.pending) == events and not case.retention_overridden
+
+
+def test_retention_counts_whole_years_and_a_leap_day_ends_on_28_february() -> None:
+    assert retained_until(date(2026, 11, 25), 6) == date(2032, 11, 25)
+    assert retained_until(date(2028, 2, 29), 6) == date(2034, 2, 28)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from typing import Any
 
 from pydantic import BaseModel
+
+from services.intake.domain import PatientCase
 
 
 class PatientView(BaseModel):
@@ -22,3 +25,21 @@ class PatientView(BaseModel):
     planned_weeks: int | None
     clinician_id: str | None
     version: int
+
+
+def patient_view(case: PatientCase) -> dict[str, Any]:
+    """The case as the patients table shows it, from the case itself (no second read)."""
+    assert case.referral is not None and case.status is not None
+    admission = case.admission
+    return PatientView(
+        patient_id=uuid.UUID(case.id), site_id=case.site_id, status=case.status.value,
+        referral_id=uuid.UUID(case.referral.referral_id),
+        referral_source=case.referral.source.value, referred_on=case.referral.referred_on,
+        decided_level=case.decided_level.value if case.decided_level else None,
+        program_id=admission.program_id if admission else None,
+        start_date=admission.start_date if admission else None,
+        days_per_week=admission.days_per_week if admission else None,
+        planned_weeks=admission.planned_weeks if admission else None,
+        clinician_id=admission.clinician_id if admission else None,
+        version=case.version,
+    ).model_dump(mode="json")

@@ -12,15 +12,12 @@ from pydantic import BaseModel, Field, field_validator
 
 from iopnet.app import Events, RequestCause
 from iopnet.auth import SiteDatabase, site_database
-from iopnet.auth.keys import new_key
 from iopnet.catalog import Scope, SitePolicies
 from iopnet.db import Connection
-from iopnet.eventstore import EventStore
 from iopnet.fields import Identifier, Strict
 from iopnet.idempotency import Answer, IdempotencyKey, execute
-from iopnet.problems import not_found
-from services.intake import store
-from services.intake.domain import ApiKey, NetworkRuleBroken, Site
+from services.intake import commands, store
+from services.intake.domain import NetworkRuleBroken
 
 router = APIRouter(prefix="/v1/network", tags=["network"])
 Operator = Annotated[SiteDatabase, Depends(site_database(Scope.OPERATOR))]
@@ -85,10 +82,8 @@ async def onboard_site(body: OnboardingRequest, request: Request, db: Operator, 
                        cause: RequestCause, idempotency_key: IdempotencyKey = None
                        ) -> JSONResponse:
     async def onboard(conn: Connection) -> Answer:
-        sites = store.sites(conn, events)
-        site = await sites.get(body.site_id) or Site(body.site_id)
-        site.onboard(body.name, body.time_zone, body.policies)
-        await sites.save(site, cause)
+        await commands.onboard_site(commands.unit_of_work(conn, events, cause), body.site_id,
+                                    body.name, body.time_zone, body.policies)
         return Answer(201, SiteView(**body.model_dump(exclude={"contact_email"})).model_dump(
             mode="json"))
 
@@ -101,10 +96,8 @@ async def change_site_policies(site_id: Identifier, body: SitePolicies, request:
                                db: Operator, events: Events, cause: RequestCause,
                                idempotency_key: IdempotencyKey = None) -> JSONResponse:
     async def change(conn: Connection) -> Answer:
-        sites = store.sites(conn, events)
-        site = await _site(sites, site_id)
-        site.change_policies(body)
-        await sites.save(site, cause)
+        await commands.change_policies(commands.unit_of_work(conn, events, cause), site_id,
+                                       body)
         return Answer(200, body.model_dump(mode="json"))
 
     return await execute(request, db, idempotency_key, body, change)
@@ -121,12 +114,10 @@ async def issue_key(site_id: Identifier, body: KeyRequest, request: Request, db:
                     events: Events, cause: RequestCause) -> JSONResponse:
     """Issue a key to a site. Not idempotent by design: a retry must not see the secret again."""
     async def issue(conn: Connection) -> Answer:
-        site = await _site(store.sites(conn, events), site_id)
-        material = new_key()
-        key = ApiKey.issue(site, material, body.scopes, expires_at=body.expires_at,
-                           rate_limit_per_minute=body.rate_limit_per_minute)
-        await store.api_keys(conn, events).save(key, cause)
-        return Answer(201, _issued(key, material.plaintext, body.expires_at))
+        issued = await commands.issue_key(commands.unit_of_work(conn, events, cause), site_id,
+                                          body.scopes, body.expires_at,
+                                          body.rate_limit_per_minute)
+        return Answer(201, _issued(issued, body.expires_at))
 
     return await execute(request, db, None, body, issue, refusals=(NetworkRuleBroken,))
 
@@ -136,12 +127,9 @@ async def rotate_key(key_id: KeyId, body: RotationRequest, request: Request, db:
                      events: Events, cause: RequestCause) -> JSONResponse:
     """A successor key; the old one keeps working until it is revoked."""
     async def rotate(conn: Connection) -> Answer:
-        old = await _key(conn, events, key_id)
-        site = await _site(store.sites(conn, events), old.site_id)
-        material = new_key()
-        successor = old.rotate(site, material, body.expires_at)
-        await store.api_keys(conn, events).save(successor, cause)
-        return Answer(201, _issued(successor, material.plaintext, body.expires_at))
+        issued = await commands.rotate_key(commands.unit_of_work(conn, events, cause), key_id,
+                                           body.expires_at)
+        return Answer(201, _issued(issued, body.expires_at))
 
     return await execute(request, db, None, body, rotate, refusals=(NetworkRuleBroken,))
 
@@ -150,9 +138,7 @@ async def rotate_key(key_id: KeyId, body: RotationRequest, request: Request, db:
 async def revoke_key(key_id: KeyId, request: Request, db: Operator, events: Events,
                      cause: RequestCause) -> Response:
     async def revoke(conn: Connection) -> Answer:
-        key = await _key(conn, events, key_id)
-        key.revoke()
-        await store.api_keys(conn, events).save(key, cause)
+        await commands.revoke_key(commands.unit_of_work(conn, events, cause), key_id)
         return Answer(204, None)
 
     await execute(request, db, None, None, revoke, refusals=(NetworkRuleBroken,))
@@ -165,23 +151,7 @@ async def list_keys(db: Operator, site_id: Identifier | None = None) -> list[dic
         return await store.list_keys(conn, site_id)
 
 
-async def _site(sites: Any, site_id: str) -> Site:
-    site: Site | None = await sites.get(site_id)
-    if site is None:
-        raise not_found("site", site_id)
-    return site
-
-
-async def _key(conn: Connection, events: EventStore, key_id: str) -> ApiKey:
-    key = await store.api_keys(conn, events).get(key_id)
-    if key is None:
-        raise not_found("key", key_id)
-    return key
-
-
-def _issued(key: ApiKey, plaintext: str, expires_at: datetime | None) -> dict[str, Any]:
+def _issued(issued: commands.KeyAndSecret, expires_at: datetime | None) -> dict[str, Any]:
+    key = issued.key
     return IssuedKey(key_id=key.id, site_id=key.site_id, scopes=key.scopes,
-                     expires_at=expires_at, api_key=plaintext).model_dump(mode="json")
-
-
-
+                     expires_at=expires_at, api_key=issued.plaintext).model_dump(mode="json")

@@ -1,9 +1,9 @@
-"""Routes for patients: refer, admit, transfer, read."""
+"""Routes for patients: refer, transfer, forget, read."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -17,9 +17,15 @@ from iopnet.db import Connection
 from iopnet.fields import Identifier, Strict
 from iopnet.idempotency import Answer, IdempotencyKey, execute
 from iopnet.problems import Problem, not_found
-from services.intake import store
-from services.intake.api.models import PatientView
-from services.intake.domain import IntakeRuleBroken, PatientCase, Referral
+from services.intake import commands, store
+from services.intake.api.models import PatientView, patient_view
+from services.intake.domain import (
+    ForgettingOrder,
+    Identity,
+    IntakeRuleBroken,
+    Referral,
+    StillRetained,
+)
 
 router = APIRouter(prefix="/v1", tags=["patients"])
 Reader = Annotated[SiteDatabase, Depends(site_database(Scope.READ))]
@@ -45,6 +51,20 @@ class TransferRequest(Strict):
     to_site_id: Identifier
 
 
+class ForgettingRequest(Strict):
+    reason: str = Field(min_length=1, max_length=500,
+                        description="Why; kept in intake with the operator's key id. "
+                        "No personal data here.")
+    override_retention: bool = Field(
+        default=False, description="Forget inside the site's retention period.")
+
+
+class ForgottenView(BaseModel):
+    patient_id: uuid.UUID
+    forgotten: bool
+    retention_overridden: bool
+
+
 @router.post("/referrals", status_code=201, responses={201: {"model": PatientView}})
 async def refer_patient(body: ReferralRequest, request: Request, db: Writer, events: Events,
                         cause: RequestCause, idempotency_key: IdempotencyKey = None
@@ -54,16 +74,13 @@ async def refer_patient(body: ReferralRequest, request: Request, db: Writer, eve
     if not db.principal.may_act_for(site_id):
         raise Problem(403, "forbidden", "The key is not for that site",
                       errors=[{"pointer": "#/site_id"}])
+    referral = Referral(str(uuid.uuid4()), site_id, body.source, body.referred_on or date.today())
+    identity = Identity.model_validate(body.patient.model_dump())
 
     async def refer(conn: Connection) -> Answer:
-        case = PatientCase(str(uuid.uuid4()))
-        case.refer(Referral(str(uuid.uuid4()), site_id, body.source,
-                            body.referred_on or date.today()))
-        who = body.patient
-        await store.record_identity(conn, case.id, site_id, who.given_name, who.family_name,
-                                    who.birth_date)
-        await store.PatientCases(conn, events).save(case, cause)
-        return Answer(201, await _view(conn, case.id))
+        case = await commands.refer(commands.unit_of_work(conn, events, cause), referral,
+                                    identity)
+        return Answer(201, patient_view(case))
 
     return await execute(request, db, idempotency_key, body, refer, refusals=(IntakeRuleBroken,))
 
@@ -74,16 +91,31 @@ async def transfer_patient(patient_id: uuid.UUID, body: TransferRequest, request
                            idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """Move a patient's care to another site (network operator): the old site keeps history."""
     async def transfer(conn: Connection) -> Answer:
-        if not await conn.fetchval("SELECT true FROM sites WHERE site_id = $1", body.to_site_id):
-            raise Problem(422, "validation", "No such site", errors=[{"pointer": "#/to_site_id"}])
-        cases = store.PatientCases(conn, events)
-        case = await _case(cases, patient_id)
-        case.transfer(body.to_site_id)
-        await cases.save(case, cause)
-        return Answer(200, await _view(conn, case.id))
+        case = await commands.transfer(commands.unit_of_work(conn, events, cause),
+                                       str(patient_id), body.to_site_id)
+        return Answer(200, patient_view(case))
 
     return await execute(request, db, idempotency_key, body, transfer,
                          refusals=(IntakeRuleBroken,))
+
+
+@router.post("/patients/{patient_id}/forget", responses={200: {"model": ForgottenView}})
+async def forget_patient(patient_id: uuid.UUID, body: ForgettingRequest, request: Request,
+                         db: Operator, events: Events, cause: RequestCause,
+                         idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    """Forget a patient network-wide (network operator): names and answers become unreadable
+    in every service, and the patient's rows are deleted. Refused (409) inside the site's
+    retention period unless ``override_retention``; forgetting again changes nothing."""
+    order = ForgettingOrder(body.reason, db.principal.key_id, body.override_retention)
+
+    async def forget(conn: Connection) -> Answer:
+        case = await commands.forget(commands.unit_of_work(conn, events, cause),
+                                     str(patient_id), order, datetime.now(UTC))
+        return Answer(200, ForgottenView(
+            patient_id=patient_id, forgotten=case.forgotten,
+            retention_overridden=case.retention_overridden).model_dump(mode="json"))
+
+    return await execute(request, db, idempotency_key, body, forget, refusals=(StillRetained,))
 
 
 @router.get("/patients/{patient_id}", response_model=PatientView)
@@ -93,18 +125,6 @@ async def read_patient(patient_id: uuid.UUID, db: Reader) -> dict[str, Any]:
     if patient is None:
         raise not_found("patient", str(patient_id))
     return patient
-
-
-async def _case(cases: store.PatientCases, patient_id: uuid.UUID) -> PatientCase:
-    case = await cases.get(str(patient_id))
-    if case is None:
-        raise not_found("patient", str(patient_id))
-    return case
-
-
-async def _view(conn: Connection, patient_id: str) -> dict[str, Any]:
-    patient = await store.find_patient(conn, patient_id)
-    return PatientView.model_validate(patient).model_dump(mode="json")
 
 
 class CensusLine(BaseModel):

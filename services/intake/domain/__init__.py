@@ -4,15 +4,18 @@ from iopnet.catalog import LevelOfCare
 from services.intake.domain.assessment import (
     AssessmentIncomplete,
     Responses,
+    Scored,
     initial_assessment,
     score,
 )
 from services.intake.domain.case import (
     Admission,
     CaseStatus,
+    ForgettingOrder,
     IntakeRuleBroken,
     PatientCase,
     Referral,
+    decide,
 )
 from services.intake.domain.instruments import InvalidResponses
 from services.intake.domain.level_of_care import (
@@ -23,12 +26,16 @@ from services.intake.domain.level_of_care import (
     recommend,
 )
 from services.intake.domain.network import ApiKey, NetworkRuleBroken, Site
+from services.intake.domain.private_events import Identity
+from services.intake.domain.retention import StillRetained, retained_until
 
 __all__ = [
     "Admission",
     "ApiKey",
     "AssessmentIncomplete",
     "CaseStatus",
+    "ForgettingOrder",
+    "Identity",
     "IntakeRuleBroken",
     "InvalidOverride",
     "InvalidResponses",
@@ -38,10 +45,14 @@ __all__ = [
     "Recommendation",
     "Referral",
     "Responses",
+    "Scored",
     "Site",
+    "StillRetained",
     "accept",
+    "decide",
     "initial_assessment",
     "override",
     "recommend",
+    "retained_until",
     "score",
 ]

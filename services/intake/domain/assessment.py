@@ -51,6 +51,19 @@ def score(responses: Responses) -> Score[Any]:
     raise InvalidResponses("instrument", f"unknown instrument {responses.instrument!r}")
 
 
+@dataclass(frozen=True)
+class Scored:
+    """Responses and their score: what an assessment records."""
+
+    responses: Responses
+    result: Score[Any]
+
+    @classmethod
+    def of(cls, responses: Responses) -> Scored:
+        """InvalidResponses names the field at fault."""
+        return cls(responses, score(responses))
+
+
 def risk_signals(result: Score[Any]) -> list[RiskSignal]:
     """Signals that call for a clinician's review today."""
     if isinstance(result, Phq9Result) and result.risk_signal:

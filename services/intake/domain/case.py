@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Any
 
 from iopnet.aggregate import Aggregate
 from iopnet.catalog import (
@@ -15,15 +14,37 @@ from iopnet.catalog import (
     Instrument,
     LevelOfCare,
     PatientAdmitted,
+    PatientForgotten,
     PatientReferred,
     PatientTransferred,
     ReferralSource,
     RiskLevel,
     RiskSignalRaised,
 )
-from services.intake.domain.assessment import REQUIRED_FOR_DECISION, risk_signals
-from services.intake.domain.instruments import Flag, Phq9Result, Score
-from services.intake.domain.level_of_care import Assessment, Decision
+from services.intake.domain.assessment import (
+    REQUIRED_FOR_DECISION,
+    Responses,
+    Scored,
+    initial_assessment,
+    risk_signals,
+    score,
+)
+from services.intake.domain.instruments import Flag, Phq9Result
+from services.intake.domain.level_of_care import (
+    Assessment,
+    Decision,
+    Recommendation,
+    accept,
+    override,
+)
+from services.intake.domain.private_events import (
+    Answers,
+    AssessmentAnswered,
+    ForgettingOrdered,
+    Identity,
+    PatientIdentityRecorded,
+)
+from services.intake.domain.retention import StillRetained
 
 
 class CaseStatus(StrEnum):
@@ -53,6 +74,27 @@ class Admission:
     clinician_id: str
 
 
+@dataclass(frozen=True)
+class ForgettingOrder:
+    """An operator's order to forget the patient, and why (free text, kept in intake)."""
+
+    reason: str
+    key_id: str
+    override_retention: bool = False
+
+
+def decide(recommendation: Recommendation, level: LevelOfCare, reason: str | None,
+           clinician_id: str) -> Decision:
+    """The clinician's decision: the recommended level, or another with a reason."""
+    if level is recommendation.level:
+        return accept(recommendation, clinician_id)
+    if not reason:
+        raise IntakeRuleBroken(
+            f"the rules recommend {recommendation.level.value}; deciding {level.value} is an "
+            "override and needs override_reason")
+    return override(recommendation, level, reason, clinician_id)
+
+
 class PatientCase(Aggregate):
     """One patient's intake, rebuilt from its events."""
 
@@ -63,29 +105,45 @@ class PatientCase(Aggregate):
         self.site_id = ""
         self.status: CaseStatus | None = None
         self.source = ReferralSource.SELF
+        self.referral: Referral | None = None
         self.assessed: set[Instrument] = set()
+        self.answers: dict[Instrument, Responses] = {}
+        self.decided_level: LevelOfCare | None = None
+        self.admission: Admission | None = None
+        self.forgotten = False
+        self.retention_overridden = False
 
     @property
     def patient_id(self) -> str:
         return self.id
 
-    def refer(self, referral: Referral) -> None:
+    def refer(self, referral: Referral, identity: Identity) -> None:
         if self.status is not None:
             raise IntakeRuleBroken("this patient has already been referred")
         self.record(PatientReferred(
             patient_id=self.id, site_id=referral.site_id, referral_id=referral.referral_id,
             source=referral.source, referred_on=referral.referred_on,
         ))
+        self.record(PatientIdentityRecorded(patient_id=self.id, site_id=self.site_id,
+                                            identity=identity))
 
-    def record_assessment(self, assessment_id: str, result: Score[Any], on: date,
+    def record_assessment(self, assessment_id: str, scored: Scored, on: date,
                           clinician_id: str | None = None) -> None:
         """An instrument of the initial assessment; risk found in it raises an alert."""
         self._require_undecided()
+        result, responses = scored.result, scored.responses
         self.record(AssessmentRecorded(
             patient_id=self.id, site_id=self.site_id, assessment_id=assessment_id,
             instrument=result.instrument, total=result.total, band=result.band.value,
             item9=result.item9 if isinstance(result, Phq9Result) else None,
             positive=result.has(Flag.POSITIVE_SCREEN), assessed_on=on,
+        ))
+        self.record(AssessmentAnswered(
+            patient_id=self.id, site_id=self.site_id, assessment_id=assessment_id,
+            instrument=responses.instrument, answers=Answers(
+                items=None if responses.items is None else list(responses.items),
+                answers=None if responses.answers is None else dict(responses.answers),
+                sex_at_birth=responses.sex_at_birth),
         ))
         for signal in risk_signals(result):
             self.record(RiskSignalRaised(patient_id=self.id, site_id=self.site_id,
@@ -128,6 +186,25 @@ class PatientCase(Aggregate):
             patient_id=self.id, site_id=to_site_id, from_site_id=self.site_id,
         ))
 
+    def initial_assessment(self) -> Assessment:
+        """The newest answers to each instrument, scored; AssessmentIncomplete if short."""
+        latest = {instrument: score(responses) for instrument, responses in self.answers.items()}
+        return initial_assessment(latest, self.source)
+
+    def forget(self, order: ForgettingOrder, retained_until: date, today: date) -> None:
+        """Forget the patient network-wide; inside the retention period only by override."""
+        if self.forgotten:
+            return
+        if today < retained_until and not order.override_retention:
+            raise StillRetained(retained_until)
+        overridden = today < retained_until
+        self.record(ForgettingOrdered(
+            patient_id=self.id, site_id=self.site_id, reason=order.reason,
+            key_id=order.key_id, retained_until=retained_until,
+            retention_overridden=overridden))
+        self.record(PatientForgotten(patient_id=self.id, site_id=self.site_id,
+                                     retention_overridden=overridden))
+
     def _require_undecided(self) -> None:
         if self.status is CaseStatus.ADMITTED:
             raise IntakeRuleBroken("this patient is already admitted")
@@ -146,11 +223,25 @@ class PatientCase(Aggregate):
                 self.site_id = event.site_id
                 self.source = event.source
                 self.status = CaseStatus.REFERRED
+                self.referral = Referral(event.referral_id, event.site_id, event.source,
+                                         event.referred_on)
             case AssessmentRecorded():
                 self.assessed.add(event.instrument)
+            case AssessmentAnswered() if event.answers is not None:
+                self.answers[event.instrument] = Responses(
+                    event.instrument, event.answers.items, event.answers.answers,
+                    event.answers.sex_at_birth)
             case PatientAdmitted():
                 self.status = CaseStatus.ADMITTED
+                self.decided_level = LevelOfCare.IOP
+                self.admission = Admission(event.program_id, event.start_date,
+                                           event.days_per_week, event.planned_weeks,
+                                           event.clinician_id)
             case AdmissionDeclined():
                 self.status = CaseStatus.DECLINED
+                self.decided_level = event.recommended_level
             case PatientTransferred():
                 self.site_id = event.site_id
+            case PatientForgotten():
+                self.forgotten = True
+                self.retention_overridden = event.retention_overridden

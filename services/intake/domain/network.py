@@ -27,6 +27,7 @@ class Site(Aggregate):
     def __init__(self, site_id: str) -> None:
         super().__init__(site_id)
         self.onboarded = False
+        self.policies = SitePolicies()
 
     def onboard(self, name: str, time_zone: str, policies: SitePolicies) -> None:
         if self.onboarded:
@@ -38,8 +39,12 @@ class Site(Aggregate):
         self.record(SitePoliciesChanged(site_id=self.id, policies=policies))
 
     def apply(self, event: DomainEvent) -> None:
-        if isinstance(event, SiteOnboarded):
-            self.onboarded = True
+        match event:
+            case SiteOnboarded():
+                self.onboarded = True
+                self.policies = event.policies
+            case SitePoliciesChanged():
+                self.policies = event.policies
 
 
 class ApiKey(Aggregate):

@@ -34,6 +34,10 @@ class SitePolicies(EventPart):
     outreach_after_absences: int = Field(default=2, ge=1, le=10)
     quiet_hours_start: time = time(21, 0)
     quiet_hours_end: time = time(8, 0)
+    #: Years a patient's records are kept after their last event before they may be
+    #: forgotten without an override. HIPAA keeps required documentation six years
+    #: (45 CFR 164.316(b)(2)(i)); that is the floor, state law may ask for longer.
+    record_retention_years: int = Field(default=6, ge=6, le=100)
 
 
 class SiteOnboarded(NetworkEvent):

@@ -1,0 +1,210 @@
+"""Intake's use cases, one function each, every one in one unit of work.
+
+A handler loads aggregates from their own streams, changes them through their
+commands and saves them; the tables follow through ``projections.project`` in
+the same transaction. Routes call exactly one of these.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from iopnet.auth.keys import new_key
+from iopnet.catalog import LevelOfCare, Scope, SitePolicies, parse_event
+from iopnet.db import Connection
+from iopnet.eventstore import Cause, EventStore
+from iopnet.problems import Problem, not_found
+from iopnet.topics import network_topic
+from iopnet.unit_of_work import UnitOfWork
+from services.intake import projections, store
+from services.intake.domain import (
+    Admission,
+    ApiKey,
+    AssessmentIncomplete,
+    ForgettingOrder,
+    Identity,
+    PatientCase,
+    Recommendation,
+    Referral,
+    Scored,
+    Site,
+    decide,
+    recommend,
+    retained_until,
+)
+from services.intake.domain.level_of_care import Assessment
+
+
+def unit_of_work(conn: Connection, events: EventStore, cause: Cause) -> UnitOfWork:
+    """Intake's unit of work: its own events project into its tables as they are saved."""
+    return UnitOfWork(conn, events, cause, project=projections.project)
+
+
+@dataclass(frozen=True)
+class Decline:
+    clinician_id: str
+    level: LevelOfCare | None = None  # the recommended one by default
+    override_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class KeyAndSecret:
+    key: ApiKey
+    plaintext: str  # shown once, never stored
+
+
+# --- The patient's case -----------------------------------------------------------------------
+
+
+async def refer(uow: UnitOfWork, referral: Referral, identity: Identity) -> PatientCase:
+    case = PatientCase(str(uuid.uuid4()))
+    case.refer(referral, identity)
+    await uow.save(case)
+    return case
+
+
+async def record_assessment(uow: UnitOfWork, patient_id: str, scored: Scored, on: date,
+                            clinician_id: str | None) -> str:
+    """Record one instrument; returns the assessment's id."""
+    case = await _visible_case(uow, patient_id)
+    assessment_id = str(uuid.uuid4())
+    case.record_assessment(assessment_id, scored, on, clinician_id)
+    await uow.save(case)
+    return assessment_id
+
+
+async def recommendation(uow: UnitOfWork, patient_id: str) -> Recommendation:
+    """What the level-of-care rules recommend from the case's latest answers."""
+    return recommend(_assessment(await _visible_case(uow, patient_id)))
+
+
+async def admit(uow: UnitOfWork, patient_id: str, admission: Admission,
+                override_reason: str | None) -> PatientCase:
+    """Admit to the IOP: as recommended, or against the rules with a clinician's reason."""
+    case = await _visible_case(uow, patient_id)
+    assessment = _assessment(case)
+    decision = decide(recommend(assessment), LevelOfCare.IOP, override_reason,
+                      admission.clinician_id)
+    case.admit(admission, assessment, decision)
+    await uow.save(case)
+    return case
+
+
+async def decline(uow: UnitOfWork, patient_id: str, order: Decline
+                  ) -> tuple[PatientCase, Recommendation]:
+    """Not an IOP admission: refer to the recommended level (or another, with a reason)."""
+    case = await _visible_case(uow, patient_id)
+    recommended = recommend(_assessment(case))
+    case.decline(decide(recommended, order.level or recommended.level, order.override_reason,
+                        order.clinician_id))
+    await uow.save(case)
+    return case, recommended
+
+
+async def transfer(uow: UnitOfWork, patient_id: str, to_site_id: str) -> PatientCase:
+    """Move a patient's care to another site (network operator): the old site keeps history."""
+    site = await uow.load(Site, to_site_id)
+    if site is None or not site.onboarded:
+        raise Problem(422, "validation", "No such site", errors=[{"pointer": "#/to_site_id"}])
+    case = await _visible_case(uow, patient_id)
+    case.transfer(to_site_id)
+    await uow.save(case)
+    return case
+
+
+async def forget(uow: UnitOfWork, patient_id: str, order: ForgettingOrder, now: datetime
+                 ) -> PatientCase:
+    """Forget the patient network-wide, once the site's retention period is over.
+
+    The period counts from the patient's last event here; an override forgets
+    sooner. Forgetting twice changes nothing.
+    """
+    history = await uow.events.read_stream(uow.conn, f"{PatientCase.stream_prefix}-{patient_id}")
+    if not history:
+        raise not_found("patient", patient_id)
+    case = PatientCase.rebuild(patient_id, (parse_event(e) for e in history))
+    if case.forgotten:
+        return case
+    site = await uow.load(Site, case.site_id)
+    policies = site.policies if site is not None else SitePolicies()
+    until = retained_until(history[-1].time.date(), policies.record_retention_years)
+    case.forget(order, until, now.date())
+    await uow.save(case)
+    return case
+
+
+async def _visible_case(uow: UnitOfWork, patient_id: str) -> PatientCase:
+    """The case from its stream, if the caller's site sees the patient (a forgotten one: no)."""
+    if not await store.is_visible(uow.conn, patient_id):
+        raise not_found("patient", patient_id)
+    case = await uow.load(PatientCase, patient_id)
+    if case is None:
+        raise not_found("patient", patient_id)
+    return case
+
+
+def _assessment(case: PatientCase) -> Assessment:
+    try:
+        return case.initial_assessment()
+    except AssessmentIncomplete as incomplete:
+        raise Problem(409, "assessment-incomplete", "The assessment is not complete",
+                      str(incomplete)) from incomplete
+
+
+# --- The network registry ---------------------------------------------------------------------
+
+
+async def onboard_site(uow: UnitOfWork, site_id: str, name: str, time_zone: str,
+                       policies: SitePolicies) -> Site:
+    site = await uow.load(Site, site_id) or Site(site_id)
+    site.onboard(name, time_zone, policies)
+    await uow.save(site, topic=network_topic())
+    return site
+
+
+async def change_policies(uow: UnitOfWork, site_id: str, policies: SitePolicies) -> Site:
+    site = await _site(uow, site_id)
+    site.change_policies(policies)
+    await uow.save(site, topic=network_topic())
+    return site
+
+
+async def issue_key(uow: UnitOfWork, site_id: str, scopes: list[Scope],
+                    expires_at: datetime | None, rate_limit_per_minute: int) -> KeyAndSecret:
+    site = await _site(uow, site_id)
+    material = new_key()
+    key = ApiKey.issue(site, material, scopes, expires_at=expires_at,
+                       rate_limit_per_minute=rate_limit_per_minute)
+    await uow.save(key, topic=network_topic())
+    return KeyAndSecret(key, material.plaintext)
+
+
+async def rotate_key(uow: UnitOfWork, key_id: str, expires_at: datetime | None) -> KeyAndSecret:
+    """A successor key; the old one keeps working until it is revoked."""
+    old = await _key(uow, key_id)
+    material = new_key()
+    successor = old.rotate(await _site(uow, old.site_id), material, expires_at)
+    await uow.save(successor, topic=network_topic())
+    return KeyAndSecret(successor, material.plaintext)
+
+
+async def revoke_key(uow: UnitOfWork, key_id: str) -> None:
+    key = await _key(uow, key_id)
+    key.revoke()
+    await uow.save(key, topic=network_topic())
+
+
+async def _site(uow: UnitOfWork, site_id: str) -> Site:
+    site = await uow.load(Site, site_id)
+    if site is None:
+        raise not_found("site", site_id)
+    return site
+
+
+async def _key(uow: UnitOfWork, key_id: str) -> ApiKey:
+    key = await uow.load(ApiKey, key_id)
+    if key is None:
+        raise not_found("key", key_id)
+    return key
