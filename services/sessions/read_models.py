@@ -74,7 +74,10 @@ async def _project_terms(conn: Connection,
                 "INSERT INTO enrollments (patient_id, site_id, program_id, days_per_week,"
                 " weekly_hours_target, starts_on, ends_on, status, clinician_id, time_zone,"
                 " baseline_phq9, enrolled_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7,"
-                " 'awaiting_schedule', $8, $9, $10, $11, $11) ON CONFLICT (patient_id) DO NOTHING",
+                # Sessions come first in a stream upgraded from the previous release.
+                " CASE WHEN EXISTS (SELECT FROM patient_sessions WHERE patient_id = $1)"
+                " THEN 'scheduled' ELSE 'awaiting_schedule' END,"
+                " $8, $9, $10, $11, $11) ON CONFLICT (patient_id) DO NOTHING",
                 terms.patient_id, terms.site_id, terms.program_id, terms.days_per_week,
                 terms.weekly_hours_target, terms.starts_on, terms.ends_on,
                 terms.clinician_id or None, terms.time_zone, terms.baseline_phq9, envelope.time,
