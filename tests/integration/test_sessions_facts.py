@@ -4,7 +4,6 @@ no row behind."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -13,36 +12,30 @@ import asyncpg
 import pytest
 
 from iopnet.catalog import (
-    DomainEvent,
-    Modality,
-    PatientAdmitted,
     PatientForgotten,
     PlanDrafted,
-    PlannedIntervention,
     PlanRevised,
     RevisionReason,
     SteppedDown,
     parse_event,
 )
-from iopnet.db import create_pool
-from iopnet.eventstore import Cause, EventStore
+from iopnet.eventstore import Cause
 from iopnet.topics import topic_of
 from services.sessions import commands, read_models, store, weekly_review
-from services.sessions.domain import AttendanceStatus, Group
-from services.sessions.service import SPEC
+from services.sessions.domain import AttendanceStatus
 from tests.conftest import FreshDatabase
-from tests.fixtures.dates import program_start
+from tests.integration.sessions_helpers import (
+    BEFORE_START,
+    SITE,
+    START,
+    admitted,
+    interventions,
+    project,
+    sessions_database,
+)
 
 pytestmark = pytest.mark.integration
 
-SITE = "site-n"
-START = program_start()
-BEFORE_START = datetime.combine(START - timedelta(days=30), time(12), tzinfo=UTC)
-GROUPS = [
-    Group(SITE, "iop", "g-mon", Modality.GROUP_THERAPY, "clin-1", 0, time(9), 180, 1),
-    Group(SITE, "iop", "g-tue", Modality.PSYCHOEDUCATION, "clin-2", 1, time(9), 180, 8),
-    Group(SITE, "iop", "g-wed", Modality.MINDFULNESS, "clin-3", 2, time(9), 180, 8),
-]
 DERIVED = {  # table → its key columns, for comparing rows
     "programs": "site_id, program_id",
     "program_groups": "site_id, group_id",
@@ -53,40 +46,9 @@ DERIVED = {  # table → its key columns, for comparing rows
 
 @pytest.fixture
 async def pool(fresh_database: FreshDatabase) -> AsyncIterator[asyncpg.Pool]:
-    dsn = await fresh_database("sessions_facts")
-    await SPEC.migrate(dsn)
-    pool = await create_pool(dsn)
-    await pool.execute("INSERT INTO sites (site_id, name, time_zone, policies)"
-                       " VALUES ($1, 'North', 'America/Chicago', '{}')", SITE)
-    async with pool.acquire() as conn, conn.transaction():
-        uow = commands.unit_of_work(conn, Cause("req", "req"))
-        await commands.define_program(uow, SITE, "iop", "Adult IOP", BEFORE_START)
-        for group in GROUPS:
-            await commands.add_group(uow, group, BEFORE_START)
+    pool = await sessions_database(fresh_database)
     yield pool
     await pool.close()
-
-
-async def consume(pool: asyncpg.Pool, event: DomainEvent, source: str,
-                  at: datetime | None = None) -> None:
-    """What the worker does with a consumed event: its projectors, then its reactions."""
-    made = EventStore.of(source).envelopes(f"x-{uuid.uuid4()}", 0, [event],
-                                           Cause("c", "c"))[0]
-    made = made.model_copy(update={"time": at}) if at else made
-    projection = SPEC.consumer_projection()
-    assert projection is not None
-    projector = projection.projector_for(made)
-    assert projector is not None
-    async with pool.acquire() as conn, conn.transaction():
-        await projector(conn, event, made)
-
-
-async def admit(pool: asyncpg.Pool) -> str:
-    patient_id = str(uuid.uuid4())
-    await consume(pool, PatientAdmitted(
-        patient_id=patient_id, site_id=SITE, program_id="iop", start_date=START,
-        days_per_week=3, planned_weeks=8, clinician_id="clin-7", baseline_phq9=18), "intake")
-    return patient_id
 
 
 async def rows(pool: asyncpg.Pool, table: str) -> list[dict[str, Any]]:
@@ -96,13 +58,12 @@ async def rows(pool: asyncpg.Pool, table: str) -> list[dict[str, Any]]:
 async def test_programs_and_terms_are_private_events_and_never_published(
     pool: asyncpg.Pool,
 ) -> None:
-    await admit(pool)
+    await admitted(pool)
     private = await pool.fetch("SELECT event_type, published, topic FROM events"
                                " WHERE event_type IN ('iopnet.ProgramDefined',"
                                " 'iopnet.GroupAdded', 'iopnet.EnrollmentOpened')")
     assert sorted(r["event_type"] for r in private) == [
-        "iopnet.EnrollmentOpened", "iopnet.GroupAdded", "iopnet.GroupAdded",
-        "iopnet.GroupAdded", "iopnet.ProgramDefined"]
+        "iopnet.EnrollmentOpened", *["iopnet.GroupAdded"] * 4, "iopnet.ProgramDefined"]
     assert {(r["published"], r["topic"]) for r in private} == {(False, None)}
     published = await pool.fetch("SELECT envelope->>'type' AS type FROM outbox")
     assert {r["type"] for r in published} == {"iopnet.SessionScheduled"}
@@ -111,8 +72,8 @@ async def test_programs_and_terms_are_private_events_and_never_published(
 
 
 async def test_every_derived_table_is_rebuilt_from_the_events_alike(pool: asyncpg.Pool) -> None:
-    holder, waiting = await admit(pool), await admit(pool)  # g-mon holds one: waiting waits
-    await consume(pool, SteppedDown(patient_id=holder, site_id=SITE,
+    holder, waiting = await admitted(pool), await admitted(pool)  # g-mon holds one: waiting waits
+    await project(pool, SteppedDown(patient_id=holder, site_id=SITE,
                                     effective_on=START + timedelta(days=20),
                                     aftercare=[], follow_up_within_days=7), "plans",
                   at=BEFORE_START)
@@ -133,19 +94,13 @@ async def test_every_derived_table_is_rebuilt_from_the_events_alike(pool: asyncp
     assert {table: await rows(pool, table) for table in DERIVED} == before
 
 
-def _interventions(**per_week: int) -> list[PlannedIntervention]:
-    return [PlannedIntervention(intervention_id=f"I{n}", modality=Modality(m),
-                                sessions_per_week=k)
-            for n, (m, k) in enumerate(per_week.items(), start=1)]
-
-
 async def test_a_forgotten_patient_leaves_no_row_and_nothing_more_is_recorded(
     pool: asyncpg.Pool,
 ) -> None:
-    patient_id, other = await admit(pool), await admit(pool)
-    await consume(pool, PlanDrafted(
+    patient_id, other = await admitted(pool), await admitted(pool)
+    await project(pool, PlanDrafted(
         patient_id=patient_id, site_id=SITE, plan_id="plan-1", problem_codes=["depression"],
-        interventions=_interventions(group_therapy=1, psychoeducation=1, mindfulness=1),
+        interventions=interventions(group_therapy=1, psychoeducation=1, mindfulness=1),
         target_date=START + timedelta(days=56), clinician_id="clin-7"), "plans")
     monday = datetime.combine(START + timedelta(days=7), time(15), tzinfo=UTC)
     assert await weekly_review.review_due_enrollments(pool, monday) == 2
@@ -154,7 +109,7 @@ async def test_a_forgotten_patient_leaves_no_row_and_nothing_more_is_recorded(
         " WHERE table_schema = 'public' AND column_name = 'patient_id'")]
     assert {"enrollments", "patient_sessions", "treatment_plans", "week_reviews"} <= set(tables)
 
-    await consume(pool, PatientForgotten(patient_id=patient_id, site_id=SITE), "intake")
+    await project(pool, PatientForgotten(patient_id=patient_id, site_id=SITE), "intake")
     for table in tables:
         assert await pool.fetchval(f"SELECT count(*) FROM {table} WHERE patient_id = $1",
                                    patient_id) == 0, table
@@ -164,12 +119,12 @@ async def test_a_forgotten_patient_leaves_no_row_and_nothing_more_is_recorded(
     stream = f"enrollment-{patient_id}"
     version = await pool.fetchval("SELECT version FROM event_streams WHERE stream_id = $1",
                                   stream)
-    await consume(pool, PlanRevised(
+    await project(pool, PlanRevised(
         patient_id=patient_id, site_id=SITE, plan_id="plan-1", revision=2,
         changes=["removed:I3"], reason=RevisionReason.LACK_OF_PROGRESS,
-        interventions=_interventions(group_therapy=1, psychoeducation=1)), "plans",
+        interventions=interventions(group_therapy=1, psychoeducation=1)), "plans",
         at=monday)
-    await consume(pool, SteppedDown(patient_id=patient_id, site_id=SITE,
+    await project(pool, SteppedDown(patient_id=patient_id, site_id=SITE,
                                     effective_on=START + timedelta(days=20), aftercare=[],
                                     follow_up_within_days=7), "plans", at=monday)
     assert await pool.fetchval("SELECT version FROM event_streams WHERE stream_id = $1",

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import time, timedelta
 
 import asyncpg
 import pytest
 
 from iopnet.catalog import (
-    DomainEvent,
     Modality,
-    PatientAdmitted,
     PatientTransferred,
     PlanDrafted,
     PlannedIntervention,
@@ -24,92 +22,38 @@ from iopnet.catalog import (
     RevisionReason,
     SteppedDown,
 )
-from iopnet.db import create_pool
-from iopnet.envelope import EventEnvelope
-from iopnet.eventstore import Cause, EventStore
 from iopnet.topics import topic_of
-from services.sessions import commands, store, weekly_review
+from services.sessions import store, weekly_review
 from services.sessions.domain import Group
-from services.sessions.service import SPEC
 from tests.conftest import FreshDatabase
-from tests.fixtures.dates import program_start
+from tests.integration.sessions_helpers import (
+    SITE,
+    START,
+    add_group_and_schedule,
+    admission,
+    admitted,
+    at_utc,
+    define_program,
+    interventions,
+    on,
+    project,
+    sessions_database,
+)
 
 pytestmark = pytest.mark.integration
-
-SITE = "site-n"
-START = program_start()  # a Monday in January, ahead of the real today: Chicago is on CST
-GROUPS = [
-    Group(SITE, "iop", "g-mon", Modality.GROUP_THERAPY, "clin-1", 0, time(9), 180, 1),
-    Group(SITE, "iop", "g-tue", Modality.PSYCHOEDUCATION, "clin-2", 1, time(9), 180, 8),
-    Group(SITE, "iop", "g-wed", Modality.MINDFULNESS, "clin-3", 2, time(9), 180, 8),
-    Group(SITE, "iop", "g-thu", Modality.SKILL_BUILDING, "clin-4", 3, time(9), 180, 8),
-]
 
 
 @pytest.fixture
 async def pool(fresh_database: FreshDatabase) -> AsyncIterator[asyncpg.Pool]:
-    dsn = await fresh_database("sessions")
-    await SPEC.migrate(dsn)
-    pool = await create_pool(dsn)
-    await pool.execute("INSERT INTO sites (site_id, name, time_zone, policies)"
-                       " VALUES ($1, 'North', 'America/Chicago', '{}')", SITE)
-    await define_program(pool, "iop", "Adult IOP")
-    for group in GROUPS:
-        await add_group_and_schedule(pool, group)
+    pool = await sessions_database(fresh_database)
     yield pool
     await pool.close()
-
-
-def on(days: int) -> date:
-    """The date ``days`` after the program's first day."""
-    return START + timedelta(days=days)
-
-
-def at_utc(days: int, hour: int) -> datetime:
-    """``hour`` o'clock UTC on ``on(days)`` (09:00 in Chicago is 15:00 UTC)."""
-    return datetime.combine(on(days), time(hour), tzinfo=UTC)
-
-
-def envelope(event: DomainEvent, source: str, at: datetime | None = None) -> EventEnvelope:
-    events = EventStore(source=f"/iopnet/{source}", topic="unused")
-    made = events.envelopes(f"x-{uuid.uuid4()}", 0, [event], Cause("c", "c"))[0]
-    return made.model_copy(update={"time": at}) if at else made
-
-
-async def project(pool: asyncpg.Pool, event: DomainEvent, source: str,
-                  at: datetime | None = None) -> None:
-    """What the worker does with a consumed event: its projectors, then its reactions."""
-    made = envelope(event, source, at)
-    projection = SPEC.consumer_projection()
-    assert projection is not None
-    projector = projection.projector_for(made)
-    assert projector is not None
-    async with pool.acquire() as conn, conn.transaction():
-        await projector(conn, event, made)
-
-
-async def define_program(pool: asyncpg.Pool, program_id: str, name: str) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        await commands.define_program(commands.unit_of_work(conn, Cause("req", "req")), SITE,
-                                      program_id, name, BEFORE_START)
-
-
-def admission(patient_id: str, days_per_week: int = 3) -> PatientAdmitted:
-    return PatientAdmitted(patient_id=patient_id, site_id=SITE, program_id="iop",
-                           start_date=START, days_per_week=days_per_week, planned_weeks=8,
-                           clinician_id="clin-7", baseline_phq9=18)
 
 
 async def statuses(pool: asyncpg.Pool, patient_id: str) -> dict[str, int]:
     rows = await pool.fetch("SELECT modality || ':' || status AS what, count(*) AS n"
                             " FROM patient_sessions WHERE patient_id = $1 GROUP BY 1", patient_id)
     return {row["what"]: row["n"] for row in rows}
-
-
-async def admitted(pool: asyncpg.Pool, days_per_week: int = 3) -> str:
-    patient_id = str(uuid.uuid4())
-    await project(pool, admission(patient_id, days_per_week), "intake")
-    return patient_id
 
 
 async def test_an_admission_schedules_once_and_a_full_group_waitlists(pool: asyncpg.Pool
@@ -134,12 +78,6 @@ async def test_an_admission_schedules_once_and_a_full_group_waitlists(pool: asyn
     assert enrollment is not None
     assert (enrollment["status"], enrollment["time_zone"], enrollment["weekly_hours_target"]) == (
         "scheduled", "America/Chicago", 9)
-
-
-def interventions(**per_week: int) -> list[PlannedIntervention]:
-    return [PlannedIntervention(intervention_id=f"I{n}", modality=Modality(m),
-                                sessions_per_week=k)
-            for n, (m, k) in enumerate(per_week.items(), start=1)]
 
 
 async def test_a_revision_drops_and_adds_modalities_from_now_on(pool: asyncpg.Pool) -> None:
@@ -210,18 +148,6 @@ async def test_a_transfer_moves_the_current_enrollment(pool: asyncpg.Pool) -> No
 
 
 # Patients admitted before their program had groups ----------------------------------------
-
-BEFORE_START = at_utc(-34, 0)
-
-
-async def add_group_and_schedule(pool: asyncpg.Pool, group: Group,
-                                 now: datetime = BEFORE_START) -> bool:
-    """What POST /v1/programs/{id}/groups does, in one transaction."""
-    async with pool.acquire() as conn, conn.transaction():
-        added = await commands.add_group(commands.unit_of_work(conn, Cause("req", "req")),
-                                         group, now)
-        return added.created
-
 
 async def stream_versions(pool: asyncpg.Pool, *patient_ids: str) -> list[int | None]:
     return [await pool.fetchval("SELECT version FROM event_streams WHERE stream_id = $1",

@@ -17,7 +17,7 @@ held place, so a replacement never loses one.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -110,21 +110,13 @@ class EnrollmentTerms:
 
 
 def opened(terms: EnrollmentTerms) -> EnrollmentOpened:
-    return EnrollmentOpened(
-        site_id=terms.site_id, patient_id=terms.patient_id, program_id=terms.program_id,
-        clinician_id=terms.clinician_id, starts_on=terms.starts_on,
-        days_per_week=terms.days_per_week, planned_weeks=terms.planned_weeks,
-        time_zone=terms.time_zone, baseline_phq9=terms.baseline_phq9,
-    )
+    """The event that keeps the terms (an end is an event of its own)."""
+    return EnrollmentOpened.model_validate(
+        {k: v for k, v in asdict(terms).items() if k != "ended_on"})
 
 
 def terms_opened(event: EnrollmentOpened) -> EnrollmentTerms:
-    return EnrollmentTerms(
-        patient_id=event.patient_id, site_id=event.site_id, program_id=event.program_id,
-        clinician_id=event.clinician_id, starts_on=event.starts_on,
-        days_per_week=event.days_per_week, planned_weeks=event.planned_weeks,
-        time_zone=event.time_zone, baseline_phq9=event.baseline_phq9,
-    )
+    return EnrollmentTerms(**event.model_dump())
 
 
 def terms_of(admitted: PatientAdmitted, time_zone: str) -> EnrollmentTerms:
