@@ -5,15 +5,22 @@ consumes them (projectors, then reactions)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
 import asyncpg
 
-from iopnet.catalog import DomainEvent, Modality, PatientAdmitted, PlannedIntervention
-from iopnet.db import create_pool
+from iopnet.catalog import (
+    DomainEvent,
+    Modality,
+    PatientAdmitted,
+    PlannedIntervention,
+    parse_event,
+)
+from iopnet.db import Connection, create_pool
 from iopnet.envelope import EventEnvelope
 from iopnet.eventstore import Cause, EventStore
-from services.sessions import commands
+from services.sessions import commands, read_models
 from services.sessions.domain import Group
 from services.sessions.service import SPEC
 from tests.conftest import FreshDatabase
@@ -104,3 +111,15 @@ def interventions(**per_week: int) -> list[PlannedIntervention]:
     return [PlannedIntervention(intervention_id=f"I{n}", modality=Modality(m),
                                 sessions_per_week=k)
             for n, (m, k) in enumerate(per_week.items(), start=1)]
+
+
+async def rebuild(conn: Connection, tables: Sequence[str]) -> None:
+    """Empty ``tables`` (listed parents first) and project sessions' own events again, in
+    the order they were recorded. (Sessions seals nothing, so the stored envelopes are the
+    events as recorded; ``read_all`` would wait for every transaction in flight on the
+    shared server.)"""
+    for table in reversed(tables):
+        await conn.execute(f"DELETE FROM {table}")
+    for row in await conn.fetch("SELECT envelope FROM events ORDER BY global_position"):
+        recorded = EventEnvelope.model_validate(row["envelope"])
+        await read_models.project(conn, parse_event(recorded), recorded)

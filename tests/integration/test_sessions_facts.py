@@ -17,11 +17,10 @@ from iopnet.catalog import (
     PlanRevised,
     RevisionReason,
     SteppedDown,
-    parse_event,
 )
 from iopnet.eventstore import Cause
 from iopnet.topics import topic_of
-from services.sessions import commands, read_models, store, weekly_review
+from services.sessions import commands, weekly_review
 from services.sessions.domain import AttendanceStatus
 from tests.conftest import FreshDatabase
 from tests.integration.sessions_helpers import (
@@ -31,6 +30,7 @@ from tests.integration.sessions_helpers import (
     admitted,
     interventions,
     project,
+    rebuild,
     sessions_database,
 )
 
@@ -87,10 +87,7 @@ async def test_every_derived_table_is_rebuilt_from_the_events_alike(pool: asyncp
     assert [r["status"] for r in before["enrollments"]].count("ended") == 1
 
     async with pool.acquire() as conn, conn.transaction():
-        for table in reversed(DERIVED):  # groups before their programs
-            await conn.execute(f"DELETE FROM {table}")
-        for recorded in await store.EVENTS.read_all(conn, limit=10_000):
-            await read_models.project(conn, parse_event(recorded.envelope), recorded.envelope)
+        await rebuild(conn, list(DERIVED))
     assert {table: await rows(pool, table) for table in DERIVED} == before
 
 

@@ -12,15 +12,16 @@ import asyncpg
 import pytest
 
 from iopctl.stack import spec_of
-from iopnet.catalog import Modality, SessionKind, SessionScheduled, parse_event
+from iopnet.catalog import Modality, SessionKind, SessionScheduled
 from iopnet.db import connect, create_pool
 from iopnet.eventstore import Cause, EventStore
-from services.sessions import commands, read_models, store
+from services.sessions import commands
 from services.sessions.domain import Group
 from services.sessions.domain.schedule import group_session_id, local_to_utc
 from tests.conftest import FreshDatabase
 from tests.fixtures import previous_release
 from tests.fixtures.dates import program_start
+from tests.integration.sessions_helpers import rebuild
 
 pytestmark = pytest.mark.integration
 
@@ -169,8 +170,5 @@ async def test_commands_work_on_upgraded_streams_and_tables_rebuild_alike(
               "enrollments": "patient_id"}
     before = {t: await rows(pool, t, order) for t, order in tables.items()}
     async with pool.acquire() as conn, conn.transaction():
-        for table in ("enrollments", "program_groups", "programs", "patient_sessions"):
-            await conn.execute(f"DELETE FROM {table}")
-        for recorded in await store.EVENTS.read_all(conn, limit=10_000):
-            await read_models.project(conn, parse_event(recorded.envelope), recorded.envelope)
+        await rebuild(conn, ["programs", "program_groups", "enrollments", "patient_sessions"])
     assert {t: await rows(pool, t, order) for t, order in tables.items()} == before
