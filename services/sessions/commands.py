@@ -198,14 +198,13 @@ async def _fill_freed_places(uow: UnitOfWork, holder: Enrollment, session_ids: S
     patient was expected at. Returns (session id, patient id) promoted."""
     upcoming = [holder.sessions[i] for i in session_ids if holder.sessions[i].starts_at > now]
     program_id = holder.known_terms.program_id
-    capacity = {}
-    for session in upcoming:
-        groups = await _groups(uow, session.site_id, program_id)
-        capacity.update({g.group_id: g for g in groups})
-    await store.hold_groups(uow.conn, capacity.values())
+    groups: dict[str, Group] = {}
+    for site_id in {session.site_id for session in upcoming}:
+        groups |= {g.group_id: g for g in await _groups(uow, site_id, program_id)}
+    await store.hold_groups(uow.conn, groups.values())
     promoted = []
     for session in upcoming:
-        group = capacity.get(session.group_id or "")
+        group = groups.get(session.group_id or "")
         if group is None:
             continue
         taken = (await store.occupancy(uow.conn, [session.session_id])).get(

@@ -7,6 +7,7 @@ program on step-down, step-up or discharge, and follow a transfer.
 
 from __future__ import annotations
 
+from iopnet import data_keys
 from iopnet.catalog import (
     Discharged,
     DomainEvent,
@@ -36,6 +37,8 @@ FORGOTTEN_TABLES = (*PATIENT_TABLES, "patient_sessions", "week_reviews")
 
 async def on_plan(conn: Connection, event: DomainEvent, envelope: EventEnvelope) -> None:
     assert isinstance(event, PlanDrafted | PlanRevised)
+    if await data_keys.is_forgotten(conn, event.patient_id):
+        return  # a plan event arriving after the patient was forgotten keeps nothing
     await store.save_plan(conn, event.patient_id, event.site_id, event.plan_id, event.revision,
                           weekly_sessions(event.interventions), envelope.time)
 

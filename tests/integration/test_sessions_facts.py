@@ -126,6 +126,7 @@ async def test_a_forgotten_patient_leaves_no_row_and_nothing_more_is_recorded(
                                     follow_up_within_days=7), "plans", at=monday)
     assert await pool.fetchval("SELECT version FROM event_streams WHERE stream_id = $1",
                                stream) == version
-    assert await pool.fetchval("SELECT count(*) FROM patient_sessions WHERE patient_id = $1",
-                               patient_id) == 0
+    for table in tables:
+        assert await pool.fetchval(f"SELECT count(*) FROM {table} WHERE patient_id = $1",
+                                   patient_id) == 0, table
     assert await weekly_review.review_due_enrollments(pool, monday + timedelta(days=1)) == 1
