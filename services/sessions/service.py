@@ -4,6 +4,7 @@ from iopnet.service import ServiceSpec
 from services.sessions.api import routers
 from services.sessions.projections import PATIENT_TABLES, PROJECTION
 from services.sessions.settings import SessionsSettings
+from services.sessions.upgrades import UPGRADES
 from services.sessions.weekly_review import review_finished_weeks
 
 SPEC = ServiceSpec(
@@ -15,4 +16,5 @@ SPEC = ServiceSpec(
     patient_tables=PATIENT_TABLES,
     description="Programs, groups, schedules, attendance and outcome measures.",
     background=[review_finished_weeks],
+    upgrades=UPGRADES,
 )

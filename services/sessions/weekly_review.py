@@ -16,8 +16,7 @@ import asyncpg
 
 from iopnet.eventstore import Cause, ConcurrencyConflict
 from iopnet.rounds import calendar_job, each_due
-from services.sessions import store
-from services.sessions.domain.schedule import local_date
+from services.sessions import commands, store
 from services.sessions.settings import SessionsSettings
 
 log = logging.getLogger(__name__)
@@ -31,14 +30,10 @@ async def review_due_enrollments(pool: asyncpg.Pool, now: datetime) -> int:
 async def _review(pool: asyncpg.Pool, patient_id: str, now: datetime, cause: Cause) -> None:
     try:
         async with pool.acquire() as conn, conn.transaction():
-            enrollments = store.Enrollments(conn)
-            enrollment = await enrollments.get(patient_id)
-            if enrollment is None:
-                return
-            enrollment.close_past_weeks(now, await store.attendance_policy(conn, enrollment))
-            await enrollments.save(enrollment, cause)
-            today = local_date(now, enrollment.known_terms.time_zone)
-            await store.mark_weeks_reviewed(conn, patient_id, today)
+            reviewed_on = await commands.review_week(commands.unit_of_work(conn, cause),
+                                                     patient_id, now)
+            if reviewed_on is not None:
+                await store.mark_weeks_reviewed(conn, patient_id, reviewed_on)
     except ConcurrencyConflict:
         # Attendance was recorded meanwhile, which reviews the weeks itself; the next
         # round looks again.

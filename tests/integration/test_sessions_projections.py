@@ -1,21 +1,20 @@
 """Sessions on a real Postgres: its reactions to others' events (enrollment with capacity,
-plan revisions, the end of the program, a transfer) and the calendar's weekly review."""
+plan revisions, the end of the program, a transfer) and the calendar's weekly review.
+
+Others' events go through the consumer's projection as the worker runs it (projectors,
+then reactions), and programs are made with the command handlers the API calls."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import time, timedelta
 
 import asyncpg
 import pytest
 
-from iopctl.stack import migrations_of
-from iopnet.auth.registry import transfer_projector
 from iopnet.catalog import (
-    DomainEvent,
     Modality,
-    PatientAdmitted,
     PatientTransferred,
     PlanDrafted,
     PlannedIntervention,
@@ -23,84 +22,38 @@ from iopnet.catalog import (
     RevisionReason,
     SteppedDown,
 )
-from iopnet.consumer import Projector
-from iopnet.db import create_pool
-from iopnet.envelope import EventEnvelope
-from iopnet.eventstore import Cause, EventStore
-from iopnet.migrate import apply_migrations
 from iopnet.topics import topic_of
-from services.sessions import projections, scheduling, store, weekly_review
-from services.sessions.domain import Group, Program
-from services.sessions.service import SPEC
+from services.sessions import store, weekly_review
+from services.sessions.domain import Group
 from tests.conftest import FreshDatabase
-from tests.fixtures.dates import program_start
+from tests.integration.sessions_helpers import (
+    SITE,
+    START,
+    add_group_and_schedule,
+    admission,
+    admitted,
+    at_utc,
+    define_program,
+    interventions,
+    on,
+    project,
+    sessions_database,
+)
 
 pytestmark = pytest.mark.integration
-
-SITE = "site-n"
-START = program_start()  # a Monday in January, ahead of the real today: Chicago is on CST
-GROUPS = [
-    Group(SITE, "iop", "g-mon", Modality.GROUP_THERAPY, "clin-1", 0, time(9), 180, 1),
-    Group(SITE, "iop", "g-tue", Modality.PSYCHOEDUCATION, "clin-2", 1, time(9), 180, 8),
-    Group(SITE, "iop", "g-wed", Modality.MINDFULNESS, "clin-3", 2, time(9), 180, 8),
-    Group(SITE, "iop", "g-thu", Modality.SKILL_BUILDING, "clin-4", 3, time(9), 180, 8),
-]
 
 
 @pytest.fixture
 async def pool(fresh_database: FreshDatabase) -> AsyncIterator[asyncpg.Pool]:
-    dsn = await fresh_database("sessions")
-    await apply_migrations(dsn, [migrations_of("sessions")])
-    pool = await create_pool(dsn)
-    await pool.execute("INSERT INTO sites (site_id, name, time_zone, policies)"
-                       " VALUES ($1, 'North', 'America/Chicago', '{}')", SITE)
-    async with pool.acquire() as conn:
-        await store.add_program(conn, Program(SITE, "iop", "Adult IOP"))
-        for group in GROUPS:
-            await store.add_group(conn, group)
+    pool = await sessions_database(fresh_database)
     yield pool
     await pool.close()
-
-
-def on(days: int) -> date:
-    """The date ``days`` after the program's first day."""
-    return START + timedelta(days=days)
-
-
-def at_utc(days: int, hour: int) -> datetime:
-    """``hour`` o'clock UTC on ``on(days)`` (09:00 in Chicago is 15:00 UTC)."""
-    return datetime.combine(on(days), time(hour), tzinfo=UTC)
-
-
-def envelope(event: DomainEvent, source: str, at: datetime | None = None) -> EventEnvelope:
-    events = EventStore(source=f"/iopnet/{source}", topic="unused")
-    made = events.envelopes(f"x-{uuid.uuid4()}", 0, [event], Cause("c", "c"))[0]
-    return made.model_copy(update={"time": at}) if at else made
-
-
-async def project(pool: asyncpg.Pool, projector: Projector, event: DomainEvent,
-                  source: str, at: datetime | None = None) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        await projector(conn, event, envelope(event, source, at))
-
-
-def admission(patient_id: str, days_per_week: int = 3) -> PatientAdmitted:
-    return PatientAdmitted(patient_id=patient_id, site_id=SITE, program_id="iop",
-                           start_date=START, days_per_week=days_per_week, planned_weeks=8,
-                           clinician_id="clin-7", baseline_phq9=18)
 
 
 async def statuses(pool: asyncpg.Pool, patient_id: str) -> dict[str, int]:
     rows = await pool.fetch("SELECT modality || ':' || status AS what, count(*) AS n"
                             " FROM patient_sessions WHERE patient_id = $1 GROUP BY 1", patient_id)
     return {row["what"]: row["n"] for row in rows}
-
-
-async def admitted(pool: asyncpg.Pool, days_per_week: int = 3) -> str:
-    patient_id = str(uuid.uuid4())
-    await project(pool, projections.on_patient_admitted, admission(patient_id, days_per_week),
-                  "intake")
-    return patient_id
 
 
 async def test_an_admission_schedules_once_and_a_full_group_waitlists(pool: asyncpg.Pool
@@ -111,11 +64,11 @@ async def test_an_admission_schedules_once_and_a_full_group_waitlists(pool: asyn
         "mindfulness:scheduled": 8, "individual_counseling:scheduled": 8}
     version = await pool.fetchval("SELECT version FROM event_streams WHERE stream_id = $1",
                                   f"enrollment-{first}")
-    assert version == 32
+    assert version == 33  # the terms (private), then 32 sessions
     # A second PatientAdmitted (e.g. republished under a new id) schedules nothing more.
-    await project(pool, projections.on_patient_admitted, admission(first), "intake")
+    await project(pool, admission(first), "intake")
     assert await pool.fetchval("SELECT version FROM event_streams WHERE stream_id = $1",
-                               f"enrollment-{first}") == 32
+                               f"enrollment-{first}") == 33
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE topic = $1",
                                topic_of("sessions")) == 32
 
@@ -127,12 +80,6 @@ async def test_an_admission_schedules_once_and_a_full_group_waitlists(pool: asyn
         "scheduled", "America/Chicago", 9)
 
 
-def interventions(**per_week: int) -> list[PlannedIntervention]:
-    return [PlannedIntervention(intervention_id=f"I{n}", modality=Modality(m),
-                                sessions_per_week=k)
-            for n, (m, k) in enumerate(per_week.items(), start=1)]
-
-
 async def test_a_revision_drops_and_adds_modalities_from_now_on(pool: asyncpg.Pool) -> None:
     patient_id = await admitted(pool)
     drafted = PlanDrafted(
@@ -140,7 +87,7 @@ async def test_a_revision_drops_and_adds_modalities_from_now_on(pool: asyncpg.Po
         interventions=interventions(group_therapy=3, psychoeducation=1, mindfulness=1,
                                     individual_counseling=1),
         target_date=on(56), clinician_id="clin-7")
-    await project(pool, projections.on_plan_drafted, drafted, "plans")
+    await project(pool, drafted, "plans")
     revised = PlanRevised(
         patient_id=patient_id, site_id=SITE, plan_id="plan-1", revision=2,
         changes=["removed:I3", "added:I5"], reason=RevisionReason.LACK_OF_PROGRESS,
@@ -150,7 +97,7 @@ async def test_a_revision_drops_and_adds_modalities_from_now_on(pool: asyncpg.Po
                                            modality=Modality.SKILL_BUILDING,
                                            sessions_per_week=1)])
     now = at_utc(16, 18)  # Wednesday of week 3, noon in Chicago
-    await project(pool, projections.on_plan_revised, revised, "plans", at=now)
+    await project(pool, revised, "plans", at=now)
     found = await statuses(pool, patient_id)
     assert (found["mindfulness:scheduled"], found["mindfulness:cancelled"]) == (3, 5)
     assert found["skill_building:scheduled"] == 6  # the Thursdays of weeks 3 to 8
@@ -164,7 +111,7 @@ async def test_stepping_down_cancels_every_session_after_the_effective_date(
     patient_id = await admitted(pool)
     stepped = SteppedDown(patient_id=patient_id, site_id=SITE, effective_on=on(37),
                           aftercare=["relapse_prevention_plan"], follow_up_within_days=7)
-    await project(pool, projections.on_program_ended, stepped, "plans")
+    await project(pool, stepped, "plans")
     cancelled = await pool.fetchval(
         "SELECT count(*) FROM patient_sessions WHERE patient_id = $1 AND status = 'cancelled'",
         patient_id)
@@ -186,25 +133,21 @@ async def test_stepping_down_cancels_every_session_after_the_effective_date(
 async def test_a_transfer_moves_the_current_enrollment(pool: asyncpg.Pool) -> None:
     patient_id = await admitted(pool)
     moved = PatientTransferred(patient_id=patient_id, site_id="site-s", from_site_id=SITE)
-    await project(pool, transfer_projector(SPEC.patient_tables), moved, "intake")
+    await project(pool, moved, "intake")
     assert await pool.fetchval("SELECT site_id FROM enrollments WHERE patient_id = $1",
                                patient_id) == "site-s"
+    # The enrollment knows it too: what it records next is the new site's.
+    await project(pool, SteppedDown(patient_id=patient_id, site_id="site-s", effective_on=on(37),
+                                    aftercare=[], follow_up_within_days=7), "plans")
+    sites = await pool.fetch(
+        "SELECT event_type, envelope->>'siteid' AS site FROM events WHERE stream_id = $1"
+        " AND stream_version > 33 ORDER BY stream_version", f"enrollment-{patient_id}")
+    assert [(r["event_type"], r["site"]) for r in sites] == [
+        ("iopnet.EnrollmentTransferred", "site-s"), ("iopnet.EnrollmentEnded", "site-s"),
+        ("iopnet.SessionsCancelled", "site-s")]
 
 
 # Patients admitted before their program had groups ----------------------------------------
-
-BEFORE_START = at_utc(-34, 0)
-
-
-async def add_group_and_schedule(pool: asyncpg.Pool, group: Group,
-                                 now: datetime = BEFORE_START) -> list[str]:
-    """What POST /v1/programs/{id}/groups does, in one transaction."""
-    async with pool.acquire() as conn, conn.transaction():
-        if await store.find_group(conn, group.site_id, group.group_id) is None:
-            await store.add_group(conn, group)
-        return await scheduling.schedule_waiting(conn, group.site_id, group.program_id, now,
-                                                 Cause("req", "req"))
-
 
 async def stream_versions(pool: asyncpg.Pool, *patient_ids: str) -> list[int | None]:
     return [await pool.fetchval("SELECT version FROM event_streams WHERE stream_id = $1",
@@ -214,20 +157,19 @@ async def stream_versions(pool: asyncpg.Pool, *patient_ids: str) -> list[int | N
 async def test_groups_added_later_schedule_the_patients_waiting_first_come_first_served(
     pool: asyncpg.Pool,
 ) -> None:
-    async with pool.acquire() as conn:
-        await store.add_program(conn, Program(SITE, "new", "Adult IOP, second cohort"))
+    await define_program(pool, "new", "Adult IOP, second cohort")
     waiting = []
     for _ in range(2):
         patient_id = str(uuid.uuid4())
         admitted_to_new = admission(patient_id).model_copy(update={"program_id": "new"})
-        await project(pool, projections.on_patient_admitted, admitted_to_new, "intake")
+        await project(pool, admitted_to_new, "intake")
         waiting.append(patient_id)
     first, second = waiting
     assert await statuses(pool, first) == {}
-    assert await stream_versions(pool, first, second) == [None, None]
+    assert await stream_versions(pool, first, second) == [1, 1]  # the terms only
 
     monday = Group(SITE, "new", "n-mon", Modality.GROUP_THERAPY, "clin-1", 0, time(9), 180, 1)
-    assert await add_group_and_schedule(pool, monday) == [first, second]
+    assert await add_group_and_schedule(pool, monday)
     assert await statuses(pool, first) == {"group_therapy:scheduled": 8,
                                            "individual_counseling:scheduled": 8}
     assert await statuses(pool, second) == {"group_therapy:waitlisted": 8,
@@ -236,17 +178,19 @@ async def test_groups_added_later_schedule_the_patients_waiting_first_come_first
     assert enrollment is not None and enrollment["status"] == "scheduled"
 
     # A retried request with the same group schedules nothing twice.
-    assert await add_group_and_schedule(pool, monday) == []
-    assert await stream_versions(pool, first, second) == [16, 16]
+    assert not await add_group_and_schedule(pool, monday)
+    assert await stream_versions(pool, first, second) == [17, 17]
 
     # Three days a week, one weekday so far: later groups fill the other two, from today.
     tuesday = Group(SITE, "new", "n-tue", Modality.CBT, "clin-2", 1, time(9), 180, 8)
     week3 = at_utc(15, 20)  # Tuesday of week 3, afternoon in Chicago
-    assert await add_group_and_schedule(pool, tuesday, now=week3) == [first, second]
+    assert await add_group_and_schedule(pool, tuesday, now=week3)
     assert (await statuses(pool, first))["cbt:scheduled"] == 6  # the Tuesdays of weeks 3 to 8
+    assert (await statuses(pool, second))["cbt:scheduled"] == 6
     events = await pool.fetch("SELECT envelope FROM events WHERE stream_id = $1"
                               " ORDER BY stream_version", f"enrollment-{first}")
-    assert {e["envelope"]["type"] for e in events} == {"iopnet.SessionScheduled"}
+    assert {e["envelope"]["type"] for e in events} == {"iopnet.EnrollmentOpened",
+                                                       "iopnet.SessionScheduled"}
     outbox = await pool.fetchval("SELECT count(*) FROM outbox WHERE topic = $1",
                                  topic_of("sessions"))
     assert outbox == 2 * (16 + 6)
@@ -269,7 +213,7 @@ async def test_a_place_given_up_on_step_down_goes_to_the_earliest_waitlisted(
     stepped = SteppedDown(patient_id=holder, site_id=SITE, effective_on=on(30),
                           aftercare=["relapse_prevention_plan"], follow_up_within_days=7)
     now = at_utc(35, 16)  # week 6: Monday's group has begun
-    await project(pool, projections.on_program_ended, stepped, "plans", at=now)
+    await project(pool, stepped, "plans", at=now)
 
     assert set((await places(pool, holder, "g-mon")).values()) == {"scheduled", "cancelled"}
     promoted = await places(pool, earliest, "g-mon")
@@ -278,7 +222,7 @@ async def test_a_place_given_up_on_step_down_goes_to_the_earliest_waitlisted(
     assert promoted[on(35).isoformat()] == "waitlisted"
     assert set((await places(pool, later, "g-mon")).values()) == {"waitlisted"}
     promotion = await pool.fetch(
-        "SELECT envelope FROM events WHERE stream_id = $1 AND stream_version > 32"
+        "SELECT envelope FROM events WHERE stream_id = $1 AND stream_version > 33"
         " ORDER BY stream_version", f"enrollment-{earliest}")
     assert [(e["envelope"]["type"], e["envelope"]["data"]["waitlisted"]) for e in promotion] == [
         ("iopnet.SessionScheduled", False)] * 2
@@ -288,9 +232,9 @@ async def test_a_place_given_up_on_step_down_goes_to_the_earliest_waitlisted(
         " AND status = 'scheduled'", now)
     assert occupancy == 2  # capacity 1, two Mondays left
 
-    # Redelivered: the runner would skip it, but the projector changes nothing either.
-    await project(pool, projections.on_program_ended, stepped, "plans", at=now)
-    assert await stream_versions(pool, earliest, later) == [34, 32]
+    # Redelivered: the runner would skip it, but the reaction changes nothing either.
+    await project(pool, stepped, "plans", at=now)
+    assert await stream_versions(pool, earliest, later) == [35, 33]
 
 
 async def test_a_place_a_revision_gives_up_goes_to_the_waitlist(pool: asyncpg.Pool) -> None:
@@ -300,13 +244,13 @@ async def test_a_place_a_revision_gives_up_goes_to_the_waitlist(pool: asyncpg.Po
         interventions=interventions(group_therapy=1, psychoeducation=1, mindfulness=1,
                                     individual_counseling=1),
         target_date=on(56), clinician_id="clin-7")
-    await project(pool, projections.on_plan_drafted, drafted, "plans")
+    await project(pool, drafted, "plans")
     revised = PlanRevised(
         patient_id=holder, site_id=SITE, plan_id="plan-1", revision=2, changes=["removed:I1"],
         reason=RevisionReason.LACK_OF_PROGRESS,
         interventions=interventions(psychoeducation=1, mindfulness=1, individual_counseling=1))
     now = at_utc(43, 18)  # Tuesday of week 7
-    await project(pool, projections.on_plan_revised, revised, "plans", at=now)
+    await project(pool, revised, "plans", at=now)
     assert (await places(pool, waiting, "g-mon"))[on(49).isoformat()] == "scheduled"
     assert (await places(pool, waiting, "g-mon"))[on(42).isoformat()] == "waitlisted"
     assert (await places(pool, holder, "g-mon"))[on(49).isoformat()] == "cancelled"
@@ -345,8 +289,8 @@ async def test_the_weekly_review_flags_a_week_over_with_nothing_recorded_once(
 
 async def test_the_weekly_review_leaves_ended_enrollments_alone(pool: asyncpg.Pool) -> None:
     patient_id = await admitted(pool)
-    async with pool.acquire() as conn:
-        await store.end_enrollment(conn, patient_id, START, "stepped_down")
+    await project(pool, SteppedDown(patient_id=patient_id, site_id=SITE, effective_on=START,
+                                    aftercare=[], follow_up_within_days=7), "plans")
     monday = at_utc(7, 15)
     assert await weekly_review.review_due_enrollments(pool, monday) == 0
     assert await flags(pool, patient_id) == []

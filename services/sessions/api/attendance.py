@@ -16,13 +16,9 @@ from iopnet.db import Connection
 from iopnet.fields import Strict
 from iopnet.idempotency import Answer, IdempotencyKey, execute
 from iopnet.problems import not_found
-from services.sessions import store
+from services.sessions import commands
 from services.sessions.api.models import invalid
-from services.sessions.api.patients import (
-    SessionView,
-    enrollment_of,
-    session_view,
-)
+from services.sessions.api.patients import SessionView, session_view
 from services.sessions.domain import (
     AttendanceStatus,
     InvalidAttendance,
@@ -51,17 +47,16 @@ async def record_attendance(session_id: uuid.UUID, body: AttendanceRequest, requ
     """Attended or late → SessionAttended; absent or excused → SessionMissed. The same record
     again answers 200; a different one for the same patient and session is a conflict."""
     async def record(conn: Connection) -> Answer:
-        enrollments = store.Enrollments(conn)
-        enrollment = await enrollment_of(conn, body.patient_id, enrollments)
-        policy = await store.attendance_policy(conn, enrollment)
         try:
-            new = enrollment.record_attendance(str(session_id), body.status, body.late_minutes,
-                                               policy)
+            enrollment, new = await commands.record_attendance(
+                commands.unit_of_work(conn, cause), str(body.patient_id), str(session_id),
+                body.status, body.late_minutes)
+        except commands.UnknownPatient:
+            raise not_found("patient", str(body.patient_id)) from None
         except UnknownSession:
             raise not_found("session", f"{session_id} for this patient") from None
         except InvalidAttendance as wrong:
             raise invalid(_POINTERS.get(wrong.field, "#/"), wrong.message) from wrong
-        await enrollments.save(enrollment, cause)
         view = session_view(enrollment, enrollment.sessions[str(session_id)])
         return Answer(201 if new else 200, view)
 

@@ -15,10 +15,11 @@ from iopnet.auth import SiteDatabase, site_database
 from iopnet.catalog import Instrument, Modality, RiskSignal, Scope, SessionKind
 from iopnet.db import Connection
 from iopnet.envelope import utc_now
+from iopnet.eventstore import Cause
 from iopnet.fields import Strict
 from iopnet.idempotency import Answer, IdempotencyKey, execute
 from iopnet.problems import not_found
-from services.sessions import store
+from services.sessions import commands, store
 from services.sessions.domain import (
     Enrollment,
     SessionsRuleBroken,
@@ -32,6 +33,8 @@ router = APIRouter(prefix="/v1/patients", tags=["patients"])
 Reader = Annotated[SiteDatabase, Depends(site_database(Scope.READ))]
 Writer = Annotated[SiteDatabase, Depends(site_database(Scope.SESSIONS_WRITE))]
 Phq9Item = Annotated[int, Field(strict=True, ge=0, le=3)]
+#: A read records nothing; its unit of work needs a cause all the same.
+READING = Cause("read", "read")
 
 
 class EnrollmentView(BaseModel):
@@ -159,12 +162,13 @@ async def record_outcome(patient_id: uuid.UUID, body: OutcomeRequest, request: R
     """A PHQ-9 taken in the program: OutcomeMeasured, and RiskSignalRaised for item 9 above
     0 or a rise of 5 or more over the baseline or the previous measure."""
     async def measure(conn: Connection) -> Answer:
-        enrollments = store.Enrollments(conn)
-        enrollment = await enrollment_of(conn, patient_id, enrollments)
-        measure_id = str(uuid.uuid4())
-        enrollment.measure_phq9(measure_id, body.items, body.measured_on)  # 422 if invalid
-        await enrollments.save(enrollment, cause)
-        return Answer(201, measure_view(enrollment, enrollment.measures[-1]))
+        try:
+            enrollment, measure = await commands.record_outcome(
+                commands.unit_of_work(conn, cause), str(patient_id), str(uuid.uuid4()),
+                body.items, body.measured_on)  # 422 if invalid
+        except commands.UnknownPatient:
+            raise not_found("patient", str(patient_id)) from None
+        return Answer(201, measure_view(enrollment, measure))
 
     return await execute(request, db, idempotency_key, body, measure,
                          refusals=(SessionsRuleBroken,))
@@ -181,12 +185,13 @@ async def read_outcomes(patient_id: uuid.UUID, db: Reader) -> dict[str, Any]:
     ).model_dump(mode="json")
 
 
-async def enrollment_of(conn: Connection, patient_id: uuid.UUID,
-                        enrollments: store.Enrollments | None = None) -> Enrollment:
-    enrollment = await (enrollments or store.Enrollments(conn)).get(str(patient_id))
-    if enrollment is None:
-        raise not_found("patient", str(patient_id))
-    return enrollment
+async def enrollment_of(conn: Connection, patient_id: uuid.UUID) -> Enrollment:
+    """The patient's enrollment as its stream tells it, for a read."""
+    try:
+        return await commands.enrollment_of(commands.unit_of_work(conn, READING),
+                                            str(patient_id))
+    except commands.UnknownPatient:
+        raise not_found("patient", str(patient_id)) from None
 
 
 def session_view(enrollment: Enrollment, session: ScheduledSession) -> dict[str, Any]:

@@ -17,9 +17,9 @@ from iopnet.db import Connection
 from iopnet.fields import Identifier, Strict
 from iopnet.idempotency import Answer, IdempotencyKey, execute
 from iopnet.problems import Problem, not_found
-from services.sessions import scheduling, store
+from services.sessions import commands, store
 from services.sessions.api.models import acting_site
-from services.sessions.domain import DEFAULT_GROUP_MINUTES, HELD_BY_FAMILY, Group, Program
+from services.sessions.domain import DEFAULT_GROUP_MINUTES, HELD_BY_FAMILY, Group, IdTaken
 
 router = APIRouter(prefix="/v1", tags=["programs"])
 SiteChoice = Annotated[Identifier | None, Field(
@@ -80,20 +80,17 @@ async def create_program(body: ProgramRequest, request: Request, db: Writer,
                          idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """A program of the site. Sending the same program again answers 200; a different
     program under an id already taken is a conflict."""
-    program = Program(acting_site(db, body.site_id), body.program_id, body.name)
+    site_id = acting_site(db, body.site_id)
 
     async def create(conn: Connection) -> Answer:
-        await store.hold_program(conn, program.site_id, program.program_id)
-        existing = await store.find_program(conn, program.site_id, program.program_id)
-        if existing is None:
-            await store.add_program(conn, program)
-        elif existing != program:
-            raise _taken("program", program.program_id)
-        # Patients may have been admitted to the program before it was created here.
-        await scheduling.schedule_waiting(conn, program.site_id, program.program_id,
-                                          datetime.now(UTC), cause)
-        view = ProgramView(**vars(program)).model_dump(mode="json")
-        return Answer(201 if existing is None else 200, view)
+        try:
+            created = await commands.define_program(
+                commands.unit_of_work(conn, cause), site_id, body.program_id, body.name,
+                datetime.now(UTC))
+        except IdTaken as taken:
+            raise _taken(taken) from None
+        view = ProgramView(site_id=site_id, program_id=body.program_id, name=body.name)
+        return Answer(201 if created else 200, view.model_dump(mode="json"))
 
     return await execute(request, db, idempotency_key, body, create)
 
@@ -101,7 +98,7 @@ async def create_program(body: ProgramRequest, request: Request, db: Writer,
 @router.get("/programs", response_model=list[ProgramView])
 async def list_programs(db: Reader) -> list[dict[str, Any]]:
     async with db.transaction() as conn:
-        return [vars(p) for p in await store.list_programs(conn)]
+        return await store.list_programs(conn)
 
 
 @router.post("/programs/{program_id}/groups", status_code=201,
@@ -120,17 +117,14 @@ async def create_group(program_id: Identifier, body: GroupRequest, request: Requ
                   capacity=body.capacity)
 
     async def create(conn: Connection) -> Answer:
-        if await store.find_program(conn, site_id, program_id) is None:
-            raise not_found("program", program_id)
-        await store.hold_program(conn, site_id, program_id)
-        existing = await store.find_group(conn, site_id, group.group_id)
-        if existing is None:
-            await store.add_group(conn, group)
-        elif existing != group:
-            raise _taken("group", group.group_id)
-        await scheduling.schedule_waiting(conn, site_id, program_id, datetime.now(UTC), cause)
-        view = _group_view(group, await site_time_zone(conn, site_id))
-        return Answer(201 if existing is None else 200, view)
+        try:
+            added = await commands.add_group(commands.unit_of_work(conn, cause), group,
+                                             datetime.now(UTC))
+        except commands.UnknownProgram:
+            raise not_found("program", program_id) from None
+        except IdTaken as taken:
+            raise _taken(taken) from None
+        return Answer(201 if added.created else 200, _group_view(group, added.time_zone))
 
     return await execute(request, db, idempotency_key, body, create)
 
@@ -138,14 +132,14 @@ async def create_group(program_id: Identifier, body: GroupRequest, request: Requ
 @router.get("/programs/{program_id}/groups", response_model=list[GroupView])
 async def list_groups(program_id: Identifier, db: Reader) -> list[dict[str, Any]]:
     async with db.transaction() as conn:
-        programs = [p for p in await store.list_programs(conn) if p.program_id == program_id]
+        programs = [p for p in await store.list_programs(conn) if p["program_id"] == program_id]
         if not programs:
             raise not_found("program", program_id)
         views = []
         for program in programs:
-            zone = await site_time_zone(conn, program.site_id)
+            zone = await site_time_zone(conn, program["site_id"])
             views += [_group_view(g, zone)
-                      for g in await store.groups_of(conn, program.site_id, program_id)]
+                      for g in await store.groups_of(conn, program["site_id"], program_id)]
         return views
 
 
@@ -158,6 +152,5 @@ def _group_view(group: Group, zone: str) -> dict[str, Any]:
     ).model_dump(mode="json")
 
 
-def _taken(resource: str, identifier: str) -> Problem:
-    return Problem(409, "conflict", f"The {resource} id is taken",
-                   f"{resource} {identifier} already exists with other details")
+def _taken(taken: IdTaken) -> Problem:
+    return Problem(409, "conflict", f"The {taken.resource} id is taken", str(taken))

@@ -13,14 +13,21 @@ from services.sessions.domain.enrollment import (
     UnknownSession,
     terms_of,
 )
+from services.sessions.domain.events import (
+    EnrollmentEnded,
+    EnrollmentOpened,
+    EnrollmentTransferred,
+    GroupAdded,
+    ProgramDefined,
+)
 from services.sessions.domain.outcomes import InvalidMeasure, phq9_band
 from services.sessions.domain.plan import PlanChange, plan_change, weekly_sessions
+from services.sessions.domain.program import IdTaken, Program
 from services.sessions.domain.schedule import (
     DEFAULT_GROUP_MINUTES,
     HELD_BY_FAMILY,
     Group,
     Occurrence,
-    Program,
     program_schedule,
 )
 
@@ -30,14 +37,20 @@ __all__ = [
     "AttendancePolicy",
     "AttendanceStatus",
     "Enrollment",
+    "EnrollmentEnded",
+    "EnrollmentOpened",
     "EnrollmentStatus",
     "EnrollmentTerms",
+    "EnrollmentTransferred",
     "Group",
+    "GroupAdded",
+    "IdTaken",
     "InvalidAttendance",
     "InvalidMeasure",
     "Occurrence",
     "PlanChange",
     "Program",
+    "ProgramDefined",
     "SessionsRuleBroken",
     "UnknownSession",
     "phq9_band",

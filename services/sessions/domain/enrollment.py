@@ -1,9 +1,11 @@
 """A patient's enrollment: the sessions scheduled, attendance, and outcome measures.
 
-The aggregate's stream (``enrollment-<patient_id>``) holds only what sessions
-decided; the terms of the admission (start, days a week, weeks, clinician,
-baseline, the site's time zone) come from the admission through the
-enrollments table and are handed to the aggregate when it is loaded.
+The aggregate's stream (``enrollment-<patient_id>``) holds everything it
+knows: the terms of the admission (start, days a week, weeks, clinician,
+baseline, the site's time zone) in a private ``EnrollmentOpened``, its end and
+transfers, and what sessions decided. Those private facts may follow the
+published ones in a stream upgraded from an earlier release: no rule here
+depends on their place in it.
 
 A ``SessionScheduled`` for a session the patient already has replaces it (the
 latest one is the truth). That is how a waitlisted patient takes a place that
@@ -15,7 +17,7 @@ held place, so a replacement never loses one.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -44,6 +46,11 @@ from services.sessions.domain.attendance import (
     SessionAttendance,
     absence_streak,
     week_hours,
+)
+from services.sessions.domain.events import (
+    EnrollmentEnded,
+    EnrollmentOpened,
+    EnrollmentTransferred,
 )
 from services.sessions.domain.outcomes import Measure, Phq9, program_week, risk_signals
 from services.sessions.domain.plan import PlanChange
@@ -102,6 +109,16 @@ class EnrollmentTerms:
         return (day - self.starts_on).days // 7
 
 
+def opened(terms: EnrollmentTerms) -> EnrollmentOpened:
+    """The event that keeps the terms (an end is an event of its own)."""
+    return EnrollmentOpened.model_validate(
+        {k: v for k, v in asdict(terms).items() if k != "ended_on"})
+
+
+def terms_opened(event: EnrollmentOpened) -> EnrollmentTerms:
+    return EnrollmentTerms(**event.model_dump())
+
+
 def terms_of(admitted: PatientAdmitted, time_zone: str) -> EnrollmentTerms:
     return EnrollmentTerms(
         patient_id=admitted.patient_id, site_id=admitted.site_id,
@@ -129,6 +146,8 @@ class ScheduledSession:
     duration_minutes: int
     clinician_id: str
     waitlisted: bool
+    #: The site whose group or clinician holds it (the patient may have moved since).
+    site_id: str
     cancelled: bool = False
     #: What cancelled the session (e.g. ``PlanRevised``), while it is cancelled.
     cancel_reason: str | None = None
@@ -181,6 +200,8 @@ class Enrollment(Aggregate):
     def __init__(self, patient_id: str) -> None:
         super().__init__(patient_id)
         self.terms: EnrollmentTerms | None = None
+        #: What ended the program (``SteppedDown``, …), once it ended.
+        self.end_reason: str | None = None
         self.sessions: dict[str, ScheduledSession] = {}
         self.measures: list[Measure] = []
         #: The risk signals each measure raised, by measure id.
@@ -205,6 +226,28 @@ class Enrollment(Aggregate):
 
     def schedule_sessions(self) -> list[ScheduledSession]:
         return sorted(self.sessions.values(), key=lambda s: (s.starts_at, s.session_id))
+
+    # Terms --------------------------------------------------------------------------------
+
+    def open(self, terms: EnrollmentTerms) -> bool:
+        """Keep the admission's terms; False when they are kept already (a redelivered
+        admission changes nothing)."""
+        if self.terms is not None:
+            return False
+        self.record(opened(terms))
+        return True
+
+    def end(self, ended_on: date, reason: str) -> None:
+        """The program ends on ``ended_on``; the first end is the one that counts."""
+        if self.known_terms.ended_on is None:
+            self.record(EnrollmentEnded(site_id=self.known_terms.site_id, patient_id=self.id,
+                                        ended_on=ended_on, reason=reason))
+
+    def transfer(self, site_id: str) -> None:
+        """The patient's care moved to another site: what is recorded next is that site's."""
+        if self.known_terms.site_id != site_id:
+            self.record(EnrollmentTransferred(site_id=site_id, patient_id=self.id,
+                                              from_site_id=self.known_terms.site_id))
 
     # Scheduling ---------------------------------------------------------------------------
 
@@ -501,12 +544,19 @@ class Enrollment(Aggregate):
 
     def apply(self, event: DomainEvent) -> None:
         match event:
+            case EnrollmentOpened():
+                self.terms = terms_opened(event)
+            case EnrollmentEnded():
+                self.terms = replace(self.known_terms, ended_on=event.ended_on)
+                self.end_reason = event.reason
+            case EnrollmentTransferred():
+                self.terms = replace(self.known_terms, site_id=event.site_id)
             case SessionScheduled():
                 self.sessions[event.session_id] = ScheduledSession(
                     session_id=event.session_id, kind=event.kind, modality=event.modality,
                     group_id=event.group_id, starts_at=event.starts_at.astimezone(UTC),
                     duration_minutes=event.duration_minutes, clinician_id=event.clinician_id,
-                    waitlisted=event.waitlisted,
+                    waitlisted=event.waitlisted, site_id=event.site_id,
                 )
             case SessionsCancelled():
                 for session_id in event.session_ids:

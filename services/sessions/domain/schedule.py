@@ -1,4 +1,4 @@
-"""Programs, their recurring groups, and the occurrences a patient is scheduled for. Pure.
+"""Programs' recurring groups, and the occurrences a patient is scheduled for. Pure.
 
 A group meets every week on one weekday at a local time in the site's time zone;
 each meeting (an occurrence) is one session that every enrolled patient shares,
@@ -25,13 +25,6 @@ _SESSION_IDS = uuid.UUID("5e55a0e1-0b5e-4c1e-9d1a-10b0e7c0ffee")
 #: Modalities a plan may hold that sessions never schedules: family therapy is held by
 #: the family service, with the support persons the patient's consent allows.
 HELD_BY_FAMILY = frozenset({Modality.FAMILY_THERAPY})
-
-
-@dataclass(frozen=True)
-class Program:
-    site_id: str
-    program_id: str
-    name: str
 
 
 @dataclass(frozen=True)
