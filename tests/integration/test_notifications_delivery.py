@@ -55,11 +55,13 @@ from iopnet.catalog import (
 from iopnet.catalog.network import ApiKeyIssued
 from iopnet.db import create_pool
 from iopnet.envelope import EventEnvelope, new_id, utc_now
+from iopnet.eventstore import Cause
 from iopnet.migrate import apply_migrations
+from services.notifications import commands, store
 from services.notifications import settings as notification_settings
-from services.notifications import store
 from services.notifications.delivery import Postman, deliver_all_due, deliver_due_messages
-from services.notifications.domain import DeliveryStatus, SiteChannels
+from services.notifications.domain import SiteChannels
+from services.notifications.domain.message import Message
 from services.notifications.projections import PROJECTION
 from services.notifications.service import SPEC
 from services.notifications.settings import NotificationsSettings
@@ -70,6 +72,7 @@ from tests.fixtures.dates import SITE_TIME_ZONE
 pytestmark = pytest.mark.integration
 
 SITE = "site-north"
+CAUSE = Cause(correlation_id="test", causation_id="test")
 SECRET = "webhook-secret-0123456789"
 CLINIC_EMAIL = "alerts@north.example.org"
 NO_QUIET_HOURS = SitePolicies(quiet_hours_start=time(0, 0), quiet_hours_end=time(0, 0))
@@ -156,7 +159,8 @@ async def notifications(fresh_database: FreshDatabase, mail: MailCatcher,
         onboarded = SiteOnboarded(site_id=SITE, name="North Clinic",
                                   time_zone=SITE_TIME_ZONE, policies=NO_QUIET_HOURS)
         await on_site_onboarded(conn, onboarded, _envelope_stub())
-        await store.set_site_channels(conn, SiteChannels(SITE, CLINIC_EMAIL, hooks.url, SECRET))
+        await commands.set_channels(commands.unit_of_work(conn, CAUSE),
+                                    SiteChannels(SITE, CLINIC_EMAIL, hooks.url, SECRET))
     hooks.received.clear()
     async with httpx.AsyncClient(timeout=5) as http:
         yield Notifications(pool, settings, Postman(settings, http))
@@ -168,6 +172,11 @@ def _envelope_stub() -> Any:
     return None
 
 
+async def set_patient_email(n: Notifications, patient_id: str, email: str) -> None:
+    async with n.pool.acquire() as conn, conn.transaction():
+        await commands.set_patient_contact(commands.unit_of_work(conn, CAUSE), patient_id, email)
+
+
 def patient_email(patient_id: str) -> str:
     return f"patient-{patient_id}@example.org"
 
@@ -177,8 +186,7 @@ async def admitted(n: Notifications, *, with_email: bool = True) -> str:
     await n.apply(PatientReferred(patient_id=patient_id, site_id=SITE, referral_id="r-1",
                                   source=ReferralSource.PROVIDER, referred_on=date(2026, 11, 20)))
     if with_email:
-        async with n.pool.acquire() as conn:
-            await store.set_patient_contact(conn, patient_id, SITE, patient_email(patient_id))
+        await set_patient_email(n, patient_id, patient_email(patient_id))
     await n.apply(PatientAdmitted(patient_id=patient_id, site_id=SITE, program_id="iop-adult",
                                   start_date=date(2026, 12, 7), days_per_week=4,
                                   planned_weeks=10, clinician_id="clin-7", baseline_phq9=18))
@@ -318,9 +326,7 @@ async def test_a_missing_address_is_retried_and_goes_once_the_address_is_known(
     welcome = only(await n.messages(patient_id), "welcome")
     assert await n.log(welcome["id"]) == [(1, "failed", "NoContactAddress")]
     address = f"late-{patient_id[:8]}@example.org"
-    async with n.pool.acquire() as conn:
-        await store.set_patient_contact(conn, patient_id, SITE, address)
-        await store.retry_waiting_for(conn, patient_id, None)
+    await set_patient_email(n, patient_id, address)
     await n.deliver()
     assert len(mail.to(address, "welcome")) == 1
 
@@ -334,9 +340,10 @@ async def test_family_hear_only_within_live_consent_checked_again_when_sending(
         await n.apply(SupportPersonLinked(patient_id=patient_id, site_id=SITE,
                                           support_person_id=f"{person}-{patient_id}",
                                           relationship=Relationship.PARTNER))
-        async with n.pool.acquire() as conn:
-            await store.set_support_person_contact(conn, f"{person}-{patient_id}", patient_id,
-                                                   SITE, f"{person}-{patient_id}@example.org")
+        async with n.pool.acquire() as conn, conn.transaction():
+            await commands.set_support_person_contact(
+                commands.unit_of_work(conn, CAUSE), f"{person}-{patient_id}", patient_id,
+                f"{person}-{patient_id}@example.org")
     sp1, sp2 = f"sp-1-{patient_id}", f"sp-2-{patient_id}"
     await n.apply(ConsentGranted(patient_id=patient_id, site_id=SITE, consent_id=f"c1-{sp1}",
                                  support_person_id=sp1, scope=ConsentScope.PROGRESS_SUMMARIES))
@@ -413,8 +420,7 @@ async def test_the_job_wakes_on_notify_and_stops_when_told(
     patient_id = str(uuid.uuid4())
     await n.apply(PatientReferred(patient_id=patient_id, site_id=SITE, referral_id="r",
                                   source=ReferralSource.SELF, referred_on=date(2026, 11, 1)))
-    async with n.pool.acquire() as conn:
-        await store.set_patient_contact(conn, patient_id, SITE, address)
+    await set_patient_email(n, patient_id, address)
     started = asyncio.get_running_loop().time()
     await n.apply(PatientAdmitted(patient_id=patient_id, site_id=SITE, program_id="iop-adult",
                                   start_date=date(2026, 12, 7), days_per_week=3,
@@ -597,6 +603,7 @@ async def test_a_high_risk_intake_is_one_alert_per_recipient_listing_every_cause
 
 async def test_signals_inside_the_window_follow_up_once_it_closes_and_after_it_alert_anew(
     notifications: Notifications, mail: MailCatcher, hooks: WebhookReceiver,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     n = notifications
     patient_id = await referred(n)
@@ -635,9 +642,10 @@ async def test_signals_inside_the_window_follow_up_once_it_closes_and_after_it_a
     assert await unsent_causes(n) == 0
 
     # Long after the last alert (the window has passed): a new signal, a new alert at once.
-    await n.pool.execute("UPDATE messages SET sent_at = sent_at - interval '301 seconds'"
-                         " WHERE patient_id = $1", patient_id)
+    later_on = utc_now() + timedelta(seconds=301)
+    monkeypatch.setattr(commands, "utc_now", lambda: later_on)
     await n.apply(_risk(patient_id, RiskSignal.PHQ9_MARKED_RISE))
+    await n.make_due_now()  # due at once, by the clock of 301 seconds from now
     await n.deliver()
     emails = alerts_about(mail, patient_id)
     assert len(emails) == 3
@@ -658,13 +666,16 @@ async def test_a_signal_arriving_while_its_alert_is_being_sent_follows_up(
                          " WHERE patient_id = $1 AND recipient_role = 'site'", patient_id)
     async with n.pool.acquire() as sender, sender.transaction():
         # Delivery holds the clinician's alert while it sends it.
-        message = await store.claim_due(sender)
+        claimed = await store.claim_due(sender)
+        assert claimed is not None
+        uow = commands.unit_of_work(sender, CAUSE)
+        message = await uow.load(Message, claimed.id)
         assert message is not None and message.recipient_role.value == "clinician"
         placing = asyncio.create_task(n.apply(_risk(patient_id, RiskSignal.PHQ9_ITEM9)))
         await asyncio.sleep(0.3)
         assert not placing.done()  # it waits for the delivery to finish
-        await store.record_attempt(sender, message, status=DeliveryStatus.SENT,
-                                   outcome="sent", sent_at=utc_now())
+        message.sent(utc_now())
+        await uow.save(message)
     await asyncio.wait_for(placing, timeout=5)
     clinician = [m for m in await n.messages(patient_id) if m["recipient_role"] == "clinician"]
     assert sorted((m["status"], m["facts"]["alert_reasons"][-1]) for m in clinician) == [
