@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -36,6 +36,7 @@ from iopnet.catalog import (
     Modality,
     OutcomeMeasured,
     PatientAdmitted,
+    PatientForgotten,
     PatientReferred,
     ReferralSource,
     Relationship,
@@ -60,7 +61,7 @@ from iopnet.migrate import apply_migrations
 from services.notifications import commands, store
 from services.notifications import settings as notification_settings
 from services.notifications.delivery import Postman, deliver_all_due, deliver_due_messages
-from services.notifications.domain import SiteChannels
+from services.notifications.domain import MessageKind, SiteChannels, Template
 from services.notifications.domain.message import Message
 from services.notifications.projections import PROJECTION
 from services.notifications.service import SPEC
@@ -68,6 +69,12 @@ from services.notifications.settings import NotificationsSettings
 from tests.conftest import FreshDatabase, eventually, free_port
 from tests.e2e.receivers import MailCatcher, WebhookReceiver
 from tests.fixtures.dates import SITE_TIME_ZONE
+from tests.integration.notifications_rebuild import (
+    OWN_TABLES,
+    own_tables,
+    plain_text_of,
+    rebuild_own_tables,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -774,3 +781,92 @@ async def test_a_discharge_tells_the_site_its_outcome_and_a_completer_congratula
             MailCatcher.text(emails[0]))
     async with n.pool.acquire() as conn:
         assert (await store.find_patient(conn, patient_id) or {})["status"] == "discharged"
+
+
+# Every table of notifications is derived from its events: a rebuild gives the same rows,
+# and a forgotten patient leaves nothing personal in them.
+
+async def _a_busy_patient(n: Notifications, hooks: WebhookReceiver) -> str:
+    """Welcomed, a support person's address, a folded alert, a retried webhook, a cancelled
+    reminder, a pending family update: every kind of fact notifications records."""
+    patient_id = await admitted(n)
+    person = f"sp-{patient_id}"
+    await n.apply(SupportPersonLinked(patient_id=patient_id, site_id=SITE,
+                                      support_person_id=person,
+                                      relationship=Relationship.PARENT))
+    await n.apply(ConsentGranted(patient_id=patient_id, site_id=SITE, consent_id=f"c-{person}",
+                                 support_person_id=person, scope=ConsentScope.SCHEDULE))
+    async with n.pool.acquire() as conn, conn.transaction():
+        uow = commands.unit_of_work(conn, CAUSE)
+        await commands.set_support_person_contact(uow, person, patient_id,
+                                                  f"{person}@example.org")
+        await commands.set_template(uow, SITE, MessageKind.WELCOME, Template(
+            "Hello from ${site_name}", "See you on ${start_date}."))
+    await n.apply(_risk(patient_id, RiskSignal.CSSRS_HIGH))
+    await n.apply(_risk(patient_id, RiskSignal.PHQ9_ITEM9))
+    hooks.fail_next(1)
+    await n.deliver()
+    later = utc_now() + timedelta(days=5)
+    await n.apply(_session(patient_id, "s-1", later), correlation_id=new_id())
+    await n.apply(SessionsCancelled(patient_id=patient_id, site_id=SITE, session_ids=["s-1"],
+                                    reason="SteppedDown"))
+    return patient_id
+
+
+async def test_the_tables_rebuild_from_the_events_and_a_rebuild_sends_nothing(
+    notifications: Notifications, mail: MailCatcher, hooks: WebhookReceiver,
+) -> None:
+    n = notifications
+    patient_id = await _a_busy_patient(n, hooks)
+    async with n.pool.acquire() as conn:
+        before = await own_tables(conn)
+        statuses = {(m["kind"], m["recipient_role"]): m["status"]
+                    for m in await n.messages(patient_id)}
+    assert statuses[("welcome", "patient")] == "sent"
+    assert statuses[("urgent_alert", "site")] == "pending"  # refused once, retrying
+    assert statuses[("session_reminder", "patient")] == "cancelled"
+    emails = len(mail.to(patient_email(patient_id)))
+
+    async with n.pool.acquire() as conn, conn.transaction():
+        await rebuild_own_tables(conn)
+    async with n.pool.acquire() as conn:
+        assert await own_tables(conn) == before
+    await n.pool.execute("UPDATE messages SET due_at = now() WHERE status = 'pending'"
+                         " AND recipient_role <> 'site'")
+    await n.deliver()
+    assert len(mail.to(patient_email(patient_id))) == emails  # sent once, never again
+
+
+async def test_a_forgotten_patient_leaves_nothing_personal_and_nothing_is_sent(
+    notifications: Notifications, mail: MailCatcher, hooks: WebhookReceiver,
+) -> None:
+    n = notifications
+    patient_id = await _a_busy_patient(n, hooks)
+    other = await admitted(n)
+    await n.apply(PatientForgotten(patient_id=patient_id, site_id=SITE))
+    await n.make_due_now()
+    hooks_before, mails_before = len(hooks_about(hooks, patient_id)), len(mail.to(
+        f"sp-{patient_id}@example.org"))
+    await n.deliver()
+
+    async def traces(tables: Sequence[str]) -> str:
+        return "\n".join([plain_text_of(await n.pool.fetch(f"SELECT * FROM {table}"))
+                          for table in tables])
+
+    derived = (*OWN_TABLES, *store.PATIENT_TABLES)
+    every_table = [row["tablename"] for row in await n.pool.fetch(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+    assert patient_id not in await traces(derived)
+    assert patient_email(other) in await traces(derived)  # the other patient is there
+    anywhere = await traces(every_table)
+    assert patient_email(patient_id) not in anywhere and f"sp-{patient_id}@" not in anywhere
+    assert len(hooks_about(hooks, patient_id)) == hooks_before  # the pending alert is gone
+    assert len(mail.to(f"sp-{patient_id}@example.org")) == mails_before
+
+    # A rebuild keeps the patient forgotten; the other patient is rebuilt as they were.
+    async with n.pool.acquire() as conn, conn.transaction():
+        await rebuild_own_tables(conn)
+    assert patient_id not in await traces(derived)
+    assert [m["kind"] for m in await n.messages(other)] == ["welcome"]
+    with pytest.raises(commands.UnknownPatient):
+        await set_patient_email(n, patient_id, "again@example.org")
