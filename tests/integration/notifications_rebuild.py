@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from iopnet.catalog import parse_event
@@ -25,10 +26,12 @@ async def rebuild_own_tables(conn: Connection) -> None:
             await project_recorded(conn, parse_event(envelope), envelope)
 
 
-async def own_tables(conn: Connection) -> dict[str, list[str]]:
-    """Every row of the tables, as text, in a stable order (the log's serial id left out)."""
-    return {table: sorted(str(sorted((k, v) for k, v in dict(row).items() if k != "id"
-                                     or table != "delivery_log"))
+async def own_tables(conn: Connection, ignoring: Collection[str] = ()
+                     ) -> dict[str, list[str]]:
+    """Every row of the tables, as text, in a stable order (the log's serial id and the
+    ``ignoring`` columns left out)."""
+    return {table: sorted(str(sorted((k, v) for k, v in dict(row).items()
+                                     if k not in ignoring and (k, table) != ("id", "delivery_log")))
                           for row in await conn.fetch(f"SELECT * FROM {table}"))
             for table in OWN_TABLES}
 
