@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from iopnet.catalog import (
     AdmissionDeclined,
@@ -19,6 +20,7 @@ from iopnet.catalog import (
     OutcomeMeasured,
     OutreachNeeded,
     PatientAdmitted,
+    PatientEvent,
     RiskSignalRaised,
     SessionsCancelled,
     SessionScheduled,
@@ -31,8 +33,10 @@ from iopnet.envelope import EventEnvelope
 from iopnet.eventstore import Cause
 from iopnet.unit_of_work import UnitOfWork
 from services.notifications import commands, domain
-from services.notifications.domain import MessageDraft, Occasion
+from services.notifications.domain import MessageDraft, Occasion, UrgentCause
 from services.notifications.settings import current
+
+E = TypeVar("E", bound=PatientEvent)
 
 
 def occasion_of(envelope: EventEnvelope) -> Occasion:
@@ -49,10 +53,12 @@ def _uow(conn: Connection, envelope: EventEnvelope) -> UnitOfWork:
     return commands.unit_of_work(conn, Cause.following(envelope))
 
 
-def queueing(drafts_for: Callable[[DomainEvent, Occasion], list[MessageDraft]]) -> Projector:
-    """A reaction that queues the messages a pure rule drafts for the event."""
+def queueing(kind: type[E], drafts_for: Callable[[E, Occasion], list[MessageDraft]]
+             ) -> Projector:
+    """A reaction that queues the messages a pure rule drafts for an event of ``kind``."""
 
     async def queue(conn: Connection, event: DomainEvent, envelope: EventEnvelope) -> None:
+        assert isinstance(event, kind)
         await commands.queue_messages(_uow(conn, envelope),
                                       drafts_for(event, occasion_of(envelope)))
 
@@ -65,22 +71,18 @@ def _coalescing() -> commands.Coalescing:
                                gather=timedelta(seconds=settings.urgent_alert_gather_seconds))
 
 
-async def alert_on_decline(conn: Connection, event: DomainEvent, envelope: EventEnvelope
-                           ) -> None:
-    assert isinstance(event, AdmissionDeclined)
-    occasion = occasion_of(envelope)
-    await commands.raise_urgent_alert(_uow(conn, envelope), event.patient_id, event.site_id,
-                                      domain.declined_alert(event, occasion), occasion,
-                                      _coalescing())
+def alerting(kind: type[E], cause_of: Callable[[E, Occasion], UrgentCause | None]
+             ) -> Projector:
+    """A reaction that places the urgent cause a pure rule finds in the event, if any."""
 
+    async def alert(conn: Connection, event: DomainEvent, envelope: EventEnvelope) -> None:
+        assert isinstance(event, kind)
+        occasion = occasion_of(envelope)
+        await commands.raise_urgent_alert(_uow(conn, envelope), event.patient_id,
+                                          event.site_id, cause_of(event, occasion), occasion,
+                                          _coalescing())
 
-async def alert_on_risk(conn: Connection, event: DomainEvent, envelope: EventEnvelope
-                        ) -> None:
-    assert isinstance(event, RiskSignalRaised)
-    occasion = occasion_of(envelope)
-    await commands.raise_urgent_alert(_uow(conn, envelope), event.patient_id, event.site_id,
-                                      domain.risk_alert(event, occasion), occasion,
-                                      _coalescing())
+    return alert
 
 
 async def on_stepped_up(conn: Connection, event: DomainEvent, envelope: EventEnvelope
@@ -128,36 +130,16 @@ async def on_stepped_down(conn: Connection, event: DomainEvent, envelope: EventE
     await commands.update_family_on_progress(uow, event, occasion)
 
 
-def _welcome(event: DomainEvent, occasion: Occasion) -> list[MessageDraft]:
-    assert isinstance(event, PatientAdmitted)
-    return domain.welcome(event, occasion)
-
-
-def _outreach(event: DomainEvent, occasion: Occasion) -> list[MessageDraft]:
-    assert isinstance(event, OutreachNeeded)
-    return domain.outreach(event, occasion)
-
-
-def _attendance_review(event: DomainEvent, occasion: Occasion) -> list[MessageDraft]:
-    assert isinstance(event, AttendanceBelowMinimum)
-    return domain.attendance_review(event, occasion)
-
-
-def _discharge_notice(event: DomainEvent, occasion: Occasion) -> list[MessageDraft]:
-    assert isinstance(event, Discharged)
-    return domain.discharge_notice(event, occasion)
-
-
 REACTIONS: dict[type[DomainEvent], Projector] = {
-    PatientAdmitted: queueing(_welcome),
-    AdmissionDeclined: alert_on_decline,
-    RiskSignalRaised: alert_on_risk,
+    PatientAdmitted: queueing(PatientAdmitted, domain.welcome),
+    AdmissionDeclined: alerting(AdmissionDeclined, domain.declined_alert),
+    RiskSignalRaised: alerting(RiskSignalRaised, domain.risk_alert),
     SessionScheduled: remind_of_session,
     SessionsCancelled: on_sessions_cancelled,
-    OutreachNeeded: queueing(_outreach),
-    AttendanceBelowMinimum: queueing(_attendance_review),
+    OutreachNeeded: queueing(OutreachNeeded, domain.outreach),
+    AttendanceBelowMinimum: queueing(AttendanceBelowMinimum, domain.attendance_review),
     OutcomeMeasured: on_outcome_measured,
     SteppedDown: on_stepped_down,
     SteppedUp: on_stepped_up,
-    Discharged: queueing(_discharge_notice),
+    Discharged: queueing(Discharged, domain.discharge_notice),
 }
