@@ -652,6 +652,7 @@ async def test_signals_inside_the_window_follow_up_once_it_closes_and_after_it_a
     later_on = utc_now() + timedelta(seconds=301)
     monkeypatch.setattr(commands, "utc_now", lambda: later_on)
     await n.apply(_risk(patient_id, RiskSignal.PHQ9_MARKED_RISE))
+    monkeypatch.undo()  # back to the real clock: webhooks are signed with the time
     await n.make_due_now()  # due at once, by the clock of 301 seconds from now
     await n.deliver()
     emails = alerts_about(mail, patient_id)
@@ -820,11 +821,12 @@ async def test_the_tables_rebuild_from_the_events_and_a_rebuild_sends_nothing(
     patient_id = await _a_busy_patient(n, hooks)
     async with n.pool.acquire() as conn:
         before = await own_tables(conn)
-        statuses = {(m["kind"], m["recipient_role"]): m["status"]
-                    for m in await n.messages(patient_id)}
-    assert statuses[("welcome", "patient")] == "sent"
-    assert statuses[("urgent_alert", "site")] == "pending"  # refused once, retrying
-    assert statuses[("session_reminder", "patient")] == "cancelled"
+    messages = {(m["kind"], m["recipient_role"]): m for m in await n.messages(patient_id)}
+    assert messages[("welcome", "patient")]["status"] == "sent"
+    assert messages[("session_reminder", "patient")]["status"] == "cancelled"
+    assert messages[("family_schedule_update", "support_person")]["status"] == "pending"
+    site_alert = await n.log(messages[("urgent_alert", "site")]["id"])
+    assert site_alert[0] == (1, "failed", "WebhookRefused")
     emails = len(mail.to(patient_email(patient_id)))
 
     async with n.pool.acquire() as conn, conn.transaction():
