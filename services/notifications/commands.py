@@ -15,7 +15,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from iopnet import data_keys
-from iopnet.auth.registry import site_date, site_policies, site_time_zone
+from iopnet.auth.registry import site_date
 from iopnet.catalog import (
     Channel,
     ConsentScope,
@@ -253,30 +253,29 @@ async def deliver(uow: UnitOfWork, message_id: str, sender: Sender, retries: Ret
     attempt and its outcome recorded; a failure is retried with backoff)."""
     message = await _message(uow, message_id)
     now = utc_now()
-    zone = await site_time_zone(uow.conn, message.site_id)
+    site = await store.site(uow.conn, message.site_id)
     if domain.observes_quiet_hours(message.urgent, message.channel):
-        policies = await site_policies(uow.conn, message.site_id)
-        until = domain.quiet_until(now, zone, policies.quiet_hours_start,
-                                   policies.quiet_hours_end)
+        until = domain.quiet_until(now, site.time_zone, site.policies.quiet_hours_start,
+                                   site.policies.quiet_hours_end)
         if until is not None:
             message.reschedule(until)
             await uow.save(message)
             return
-    if not await _consent_allows(uow.conn, message, zone, now):
+    if not await _consent_allows(uow.conn, message, site.time_zone, now):
         message.withhold(now)
     else:
-        await _attempt(uow.conn, message, sender, retries, zone, now)
+        await _attempt(uow.conn, message, sender, retries, site, now)
     await uow.save(message)
 
 
 async def _attempt(conn: Connection, message: Message, sender: Sender, retries: Retries,
-                   zone: str, now: datetime) -> None:
+                   site: store.Site, now: datetime) -> None:
     with tracer.start_as_current_span(
         f"deliver {message.kind.value}", context=context_from(message.trace_context),
         attributes={"iopnet.channel": message.channel.value},
     ):
         try:
-            await _send(conn, message, sender, zone, now)
+            await _send(conn, message, sender, site, now)
         except Exception as failure:  # every failure is logged by class and retried
             NOTIFICATION_DELIVERIES.labels(message.channel.value, "failed").inc()
             retry_at = domain.next_attempt_at(message.attempts + 1, utc_now(),
@@ -302,7 +301,7 @@ async def _consent_allows(conn: Connection, message: Message, zone: str, now: da
                             message.recipient_id, needed, today)
 
 
-async def _send(conn: Connection, message: Message, sender: Sender, zone: str,
+async def _send(conn: Connection, message: Message, sender: Sender, site: store.Site,
                 now: datetime) -> None:
     facts = message.facts or {}
     if message.channel is Channel.WEBHOOK:
@@ -321,16 +320,16 @@ async def _send(conn: Connection, message: Message, sender: Sender, zone: str,
                                         message.recipient_id, message.site_id)
     if not address:
         raise NoContactAddress()
-    await sender.send_email(address, await _render(conn, message, zone, now), message)
+    await sender.send_email(address, await _render(conn, message, site, now), message)
 
 
-async def _render(conn: Connection, message: Message, zone: str, now: datetime
+async def _render(conn: Connection, message: Message, site: store.Site, now: datetime
                   ) -> RenderedEmail:
     extra: dict[str, str] = {}
     if message.kind is MessageKind.FAMILY_SCHEDULE_UPDATE:
         starts = await store.session_starts(conn, message.patient_id)
-        extra = domain.schedule_outline(starts, zone, now)
+        extra = domain.schedule_outline(starts, site.time_zone, now)
     context = domain.render_context(
         message.kind, message.facts or {}, patient_id=message.patient_id,
-        site_name=await store.site_name(conn, message.site_id), zone=zone, extra=extra)
+        site_name=site.name, zone=site.time_zone, extra=extra)
     return domain.render(await store.template_for(conn, message.site_id, message.kind), context)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from iopnet.catalog import ConsentScope, RecipientRole
+from iopnet.catalog import ConsentScope, RecipientRole, SitePolicies
 from iopnet.db import Connection
 from services.notifications.domain import (
     DEFAULT_TEMPLATES,
@@ -144,9 +144,24 @@ async def email_address(conn: Connection, patient_id: str, role: RecipientRole,
     return (await site_channels(conn, site_id)).clinician_alert_email
 
 
-async def site_name(conn: Connection, site_id: str) -> str:
-    name = await conn.fetchval("SELECT name FROM sites WHERE site_id = $1", site_id)
-    return str(name) if name else site_id
+@dataclass(frozen=True)
+class Site:
+    """What delivery needs of a site, read once: its name, time zone and policies."""
+
+    site_id: str
+    name: str
+    time_zone: str
+    policies: SitePolicies
+
+
+async def site(conn: Connection, site_id: str) -> Site:
+    """The site as the registry knows it; its id, UTC and the defaults when it does not."""
+    row = await conn.fetchrow("SELECT name, time_zone, policies FROM sites WHERE site_id = $1",
+                              site_id)
+    if row is None:
+        return Site(site_id, site_id, "UTC", SitePolicies())
+    return Site(site_id, row["name"] or site_id, row["time_zone"] or "UTC",
+                SitePolicies.model_validate(row["policies"] or {}))
 
 
 # Messages: which ones a command must look at (their state is in their streams).

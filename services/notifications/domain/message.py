@@ -102,7 +102,7 @@ class Message(Aggregate):
             facts=alert_facts(causes, latest.follow_up)))
 
     def reschedule(self, due_at: datetime) -> None:
-        if self.is_pending and due_at != self.due_at:
+        if self.is_pending:
             self.record(MessageRescheduled(patient_id=self.patient_id, site_id=self.site_id,
                                            message_id=self.id, due_at=due_at))
 
