@@ -6,6 +6,7 @@ from services.notifications.delivery import deliver_due_messages
 from services.notifications.projections import PROJECTION
 from services.notifications.settings import NotificationsSettings
 from services.notifications.store import PATIENT_TABLES
+from services.notifications.upgrades import UPGRADES
 
 SPEC = ServiceSpec(
     name="notifications",
@@ -17,4 +18,5 @@ SPEC = ServiceSpec(
     "email and signed webhooks.",
     patient_tables=PATIENT_TABLES,
     background=[deliver_due_messages],
+    upgrades=UPGRADES,
 )

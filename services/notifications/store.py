@@ -3,55 +3,55 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from iopnet.catalog import Channel, ConsentScope, RecipientRole
+from iopnet.catalog import ConsentScope, RecipientRole, SitePolicies
 from iopnet.db import Connection
-from iopnet.telemetry import current_trace_context
 from services.notifications.domain import (
     DEFAULT_TEMPLATES,
     Consent,
-    DeliveryStatus,
-    LatestAlert,
-    MessageDraft,
     MessageKind,
     Recipient,
     SiteChannels,
     Template,
-    UrgentCause,
-    causes_of,
 )
 
 #: Tables that hold a patient's current state and follow them to a new site.
 PATIENT_TABLES = ("patients", "patient_contacts", "support_persons", "support_person_contacts",
                   "consents", "scheduled_sessions")
+#: The patient's messages and their history: they stay with the site that sent them on a
+#: transfer, and go with the rest when the patient is forgotten (last listed first).
+MESSAGE_TABLES = ("messages", "delivery_log", "urgent_alert_causes")
 DUE_CHANNEL = "notifications_due"
 
 
 # Patients and what notifications learns of them.
 
-async def patient_referred(conn: Connection, patient_id: str, site_id: str) -> None:
+async def patient_referred(conn: Connection, patient_id: str, site_id: str, at: datetime
+                           ) -> None:
     await conn.execute(
-        "INSERT INTO patients (patient_id, site_id, status) VALUES ($1, $2, 'referred')"
-        " ON CONFLICT (patient_id) DO NOTHING", patient_id, site_id)
+        "INSERT INTO patients (patient_id, site_id, status, updated_at)"
+        " VALUES ($1, $2, 'referred', $3) ON CONFLICT (patient_id) DO NOTHING",
+        patient_id, site_id, at)
 
 
 async def patient_admitted(conn: Connection, patient_id: str, site_id: str, program_id: str,
-                           start_date: date, clinician_id: str, baseline_phq9: int) -> None:
+                           start_date: date, clinician_id: str, baseline_phq9: int,
+                           at: datetime) -> None:
     await conn.execute(
         "INSERT INTO patients (patient_id, site_id, status, program_id, start_date,"
-        " clinician_id, baseline_phq9) VALUES ($1, $2, 'admitted', $3, $4, $5, $6)"
-        " ON CONFLICT (patient_id) DO UPDATE SET status = 'admitted', program_id = $3,"
-        " start_date = $4, clinician_id = $5, baseline_phq9 = $6, updated_at = now()",
-        patient_id, site_id, program_id, start_date, clinician_id, baseline_phq9)
+        " clinician_id, baseline_phq9, updated_at) VALUES ($1, $2, 'admitted', $3, $4, $5, $6,"
+        " $7) ON CONFLICT (patient_id) DO UPDATE SET status = 'admitted', program_id = $3,"
+        " start_date = $4, clinician_id = $5, baseline_phq9 = $6, updated_at = $7",
+        patient_id, site_id, program_id, start_date, clinician_id, baseline_phq9, at)
 
 
-async def set_patient_status(conn: Connection, patient_id: str, status: str) -> None:
-    await conn.execute("UPDATE patients SET status = $2, updated_at = now()"
-                       " WHERE patient_id = $1", patient_id, status)
+async def set_patient_status(conn: Connection, patient_id: str, status: str, at: datetime
+                             ) -> None:
+    await conn.execute("UPDATE patients SET status = $2, updated_at = $3"
+                       " WHERE patient_id = $1", patient_id, status, at)
 
 
 async def find_patient(conn: Connection, patient_id: str) -> dict[str, Any] | None:
@@ -108,9 +108,6 @@ async def sessions_cancelled(conn: Connection, patient_id: str, session_ids: lis
     await conn.execute(
         "UPDATE scheduled_sessions SET cancelled = true WHERE patient_id = $1"
         " AND session_id = ANY($2::text[])", patient_id, session_ids)
-    await conn.execute(
-        "UPDATE messages SET status = $3 WHERE patient_id = $1 AND session_id = ANY($2::text[])"
-        " AND status = 'pending'", patient_id, session_ids, DeliveryStatus.CANCELLED.value)
 
 
 async def session_starts(conn: Connection, patient_id: str) -> list[datetime]:
@@ -119,47 +116,13 @@ async def session_starts(conn: Connection, patient_id: str) -> list[datetime]:
     return [r["starts_at"] for r in rows]
 
 
-# Contacts and channels (written through the API, read when a message goes out).
-
-async def set_patient_contact(conn: Connection, patient_id: str, site_id: str, email: str
-                              ) -> None:
-    await conn.execute(
-        "INSERT INTO patient_contacts (patient_id, site_id, email) VALUES ($1, $2, $3)"
-        " ON CONFLICT (patient_id) DO UPDATE SET email = $3, updated_at = now()",
-        patient_id, site_id, email)
-
-
-async def set_support_person_contact(conn: Connection, support_person_id: str,
-                                     patient_id: str, site_id: str, email: str) -> None:
-    await conn.execute(
-        "INSERT INTO support_person_contacts (support_person_id, patient_id, site_id, email)"
-        " VALUES ($1, $2, $3, $4) ON CONFLICT (support_person_id)"
-        " DO UPDATE SET patient_id = $2, email = $4, updated_at = now()",
-        support_person_id, patient_id, site_id, email)
-
-
-async def set_site_channels(conn: Connection, channels: SiteChannels) -> None:
-    await conn.execute(
-        "INSERT INTO site_channels (site_id, clinician_alert_email, webhook_url, webhook_secret)"
-        " VALUES ($1, $2, $3, $4) ON CONFLICT (site_id) DO UPDATE SET"
-        " clinician_alert_email = $2, webhook_url = $3, webhook_secret = $4, updated_at = now()",
-        channels.site_id, channels.clinician_alert_email, channels.webhook_url,
-        channels.webhook_secret)
-
+# Contacts and channels (recorded through the API, read when a message goes out).
 
 async def site_channels(conn: Connection, site_id: str) -> SiteChannels:
     row = await conn.fetchrow(
         "SELECT clinician_alert_email, webhook_url, webhook_secret FROM site_channels"
         " WHERE site_id = $1", site_id)
     return SiteChannels(site_id, **dict(row)) if row else SiteChannels(site_id)
-
-
-async def set_template(conn: Connection, site_id: str, kind: MessageKind, template: Template
-                       ) -> None:
-    await conn.execute(
-        "INSERT INTO site_templates (site_id, kind, subject, body) VALUES ($1, $2, $3, $4)"
-        " ON CONFLICT (site_id, kind) DO UPDATE SET subject = $3, body = $4, updated_at = now()",
-        site_id, kind.value, template.subject, template.body)
 
 
 async def template_for(conn: Connection, site_id: str, kind: MessageKind) -> Template:
@@ -181,40 +144,48 @@ async def email_address(conn: Connection, patient_id: str, role: RecipientRole,
     return (await site_channels(conn, site_id)).clinician_alert_email
 
 
-async def retry_waiting_for(conn: Connection, patient_id: str | None,
-                            role: RecipientRole | None, recipient_id: str | None = None) -> None:
-    """Messages that failed for want of an address or channel go again now."""
-    await conn.execute(
-        "UPDATE messages SET due_at = now() WHERE status = 'pending' AND attempts > 0"
-        " AND due_at > now() AND ($1::uuid IS NULL OR patient_id = $1)"
-        " AND ($2::text IS NULL OR recipient_role = $2)"
-        " AND ($3::text IS NULL OR recipient_id = $3)",
-        patient_id, role.value if role else None, recipient_id)
+@dataclass(frozen=True)
+class Site:
+    """What delivery needs of a site, read once: its name, time zone and policies."""
+
+    site_id: str
+    name: str
+    time_zone: str
+    policies: SitePolicies
 
 
-# Messages.
+async def site(conn: Connection, site_id: str) -> Site:
+    """The site as the registry knows it; its id, UTC and the defaults when it does not."""
+    row = await conn.fetchrow("SELECT name, time_zone, policies FROM sites WHERE site_id = $1",
+                              site_id)
+    if row is None:
+        return Site(site_id, site_id, "UTC", SitePolicies())
+    return Site(site_id, row["name"] or site_id, row["time_zone"] or "UTC",
+                SitePolicies.model_validate(row["policies"] or {}))
 
-async def queue(conn: Connection, drafts: Iterable[MessageDraft]) -> int:
-    """Queue messages; one already queued for the same cause, kind and recipient stays."""
-    queued = 0
-    for draft in drafts:
-        queued += await _insert(conn, draft) is not None
-    return queued
+
+# Messages: which ones a command must look at (their state is in their streams).
+
+async def waiting_messages(conn: Connection, now: datetime, patient_id: str | None,
+                           role: RecipientRole | None, recipient_id: str | None = None
+                           ) -> list[str]:
+    """Messages that failed for want of an address or channel, waiting to retry."""
+    rows = await conn.fetch(
+        "SELECT id FROM messages WHERE status = 'pending' AND attempts > 0 AND due_at > $1"
+        " AND ($2::uuid IS NULL OR patient_id = $2)"
+        " AND ($3::text IS NULL OR recipient_role = $3)"
+        " AND ($4::text IS NULL OR recipient_id = $4) ORDER BY due_at",
+        now, patient_id, role.value if role else None, recipient_id)
+    return [str(row["id"]) for row in rows]
 
 
-async def _insert(conn: Connection, draft: MessageDraft) -> uuid.UUID | None:
-    """The new message's id; None when that cause, kind and recipient already has one."""
-    return await conn.fetchval(  # type: ignore[no-any-return]
-        "INSERT INTO messages (id, patient_id, site_id, kind, channel, recipient_role,"
-        " recipient_id, urgent, cause_id, cause_type, correlation_id, occurred_at, facts,"
-        " session_id, status, due_at, trace_context) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
-        " $9, $10, $11, $12, $13, $14, 'pending', $15, $16)"
-        " ON CONFLICT (cause_id, kind, recipient_role, recipient_id) DO NOTHING RETURNING id",
-        uuid.uuid4(), draft.patient_id, draft.site_id, draft.kind.value,
-        draft.recipient.channel.value, draft.recipient.role.value, draft.recipient.id,
-        draft.urgent, draft.occasion.cause_id, draft.occasion.cause_type,
-        draft.occasion.correlation_id, draft.occasion.occurred_at, dict(draft.facts),
-        draft.session_id, draft.due_at, current_trace_context() or None)
+async def pending_for_sessions(conn: Connection, patient_id: str, session_ids: list[str],
+                               kind: MessageKind | None = None) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT id FROM messages WHERE patient_id = $1 AND session_id = ANY($2::text[])"
+        " AND status = 'pending' AND ($3::text IS NULL OR kind = $3) ORDER BY created_at",
+        patient_id, session_ids, kind.value if kind else None)
+    return [str(row["id"]) for row in rows]
 
 
 # Urgent alerts, coalesced per patient and recipient (domain/urgent_alerts.py).
@@ -232,58 +203,19 @@ async def urgent_cause_placed(conn: Connection, cause_id: str, recipient: Recipi
 
 
 async def latest_urgent_alert(conn: Connection, patient_id: str, recipient: Recipient
-                              ) -> LatestAlert | None:
+                              ) -> str | None:
     """The recipient's pending alert about the patient, else the last one sent; locked, so
     a delivery in flight finishes (and is seen as sent) before a cause is placed."""
-    row = await conn.fetchrow(
-        "SELECT id, status, sent_at, facts FROM messages WHERE patient_id = $1"
+    message_id = await conn.fetchval(
+        "SELECT id FROM messages WHERE patient_id = $1"
         " AND kind = $2 AND recipient_role = $3 AND recipient_id = $4"
         " AND status IN ('pending', 'sent')"
         " ORDER BY status = 'pending' DESC, sent_at DESC NULLS LAST LIMIT 1 FOR UPDATE",
         patient_id, MessageKind.URGENT_ALERT.value, recipient.role.value, recipient.id)
-    if row is None:
-        return None
-    facts = row["facts"]
-    return LatestAlert(str(row["id"]), DeliveryStatus(row["status"]), row["sent_at"],
-                       causes_of(facts), bool(facts.get("follow_up")))
+    return str(message_id) if message_id else None
 
 
-async def open_urgent_alert(conn: Connection, draft: MessageDraft) -> uuid.UUID:
-    message_id = await _insert(conn, draft)
-    if message_id is None:  # opened by this very cause before: the same message
-        message_id = await conn.fetchval(
-            "SELECT id FROM messages WHERE cause_id = $1 AND kind = $2 AND recipient_role = $3"
-            " AND recipient_id = $4", draft.occasion.cause_id, draft.kind.value,
-            draft.recipient.role.value, draft.recipient.id)
-    return message_id
-
-
-async def fold_into_alert(conn: Connection, message_id: str, facts: dict[str, Any],
-                          headline: UrgentCause) -> None:
-    """The pending alert now answers one more cause, and is headed by ``headline``."""
-    await conn.execute(
-        "UPDATE messages SET facts = $2, cause_type = $3, occurred_at = $4 WHERE id = $1"
-        " AND status = 'pending'", uuid.UUID(message_id), facts, headline.type,
-        headline.occurred_at)
-
-
-async def record_urgent_cause(conn: Connection, cause: UrgentCause, recipient: Recipient,
-                              message_id: str, patient_id: str, site_id: str
-                              ) -> None:
-    await conn.execute(
-        "INSERT INTO urgent_alert_causes (cause_id, recipient_role, recipient_id, message_id,"
-        " patient_id, site_id, cause_type) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        " ON CONFLICT DO NOTHING", cause.event_id, recipient.role.value, recipient.id,
-        uuid.UUID(message_id), patient_id, site_id, cause.type)
-
-
-async def cancel_reminders(conn: Connection, patient_id: str, session_id: str) -> None:
-    """A rescheduled session's earlier reminder no longer applies."""
-    await conn.execute(
-        "UPDATE messages SET status = $3 WHERE patient_id = $1 AND session_id = $2"
-        " AND kind = $4 AND status = 'pending'", patient_id, session_id,
-        DeliveryStatus.CANCELLED.value, MessageKind.SESSION_REMINDER.value)
-
+# What the API shows.
 
 MESSAGE_COLUMNS = ("id, patient_id, site_id, kind, channel, recipient_role, recipient_id,"
                    " urgent, cause_id, cause_type, correlation_id, occurred_at, facts,"
@@ -305,69 +237,20 @@ async def deliveries_of(conn: Connection, message_id: uuid.UUID) -> list[dict[st
     return [dict(row) for row in rows]
 
 
+# The delivery job's queue.
+
 @dataclass(frozen=True)
-class DueMessage:
-    id: uuid.UUID
-    patient_id: str
-    site_id: str
-    kind: MessageKind
-    channel: Channel
-    recipient_role: RecipientRole
-    recipient_id: str
-    urgent: bool
-    cause_id: str
-    cause_type: str
+class Claimed:
+    """A due message, locked for this transaction; the rest of it is in its stream."""
+
+    id: str
     correlation_id: str
-    occurred_at: datetime
-    facts: dict[str, Any]
-    attempts: int
-    trace_context: dict[str, str] | None = None
+    cause_id: str
 
 
-async def claim_due(conn: Connection) -> DueMessage | None:
+async def claim_due(conn: Connection) -> Claimed | None:
     """The most overdue pending message, locked for this transaction; others skip it."""
     row = await conn.fetchrow(
-        "SELECT id, patient_id::text, site_id, kind, channel, recipient_role, recipient_id,"
-        " urgent, cause_id, cause_type, correlation_id, occurred_at, facts, attempts,"
-        " trace_context FROM messages WHERE status = 'pending' AND due_at <= now()"
-        " ORDER BY urgent DESC, due_at LIMIT 1 FOR UPDATE SKIP LOCKED")
-    if row is None:
-        return None
-    values = dict(row)
-    return DueMessage(**{**values, "kind": MessageKind(values["kind"]),
-                         "channel": Channel(values["channel"]),
-                         "recipient_role": RecipientRole(values["recipient_role"])})
-
-
-async def defer(conn: Connection, message_id: uuid.UUID, until: datetime) -> None:
-    await conn.execute("UPDATE messages SET due_at = $2 WHERE id = $1", message_id, until)
-
-
-async def record_attempt(conn: Connection, message: DueMessage, *, status: DeliveryStatus,
-                         outcome: str, error_class: str | None = None,
-                         next_due: datetime | None = None, sent_at: datetime | None = None
-                         ) -> None:
-    attempt = message.attempts + 1
-    await conn.execute(
-        "UPDATE messages SET status = $2, attempts = $3, due_at = COALESCE($4, due_at),"
-        " sent_at = $5 WHERE id = $1",
-        message.id, status.value, attempt, next_due, sent_at)
-    await conn.execute(
-        "INSERT INTO delivery_log (message_id, site_id, attempt, outcome, error_class)"
-        " VALUES ($1, $2, $3, $4, $5)", message.id, message.site_id, attempt, outcome,
-        error_class)
-
-
-async def withhold(conn: Connection, message: DueMessage) -> None:
-    """Consent no longer covers it: never sent, and the log says why (no attempt was made)."""
-    await conn.execute("UPDATE messages SET status = $2 WHERE id = $1", message.id,
-                       DeliveryStatus.WITHHELD.value)
-    await conn.execute(
-        "INSERT INTO delivery_log (message_id, site_id, attempt, outcome, error_class)"
-        " VALUES ($1, $2, $3, 'withheld', 'NoLiveConsent')", message.id, message.site_id,
-        message.attempts)
-
-
-async def site_name(conn: Connection, site_id: str) -> str:
-    name = await conn.fetchval("SELECT name FROM sites WHERE site_id = $1", site_id)
-    return str(name) if name else site_id
+        "SELECT id::text, correlation_id, cause_id FROM messages WHERE status = 'pending'"
+        " AND due_at <= now() ORDER BY urgent DESC, due_at LIMIT 1 FOR UPDATE SKIP LOCKED")
+    return Claimed(**dict(row)) if row else None

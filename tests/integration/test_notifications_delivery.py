@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -36,6 +36,7 @@ from iopnet.catalog import (
     Modality,
     OutcomeMeasured,
     PatientAdmitted,
+    PatientForgotten,
     PatientReferred,
     ReferralSource,
     Relationship,
@@ -55,21 +56,30 @@ from iopnet.catalog import (
 from iopnet.catalog.network import ApiKeyIssued
 from iopnet.db import create_pool
 from iopnet.envelope import EventEnvelope, new_id, utc_now
+from iopnet.eventstore import Cause
 from iopnet.migrate import apply_migrations
+from services.notifications import commands, store
 from services.notifications import settings as notification_settings
-from services.notifications import store
 from services.notifications.delivery import Postman, deliver_all_due, deliver_due_messages
-from services.notifications.domain import DeliveryStatus, SiteChannels
+from services.notifications.domain import MessageKind, SiteChannels, Template
+from services.notifications.domain.message import Message
 from services.notifications.projections import PROJECTION
 from services.notifications.service import SPEC
 from services.notifications.settings import NotificationsSettings
 from tests.conftest import FreshDatabase, eventually, free_port
 from tests.e2e.receivers import MailCatcher, WebhookReceiver
 from tests.fixtures.dates import SITE_TIME_ZONE
+from tests.integration.notifications_rebuild import (
+    OWN_TABLES,
+    own_tables,
+    plain_text_of,
+    rebuild_own_tables,
+)
 
 pytestmark = pytest.mark.integration
 
 SITE = "site-north"
+CAUSE = Cause(correlation_id="test", causation_id="test")
 SECRET = "webhook-secret-0123456789"
 CLINIC_EMAIL = "alerts@north.example.org"
 NO_QUIET_HOURS = SitePolicies(quiet_hours_start=time(0, 0), quiet_hours_end=time(0, 0))
@@ -156,7 +166,8 @@ async def notifications(fresh_database: FreshDatabase, mail: MailCatcher,
         onboarded = SiteOnboarded(site_id=SITE, name="North Clinic",
                                   time_zone=SITE_TIME_ZONE, policies=NO_QUIET_HOURS)
         await on_site_onboarded(conn, onboarded, _envelope_stub())
-        await store.set_site_channels(conn, SiteChannels(SITE, CLINIC_EMAIL, hooks.url, SECRET))
+        await commands.set_channels(commands.unit_of_work(conn, CAUSE),
+                                    SiteChannels(SITE, CLINIC_EMAIL, hooks.url, SECRET))
     hooks.received.clear()
     async with httpx.AsyncClient(timeout=5) as http:
         yield Notifications(pool, settings, Postman(settings, http))
@@ -168,6 +179,11 @@ def _envelope_stub() -> Any:
     return None
 
 
+async def set_patient_email(n: Notifications, patient_id: str, email: str) -> None:
+    async with n.pool.acquire() as conn, conn.transaction():
+        await commands.set_patient_contact(commands.unit_of_work(conn, CAUSE), patient_id, email)
+
+
 def patient_email(patient_id: str) -> str:
     return f"patient-{patient_id}@example.org"
 
@@ -177,8 +193,7 @@ async def admitted(n: Notifications, *, with_email: bool = True) -> str:
     await n.apply(PatientReferred(patient_id=patient_id, site_id=SITE, referral_id="r-1",
                                   source=ReferralSource.PROVIDER, referred_on=date(2026, 11, 20)))
     if with_email:
-        async with n.pool.acquire() as conn:
-            await store.set_patient_contact(conn, patient_id, SITE, patient_email(patient_id))
+        await set_patient_email(n, patient_id, patient_email(patient_id))
     await n.apply(PatientAdmitted(patient_id=patient_id, site_id=SITE, program_id="iop-adult",
                                   start_date=date(2026, 12, 7), days_per_week=4,
                                   planned_weeks=10, clinician_id="clin-7", baseline_phq9=18))
@@ -318,9 +333,7 @@ async def test_a_missing_address_is_retried_and_goes_once_the_address_is_known(
     welcome = only(await n.messages(patient_id), "welcome")
     assert await n.log(welcome["id"]) == [(1, "failed", "NoContactAddress")]
     address = f"late-{patient_id[:8]}@example.org"
-    async with n.pool.acquire() as conn:
-        await store.set_patient_contact(conn, patient_id, SITE, address)
-        await store.retry_waiting_for(conn, patient_id, None)
+    await set_patient_email(n, patient_id, address)
     await n.deliver()
     assert len(mail.to(address, "welcome")) == 1
 
@@ -334,9 +347,10 @@ async def test_family_hear_only_within_live_consent_checked_again_when_sending(
         await n.apply(SupportPersonLinked(patient_id=patient_id, site_id=SITE,
                                           support_person_id=f"{person}-{patient_id}",
                                           relationship=Relationship.PARTNER))
-        async with n.pool.acquire() as conn:
-            await store.set_support_person_contact(conn, f"{person}-{patient_id}", patient_id,
-                                                   SITE, f"{person}-{patient_id}@example.org")
+        async with n.pool.acquire() as conn, conn.transaction():
+            await commands.set_support_person_contact(
+                commands.unit_of_work(conn, CAUSE), f"{person}-{patient_id}", patient_id,
+                f"{person}-{patient_id}@example.org")
     sp1, sp2 = f"sp-1-{patient_id}", f"sp-2-{patient_id}"
     await n.apply(ConsentGranted(patient_id=patient_id, site_id=SITE, consent_id=f"c1-{sp1}",
                                  support_person_id=sp1, scope=ConsentScope.PROGRESS_SUMMARIES))
@@ -413,8 +427,7 @@ async def test_the_job_wakes_on_notify_and_stops_when_told(
     patient_id = str(uuid.uuid4())
     await n.apply(PatientReferred(patient_id=patient_id, site_id=SITE, referral_id="r",
                                   source=ReferralSource.SELF, referred_on=date(2026, 11, 1)))
-    async with n.pool.acquire() as conn:
-        await store.set_patient_contact(conn, patient_id, SITE, address)
+    await set_patient_email(n, patient_id, address)
     started = asyncio.get_running_loop().time()
     await n.apply(PatientAdmitted(patient_id=patient_id, site_id=SITE, program_id="iop-adult",
                                   start_date=date(2026, 12, 7), days_per_week=3,
@@ -597,6 +610,7 @@ async def test_a_high_risk_intake_is_one_alert_per_recipient_listing_every_cause
 
 async def test_signals_inside_the_window_follow_up_once_it_closes_and_after_it_alert_anew(
     notifications: Notifications, mail: MailCatcher, hooks: WebhookReceiver,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     n = notifications
     patient_id = await referred(n)
@@ -635,9 +649,11 @@ async def test_signals_inside_the_window_follow_up_once_it_closes_and_after_it_a
     assert await unsent_causes(n) == 0
 
     # Long after the last alert (the window has passed): a new signal, a new alert at once.
-    await n.pool.execute("UPDATE messages SET sent_at = sent_at - interval '301 seconds'"
-                         " WHERE patient_id = $1", patient_id)
+    later_on = utc_now() + timedelta(seconds=301)
+    monkeypatch.setattr(commands, "utc_now", lambda: later_on)
     await n.apply(_risk(patient_id, RiskSignal.PHQ9_MARKED_RISE))
+    monkeypatch.undo()  # back to the real clock: webhooks are signed with the time
+    await n.make_due_now()  # due at once, by the clock of 301 seconds from now
     await n.deliver()
     emails = alerts_about(mail, patient_id)
     assert len(emails) == 3
@@ -658,13 +674,16 @@ async def test_a_signal_arriving_while_its_alert_is_being_sent_follows_up(
                          " WHERE patient_id = $1 AND recipient_role = 'site'", patient_id)
     async with n.pool.acquire() as sender, sender.transaction():
         # Delivery holds the clinician's alert while it sends it.
-        message = await store.claim_due(sender)
+        claimed = await store.claim_due(sender)
+        assert claimed is not None
+        uow = commands.unit_of_work(sender, CAUSE)
+        message = await uow.load(Message, claimed.id)
         assert message is not None and message.recipient_role.value == "clinician"
         placing = asyncio.create_task(n.apply(_risk(patient_id, RiskSignal.PHQ9_ITEM9)))
         await asyncio.sleep(0.3)
         assert not placing.done()  # it waits for the delivery to finish
-        await store.record_attempt(sender, message, status=DeliveryStatus.SENT,
-                                   outcome="sent", sent_at=utc_now())
+        message.sent(utc_now())
+        await uow.save(message)
     await asyncio.wait_for(placing, timeout=5)
     clinician = [m for m in await n.messages(patient_id) if m["recipient_role"] == "clinician"]
     assert sorted((m["status"], m["facts"]["alert_reasons"][-1]) for m in clinician) == [
@@ -763,3 +782,93 @@ async def test_a_discharge_tells_the_site_its_outcome_and_a_completer_congratula
             MailCatcher.text(emails[0]))
     async with n.pool.acquire() as conn:
         assert (await store.find_patient(conn, patient_id) or {})["status"] == "discharged"
+
+
+# Every table of notifications is derived from its events: a rebuild gives the same rows,
+# and a forgotten patient leaves nothing personal in them.
+
+async def _a_busy_patient(n: Notifications, hooks: WebhookReceiver) -> str:
+    """Welcomed, a support person's address, a folded alert, a retried webhook, a cancelled
+    reminder, a pending family update: every kind of fact notifications records."""
+    patient_id = await admitted(n)
+    person = f"sp-{patient_id}"
+    await n.apply(SupportPersonLinked(patient_id=patient_id, site_id=SITE,
+                                      support_person_id=person,
+                                      relationship=Relationship.PARENT))
+    await n.apply(ConsentGranted(patient_id=patient_id, site_id=SITE, consent_id=f"c-{person}",
+                                 support_person_id=person, scope=ConsentScope.SCHEDULE))
+    async with n.pool.acquire() as conn, conn.transaction():
+        uow = commands.unit_of_work(conn, CAUSE)
+        await commands.set_support_person_contact(uow, person, patient_id,
+                                                  f"{person}@example.org")
+        await commands.set_template(uow, SITE, MessageKind.WELCOME, Template(
+            "Hello from ${site_name}", "See you on ${start_date}."))
+    await n.apply(_risk(patient_id, RiskSignal.CSSRS_HIGH))
+    await n.apply(_risk(patient_id, RiskSignal.PHQ9_ITEM9))
+    hooks.fail_next(1)
+    await n.deliver()
+    later = utc_now() + timedelta(days=5)
+    await n.apply(_session(patient_id, "s-1", later), correlation_id=new_id())
+    await n.apply(SessionsCancelled(patient_id=patient_id, site_id=SITE, session_ids=["s-1"],
+                                    reason="SteppedDown"))
+    return patient_id
+
+
+async def test_the_tables_rebuild_from_the_events_and_a_rebuild_sends_nothing(
+    notifications: Notifications, mail: MailCatcher, hooks: WebhookReceiver,
+) -> None:
+    n = notifications
+    patient_id = await _a_busy_patient(n, hooks)
+    async with n.pool.acquire() as conn:
+        before = await own_tables(conn)
+    messages = {(m["kind"], m["recipient_role"]): m for m in await n.messages(patient_id)}
+    assert messages[("welcome", "patient")]["status"] == "sent"
+    assert messages[("session_reminder", "patient")]["status"] == "cancelled"
+    assert messages[("family_schedule_update", "support_person")]["status"] == "pending"
+    site_alert = await n.log(messages[("urgent_alert", "site")]["id"])
+    assert site_alert[0] == (1, "failed", "WebhookRefused")
+    emails = len(mail.to(patient_email(patient_id)))
+
+    async with n.pool.acquire() as conn, conn.transaction():
+        await rebuild_own_tables(conn)
+    async with n.pool.acquire() as conn:
+        assert await own_tables(conn) == before
+    await n.pool.execute("UPDATE messages SET due_at = now() WHERE status = 'pending'"
+                         " AND recipient_role <> 'site'")
+    await n.deliver()
+    assert len(mail.to(patient_email(patient_id))) == emails  # sent once, never again
+
+
+async def test_a_forgotten_patient_leaves_nothing_personal_and_nothing_is_sent(
+    notifications: Notifications, mail: MailCatcher, hooks: WebhookReceiver,
+) -> None:
+    n = notifications
+    patient_id = await _a_busy_patient(n, hooks)
+    other = await admitted(n)
+    await n.apply(PatientForgotten(patient_id=patient_id, site_id=SITE))
+    await n.make_due_now()
+    hooks_before, mails_before = len(hooks_about(hooks, patient_id)), len(mail.to(
+        f"sp-{patient_id}@example.org"))
+    await n.deliver()
+
+    async def traces(tables: Sequence[str]) -> str:
+        return "\n".join([plain_text_of(await n.pool.fetch(f"SELECT * FROM {table}"))
+                          for table in tables])
+
+    derived = (*OWN_TABLES, *store.PATIENT_TABLES)
+    every_table = [row["tablename"] for row in await n.pool.fetch(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+    assert patient_id not in await traces(derived)
+    assert patient_email(other) in await traces(derived)  # the other patient is there
+    anywhere = await traces(every_table)
+    assert patient_email(patient_id) not in anywhere and f"sp-{patient_id}@" not in anywhere
+    assert len(hooks_about(hooks, patient_id)) == hooks_before  # the pending alert is gone
+    assert len(mail.to(f"sp-{patient_id}@example.org")) == mails_before
+
+    # A rebuild keeps the patient forgotten; the other patient is rebuilt as they were.
+    async with n.pool.acquire() as conn, conn.transaction():
+        await rebuild_own_tables(conn)
+    assert patient_id not in await traces(derived)
+    assert [m["kind"] for m in await n.messages(other)] == ["welcome"]
+    with pytest.raises(commands.UnknownPatient):
+        await set_patient_email(n, patient_id, "again@example.org")

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from iopnet.app import RequestCause
 from iopnet.auth import SiteDatabase, site_database
-from iopnet.catalog import RecipientRole, Scope
+from iopnet.catalog import Scope
 from iopnet.db import Connection
 from iopnet.idempotency import Answer, IdempotencyKey, execute
 from iopnet.problems import not_found
-from services.notifications import store
+from services.notifications import commands, store
 from services.notifications.api.models import (
     DeliveriesView,
     DeliveryView,
@@ -56,15 +59,13 @@ async def read_deliveries(message_id: uuid.UUID, db: Reader) -> DeliveriesView:
 
 @router.put("/patients/{patient_id}/contact", responses={200: {"model": PatientContactView}})
 async def set_patient_contact(patient_id: uuid.UUID, body: PatientContact, request: Request,
-                              db: Admin, idempotency_key: IdempotencyKey = None
-                              ) -> JSONResponse:
-    """The patient's email. It lives here only: no event carries it."""
+                              db: Admin, cause: RequestCause,
+                              idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    """The patient's email. It lives here only: no published event carries it."""
     async def record(conn: Connection) -> Answer:
-        patient = await store.find_patient(conn, str(patient_id))
-        if patient is None:
-            raise not_found("patient", str(patient_id))
-        await store.set_patient_contact(conn, str(patient_id), patient["site_id"], body.email)
-        await store.retry_waiting_for(conn, str(patient_id), RecipientRole.PATIENT)
+        with known_patient(patient_id):
+            await commands.set_patient_contact(commands.unit_of_work(conn, cause),
+                                               str(patient_id), body.email)
         return Answer(200, {"patient_id": str(patient_id), "email": body.email})
 
     return await execute(request, db, idempotency_key, body, record)
@@ -73,20 +74,24 @@ async def set_patient_contact(patient_id: uuid.UUID, body: PatientContact, reque
 @router.put("/support-persons/{support_person_id}/contact",
             responses={200: {"model": SupportPersonContactView}})
 async def set_support_person_contact(support_person_id: uuid.UUID, body: SupportPersonContact,
-                                     request: Request, db: Admin,
+                                     request: Request, db: Admin, cause: RequestCause,
                                      idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """A support person's email, for the patient they support (family owns the link)."""
-    person = str(support_person_id)
-
     async def record(conn: Connection) -> Answer:
-        patient = await store.find_patient(conn, str(body.patient_id))
-        if patient is None:
-            raise not_found("patient", str(body.patient_id))
-        await store.set_support_person_contact(conn, person, str(body.patient_id),
-                                               patient["site_id"], body.email)
-        await store.retry_waiting_for(conn, str(body.patient_id),
-                                      RecipientRole.SUPPORT_PERSON, person)
-        return Answer(200, {"support_person_id": person,
+        with known_patient(body.patient_id):
+            await commands.set_support_person_contact(
+                commands.unit_of_work(conn, cause), str(support_person_id),
+                str(body.patient_id), body.email)
+        return Answer(200, {"support_person_id": str(support_person_id),
                             **body.model_dump(mode="json")})
 
     return await execute(request, db, idempotency_key, body, record)
+
+
+@contextmanager
+def known_patient(patient_id: uuid.UUID) -> Iterator[None]:
+    """A patient notifications has not heard of is a 404."""
+    try:
+        yield
+    except commands.UnknownPatient:
+        raise not_found("patient", str(patient_id)) from None

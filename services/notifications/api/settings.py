@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from iopnet.app import RequestCause
 from iopnet.auth import SiteDatabase, site_database
 from iopnet.catalog import Scope
 from iopnet.db import Connection
 from iopnet.fields import Identifier
 from iopnet.idempotency import Answer, IdempotencyKey, execute
 from iopnet.problems import Problem, not_found
-from services.notifications import domain, store
+from services.notifications import commands, domain, store
 from services.notifications.api.models import (
     ChannelsRequest,
     ChannelsView,
@@ -47,7 +48,8 @@ def _channels_view(channels: SiteChannels) -> ChannelsView:
 
 @router.put("/channels", responses={200: {"model": ChannelsView}})
 async def set_channels(site_id: Identifier, body: ChannelsRequest, request: Request, db: Admin,
-                       idempotency_key: IdempotencyKey = None) -> JSONResponse:
+                       cause: RequestCause, idempotency_key: IdempotencyKey = None
+                       ) -> JSONResponse:
     """Where the site's clinician alerts (email) and webhooks go. Replaces what was set."""
     _own_site(db, site_id)
     if body.webhook_url is not None and (problem := domain.webhook_url_problem(body.webhook_url)):
@@ -58,11 +60,11 @@ async def set_channels(site_id: Identifier, body: ChannelsRequest, request: Requ
                       "a webhook needs both its URL and its secret",
                       errors=[{"pointer": "#/webhook_secret"}])
 
+    channels = SiteChannels(site_id, body.clinician_alert_email, body.webhook_url,
+                            body.webhook_secret)
+
     async def record(conn: Connection) -> Answer:
-        channels = SiteChannels(site_id, body.clinician_alert_email, body.webhook_url,
-                                body.webhook_secret)
-        await store.set_site_channels(conn, channels)
-        await store.retry_waiting_for(conn, None, None, site_id)
+        await commands.set_channels(commands.unit_of_work(conn, cause), channels)
         return Answer(200, _channels_view(channels).model_dump(mode="json"))
 
     return await execute(request, db, idempotency_key, body, record)
@@ -77,7 +79,8 @@ async def read_channels(site_id: Identifier, db: Admin) -> ChannelsView:
 
 @router.put("/templates/{kind}", responses={200: {"model": TemplateView}})
 async def set_template(site_id: Identifier, kind: str, body: TemplateRequest, request: Request,
-                       db: Admin, idempotency_key: IdempotencyKey = None) -> JSONResponse:
+                       db: Admin, cause: RequestCause, idempotency_key: IdempotencyKey = None
+                       ) -> JSONResponse:
     """The site's email template for a kind: ``string.Template`` text with ${placeholders}."""
     _own_site(db, site_id)
     message_kind = _email_kind(kind)
@@ -88,7 +91,8 @@ async def set_template(site_id: Identifier, kind: str, body: TemplateRequest, re
                       errors=[{"pointer": f"#/{f}", "detail": p} for f, p in problems.items()])
 
     async def record(conn: Connection) -> Answer:
-        await store.set_template(conn, site_id, message_kind, template)
+        await commands.set_template(commands.unit_of_work(conn, cause), site_id, message_kind,
+                                    template)
         return Answer(200, _template_view(site_id, message_kind, template, False))
 
     return await execute(request, db, idempotency_key, body, record)

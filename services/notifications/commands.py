@@ -1,0 +1,335 @@
+"""Notifications' use cases: one function each, called by routes, reactions and the job.
+
+Each runs in one unit of work: it loads what it changes from its own stream,
+records the new facts as events, and the derived tables follow in the same
+transaction (``recorded.project_recorded``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from iopnet import data_keys
+from iopnet.auth.registry import site_date
+from iopnet.catalog import (
+    Channel,
+    ConsentScope,
+    OutcomeMeasured,
+    RecipientRole,
+    SessionScheduled,
+    SteppedDown,
+)
+from iopnet.db import Connection
+from iopnet.envelope import utc_now
+from iopnet.eventstore import Cause, EventStore
+from iopnet.metrics import NOTIFICATION_DELIVERIES
+from iopnet.telemetry import context_from, current_trace_context, tracer
+from iopnet.unit_of_work import UnitOfWork
+from services.notifications import domain, store
+from services.notifications.domain import (
+    NEEDED_SCOPE,
+    MessageDraft,
+    MessageKind,
+    Occasion,
+    Placing,
+    RenderedEmail,
+    SiteChannels,
+    Template,
+    UrgentCause,
+)
+from services.notifications.domain.directory import Contacts, SiteSettings
+from services.notifications.domain.message import Message, message_id_of
+from services.notifications.recorded import project_recorded
+
+log = logging.getLogger(__name__)
+EVENTS = EventStore.of("notifications")
+
+
+def unit_of_work(conn: Connection, cause: Cause) -> UnitOfWork:
+    return UnitOfWork(conn, EVENTS, cause, project=project_recorded)
+
+
+class UnknownPatient(LookupError):
+    """Notifications has not heard of this patient (or has forgotten them)."""
+
+
+# Contacts, channels and templates.
+
+async def set_patient_contact(uow: UnitOfWork, patient_id: str, email: str) -> None:
+    """The patient's email; messages waiting for it go now."""
+    site_id = await _site_of(uow.conn, patient_id)
+    contacts = await uow.load(Contacts, patient_id) or Contacts(patient_id)
+    contacts.set_patient_email(site_id, email)
+    await uow.save(contacts)
+    await _retry_waiting(uow, patient_id, RecipientRole.PATIENT)
+
+
+async def set_support_person_contact(uow: UnitOfWork, support_person_id: str,
+                                     patient_id: str, email: str) -> None:
+    """A support person's email, for the patient they support (family owns the link)."""
+    site_id = await _site_of(uow.conn, patient_id)
+    contacts = await uow.load(Contacts, patient_id) or Contacts(patient_id)
+    contacts.set_support_person_email(site_id, support_person_id, email)
+    await uow.save(contacts)
+    await _retry_waiting(uow, patient_id, RecipientRole.SUPPORT_PERSON, support_person_id)
+
+
+async def set_channels(uow: UnitOfWork, channels: SiteChannels) -> None:
+    """Where the site's alerts and webhooks go; messages waiting for a channel go now."""
+    settings = await uow.load(SiteSettings, channels.site_id) or SiteSettings(channels.site_id)
+    settings.set_channels(channels)
+    await uow.save(settings)
+    await _retry_waiting(uow, None, None, channels.site_id)
+
+
+async def set_template(uow: UnitOfWork, site_id: str, kind: MessageKind, template: Template
+                       ) -> None:
+    settings = await uow.load(SiteSettings, site_id) or SiteSettings(site_id)
+    settings.set_template(kind, template)
+    await uow.save(settings)
+
+
+async def _site_of(conn: Connection, patient_id: str) -> str:
+    patient = await store.find_patient(conn, patient_id)
+    if patient is None:
+        raise UnknownPatient(patient_id)
+    return str(patient["site_id"])
+
+
+async def _retry_waiting(uow: UnitOfWork, patient_id: str | None, role: RecipientRole | None,
+                         recipient_id: str | None = None) -> None:
+    now = utc_now()
+    for message_id in await store.waiting_messages(uow.conn, now, patient_id, role,
+                                                   recipient_id):
+        message = await _message(uow, message_id)
+        message.reschedule(now)
+        await uow.save(message)
+
+
+# Messages an event calls for.
+
+async def queue_messages(uow: UnitOfWork, drafts: Iterable[MessageDraft]) -> int:
+    """Queue messages; one already queued for the same cause, kind and recipient stays.
+    Nothing is queued for a forgotten patient."""
+    queued = 0
+    for draft in drafts:
+        if await _queue(uow, draft) is not None:
+            queued += 1
+    return queued
+
+
+async def _queue(uow: UnitOfWork, draft: MessageDraft) -> Message | None:
+    if await data_keys.is_forgotten(uow.conn, draft.patient_id):
+        return None
+    if await uow.load(Message, message_id_of(draft)) is not None:
+        return None
+    message = Message.queue(draft, queued_at=utc_now(),
+                            trace_context=current_trace_context() or None)
+    await uow.save(message)
+    return message
+
+
+async def remind_of_session(uow: UnitOfWork, scheduled: SessionScheduled, occasion: Occasion,
+                            batch: Occasion, lead: timedelta, settle: timedelta) -> None:
+    """A (re)scheduled session: its earlier reminder goes, a new one is due ``lead`` before,
+    and those the patient allows hear of the batch once it settles."""
+    reminder = domain.session_reminder(scheduled, occasion, occasion.occurred_at, lead)
+    keep = message_id_of(reminder) if reminder else None
+    for message_id in await store.pending_for_sessions(
+            uow.conn, scheduled.patient_id, [scheduled.session_id],
+            MessageKind.SESSION_REMINDER):
+        if message_id != keep:
+            await _cancel(uow, message_id)
+    await queue_messages(uow, [reminder] if reminder else [])
+    sharing = await _sharing(uow.conn, scheduled.patient_id, scheduled.site_id,
+                             ConsentScope.SCHEDULE, occasion.occurred_at)
+    await queue_messages(uow, domain.family_schedule_update(scheduled, batch, sharing, settle))
+
+
+async def cancel_session_messages(uow: UnitOfWork, patient_id: str, session_ids: list[str]
+                                  ) -> None:
+    """Cancelled sessions: what was pending about them no longer applies."""
+    for message_id in await store.pending_for_sessions(uow.conn, patient_id, session_ids):
+        await _cancel(uow, message_id)
+
+
+async def _cancel(uow: UnitOfWork, message_id: str) -> None:
+    message = await _message(uow, message_id)
+    message.cancel()
+    await uow.save(message)
+
+
+async def update_family_on_progress(uow: UnitOfWork, event: OutcomeMeasured | SteppedDown,
+                                    occasion: Occasion) -> None:
+    """A progress summary (a trend, never a score) to those the patient allows."""
+    sharing = await _sharing(uow.conn, event.patient_id, event.site_id,
+                             ConsentScope.PROGRESS_SUMMARIES, occasion.occurred_at)
+    patient = await store.find_patient(uow.conn, event.patient_id)
+    baseline = patient["baseline_phq9"] if patient else None
+    await queue_messages(uow, domain.family_progress_update(event, occasion, sharing, baseline))
+
+
+async def _sharing(conn: Connection, patient_id: str, site_id: str, needed: ConsentScope,
+                   at: datetime) -> list[str]:
+    today = await site_date(conn, site_id, at)
+    return domain.sharing_with(await store.consents_of(conn, patient_id), needed, today)
+
+
+@dataclass(frozen=True)
+class Coalescing:
+    """How urgent causes are gathered into alerts (domain/urgent_alerts.py)."""
+
+    window: timedelta
+    gather: timedelta
+
+
+async def raise_urgent_alert(uow: UnitOfWork, patient_id: str, site_id: str,
+                             cause: UrgentCause | None, occasion: Occasion,
+                             coalescing: Coalescing) -> None:
+    """Place an urgent cause, for each recipient, in the alert it belongs to (coalescing)."""
+    if cause is None or await data_keys.is_forgotten(uow.conn, patient_id):
+        return
+    for recipient in domain.urgent_recipients(site_id):
+        await store.lock_urgent_alerts(uow.conn, patient_id, recipient)
+        latest_id = await store.latest_urgent_alert(uow.conn, patient_id, recipient)
+        latest = await _message(uow, latest_id) if latest_id else None
+        placement = domain.place(
+            cause, latest.latest_alert() if latest else None,
+            already_alerted=await store.urgent_cause_placed(uow.conn, cause.event_id,
+                                                            recipient),
+            now=utc_now(), window=coalescing.window, gather=coalescing.gather)
+        if placement.placing is Placing.FOLD:
+            assert latest is not None
+            latest.fold(cause)
+            await uow.save(latest)
+        elif placement.placing is not Placing.ALREADY_ALERTED:
+            await _queue(uow, domain.urgent_draft(patient_id, site_id, recipient, cause,
+                                                  occasion, placement))
+
+
+async def _message(uow: UnitOfWork, message_id: str) -> Message:
+    message = await uow.load(Message, message_id)
+    if message is None:
+        raise LookupError(f"message {message_id} has no stream")
+    return message
+
+
+# Delivery.
+
+class Sender(Protocol):
+    """The ways a message leaves (delivery.Postman)."""
+
+    async def send_email(self, to: str, email: RenderedEmail, message: Message) -> None: ...
+
+    async def post_webhook(self, url: str, secret: str, body: bytes, now: datetime
+                           ) -> None: ...
+
+
+class Undeliverable(Exception):
+    """This attempt cannot succeed yet (no address, no channel); it is retried like others."""
+
+
+class NoContactAddress(Undeliverable):
+    pass
+
+
+class NoWebhookConfigured(Undeliverable):
+    pass
+
+
+@dataclass(frozen=True)
+class Retries:
+    backoff_seconds: float
+    max_attempts: int
+
+
+async def deliver(uow: UnitOfWork, message_id: str, sender: Sender, retries: Retries) -> None:
+    """A due message: deferred past quiet hours, withheld without consent, or sent (each
+    attempt and its outcome recorded; a failure is retried with backoff)."""
+    message = await _message(uow, message_id)
+    now = utc_now()
+    site = await store.site(uow.conn, message.site_id)
+    if domain.observes_quiet_hours(message.urgent, message.channel):
+        until = domain.quiet_until(now, site.time_zone, site.policies.quiet_hours_start,
+                                   site.policies.quiet_hours_end)
+        if until is not None:
+            message.reschedule(until)
+            await uow.save(message)
+            return
+    if not await _consent_allows(uow.conn, message, site.time_zone, now):
+        message.withhold(now)
+    else:
+        await _attempt(uow.conn, message, sender, retries, site, now)
+    await uow.save(message)
+
+
+async def _attempt(conn: Connection, message: Message, sender: Sender, retries: Retries,
+                   site: store.Site, now: datetime) -> None:
+    with tracer.start_as_current_span(
+        f"deliver {message.kind.value}", context=context_from(message.trace_context),
+        attributes={"iopnet.channel": message.channel.value},
+    ):
+        try:
+            await _send(conn, message, sender, site, now)
+        except Exception as failure:  # every failure is logged by class and retried
+            NOTIFICATION_DELIVERIES.labels(message.channel.value, "failed").inc()
+            retry_at = domain.next_attempt_at(message.attempts + 1, utc_now(),
+                                              retries.backoff_seconds, retries.max_attempts)
+            log.warning("message %s attempt %s failed: %s", message.id, message.attempts + 1,
+                        type(failure).__name__)
+            message.fail(type(failure).__name__, utc_now(), retry_at)
+        else:
+            NOTIFICATION_DELIVERIES.labels(message.channel.value, "sent").inc()
+            message.sent(utc_now())
+
+
+async def _consent_allows(conn: Connection, message: Message, zone: str, now: datetime
+                          ) -> bool:
+    """Family messages are checked again when due: a revocation since queuing wins."""
+    if message.recipient_role is not RecipientRole.SUPPORT_PERSON:
+        return True
+    needed = NEEDED_SCOPE.get(message.kind)
+    if needed is None:
+        return False  # nothing reaches a support person without a consent that covers it
+    today = now.astimezone(ZoneInfo(zone)).date()
+    return domain.may_share(await store.consents_of(conn, message.patient_id),
+                            message.recipient_id, needed, today)
+
+
+async def _send(conn: Connection, message: Message, sender: Sender, site: store.Site,
+                now: datetime) -> None:
+    facts = message.facts or {}
+    if message.channel is Channel.WEBHOOK:
+        channels = await store.site_channels(conn, message.site_id)
+        if not channels.webhook_url or not channels.webhook_secret:
+            raise NoWebhookConfigured()
+        assert message.occurred_at is not None
+        payload = domain.webhook_payload(
+            message_id=message.id, kind=message.kind.value, cause_type=message.cause_type,
+            patient_id=message.patient_id, site_id=message.site_id,
+            occurred_at=message.occurred_at, facts=facts)
+        await sender.post_webhook(channels.webhook_url, channels.webhook_secret,
+                                  domain.webhook_body(payload), now)
+        return
+    address = await store.email_address(conn, message.patient_id, message.recipient_role,
+                                        message.recipient_id, message.site_id)
+    if not address:
+        raise NoContactAddress()
+    await sender.send_email(address, await _render(conn, message, site, now), message)
+
+
+async def _render(conn: Connection, message: Message, site: store.Site, now: datetime
+                  ) -> RenderedEmail:
+    extra: dict[str, str] = {}
+    if message.kind is MessageKind.FAMILY_SCHEDULE_UPDATE:
+        starts = await store.session_starts(conn, message.patient_id)
+        extra = domain.schedule_outline(starts, site.time_zone, now)
+    context = domain.render_context(
+        message.kind, message.facts or {}, patient_id=message.patient_id,
+        site_name=site.name, zone=site.time_zone, extra=extra)
+    return domain.render(await store.template_for(conn, message.site_id, message.kind), context)

@@ -1,0 +1,111 @@
+"""Notifications' private facts: kept in its event store, never published.
+
+Contact details and what a message says are sealed with the patient's data
+key, so forgetting the patient forgets them, rebuilds included. A site's
+channels and templates are the site's, not a patient's: private, not sealed
+(the webhook secret never leaves this service).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from iopnet.catalog import Channel, PrivateNetworkEvent, PrivatePatientEvent, RecipientRole
+
+
+class PatientContactSet(PrivatePatientEvent):
+    sealed_fields = ("email",)
+
+    email: str | None
+
+
+class SupportPersonContactSet(PrivatePatientEvent):
+    """A support person's address, for the patient they support (sealed with that key)."""
+
+    sealed_fields = ("email",)
+
+    support_person_id: str
+    email: str | None
+
+
+class SiteChannelsSet(PrivateNetworkEvent):
+    """Where the site's clinician alerts and webhooks go; replaces what was set."""
+
+    clinician_alert_email: str | None = None
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+
+
+class SiteTemplateSet(PrivateNetworkEvent):
+    kind: str
+    #: Not ``subject``: an event's subject is whose event it is (the site).
+    subject_line: str
+    body: str
+
+
+class MessageQueued(PrivatePatientEvent):
+    """A message is due to someone; what it says (``facts``) is sealed."""
+
+    sealed_fields = ("facts",)
+
+    message_id: str
+    kind: str
+    channel: Channel
+    recipient_role: RecipientRole
+    recipient_id: str
+    urgent: bool = False
+    cause_id: str
+    cause_type: str
+    correlation_id: str
+    occurred_at: datetime
+    facts: dict[str, Any] | None
+    session_id: str | None = None
+    due_at: datetime
+    queued_at: datetime
+    trace_context: dict[str, str] | None = None
+
+
+class UrgentCauseFolded(PrivatePatientEvent):
+    """One more urgent cause joins a pending alert, now headed by ``headline_type``."""
+
+    sealed_fields = ("facts",)
+
+    message_id: str
+    cause_id: str
+    cause_type: str
+    headline_type: str
+    headline_occurred_at: datetime
+    facts: dict[str, Any] | None
+
+
+class MessageRescheduled(PrivatePatientEvent):
+    """A pending message is due at another time (quiet hours, an address now known)."""
+
+    message_id: str
+    due_at: datetime
+
+
+class MessageCancelled(PrivatePatientEvent):
+    """The reason for a pending message went away (its session was cancelled or moved)."""
+
+    message_id: str
+
+
+class Outcome(StrEnum):
+    SENT = "sent"
+    FAILED = "failed"
+    #: Consent no longer covered it when it was due: no attempt was made.
+    WITHHELD = "withheld"
+
+
+class DeliveryAttempted(PrivatePatientEvent):
+    """One delivery of a message and how it went; ``retry_at`` when a failure goes again."""
+
+    message_id: str
+    attempt: int
+    outcome: Outcome
+    error_class: str | None = None
+    at: datetime
+    retry_at: datetime | None = None

@@ -1,0 +1,162 @@
+"""Notifications' own events, projected into its tables in the transaction that records them.
+
+Deterministic: every time and value comes from the event or its envelope, so
+a rebuild writes the same rows. A forgotten patient's sealed fields read as
+None: nothing personal is written, and what depends on it (a message whose
+content is gone, its log) is skipped.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+
+from iopnet.catalog import DomainEvent
+from iopnet.db import Connection
+from iopnet.envelope import EventEnvelope
+from services.notifications.domain import DeliveryStatus, MessageKind
+from services.notifications.domain.events import (
+    DeliveryAttempted,
+    MessageCancelled,
+    MessageQueued,
+    MessageRescheduled,
+    Outcome,
+    PatientContactSet,
+    SiteChannelsSet,
+    SiteTemplateSet,
+    SupportPersonContactSet,
+    UrgentCauseFolded,
+)
+
+
+async def on_patient_contact_set(conn: Connection, event: PatientContactSet,
+                                 envelope: EventEnvelope) -> None:
+    if event.email is None:
+        return
+    await conn.execute(
+        "INSERT INTO patient_contacts (patient_id, site_id, email, updated_at)"
+        " VALUES ($1, $2, $3, $4) ON CONFLICT (patient_id)"
+        " DO UPDATE SET email = $3, updated_at = $4",
+        event.patient_id, event.site_id, event.email, envelope.time)
+
+
+async def on_support_person_contact_set(conn: Connection, event: SupportPersonContactSet,
+                                        envelope: EventEnvelope) -> None:
+    if event.email is None:
+        return
+    await conn.execute(
+        "INSERT INTO support_person_contacts (support_person_id, patient_id, site_id, email,"
+        " updated_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (support_person_id)"
+        " DO UPDATE SET patient_id = $2, email = $4, updated_at = $5",
+        event.support_person_id, event.patient_id, event.site_id, event.email, envelope.time)
+
+
+async def on_site_channels_set(conn: Connection, event: SiteChannelsSet,
+                               envelope: EventEnvelope) -> None:
+    await conn.execute(
+        "INSERT INTO site_channels (site_id, clinician_alert_email, webhook_url, webhook_secret,"
+        " updated_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (site_id) DO UPDATE SET"
+        " clinician_alert_email = $2, webhook_url = $3, webhook_secret = $4, updated_at = $5",
+        event.site_id, event.clinician_alert_email, event.webhook_url, event.webhook_secret,
+        envelope.time)
+
+
+async def on_site_template_set(conn: Connection, event: SiteTemplateSet,
+                               envelope: EventEnvelope) -> None:
+    await conn.execute(
+        "INSERT INTO site_templates (site_id, kind, subject, body, updated_at)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (site_id, kind)"
+        " DO UPDATE SET subject = $3, body = $4, updated_at = $5",
+        event.site_id, event.kind, event.subject_line, event.body, envelope.time)
+
+
+async def on_message_queued(conn: Connection, event: MessageQueued, envelope: EventEnvelope
+                            ) -> None:
+    if event.facts is None:
+        return  # the patient is forgotten
+    message_id = uuid.UUID(event.message_id)
+    await conn.execute(
+        "INSERT INTO messages (id, patient_id, site_id, kind, channel, recipient_role,"
+        " recipient_id, urgent, cause_id, cause_type, correlation_id, occurred_at, facts,"
+        " session_id, status, due_at, trace_context, created_at) VALUES ($1, $2, $3, $4, $5,"
+        " $6, $7, $8, $9, $10, $11, $12, $13, $14, 'pending', $15, $16, $17)"
+        " ON CONFLICT DO NOTHING",
+        message_id, event.patient_id, event.site_id, event.kind, event.channel.value,
+        event.recipient_role.value, event.recipient_id, event.urgent, event.cause_id,
+        event.cause_type, event.correlation_id, event.occurred_at, event.facts,
+        event.session_id, event.due_at, event.trace_context, event.queued_at)
+    if event.kind == MessageKind.URGENT_ALERT.value:
+        await _urgent_cause_placed(conn, message_id, event.cause_id, event.cause_type,
+                                   envelope)
+
+
+async def on_urgent_cause_folded(conn: Connection, event: UrgentCauseFolded,
+                                 envelope: EventEnvelope) -> None:
+    message_id = uuid.UUID(event.message_id)
+    await conn.execute(
+        "UPDATE messages SET facts = $2, cause_type = $3, occurred_at = $4 WHERE id = $1",
+        message_id, event.facts, event.headline_type, event.headline_occurred_at)
+    await _urgent_cause_placed(conn, message_id, event.cause_id, event.cause_type, envelope)
+
+
+async def _urgent_cause_placed(conn: Connection, message_id: uuid.UUID, cause_id: str,
+                               cause_type: str, envelope: EventEnvelope) -> None:
+    await conn.execute(
+        "INSERT INTO urgent_alert_causes (cause_id, recipient_role, recipient_id, message_id,"
+        " patient_id, site_id, cause_type, placed_at) SELECT $2, recipient_role, recipient_id,"
+        " id, patient_id, site_id, $3, $4 FROM messages WHERE id = $1 ON CONFLICT DO NOTHING",
+        message_id, cause_id, cause_type, envelope.time)
+
+
+async def on_message_rescheduled(conn: Connection, event: MessageRescheduled,
+                                 _: EventEnvelope) -> None:
+    await conn.execute("UPDATE messages SET due_at = $2 WHERE id = $1",
+                       uuid.UUID(event.message_id), event.due_at)
+
+
+async def on_message_cancelled(conn: Connection, event: MessageCancelled, _: EventEnvelope
+                               ) -> None:
+    await conn.execute("UPDATE messages SET status = $2 WHERE id = $1",
+                       uuid.UUID(event.message_id), DeliveryStatus.CANCELLED.value)
+
+
+async def on_delivery_attempted(conn: Connection, event: DeliveryAttempted,
+                                _: EventEnvelope) -> None:
+    message_id = uuid.UUID(event.message_id)
+    await conn.execute(
+        "UPDATE messages SET status = $2, attempts = $3, due_at = COALESCE($4, due_at),"
+        " sent_at = $5 WHERE id = $1", message_id, _status_after(event).value, event.attempt,
+        event.retry_at, event.at if event.outcome is Outcome.SENT else None)
+    await conn.execute(
+        "INSERT INTO delivery_log (message_id, patient_id, site_id, attempt, at, outcome,"
+        " error_class) SELECT id, patient_id, site_id, $2, $3, $4, $5 FROM messages"
+        " WHERE id = $1", message_id, event.attempt, event.at, event.outcome.value,
+        event.error_class)
+
+
+def _status_after(event: DeliveryAttempted) -> DeliveryStatus:
+    if event.outcome is Outcome.FAILED:
+        return DeliveryStatus.PENDING if event.retry_at else DeliveryStatus.FAILED
+    return DeliveryStatus(event.outcome.value)
+
+
+_PROJECTORS: dict[type[DomainEvent], Callable[..., Awaitable[None]]] = {
+    PatientContactSet: on_patient_contact_set,
+    SupportPersonContactSet: on_support_person_contact_set,
+    SiteChannelsSet: on_site_channels_set,
+    SiteTemplateSet: on_site_template_set,
+    MessageQueued: on_message_queued,
+    UrgentCauseFolded: on_urgent_cause_folded,
+    MessageRescheduled: on_message_rescheduled,
+    MessageCancelled: on_message_cancelled,
+    DeliveryAttempted: on_delivery_attempted,
+}
+
+
+async def project_recorded(conn: Connection, event: DomainEvent, envelope: EventEnvelope
+                           ) -> None:
+    """The derived tables after one of notifications' own events (NotificationSent: none,
+    its DeliveryAttempted says it all)."""
+    projector = _PROJECTORS.get(type(event))
+    if projector is not None:
+        await projector(conn, event, envelope)
