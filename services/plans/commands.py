@@ -19,6 +19,7 @@ from iopnet.auth.registry import site_date
 from iopnet.catalog import DischargeOutcome, LevelOfCare, RevisionReason
 from iopnet.db import Connection
 from iopnet.eventstore import Cause, EventStore
+from iopnet.fields import InvalidField
 from iopnet.problems import Problem, not_found
 from iopnet.unit_of_work import UnitOfWork
 from services.plans import store
@@ -175,13 +176,20 @@ async def revise_plan(uow: UnitOfWork, order: PlanRevisionOrder
 
 
 async def step_down(uow: UnitOfWork, command: StepDownCommand) -> SteppedDownResult:
-    """To standard outpatient, when the site's criteria are met as of the day or a clinician
-    overrides them (409 with every criterion otherwise)."""
+    """To standard outpatient, when the site's criteria are met today or a clinician
+    overrides them (409 with every criterion otherwise).
+
+    Judged on everything known at the time of the request: evaluating as of an earlier
+    day would hide risk signals recorded since, and risk signals cannot be overridden.
+    """
     episode = await _episode(uow, command.patient_id)
     plan = await _drafted_plan(uow, command.patient_id)
-    effective_on = command.order.effective_on
     site = await store.site_rules(uow.conn, episode.site_id)
-    day = command.as_of or min(effective_on, site.today())
+    day = site.today()
+    if command.as_of is not None and command.as_of != day:
+        raise InvalidField("as_of", f"a step-down is evaluated on what is known today ({day});"
+                           " GET the step-down evaluation to look at another day")
+    command.order.check_dates(day)
     check_as_of(day, episode, "#/as_of")
     evaluation = course.evaluate(await store.load_progress(uow.conn, episode), site.step_down,
                                  day)

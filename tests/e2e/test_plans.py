@@ -234,3 +234,25 @@ async def test_progress_follows_sessions_attendance_and_weekly_phq9(north: Site)
     assert now["step_up"]["review_required"] is True
     depression = next(g for g in now["goals"] if g["objective_id"] == "P1.G1.O1")
     assert depression["status"] == "met"
+
+
+async def test_a_step_down_is_judged_on_what_is_known_now(north: Site) -> None:
+    """Evaluating as of a past day would hide risk signals recorded since: refused."""
+    api = north.api
+    patient_id = await admit(api)
+    await drafted_plan(api, patient_id)
+    order = {"clinician_id": "clin-7", "follow_up_within_days": 7,
+             "aftercare": ["weekly_outpatient_therapy"],
+             "override_reason": "moving abroad; outpatient therapist arranged there"}
+    today = site_today()
+    as_of_past = await api.post("plans", f"/v1/patients/{patient_id}/step-down", json={
+        **order, "effective_on": today.isoformat(),
+        "as_of": (today - timedelta(days=2)).isoformat()})
+    assert as_of_past.status_code == 422, as_of_past.text
+    assert [e["pointer"] for e in as_of_past.json()["errors"]] == ["#/as_of"]
+    backdated = await api.post("plans", f"/v1/patients/{patient_id}/step-down", json={
+        **order, "effective_on": (today - timedelta(days=2)).isoformat()})
+    assert backdated.status_code == 422, backdated.text
+    assert [e["pointer"] for e in backdated.json()["errors"]] == ["#/backdate_reason"]
+    still_open = (await api.get("plans", f"/v1/patients/{patient_id}")).json()
+    assert still_open["plan_status"] == "active"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -19,6 +19,7 @@ from iopnet.catalog import (
     SteppedDown,
     SteppedUp,
 )
+from iopnet.fields import InvalidField
 from services.plans.domain import (
     AftercareItem,
     Confirmation,
@@ -276,3 +277,22 @@ def test_a_transfer_moves_the_plans_next_events_to_the_new_site() -> None:
 
 def published(plan: TreatmentPlan) -> list[DomainEvent]:
     return [event for event in plan.pending if event.published]
+
+
+def test_a_step_down_effective_on_a_past_day_needs_a_reason() -> None:
+    today = date(2027, 2, 10)
+    StepDownOrder(today, 7, AFTERCARE).check_dates(today)
+    with pytest.raises(InvalidField) as refused:
+        StepDownOrder(today - timedelta(days=2), 7, AFTERCARE).check_dates(today)
+    assert refused.value.pointer == "#/backdate_reason"
+    StepDownOrder(today - timedelta(days=2), 7, AFTERCARE,
+                  backdate_reason="discharged from the group on Monday").check_dates(today)
+
+
+def test_the_reason_for_a_past_effective_day_is_recorded_with_the_confirmation() -> None:
+    plan = drafted()
+    plan.step_down(evaluation(), StepDownOrder(date(2027, 1, 20), 7, AFTERCARE,
+                                               backdate_reason="recorded late by the front desk"))
+    confirmed = [e for e in plan.pending if isinstance(e, TransitionConfirmed)]
+    assert [c.backdate_reason for c in confirmed] == ["recorded late by the front desk"]
+    assert "backdate_reason" in TransitionConfirmed.sealed_fields

@@ -100,13 +100,15 @@ async def step_down(patient_id: uuid.UUID, body: StepDownRequest, request: Reque
                     idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """A clinician confirms step-down to standard outpatient, with the aftercare plan.
 
-    Refused (409, with every criterion) unless the site's criteria are met, or the
+    Refused (409, with every criterion) unless the site's criteria are met today, or the
     clinician overrides them with ``override_reason``; a risk signal in the
-    evaluation period cannot be overridden.
+    evaluation period cannot be overridden. A past ``effective_on`` needs
+    ``backdate_reason`` and changes nothing of what is evaluated.
     """
     command = commands.StepDownCommand(
         str(patient_id), StepDownOrder(body.effective_on, body.follow_up_within_days,
-                                       tuple(body.aftercare), body.override_reason),
+                                       tuple(body.aftercare), body.override_reason,
+                                       body.backdate_reason),
         body.as_of, Confirmation(body.clinician_id, db.principal.key_id))
 
     async def step(conn: Connection) -> Answer:

@@ -69,8 +69,13 @@ class StepDownRequest(Strict):
     follow_up_within_days: int = Field(ge=1, le=60)
     aftercare: list[AftercareItem] = Field(min_length=1)
     as_of: date | None = Field(
-        default=None, description="Evaluate the criteria as of this day; defaults to the "
-        "earlier of effective_on and today (in the site's time zone).")
+        default=None, description="Must be today at the site, or left out: a step-down is "
+        "evaluated on everything known at the time of the request (GET "
+        "/step-down-evaluation?as_of= looks at another day).")
+    backdate_reason: str | None = Field(
+        default=None, min_length=10, max_length=2000,
+        description="Required when effective_on is before today at the site: why the "
+        "step-down takes effect on a past day. Kept in plans only.")
     override_reason: str | None = Field(
         default=None, min_length=10, max_length=2000,
         description="A clinician's reason to step down although criteria are unmet (not the "

@@ -79,12 +79,14 @@ class RevisionNoted(PrivatePatientEvent):
 class TransitionConfirmed(PrivatePatientEvent):
     """Who confirmed a step-down, step-up or discharge, and the criteria they overrode."""
 
-    sealed_fields: ClassVar[tuple[str, ...]] = ("override_reason",)
+    sealed_fields: ClassVar[tuple[str, ...]] = ("override_reason", "backdate_reason")
 
     clinician_id: str | None = None
     override_reason: str | None = None
     overridden_criteria: list[str] = Field(default_factory=list)
     recorded_by: str | None = None
+    #: Why a step-down took effect on a day already past when it was recorded.
+    backdate_reason: str | None = None
 
 
 class PlanTransferred(PrivatePatientEvent):

@@ -31,6 +31,7 @@ from iopnet.catalog import (
     SteppedUp,
 )
 from iopnet.catalog import Modality as CatalogModality
+from iopnet.fields import InvalidField
 from services.plans.domain import plan_drafting
 from services.plans.domain.as_written import (
     interventions_in_detail,
@@ -110,6 +111,15 @@ class StepDownOrder:
     follow_up_within_days: int
     aftercare: tuple[AftercareItem, ...]
     override_reason: str | None = None
+    #: Why the step-down takes effect on a day already past (required then).
+    backdate_reason: str | None = None
+
+    def check_dates(self, today: date) -> None:
+        """A step-down is judged on everything known today; a past effective day changes
+        when it took effect, never what was known, and needs a reason on the record."""
+        if self.effective_on < today and not self.backdate_reason:
+            raise InvalidField("backdate_reason", f"effective_on {self.effective_on} is before"
+                               f" today ({today}) at the site: say why")
 
 
 @dataclass(frozen=True)
@@ -233,7 +243,8 @@ class TreatmentPlan(Aggregate):
             follow_up_within_days=order.follow_up_within_days,
         ))
         overridden = [c.value for c in evaluation.unmet]
-        self._confirmed(confirmation, order.override_reason if overridden else None, overridden)
+        self._confirmed(confirmation, order.override_reason if overridden else None, overridden,
+                        backdate_reason=order.backdate_reason)
 
     def step_up(self, to_level: LevelOfCare, reason_codes: Sequence[StepUpReasonCode],
                 effective_on: date, confirmation: Confirmation = Confirmation()) -> None:
@@ -258,11 +269,12 @@ class TreatmentPlan(Aggregate):
         self._confirmed(confirmation)
 
     def _confirmed(self, confirmation: Confirmation, override_reason: str | None = None,
-                   overridden: Sequence[str] = ()) -> None:
+                   overridden: Sequence[str] = (), *, backdate_reason: str | None = None
+                   ) -> None:
         self.record(TransitionConfirmed(
             patient_id=self.id, site_id=self.site_id, clinician_id=confirmation.clinician_id,
             override_reason=override_reason, overridden_criteria=list(overridden),
-            recorded_by=confirmation.recorded_by,
+            recorded_by=confirmation.recorded_by, backdate_reason=backdate_reason,
         ))
 
     def as_written(self, contents: PlanContents) -> PlanWritten:
