@@ -6,10 +6,13 @@ import os
 import uuid
 
 # Before anything computes a topic name: this run's events stay in topics of
-# their own, away from a developer's `make up` on the same broker.
-os.environ.setdefault("IOPNET_TOPIC_NAMESPACE", f"test{uuid.uuid4().hex[:8]}")
+# their own, away from a developer's `make up` on the same broker. Always a new
+# namespace, whatever the shell exported: the suite deletes its topics at the end,
+# and must never delete a namespace it did not create.
+os.environ["IOPNET_TOPIC_NAMESPACE"] = f"test{uuid.uuid4().hex[:8]}"
 
 import asyncio
+import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
@@ -17,6 +20,7 @@ import asyncpg
 import pytest
 
 from iopctl.pgsql import drop_database
+from iopctl.ports import kafka_controller_port, kafka_port, pg_port
 from iopnet.db import create_pool
 from iopnet.migrate import apply_migrations
 from iopnet.topics import namespace
@@ -74,11 +78,27 @@ async def db_pool(fresh_database: FreshDatabase) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
+#: Ports the suite hands to servers it starts: below Linux's ephemeral range
+#: (32768-60999), so no outgoing connection or port-0 bind on the machine takes one
+#: between the check and the server's own bind; a random start per run keeps two
+#: runs on one machine apart.
+_PORTS = iter(range(20000 + secrets.randbelow(1000) * 10, 32768))
+_RUNNER_PORTS = {pg_port(), kafka_port(), kafka_controller_port()}
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """A loopback port nothing listens on now, outside the ephemeral range, and none of
+    the local runner's (a developer may start ``make up`` meanwhile)."""
+    for port in _PORTS:
+        if port in _RUNNER_PORTS:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
