@@ -35,7 +35,7 @@ from iopctl import k8s_build, paths
 from iopctl.actions import add_group
 from iopctl.errors import InfraError
 from iopctl.ports import HOST, env_port
-from iopctl.proc import pid_alive, read_pid, tail_file
+from iopctl.proc import pid_alive, port_open, read_pid, tail_file
 from iopctl.progress import say
 from iopctl.status import ServiceStatus
 
@@ -96,10 +96,24 @@ class ControlPlane:
             say(COMPONENT, f"already running: {self.server} (kubeconfig {self.kubeconfig})")
             return
         self.down(quiet=True)  # whatever is left of an earlier run
+        taken = [port for port in vars(self.ports).values() if port_open(HOST, port)]
+        if taken:
+            raise InfraError(f"{COMPONENT}: something else listens on {HOST}:{taken[0]} "
+                             "(another checkout's control plane?); IOPNET_K8S_PORT, "
+                             "IOPNET_ETCD_PORT and IOPNET_ETCD_PEER_PORT move this one")
         for folder in ("logs", "run", "pki", "etcd"):
             (self.home / folder).mkdir(parents=True, exist_ok=True)
-        token = self._credentials()
         started = time.monotonic()
+        try:
+            self._start_all()
+        except BaseException:
+            self.down(quiet=True)  # nothing half-started stays behind
+            raise
+        say(COMPONENT, f"ready in {time.monotonic() - started:.1f}s: {self.server}; "
+                       f"export KUBECONFIG={self.kubeconfig}")
+
+    def _start_all(self) -> None:
+        token = self._credentials()
         self._start("etcd", self._etcd_args())
         self._wait("etcd", self._etcd_healthy)
         self._start("kube-apiserver", self._apiserver_args())
@@ -110,8 +124,6 @@ class ControlPlane:
         self._start("kwok", self._kwok_args())
         self._add_node()
         self._wait("kwok", self._node_ready)
-        say(COMPONENT, f"ready in {time.monotonic() - started:.1f}s: {self.server}; "
-                       f"export KUBECONFIG={self.kubeconfig}")
 
     def _credentials(self) -> str:
         """A fresh admin token each start, and the service-account signing key once."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from iopctl import k8s_build
+from iopctl.helm import ENV_OVERRIDE as HELM_OVERRIDE
 from iopctl.helm import HELM_VERSION, cached_binary, helm_binary
 
 
@@ -26,7 +28,7 @@ def built_live(request: pytest.FixtureRequest, what: str, build: Callable[[], Pa
 @pytest.fixture(scope="session")
 def helm(request: pytest.FixtureRequest) -> Path:
     """The Helm binary; the first run builds it (minutes)."""
-    if cached_binary() is not None:
+    if cached_binary() is not None or os.environ.get(HELM_OVERRIDE):
         return helm_binary()
     return built_live(request, f"Helm {HELM_VERSION} (go install)", helm_binary)
 
