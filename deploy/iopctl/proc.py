@@ -96,8 +96,8 @@ def run_logged(
             break
         except subprocess.TimeoutExpired:
             lines = log_path.read_bytes().count(b"\n")
-            say(component, f"still building ({time.monotonic() - started:.0f}s, "
-                           f"{lines} lines of log)")
+            logged = f", {lines} lines logged" if lines else ""
+            say(component, f"still building ({time.monotonic() - started:.0f}s{logged})")
         except BaseException:
             process.kill()
             process.wait()
