@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: up down test lint unit infra bench demo clean
+.PHONY: up down test lint unit infra k8s bench demo clean
 
 up: $(VENV)/.synced
 	$(PY) -m iopctl.cli up
@@ -31,6 +31,10 @@ unit: $(VENV)/.synced
 infra: $(VENV)/.synced
 	$(PY) -m iopctl.cli infra up
 
+# The local Kubernetes control plane's binaries (go build, once): the chart tests use them.
+k8s: $(VENV)/.synced
+	$(PY) -m iopctl.k8s_build
+
 bench: $(VENV)/.synced
 	$(PY) -m bench.run
 
@@ -47,4 +51,5 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 
 # The cluster lives outside .iopnet when the postgres user cannot enter the checkout.
 clean: down
+	$(PY) -m iopctl.cli k8s down
 	rm -rf "$$($(PY) -c 'from iopctl.paths import pg_dir; print(pg_dir())')" .iopnet $(VENV) .tools

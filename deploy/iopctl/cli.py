@@ -7,7 +7,8 @@ import asyncio
 import sys
 from collections.abc import Callable, Sequence
 
-from iopctl import events, infra, network, system, topics
+from iopctl import events, infra, k8s, network, system, topics
+from iopctl.actions import add_group
 from iopctl.errors import InfraError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -32,19 +33,17 @@ def _infra_status(_: argparse.Namespace) -> int:
 
 
 def register_infra(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("infra", help="local Postgres + Kafka (no Docker)")
-    actions = parser.add_subparsers(dest="action", required=True, metavar="{up,down,status}")
-    for name, handler, help_text in (
+    add_group(subparsers, "infra", "local Postgres + Kafka (no Docker)", (
         ("up", _infra_up, "start (install/resolve/init on first run), create DBs and topics"),
         ("down", _infra_down, "stop both servers (state is kept in .iopnet/)"),
         ("status", _infra_status, "show state; exit 0 only when both are healthy"),
-    ):
-        actions.add_parser(name, help=help_text).set_defaults(handler=handler)
+    ))
 
 
 #: Command groups; other modules append their ``register`` function here.
 REGISTRARS: list[Registrar] = [
     register_infra, system.register, topics.register, network.register, events.register,
+    k8s.register,
 ]
 
 

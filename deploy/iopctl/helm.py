@@ -13,22 +13,20 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from iopctl import paths
-from iopctl.errors import InfraError
-from iopctl.proc import tail_file
+from iopctl.errors import InfraError, print_path_main
+from iopctl.proc import run_logged
 from iopctl.progress import say
 
 #: A Helm 3 release the Go module proxy serves (kept in step with the chart's apiVersion v2).
 HELM_VERSION = "v3.22.0"
 HELM_MODULE = "helm.sh/helm/v3/cmd/helm"
 ENV_OVERRIDE = "IOPNET_HELM"
-HEARTBEAT_SECONDS = 15.0
 
 
 def bin_dir() -> Path:
@@ -81,23 +79,8 @@ def _build(version: str, target: Path) -> Path:
             log_path.open("wb") as log:
         # The Go on PATH builds it (no toolchain download), statically, into scratch first.
         env = {"GOTOOLCHAIN": "local", **os.environ, "GOBIN": scratch, "CGO_ENABLED": "0"}
-        process = subprocess.Popen(
-            [go, "install", f"{HELM_MODULE}@{version}"],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-        )
-        while True:
-            try:
-                returncode = process.wait(timeout=HEARTBEAT_SECONDS)
-                break
-            except subprocess.TimeoutExpired:
-                say("helm", f"still building ({time.monotonic() - started:.0f}s)")
-            except BaseException:
-                process.kill()
-                process.wait()
-                raise
-        if returncode != 0:
-            raise InfraError(f"helm: `go install` failed with exit code {returncode}\n"
-                             f"{tail_file(log_path)}")
+        run_logged("helm", [go, "install", f"{HELM_MODULE}@{version}"], log=log,
+                   log_path=log_path, env=env, cwd=Path.cwd(), started=started)
         binary = target / "helm"
         os.replace(Path(scratch) / "helm", binary)
     _stamp(binary).write_text(version + "\n")
@@ -105,14 +88,5 @@ def _build(version: str, target: Path) -> Path:
     return binary
 
 
-def main() -> int:
-    try:
-        print(helm_binary())
-    except InfraError as exc:
-        print(f"iopctl: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(print_path_main(helm_binary))

@@ -19,7 +19,7 @@ HOST = "127.0.0.1"
 DEFAULT_KAFKA_CONTROLLER_PORT = 29093
 
 
-def _port(variable: str, default: int) -> int:
+def env_port(variable: str, default: int) -> int:
     raw = os.environ.get(variable)
     if raw is None or raw.strip() == "":
         return default
@@ -40,12 +40,12 @@ def refuse_moved_port(component: str, running_on: int | None, wanted: int) -> No
 
 
 def pg_port() -> int:
-    return _port("IOPNET_PG_PORT", DEFAULT_PG_PORT)
+    return env_port("IOPNET_PG_PORT", DEFAULT_PG_PORT)
 
 
 def kafka_port() -> int:
-    return _port("IOPNET_KAFKA_PORT", DEFAULT_KAFKA_PORT)
+    return env_port("IOPNET_KAFKA_PORT", DEFAULT_KAFKA_PORT)
 
 
 def kafka_controller_port() -> int:
-    return _port("IOPNET_KAFKA_CONTROLLER_PORT", DEFAULT_KAFKA_CONTROLLER_PORT)
+    return env_port("IOPNET_KAFKA_CONTROLLER_PORT", DEFAULT_KAFKA_CONTROLLER_PORT)

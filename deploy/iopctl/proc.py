@@ -7,9 +7,12 @@ import contextlib
 import os
 import pwd
 import socket
+import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from iopctl.errors import InfraError
 from iopctl.progress import say
@@ -67,6 +70,41 @@ async def run(
             f"{tail_text(output, 40)}"
         )
     return Completed(returncode, output)
+
+
+def run_logged(
+    component: str,
+    cmd: Sequence[str],
+    *,
+    log: IO[bytes],
+    log_path: Path,
+    env: Mapping[str, str],
+    cwd: Path,
+    started: float,
+    heartbeat_every: float = 15.0,
+) -> None:
+    """Run a long build step into ``log``, saying "still building" every ``heartbeat_every`` s.
+
+    The heartbeat counts the log's lines (``go build -v`` writes one per package).
+    """
+    log.flush()
+    process = subprocess.Popen(list(cmd), stdin=subprocess.DEVNULL, stdout=log,
+                               stderr=subprocess.STDOUT, env=dict(env), cwd=cwd)
+    while True:
+        try:
+            returncode = process.wait(timeout=heartbeat_every)
+            break
+        except subprocess.TimeoutExpired:
+            lines = log_path.read_bytes().count(b"\n")
+            logged = f", {lines} lines logged" if lines else ""
+            say(component, f"still building ({time.monotonic() - started:.0f}s{logged})")
+        except BaseException:
+            process.kill()
+            process.wait()
+            raise
+    if returncode != 0:
+        raise InfraError(f"{component}: `{' '.join(cmd[:2])}` failed with exit code "
+                         f"{returncode}\n{tail_file(log_path)}")
 
 
 def tail_text(text: str, lines: int) -> str:

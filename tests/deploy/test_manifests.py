@@ -14,7 +14,6 @@ import json
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ import pytest
 import yaml
 from kubernetes_validate.utils import SchemaNotFoundError
 
-from iopctl.helm import HELM_VERSION, cached_binary, helm_binary
 from iopctl.paths import REPO_ROOT
 from iopctl.stack import DEFAULT_PORTS
 from iopnet.topics import DEFAULT_NAMESPACE, SERVICES, all_topics, durability
@@ -46,7 +44,7 @@ CRD_KINDS = {
     "ServiceMonitor": "monitoring.coreos.com/v1",
     "PodMonitor": "monitoring.coreos.com/v1",
     "PrometheusRule": "monitoring.coreos.com/v1",
-    "KafkaTopic": "kafka.strimzi.io/v1beta2",
+    "KafkaTopic": "kafka.strimzi.io/v1",
 }
 VALUES = {"default": [], "production": ["-f", str(PRODUCTION_VALUES)]}
 ROLES = ("api", "worker")
@@ -55,21 +53,6 @@ Manifest = dict[str, Any]
 
 
 # --- Helm -------------------------------------------------------------------
-
-@pytest.fixture(scope="session")
-def helm(request: pytest.FixtureRequest) -> Path:
-    """The Helm binary; the first run builds it (minutes), with its progress shown live."""
-    if cached_binary() is not None:
-        return helm_binary()
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-    started = time.monotonic()
-    with capture.global_and_fixture_disabled():
-        print(f"\nbuilding Helm {HELM_VERSION} once (go install); later runs reuse it",
-              flush=True)
-        binary = helm_binary()
-        print(f"Helm ready in {time.monotonic() - started:.0f}s: {binary}", flush=True)
-    return binary
-
 
 def run_helm(helm: Path, *args: str) -> str:
     done = subprocess.run([str(helm), *args], capture_output=True, text=True, timeout=120,
@@ -224,8 +207,8 @@ def test_default_values(helm: Path) -> None:
     manifests = render(helm, [])
     deployments = by_kind(manifests, "Deployment")
     assert all(d["spec"]["replicas"] == 2 for d in deployments.values())
-    for kind in ("HorizontalPodAutoscaler", "Ingress", "ServiceMonitor", "KafkaTopic",
-                 "PrometheusRule"):
+    for kind in ("HorizontalPodAutoscaler", "Ingress", "ServiceMonitor", "PodMonitor",
+                 "KafkaTopic", "PrometheusRule"):
         assert not by_kind(manifests, kind), kind
     topics = by_kind(manifests, "Job")[f"{RELEASE}-topics"]
     assert topics["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
@@ -487,3 +470,14 @@ def test_strimzi_topics_are_as_durable_as_the_topic_job_makes_them(helm: Path) -
     for topic in topics:
         assert topic["spec"]["config"] == durability(topic["spec"]["replicas"]), \
             topic["metadata"]["name"]
+
+
+def test_strimzi_topics_need_the_namespace_their_operator_watches(helm: Path) -> None:
+    """No silent default: KafkaTopics in a namespace no Topic Operator watches never exist."""
+    done = subprocess.run(
+        [str(helm), "template", RELEASE, str(CHART), "--kube-version", KUBE_VERSION,
+         "--set", "kafka.topics.strimzi.enabled=true",
+         "--set", "kafka.topics.strimzi.clusterName=iopnet-kafka"],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode != 0
+    assert "kafka.topics.strimzi.namespace is required" in done.stderr, done.stderr

@@ -225,3 +225,33 @@ topologySpreadConstraints:
 {{- define "iopnet.hookServiceAccountName" -}}
 {{- default "default" .Values.serviceAccount.hookName }}
 {{- end }}
+
+{{/* "true" when Helm talks to a cluster (install, upgrade, --dry-run=server), empty for
+     `helm template` and `helm lint`, whose lookups find nothing. Reading the release's
+     namespace needs `get` on it, which any role bound in that namespace grants. */}}
+{{- define "iopnet.live" -}}
+{{- if lookup "v1" "Namespace" "" .Release.Namespace }}true{{ end }}
+{{- end }}
+
+{{/* Fails early, naming the value that turns it off, when the cluster does not serve a
+     CRD-backed kind the values ask for (Helm would only say "ensure CRDs are installed
+     first" after creating the rest). (dict "root" $ "api" "group/version/Kind" "value"
+     "x.enabled" "from" "whose CRD" ["also" "more advice"]) */}}
+{{- define "iopnet.requireApi" -}}
+{{- if and (include "iopnet.live" .root) (not (.root.Capabilities.APIVersions.Has .api)) }}
+{{- fail (printf "%s is not served by this cluster: install %s CRD, or set %s=false%s" .api .from .value (.also | default "")) }}
+{{- end }}
+{{- end }}
+
+{{/* Who else has the KafkaTopic of a topic: the release that kept it ("<name> in <ns>"),
+     "someone" for one not made by Helm, or empty when it is absent or this release's.
+     (dict "root" $ "name" RESOURCE-NAME) */}}
+{{- define "iopnet.topicKeptBy" -}}
+{{- $strimzi := .root.Values.kafka.topics.strimzi }}
+{{- $existing := lookup $strimzi.apiVersion "KafkaTopic" $strimzi.namespace .name }}
+{{- $owner := dig "metadata" "annotations" "meta.helm.sh/release-name" "" $existing }}
+{{- $ownerNamespace := dig "metadata" "annotations" "meta.helm.sh/release-namespace" "" $existing }}
+{{- if and $existing (not (and (eq $owner .root.Release.Name) (eq $ownerNamespace .root.Release.Namespace))) }}
+{{- if $owner }}release {{ $owner }} in {{ $ownerNamespace }}{{ else }}someone{{ end }}
+{{- end }}
+{{- end }}
