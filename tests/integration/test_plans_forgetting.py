@@ -3,8 +3,6 @@ with a destroyed key, and a rebuild from the events writes none of them back."""
 
 from __future__ import annotations
 
-from datetime import date
-
 import asyncpg
 import pytest
 
@@ -16,6 +14,7 @@ from services.plans.domain import Confirmation, StepDownOrder
 from services.plans.domain.plan_drafting import ChangeFrequency
 from services.plans.domain.treatment_plan import AftercareItem
 from services.plans.plan_projection import project_plan
+from tests.fixtures.dates import site_today
 from tests.integration import test_plans_store
 from tests.integration.test_plans_store import CAUSE, INTAKE, SITE, admit, deliver, site
 
@@ -54,9 +53,8 @@ async def _revise_and_step_down(pool: asyncpg.Pool, patient_id: str) -> None:
             patient_id, frozenset({1}), [ChangeFrequency("I2", 2)], RevisionReason.PROGRESS,
             NOTE, "key-1"))
         await commands.step_down(commands.unit_of_work(conn, CAUSE), commands.StepDownCommand(
-            patient_id, StepDownOrder(date(2026, 12, 20), 7, (AftercareItem.CRISIS_LINE,),
-                                      OVERRIDE),
-            date(2026, 12, 20), Confirmation("c-7", "key-1")))
+            patient_id, StepDownOrder(site_today(), 7, (AftercareItem.CRISIS_LINE,), OVERRIDE),
+            None, Confirmation("c-7", "key-1")))
 
 
 async def _personal_text_in_tables(pool: asyncpg.Pool) -> set[str]:
