@@ -23,6 +23,7 @@ from email.utils import make_msgid
 import asyncpg
 import httpx
 
+from iopnet.envelope import utc_now
 from iopnet.eventstore import Cause
 from iopnet.settings import ServiceSettings
 from services.notifications import commands, store
@@ -109,21 +110,23 @@ async def _sleep(wake: asyncio.Event, stop: asyncio.Event, seconds: float) -> No
 
 async def deliver_all_due(pool: asyncpg.Pool, postman: Postman,
                           settings: NotificationsSettings) -> None:
-    """Deliver until nothing is due, with a few messages in flight at once."""
+    """Deliver what is due now, with a few messages in flight at once. A retry that falls
+    due during the round waits for the next round: one round, one attempt a message."""
+    round_at = utc_now()
 
     async def drain() -> None:
-        while await deliver_one(pool, postman, settings):
+        while await deliver_one(pool, postman, settings, round_at):
             pass
 
     await asyncio.gather(*(drain() for _ in range(settings.delivery_concurrency)))
 
 
 async def deliver_one(pool: asyncpg.Pool, postman: Postman,
-                      settings: NotificationsSettings) -> bool:
-    """Handle one due message (send, defer or withhold); False when none is due."""
+                      settings: NotificationsSettings, due_by: datetime | None = None) -> bool:
+    """Handle one message due by ``due_by`` (send, defer or withhold); False when none is."""
     try:
         async with pool.acquire() as conn, conn.transaction():
-            claimed = await store.claim_due(conn)
+            claimed = await store.claim_due(conn, due_by)
             if claimed is None:
                 return False
             cause = Cause(correlation_id=claimed.correlation_id, causation_id=claimed.cause_id)

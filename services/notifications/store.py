@@ -248,9 +248,11 @@ class Claimed:
     cause_id: str
 
 
-async def claim_due(conn: Connection) -> Claimed | None:
-    """The most overdue pending message, locked for this transaction; others skip it."""
+async def claim_due(conn: Connection, due_by: datetime | None = None) -> Claimed | None:
+    """The most overdue pending message (due by ``due_by``, default now), locked for this
+    transaction; others skip it."""
     row = await conn.fetchrow(
         "SELECT id::text, correlation_id, cause_id FROM messages WHERE status = 'pending'"
-        " AND due_at <= now() ORDER BY urgent DESC, due_at LIMIT 1 FOR UPDATE SKIP LOCKED")
+        " AND due_at <= coalesce($1, now()) ORDER BY urgent DESC, due_at"
+        " LIMIT 1 FOR UPDATE SKIP LOCKED", due_by)
     return Claimed(**dict(row)) if row else None
