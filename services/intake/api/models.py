@@ -11,6 +11,16 @@ from pydantic import BaseModel
 from services.intake.domain import PatientCase
 
 
+class DecisionView(BaseModel):
+    """Who decided the level of care; whether, and why, against the rules."""
+
+    level: str
+    rules_level: str | None
+    overridden: bool | None
+    decided_by: str | None
+    override_reason: str | None
+
+
 class PatientView(BaseModel):
     patient_id: uuid.UUID
     site_id: str
@@ -24,6 +34,8 @@ class PatientView(BaseModel):
     days_per_week: int | None
     planned_weeks: int | None
     clinician_id: str | None
+    decision: DecisionView | None = None
+    safety_plan_id: str | None = None
     version: int
 
 
@@ -41,5 +53,17 @@ def patient_view(case: PatientCase) -> dict[str, Any]:
         days_per_week=admission.days_per_week if admission else None,
         planned_weeks=admission.planned_weeks if admission else None,
         clinician_id=admission.clinician_id if admission else None,
+        decision=decision_view(case), safety_plan_id=case.safety_plan_id,
         version=case.version,
     ).model_dump(mode="json")
+
+
+def decision_view(case: PatientCase) -> DecisionView | None:
+    decision = case.decision
+    if decision is None or case.decided_level is None:
+        return None
+    return DecisionView(
+        level=case.decided_level.value,
+        rules_level=decision.rules_level.value if decision.rules_level else None,
+        overridden=decision.overridden, decided_by=decision.decided_by,
+        override_reason=decision.override_reason)

@@ -23,7 +23,6 @@ from services.intake.domain import (
     ForgettingOrder,
     Identity,
     IntakeRuleBroken,
-    Referral,
     StillRetained,
 )
 
@@ -43,7 +42,7 @@ class ReferralRequest(Strict):
     site_id: Identifier | None = Field(
         default=None, description="The receiving site; defaults to the key's site.")
     source: ReferralSource
-    referred_on: date | None = None
+    referred_on: date | None = Field(default=None, description="Defaults to the site's today")
     patient: PatientIdentity
 
 
@@ -74,12 +73,11 @@ async def refer_patient(body: ReferralRequest, request: Request, db: Writer, eve
     if not db.principal.may_act_for(site_id):
         raise Problem(403, "forbidden", "The key is not for that site",
                       errors=[{"pointer": "#/site_id"}])
-    referral = Referral(str(uuid.uuid4()), site_id, body.source, body.referred_on or date.today())
     identity = Identity.model_validate(body.patient.model_dump())
 
     async def refer(conn: Connection) -> Answer:
-        case = await commands.refer(commands.unit_of_work(conn, events, cause), referral,
-                                    identity)
+        case = await commands.refer(commands.unit_of_work(conn, events, cause), site_id,
+                                    body.source, body.referred_on, identity)
         return Answer(201, patient_view(case))
 
     return await execute(request, db, idempotency_key, body, refer, refusals=(IntakeRuleBroken,))
