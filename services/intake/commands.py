@@ -98,6 +98,8 @@ async def correct_in_error(uow: UnitOfWork, patient_id: str, assessment_id: str,
                            note: ClinicianNote) -> PatientCase:
     """An assessment entered in error stops counting, its risk findings included."""
     case = await _visible_case(uow, patient_id)
+    if assessment_id not in case.recorded:
+        raise not_found("assessment", assessment_id)
     case.correct_in_error(assessment_id, note, await site_date(uow.conn, case.site_id))
     await uow.save(case)
     return case

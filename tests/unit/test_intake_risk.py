@@ -275,7 +275,7 @@ def test_a_safety_plan_missing_a_step_is_refused_naming_it() -> None:
     with pytest.raises(InvalidSafetyPlan) as refused:
         case.write_safety_plan("sp-1", PLAN.model_copy(update={
             "making_the_environment_safe": []}), "c-7", TODAY)
-    assert refused.value.pointer == "#/making_the_environment_safe"
+    assert refused.value.pointer == "#/plan/making_the_environment_safe"
 
 
 def test_the_988_lifeline_is_always_in_the_plan_and_a_second_plan_is_a_review() -> None:

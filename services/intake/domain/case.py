@@ -56,7 +56,7 @@ from services.intake.domain.private_events import (
 )
 from services.intake.domain.retention import StillRetained
 from services.intake.domain.risk import Review, RiskRecord, Screen, older_than_window
-from services.intake.domain.safety_plan import SafetyPlan, complete
+from services.intake.domain.safety_plan import InvalidSafetyPlan, SafetyPlan, complete
 
 
 class CaseStatus(StrEnum):
@@ -226,7 +226,10 @@ class PatientCase(Aggregate):
     def write_safety_plan(self, safety_plan_id: str, plan: SafetyPlan, clinician_id: str,
                           today: date) -> None:
         """The first safety plan, or a review of the one in force (rewritten as given)."""
-        plan = complete(plan)
+        try:
+            plan = complete(plan)
+        except InvalidSafetyPlan as missing:
+            raise InvalidSafetyPlan(f"plan.{missing.field}", missing.message) from None
         if self.safety_plan_id is None:
             self.record(SafetyPlanRecorded(
                 patient_id=self.id, site_id=self.site_id, safety_plan_id=safety_plan_id,
