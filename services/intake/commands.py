@@ -38,6 +38,7 @@ from services.intake.domain import (
     recommend,
     retained_until,
 )
+from services.intake.domain.certification import certification
 from services.intake.domain.level_of_care import Assessment
 
 
@@ -51,6 +52,15 @@ class Decline:
     clinician_id: str
     level: LevelOfCare | None = None  # the recommended one by default
     override_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class CertificationOrder:
+    """A physician's certification as the request gives it (the day defaults to today)."""
+
+    certified_by: str
+    diagnosis_codes: list[str]
+    certified_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -136,15 +146,36 @@ async def recommendation(uow: UnitOfWork, patient_id: str) -> Recommendation:
 
 
 async def admit(uow: UnitOfWork, patient_id: str, admission: Admission,
-                override_reason: str | None, decided_by: str | None = None) -> PatientCase:
-    """Admit to the IOP: as recommended, or against the rules with a clinician's reason."""
+                override_reason: str | None, decided_by: str | None = None,
+                certified: CertificationOrder | None = None) -> PatientCase:
+    """Admit to the IOP: as recommended, or against the rules with a clinician's reason;
+    with the physician's certification of the need when it is given."""
     case = await _visible_case(uow, patient_id)
     assessment = await _assessment(uow, case)
     decision = decide(recommend(assessment), LevelOfCare.IOP, override_reason,
                       decided_by or admission.clinician_id)
     case.admit(admission, assessment, decision)
+    if certified is not None:
+        await _certify(uow, case, certified)
     await uow.save(case)
     return case
+
+
+async def certify(uow: UnitOfWork, patient_id: str, certified: CertificationOrder
+                  ) -> PatientCase:
+    """A physician certifies, or recertifies, an admitted patient's need for IOP."""
+    case = await _visible_case(uow, patient_id)
+    await _certify(uow, case, certified)
+    await uow.save(case)
+    return case
+
+
+async def _certify(uow: UnitOfWork, case: PatientCase, certified: CertificationOrder) -> None:
+    today = await site_date(uow.conn, case.site_id)
+    assert case.referral is not None
+    case.certify(str(uuid.uuid4()), certification(
+        certified.certified_by, certified.certified_on or today, certified.diagnosis_codes,
+        today, case.referral.referred_on))
 
 
 async def decline(uow: UnitOfWork, patient_id: str, order: Decline

@@ -15,6 +15,7 @@ from iopnet.catalog import (
     AssessmentRecorded,
     DomainEvent,
     PatientAdmitted,
+    PatientCertified,
     PatientEvent,
     PatientForgotten,
     PatientReferred,
@@ -50,8 +51,8 @@ async def project_case(conn: Connection, event: PatientEvent, envelope: EventEnv
             await _insert(conn, "patients", {
                 "patient_id": event.patient_id, "site_id": event.site_id, "status": "referred",
                 "referral_id": event.referral_id, "referral_source": event.source.value,
-                "referred_on": event.referred_on, "version": envelope.streamversion,
-                "updated_at": envelope.time})
+                "referred_on": event.referred_on, "age_at_referral": event.age_at_referral,
+                "version": envelope.streamversion, "updated_at": envelope.time})
             return
         case PatientForgotten():
             await forget_patient(conn, event.patient_id, PATIENT_TABLES)
@@ -90,6 +91,12 @@ async def project_case(conn: Connection, event: PatientEvent, envelope: EventEnv
         case OverrideReasoned():
             await conn.execute("UPDATE patients SET override_reason = $2 WHERE patient_id = $1",
                                event.patient_id, event.reason)
+        case PatientCertified():
+            await conn.execute(
+                "UPDATE patients SET certified_by = $2, certified_on = $3, diagnosis_codes = $4,"
+                " recertify_by = $5 WHERE patient_id = $1", event.patient_id,
+                event.certified_by, event.certified_on, event.diagnosis_codes,
+                event.recertify_by)
         case SafetyPlanRecorded():
             await conn.execute("UPDATE patients SET safety_plan_id = $2 WHERE patient_id = $1",
                                event.patient_id, event.safety_plan_id)

@@ -176,3 +176,38 @@ async def test_the_safety_plan_reads_back_with_the_988_lifeline(north: Site) -> 
     read = ok(await api.get("intake", f"/v1/patients/{patient_id}/safety-plan"), 200)
     assert read == written
     assert any("988" in entry for entry in read["plan"]["professionals_and_agencies"])
+
+
+async def test_a_certification_at_admission_reads_back_with_its_recertification_day(
+        north: Site) -> None:
+    api = north.api
+    patient_id = await refer(api)
+    await assess(api, patient_id, "phq9", items=phq9_items(18))
+    await assess(api, patient_id, "cssrs", answers=NO_RISK)
+    bad = await post(api, patient_id, "/admission", {**ADMISSION, "certification": {
+        "certified_by": "dr-rao", "diagnosis_codes": ["F33.1", "F41.1"]}})
+    assert pointers(bad) == ["#/certification/diagnosis_codes/1"]
+    ok(await post(api, patient_id, "/admission", {**ADMISSION, "certification": {
+        "certified_by": "dr-rao", "diagnosis_codes": ["F33.1"]}}))
+    certified = ok(await api.get("intake", f"/v1/patients/{patient_id}"), 200)["certification"]
+    today = site_today()
+    assert (certified["certified_by"], certified["certified_on"],
+            certified["diagnosis_codes"]) == ("dr-rao", today.isoformat(), ["F33.1"])
+    assert certified["recertify_by"] > today.isoformat()
+
+
+async def test_a_minor_needs_a_guardian_and_an_adolescent_program(north: Site) -> None:
+    api, today = north.api, site_today()
+    sam = {"given_name": "Sam", "family_name": "Example",
+           "birth_date": today.replace(year=today.year - 16).isoformat()}
+    alone = await api.post("intake", "/v1/referrals", json={"source": "self", "patient": sam})
+    assert pointers(alone) == ["#/patient/guardian"]
+    patient_id = await refer(api, patient={**sam, "guardian": {
+        "given_name": "Ann", "family_name": "Example", "relationship": "mother"}})
+    assert ok(await api.get("intake", f"/v1/patients/{patient_id}"), 200)[
+        "age_at_referral"] == 16
+    await assess(api, patient_id, "phq9", items=phq9_items(18))
+    await assess(api, patient_id, "cssrs", answers=NO_RISK)
+    adult = await post(api, patient_id, "/admission", ADMISSION)
+    assert pointers(adult) == ["#/program_id"]
+    ok(await post(api, patient_id, "/admission", {**ADMISSION, "program_id": "iop-adolescent"}))

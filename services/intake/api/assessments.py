@@ -78,6 +78,16 @@ class AdmissionRequest(Strict):
     override_reason: str | None = Field(
         default=None, max_length=1000,
         description="Required when the rules did not recommend IOP; kept in intake only.")
+    certification: CertificationRequest | None = Field(
+        default=None, description="The physician's certification of the need for IOP")
+
+
+class CertificationRequest(Strict):
+    certified_by: Identifier = Field(description="The certifying physician")
+    certified_on: date | None = Field(default=None, description="Defaults to the site's today")
+    diagnosis_codes: list[str] = Field(min_length=1, max_length=10,
+                                       examples=[["F33.1"]],
+                                       description="ICD-10-CM F32.x or F33.x")
 
 
 class DeclineRequest(Strict):
@@ -128,11 +138,14 @@ async def admit_patient(patient_id: uuid.UUID, body: AdmissionRequest, request: 
                         db: Writer, events: Events, cause: RequestCause,
                         idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """Admit to the IOP: as recommended, or against the rules with a clinician's reason."""
-    admission = Admission(**body.model_dump(exclude={"override_reason", "decided_by"}))
+    admission = Admission(**body.model_dump(
+        exclude={"override_reason", "decided_by", "certification"}))
+    certified = _certification(body.certification)
 
     async def admit(conn: Connection) -> Answer:
         case = await commands.admit(commands.unit_of_work(conn, events, cause), str(patient_id),
-                                    admission, body.override_reason, body.decided_by)
+                                    admission, body.override_reason, body.decided_by,
+                                    certified)
         return Answer(201, patient_view(case))
 
     return await execute(request, db, idempotency_key, body, admit, refusals=REFUSALS)
@@ -152,6 +165,29 @@ async def decline_admission(patient_id: uuid.UUID, body: DeclineRequest, request
                             "recommendation": _recommendation_view(recommended)})
 
     return await execute(request, db, idempotency_key, body, decline, refusals=REFUSALS)
+
+
+@router.post("/certification", status_code=201)
+async def certify_patient(patient_id: uuid.UUID, body: CertificationRequest, request: Request,
+                          db: Writer, events: Events, cause: RequestCause,
+                          idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    """A physician certifies, or recertifies, an admitted patient's need for IOP."""
+    certified = _certification(body)
+    assert certified is not None
+
+    async def certify(conn: Connection) -> Answer:
+        case = await commands.certify(commands.unit_of_work(conn, events, cause),
+                                      str(patient_id), certified)
+        return Answer(201, patient_view(case))
+
+    return await execute(request, db, idempotency_key, body, certify, refusals=REFUSALS)
+
+
+def _certification(body: CertificationRequest | None) -> commands.CertificationOrder | None:
+    if body is None:
+        return None
+    return commands.CertificationOrder(body.certified_by, body.diagnosis_codes,
+                                       body.certified_on)
 
 
 def _recommendation_view(recommendation: Recommendation) -> dict[str, Any]:

@@ -21,6 +21,15 @@ class DecisionView(BaseModel):
     override_reason: str | None
 
 
+class CertificationView(BaseModel):
+    """The physician's certification of the need for IOP, and when it must be renewed."""
+
+    certified_by: str
+    certified_on: date
+    diagnosis_codes: list[str]
+    recertify_by: date
+
+
 class PatientView(BaseModel):
     patient_id: uuid.UUID
     site_id: str
@@ -28,6 +37,7 @@ class PatientView(BaseModel):
     referral_id: uuid.UUID
     referral_source: str
     referred_on: date
+    age_at_referral: int | None = None
     decided_level: str | None
     program_id: str | None
     start_date: date | None
@@ -36,6 +46,7 @@ class PatientView(BaseModel):
     clinician_id: str | None
     decision: DecisionView | None = None
     safety_plan_id: str | None = None
+    certification: CertificationView | None = None
     version: int
 
 
@@ -54,6 +65,7 @@ def patient_view(case: PatientCase) -> dict[str, Any]:
         planned_weeks=admission.planned_weeks if admission else None,
         clinician_id=admission.clinician_id if admission else None,
         decision=decision_view(case), safety_plan_id=case.safety_plan_id,
+        age_at_referral=case.age_at_referral, certification=certification_view(case),
         version=case.version,
     ).model_dump(mode="json")
 
@@ -67,3 +79,13 @@ def decision_view(case: PatientCase) -> DecisionView | None:
         rules_level=decision.rules_level.value if decision.rules_level else None,
         overridden=decision.overridden, decided_by=decision.decided_by,
         override_reason=decision.override_reason)
+
+
+def certification_view(case: PatientCase) -> CertificationView | None:
+    certified = case.certification
+    if certified is None:
+        return None
+    return CertificationView(certified_by=certified.certified_by,
+                             certified_on=certified.certified_on,
+                             diagnosis_codes=list(certified.diagnosis_codes),
+                             recertify_by=certified.recertify_by)

@@ -32,10 +32,17 @@ Writer = Annotated[SiteDatabase, Depends(site_database(Scope.INTAKE_WRITE))]
 Operator = Annotated[SiteDatabase, Depends(site_database(Scope.OPERATOR))]
 
 
+class GuardianIdentity(Strict):
+    given_name: str = Field(min_length=1, max_length=100)
+    family_name: str = Field(min_length=1, max_length=100)
+    relationship: str = Field(min_length=1, max_length=50, examples=["mother"])
+
+
 class PatientIdentity(Strict):
     given_name: str = Field(min_length=1, max_length=100)
     family_name: str = Field(min_length=1, max_length=100)
-    birth_date: date
+    birth_date: date = Field(description="Not after the site's today")
+    guardian: GuardianIdentity | None = Field(default=None, description="Required under 18")
 
 
 class ReferralRequest(Strict):

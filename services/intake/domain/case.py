@@ -15,6 +15,7 @@ from iopnet.catalog import (
     Instrument,
     LevelOfCare,
     PatientAdmitted,
+    PatientCertified,
     PatientForgotten,
     PatientReferred,
     PatientTransferred,
@@ -34,6 +35,7 @@ from services.intake.domain.assessment import (
     risk_signals,
     score,
 )
+from services.intake.domain.certification import Certification
 from services.intake.domain.instruments import Flag, Phq9Result
 from services.intake.domain.level_of_care import (
     Assessment,
@@ -43,6 +45,7 @@ from services.intake.domain.level_of_care import (
     missing_before_deciding,
     override,
 )
+from services.intake.domain.minors import require_guardian, require_program_fits
 from services.intake.domain.private_events import (
     Answers,
     AssessmentAnswered,
@@ -148,6 +151,9 @@ class PatientCase(Aggregate):
         self.safety_plan_id: str | None = None
         self.safety_plan: SafetyPlan | None = None
         self.decision: DecisionRecord | None = None
+        self.birth_date: date | None = None
+        self.age_at_referral: int | None = None
+        self.certification: Certification | None = None
         self._order = 0
         self.decided_level: LevelOfCare | None = None
         self.admission: Admission | None = None
@@ -161,9 +167,11 @@ class PatientCase(Aggregate):
     def refer(self, referral: Referral, identity: Identity) -> None:
         if self.status is not None:
             raise IntakeRuleBroken("this patient has already been referred")
+        age = require_guardian(identity.birth_date, referral.referred_on,
+                               identity.guardian is not None)
         self.record(PatientReferred(
             patient_id=self.id, site_id=referral.site_id, referral_id=referral.referral_id,
-            source=referral.source, referred_on=referral.referred_on,
+            source=referral.source, referred_on=referral.referred_on, age_at_referral=age,
         ))
         self.record(PatientIdentityRecorded(patient_id=self.id, site_id=self.site_id,
                                             identity=identity))
@@ -256,6 +264,8 @@ class PatientCase(Aggregate):
         if admission.start_date < self.referral.referred_on:
             raise InvalidField("start_date", f"{admission.start_date} is before the referral "
                                f"({self.referral.referred_on})")
+        if self.birth_date is not None:
+            require_program_fits(admission.program_id, self.birth_date, admission.start_date)
         self._require_prerequisites(decision)
         self.record(PatientAdmitted(
             patient_id=self.id, site_id=self.site_id,
@@ -272,6 +282,16 @@ class PatientCase(Aggregate):
             safety_plan_id=self.safety_plan_id if assessment.risk_found else None,
         ))
         self._record_override_reason(decision)
+
+    def certify(self, certification_id: str, certification: Certification) -> None:
+        """A physician certifies (or recertifies) the need for IOP of an admitted patient."""
+        if self.status is not CaseStatus.ADMITTED:
+            raise IntakeRuleBroken("only an admitted patient's need for IOP is certified")
+        self.record(PatientCertified(
+            patient_id=self.id, site_id=self.site_id, certification_id=certification_id,
+            certified_by=certification.certified_by, certified_on=certification.certified_on,
+            diagnosis_codes=list(certification.diagnosis_codes),
+            recertify_by=certification.recertify_by))
 
     def decline(self, decision: Decision) -> None:
         self._require_decidable()
@@ -351,6 +371,7 @@ class PatientCase(Aggregate):
                 self.status = CaseStatus.REFERRED
                 self.referral = Referral(event.referral_id, event.site_id, event.source,
                                          event.referred_on)
+                self.age_at_referral = event.age_at_referral
             case AssessmentRecorded():
                 self.assessed.add(event.instrument)
                 self.recorded[event.assessment_id] = event
@@ -366,6 +387,11 @@ class PatientCase(Aggregate):
                 self.reviews.append(Review(event.review_id, event.clinician_id,
                                            event.reviewed_on, event.findings_cleared,
                                            self._next()))
+            case PatientIdentityRecorded() if event.identity is not None:
+                self.birth_date = event.identity.birth_date
+            case PatientCertified():
+                self.certification = Certification(event.certified_by, event.certified_on,
+                                                   tuple(event.diagnosis_codes))
             case SafetyPlanRecorded():
                 self.safety_plan_id = event.safety_plan_id
             case SafetyPlanWritten():

@@ -15,9 +15,9 @@ Pure; no I/O. The rules, first match wins:
    not enough until a clinician has evaluated the patient the same day and a safety
    plan exists (``missing_before_deciding``). The C-SSRS screener triages a method, or
    behaviour more than 3 months ago, as moderate risk calling for a mental-health
-   evaluation (Posner et al. 2011, Am J Psychiatry 168:1266-1277); PHQ-9 item 9 above 0
-   calls for a suicide-risk assessment whatever the total (Kroenke et al. 2001, J Gen
-   Intern Med 16:606-613).
+   evaluation (Posner et al. 2011, Am J Psychiatry 168:1266-1277); PHQ-9 item 9 predicts
+   suicide attempts and deaths after adjusting for the total (Simon et al. 2013,
+   Psychiatr Serv 64:1195-1202), so the total alone must not lower the level.
 6. Otherwise PHQ-9 10-14 → standard outpatient, where weekly therapy suffices.
 7. PHQ-9 below 10 (minimal, mild) → standard outpatient.
 

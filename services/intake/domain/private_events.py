@@ -18,12 +18,23 @@ from iopnet.catalog import Instrument, LevelOfCare, PrivatePatientEvent
 from services.intake.domain.safety_plan import SafetyPlan
 
 
+class Guardian(BaseModel):
+    """A minor's parent or legal guardian."""
+
+    model_config = ConfigDict(frozen=True)
+
+    given_name: str
+    family_name: str
+    relationship: str
+
+
 class Identity(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     given_name: str
     family_name: str
     birth_date: date
+    guardian: Guardian | None = None
 
 
 class PatientIdentityRecorded(PrivatePatientEvent):

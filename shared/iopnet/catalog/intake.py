@@ -27,6 +27,10 @@ class PatientReferred(PatientEvent):
     referral_id: str
     source: ReferralSource
     referred_on: date
+    #: v2: whole years on the referral day (v1: not recorded, None).
+    age_at_referral: int | None = Field(default=None, ge=0)
+
+    schema_version: ClassVar[int] = 2
 
 
 class AssessmentRecorded(PatientEvent):

@@ -15,7 +15,7 @@ from typing import Any
 
 from iopnet.catalog.base import DomainEvent, event_class_of
 from iopnet.catalog.family import ConsentRevoked
-from iopnet.catalog.intake import AdmissionDeclined, PatientAdmitted
+from iopnet.catalog.intake import AdmissionDeclined, PatientAdmitted, PatientReferred
 from iopnet.envelope import EventEnvelope
 
 Data = dict[str, Any]
@@ -80,3 +80,9 @@ def patient_admitted_decided_by(data: Data) -> Data:
 def admission_declined_decided_by(data: Data) -> Data:
     """v2 names who decided, and whether against the rules; v1 recorded neither: unknown."""
     return {**data, "decided_by": None, "overridden": None, "rules_level": None}
+
+
+@upcaster(PatientReferred, 1)
+def patient_referred_age(data: Data) -> Data:
+    """v2 says the patient's age at referral; v1 did not record it."""
+    return {**data, "age_at_referral": None}
