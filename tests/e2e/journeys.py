@@ -223,7 +223,8 @@ async def admit(
         await assess(api, patient_id, "gad7", items=gad7)
     if auditc is not None:
         await assess(api, patient_id, "auditc", items=auditc, sex_at_birth="female")
-    await safety_plan_if_required(api, patient_id)
+    if (phq9 or SEVERE_NO_ITEM9)[8] > 0 or any((cssrs or NO_RISK).values()):
+        await safety_plan(api, patient_id)  # any risk finding: a safety plan first
     answer = await api.post("intake", f"/v1/patients/{patient_id}/admission", json={
         "program_id": program_id, "start_date": (start_date or site_today()).isoformat(),
         "days_per_week": days_per_week, "planned_weeks": planned_weeks,
