@@ -21,6 +21,7 @@ from tests.e2e.journeys import (
     recommendation,
     refer,
     safety_plan,
+    screen,
 )
 from tests.fixtures.dates import program_start, site_today
 
@@ -34,6 +35,13 @@ def pointers(answer: Any) -> list[str]:
     assert answer.status_code == 422, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
     return [e["pointer"] for e in answer.json()["errors"]]
+
+
+async def screened(api: Api, phq9: list[int]) -> str:
+    """A referred patient with a PHQ-9 and an all-no C-SSRS; the patient id."""
+    patient_id = await refer(api)
+    await screen(api, patient_id, phq9=phq9, cssrs=NO_RISK)
+    return patient_id
 
 
 async def post(api: Api, patient_id: str, path: str, body: dict[str, Any]) -> Any:
@@ -73,9 +81,7 @@ async def test_a_later_all_no_cssrs_does_not_erase_a_plan_and_the_plan_gets_a_sa
 
 async def test_overrides_read_back_from_the_patient_and_the_trail(north: Site) -> None:
     api = north.api
-    patient_id = await refer(api)
-    await assess(api, patient_id, "phq9", items=phq9_items(20))
-    await assess(api, patient_id, "cssrs", answers=NO_RISK)
+    patient_id = await screened(api, phq9_items(20))
     reason = "lives 3 hours away; day hospital closer to home"
     ok(await post(api, patient_id, "/decline", {
         "clinician_id": "dr-lee", "level": "partial_hospitalization",
@@ -92,9 +98,7 @@ async def test_overrides_read_back_from_the_patient_and_the_trail(north: Site) -
 
 async def test_an_admission_override_reads_back(north: Site) -> None:
     api = north.api
-    patient_id = await refer(api)
-    await assess(api, patient_id, "phq9", items=phq9_items(8))
-    await assess(api, patient_id, "cssrs", answers=NO_RISK)
+    patient_id = await screened(api, phq9_items(8))
     reason = "recent loss; no outpatient therapist available for 2 months"
     ok(await post(api, patient_id, "/admission", {**ADMISSION, "override_reason": reason}))
     decision = ok(await api.get("intake", f"/v1/patients/{patient_id}"), 200)["decision"]
@@ -105,9 +109,7 @@ async def test_an_admission_override_reads_back(north: Site) -> None:
 async def test_risk_of_harm_is_not_sent_to_outpatient_without_plan_and_evaluation(
         north: Site) -> None:
     api = north.api
-    patient_id = await refer(api)
-    await assess(api, patient_id, "phq9", items=phq9_items(12, item9=1))
-    await assess(api, patient_id, "cssrs", answers=NO_RISK)
+    patient_id = await screened(api, phq9_items(12, item9=1))
     advice = await recommendation(api, patient_id)
     assert (advice["level"], advice["reasons"][0]["code"]) == ("iop", "risk_of_harm"), advice
     lower = {"clinician_id": "clin-7", "level": "standard_outpatient",
@@ -148,8 +150,7 @@ async def test_implausible_dates_are_refused_naming_the_field(north: Site) -> No
             "instrument": "phq9", "items": phq9_items(16),
             "assessed_on": assessed_on.isoformat()})
         assert pointers(answer) == ["#/assessed_on"]
-    await assess(api, patient_id, "phq9", items=phq9_items(16))
-    await assess(api, patient_id, "cssrs", answers=NO_RISK)
+    await screen(api, patient_id, phq9=phq9_items(16), cssrs=NO_RISK)
     early = await post(api, patient_id, "/admission", {
         **ADMISSION, "start_date": (today - timedelta(days=1)).isoformat()})
     assert pointers(early) == ["#/start_date"]
@@ -181,9 +182,7 @@ async def test_the_safety_plan_reads_back_with_the_988_lifeline(north: Site) -> 
 async def test_a_certification_at_admission_reads_back_with_its_recertification_day(
         north: Site) -> None:
     api = north.api
-    patient_id = await refer(api)
-    await assess(api, patient_id, "phq9", items=phq9_items(18))
-    await assess(api, patient_id, "cssrs", answers=NO_RISK)
+    patient_id = await screened(api, phq9_items(18))
     bad = await post(api, patient_id, "/admission", {**ADMISSION, "certification": {
         "certified_by": "dr-rao", "diagnosis_codes": ["F33.1", "F41.1"]}})
     assert pointers(bad) == ["#/certification/diagnosis_codes/1"]
@@ -193,7 +192,7 @@ async def test_a_certification_at_admission_reads_back_with_its_recertification_
     today = site_today()
     assert (certified["certified_by"], certified["certified_on"],
             certified["diagnosis_codes"]) == ("dr-rao", today.isoformat(), ["F33.1"])
-    assert certified["recertify_by"] > today.isoformat()
+    assert certified["recertify_by"] > today.isoformat() and certified["overdue"] is False
 
 
 async def test_a_minor_needs_a_guardian_and_an_adolescent_program(north: Site) -> None:
@@ -206,8 +205,7 @@ async def test_a_minor_needs_a_guardian_and_an_adolescent_program(north: Site) -
         "given_name": "Ann", "family_name": "Example", "relationship": "mother"}})
     assert ok(await api.get("intake", f"/v1/patients/{patient_id}"), 200)[
         "age_at_referral"] == 16
-    await assess(api, patient_id, "phq9", items=phq9_items(18))
-    await assess(api, patient_id, "cssrs", answers=NO_RISK)
+    await screen(api, patient_id, phq9=phq9_items(18), cssrs=NO_RISK)
     adult = await post(api, patient_id, "/admission", ADMISSION)
     assert pointers(adult) == ["#/program_id"]
     ok(await post(api, patient_id, "/admission", {**ADMISSION, "program_id": "iop-adolescent"}))

@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.intake.domain import PatientCase
 
@@ -28,6 +28,7 @@ class CertificationView(BaseModel):
     certified_on: date
     diagnosis_codes: list[str]
     recertify_by: date
+    overdue: bool = Field(default=False, description="Past recertify_by at the site")
 
 
 class PatientView(BaseModel):

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from iopnet.app import Events, RequestCause
 from iopnet.auth import SiteDatabase, site_database
+from iopnet.auth.registry import site_date
 from iopnet.catalog import ReferralSource, Scope
 from iopnet.db import Connection
 from iopnet.fields import Identifier, Strict
@@ -125,10 +126,15 @@ async def forget_patient(patient_id: uuid.UUID, body: ForgettingRequest, request
 
 @router.get("/patients/{patient_id}", response_model=PatientView)
 async def read_patient(patient_id: uuid.UUID, db: Reader) -> dict[str, Any]:
+    """The case; a certification says whether its recertification is overdue at the site."""
     async with db.transaction() as conn:
         patient = await store.find_patient(conn, str(patient_id))
-    if patient is None:
-        raise not_found("patient", str(patient_id))
+        if patient is None:
+            raise not_found("patient", str(patient_id))
+        if patient["certification"] is not None:
+            today = await site_date(conn, patient["site_id"])
+            patient["certification"]["overdue"] = today > patient["certification"][
+                "recertify_by"]
     return patient
 
 
