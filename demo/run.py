@@ -187,7 +187,9 @@ def attendance_pattern(rate: float, seed: int) -> Callable[[int], tuple[str, int
 
 async def intake(net: Network, p: Patient, n: int) -> dict[str, Any]:
     s, say, api = p.scenario, net.narrator.say, p.api
-    p.patient_id = await j.refer(api, s.source, patient={
+    # Referred a week before the program started: a start never precedes its referral.
+    referred_on = p.site.today() - timedelta(weeks=s.weeks_ago + 1)
+    p.patient_id = await j.refer(api, s.source, referred_on=referred_on.isoformat(), patient={
         "given_name": GIVEN[n % len(GIVEN)], "family_name": "Demo",
         "birth_date": date(1960 + 3 * n, 1 + n % 12, 1 + 2 * n).isoformat()})
     say(p, "intake", f"referred ({s.source}) → PatientReferred; patient {p.patient_id[:8]}",
@@ -385,6 +387,11 @@ async def transfer(net: Network, p: Patient, to: str) -> None:
 
 async def declined(net: Network, p: Patient, advice: dict[str, Any]) -> None:
     api, say = p.api, net.narrator.say
+    if advice["safety_plan_required"]:
+        plan = await j.safety_plan(api, p.patient_id)
+        say(p, "intake", "Stanley-Brown safety plan written with the patient → "
+            f"SafetyPlanRecorded (988 Lifeline included: "
+            f"{plan['plan']['professionals_and_agencies'][-1]})", "safety plan")
     await j.decline(api, p.patient_id)
     level = advice["level"]
     say(p, "intake", f"IOP declined → AdmissionDeclined (refer to {level})",

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from iopnet.auth.keys import new_key
-from iopnet.catalog import LevelOfCare, Scope, SitePolicies, parse_event
+from iopnet.auth.registry import site_date
+from iopnet.catalog import LevelOfCare, ReferralSource, Scope, SitePolicies, parse_event
 from iopnet.db import Connection
 from iopnet.eventstore import Cause, EventStore
+from iopnet.fields import InvalidField
 from iopnet.problems import Problem, not_found
 from iopnet.topics import network_topic
 from iopnet.unit_of_work import UnitOfWork
@@ -23,17 +25,20 @@ from services.intake.domain import (
     Admission,
     ApiKey,
     AssessmentIncomplete,
+    ClinicianNote,
     ForgettingOrder,
     Identity,
     PatientCase,
     Recommendation,
     Referral,
+    SafetyPlan,
     Scored,
     Site,
     decide,
     recommend,
     retained_until,
 )
+from services.intake.domain.certification import certification
 from services.intake.domain.level_of_care import Assessment
 
 
@@ -50,6 +55,21 @@ class Decline:
 
 
 @dataclass(frozen=True)
+class CertificationOrder:
+    """A physician's certification as the request gives it (the day defaults to today)."""
+
+    certified_by: str
+    diagnosis_codes: list[str]
+    certified_on: date | None = None
+
+
+@dataclass(frozen=True)
+class RiskReview:
+    note: ClinicianNote
+    findings_cleared: bool
+
+
+@dataclass(frozen=True)
 class KeyAndSecret:
     key: ApiKey
     plaintext: str  # shown once, never stored
@@ -58,45 +78,111 @@ class KeyAndSecret:
 # --- The patient's case -----------------------------------------------------------------------
 
 
-async def refer(uow: UnitOfWork, referral: Referral, identity: Identity) -> PatientCase:
+async def refer(uow: UnitOfWork, site_id: str, source: ReferralSource,
+                referred_on: date | None, identity: Identity) -> PatientCase:
+    """Refer a patient; dates are checked against, and default to, the site's today."""
+    today = await site_date(uow.conn, site_id)
+    if referred_on is not None and referred_on > today:
+        raise InvalidField("referred_on", f"{referred_on} is after today ({today}) at the site")
+    if identity.birth_date > today:
+        raise InvalidField("patient.birth_date",
+                           f"{identity.birth_date} is after today ({today}) at the site")
     case = PatientCase(str(uuid.uuid4()))
-    case.refer(referral, identity)
+    case.refer(Referral(str(uuid.uuid4()), site_id, source, referred_on or today), identity)
     await uow.save(case)
     return case
 
 
-async def record_assessment(uow: UnitOfWork, patient_id: str, scored: Scored, on: date,
-                            clinician_id: str | None) -> str:
-    """Record one instrument; returns the assessment's id."""
+async def record_assessment(uow: UnitOfWork, patient_id: str, scored: Scored,
+                            on: date | None, clinician_id: str | None) -> tuple[str, date]:
+    """Record one instrument (on the site's today unless told); its id and its day."""
     case = await _visible_case(uow, patient_id)
+    today = await site_date(uow.conn, case.site_id)
     assessment_id = str(uuid.uuid4())
-    case.record_assessment(assessment_id, scored, on, clinician_id)
+    case.record_assessment(assessment_id, scored, on or today, today, clinician_id)
     await uow.save(case)
-    return assessment_id
+    return assessment_id, on or today
+
+
+async def correct_in_error(uow: UnitOfWork, patient_id: str, assessment_id: str,
+                           note: ClinicianNote) -> PatientCase:
+    """An assessment entered in error stops counting, its risk findings included."""
+    case = await _visible_case(uow, patient_id)
+    if assessment_id not in case.recorded:
+        raise not_found("assessment", assessment_id)
+    case.correct_in_error(assessment_id, note, await site_date(uow.conn, case.site_id))
+    await uow.save(case)
+    return case
+
+
+async def review_risk(uow: UnitOfWork, patient_id: str, review: RiskReview) -> str:
+    """A clinician's documented risk review; its id."""
+    case = await _visible_case(uow, patient_id)
+    review_id = str(uuid.uuid4())
+    case.review_risk(review_id, review.note, review.findings_cleared,
+                     await site_date(uow.conn, case.site_id))
+    await uow.save(case)
+    return review_id
+
+
+async def write_safety_plan(uow: UnitOfWork, patient_id: str, plan: SafetyPlan,
+                            clinician_id: str) -> PatientCase:
+    """Record the safety plan, or review (and rewrite) the one in force."""
+    case = await _visible_case(uow, patient_id)
+    case.write_safety_plan(str(uuid.uuid4()), plan, clinician_id,
+                           await site_date(uow.conn, case.site_id))
+    await uow.save(case)
+    return case
+
+
+async def read_case(uow: UnitOfWork, patient_id: str) -> PatientCase:
+    return await _visible_case(uow, patient_id)
 
 
 async def recommendation(uow: UnitOfWork, patient_id: str) -> Recommendation:
-    """What the level-of-care rules recommend from the case's latest answers."""
-    return recommend(_assessment(await _visible_case(uow, patient_id)))
+    """What the level-of-care rules recommend today from the answers inside their windows."""
+    case = await _visible_case(uow, patient_id)
+    return recommend(await _assessment(uow, case))
 
 
 async def admit(uow: UnitOfWork, patient_id: str, admission: Admission,
-                override_reason: str | None) -> PatientCase:
-    """Admit to the IOP: as recommended, or against the rules with a clinician's reason."""
+                override_reason: str | None, decided_by: str | None = None,
+                certified: CertificationOrder | None = None) -> PatientCase:
+    """Admit to the IOP: as recommended, or against the rules with a clinician's reason;
+    with the physician's certification of the need when it is given."""
     case = await _visible_case(uow, patient_id)
-    assessment = _assessment(case)
+    assessment = await _assessment(uow, case)
     decision = decide(recommend(assessment), LevelOfCare.IOP, override_reason,
-                      admission.clinician_id)
+                      decided_by or admission.clinician_id)
     case.admit(admission, assessment, decision)
+    if certified is not None:
+        await _certify(uow, case, certified)
     await uow.save(case)
     return case
+
+
+async def certify(uow: UnitOfWork, patient_id: str, certified: CertificationOrder
+                  ) -> PatientCase:
+    """A physician certifies, or recertifies, an admitted patient's need for IOP."""
+    case = await _visible_case(uow, patient_id)
+    await _certify(uow, case, certified)
+    await uow.save(case)
+    return case
+
+
+async def _certify(uow: UnitOfWork, case: PatientCase, certified: CertificationOrder) -> None:
+    today = await site_date(uow.conn, case.site_id)
+    assert case.referral is not None
+    case.certify(str(uuid.uuid4()), certification(
+        certified.certified_by, certified.certified_on or today, certified.diagnosis_codes,
+        today, case.referral.referred_on))
 
 
 async def decline(uow: UnitOfWork, patient_id: str, order: Decline
                   ) -> tuple[PatientCase, Recommendation]:
     """Not an IOP admission: refer to the recommended level (or another, with a reason)."""
     case = await _visible_case(uow, patient_id)
-    recommended = recommend(_assessment(case))
+    recommended = recommend(await _assessment(uow, case))
     case.decline(decide(recommended, order.level or recommended.level, order.override_reason,
                         order.clinician_id))
     await uow.save(case)
@@ -145,9 +231,10 @@ async def _visible_case(uow: UnitOfWork, patient_id: str) -> PatientCase:
     return case
 
 
-def _assessment(case: PatientCase) -> Assessment:
+async def _assessment(uow: UnitOfWork, case: PatientCase) -> Assessment:
+    """What a decision made today at the site rests on."""
     try:
-        return case.initial_assessment()
+        return case.initial_assessment(await site_date(uow.conn, case.site_id))
     except AssessmentIncomplete as incomplete:
         raise Problem(409, "assessment-incomplete", "The assessment is not complete",
                       str(incomplete)) from incomplete

@@ -15,10 +15,12 @@ from iopnet.catalog import (
     AssessmentRecorded,
     DomainEvent,
     PatientAdmitted,
+    PatientCertified,
     PatientEvent,
     PatientForgotten,
     PatientReferred,
     PatientTransferred,
+    SafetyPlanRecorded,
 )
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
@@ -27,6 +29,7 @@ from services.intake.domain.private_events import (
     Answers,
     AssessmentAnswered,
     Identity,
+    OverrideReasoned,
     PatientIdentityRecorded,
 )
 
@@ -48,8 +51,8 @@ async def project_case(conn: Connection, event: PatientEvent, envelope: EventEnv
             await _insert(conn, "patients", {
                 "patient_id": event.patient_id, "site_id": event.site_id, "status": "referred",
                 "referral_id": event.referral_id, "referral_source": event.source.value,
-                "referred_on": event.referred_on, "version": envelope.streamversion,
-                "updated_at": envelope.time})
+                "referred_on": event.referred_on, "age_at_referral": event.age_at_referral,
+                "version": envelope.streamversion, "updated_at": envelope.time})
             return
         case PatientForgotten():
             await forget_patient(conn, event.patient_id, PATIENT_TABLES)
@@ -72,15 +75,31 @@ async def project_case(conn: Connection, event: PatientEvent, envelope: EventEnv
             await conn.execute(
                 "UPDATE patients SET status = 'admitted', program_id = $2, start_date = $3,"
                 " days_per_week = $4, planned_weeks = $5, clinician_id = $6,"
-                " decided_level = 'iop' WHERE patient_id = $1",
+                " decided_level = 'iop', decided_by = $7, overridden = $8, rules_level = $9"
+                " WHERE patient_id = $1",
                 event.patient_id, event.program_id, event.start_date, event.days_per_week,
-                event.planned_weeks, event.clinician_id,
+                event.planned_weeks, event.clinician_id, event.decided_by, event.overridden,
+                event.recommended_level.value,
             )
         case AdmissionDeclined():
             await conn.execute(
-                "UPDATE patients SET status = 'declined', decided_level = $2"
-                " WHERE patient_id = $1", event.patient_id, event.recommended_level.value,
+                "UPDATE patients SET status = 'declined', decided_level = $2, decided_by = $3,"
+                " overridden = $4, rules_level = $5 WHERE patient_id = $1",
+                event.patient_id, event.recommended_level.value, event.decided_by,
+                event.overridden, event.rules_level.value if event.rules_level else None,
             )
+        case OverrideReasoned():
+            await conn.execute("UPDATE patients SET override_reason = $2 WHERE patient_id = $1",
+                               event.patient_id, event.reason)
+        case PatientCertified():
+            await conn.execute(
+                "UPDATE patients SET certified_by = $2, certified_on = $3, diagnosis_codes = $4,"
+                " recertify_by = $5 WHERE patient_id = $1", event.patient_id,
+                event.certified_by, event.certified_on, event.diagnosis_codes,
+                event.recertify_by)
+        case SafetyPlanRecorded():
+            await conn.execute("UPDATE patients SET safety_plan_id = $2 WHERE patient_id = $1",
+                               event.patient_id, event.safety_plan_id)
         case PatientTransferred():
             for table in PATIENT_TABLES:
                 await conn.execute(f"UPDATE {table} SET site_id = $2 WHERE patient_id = $1",

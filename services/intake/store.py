@@ -31,10 +31,24 @@ async def find_patient(db: Connection, patient_id: str) -> dict[str, Any] | None
     row = await db.fetchrow(
         "SELECT patient_id, site_id, status, referral_id, referral_source, referred_on,"
         " decided_level, program_id, start_date, days_per_week, planned_weeks, clinician_id,"
+        " decided_by, overridden, rules_level, override_reason, safety_plan_id::text,"
+        " age_at_referral, certified_by, certified_on, diagnosis_codes, recertify_by,"
         " version FROM patients WHERE patient_id = $1",
         patient_id,
     )
-    return dict(row) if row else None
+    if row is None:
+        return None
+    patient = dict(row)
+    decision = {"level": patient["decided_level"],
+                **{k: patient.pop(k) for k in DECISION_COLUMNS}}
+    patient["decision"] = decision if decision["level"] else None
+    certification = {k: patient.pop(k) for k in CERTIFICATION_COLUMNS}
+    patient["certification"] = certification if certification["certified_by"] else None
+    return patient
+
+
+DECISION_COLUMNS = ("decided_by", "overridden", "rules_level", "override_reason")
+CERTIFICATION_COLUMNS = ("certified_by", "certified_on", "diagnosis_codes", "recertify_by")
 
 
 async def list_sites(db: Connection) -> list[dict[str, Any]]:

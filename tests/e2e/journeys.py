@@ -25,6 +25,15 @@ MODERATELY_SEVERE = [2] * 9  # PHQ-9 18, item 9 = 2
 SEVERE_NO_ITEM9 = [3, 3, 3, 3, 2, 2, 2, 2, 0]  # PHQ-9 20, item 9 = 0
 NO_QUIET_HOURS = {"quiet_hours_start": "00:00:00", "quiet_hours_end": "00:00:00"}
 ADA = {"given_name": "Ada", "family_name": "Example", "birth_date": "1990-04-02"}
+#: A Stanley-Brown safety plan, every step filled in.
+SAFETY_PLAN = {
+    "warning_signs": ["lying awake going over the same thoughts"],
+    "coping_strategies": ["a walk around the block", "breathing exercise"],
+    "distractions": ["coffee with a neighbour", "the library"],
+    "people_to_ask_for_help": ["sister"],
+    "professionals_and_agencies": ["the clinic's on-call clinician"],
+    "making_the_environment_safe": ["medicines kept by partner"],
+}
 #: Four weekly groups, Monday to Thursday, so 3-4 days a week can be scheduled.
 WEEKLY_GROUPS = [("mon", "group_therapy", 0), ("tue", "psychoeducation", 1),
                  ("wed", "cbt", 2), ("thu", "mindfulness", 3)]
@@ -148,6 +157,21 @@ async def screen(api: Api, patient_id: str, *, phq9: list[int],
     return found
 
 
+async def safety_plan(api: Api, patient_id: str, clinician_id: str = "clin-7"
+                      ) -> dict[str, Any]:
+    """Record the patient's safety plan (SafetyPlanRecorded; a second one: reviewed)."""
+    written: dict[str, Any] = ok(await api.post(
+        "intake", f"/v1/patients/{patient_id}/safety-plan",
+        json={"clinician_id": clinician_id, "plan": SAFETY_PLAN}))
+    return written
+
+
+async def safety_plan_if_required(api: Api, patient_id: str) -> None:
+    """Any risk finding needs a safety plan before an admission is completed."""
+    if (await recommendation(api, patient_id))["safety_plan_required"]:
+        await safety_plan(api, patient_id)
+
+
 async def recommendation(api: Api, patient_id: str) -> dict[str, Any]:
     found: dict[str, Any] = ok(await api.get(
         "intake", f"/v1/patients/{patient_id}/recommendation"), 200)
@@ -157,7 +181,9 @@ async def recommendation(api: Api, patient_id: str) -> dict[str, Any]:
 async def admission(api: Api, patient_id: str, *, program_id: str, start_date: date,
                     days_per_week: int = 4, planned_weeks: int = 10,
                     clinician_id: str = "clin-7") -> dict[str, Any]:
-    """Admit a referred, assessed patient (PatientAdmitted)."""
+    """Admit a referred, assessed patient (PatientAdmitted), with a safety plan if risk
+    was found."""
+    await safety_plan_if_required(api, patient_id)
     admitted: dict[str, Any] = ok(await api.post(
         "intake", f"/v1/patients/{patient_id}/admission", json={
             "program_id": program_id, "start_date": start_date.isoformat(),
@@ -197,6 +223,8 @@ async def admit(
         await assess(api, patient_id, "gad7", items=gad7)
     if auditc is not None:
         await assess(api, patient_id, "auditc", items=auditc, sex_at_birth="female")
+    if (phq9 or SEVERE_NO_ITEM9)[8] > 0 or any((cssrs or NO_RISK).values()):
+        await safety_plan(api, patient_id)  # any risk finding: a safety plan first
     answer = await api.post("intake", f"/v1/patients/{patient_id}/admission", json={
         "program_id": program_id, "start_date": (start_date or site_today()).isoformat(),
         "days_per_week": days_per_week, "planned_weeks": planned_weeks,

@@ -157,7 +157,8 @@ async def test_a_patient_from_referral_to_stepped_down(site: JourneySite, mail: 
     api, t = site.api, Timeline("referral → stepped down")
 
     # Intake: referral, assessments, the recommendation, the admission eight weeks ago.
-    patient_id = await refer(api, "provider", patient=someone())
+    patient_id = await refer(api, "provider", patient=someone(),
+                             referred_on=(TODAY - timedelta(weeks=9)).isoformat())
     patient_email = email_for("patient")
     await set_contact(api, patient_id, patient_email)
     scored = await screen(api, patient_id, phq9=phq9_items(20), cssrs=NO_RISK,
@@ -349,7 +350,8 @@ async def test_a_high_risk_referral_is_declined_with_an_urgent_alert(
 
 async def test_a_patient_worsening_mid_program_is_stepped_up(site: JourneySite) -> None:
     api, t = site.api, Timeline("worsening mid-program → stepped up")
-    patient_id = await refer(api, "provider", patient=someone())
+    patient_id = await refer(api, "provider", patient=someone(),
+                             referred_on=(TODAY - timedelta(weeks=4)).isoformat())
     await screen(api, patient_id, phq9=phq9_items(15), cssrs=NO_RISK)
     assert (await recommendation(api, patient_id))["level"] == "iop"
     start = TODAY - timedelta(weeks=3)

@@ -4,7 +4,7 @@ sealed private events, and the case decides from them."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import timedelta
 
 import asyncpg
 import pytest
@@ -24,12 +24,13 @@ from services.intake.domain import Admission, PatientCase, Responses, Scored
 from tests.conftest import FreshDatabase
 from tests.e2e.journeys import NO_RISK
 from tests.fixtures import previous_release
-from tests.fixtures.dates import program_start
+from tests.fixtures.dates import program_start, site_today
 
 pytestmark = pytest.mark.integration
 
 SITE = "site-north"
-ON = date(2026, 11, 2)
+#: Inside the PHQ-9's window, so the upgraded answers can still inform a decision.
+ON = site_today("UTC") - timedelta(days=2)
 STORE = EventStore.of("intake")
 
 
@@ -91,7 +92,7 @@ async def test_identities_and_answers_of_the_previous_release_become_sealed_even
         async with conn.transaction():
             uow = commands.unit_of_work(conn, STORE, Cause("c", "c"))
             case = await uow.load(PatientCase, patient_id)
-            assert case is not None and case.initial_assessment().phq9.total == 16
+            assert case is not None and case.initial_assessment(site_today("UTC")).phq9.total == 16
             admitted = await commands.admit(uow, patient_id, Admission(
                 "iop-adult", program_start(), 4, 10, "clin-7"), None)
         assert admitted.version == 9

@@ -304,8 +304,8 @@ def test_auditc_full_range_and_sex_as_text() -> None:
         ([0, 0, 0, 0], SexAtBirth.MALE, "items"),
         ([0, 5, 0], SexAtBirth.MALE, "items[1]"),
         ([0, 0, -1], SexAtBirth.FEMALE, "items[2]"),
-        ([0, 0, 0], "m", "sex"),
-        ([0, 0, 0], None, "sex"),
+        ([0, 0, 0], "m", "sex_at_birth"),
+        ([0, 0, 0], None, "sex_at_birth"),
     ],
 )
 def test_auditc_rejects_invalid_responses(items: Any, sex: Any, field: str) -> None:

@@ -37,6 +37,7 @@ from services.intake.domain.instruments import Instrument, InvalidResponses
 from services.intake.domain.private_events import (
     AssessmentAnswered,
     ForgettingOrdered,
+    OverrideReasoned,
     PatientIdentityRecorded,
 )
 
@@ -60,7 +61,7 @@ def assessed_case(phq9: list[int], cssrs: dict[str, bool] = NO_RISK,
         Instrument.CSSRS: Scored.of(Responses(Instrument.CSSRS, answers=cssrs)),
     }
     for n, answered in enumerate(scored.values()):
-        case.record_assessment(f"a-{n}", answered, TODAY)
+        case.record_assessment(f"a-{n}", answered, TODAY, TODAY)
     return case, {instrument: answered.result for instrument, answered in scored.items()}
 
 
@@ -109,16 +110,24 @@ def test_admission_carries_the_baseline_from_the_assessment() -> None:
 
 
 def test_admitting_against_the_rules_needs_an_override() -> None:
-    case, results = assessed_case([1] * 9)  # PHQ-9 9, mild: standard outpatient
+    case, results = assessed_case([1] * 8 + [0])  # PHQ-9 8, mild: standard outpatient
     assessment = initial_assessment(results, ReferralSource.PROVIDER)
     recommendation = recommend(assessment)
     with pytest.raises(IntakeRuleBroken):
         case.admit(ADMISSION, assessment, accept(recommendation, "c-7"))
     case.admit(ADMISSION, assessment,
                override(recommendation, LevelOfCare.IOP, "recent loss, no support", "c-7"))
-    admitted = case.pending[-1]
+    admitted, reasoned = case.pending[-2:]
     assert isinstance(admitted, PatientAdmitted) and admitted.overridden
     assert admitted.recommended_level is LevelOfCare.STANDARD_OUTPATIENT
+    assert admitted.decided_by == "c-7"
+    assert isinstance(reasoned, OverrideReasoned) and not reasoned.published
+    assert (reasoned.reason, reasoned.decided_by) == ("recent loss, no support", "c-7")
+    assert "reason" in reasoned.sealed_fields
+    rebuilt = PatientCase.rebuild("p-1", case.pending)
+    assert rebuilt.decision is not None
+    assert (rebuilt.decision.overridden, rebuilt.decision.override_reason) == (
+        True, "recent loss, no support")
 
 
 def test_no_decision_before_phq9_and_cssrs() -> None:
@@ -130,7 +139,7 @@ def test_no_decision_before_phq9_and_cssrs() -> None:
 
 
 def test_a_case_rebuilt_from_history_is_at_its_version() -> None:
-    case, results = assessed_case([2] * 9)
+    case, results = assessed_case([2] * 8 + [0])
     assessment = initial_assessment(results, ReferralSource.PROVIDER)
     case.admit(ADMISSION, assessment, accept(recommend(assessment), "c-7"))
     rebuilt = PatientCase.rebuild("p-1", case.pending)
@@ -139,14 +148,14 @@ def test_a_case_rebuilt_from_history_is_at_its_version() -> None:
 
 
 def test_cannot_assess_or_decide_after_the_decision() -> None:
-    case, results = assessed_case([2] * 9)
+    case, results = assessed_case([2] * 8 + [0])
     assessment = initial_assessment(results, ReferralSource.PROVIDER)
     case.admit(ADMISSION, assessment, accept(recommend(assessment), "c-7"))
     with pytest.raises(IntakeRuleBroken):
         case.admit(ADMISSION, assessment, accept(recommend(assessment), "c-7"))
     with pytest.raises(IntakeRuleBroken):
         case.record_assessment("a-9", Scored.of(Responses(Instrument.PHQ9, items=[0] * 9)),
-                               TODAY)
+                               TODAY, TODAY)
 
 
 def test_cannot_refer_twice() -> None:
@@ -171,9 +180,9 @@ def test_invalid_responses_name_the_field(responses: Responses, field: str) -> N
 def test_the_decision_comes_from_the_newest_answers_in_the_case_itself() -> None:
     case, _ = assessed_case([1] * 9)  # PHQ-9 9, mild
     case.record_assessment("a-9", Scored.of(Responses(Instrument.PHQ9, items=[2] * 8 + [0])),
-                           TODAY)
+                           TODAY, TODAY)
     rebuilt = PatientCase.rebuild("p-1", case.pending)
-    assessment = rebuilt.initial_assessment()
+    assessment = rebuilt.initial_assessment(TODAY)
     assert assessment.phq9.total == 16 and assessment.referral_source is ReferralSource.PROVIDER
     assert recommend(assessment).level is LevelOfCare.IOP
 
@@ -194,7 +203,7 @@ def test_forgotten_answers_leave_the_assessment_incomplete() -> None:
     redacted = [e.model_copy(update={"answers": None}) if isinstance(e, AssessmentAnswered)
                 else e for e in case.pending]
     with pytest.raises(AssessmentIncomplete):
-        PatientCase.rebuild("p-1", redacted).initial_assessment()
+        PatientCase.rebuild("p-1", redacted).initial_assessment(TODAY)
 
 
 ORDER = ForgettingOrder("patient asked for erasure", "op-1")

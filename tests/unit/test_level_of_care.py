@@ -188,8 +188,30 @@ def test_urgent_alert_on_item9_or_moderate_or_high_risk(
     assert (ReasonCode.SELF_HARM_THOUGHTS in recommendation.reason_codes) is (item9 > 0)
 
 
-def test_item9_does_not_change_the_level_by_itself() -> None:
-    assert recommend(assess(6, item9=2)).level is LevelOfCare.STANDARD_OUTPATIENT
+@pytest.mark.parametrize(("phq9", "item9", "risk", "level"), [
+    (0, 0, CssrsRisk.NONE, LevelOfCare.STANDARD_OUTPATIENT),
+    (14, 0, CssrsRisk.LOW, LevelOfCare.STANDARD_OUTPATIENT),
+    (1, 1, CssrsRisk.NONE, LevelOfCare.IOP),
+    (14, 1, CssrsRisk.NONE, LevelOfCare.IOP),
+    (6, 0, CssrsRisk.MODERATE, LevelOfCare.IOP),
+    (9, 0, CssrsRisk.MODERATE, LevelOfCare.IOP),
+])
+def test_risk_of_harm_alone_raises_the_level_to_iop(phq9: int, item9: int, risk: CssrsRisk,
+                                                    level: LevelOfCare) -> None:
+    recommendation = recommend(assess(phq9, item9=item9, risk=risk))
+    assert recommendation.level is level
+    if phq9 < 10:
+        assert (recommendation.reason_codes[0] is ReasonCode.RISK_OF_HARM) is (
+            level is LevelOfCare.IOP)
+
+
+@pytest.mark.parametrize(("item9", "risk", "required"), [
+    (0, CssrsRisk.NONE, False), (1, CssrsRisk.NONE, True), (0, CssrsRisk.LOW, True),
+    (0, CssrsRisk.MODERATE, True), (0, CssrsRisk.HIGH, True),
+])
+def test_a_safety_plan_is_required_for_any_risk_finding(item9: int, risk: CssrsRisk,
+                                                        required: bool) -> None:
+    assert recommend(assess(16, item9=item9, risk=risk)).safety_plan_required is required
 
 
 # --- The clinician's decision ----------------------------------------------------------

@@ -1,5 +1,5 @@
 """Intake's HTTP API: patients, their assessment and admission, and the network registry."""
 
-from services.intake.api import assessments, network, patients
+from services.intake.api import assessments, network, patients, safety
 
-routers = [patients.router, assessments.router, network.router]
+routers = [patients.router, assessments.router, safety.router, network.router]

@@ -40,7 +40,9 @@ class AssessmentRequest(Strict):
     items: list[Any] | None = Field(default=None, description="PHQ-9 (9), GAD-7 (7), AUDIT-C (3)")
     answers: dict[str, Any] | None = Field(default=None, description="C-SSRS screener yes/no")
     sex_at_birth: str | None = Field(default=None, description="AUDIT-C cut-off")
-    assessed_on: date | None = None
+    assessed_on: date | None = Field(
+        default=None, description="Defaults to the site's today; never later, and not older "
+        "than the instrument's window (PHQ-9, GAD-7 14 days; C-SSRS 30; AUDIT-C 365)")
     clinician_id: Identifier | None = None
 
 
@@ -62,6 +64,7 @@ class RecommendationView(BaseModel):
     reasons: list[ReasonView]
     urgent_alert: bool
     co_occurring: list[str]
+    safety_plan_required: bool
 
 
 class AdmissionRequest(Strict):
@@ -69,10 +72,22 @@ class AdmissionRequest(Strict):
     start_date: date
     days_per_week: int = Field(ge=3, le=5)
     planned_weeks: int = Field(ge=8, le=12)
-    clinician_id: Identifier
+    clinician_id: Identifier = Field(description="The assigned clinician")
+    decided_by: Identifier | None = Field(
+        default=None, description="The clinician who decided; the assigned one by default")
     override_reason: str | None = Field(
         default=None, max_length=1000,
         description="Required when the rules did not recommend IOP; kept in intake only.")
+    certification: CertificationRequest | None = Field(
+        default=None, description="The physician's certification of the need for IOP")
+
+
+class CertificationRequest(Strict):
+    certified_by: Identifier = Field(description="The certifying physician")
+    certified_on: date | None = Field(default=None, description="Defaults to the site's today")
+    diagnosis_codes: list[str] = Field(min_length=1, max_length=10,
+                                       examples=[["F33.1"]],
+                                       description="ICD-10-CM F32.x or F33.x")
 
 
 class DeclineRequest(Strict):
@@ -87,12 +102,11 @@ async def record_assessment(patient_id: uuid.UUID, body: AssessmentRequest, requ
                             idempotency_key: IdempotencyKey = None) -> JSONResponse:
     # InvalidResponses → 422 naming the item at fault, before anything is read
     scored = Scored.of(Responses(body.instrument, body.items, body.answers, body.sex_at_birth))
-    on = body.assessed_on or date.today()
 
     async def record(conn: Connection) -> Answer:
-        assessment_id = await commands.record_assessment(
-            commands.unit_of_work(conn, events, cause), str(patient_id), scored, on,
-            body.clinician_id)
+        assessment_id, on = await commands.record_assessment(
+            commands.unit_of_work(conn, events, cause), str(patient_id), scored,
+            body.assessed_on, body.clinician_id)
         view = AssessmentView(assessment_id=uuid.UUID(assessment_id), instrument=body.instrument,
                               total=scored.result.total, band=scored.result.band.value,
                               assessed_on=on)
@@ -124,11 +138,14 @@ async def admit_patient(patient_id: uuid.UUID, body: AdmissionRequest, request: 
                         db: Writer, events: Events, cause: RequestCause,
                         idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """Admit to the IOP: as recommended, or against the rules with a clinician's reason."""
-    admission = Admission(**body.model_dump(exclude={"override_reason"}))
+    admission = Admission(**body.model_dump(
+        exclude={"override_reason", "decided_by", "certification"}))
+    certified = _certification(body.certification)
 
     async def admit(conn: Connection) -> Answer:
         case = await commands.admit(commands.unit_of_work(conn, events, cause), str(patient_id),
-                                    admission, body.override_reason)
+                                    admission, body.override_reason, body.decided_by,
+                                    certified)
         return Answer(201, patient_view(case))
 
     return await execute(request, db, idempotency_key, body, admit, refusals=REFUSALS)
@@ -150,10 +167,34 @@ async def decline_admission(patient_id: uuid.UUID, body: DeclineRequest, request
     return await execute(request, db, idempotency_key, body, decline, refusals=REFUSALS)
 
 
+@router.post("/certification", status_code=201)
+async def certify_patient(patient_id: uuid.UUID, body: CertificationRequest, request: Request,
+                          db: Writer, events: Events, cause: RequestCause,
+                          idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    """A physician certifies, or recertifies, an admitted patient's need for IOP."""
+    certified = _certification(body)
+    assert certified is not None
+
+    async def certify(conn: Connection) -> Answer:
+        case = await commands.certify(commands.unit_of_work(conn, events, cause),
+                                      str(patient_id), certified)
+        return Answer(201, patient_view(case))
+
+    return await execute(request, db, idempotency_key, body, certify, refusals=REFUSALS)
+
+
+def _certification(body: CertificationRequest | None) -> commands.CertificationOrder | None:
+    if body is None:
+        return None
+    return commands.CertificationOrder(body.certified_by, body.diagnosis_codes,
+                                       body.certified_on)
+
+
 def _recommendation_view(recommendation: Recommendation) -> dict[str, Any]:
     return RecommendationView(
         level=recommendation.level,
         reasons=[ReasonView(code=r.code.value, text=r.text) for r in recommendation.reasons],
         urgent_alert=recommendation.urgent_alert,
         co_occurring=[c.value for c in recommendation.co_occurring],
+        safety_plan_required=recommendation.safety_plan_required,
     ).model_dump(mode="json")

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from iopnet.app import Events, RequestCause
 from iopnet.auth import SiteDatabase, site_database
+from iopnet.auth.registry import site_date
 from iopnet.catalog import ReferralSource, Scope
 from iopnet.db import Connection
 from iopnet.fields import Identifier, Strict
@@ -23,7 +24,6 @@ from services.intake.domain import (
     ForgettingOrder,
     Identity,
     IntakeRuleBroken,
-    Referral,
     StillRetained,
 )
 
@@ -33,17 +33,24 @@ Writer = Annotated[SiteDatabase, Depends(site_database(Scope.INTAKE_WRITE))]
 Operator = Annotated[SiteDatabase, Depends(site_database(Scope.OPERATOR))]
 
 
+class GuardianIdentity(Strict):
+    given_name: str = Field(min_length=1, max_length=100)
+    family_name: str = Field(min_length=1, max_length=100)
+    relationship: str = Field(min_length=1, max_length=50, examples=["mother"])
+
+
 class PatientIdentity(Strict):
     given_name: str = Field(min_length=1, max_length=100)
     family_name: str = Field(min_length=1, max_length=100)
-    birth_date: date
+    birth_date: date = Field(description="Not after the site's today")
+    guardian: GuardianIdentity | None = Field(default=None, description="Required under 18")
 
 
 class ReferralRequest(Strict):
     site_id: Identifier | None = Field(
         default=None, description="The receiving site; defaults to the key's site.")
     source: ReferralSource
-    referred_on: date | None = None
+    referred_on: date | None = Field(default=None, description="Defaults to the site's today")
     patient: PatientIdentity
 
 
@@ -74,12 +81,11 @@ async def refer_patient(body: ReferralRequest, request: Request, db: Writer, eve
     if not db.principal.may_act_for(site_id):
         raise Problem(403, "forbidden", "The key is not for that site",
                       errors=[{"pointer": "#/site_id"}])
-    referral = Referral(str(uuid.uuid4()), site_id, body.source, body.referred_on or date.today())
     identity = Identity.model_validate(body.patient.model_dump())
 
     async def refer(conn: Connection) -> Answer:
-        case = await commands.refer(commands.unit_of_work(conn, events, cause), referral,
-                                    identity)
+        case = await commands.refer(commands.unit_of_work(conn, events, cause), site_id,
+                                    body.source, body.referred_on, identity)
         return Answer(201, patient_view(case))
 
     return await execute(request, db, idempotency_key, body, refer, refusals=(IntakeRuleBroken,))
@@ -120,10 +126,15 @@ async def forget_patient(patient_id: uuid.UUID, body: ForgettingRequest, request
 
 @router.get("/patients/{patient_id}", response_model=PatientView)
 async def read_patient(patient_id: uuid.UUID, db: Reader) -> dict[str, Any]:
+    """The case; a certification says whether its recertification is overdue at the site."""
     async with db.transaction() as conn:
         patient = await store.find_patient(conn, str(patient_id))
-    if patient is None:
-        raise not_found("patient", str(patient_id))
+        if patient is None:
+            raise not_found("patient", str(patient_id))
+        if patient["certification"] is not None:
+            today = await site_date(conn, patient["site_id"])
+            patient["certification"]["overdue"] = today > patient["certification"][
+                "recertify_by"]
     return patient
 
 

@@ -11,6 +11,8 @@ from services.intake.domain.assessment import (
 from services.intake.domain.case import (
     Admission,
     CaseStatus,
+    ClinicianNote,
+    DecisionRecord,
     ForgettingOrder,
     IntakeRuleBroken,
     PatientCase,
@@ -28,23 +30,28 @@ from services.intake.domain.level_of_care import (
 from services.intake.domain.network import ApiKey, NetworkRuleBroken, Site
 from services.intake.domain.private_events import Identity
 from services.intake.domain.retention import StillRetained, retained_until
+from services.intake.domain.safety_plan import InvalidSafetyPlan, SafetyPlan
 
 __all__ = [
     "Admission",
     "ApiKey",
     "AssessmentIncomplete",
     "CaseStatus",
+    "ClinicianNote",
+    "DecisionRecord",
     "ForgettingOrder",
     "Identity",
     "IntakeRuleBroken",
     "InvalidOverride",
     "InvalidResponses",
+    "InvalidSafetyPlan",
     "LevelOfCare",
     "NetworkRuleBroken",
     "PatientCase",
     "Recommendation",
     "Referral",
     "Responses",
+    "SafetyPlan",
     "Scored",
     "Site",
     "StillRetained",

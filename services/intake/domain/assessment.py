@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from typing import Any
 
 from iopnet.catalog import Instrument, ReferralSource, RiskSignal
@@ -21,6 +22,7 @@ from services.intake.domain.instruments import (
     score_phq9,
 )
 from services.intake.domain.level_of_care import Assessment
+from services.intake.domain.risk import WINDOWS, RiskRecord, inside_window
 
 #: What an admission decision needs at the least.
 REQUIRED_FOR_DECISION = (Instrument.PHQ9, Instrument.CSSRS)
@@ -44,7 +46,7 @@ def score(responses: Responses) -> Score[Any]:
         case Instrument.GAD7:
             return score_gad7(_required(responses.items, "items"))
         case Instrument.CSSRS:
-            return score_cssrs(_required(responses.answers, "answers"))
+            return _within("answers", score_cssrs, _required(responses.answers, "answers"))
         case Instrument.AUDITC:
             return score_auditc(_required(responses.items, "items"),
                                 _required(responses.sex_at_birth, "sex_at_birth"))
@@ -91,6 +93,35 @@ def initial_assessment(latest: Mapping[Instrument, Score[Any]],
     assert gad7 is None or isinstance(gad7, Gad7Result)
     assert auditc is None or isinstance(auditc, AuditcResult)
     return Assessment(phq9=phq9, cssrs=cssrs, referral_source=source, gad7=gad7, auditc=auditc)
+
+
+def decision_assessment(record: RiskRecord, source: ReferralSource, day: date) -> Assessment:
+    """What a decision on ``day`` rests on: the newest answers to each instrument inside its
+    window, with every risk finding still in force (``risk``), not only the newest screen's.
+    """
+    current: dict[Instrument, Score[Any]] = {}
+    for screen in sorted(record.screens, key=lambda s: (s.assessed_on, s.order)):
+        if inside_window(screen, day):
+            current[screen.instrument] = screen.result
+    missing = [f"{i.value} (none in the last {WINDOWS[i].days} days)"
+               for i in REQUIRED_FOR_DECISION if i not in current]
+    if missing:
+        raise AssessmentIncomplete(f"record {' and '.join(missing)} first")
+    newest = initial_assessment(current, source)
+    return replace(newest, cssrs=record.cssrs_in_force(day),
+                   item9_in_force=record.item9_in_force(day),
+                   risk_ever_found=record.risk_ever_found)
+
+
+def _within(field: str, scorer: Any, value: Any) -> Score[Any]:
+    """Score ``value``; a fault inside it is named from ``field`` (``answers.intent``)."""
+    try:
+        result: Score[Any] = scorer(value)
+    except InvalidResponses as invalid:
+        inner = invalid.field
+        raise InvalidResponses(inner if inner == field else f"{field}.{inner}",
+                               invalid.message) from None
+    return result
 
 
 def _required(value: Any, field: str) -> Any:

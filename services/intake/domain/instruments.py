@@ -2,7 +2,7 @@
 
 PHQ-9 (depression), GAD-7 (anxiety), the C-SSRS screener (suicide risk) and
 AUDIT-C (alcohol use). Each scorer validates the raw responses, raising
-``InvalidResponses`` with the offending field ("items", "items[3]", "sex", ...;
+``InvalidResponses`` with the offending field ("items", "items[3]", "sex_at_birth", ...;
 item indexes are 0-based, so PHQ-9 item 9 is "items[8]").
 """
 
@@ -238,7 +238,7 @@ def score_auditc(items: Sequence[int], sex: SexAtBirth | str) -> AuditcResult:
         sex = SexAtBirth(sex)
     except ValueError:
         raise InvalidResponses(
-            "sex", f"must be one of {', '.join(SexAtBirth)}, not {sex!r}"
+            "sex_at_birth", f"must be one of {', '.join(SexAtBirth)}, not {sex!r}"
         ) from None
     cut_off = 4 if sex is SexAtBirth.MALE else 3
     total = sum(values)

@@ -9,12 +9,21 @@ Pure; no I/O. The rules, first match wins:
 2. Referral from an inpatient unit for step-down → IOP, whatever the PHQ-9.
 3. PHQ-9 15 or more (moderately severe, severe) → IOP.
 4. PHQ-9 10-14 (moderate) → IOP when something adds to the depression: co-occurring
-   anxiety (GAD-7 ≥ 10), a positive AUDIT-C, or moderate C-SSRS risk; otherwise
-   standard outpatient, where weekly therapy suffices.
-5. PHQ-9 below 10 (minimal, mild) → standard outpatient.
+   anxiety (GAD-7 ≥ 10), a positive AUDIT-C, or moderate C-SSRS risk.
+5. Risk of harm alone, whatever the PHQ-9: item 9 above 0 or C-SSRS moderate → IOP.
+   Thoughts of self-harm or a suicide method are not mild depression: weekly therapy is
+   not enough until a clinician has evaluated the patient the same day and a safety
+   plan exists (``missing_before_deciding``). The C-SSRS screener triages a method, or
+   behaviour more than 3 months ago, as moderate risk calling for a mental-health
+   evaluation (Posner et al. 2011, Am J Psychiatry 168:1266-1277); PHQ-9 item 9 predicts
+   suicide attempts and deaths after adjusting for the total (Simon et al. 2013,
+   Psychiatr Serv 64:1195-1202), so the total alone must not lower the level.
+6. Otherwise PHQ-9 10-14 → standard outpatient, where weekly therapy suffices.
+7. PHQ-9 below 10 (minimal, mild) → standard outpatient.
 
 Independently of the level, PHQ-9 item 9 > 0 or a C-SSRS risk of moderate or high
-raises ``urgent_alert``: a clinician reviews the patient the same day.
+raises ``urgent_alert``: a clinician reviews the patient the same day. The findings are
+those still in force (``risk.RiskRecord``), not only the newest screen's.
 """
 
 from __future__ import annotations
@@ -46,6 +55,7 @@ class ReasonCode(StrEnum):
     MODERATE_DEPRESSION_WITH_COMPLICATIONS = "moderate_depression_with_complications"
     MODERATE_DEPRESSION = "moderate_depression"
     MILD_DEPRESSION = "mild_depression"
+    RISK_OF_HARM = "risk_of_harm"
     # Contributing findings, listed after the reason that decided the level:
     MODERATE_SUICIDE_RISK = "moderate_suicide_risk"
     CO_OCCURRING_ANXIETY = "co_occurring_anxiety"
@@ -68,6 +78,19 @@ class Assessment:
     referral_source: ReferralSource
     gad7: Gad7Result | None = None
     auditc: AuditcResult | None = None
+    #: The highest PHQ-9 item 9 still in force (None: the newest PHQ-9's own).
+    item9_in_force: int | None = None
+    #: Whether risk was ever found in this intake (a safety plan is then required).
+    risk_ever_found: bool = False
+
+    @property
+    def self_harm_item9(self) -> int:
+        return self.phq9.item9 if self.item9_in_force is None else self.item9_in_force
+
+    @property
+    def risk_found(self) -> bool:
+        return (self.risk_ever_found or self.self_harm_item9 > 0
+                or self.cssrs.risk is not CssrsRisk.NONE)
 
 
 @dataclass(frozen=True)
@@ -78,6 +101,8 @@ class Recommendation:
     reasons: tuple[Reason, ...]
     urgent_alert: bool
     co_occurring: tuple[CoOccurring, ...]
+    #: Ideation, item 9 or a C-SSRS finding: no admission before a safety plan.
+    safety_plan_required: bool = False
 
     @property
     def reason_codes(self) -> tuple[ReasonCode, ...]:
@@ -112,6 +137,7 @@ def recommend(assessment: Assessment) -> Recommendation:
     co_occurring = _co_occurring(assessment)
     contributing = _contributing(assessment, co_occurring)
     complicated = bool(co_occurring) or cssrs.risk is CssrsRisk.MODERATE
+    self_harm = assessment.self_harm_item9 > 0
 
     deciding: Reason
     if cssrs.risk is CssrsRisk.HIGH:
@@ -139,6 +165,13 @@ def recommend(assessment: Assessment) -> Recommendation:
             f"PHQ-9 {phq9.total} (moderate) with co-occurring conditions or moderate "
             "suicide risk calls for IOP",
         )
+    elif self_harm or cssrs.risk is CssrsRisk.MODERATE:
+        level = LevelOfCare.IOP
+        deciding = Reason(
+            ReasonCode.RISK_OF_HARM,
+            f"PHQ-9 {phq9.total} with thoughts of self-harm or moderate suicide risk: risk of "
+            "harm alone calls for IOP until a same-day evaluation and a safety plan",
+        )
     elif phq9.total >= 10:
         level = LevelOfCare.STANDARD_OUTPATIENT
         deciding = Reason(
@@ -156,8 +189,9 @@ def recommend(assessment: Assessment) -> Recommendation:
     return Recommendation(
         level=level,
         reasons=(deciding, *contributing),
-        urgent_alert=phq9.risk_signal or cssrs.risk in (CssrsRisk.MODERATE, CssrsRisk.HIGH),
+        urgent_alert=self_harm or cssrs.risk in (CssrsRisk.MODERATE, CssrsRisk.HIGH),
         co_occurring=co_occurring,
+        safety_plan_required=assessment.risk_found,
     )
 
 
@@ -200,10 +234,10 @@ def _contributing(
     assessment: Assessment, co_occurring: tuple[CoOccurring, ...]
 ) -> list[Reason]:
     reasons: list[Reason] = []
-    if assessment.phq9.risk_signal:
+    if assessment.self_harm_item9 > 0:
         reasons.append(Reason(
             ReasonCode.SELF_HARM_THOUGHTS,
-            f"PHQ-9 item 9 is {assessment.phq9.item9}: same-day clinician review",
+            f"PHQ-9 item 9 is {assessment.self_harm_item9}: same-day clinician review",
         ))
     if assessment.cssrs.risk is CssrsRisk.MODERATE:
         reasons.append(Reason(
@@ -222,3 +256,31 @@ def _contributing(
             "or more): co-occurring alcohol use",
         ))
     return reasons
+
+
+#: Levels of care from the least to the most intensive.
+INTENSITY = (LevelOfCare.STANDARD_OUTPATIENT, LevelOfCare.IOP,
+             LevelOfCare.PARTIAL_HOSPITALIZATION, LevelOfCare.INPATIENT)
+
+
+def missing_before_deciding(decided: LevelOfCare, recommendation: Recommendation, *,
+                            safety_plan: bool, evaluated: bool) -> list[str]:
+    """What must be on record before a decision at ``decided`` is accepted, when risk was found.
+
+    A referral to partial hospitalization or inpatient care never waits. IOP or a lower
+    level needs a Stanley-Brown safety plan (Stanley & Brown 2012, Cognitive and Behavioral
+    Practice 19:256-264: the plan is made with anyone who screens positive for suicide risk
+    before they leave the assessing clinician), and a level lower than the rules recommend
+    needs a clinician's same-day evaluation of the risk as well.
+    """
+    if not recommendation.safety_plan_required or _intensity(decided) > _intensity(
+            LevelOfCare.IOP):
+        return []
+    missing = [] if safety_plan else ["a safety plan"]
+    if _intensity(decided) < _intensity(recommendation.level) and not evaluated:
+        missing.append("a same-day risk evaluation (a clinician's risk review)")
+    return missing
+
+
+def _intensity(level: LevelOfCare) -> int:
+    return INTENSITY.index(level)

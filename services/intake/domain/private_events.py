@@ -2,7 +2,9 @@
 
 Who the patient is and what they answered are personal data, sealed with the
 patient's data key; they read as None once the patient is forgotten. Why an
-operator ordered the forgetting is not personal data and stays readable.
+operator ordered the forgetting is not personal data and stays readable. A clinician's
+reasons (an override, a correction, a risk review) and the safety plan are free text
+about the patient: sealed too.
 """
 
 from __future__ import annotations
@@ -12,7 +14,18 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from iopnet.catalog import Instrument, PrivatePatientEvent
+from iopnet.catalog import Instrument, LevelOfCare, PrivatePatientEvent
+from services.intake.domain.safety_plan import SafetyPlan
+
+
+class Guardian(BaseModel):
+    """A minor's parent or legal guardian."""
+
+    model_config = ConfigDict(frozen=True)
+
+    given_name: str
+    family_name: str
+    relationship: str
 
 
 class Identity(BaseModel):
@@ -21,6 +34,7 @@ class Identity(BaseModel):
     given_name: str
     family_name: str
     birth_date: date
+    guardian: Guardian | None = None
 
 
 class PatientIdentityRecorded(PrivatePatientEvent):
@@ -58,3 +72,41 @@ class ForgettingOrdered(PrivatePatientEvent):
     key_id: str
     retained_until: date
     retention_overridden: bool
+
+
+class OverrideReasoned(PrivatePatientEvent):
+    """Why a clinician decided another level than the rules recommended (beside the
+    ``PatientAdmitted`` or ``AdmissionDeclined`` that carries ``overridden``)."""
+
+    sealed_fields: ClassVar[tuple[str, ...]] = ("reason",)
+
+    decided_by: str
+    decided_level: LevelOfCare
+    reason: str | None
+
+
+class CorrectionNoted(PrivatePatientEvent):
+    """Why an assessment was corrected as entered in error (beside ``AssessmentEnteredInError``)."""
+
+    sealed_fields: ClassVar[tuple[str, ...]] = ("reason",)
+
+    assessment_id: str
+    reason: str | None
+
+
+class RiskReviewNoted(PrivatePatientEvent):
+    """The clinician's reasoning in a risk review (beside ``RiskReviewed``)."""
+
+    sealed_fields: ClassVar[tuple[str, ...]] = ("reason",)
+
+    review_id: str
+    reason: str | None
+
+
+class SafetyPlanWritten(PrivatePatientEvent):
+    """The safety plan's content (beside ``SafetyPlanRecorded`` or ``SafetyPlanReviewed``)."""
+
+    sealed_fields: ClassVar[tuple[str, ...]] = ("plan",)
+
+    safety_plan_id: str
+    plan: SafetyPlan | None

@@ -15,6 +15,7 @@ from typing import Any
 
 from iopnet.catalog.base import DomainEvent, event_class_of
 from iopnet.catalog.family import ConsentRevoked
+from iopnet.catalog.intake import AdmissionDeclined, PatientAdmitted, PatientReferred
 from iopnet.envelope import EventEnvelope
 
 Data = dict[str, Any]
@@ -66,3 +67,22 @@ def parse_event(envelope: EventEnvelope) -> DomainEvent:
 def consent_revoked_replaced_by(data: Data) -> Data:
     """v2 says whether a new grant replaced the consent; v1 revocations were all final."""
     return {**data, "replaced_by": None}
+
+
+@upcaster(PatientAdmitted, 1)
+def patient_admitted_decided_by(data: Data) -> Data:
+    """v2 names who decided; in v1 the clinician given with the admission decided it, and
+    no safety plan was asked for."""
+    return {**data, "decided_by": data["clinician_id"], "safety_plan_id": None}
+
+
+@upcaster(AdmissionDeclined, 1)
+def admission_declined_decided_by(data: Data) -> Data:
+    """v2 names who decided, and whether against the rules; v1 recorded neither: unknown."""
+    return {**data, "decided_by": None, "overridden": None, "rules_level": None}
+
+
+@upcaster(PatientReferred, 1)
+def patient_referred_age(data: Data) -> Data:
+    """v2 says the patient's age at referral; v1 did not record it."""
+    return {**data, "age_at_referral": None}
