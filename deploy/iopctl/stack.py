@@ -82,6 +82,8 @@ class Stack:
             "IOPNET_HTTP_PORT": str(self.ports[service]),
             "IOPNET_CONSUMER_GROUP": service + self.consumer_group_suffix,
             "IOPNET_OPERATOR_KEY": self.operator_key,
+            # Local receivers (the demo's, the tests') listen on loopback; never in production.
+            "IOPNET_WEBHOOK_ALLOW_INTERNAL_ADDRESSES": "true",
             **self.extra_env,
         }
         log = (self.log_dir / f"{service}-{role}.log").open("ab")

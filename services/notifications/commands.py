@@ -8,11 +8,14 @@ transaction (``recorded.project_recorded``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
+
+from opentelemetry.trace import Span
 
 from iopnet import data_keys
 from iopnet.auth.registry import site_date
@@ -33,6 +36,8 @@ from iopnet.unit_of_work import UnitOfWork
 from services.notifications import domain, store
 from services.notifications.domain import (
     NEEDED_SCOPE,
+    DeliveryStatus,
+    LatestAlert,
     MessageDraft,
     MessageKind,
     Occasion,
@@ -42,9 +47,11 @@ from services.notifications.domain import (
     Template,
     UrgentCause,
 )
+from services.notifications.domain.circuits import Circuits, endpoint_of
 from services.notifications.domain.directory import Contacts, SiteSettings
 from services.notifications.domain.message import Message, message_id_of
 from services.notifications.recorded import project_recorded
+from services.notifications.settings import current as current_settings
 
 log = logging.getLogger(__name__)
 EVENTS = EventStore.of("notifications")
@@ -79,12 +86,17 @@ async def set_support_person_contact(uow: UnitOfWork, support_person_id: str,
     await _retry_waiting(uow, patient_id, RecipientRole.SUPPORT_PERSON, support_person_id)
 
 
-async def set_channels(uow: UnitOfWork, channels: SiteChannels) -> None:
-    """Where the site's alerts and webhooks go; messages waiting for a channel go now."""
+async def set_channels(uow: UnitOfWork, channels: SiteChannels,
+                       secret_overlap: timedelta | None = None) -> SiteChannels:
+    """Where the site's alerts and webhooks go; messages waiting for a channel go now.
+    A replaced webhook secret still signs for ``secret_overlap`` (default: the setting)."""
+    if secret_overlap is None:
+        secret_overlap = timedelta(hours=current_settings().webhook_secret_overlap_hours)
     settings = await uow.load(SiteSettings, channels.site_id) or SiteSettings(channels.site_id)
-    settings.set_channels(channels)
+    channels = settings.set_channels(channels, utc_now(), secret_overlap)
     await uow.save(settings)
     await _retry_waiting(uow, None, None, channels.site_id)
+    return channels
 
 
 async def set_template(uow: UnitOfWork, site_id: str, kind: MessageKind, template: Template
@@ -198,11 +210,12 @@ async def raise_urgent_alert(uow: UnitOfWork, patient_id: str, site_id: str,
         await store.lock_urgent_alerts(uow.conn, patient_id, recipient)
         latest_id = await store.latest_urgent_alert(uow.conn, patient_id, recipient)
         latest = await _message(uow, latest_id) if latest_id else None
+        now = utc_now()
         placement = domain.place(
-            cause, latest.latest_alert() if latest else None,
+            cause, await _latest_alert(uow.conn, latest, now),
             already_alerted=await store.urgent_cause_placed(uow.conn, cause.event_id,
                                                             recipient),
-            now=utc_now(), window=coalescing.window, gather=coalescing.gather)
+            now=now, window=coalescing.window, gather=coalescing.gather)
         if placement.placing is Placing.FOLD:
             assert latest is not None
             latest.fold(cause)
@@ -212,6 +225,18 @@ async def raise_urgent_alert(uow: UnitOfWork, patient_id: str, site_id: str,
                                                   occasion, placement))
 
 
+async def _latest_alert(conn: Connection, latest: Message | None, now: datetime
+                        ) -> LatestAlert | None:
+    """The latest alert as placing sees it: one being sent now (leased) is as good as sent,
+    since what it says has left; a new cause follows it up."""
+    if latest is None:
+        return None
+    alert = latest.latest_alert()
+    if alert.status is DeliveryStatus.PENDING and await store.is_leased(conn, latest.id):
+        return replace(alert, status=DeliveryStatus.SENT, sent_at=now)
+    return alert
+
+
 async def _message(uow: UnitOfWork, message_id: str) -> Message:
     message = await uow.load(Message, message_id)
     if message is None:
@@ -219,14 +244,14 @@ async def _message(uow: UnitOfWork, message_id: str) -> Message:
     return message
 
 
-# Delivery.
+# Delivery: prepared in one short transaction, sent outside any, recorded in another.
 
 class Sender(Protocol):
     """The ways a message leaves (delivery.Postman)."""
 
     async def send_email(self, to: str, email: RenderedEmail, message: Message) -> None: ...
 
-    async def post_webhook(self, url: str, secret: str, body: bytes, now: datetime
+    async def post_webhook(self, url: str, secrets: Sequence[str], body: bytes, now: datetime
                            ) -> None: ...
 
 
@@ -248,44 +273,109 @@ class Retries:
     max_attempts: int
 
 
-async def deliver(uow: UnitOfWork, message_id: str, sender: Sender, retries: Retries) -> None:
-    """A due message: deferred past quiet hours, withheld without consent, or sent (each
-    attempt and its outcome recorded; a failure is retried with backoff)."""
+@dataclass(frozen=True)
+class Outgoing:
+    """A message ready to leave: what to send where, read while it was leased."""
+
+    message: Message
+    email_to: str | None = None
+    email: RenderedEmail | None = None
+    webhook_url: str | None = None
+    webhook_secrets: tuple[str, ...] = ()
+    webhook_body: bytes = b""
+
+    @property
+    def endpoint(self) -> str | None:
+        """The webhook endpoint whose circuit this send counts for (email: none)."""
+        return endpoint_of(self.webhook_url) if self.webhook_url else None
+
+    async def send(self, sender: Sender) -> None:
+        if self.webhook_url is not None:
+            await sender.post_webhook(self.webhook_url, self.webhook_secrets,
+                                      self.webhook_body, utc_now())
+        else:
+            assert self.email_to is not None and self.email is not None
+            await sender.send_email(self.email_to, self.email, self.message)
+
+
+async def prepare_delivery(uow: UnitOfWork, message_id: str, retries: Retries,
+                           circuits: Circuits) -> Outgoing | None:
+    """A due, leased message: deferred past quiet hours or an open circuit, withheld
+    without consent, failed for want of an address (each recorded), or ready to send."""
     message = await _message(uow, message_id)
+    if not message.is_pending:
+        return None
     now = utc_now()
     site = await store.site(uow.conn, message.site_id)
-    if domain.observes_quiet_hours(message.urgent, message.channel):
-        until = domain.quiet_until(now, site.time_zone, site.policies.quiet_hours_start,
-                                   site.policies.quiet_hours_end)
-        if until is not None:
-            message.reschedule(until)
-            await uow.save(message)
-            return
-    if not await _consent_allows(uow.conn, message, site.time_zone, now):
+    outgoing: Outgoing | None = None
+    if (until := _deferred_until(message, site, now)) is not None:
+        message.reschedule(until)
+    elif not await _consent_allows(uow.conn, message, site.time_zone, now):
         message.withhold(now)
     else:
-        await _attempt(uow.conn, message, sender, retries, site, now)
+        try:
+            with _delivery_span(message):
+                outgoing = await _outgoing(uow.conn, message, site, now)
+        except Undeliverable as missing:
+            _failed(message, missing, retries)
+        else:
+            if outgoing.endpoint and (until := circuits.open_until(outgoing.endpoint, now)):
+                message.reschedule(until)
+                outgoing = None
+    await uow.save(message)
+    return outgoing
+
+
+def _deferred_until(message: Message, site: store.Site, now: datetime) -> datetime | None:
+    if not domain.observes_quiet_hours(message.urgent, message.channel):
+        return None
+    return domain.quiet_until(now, site.time_zone, site.policies.quiet_hours_start,
+                              site.policies.quiet_hours_end)
+
+
+async def send(outgoing: Outgoing, sender: Sender, circuits: Circuits) -> Exception | None:
+    """Send, outside any transaction; the failure, or None when it went."""
+    message = outgoing.message
+    with _delivery_span(message):
+        try:
+            await outgoing.send(sender)
+        except Exception as failure:  # every failure is logged by class and retried
+            log.warning("message %s attempt %s failed: %s", message.id, message.attempts + 1,
+                        type(failure).__name__)
+            if outgoing.endpoint:
+                circuits.failed(outgoing.endpoint, utc_now())
+            return failure
+    if outgoing.endpoint:
+        circuits.succeeded(outgoing.endpoint)
+    return None
+
+
+def _delivery_span(message: Message) -> AbstractContextManager[Span]:
+    """Delivering joins the trace of the event that called for the message."""
+    return tracer.start_as_current_span(
+        f"deliver {message.kind.value}", context=context_from(message.trace_context),
+        attributes={"iopnet.channel": message.channel.value})
+
+
+async def record_delivery(uow: UnitOfWork, message_id: str, failure: Exception | None,
+                          retries: Retries) -> None:
+    """How the send went, in the message's stream (a success publishes NotificationSent)."""
+    message = await _message(uow, message_id)
+    if message.status is DeliveryStatus.SENT:
+        return  # another worker sent it after this one's lease lapsed
+    if failure is None:
+        NOTIFICATION_DELIVERIES.labels(message.channel.value, "sent").inc()
+        message.sent(utc_now())
+    elif message.is_pending:  # a message cancelled meanwhile is not retried
+        _failed(message, failure, retries)
     await uow.save(message)
 
 
-async def _attempt(conn: Connection, message: Message, sender: Sender, retries: Retries,
-                   site: store.Site, now: datetime) -> None:
-    with tracer.start_as_current_span(
-        f"deliver {message.kind.value}", context=context_from(message.trace_context),
-        attributes={"iopnet.channel": message.channel.value},
-    ):
-        try:
-            await _send(conn, message, sender, site, now)
-        except Exception as failure:  # every failure is logged by class and retried
-            NOTIFICATION_DELIVERIES.labels(message.channel.value, "failed").inc()
-            retry_at = domain.next_attempt_at(message.attempts + 1, utc_now(),
-                                              retries.backoff_seconds, retries.max_attempts)
-            log.warning("message %s attempt %s failed: %s", message.id, message.attempts + 1,
-                        type(failure).__name__)
-            message.fail(type(failure).__name__, utc_now(), retry_at)
-        else:
-            NOTIFICATION_DELIVERIES.labels(message.channel.value, "sent").inc()
-            message.sent(utc_now())
+def _failed(message: Message, failure: Exception, retries: Retries) -> None:
+    NOTIFICATION_DELIVERIES.labels(message.channel.value, "failed").inc()
+    retry_at = domain.next_attempt_at(message.attempts + 1, utc_now(),
+                                      retries.backoff_seconds, retries.max_attempts)
+    message.fail(type(failure).__name__, utc_now(), retry_at)
 
 
 async def _consent_allows(conn: Connection, message: Message, zone: str, now: datetime
@@ -301,8 +391,8 @@ async def _consent_allows(conn: Connection, message: Message, zone: str, now: da
                             message.recipient_id, needed, today)
 
 
-async def _send(conn: Connection, message: Message, sender: Sender, site: store.Site,
-                now: datetime) -> None:
+async def _outgoing(conn: Connection, message: Message, site: store.Site, now: datetime
+                    ) -> Outgoing:
     facts = message.facts or {}
     if message.channel is Channel.WEBHOOK:
         channels = await store.site_channels(conn, message.site_id)
@@ -313,14 +403,14 @@ async def _send(conn: Connection, message: Message, sender: Sender, site: store.
             message_id=message.id, kind=message.kind.value, cause_type=message.cause_type,
             patient_id=message.patient_id, site_id=message.site_id,
             occurred_at=message.occurred_at, facts=facts)
-        await sender.post_webhook(channels.webhook_url, channels.webhook_secret,
-                                  domain.webhook_body(payload), now)
-        return
+        return Outgoing(message, webhook_url=channels.webhook_url,
+                        webhook_secrets=channels.signing_secrets(now),
+                        webhook_body=domain.webhook_body(payload))
     address = await store.email_address(conn, message.patient_id, message.recipient_role,
                                         message.recipient_id, message.site_id)
     if not address:
         raise NoContactAddress()
-    await sender.send_email(address, await _render(conn, message, site, now), message)
+    return Outgoing(message, email_to=address, email=await _render(conn, message, site, now))
 
 
 async def _render(conn: Connection, message: Message, site: store.Site, now: datetime

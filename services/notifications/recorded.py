@@ -55,10 +55,12 @@ async def on_site_channels_set(conn: Connection, event: SiteChannelsSet,
                                envelope: EventEnvelope) -> None:
     await conn.execute(
         "INSERT INTO site_channels (site_id, clinician_alert_email, webhook_url, webhook_secret,"
-        " updated_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (site_id) DO UPDATE SET"
-        " clinician_alert_email = $2, webhook_url = $3, webhook_secret = $4, updated_at = $5",
+        " previous_webhook_secret, previous_secret_until, updated_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (site_id) DO UPDATE SET"
+        " clinician_alert_email = $2, webhook_url = $3, webhook_secret = $4,"
+        " previous_webhook_secret = $5, previous_secret_until = $6, updated_at = $7",
         event.site_id, event.clinician_alert_email, event.webhook_url, event.webhook_secret,
-        envelope.time)
+        event.previous_webhook_secret, event.previous_secret_until, envelope.time)
 
 
 async def on_site_template_set(conn: Connection, event: SiteTemplateSet,

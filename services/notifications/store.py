@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -120,7 +121,8 @@ async def session_starts(conn: Connection, patient_id: str) -> list[datetime]:
 
 async def site_channels(conn: Connection, site_id: str) -> SiteChannels:
     row = await conn.fetchrow(
-        "SELECT clinician_alert_email, webhook_url, webhook_secret FROM site_channels"
+        "SELECT clinician_alert_email, webhook_url, webhook_secret, previous_webhook_secret,"
+        " previous_secret_until FROM site_channels"
         " WHERE site_id = $1", site_id)
     return SiteChannels(site_id, **dict(row)) if row else SiteChannels(site_id)
 
@@ -205,7 +207,7 @@ async def urgent_cause_placed(conn: Connection, cause_id: str, recipient: Recipi
 async def latest_urgent_alert(conn: Connection, patient_id: str, recipient: Recipient
                               ) -> str | None:
     """The recipient's pending alert about the patient, else the last one sent; locked, so
-    a delivery in flight finishes (and is seen as sent) before a cause is placed."""
+    a delivery being leased waits for the cause to be placed (or the cause sees its lease)."""
     message_id = await conn.fetchval(
         "SELECT id FROM messages WHERE patient_id = $1"
         " AND kind = $2 AND recipient_role = $3 AND recipient_id = $4"
@@ -241,18 +243,53 @@ async def deliveries_of(conn: Connection, message_id: uuid.UUID) -> list[dict[st
 
 @dataclass(frozen=True)
 class Claimed:
-    """A due message, locked for this transaction; the rest of it is in its stream."""
+    """A due message, leased to this worker; the rest of it is in its stream."""
 
     id: str
+    site_id: str
     correlation_id: str
     cause_id: str
 
 
-async def claim_due(conn: Connection, due_by: datetime | None = None) -> Claimed | None:
-    """The most overdue pending message (due by ``due_by``, default now), locked for this
-    transaction; others skip it."""
+async def claim_due(conn: Connection, lease_seconds: float, site_limit: int,
+                    passed: Sequence[str] = ()) -> Claimed | None:
+    """The most overdue pending message not leased already (nor in ``passed``), of a site
+    with fewer than ``site_limit`` sends in flight (all workers together), leased for
+    ``lease_seconds``.
+
+    The row is locked only while this transaction runs; the lease is what keeps the
+    message this worker's while it is sent, outside any transaction."""
     row = await conn.fetchrow(
-        "SELECT id::text, correlation_id, cause_id FROM messages WHERE status = 'pending'"
-        " AND due_at <= coalesce($1, now()) ORDER BY urgent DESC, due_at"
-        " LIMIT 1 FOR UPDATE SKIP LOCKED", due_by)
-    return Claimed(**dict(row)) if row else None
+        "SELECT m.id::text, m.site_id, m.correlation_id, m.cause_id FROM messages m"
+        " LEFT JOIN message_leases l ON l.message_id = m.id"
+        " WHERE m.status = 'pending' AND m.due_at <= now()"
+        " AND (l.leased_until IS NULL OR l.leased_until <= now())"
+        " AND (SELECT count(*) FROM message_leases f WHERE f.site_id = m.site_id"
+        "      AND f.leased_until > now()) < $1 AND m.id <> ALL($2::uuid[])"
+        " ORDER BY m.urgent DESC, m.due_at LIMIT 1 FOR UPDATE OF m SKIP LOCKED",
+        site_limit, list(passed))
+    if row is None:
+        return None
+    claimed = Claimed(**dict(row))
+    await lease(conn, claimed, lease_seconds)
+    return claimed
+
+
+async def lease(conn: Connection, claimed: Claimed, seconds: float) -> None:
+    """The message is this worker's (no other claims it) for ``seconds`` from now."""
+    await conn.execute(
+        "INSERT INTO message_leases (message_id, site_id, leased_until)"
+        " VALUES ($1::uuid, $2, now() + $3 * interval '1 second') ON CONFLICT (message_id)"
+        " DO UPDATE SET leased_until = EXCLUDED.leased_until", claimed.id, claimed.site_id,
+        seconds)
+
+
+async def release(conn: Connection, message_id: str) -> None:
+    await conn.execute("DELETE FROM message_leases WHERE message_id = $1::uuid", message_id)
+
+
+async def is_leased(conn: Connection, message_id: str) -> bool:
+    """A worker is sending this message now (its lease has not lapsed)."""
+    return bool(await conn.fetchval(
+        "SELECT 1 FROM message_leases WHERE message_id = $1::uuid AND leased_until > now()",
+        message_id))

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
 
+from iopnet.envelope import utc_now
 from iopnet.eventstore import Cause
 from iopnet.migrate import DataUpgrade
 from iopnet.unit_of_work import UnitOfWork
@@ -61,7 +63,7 @@ async def _site_settings(uow: UnitOfWork) -> None:
             "SELECT site_id, clinician_alert_email, webhook_url, webhook_secret"
             " FROM site_channels ORDER BY updated_at"):
         settings = SiteSettings(row["site_id"])
-        settings.set_channels(SiteChannels(**dict(row)))
+        settings.set_channels(SiteChannels(**dict(row)), utc_now(), timedelta(0))
         await uow.save(settings)
     for row in await uow.conn.fetch(
             "SELECT site_id, kind, subject, body FROM site_templates ORDER BY updated_at"):

@@ -263,6 +263,13 @@ def test_production_values(helm: Path) -> None:
         worker = deployments[f"{RELEASE}-{service}-worker"]["spec"]["template"]["spec"]
         smtp = env_of(worker["containers"][0]).get("IOPNET_SMTP_HOST")
         assert (smtp is not None) == (service == "notifications"), service
+        api = deployments[f"{RELEASE}-{service}-api"]["spec"]["template"]["spec"]
+        assert "IOPNET_SMTP_PASSWORD" not in env_of(api["containers"][0]), "the worker sends"
+    notifier = env_of(deployments[f"{RELEASE}-notifications-worker"]["spec"]["template"][
+        "spec"]["containers"][0])
+    assert notifier["IOPNET_SMTP_STARTTLS"]["value"] == "true"
+    assert secret_ref(notifier["IOPNET_SMTP_USERNAME"]) == ("iopnet-smtp", "username")
+    assert secret_ref(notifier["IOPNET_SMTP_PASSWORD"]) == ("iopnet-smtp", "password")
 
     (monitor,) = by_kind(manifests, "ServiceMonitor").values()
     assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"

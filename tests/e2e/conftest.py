@@ -41,7 +41,8 @@ async def stack(infra: Endpoints, mail: MailCatcher, tmp_path_factory: pytest.Te
         operator_key=new_key().plaintext, ports={s: free_port() for s in SERVICES},
         consumer_group_suffix=f"-e2e-{run}", log_dir=tmp_path_factory.mktemp("logs"),
         extra_env={"IOPNET_SMTP_HOST": mail.host, "IOPNET_SMTP_PORT": str(mail.port),
-                   **FAST_DELIVERY},
+                   # the webhook receivers listen on 127.0.0.1
+                   "IOPNET_WEBHOOK_ALLOW_INTERNAL_ADDRESSES": "true", **FAST_DELIVERY},
     )
     await system.migrate()
     system.start()

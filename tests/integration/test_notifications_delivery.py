@@ -155,12 +155,14 @@ async def notifications(fresh_database: FreshDatabase, mail: MailCatcher,
                         ) -> AsyncIterator[Notifications]:
     monkeypatch.setenv("IOPNET_SCHEDULE_BATCH_SETTLE_SECONDS", "0")
     monkeypatch.setenv("IOPNET_URGENT_ALERT_GATHER_SECONDS", "0")
+    monkeypatch.setenv("IOPNET_WEBHOOK_ALLOW_INTERNAL_ADDRESSES", "true")  # the receivers
     notification_settings.current.cache_clear()
     dsn = await fresh_database("notifications")
     await apply_migrations(dsn, [Path("services/notifications/migrations")])
     settings = NotificationsSettings(
         database_url=dsn, smtp_port=mail.port, delivery_backoff_seconds=0.05,
-        delivery_poll_seconds=0.1, schedule_batch_settle_seconds=0)
+        delivery_poll_seconds=0.1, schedule_batch_settle_seconds=0,
+        webhook_timeout_seconds=5, webhook_allow_internal_addresses=True)
     pool = await create_pool(dsn)
     async with pool.acquire() as conn:
         onboarded = SiteOnboarded(site_id=SITE, name="North Clinic",
@@ -169,8 +171,7 @@ async def notifications(fresh_database: FreshDatabase, mail: MailCatcher,
         await commands.set_channels(commands.unit_of_work(conn, CAUSE),
                                     SiteChannels(SITE, CLINIC_EMAIL, hooks.url, SECRET))
     hooks.received.clear()
-    async with httpx.AsyncClient(timeout=5) as http:
-        yield Notifications(pool, settings, Postman(settings, http))
+    yield Notifications(pool, settings, Postman.of(settings))
     await pool.close()
     notification_settings.current.cache_clear()
 
@@ -513,8 +514,8 @@ async def test_the_api_sets_contacts_channels_and_templates_and_lists_messages(
         assert {k: message[k] for k in ("channel", "recipient_role", "status", "attempts")} == {
             "channel": "email", "recipient_role": "patient", "status": "sent", "attempts": 2}
         log = (await api.get(f"/v1/messages/{message['id']}/deliveries")).json()
-        assert [(d["attempt"], d["outcome"], d["error_class"]) for d in log["deliveries"]] == [
-            (1, "failed", "NoContactAddress"), (2, "sent", None)]
+        assert [(d["attempt"], d["outcome"], d["reason"]) for d in log["deliveries"]] == [
+            (1, "failed", "not_configured"), (2, "sent", None)]
         assert (await api.get(f"/v1/messages/{uuid.uuid4()}/deliveries")).status_code == 404
 
 
@@ -672,19 +673,22 @@ async def test_a_signal_arriving_while_its_alert_is_being_sent_follows_up(
     await n.apply(_risk(patient_id, RiskSignal.CSSRS_HIGH))
     await n.pool.execute("UPDATE messages SET due_at = now() + interval '1 hour'"
                          " WHERE patient_id = $1 AND recipient_role = 'site'", patient_id)
-    async with n.pool.acquire() as sender, sender.transaction():
-        # Delivery holds the clinician's alert while it sends it.
-        claimed = await store.claim_due(sender)
+    async with n.pool.acquire() as conn, conn.transaction():
+        # Delivery leases the clinician's alert, commits, and sends it outside any transaction.
+        claimed = await store.claim_due(conn, lease_seconds=60, site_limit=2)
         assert claimed is not None
-        uow = commands.unit_of_work(sender, CAUSE)
+    uow_conn = await n.pool.acquire()
+    try:
+        uow = commands.unit_of_work(uow_conn, CAUSE)
         message = await uow.load(Message, claimed.id)
         assert message is not None and message.recipient_role.value == "clinician"
-        placing = asyncio.create_task(n.apply(_risk(patient_id, RiskSignal.PHQ9_ITEM9)))
-        await asyncio.sleep(0.3)
-        assert not placing.done()  # it waits for the delivery to finish
-        message.sent(utc_now())
-        await uow.save(message)
-    await asyncio.wait_for(placing, timeout=5)
+        # A new cause while it is in flight: placed at once, not folded into what has left.
+        await asyncio.wait_for(n.apply(_risk(patient_id, RiskSignal.PHQ9_ITEM9)), timeout=5)
+        async with uow_conn.transaction():
+            await commands.record_delivery(uow, claimed.id, None, commands.Retries(1, 6))
+            await store.release(uow_conn, claimed.id)
+    finally:
+        await n.pool.release(uow_conn)
     clinician = [m for m in await n.messages(patient_id) if m["recipient_role"] == "clinician"]
     assert sorted((m["status"], m["facts"]["alert_reasons"][-1]) for m in clinician) == [
         ("pending", "phq9_item9"), ("sent", "cssrs_high")]

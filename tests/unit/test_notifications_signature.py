@@ -2,11 +2,12 @@
 
 import hashlib
 import hmac
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.notifications.domain import webhook_body, webhook_payload
+from services.notifications.domain import SiteChannels, webhook_body, webhook_payload
 from services.notifications.domain.signature import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -74,3 +75,34 @@ def test_the_payload_carries_codes_and_ids_and_is_serialized_stably() -> None:
     }
     assert webhook_body(payload) == webhook_body(dict(reversed(list(payload.items()))))
     assert b" " not in webhook_body(payload)
+
+
+def test_during_a_rotation_the_header_carries_both_signatures_the_new_one_first() -> None:
+    headers = signed_headers(["new-secret-0123456789", SECRET], BODY, NOW)
+    new, old = headers[SIGNATURE_HEADER].split(",")
+    timestamp = headers[TIMESTAMP_HEADER]
+    assert verify("new-secret-0123456789", BODY, timestamp, new, NOW)
+    assert verify(SECRET, BODY, timestamp, old, NOW)
+    # a receiver holding either secret accepts the request as a whole
+    for secret in ("new-secret-0123456789", SECRET):
+        assert verify(secret, BODY, timestamp, headers[SIGNATURE_HEADER], NOW)
+
+
+def test_a_changed_secret_keeps_the_old_one_signing_for_the_overlap_only() -> None:
+    overlap = timedelta(hours=24)
+    first = SiteChannels("site-north", webhook_url="https://ehr.example.org/h",
+                         webhook_secret=SECRET)
+    assert first.replacing(SiteChannels("site-north"), NOW, overlap).signing_secrets(NOW) == (
+        SECRET,)
+    rotated = replace(first, webhook_secret="new-secret-0123456789").replacing(
+        first, NOW, overlap)
+    assert rotated.signing_secrets(NOW + timedelta(hours=23)) == (
+        "new-secret-0123456789", SECRET)
+    assert rotated.signing_secrets(NOW + overlap) == ("new-secret-0123456789",)
+    # Setting the channels again with the same secret keeps the overlap that is running.
+    again = replace(rotated, clinician_alert_email="a@example.org",
+                    previous_webhook_secret=None, previous_secret_until=None).replacing(
+        rotated, NOW + timedelta(hours=1), overlap)
+    assert again.previous_secret_until == NOW + overlap
+    assert again.signing_secrets(NOW + timedelta(hours=2)) == (
+        "new-secret-0123456789", SECRET)

@@ -16,7 +16,7 @@ from iopnet.catalog import Scope
 from iopnet.db import Connection
 from iopnet.idempotency import Answer, IdempotencyKey, execute
 from iopnet.problems import not_found
-from services.notifications import commands, store
+from services.notifications import commands, domain, store
 from services.notifications.api.models import (
     DeliveriesView,
     DeliveryView,
@@ -53,8 +53,9 @@ async def read_deliveries(message_id: uuid.UUID, db: Reader) -> DeliveriesView:
         deliveries = await store.deliveries_of(conn, message_id)
     if deliveries is None:
         raise not_found("message", str(message_id))
-    return DeliveriesView(message_id=message_id,
-                          deliveries=[DeliveryView.model_validate(d) for d in deliveries])
+    return DeliveriesView(message_id=message_id, deliveries=[
+        DeliveryView(attempt=d["attempt"], at=d["at"], outcome=d["outcome"],
+                     reason=domain.failure_reason(d["error_class"])) for d in deliveries])
 
 
 @router.put("/patients/{patient_id}/contact", responses={200: {"model": PatientContactView}})

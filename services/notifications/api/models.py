@@ -40,7 +40,8 @@ class ChannelsRequest(Strict):
     clinician_alert_email: Email | None = None
     webhook_url: str | None = Field(default=None, max_length=2000, examples=[
         "https://ehr.example.org/iopnet/webhook"],
-        description="https; plain http only to 127.0.0.1, localhost or ::1")
+        description="https to a public address (not loopback, private, link-local,"
+        " unique-local, carrier-grade NAT or cloud metadata)")
     webhook_secret: str | None = Field(default=None, min_length=16, max_length=200,
                                        description="The HMAC-SHA256 key; never shown again")
 
@@ -91,8 +92,10 @@ class PatientMessagesView(BaseModel):
 class DeliveryView(BaseModel):
     attempt: int
     at: datetime
-    outcome: str
-    error_class: str | None
+    outcome: str = Field(description="sent, failed or withheld")
+    reason: str | None = Field(description=(
+        "Why an attempt failed, coarsely: not_configured (no address or webhook yet),"
+        " refused (the endpoint answered, but not 2xx) or unreachable (anything else)."))
 
 
 class DeliveriesView(BaseModel):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -22,6 +24,9 @@ from services.notifications.api.models import (
     TemplateView,
 )
 from services.notifications.domain import MessageKind, SiteChannels, Template
+from services.notifications.domain.addresses import forbidden_range, literal_address
+from services.notifications.settings import current as current_settings
+from services.notifications.webhook_client import Resolver, system_resolver
 
 router = APIRouter(prefix="/v1/sites/{site_id}", tags=["site settings"])
 Admin = Annotated[SiteDatabase, Depends(site_database(Scope.NOTIFICATIONS_ADMIN))]
@@ -52,7 +57,7 @@ async def set_channels(site_id: Identifier, body: ChannelsRequest, request: Requ
                        ) -> JSONResponse:
     """Where the site's clinician alerts (email) and webhooks go. Replaces what was set."""
     _own_site(db, site_id)
-    if body.webhook_url is not None and (problem := domain.webhook_url_problem(body.webhook_url)):
+    if body.webhook_url is not None and (problem := await _webhook_url_problem(body.webhook_url)):
         raise Problem(422, "validation", "The request is not valid", problem,
                       errors=[{"pointer": "#/webhook_url", "detail": problem}])
     if (body.webhook_url is None) != (body.webhook_secret is None):
@@ -64,10 +69,36 @@ async def set_channels(site_id: Identifier, body: ChannelsRequest, request: Requ
                             body.webhook_secret)
 
     async def record(conn: Connection) -> Answer:
-        await commands.set_channels(commands.unit_of_work(conn, cause), channels)
-        return Answer(200, _channels_view(channels).model_dump(mode="json"))
+        recorded = await commands.set_channels(commands.unit_of_work(conn, cause), channels)
+        return Answer(200, _channels_view(recorded).model_dump(mode="json"))
 
     return await execute(request, db, idempotency_key, body, record)
+
+
+#: Resolving a webhook's name when it is set; the send resolves (and checks) it again.
+RESOLVE_SECONDS = 2
+resolver: Resolver = system_resolver
+
+
+async def _webhook_url_problem(url: str) -> str | None:
+    """Why the URL is refused: by its form, or because its name resolves to an internal
+    address now (a name that does not resolve yet is checked again at each send)."""
+    allow_internal = current_settings().webhook_allow_internal_addresses
+    if (problem := domain.webhook_url_problem(url, allow_internal=allow_internal)):
+        return problem
+    host = urlsplit(url).hostname or ""
+    if allow_internal or literal_address(host) is not None:
+        return None
+    try:
+        async with asyncio.timeout(RESOLVE_SECONDS):
+            addresses = await resolver(host, 443)
+    except (OSError, TimeoutError):
+        return None
+    for address in addresses:
+        if (internal := forbidden_range(address)) is not None:
+            return (f"the name resolves to a {internal} address:"
+                    " webhooks go to the public internet")
+    return None
 
 
 @router.get("/channels", response_model=ChannelsView)

@@ -25,7 +25,12 @@ from services.notifications.domain.quiet_hours import (
     observes_quiet_hours,
     quiet_until,
 )
-from services.notifications.domain.retry import MAX_ATTEMPTS, next_attempt_at, retry_delay
+from services.notifications.domain.retry import (
+    MAX_ATTEMPTS,
+    failure_reason,
+    next_attempt_at,
+    retry_delay,
+)
 from services.notifications.domain.templates import (
     DEFAULT_TEMPLATES,
     EMAIL_KINDS,
@@ -80,6 +85,7 @@ __all__ = [
     "causes_of",
     "declined_alert",
     "discharge_notice",
+    "failure_reason",
     "family_progress_update",
     "family_schedule_update",
     "headline",

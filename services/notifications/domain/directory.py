@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from iopnet.aggregate import Aggregate
 from iopnet.catalog import DomainEvent
 from services.notifications.domain.channels import SiteChannels
@@ -50,10 +52,16 @@ class SiteSettings(Aggregate):
         self.channels = SiteChannels(aggregate_id)
         self.templates: dict[MessageKind, Template] = {}
 
-    def set_channels(self, channels: SiteChannels) -> None:
+    def set_channels(self, channels: SiteChannels, now: datetime, overlap: timedelta
+                     ) -> SiteChannels:
+        """Replace the channels; a rotated webhook secret still signs for ``overlap``."""
+        channels = channels.replacing(self.channels, now, overlap)
         self.record(SiteChannelsSet(
             site_id=self.id, clinician_alert_email=channels.clinician_alert_email,
-            webhook_url=channels.webhook_url, webhook_secret=channels.webhook_secret))
+            webhook_url=channels.webhook_url, webhook_secret=channels.webhook_secret,
+            previous_webhook_secret=channels.previous_webhook_secret,
+            previous_secret_until=channels.previous_secret_until))
+        return channels
 
     def set_template(self, kind: MessageKind, template: Template) -> None:
         self.record(SiteTemplateSet(site_id=self.id, kind=kind.value,
@@ -63,6 +71,8 @@ class SiteSettings(Aggregate):
     def apply(self, event: DomainEvent) -> None:
         if isinstance(event, SiteChannelsSet):
             self.channels = SiteChannels(self.id, event.clinician_alert_email,
-                                         event.webhook_url, event.webhook_secret)
+                                         event.webhook_url, event.webhook_secret,
+                                         event.previous_webhook_secret,
+                                         event.previous_secret_until)
         elif isinstance(event, SiteTemplateSet):
             self.templates[MessageKind(event.kind)] = Template(event.subject_line, event.body)

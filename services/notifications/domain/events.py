@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from iopnet.catalog import Channel, PrivateNetworkEvent, PrivatePatientEvent, RecipientRole
+from iopnet.catalog.upcasting import upcaster
 
 
 class PatientContactSet(PrivatePatientEvent):
@@ -31,11 +32,23 @@ class SupportPersonContactSet(PrivatePatientEvent):
 
 
 class SiteChannelsSet(PrivateNetworkEvent):
-    """Where the site's clinician alerts and webhooks go; replaces what was set."""
+    """Where the site's clinician alerts and webhooks go; replaces what was set.
+
+    A rotated secret stays in use beside the new one until ``previous_secret_until``."""
+
+    schema_version: ClassVar[int] = 2  # 2: previous_webhook_secret, previous_secret_until
 
     clinician_alert_email: str | None = None
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    previous_webhook_secret: str | None = None
+    previous_secret_until: datetime | None = None
+
+
+@upcaster(SiteChannelsSet, 1)
+def _no_previous_secret(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 channels were set before rotation had an overlap: nothing signs beside them."""
+    return {**data, "previous_webhook_secret": None, "previous_secret_until": None}
 
 
 class SiteTemplateSet(PrivateNetworkEvent):

@@ -18,3 +18,19 @@ def next_attempt_at(failed_attempt: int, failed_at: datetime, base_seconds: floa
     if failed_attempt >= max_attempts:
         return None
     return failed_at + retry_delay(failed_attempt, base_seconds)
+
+
+#: Failures a partner may be told of by name: nothing about its endpoint's network.
+_NOT_CONFIGURED = frozenset({"NoContactAddress", "NoWebhookConfigured"})
+
+
+def failure_reason(error_class: str | None) -> str | None:
+    """What the API says of a failed attempt: coarse, so the worker tells no one which
+    ports and hosts answer (a connection refused and a timeout read the same)."""
+    if error_class is None:
+        return None
+    if error_class in _NOT_CONFIGURED:
+        return "not_configured"
+    if error_class == "WebhookRefused":
+        return "refused"
+    return "unreachable"

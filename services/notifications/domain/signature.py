@@ -1,14 +1,18 @@
 """Webhook signatures: HMAC-SHA256 over "<timestamp>.<body>", as a receiver verifies them.
 
 Headers: ``X-Iopnet-Timestamp`` (Unix seconds) and ``X-Iopnet-Signature: v1=<hex>``.
-A receiver recomputes the HMAC with the site's secret, compares in constant
-time, and refuses a timestamp too far from its clock (a replayed request).
+While a rotated secret overlaps with its successor, the header carries one
+signature per secret, the current one first: ``v1=<new hex>,v1=<old hex>``.
+A receiver recomputes the HMAC with the secret it holds, accepts the request
+when any signature matches (compared in constant time), and refuses a
+timestamp too far from its clock (a replayed request).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
 from datetime import datetime
 
 TIMESTAMP_HEADER = "X-Iopnet-Timestamp"
@@ -23,9 +27,13 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"{VERSION}={mac.hexdigest()}"
 
 
-def signed_headers(secret: str, body: bytes, now: datetime) -> dict[str, str]:
+def signed_headers(secrets: str | Sequence[str], body: bytes, now: datetime
+                   ) -> dict[str, str]:
+    """The headers of a webhook signed with each secret (during a rotation, new and old)."""
     timestamp = int(now.timestamp())
-    return {TIMESTAMP_HEADER: str(timestamp), SIGNATURE_HEADER: sign(secret, timestamp, body)}
+    keys = [secrets] if isinstance(secrets, str) else list(secrets)
+    return {TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: ",".join(sign(key, timestamp, body) for key in keys)}
 
 
 def verify(secret: str, body: bytes, timestamp: str, signature: str, now: datetime,

@@ -121,9 +121,38 @@ app.kubernetes.io/part-of: iopnet
       name: {{ $root.Values.operatorKey.existingSecret }}
       key: {{ $root.Values.operatorKey.digestsKey }}
 {{- end }}
+{{- if and (eq .name "notifications") (eq .role "worker") $root.Values.smtp.host }}
+{{ include "iopnet.env.smtp" $root }}
+{{- end }}
 {{ include "iopnet.env.common" (dict "root" $root "name" .name "role" .role) }}
 {{- with .svc.extraEnv }}
 {{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Environment: notifications' SMTP relay (its worker only: the one that sends). */}}
+{{- define "iopnet.env.smtp" -}}
+- name: IOPNET_SMTP_HOST
+  value: {{ .Values.smtp.host | quote }}
+- name: IOPNET_SMTP_PORT
+  value: {{ .Values.smtp.port | quote }}
+- name: IOPNET_SMTP_FROM
+  value: {{ .Values.smtp.from | quote }}
+- name: IOPNET_SMTP_STARTTLS
+  value: {{ .Values.smtp.starttls | quote }}
+- name: IOPNET_SMTP_TLS
+  value: {{ .Values.smtp.tls | quote }}
+{{- with .Values.smtp.existingSecret }}
+- name: IOPNET_SMTP_USERNAME
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.smtp.usernameKey }}
+- name: IOPNET_SMTP_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.smtp.passwordKey }}
 {{- end }}
 {{- end }}
 
