@@ -35,6 +35,7 @@ os.environ.setdefault("IOPNET_TOPIC_NAMESPACE", f"bench{uuid.uuid4().hex[:6]}")
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import shlex
 import socket
@@ -42,14 +43,14 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
-from bench import baseline, clock
+from bench import baseline, clock, profile
 from bench.load import Round, Send, closed_loop, load_average, open_loop, percentile
 from iopctl import infra
 from iopctl.kafka_admin import ensure_topics
@@ -96,6 +97,8 @@ class Options:
     pg_dsn: str | None
     kafka_bootstrap: str | None
     write: bool
+    profile: Path | None
+    rounds_only: bool
 
 
 @dataclass
@@ -111,6 +114,7 @@ class Results:
     catch_up_load: dict[str, float] = field(default_factory=dict)
     revocation: list[float] = field(default_factory=list)
     memory: dict[str, float] = field(default_factory=dict)
+    profiles: dict[str, str] = field(default_factory=dict)
 
 
 def free_ports(count: int) -> list[int]:
@@ -179,15 +183,36 @@ async def iopnet_round(site: Api, options: Options) -> tuple[dict[str, Round], f
 
 
 async def alternate_rounds(http: httpx.AsyncClient, baseline_url: str, site: Api,
-                           options: Options, results: Results) -> None:
+                           pids: dict[str, int], options: Options, results: Results) -> None:
     for number in range(1, options.rounds + 1):
+        profiled = options.profile if number == 1 else None
         print(f"round {number}/{options.rounds}: baseline ...", flush=True)
-        results.baseline.append(await baseline_round(http, baseline_url, options))
+        async with sampled(pids["baseline"], profiled, "baseline", options.requests, results):
+            results.baseline.append(await baseline_round(http, baseline_url, options))
         print(f"round {number}/{options.rounds}: iopnet ...", flush=True)
-        rounds, patients_per_second = await iopnet_round(site, options)
+        async with sampled(pids["intake"], profiled, "intake API", 4 * options.requests,
+                           results):
+            rounds, patients_per_second = await iopnet_round(site, options)
         for name, measured in rounds.items():
             results.routes.setdefault(name, []).append(measured)
         results.admission_rates.append(patients_per_second)
+
+
+@contextlib.asynccontextmanager
+async def sampled(pid: int, folder: Path | None, name: str, requests: int,
+                  results: Results) -> AsyncIterator[None]:
+    """With ``--profile``: py-spy samples the process for the block; a summary is kept."""
+    if folder is None:
+        yield
+        return
+    output = folder / f"{name.replace(' ', '-')}.txt"
+    recorder = profile.start(pid, output)
+    await asyncio.sleep(1)  # py-spy attaches
+    try:
+        yield
+    finally:
+        profile.stop(recorder)
+    results.profiles[name] = profile.summary(output, requests)
 
 
 # --- propagation and catch-up ------------------------------------------------------------
@@ -316,11 +341,13 @@ async def main(options: Options) -> Results:
             await until(functools.partial(_answers, http, baseline_url))
             operator = Api(stack, http, stack.operator_key)
             site = await set_up_site(operator)
-            await alternate_rounds(http, baseline_url, site, options, results)
-            await propagation_under_load(site, databases, options, results)
-            await catch_up(stack, site, databases, options, results)
-            print(f"revocation ({options.revocations} samples) ...", flush=True)
-            results.revocation = await revocation(operator, options.revocations)
+            pids = {"baseline": raw.pid, "intake": stack.processes["intake-api"].pid}
+            await alternate_rounds(http, baseline_url, site, pids, options, results)
+            if not options.rounds_only:
+                await propagation_under_load(site, databases, options, results)
+                await catch_up(stack, site, databases, options, results)
+                print(f"revocation ({options.revocations} samples) ...", flush=True)
+                results.revocation = await revocation(operator, options.revocations)
         results.memory = {name: resident_mib(p.pid) for name, p in stack.processes.items()}
         results.memory["baseline"] = resident_mib(raw.pid)
     finally:
@@ -366,8 +393,10 @@ def report(results: Results, options: Options, command: str) -> str:
     admissions = statistics.median(results.admission_rates)
     lines += ["", f"Admissions (referral, two assessments, admission): "
               f"{admissions:.1f} patients/s (rounds: "
-              f"{', '.join(f'{r:.1f}' for r in results.admission_rates)}).", "",
-              f"Propagation under load: {options.samples} admissions started at "
+              f"{', '.join(f'{r:.1f}' for r in results.admission_rates)})."]
+    if options.rounds_only:
+        return _tail(results, lines)
+    lines += ["", f"Propagation under load: {options.samples} admissions started at "
               f"{results.offered_rate:.1f} patients/s (half the maximum) to a program with "
               f"{len(GROUPS)} weekly groups, {DAYS_PER_WEEK} days a week for {PLANNED_WEEKS} "
               f"weeks, over {results.offered_seconds:.0f} s (load {results.offered_load:.1f}); "
@@ -385,9 +414,16 @@ def report(results: Results, options: Options, command: str) -> str:
         lines.append(f"| {name} | {caught.events} | {caught.seconds:.1f} | {caught.rate:.0f} "
                      f"| {results.catch_up_load[name]:.1f} |")
     lines += ["", "| measure | n | p50 | p95 | p99 | max |", "|---|---|---|---|---|---|",
-              latency_row("key revoked → refused in 5 services", results.revocation), "",
-              "| process | RSS after the run |", "|---|---|"]
+              latency_row("key revoked → refused in 5 services", results.revocation)]
+    return _tail(results, lines)
+
+
+def _tail(results: Results, lines: list[str]) -> str:
+    lines += ["", "| process | RSS after the run |", "|---|---|"]
     lines += [f"| {name} | {mib:.0f} MiB |" for name, mib in sorted(results.memory.items())]
+    for name, summary in results.profiles.items():
+        lines += ["", f"Profile of the {name} in round 1 (py-spy, on-CPU samples):", "",
+                  summary.rstrip()]
     return "\n".join(lines) + "\n"
 
 
@@ -425,9 +461,14 @@ def parse(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--kafka-bootstrap", default=os.environ.get("IOPNET_BENCH_KAFKA"))
     parser.add_argument("--no-write", dest="write", action="store_false",
                         help="print only; do not add the results to docs/benchmarks.md")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="sample the intake API and the baseline with py-spy in round 1")
+    parser.add_argument("--rounds-only", action="store_true",
+                        help="only the alternating rounds (to compare two commits quickly)")
     args = parser.parse_args(argv)
     return Options(args.requests, args.rounds, args.concurrency, args.samples, args.backlog,
-                   args.revocations, args.pg_dsn, args.kafka_bootstrap, args.write)
+                   args.revocations, args.pg_dsn, args.kafka_bootstrap, args.write,
+                   args.profile, args.rounds_only)
 
 
 if __name__ == "__main__":
