@@ -8,6 +8,7 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -32,6 +33,13 @@ class Round:
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
     load: float = 0.0
+    #: CPU the serving process spent (user + system): what bounds throughput on a
+    #: machine short of cores, and far steadier than throughput when others load it.
+    cpu_seconds: float = 0.0
+
+    @property
+    def cpu_ms(self) -> float:
+        return self.cpu_seconds / len(self.latencies) * 1000 if self.latencies else 0.0
 
     @property
     def rate(self) -> float:
@@ -46,9 +54,20 @@ class Round:
         return percentile(self.latencies, 0.99) * 1000
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def closed_loop(route: str, sends: Iterator[Send], concurrency: int,
-                      expect: int = 201) -> tuple[Round, list[httpx.Response]]:
-    """Send every request of ``sends``, ``concurrency`` at a time; each must answer ``expect``."""
+                      expect: int = 201, server: int | None = None
+                      ) -> tuple[Round, list[httpx.Response]]:
+    """Send every request of ``sends``, ``concurrency`` at a time; each must answer ``expect``.
+    ``server``: the pid of the process serving them, whose CPU time is measured."""
     measured = Round(route)
     answers: list[httpx.Response] = []
 
@@ -61,9 +80,10 @@ async def closed_loop(route: str, sends: Iterator[Send], concurrency: int,
                 raise RuntimeError(f"{route}: {answer.status_code} {answer.text[:300]}")
             answers.append(answer)
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds(server) if server else 0.0
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     measured.seconds = time.perf_counter() - started
+    measured.cpu_seconds = cpu_seconds(server) - cpu if server else 0.0
     measured.load = load_average()
     return measured, answers
 

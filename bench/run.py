@@ -154,30 +154,34 @@ def _sends(count: int, send: Callable[[int], Awaitable[httpx.Response]]) -> Iter
     return (functools.partial(send, n) for n in range(count))
 
 
-async def baseline_round(http: httpx.AsyncClient, url: str, options: Options) -> Round:
+async def baseline_round(http: httpx.AsyncClient, url: str, pid: int, options: Options
+                         ) -> Round:
     body = {"source": "provider", "patient": ADA}
     measured, _ = await closed_loop(
         "baseline", _sends(options.requests, lambda _: http.post(url, json=body)),
-        options.concurrency)
+        options.concurrency, server=pid)
     return measured
 
 
-async def iopnet_round(site: Api, options: Options) -> tuple[dict[str, Round], float]:
-    """The three write routes, each over ``requests`` patients; patients admitted a second."""
+async def iopnet_round(site: Api, pid: int, options: Options
+                       ) -> tuple[dict[str, Round], float]:
+    """The three write routes, each over ``requests`` patients; patients admitted a second.
+    ``pid``: intake's API."""
     n, c = options.requests, options.concurrency
     referred, answers = await closed_loop(ROUTES["referral"], _sends(n, lambda _: site.post(
-        "intake", "/v1/referrals", json={"source": "provider", "patient": ADA})), c)
+        "intake", "/v1/referrals", json={"source": "provider", "patient": ADA})), c, server=pid)
     patients = [a.json()["patient_id"] for a in answers]
     # All PHQ-9s, then all C-SSRSs: two writes to one patient's stream never race.
     assessments = [{"instrument": "phq9", "items": SEVERE_NO_ITEM9},
                    {"instrument": "cssrs", "answers": NO_RISK}]
     assessed, _ = await closed_loop(ROUTES["assessment"], _sends(2 * n, lambda k: site.post(
-        "intake", f"/v1/patients/{patients[k % n]}/assessments", json=assessments[k // n])), c)
+        "intake", f"/v1/patients/{patients[k % n]}/assessments", json=assessments[k // n])), c,
+        server=pid)
     admission = {"program_id": PROGRAM, "start_date": site_today().isoformat(),
                  "days_per_week": DAYS_PER_WEEK, "planned_weeks": PLANNED_WEEKS,
                  "clinician_id": "clin-7"}
     admitted, _ = await closed_loop(ROUTES["admission"], _sends(n, lambda k: site.post(
-        "intake", f"/v1/patients/{patients[k]}/admission", json=admission)), c)
+        "intake", f"/v1/patients/{patients[k]}/admission", json=admission)), c, server=pid)
     rounds = {"referral": referred, "assessment": assessed, "admission": admitted}
     return rounds, n / sum(r.seconds for r in rounds.values())
 
@@ -185,17 +189,23 @@ async def iopnet_round(site: Api, options: Options) -> tuple[dict[str, Round], f
 async def alternate_rounds(http: httpx.AsyncClient, baseline_url: str, site: Api,
                            pids: dict[str, int], options: Options, results: Results) -> None:
     for number in range(1, options.rounds + 1):
-        profiled = options.profile if number == 1 else None
         print(f"round {number}/{options.rounds}: baseline ...", flush=True)
-        async with sampled(pids["baseline"], profiled, "baseline", options.requests, results):
-            results.baseline.append(await baseline_round(http, baseline_url, options))
+        results.baseline.append(await baseline_round(http, baseline_url, pids["baseline"],
+                                                     options))
         print(f"round {number}/{options.rounds}: iopnet ...", flush=True)
-        async with sampled(pids["intake"], profiled, "intake API", 4 * options.requests,
-                           results):
-            rounds, patients_per_second = await iopnet_round(site, options)
+        rounds, patients_per_second = await iopnet_round(site, pids["intake"], options)
         for name, measured in rounds.items():
             results.routes.setdefault(name, []).append(measured)
         results.admission_rates.append(patients_per_second)
+    if options.profile is not None:
+        # A round of its own: sampling pauses the process, which its figures would show.
+        print("profiled round (not counted) ...", flush=True)
+        async with sampled(pids["baseline"], options.profile, "baseline", options.requests,
+                           results):
+            await baseline_round(http, baseline_url, pids["baseline"], options)
+        async with sampled(pids["intake"], options.profile, "intake API",
+                           4 * options.requests, results):
+            await iopnet_round(site, pids["intake"], options)
 
 
 @contextlib.asynccontextmanager
@@ -380,16 +390,21 @@ def latency_row(name: str, values: Sequence[float], scale: float = 1000) -> str:
 
 def report(results: Results, options: Options, command: str) -> str:
     base = statistics.median(r.rate for r in results.baseline)
+    base_cpu = statistics.median(r.cpu_ms for r in results.baseline)
     lines = [
         f"`{command}`, {options.rounds} rounds alternating baseline and iopnet, "
         f"{options.requests} requests a route a round (assessments: two a patient), "
         f"concurrency {options.concurrency}; one-minute load average after each round "
-        "in brackets.", "",
-        "| route | requests/s by round | median | p50 latency | p99 latency | iopnet/baseline |",
-        "|---|---|---|---|---|---|",
-        _route_row("baseline (FastAPI + asyncpg, one transaction)", results.baseline, base),
+        "in brackets. Server CPU: user + system time of the serving process (the "
+        "baseline's, intake's API) a request; CPU ratio: the baseline's over the route's, "
+        "what the throughput ratio comes to when the API has a core to itself.", "",
+        "| route | requests/s by round | median | p50 latency | p99 latency | iopnet/baseline "
+        "| server CPU a request | CPU ratio |", "|---|---|---|---|---|---|---|---|",
+        _route_row("baseline (FastAPI + asyncpg, one transaction)", results.baseline, base,
+                   base_cpu),
     ]
-    lines += [_route_row(ROUTES[name], rounds, base) for name, rounds in results.routes.items()]
+    lines += [_route_row(ROUTES[name], rounds, base, base_cpu)
+              for name, rounds in results.routes.items()]
     admissions = statistics.median(results.admission_rates)
     lines += ["", f"Admissions (referral, two assessments, admission): "
               f"{admissions:.1f} patients/s (rounds: "
@@ -422,18 +437,20 @@ def _tail(results: Results, lines: list[str]) -> str:
     lines += ["", "| process | RSS after the run |", "|---|---|"]
     lines += [f"| {name} | {mib:.0f} MiB |" for name, mib in sorted(results.memory.items())]
     for name, summary in results.profiles.items():
-        lines += ["", f"Profile of the {name} in round 1 (py-spy, on-CPU samples):", "",
+        lines += ["", f"Profile of the {name} in a round of its own (py-spy, samples of"
+                  " the event loop's thread not waiting for I/O):", "",
                   summary.rstrip()]
     return "\n".join(lines) + "\n"
 
 
-def _route_row(name: str, rounds: list[Round], base: float) -> str:
+def _route_row(name: str, rounds: list[Round], base: float, base_cpu: float) -> str:
     rates = [r.rate for r in rounds]
     by_round = ", ".join(f"{r.rate:.0f} ({r.load:.1f})" for r in rounds)
     latencies = [s for r in rounds for s in r.latencies]
-    median = statistics.median(rates)
+    median, cpu = statistics.median(rates), statistics.median(r.cpu_ms for r in rounds)
     return (f"| {name} | {by_round} | {median:.0f} | {percentile(latencies, 0.5) * 1000:.0f} ms "
-            f"| {percentile(latencies, 0.99) * 1000:.0f} ms | {median / base:.2f} |")
+            f"| {percentile(latencies, 0.99) * 1000:.0f} ms | {median / base:.2f} "
+            f"| {cpu:.1f} ms | {base_cpu / cpu if cpu else 0:.2f} |")
 
 
 def write_into_doc(text: str, doc: Path = BENCHMARKS_DOC) -> None:
@@ -462,7 +479,8 @@ def parse(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument("--no-write", dest="write", action="store_false",
                         help="print only; do not add the results to docs/benchmarks.md")
     parser.add_argument("--profile", type=Path, metavar="DIR",
-                        help="sample the intake API and the baseline with py-spy in round 1")
+                        help="then sample the intake API and the baseline with py-spy in an"
+                        " extra round, its figures not counted; collapsed stacks go to DIR")
     parser.add_argument("--rounds-only", action="store_true",
                         help="only the alternating rounds (to compare two commits quickly)")
     args = parser.parse_args(argv)
