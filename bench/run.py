@@ -115,6 +115,7 @@ class Results:
     revocation: list[float] = field(default_factory=list)
     memory: dict[str, float] = field(default_factory=dict)
     profiles: dict[str, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
 
 
 def free_ports(count: int) -> list[int]:
@@ -252,7 +253,8 @@ async def catch_up(stack: Stack, site: Api, databases: dict[str, str], options: 
     """Consumers stopped while ``backlog`` patients are admitted, then started one at a
     time (sessions first: the others consume the sessions it schedules)."""
     print("catch-up: waiting for the system to be idle ...", flush=True)
-    await clock.settled(databases)
+    await clock.outbox_empty(databases["intake"])
+    await clock.settled({s: databases[s] for s in CONSUMERS})
     print(f"catch-up: {options.backlog} admissions with the consumers stopped ...", flush=True)
     for service in CONSUMERS:
         stack.pause(service, "worker")
@@ -354,8 +356,9 @@ async def main(options: Options) -> Results:
             pids = {"baseline": raw.pid, "intake": stack.processes["intake-api"].pid}
             await alternate_rounds(http, baseline_url, site, pids, options, results)
             if not options.rounds_only:
-                await propagation_under_load(site, databases, options, results)
-                await catch_up(stack, site, databases, options, results)
+                await _phase(results, propagation_under_load(site, databases, options,
+                                                             results))
+                await _phase(results, catch_up(stack, site, databases, options, results))
                 print(f"revocation ({options.revocations} samples) ...", flush=True)
                 results.revocation = await revocation(operator, options.revocations)
         results.memory = {name: resident_mib(p.pid) for name, p in stack.processes.items()}
@@ -368,6 +371,15 @@ async def main(options: Options) -> Results:
             await drop_database(pg_dsn, name)
         await drop_topics(kafka_bootstrap)
     return results
+
+
+async def _phase(results: Results, phase: Awaitable[None]) -> None:
+    """A phase that fails is reported; the figures of the others are kept."""
+    try:
+        await phase
+    except Exception as error:
+        results.errors.append(f"{type(error).__name__}: {error}")
+        print(f"failed: {results.errors[-1]}", flush=True)
 
 
 async def _answers(http: httpx.AsyncClient, url: str) -> bool:
@@ -434,6 +446,7 @@ def report(results: Results, options: Options, command: str) -> str:
 
 
 def _tail(results: Results, lines: list[str]) -> str:
+    lines += [f"\n**Failed**: {error}" for error in results.errors]
     lines += ["", "| process | RSS after the run |", "|---|---|"]
     lines += [f"| {name} | {mib:.0f} MiB |" for name, mib in sorted(results.memory.items())]
     for name, summary in results.profiles.items():
