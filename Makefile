@@ -36,7 +36,7 @@ k8s: $(VENV)/.synced
 	$(PY) -m iopctl.k8s_build
 
 bench: $(VENV)/.synced
-	$(PY) -m bench.run
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 demo: $(VENV)/.synced
 	$(PY) -m demo.run

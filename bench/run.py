@@ -1,16 +1,27 @@
-"""``make bench``: the running system measured end to end, on the real Postgres and Kafka.
+"""``make bench``: the running system measured end to end, next to the raw limit.
 
-Starts the five services exactly as ``make up`` does (fresh bench databases,
-its own consumer groups), then measures:
+Starts the five services exactly as ``make up`` does (fresh bench databases, a
+topic namespace and consumer groups of its own) and, in the same run, the raw
+baseline (``bench.baseline``: FastAPI + asyncpg, one transaction per request,
+nothing else). Then:
 
-- admission throughput and latency through the public API (refer, two
-  assessments, admit: four requests a patient), at a fixed concurrency;
-- propagation: from the admission's answer to the patient being visible in
-  sessions, plans, family and notifications;
+- rounds, alternating: the baseline's route, then iopnet's write routes one at a
+  time (referrals, assessments, admissions), each a closed loop of ``--requests``
+  at ``--concurrency``; the ratio iopnet/baseline per route; patients admitted a
+  second (four requests each) from the same rounds;
+- propagation under a sustained load: admissions started at half that maximum
+  rate, to a program with five weekly groups (every admission schedules its
+  weeks), and from the databases' own clocks the time from intake recording
+  ``PatientAdmitted`` to each consumer applying it;
+- catch-up: the consumers stopped, admissions piled up, then each consumer
+  started alone and its apply rate in events a second measured;
 - key revocation: from the revoke call to refusal in all five services;
 - each process's resident memory at the end.
 
-Prints a Markdown table; docs/benchmarks.md keeps the results with the command.
+Prints Markdown and writes it into docs/benchmarks.md with the command.
+Point it at running servers with ``--pg-dsn`` and ``--kafka-bootstrap``
+(otherwise it starts the local ones as ``make up`` does); it creates its own
+databases and topics there and removes them afterwards.
 """
 
 from __future__ import annotations
@@ -24,30 +35,102 @@ os.environ.setdefault("IOPNET_TOPIC_NAMESPACE", f"bench{uuid.uuid4().hex[:6]}")
 
 import argparse
 import asyncio
+import contextlib
 import functools
+import shlex
+import socket
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 
+from bench import baseline, clock, profile
+from bench.load import Round, Send, closed_loop, load_average, open_loop, percentile
 from iopctl import infra
 from iopctl.kafka_admin import ensure_topics
+from iopctl.paths import REPO_ROOT
 from iopctl.pgsql import drop_database, recreate_database
 from iopctl.proc import proc_dir
 from iopctl.stack import Stack
 from iopnet.auth.keys import new_key
 from iopnet.topics import SERVICES
 from tests.e2e.client import SITE_SCOPES, Api
-from tests.e2e.journeys import admit
+from tests.e2e.journeys import (
+    ADA,
+    NO_QUIET_HOURS,
+    NO_RISK,
+    SEVERE_NO_ITEM9,
+    WEEKLY_GROUPS,
+    admit,
+    set_up_program,
+)
+from tests.fixtures.dates import site_today
 from tests.fixtures.kafka import drop_topics
 
 CONSUMERS = ("plans", "sessions", "family", "notifications")
+SITE = "bench-site"
+PROGRAM = "iop-adult"
+#: A program as sites run it: a group every weekday, so an admission schedules its weeks.
+GROUPS = [*WEEKLY_GROUPS, ("fri", "relapse_prevention", 4)]
+DAYS_PER_WEEK = 5
+PLANNED_WEEKS = 10
+ROUTES = {"referral": "POST /v1/referrals",
+          "assessment": "POST /v1/patients/{id}/assessments",
+          "admission": "POST /v1/patients/{id}/admission"}
+BENCHMARKS_DOC = REPO_ROOT / "docs" / "benchmarks.md"
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+@dataclass(frozen=True)
+class Options:
+    requests: int
+    rounds: int
+    concurrency: int
+    samples: int
+    backlog: int
+    revocations: int
+    pg_dsn: str | None
+    kafka_bootstrap: str | None
+    write: bool
+    profile: Path | None
+    rounds_only: bool
+
+
+@dataclass
+class Results:
+    baseline: list[Round] = field(default_factory=list)
+    routes: dict[str, list[Round]] = field(default_factory=dict)
+    admission_rates: list[float] = field(default_factory=list)
+    offered_rate: float = 0.0
+    offered_seconds: float = 0.0
+    offered_load: float = 0.0
+    propagation: dict[str, list[float]] = field(default_factory=dict)
+    catch_up: dict[str, clock.CatchUp] = field(default_factory=dict)
+    catch_up_load: dict[str, float] = field(default_factory=dict)
+    revocation: list[float] = field(default_factory=list)
+    memory: dict[str, float] = field(default_factory=dict)
+    profiles: dict[str, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+def free_ports(count: int) -> list[int]:
+    """Loopback ports nobody listens on, below the ephemeral range (see iopctl.ports)."""
+    found: list[int] = []
+    for port in range(18100 + os.getpid() % 500 * 2, 19999):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        found.append(port)
+        if len(found) == count:
+            return found
+    raise RuntimeError("not enough free ports in 18100-19999")
 
 
 async def until(check: Callable[[], Awaitable[bool]], timeout: float = 30) -> float:
@@ -59,52 +142,153 @@ async def until(check: Callable[[], Awaitable[bool]], timeout: float = 30) -> fl
     return time.perf_counter() - started
 
 
-async def admissions(api: Api, patients: int, concurrency: int) -> tuple[float, list[float]]:
-    gate = asyncio.Semaphore(concurrency)
-    latencies: list[float] = []
+async def _everywhere(api: Api, status: int) -> bool:
+    answers = await asyncio.gather(*(api.get(s, f"/v1/patients/{uuid.uuid4()}")
+                                     for s in SERVICES))
+    return all(a.status_code == status for a in answers)
+
+
+# --- the rounds ------------------------------------------------------------------------------
+
+
+def _sends(count: int, send: Callable[[int], Awaitable[httpx.Response]]) -> Iterator[Send]:
+    return (functools.partial(send, n) for n in range(count))
+
+
+async def baseline_round(http: httpx.AsyncClient, url: str, pid: int, options: Options
+                         ) -> Round:
+    body = {"source": "provider", "patient": ADA}
+    measured, _ = await closed_loop(
+        "baseline", _sends(options.requests, lambda _: http.post(url, json=body)),
+        options.concurrency, server=pid)
+    return measured
+
+
+async def iopnet_round(site: Api, pid: int, options: Options
+                       ) -> tuple[dict[str, Round], float]:
+    """The three write routes, each over ``requests`` patients; patients admitted a second.
+    ``pid``: intake's API."""
+    n, c = options.requests, options.concurrency
+    referred, answers = await closed_loop(ROUTES["referral"], _sends(n, lambda _: site.post(
+        "intake", "/v1/referrals", json={"source": "provider", "patient": ADA})), c, server=pid)
+    patients = [a.json()["patient_id"] for a in answers]
+    # All PHQ-9s, then all C-SSRSs: two writes to one patient's stream never race.
+    assessments = [{"instrument": "phq9", "items": SEVERE_NO_ITEM9},
+                   {"instrument": "cssrs", "answers": NO_RISK}]
+    assessed, _ = await closed_loop(ROUTES["assessment"], _sends(2 * n, lambda k: site.post(
+        "intake", f"/v1/patients/{patients[k % n]}/assessments", json=assessments[k // n])), c,
+        server=pid)
+    admission = {"program_id": PROGRAM, "start_date": site_today().isoformat(),
+                 "days_per_week": DAYS_PER_WEEK, "planned_weeks": PLANNED_WEEKS,
+                 "clinician_id": "clin-7"}
+    admitted, _ = await closed_loop(ROUTES["admission"], _sends(n, lambda k: site.post(
+        "intake", f"/v1/patients/{patients[k]}/admission", json=admission)), c, server=pid)
+    rounds = {"referral": referred, "assessment": assessed, "admission": admitted}
+    return rounds, n / sum(r.seconds for r in rounds.values())
+
+
+async def alternate_rounds(http: httpx.AsyncClient, baseline_url: str, site: Api,
+                           pids: dict[str, int], options: Options, results: Results) -> None:
+    for number in range(1, options.rounds + 1):
+        print(f"round {number}/{options.rounds}: baseline ...", flush=True)
+        results.baseline.append(await baseline_round(http, baseline_url, pids["baseline"],
+                                                     options))
+        print(f"round {number}/{options.rounds}: iopnet ...", flush=True)
+        rounds, patients_per_second = await iopnet_round(site, pids["intake"], options)
+        for name, measured in rounds.items():
+            results.routes.setdefault(name, []).append(measured)
+        results.admission_rates.append(patients_per_second)
+    if options.profile is not None:
+        # A round of its own: sampling pauses the process, which its figures would show.
+        print("profiled round (not counted) ...", flush=True)
+        async with sampled(pids["baseline"], options.profile, "baseline", options.requests,
+                           results):
+            await baseline_round(http, baseline_url, pids["baseline"], options)
+        async with sampled(pids["intake"], options.profile, "intake API",
+                           4 * options.requests, results):
+            await iopnet_round(site, pids["intake"], options)
+
+
+@contextlib.asynccontextmanager
+async def sampled(pid: int, folder: Path | None, name: str, requests: int,
+                  results: Results) -> AsyncIterator[None]:
+    """With ``--profile``: py-spy samples the process for the block; a summary is kept."""
+    if folder is None:
+        yield
+        return
+    output = folder / f"{name.replace(' ', '-')}.txt"
+    recorder = profile.start(pid, output)
+    await asyncio.sleep(1)  # py-spy attaches
+    try:
+        yield
+    finally:
+        profile.stop(recorder)
+    results.profiles[name] = profile.summary(output, requests)
+
+
+# --- propagation and catch-up ------------------------------------------------------------
+
+
+async def propagation_under_load(site: Api, databases: dict[str, str], options: Options,
+                                 results: Results) -> None:
+    """Admissions at half the measured maximum, from the first request to the last;
+    each ``PatientAdmitted`` of that window timed to each consumer."""
+    rate = statistics.median(results.admission_rates) / 2
+    results.offered_rate = rate
+    print(f"propagation: {options.samples} admissions at {rate:.1f} patients/s ...", flush=True)
+    since = await clock.now(databases["intake"])
+    results.offered_seconds = await open_loop(
+        functools.partial(admit, site, program_id=PROGRAM, days_per_week=DAYS_PER_WEEK,
+                          planned_weeks=PLANNED_WEEKS, start_date=site_today()),
+        rate, options.samples)
+    results.offered_load = load_average()
+    until_ = await clock.now(databases["intake"])
+    results.propagation = await clock.delays(
+        databases["intake"], {s: databases[s] for s in CONSUMERS}, "PatientAdmitted",
+        since, until_)
+
+
+async def catch_up(stack: Stack, site: Api, databases: dict[str, str], options: Options,
+                   results: Results) -> None:
+    # A consumer's catch-up counts as over after a quiet spell; one still joining its
+    # group after a restart can look quiet, so each figure is a lower bound.
+    """Consumers stopped while ``backlog`` patients are admitted, then started one at a
+    time (sessions first: the others consume the sessions it schedules)."""
+    print("catch-up: waiting for the system to be idle ...", flush=True)
+    await clock.outbox_empty(databases["intake"])
+    await clock.settled({s: databases[s] for s in CONSUMERS})
+    print(f"catch-up: {options.backlog} admissions with the consumers stopped ...", flush=True)
+    for service in CONSUMERS:
+        stack.pause(service, "worker")
+    gate = asyncio.Semaphore(options.concurrency)
 
     async def one() -> None:
         async with gate:
-            started = time.perf_counter()
-            await admit(api)
-            latencies.append(time.perf_counter() - started)
+            await admit(site, program_id=PROGRAM, days_per_week=DAYS_PER_WEEK,
+                        planned_weeks=PLANNED_WEEKS, start_date=site_today())
 
-    started = time.perf_counter()
-    await asyncio.gather(*(one() for _ in range(patients)))
-    return patients / (time.perf_counter() - started), latencies
+    await asyncio.gather(*(one() for _ in range(options.backlog)))
+    await clock.outbox_empty(databases["intake"])
+    for service in ("sessions", "plans", "family", "notifications"):
+        since = await clock.now(databases[service])
+        stack.resume(service, "worker")
+        results.catch_up[service] = await clock.catch_up(databases[service], since)
+        results.catch_up_load[service] = load_average()
+        await clock.outbox_empty(databases[service])
+        print(f"  {service}: {results.catch_up[service].events} events at "
+              f"{results.catch_up[service].rate:.0f}/s", flush=True)
 
 
-async def propagation(api: Api, samples: int) -> list[float]:
-    seconds = []
+async def revocation(operator: Api, samples: int, results: Results) -> None:
+    seconds = results.revocation
     for _ in range(samples):
-        patient_id = await admit(api)
-
-        async def visible(pid: str = patient_id) -> bool:
-            answers = await asyncio.gather(*(api.get(s, f"/v1/patients/{pid}")
-                                             for s in CONSUMERS))
-            return all(a.status_code == 200 for a in answers)
-
-        seconds.append(await until(visible))
-    return seconds
-
-
-async def revocation(operator: Api, site_id: str, samples: int) -> list[float]:
-    seconds = []
-    for _ in range(samples):
-        issued = await operator.issue_key(site_id)
+        issued = await operator.issue_key(SITE)
         key = operator.with_key(issued["api_key"])
         await until(functools.partial(_everywhere, key, 404))
         await operator.post("intake", f"/v1/network/keys/{issued['key_id']}/revoke")
         started = time.perf_counter()
         await until(functools.partial(_everywhere, key, 401))
         seconds.append(time.perf_counter() - started)
-    return seconds
-
-
-async def _everywhere(api: Api, status: int) -> bool:
-    answers = await asyncio.gather(*(api.get(s, f"/v1/patients/{uuid.uuid4()}")
-                                     for s in SERVICES))
-    return all(a.status_code == status for a in answers)
 
 
 def resident_mib(pid: int) -> float:
@@ -117,60 +301,213 @@ def resident_mib(pid: int) -> float:
     return 0.0
 
 
-def row(name: str, values: list[float], unit: str = "ms", scale: float = 1000) -> str:
-    return (f"| {name} | {len(values)} | {statistics.median(values) * scale:.1f} {unit} "
-            f"| {percentile(values, 0.95) * scale:.1f} {unit} | {max(values) * scale:.1f} {unit} |")
+# --- the run ---------------------------------------------------------------------------------
 
 
-async def main(patients: int, concurrency: int, samples: int) -> None:
+async def infrastructure(options: Options) -> tuple[str, str]:
+    if options.pg_dsn and options.kafka_bootstrap:
+        return options.pg_dsn, options.kafka_bootstrap
     endpoints = await infra.up()
+    return (options.pg_dsn or endpoints.pg_admin_dsn,
+            options.kafka_bootstrap or endpoints.kafka_bootstrap)
+
+
+def start_baseline(dsn: str, port: int, log_dir: Path) -> subprocess.Popen[bytes]:
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = (log_dir / "baseline.log").open("ab")
+    return subprocess.Popen([sys.executable, "-m", "bench.baseline", dsn, str(port)],
+                            cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+async def set_up_site(operator: Api) -> Api:
+    await operator.post("intake", "/v1/network/sites", json={
+        "site_id": SITE, "name": "Bench Clinic", "time_zone": "America/Chicago",
+        "policies": NO_QUIET_HOURS})
+    issued = await operator.issue_key(SITE, SITE_SCOPES, rate_limit_per_minute=100_000)
+    site = operator.with_key(issued["api_key"])
+    await until(lambda: _everywhere(site, 404))
+    await set_up_program(site, PROGRAM, groups=GROUPS)
+    return site
+
+
+async def main(options: Options) -> Results:
+    pg_dsn, kafka_bootstrap = await infrastructure(options)
     run = uuid.uuid4().hex[:6]
-    databases = {s: await recreate_database(endpoints.pg_admin_dsn, f"bench_{s}_{run}")
-                 for s in SERVICES}
-    stack = Stack(database_url=databases, kafka_bootstrap=endpoints.kafka_bootstrap,
+    names = {s: f"bench_{s}_{run}" for s in [*SERVICES, "baseline"]}
+    databases = {s: await recreate_database(pg_dsn, name) for s, name in names.items()}
+    *ports, baseline_port = free_ports(len(SERVICES) + 1)
+    stack = Stack(database_url=databases, kafka_bootstrap=kafka_bootstrap,
                   operator_key=new_key().plaintext, consumer_group_suffix=f"-bench-{run}",
-                  ports={s: 18000 + n for n, s in enumerate(SERVICES, start=1)})
-    await ensure_topics(endpoints.kafka_bootstrap)
+                  ports=dict(zip(SERVICES, ports, strict=True)))
+    stack.log_dir = stack.log_dir / f"bench-{run}"
+    results = Results()
+    await ensure_topics(kafka_bootstrap)
     await stack.migrate()
+    raw = start_baseline(databases["baseline"], baseline_port, stack.log_dir)
     stack.start()
     try:
         await stack.wait_ready()
-        async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=64)
+        async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=64)
                                      ) as http:
+            baseline_url = f"http://127.0.0.1:{baseline_port}{baseline.PATH}"
+            await until(functools.partial(_answers, http, baseline_url))
             operator = Api(stack, http, stack.operator_key)
-            await operator.onboard("bench-site")
-            issued = await operator.issue_key("bench-site", SITE_SCOPES,
-                                              rate_limit_per_minute=100_000)
-            site = operator.with_key(issued["api_key"])
-            await until(lambda: _everywhere(site, 404))
-            print(f"admitting {patients} patients, {concurrency} at a time ...", flush=True)
-            rate, latencies = await admissions(site, patients, concurrency)
-            print(f"measuring propagation ({samples} samples) ...", flush=True)
-            spread = await propagation(site, samples)
-            print(f"measuring revocation ({samples} samples) ...", flush=True)
-            revoked = await revocation(operator, "bench-site", samples)
-        memory = {name: resident_mib(p.pid) for name, p in stack.processes.items()}
+            site = await set_up_site(operator)
+            pids = {"baseline": raw.pid, "intake": stack.processes["intake-api"].pid}
+            await alternate_rounds(http, baseline_url, site, pids, options, results)
+            if not options.rounds_only:
+                await _phase(results, propagation_under_load(site, databases, options,
+                                                             results))
+                await _phase(results, catch_up(stack, site, databases, options, results))
+                print(f"revocation ({options.revocations} samples) ...", flush=True)
+                await _phase(results, revocation(operator, options.revocations, results))
+        results.memory = {name: resident_mib(p.pid) for name, p in stack.processes.items()}
+        results.memory["baseline"] = resident_mib(raw.pid)
     finally:
+        raw.terminate()
+        raw.wait(timeout=15)
         stack.stop()
-        for service in SERVICES:
-            await drop_database(endpoints.pg_admin_dsn, f"bench_{service}_{run}")
-        await drop_topics(endpoints.kafka_bootstrap)
+        for name in names.values():
+            await drop_database(pg_dsn, name)
+        await drop_topics(kafka_bootstrap)
+    return results
 
-    print(f"\nadmissions: {rate:.1f} patients/s ({rate * 4:.0f} requests/s) "
-          f"at concurrency {concurrency}\n")
-    print("| measure | n | median | p95 | max |\n|---|---|---|---|---|")
-    print(row("admission (4 requests)", latencies))
-    print(row("admitted → visible in 4 services", spread))
-    print(row("revoked → refused in 5 services", revoked))
-    print("\n| process | RSS |\n|---|---|")
-    for name, mib in sorted(memory.items()):
-        print(f"| {name} | {mib:.0f} MiB |")
+
+async def _phase(results: Results, phase: Awaitable[None]) -> None:
+    """A phase that fails is reported; the figures of the others are kept."""
+    try:
+        await phase
+    except Exception as error:
+        results.errors.append(f"{type(error).__name__}: {error}")
+        print(f"failed: {results.errors[-1]}", flush=True)
+
+
+async def _answers(http: httpx.AsyncClient, url: str) -> bool:
+    try:
+        await http.get(url)
+        return True
+    except httpx.HTTPError:
+        return False
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+def latency_row(name: str, values: Sequence[float], scale: float = 1000) -> str:
+    if not values:
+        return f"| {name} | 0 | | | | |"
+    cells = " | ".join(f"{percentile(values, q) * scale:.0f} ms" for q in (0.5, 0.95, 0.99))
+    return f"| {name} | {len(values)} | {cells} | {max(values) * scale:.0f} ms |"
+
+
+def report(results: Results, options: Options, command: str) -> str:
+    base = statistics.median(r.rate for r in results.baseline)
+    base_cpu = statistics.median(r.cpu_ms for r in results.baseline)
+    lines = [
+        f"`{command}`, {options.rounds} rounds alternating baseline and iopnet, "
+        f"{options.requests} requests a route a round (assessments: two a patient), "
+        f"concurrency {options.concurrency}; one-minute load average after each round "
+        "in brackets. Server CPU: user + system time of the serving process (the "
+        "baseline's, intake's API) a request; CPU ratio: the baseline's over the route's, "
+        "what the throughput ratio comes to when the API has a core to itself.", "",
+        "| route | requests/s by round | median | p50 latency | p99 latency | iopnet/baseline "
+        "| server CPU a request | CPU ratio |", "|---|---|---|---|---|---|---|---|",
+        _route_row("baseline (FastAPI + asyncpg, one transaction)", results.baseline, base,
+                   base_cpu),
+    ]
+    lines += [_route_row(ROUTES[name], rounds, base, base_cpu)
+              for name, rounds in results.routes.items()]
+    admissions = statistics.median(results.admission_rates)
+    lines += ["", f"Admissions (referral, two assessments, admission): "
+              f"{admissions:.1f} patients/s (rounds: "
+              f"{', '.join(f'{r:.1f}' for r in results.admission_rates)})."]
+    if options.rounds_only:
+        return _tail(results, lines)
+    lines += ["", f"Propagation under load: {options.samples} admissions started at "
+              f"{results.offered_rate:.1f} patients/s (half the maximum) to a program with "
+              f"{len(GROUPS)} weekly groups, {DAYS_PER_WEEK} days a week for {PLANNED_WEEKS} "
+              f"weeks, over {results.offered_seconds:.0f} s (load {results.offered_load:.1f}); "
+              "intake's `events.recorded_at` → each consumer's `applied_events.applied_at`:",
+              "", "| PatientAdmitted applied in | n | p50 | p95 | p99 | max |",
+              "|---|---|---|---|---|---|"]
+    for name, values in results.propagation.items():
+        label = "all four (the last of them)" if name == "all" else name
+        lines.append(latency_row(label, values))
+    lines += ["", f"Catch-up: the four consumers stopped while {options.backlog} patients "
+              "were admitted, then started one at a time:", "",
+              "| consumer | events applied | seconds (first → last applied) | events/s | load |",
+              "|---|---|---|---|---|"]
+    for name, caught in results.catch_up.items():
+        lines.append(f"| {name} | {caught.events} | {caught.seconds:.1f} | {caught.rate:.0f} "
+                     f"| {results.catch_up_load[name]:.1f} |")
+    lines += ["", "| measure | n | p50 | p95 | p99 | max |", "|---|---|---|---|---|---|",
+              latency_row("key revoked → refused in 5 services", results.revocation)]
+    return _tail(results, lines)
+
+
+def _tail(results: Results, lines: list[str]) -> str:
+    lines += [f"\n**Failed**: {error}" for error in results.errors]
+    lines += ["", "| process | RSS after the run |", "|---|---|"]
+    lines += [f"| {name} | {mib:.0f} MiB |" for name, mib in sorted(results.memory.items())]
+    for name, summary in results.profiles.items():
+        lines += ["", f"Profile of the {name} in a round of its own (py-spy, samples of"
+                  " the event loop's thread not waiting for I/O):", "",
+                  summary.rstrip()]
+    return "\n".join(lines) + "\n"
+
+
+def _route_row(name: str, rounds: list[Round], base: float, base_cpu: float) -> str:
+    rates = [r.rate for r in rounds]
+    by_round = ", ".join(f"{r.rate:.0f} ({r.load:.1f})" for r in rounds)
+    latencies = [s for r in rounds for s in r.latencies]
+    median, cpu = statistics.median(rates), statistics.median(r.cpu_ms for r in rounds)
+    return (f"| {name} | {by_round} | {median:.0f} | {percentile(latencies, 0.5) * 1000:.0f} ms "
+            f"| {percentile(latencies, 0.99) * 1000:.0f} ms | {median / base:.2f} "
+            f"| {cpu:.1f} ms | {base_cpu / cpu if cpu else 0:.2f} |")
+
+
+def write_into_doc(text: str, doc: Path = BENCHMARKS_DOC) -> None:
+    """The newest results first, after the introduction."""
+    heading = f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, `make bench`\n\n"
+    current = doc.read_text()
+    cut = current.find("\n## ")
+    cut = len(current) if cut < 0 else cut + 1
+    doc.write_text(current[:cut] + heading + text + "\n" + current[cut:])
+
+
+def parse(argv: Sequence[str] | None = None) -> Options:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1500,
+                        help="requests a route a round (default 1500)")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--samples", type=int, default=500,
+                        help="admissions timed under the sustained load (default 500)")
+    parser.add_argument("--backlog", type=int, default=100,
+                        help="patients admitted while the consumers are stopped")
+    parser.add_argument("--revocations", type=int, default=20)
+    parser.add_argument("--pg-dsn", default=os.environ.get("IOPNET_BENCH_PG_DSN"),
+                        help="a Postgres superuser DSN (default: the local server, started)")
+    parser.add_argument("--kafka-bootstrap", default=os.environ.get("IOPNET_BENCH_KAFKA"))
+    parser.add_argument("--no-write", dest="write", action="store_false",
+                        help="print only; do not add the results to docs/benchmarks.md")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="then sample the intake API and the baseline with py-spy in an"
+                        " extra round, its figures not counted; collapsed stacks go to DIR")
+    parser.add_argument("--rounds-only", action="store_true",
+                        help="only the alternating rounds (to compare two commits quickly)")
+    args = parser.parse_args(argv)
+    return Options(args.requests, args.rounds, args.concurrency, args.samples, args.backlog,
+                   args.revocations, args.pg_dsn, args.kafka_bootstrap, args.write,
+                   args.profile, args.rounds_only)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--patients", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--samples", type=int, default=30)
-    args = parser.parse_args()
-    asyncio.run(main(args.patients, args.concurrency, args.samples))
+    chosen = parse()
+    outcome = asyncio.run(main(chosen))
+    shown = ["<dsn>" if "@" in a else a for a in sys.argv[1:]]  # no credentials in the doc
+    text = report(outcome, chosen, shlex.join(["python", "-m", "bench.run", *shown]))
+    print("\n" + text)
+    if chosen.write:
+        write_into_doc(text)

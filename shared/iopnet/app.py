@@ -13,7 +13,7 @@ from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from iopnet.auth.audit import install_audit
+from iopnet.auth.audit import install_audit, trail_of
 from iopnet.db import create_pool
 from iopnet.envelope import new_id
 from iopnet.eventstore import Cause, EventStore
@@ -35,12 +35,15 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.pool = await create_pool(settings.database_url, max_size=settings.db_pool_size)
+        # A request sets its role and site with set_config(..., true): transaction-local.
+        app.state.pool = await create_pool(settings.database_url, max_size=settings.db_pool_size,
+                                           session_state=False)
         app.state.lag = lag
         try:
             yield
         finally:
             await lag.close()
+            await trail_of(app).close()
             await app.state.pool.close()
 
     app = FastAPI(
@@ -117,17 +120,20 @@ async def _database_answers(pool: asyncpg.Pool) -> bool:
 
 # Dependencies the services' routes declare.
 
-def get_pool(request: Request) -> asyncpg.Pool:
+# Async, all three: FastAPI runs a plain ``def`` dependency in its thread pool, a
+# thread handoff per request for what is an attribute read.
+
+async def get_pool(request: Request) -> asyncpg.Pool:
     pool: asyncpg.Pool = request.app.state.pool
     return pool
 
 
-def get_event_store(request: Request) -> EventStore:
+async def get_event_store(request: Request) -> EventStore:
     events: EventStore = request.app.state.events
     return events
 
 
-def request_cause(
+async def request_cause(
     correlation_id: Annotated[str | None, Header(alias=CORRELATION_HEADER, max_length=128)] = None,
 ) -> Cause:
     """The cause of what a request records: its own id, correlated with the caller's."""

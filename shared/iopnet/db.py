@@ -22,9 +22,19 @@ async def _init_connection(conn: Connection) -> None:
         )
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+async def _nothing_to_reset(conn: Connection) -> None:
+    """asyncpg has already rolled back what a request left open and dropped its listeners."""
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10,
+                      session_state: bool = True) -> asyncpg.Pool:
+    """A pool; ``session_state=False`` for users that change the session only within a
+    transaction (``SET LOCAL``, ``set_config(..., true)``, transaction-scoped locks):
+    their connections go back without the reset query (RESET ALL, UNLISTEN *, unlock
+    all), a round trip per release."""
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection,
+        reset=None if session_state else _nothing_to_reset,
     )
     assert pool is not None
     return pool

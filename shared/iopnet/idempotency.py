@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from iopnet.auth.guard import SiteDatabase
 from iopnet.db import Connection
 from iopnet.problems import Problem
+from iopnet.responses import OrjsonResponse
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 200
@@ -100,14 +101,16 @@ async def execute(
     command: Command, *, refusals: tuple[type[Exception], ...] = (),
 ) -> JSONResponse:
     """Run a command for a route; a broken domain rule (``refusals``) answers 409."""
-    body = payload.model_dump(mode="json") if payload is not None else None
-    request_print = fingerprint(request.method, request.url.path, body)
+    # Only a request that can be replayed needs its fingerprint (a canonical JSON dump).
+    request_print = "" if key is None else fingerprint(
+        request.method, request.url.path,
+        payload.model_dump(mode="json") if payload is not None else None)
     try:
         answer = await run_once(db, key, request_print, command,
                                 patient_id=request.path_params.get("patient_id"))
     except refusals as broken:
         raise Problem(409, "rule", "Not allowed in the current state", str(broken)) from broken
-    return JSONResponse(answer.body, status_code=answer.status, headers=answer.headers)
+    return OrjsonResponse(answer.body, status_code=answer.status, headers=answer.headers)
 
 
 def _replay(stored_fingerprint: str, request_fingerprint: str, answer: Answer) -> Answer:

@@ -3,12 +3,14 @@ the audit administrator."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import date
 
 import asyncpg
 import pytest
 
+from iopnet.auth.audit import AuditTrail
 from iopnet.db import create_pool
 from tests.conftest import FreshDatabase
 
@@ -72,3 +74,14 @@ async def test_only_whole_months_older_than_six_years_are_purged_by_the_admin(
         await conn.execute("SET LOCAL ROLE iopnet_audit_admin")
         assert await conn.fetchval("SELECT iopnet_purge_audit('2019-06-01')") == 1
     assert await pool.fetchval("SELECT count(*) FROM audit_log") == 0
+
+
+async def test_rows_written_together_are_each_kept_even_beside_a_bad_one(
+        pool: asyncpg.Pool) -> None:
+    trail = AuditTrail(pool)
+    rows = [("k1", "site-a", "POST /v1/referrals", f"/v1/referrals/{n}", 201, None)
+            for n in range(40)]
+    bad = ("k1", "site-a", "GET /v1/x", "/v1/\x00", 200, None)  # text cannot hold a NUL
+    await asyncio.gather(*(trail.write(row) for row in [*rows[:20], bad, *rows[20:]]))
+    kept = await pool.fetch("SELECT resource FROM audit_log ORDER BY id")
+    assert [r["resource"] for r in kept] == [row[3] for row in rows]

@@ -75,11 +75,14 @@ async def authenticate(
         raise _unauthorized("send the key as 'Authorization: Bearer <key>' or 'X-API-Key'")
     pool: asyncpg.Pool = request.app.state.pool
     async with pool.acquire() as conn:
-        principal = operator_principal(presented) or await _issued_principal(conn, presented)
+        principal = operator_principal(presented)
+        if principal is not None:
+            wait = await ratelimit.retry_after(conn, principal.key_id,
+                                               principal.rate_limit_per_minute)
+        else:
+            principal, wait = await _issued_principal(conn, presented)
         if principal is None:
             raise _unauthorized("the key is unknown, revoked or expired")
-        wait = await ratelimit.retry_after(conn, principal.key_id,
-                                           principal.rate_limit_per_minute)
     request.state.principal = principal
     if wait:
         raise Problem(429, "rate-limited", "Too many requests for this key",
@@ -87,21 +90,32 @@ async def authenticate(
     return principal
 
 
-async def _issued_principal(conn: Connection, presented: str) -> Principal | None:
+async def _issued_principal(conn: Connection, presented: str) -> tuple[Principal | None, int]:
+    """A site's key and the seconds it must wait (0: a request was taken from its budget).
+
+    The record and the rate limit are one statement; only a refused request (or a key
+    Postgres and this process disagree about, expiring this instant) needs a second.
+    """
     parsed = keys.parse(presented)
     if parsed is None:
-        return None
-    record = await registry.key_record(conn, parsed.key_id)
+        return None, 0
+    record, taken = await ratelimit.record_and_take(conn, parsed.key_id,
+                                                    keys.digest(parsed.secret))
     if record is None or not registry.usable(record, datetime.now(UTC)):
-        return None
+        return None, 0
     if not keys.secret_matches(parsed.secret, str(record["secret_sha256"])):
-        return None
+        return None, 0
     scopes = record["scopes"]
     assert isinstance(scopes, list)
     if Scope.OPERATOR.value in scopes:
-        return None  # a site's key is never the operator's, whatever the registry holds
-    return Principal(parsed.key_id, str(record["site_id"]), frozenset(Scope(s) for s in scopes),
-                     int(str(record["rate_limit_per_minute"])))
+        return None, 0  # a site's key is never the operator's, whatever the registry holds
+    principal = Principal(parsed.key_id, str(record["site_id"]),
+                          frozenset(Scope(s) for s in scopes),
+                          int(str(record["rate_limit_per_minute"])))
+    if taken:
+        return principal, 0
+    return principal, await ratelimit.retry_after(conn, principal.key_id,
+                                                  principal.rate_limit_per_minute)
 
 
 def require(scope: Scope) -> Callable[..., Awaitable[Principal]]:
