@@ -58,8 +58,14 @@ def _extra_files(folder: Path) -> list[str]:
 def release_versions(folder: Path = CONTRACTS_DIR) -> list[str]:
     """The released contract versions, oldest first."""
     releases = folder / RELEASES
-    names = [p.name for p in releases.iterdir() if p.is_dir()] if releases.exists() else []
+    names = [p.name for p in releases.iterdir() if p.is_dir() and _is_version(p.name)
+             ] if releases.exists() else []
     return sorted(names, key=lambda name: tuple(int(part) for part in name.split(".")))
+
+
+def _is_version(name: str) -> bool:
+    """Whether a folder name is a release (1.0.0), not a leftover of an interrupted one."""
+    return all(part.isdigit() for part in name.split("."))
 
 
 def released_schemas(release: Path) -> dict[str, VersionedSchema]:
@@ -105,7 +111,9 @@ def _check(_: argparse.Namespace) -> int:
     for reason in breaking:
         print(f"breaking: {reason}", file=sys.stderr)
     if not stale and not breaking:
-        print(f"contracts are current and compatible with {release_versions()[-1:]}")
+        versions = release_versions()
+        baseline = f"release {versions[-1]}" if versions else "no release yet"
+        print(f"contracts are current; nothing breaks {baseline}")
     return 1 if stale or breaking else 0
 
 
