@@ -117,6 +117,14 @@ def test_every_published_event_is_a_message_on_the_topics_consumers_accept_it_fr
     assert addresses["RiskSignalRaised"] == {"iopnet.intake.events", "iopnet.sessions.events"}
 
 
+def test_the_services_private_events_never_appear() -> None:
+    private = [c for c in CATALOG.values() if not c.published]
+    assert private  # the services' own (imported above, through test_event_contracts)
+    messages = set(asyncapi_document()["components"]["messages"])
+    assert not messages & {c.__name__ for c in private}
+    assert not any(c.event_type in str(contract_files()) for c in private)
+
+
 def test_private_events_never_appear() -> None:
     class NameNoted(PrivatePatientEvent):
         sealed_fields: ClassVar[tuple[str, ...]] = ("name",)
