@@ -17,6 +17,10 @@ from iopnet.settings import DEFAULT_KAFKA_PORT, DEFAULT_PG_PORT
 
 HOST = "127.0.0.1"
 DEFAULT_KAFKA_CONTROLLER_PORT = 29093
+#: The local stand-ins for a partner's endpoints (sinks.py); 2525 is also the port
+#: notifications sends email to by default.
+DEFAULT_MAIL_SINK_PORT = 2525
+DEFAULT_WEBHOOK_RECEIVER_PORT = 8025
 
 
 def env_port(variable: str, default: int) -> int:
@@ -49,3 +53,11 @@ def kafka_port() -> int:
 
 def kafka_controller_port() -> int:
     return env_port("IOPNET_KAFKA_CONTROLLER_PORT", DEFAULT_KAFKA_CONTROLLER_PORT)
+
+
+def mail_sink_port() -> int:
+    return env_port("IOPNET_MAIL_SINK_PORT", DEFAULT_MAIL_SINK_PORT)
+
+
+def webhook_receiver_port() -> int:
+    return env_port("IOPNET_WEBHOOK_RECEIVER_PORT", DEFAULT_WEBHOOK_RECEIVER_PORT)

@@ -1,7 +1,8 @@
 """``iopctl up`` / ``iopctl down``: the whole system on this machine, no Docker.
 
 ``up`` starts Postgres and Kafka, applies every service's migrations,
-starts the five services (API and worker each), prints ``ready`` with the
+starts a local mail sink and webhook receiver (sinks.py) and the five services
+(API and worker each; notifications sends email to the sink), prints ``ready`` with the
 URLs, and keeps running until Ctrl-C or SIGTERM, then stops everything.
 ``down``, from another terminal, sends that SIGTERM and stops the servers.
 """
@@ -17,8 +18,10 @@ import time
 from pathlib import Path
 
 from iopctl import infra, paths
+from iopctl.ports import HOST
 from iopctl.proc import pid_alive, read_pid
 from iopctl.progress import say
+from iopctl.sinks import LocalSinks, webhook_secret_file
 from iopctl.stack import Stack
 from iopnet.auth.guard import OPERATOR_KEY_ENV
 from iopnet.auth.keys import new_key
@@ -48,8 +51,10 @@ def operator_key() -> str:
 
 async def up() -> None:
     endpoints = await infra.up()
+    sinks = LocalSinks.on_default_ports()
     stack = Stack(database_url={s: endpoints.dsn(s) for s in SERVICES},
-                  kafka_bootstrap=endpoints.kafka_bootstrap, operator_key=operator_key())
+                  kafka_bootstrap=endpoints.kafka_bootstrap, operator_key=operator_key(),
+                  extra_env=sinks.smtp_env())
     await stack.migrate()
     say("system", "migrations applied; starting the services")
     stopping = asyncio.Event()
@@ -57,8 +62,9 @@ async def up() -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
     pid_file().write_text(str(os.getpid()))
-    stack.start()
     try:
+        sinks.start()
+        stack.start()
         await stack.wait_ready()
         print("ready", flush=True)
         for service in SERVICES:
@@ -67,11 +73,15 @@ async def up() -> None:
         print(f"  logs           {paths.logs_dir()}", flush=True)
         print(f"  operator key   in {operator_key_file()} (export IOPNET_OPERATOR_KEY=...)",
               flush=True)
+        print(f"  mail sink      smtp://{HOST}:{sinks.mail.port}; webhook receiver"
+              f" {sinks.webhooks.url} (secret in {webhook_secret_file()});"
+              " `iopctl sent` lists what they received", flush=True)
         print("Ctrl-C (or `make down`) stops it.", flush=True)
         await stopping.wait()
     finally:
         say("system", "stopping the services")
         stack.stop()
+        sinks.stop()
         await infra.down()
         pid_file().unlink(missing_ok=True)
 

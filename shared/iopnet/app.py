@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated
 
@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from iopnet.auth.audit import install_audit, trail_of
+from iopnet.contracts import asyncapi_document
 from iopnet.db import create_pool
 from iopnet.envelope import new_id
 from iopnet.eventstore import Cause, EventStore
@@ -58,6 +59,8 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     app.add_api_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
     app.add_api_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/asyncapi.json", event_contract(spec.name), methods=["GET"],
+                      include_in_schema=False)
     for router in spec.routers:
         app.include_router(router)
     return app
@@ -65,6 +68,20 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
 
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
+
+
+def event_contract(service: str) -> Callable[[], Awaitable[JSONResponse]]:
+    """``GET /asyncapi.json``: the events this service publishes, as AsyncAPI 3.0.
+
+    Open like ``/openapi.json``: a contract (the same as ``contracts/`` in the
+    repository), no data. The ingress publishes it only when its paths list it.
+    """
+    document = asyncapi_document(service)
+
+    async def asyncapi() -> JSONResponse:
+        return JSONResponse(document)
+
+    return asyncapi
 
 
 async def readyz(request: Request) -> JSONResponse:

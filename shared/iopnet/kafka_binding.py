@@ -35,12 +35,14 @@ class MalformedRecord(ValueError):
     """A Kafka record that is not a valid iopnet CloudEvent."""
 
 
+def header_name(attribute: str) -> str:
+    """The Kafka header that carries an envelope attribute."""
+    return CONTENT_TYPE if attribute == "datacontenttype" else HEADER_PREFIX + attribute
+
+
 def to_record(envelope: EventEnvelope) -> KafkaRecord:
     attributes = envelope.model_dump(mode="json", exclude={"data"})
-    headers = [
-        (CONTENT_TYPE if name == "datacontenttype" else HEADER_PREFIX + name, str(value).encode())
-        for name, value in attributes.items()
-    ]
+    headers = [(header_name(name), str(value).encode()) for name, value in attributes.items()]
     value = json.dumps(envelope.data, separators=(",", ":"), sort_keys=True).encode()
     return KafkaRecord(key=envelope.subject.encode(), value=value, headers=headers)
 
