@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Callable, Sequence
 
-from iopctl import dead_letters, events, infra, k8s, network, system, topics
+from iopctl import dead_letters, events, infra, k8s, network, projections, system, topics
 from iopctl.actions import add_group
 from iopctl.errors import InfraError
 
@@ -43,7 +43,7 @@ def register_infra(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
 #: Command groups; other modules append their ``register`` function here.
 REGISTRARS: list[Registrar] = [
     register_infra, system.register, topics.register, network.register, events.register,
-    k8s.register, dead_letters.register,
+    k8s.register, dead_letters.register, projections.register,
 ]
 
 
