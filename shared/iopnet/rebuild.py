@@ -26,10 +26,12 @@ projector may touch (``SINKS``) are shadowed as well and thrown away.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, cast
 
 import asyncpg
 
@@ -90,6 +92,46 @@ class Outcome:
     swapped: list[str]
 
 
+class _Deferred:
+    """The writer as projectors see it during a rebuild: writes are held and sent in runs,
+    consecutive writes of one statement as one pipelined ``executemany`` (a rebuild is
+    bound by round trips, not by Postgres). Anything else (a read) sends what is held
+    first, so projectors read their own writes. ``execute`` answers no status."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._held: list[tuple[str, list[tuple[object, ...]]]] = []
+
+    async def execute(self, query: str, *args: object, timeout: float | None = None) -> str:
+        if not args or timeout is not None:
+            await self.flush()
+            return str(await self._conn.execute(query, *args, timeout=timeout))
+        if self._held and self._held[-1][0] == query:
+            self._held[-1][1].append(args)
+        else:
+            self._held.append((query, [args]))
+        return ""
+
+    async def flush(self) -> None:
+        held, self._held = self._held, []
+        for query, runs in held:
+            if len(runs) == 1:
+                await self._conn.execute(query, *runs[0])
+            else:
+                await self._conn.executemany(query, runs)
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._conn, name)
+        if not asyncio.iscoroutinefunction(attribute):
+            return attribute
+
+        async def after_flush(*args: Any, **kwargs: Any) -> Any:
+            await self.flush()
+            return await attribute(*args, **kwargs)
+
+        return after_flush
+
+
 class RebuildRunning(RuntimeError):
     """Another rebuild of this database is under way."""
 
@@ -128,6 +170,7 @@ class _Run:
                  on_progress: Callable[[Progress], None] | None) -> None:
         self.sources = sources
         self.writer = writer  # its search path leads to the shadow tables
+        self.deferred = _Deferred(writer)
         self.reader = reader  # reads the live schema: events, inbox, data keys
         self.live = schema
         self.on_progress = on_progress or (lambda _: None)
@@ -224,6 +267,7 @@ class _Run:
         self.on_progress(self.progress)
 
     async def _project(self, batch: list[_Entry]) -> None:
+        writer = cast(Connection, self.deferred)
         for entry in batch:
             if entry.own:
                 self.progress.own += 1
@@ -232,7 +276,8 @@ class _Run:
                 self.progress.consumed += 1
                 projector = self.consumed.get(entry.envelope.type)
             if projector is not None:
-                await projector(self.writer, parse_event(entry.envelope), entry.envelope)
+                await projector(writer, parse_event(entry.envelope), entry.envelope)
+        await self.deferred.flush()
 
     async def _differences(self, table: str) -> tuple[int, int]:
         columns = ", ".join(await compared_columns(self.writer, self.live, table))
