@@ -30,11 +30,11 @@ from iopnet.auth.keys import new_key
 from iopnet.db import connect
 from iopnet.rebuild import rebuild
 from iopnet.topics import SERVICES
-from tests.conftest import eventually
+from tests.conftest import eventually, free_port
 from tests.e2e.client import Api
 from tests.e2e.journeys import NO_RISK, SEVERE_NO_ITEM9, known_everywhere
 from tests.fixtures.dates import program_start
-from tests.fixtures.own_infra import OwnBroker, cached_kafka_jars, low_free_port, own_cluster
+from tests.fixtures.own_infra import OwnBroker, cached_kafka_jars, own_cluster
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +68,7 @@ async def running_stack(intake: Cluster, consumers: Cluster, broker: OwnBroker,
         await pgsql.ensure_databases(cluster.dsn("postgres"), [service])
     stack = Stack(database_url={s: cluster_of[s].dsn(s) for s in SERVICES},
                   kafka_bootstrap=broker.bootstrap, operator_key=new_key().plaintext,
-                  ports={s: low_free_port() for s in SERVICES}, log_dir=logs)
+                  ports={s: free_port() for s in SERVICES}, log_dir=logs)
     await stack.migrate()
     stack.start()
     try:
