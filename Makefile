@@ -37,6 +37,7 @@ k8s: $(VENV)/.synced
 
 bench: $(VENV)/.synced
 	$(PY) -m bench.run $(BENCH_ARGS)
+	$(PY) -m bench.streams
 
 demo: $(VENV)/.synced
 	$(PY) -m demo.run

@@ -7,7 +7,18 @@ import asyncio
 import sys
 from collections.abc import Callable, Sequence
 
-from iopctl import contracts, events, infra, k8s, network, sent, system, topics
+from iopctl import (
+    contracts,
+    dead_letters,
+    events,
+    infra,
+    k8s,
+    network,
+    projections,
+    sent,
+    system,
+    topics,
+)
 from iopctl.actions import add_group
 from iopctl.errors import InfraError
 
@@ -43,7 +54,8 @@ def register_infra(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
 #: Command groups; other modules append their ``register`` function here.
 REGISTRARS: list[Registrar] = [
     register_infra, system.register, topics.register, network.register, events.register,
-    k8s.register, contracts.register, sent.register,
+    k8s.register, contracts.register, sent.register, dead_letters.register,
+    projections.register,
 ]
 
 

@@ -45,6 +45,8 @@ PATIENT_TABLES = (
 #: Family sessions stay with the site that held them, but go when the patient is forgotten.
 #: Deleted last-listed first: attendance before its session, consents before their person.
 FORGOTTEN_TABLES = ("family_sessions", "family_session_attendance", *PATIENT_TABLES)
+#: Every table of family's own: written by projections only, rebuilt from events.
+DERIVED_TABLES = (*FORGOTTEN_TABLES,)
 #: The tables written from the circle's own stream.
 CIRCLE_TABLES = ("family_circles", "support_persons", "consents")
 

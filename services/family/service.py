@@ -3,7 +3,7 @@ from pathlib import Path
 from iopnet.service import ServiceSpec
 from services.family.api import routers
 from services.family.consent_expiry import expire_consents
-from services.family.projections import PATIENT_TABLES
+from services.family.projections import DERIVED_TABLES, PATIENT_TABLES, project_circle
 from services.family.reactions import PROJECTION
 from services.family.settings import FamilySettings
 from services.family.upgrades import UPGRADES
@@ -19,4 +19,6 @@ SPEC = ServiceSpec(
     "each support person may see.",
     background=[expire_consents],
     upgrades=UPGRADES,
+    derived_tables=DERIVED_TABLES,
+    project_own=project_circle,
 )

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from iopnet.service import ServiceSpec
 from services.intake.api import routers
-from services.intake.projections import PATIENT_TABLES
+from services.intake.projections import PATIENT_TABLES, project
 from services.intake.settings import IntakeSettings
 from services.intake.upgrades import UPGRADES
 
@@ -16,4 +16,6 @@ SPEC = ServiceSpec(
     patient_tables=PATIENT_TABLES,
     learns_network_from_kafka=False,
     upgrades=UPGRADES,
+    derived_tables=PATIENT_TABLES,
+    project_own=project,
 )

@@ -4,8 +4,9 @@ from iopnet.service import ServiceSpec
 from services.notifications.api import routers
 from services.notifications.delivery import deliver_due_messages
 from services.notifications.projections import PROJECTION
+from services.notifications.recorded import project_recorded
 from services.notifications.settings import NotificationsSettings
-from services.notifications.store import PATIENT_TABLES
+from services.notifications.store import DERIVED_TABLES, PATIENT_TABLES
 from services.notifications.upgrades import UPGRADES
 
 SPEC = ServiceSpec(
@@ -19,4 +20,6 @@ SPEC = ServiceSpec(
     patient_tables=PATIENT_TABLES,
     background=[deliver_due_messages],
     upgrades=UPGRADES,
+    derived_tables=DERIVED_TABLES,
+    project_own=project_recorded,
 )

@@ -25,6 +25,8 @@ PATIENT_TABLES = ("patients", "patient_contacts", "support_persons", "support_pe
 #: The patient's messages and their history: they stay with the site that sent them on a
 #: transfer, and go with the rest when the patient is forgotten (last listed first).
 MESSAGE_TABLES = ("messages", "delivery_log", "urgent_alert_causes")
+#: Every table of notifications' own, written by projections only: what a rebuild rebuilds.
+DERIVED_TABLES = (*PATIENT_TABLES, *MESSAGE_TABLES, "site_channels", "site_templates")
 DUE_CHANNEL = "notifications_due"
 
 

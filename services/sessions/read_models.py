@@ -22,6 +22,11 @@ from services.sessions.domain import (
 )
 from services.sessions.domain.enrollment import terms_opened
 
+#: Every table of sessions' own written by projections only (its own events' and the plans
+#: it consumes): what a rebuild rebuilds. week_reviews is the calendar job's bookkeeping.
+DERIVED_TABLES = ("programs", "program_groups", "enrollments", "patient_sessions",
+                  "treatment_plans")
+
 
 async def project(conn: Connection, event: DomainEvent, envelope: EventEnvelope) -> None:
     match event:

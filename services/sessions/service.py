@@ -3,6 +3,7 @@ from pathlib import Path
 from iopnet.service import ServiceSpec
 from services.sessions.api import routers
 from services.sessions.projections import PATIENT_TABLES, PROJECTION
+from services.sessions.read_models import DERIVED_TABLES, project
 from services.sessions.settings import SessionsSettings
 from services.sessions.upgrades import UPGRADES
 from services.sessions.weekly_review import review_finished_weeks
@@ -17,4 +18,6 @@ SPEC = ServiceSpec(
     description="Programs, groups, schedules, attendance and outcome measures.",
     background=[review_finished_weeks],
     upgrades=UPGRADES,
+    derived_tables=DERIVED_TABLES,
+    project_own=project,
 )

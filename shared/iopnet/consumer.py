@@ -10,13 +10,17 @@
   the database's, for tools and metrics; they decide nothing.
 - A partition's records are applied in order (per-patient order); partitions
   proceed side by side.
-- The database going away (a restart, a lost connection, a deadlock) is waited
-  out, never dead-lettered. A batch that fails otherwise is applied record by
-  record; a record that still fails after retries goes to ``dead_letters`` with
-  its raw bytes, and the partition moves on.
-- A malformed or forged record (``iopnet.provenance``) goes straight to
-  ``dead_letters``, never to the inbox; a type this release does not know is
-  skipped.
+- The database going away (a restart, a lost connection, a deadlock, a lock
+  or statement timeout, a read-only standby) is waited out, never dead-lettered.
+  A batch that fails otherwise is applied record by record; a record whose
+  projection fails again at spaced attempts goes to ``dead_letters`` with its
+  raw bytes, and the partition moves on.
+- A malformed or forged record (``iopnet.provenance``) or one its event model
+  refuses goes straight to ``dead_letters``, never to the inbox; a type this
+  release does not know is skipped.
+- After a dead letter, later records with its key (the patient or site) on that
+  partition are parked behind it until an operator resolves it
+  (``iopnet.dead_letters``): a patient's events are never applied around a gap.
 """
 
 from __future__ import annotations
@@ -34,13 +38,14 @@ from aiokafka.errors import KafkaError
 from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
-from iopnet import inbox
-from iopnet.catalog import CATALOG, DomainEvent, parse_event
+from iopnet import dead_letters, inbox
+from iopnet.catalog import DomainEvent, parse_event
 from iopnet.db import Connection
+from iopnet.dead_letters import Letter
 from iopnet.envelope import EventEnvelope
 from iopnet.inbox import Position
-from iopnet.kafka_binding import MalformedRecord, from_record
-from iopnet.metrics import DEAD_LETTERED, PROJECTION_SECONDS, Stopwatch
+from iopnet.kafka_binding import MalformedRecord
+from iopnet.metrics import DEAD_LETTERED, PARKED, PROJECTION_SECONDS, Stopwatch
 from iopnet.telemetry import context_from, tracer
 
 log = logging.getLogger(__name__)
@@ -55,7 +60,10 @@ ProvenanceCheck = Callable[[str, EventEnvelope], None]
 #: Failures of the database, not of the event: waited out, however long they last.
 TRANSIENT: tuple[type[Exception], ...] = (
     asyncpg.exceptions.PostgresConnectionError,  # lost or refused connection
-    asyncpg.exceptions.OperatorInterventionError,  # starting up, shutting down, cancelled
+    asyncpg.exceptions.OperatorInterventionError,  # starting up, shutting down, cancelled,
+    # statement timeout
+    asyncpg.exceptions.LockNotAvailableError,  # lock timeout
+    asyncpg.exceptions.ReadOnlySQLTransactionError,  # a standby, or a primary being demoted
     asyncpg.exceptions.TransactionRollbackError,  # serialization failure, deadlock
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.InterfaceError,  # a connection closed under the pool
@@ -130,7 +138,7 @@ class ConsumerRunner:
         pool: asyncpg.Pool,
         bootstrap_servers: str,
         attempts: int = 3,
-        retry_delay: float = 0.2,
+        retry_delay: float = 0.5,
         client_options: Mapping[str, Any] | None = None,
         provenance: ProvenanceCheck | None = None,
     ) -> None:
@@ -200,9 +208,12 @@ class ConsumerRunner:
         self._applied_offsets[TopicPartition(last.topic, last.partition)] = last.offset + 1
 
     async def apply(self, record: Record) -> None:
-        """Apply one record, retrying, then dead-lettering it if it keeps failing."""
+        """Apply one record; dead-letter it if it is invalid, or if its projection fails
+        at every one of ``attempts`` spaced attempts (``retry_delay``, doubling)."""
         error: Exception | None = None
         for attempt in range(self.attempts):
+            if attempt:
+                await asyncio.sleep(self.retry_delay * 2 ** (attempt - 1))
             try:
                 await self._until_done(functools.partial(self._apply_together, [record]))
                 return
@@ -213,39 +224,37 @@ class ConsumerRunner:
                 break  # retrying cannot make an invalid event valid
             except Exception as failure:
                 error = failure
-                await asyncio.sleep(self.retry_delay * 2**attempt)
         log.error("dead-lettering %s[%s]@%s: %s", record.topic, record.partition,
                   record.offset, type(error).__name__)
         await self._until_done(functools.partial(self._dead_letter, record, error))
         DEAD_LETTERED.inc()
 
     async def _apply_together(self, records: Sequence[Record]) -> None:
-        """One transaction: every record in the inbox or dead letters, the offset moved on."""
-        decoded = [(record, self._believed(record)) for record in records]
+        """One transaction: every record in the inbox, dead letters or parked behind one,
+        the offset moved on."""
+        letters = [Letter.of(record) for record in records]
+        decoded = [(record, letter, dead_letters.believe(letter, self.provenance))
+                   for record, letter in zip(records, letters, strict=True)]
+        last = records[-1]
         async with self.pool.acquire() as conn, conn.transaction():
-            new = 0
-            for record, envelope in decoded:
-                if isinstance(envelope, MalformedRecord):
-                    await store_dead_letter(conn, record, envelope)
+            blocked = await dead_letters.blocking(conn, last.topic, last.partition,
+                                                  {letter.key for letter in letters if letter.key})
+            new = refused = parked = 0
+            for record, letter, envelope in decoded:
+                if letter.key in blocked:
+                    await dead_letters.park(conn, letter, blocked[letter.key])
+                    parked += 1
+                elif isinstance(envelope, MalformedRecord):
+                    dead_letter_id = await dead_letters.store(conn, letter, envelope)
+                    if letter.key:
+                        blocked[letter.key] = dead_letter_id
+                    refused += 1
                 elif envelope is not None:
                     new += await self._apply_record(conn, record, envelope)
-            last = records[-1]
             await inbox.advance(conn, self.group_id, last.topic, last.partition, last.offset + 1)
         self.applied += new
-        DEAD_LETTERED.inc(sum(isinstance(e, MalformedRecord) for _, e in decoded))
-
-    def _believed(self, record: Record) -> EventEnvelope | MalformedRecord | None:
-        """The record's envelope; or why it is refused (malformed, or forged: see
-        iopnet.provenance); or None for a type this release does not know, skipped."""
-        try:
-            envelope = from_record(record.value or b"", list(record.headers))
-            if envelope.type not in CATALOG:
-                return None
-            if self.provenance is not None:
-                self.provenance(record.topic, envelope)
-        except MalformedRecord as refused:
-            return refused
-        return envelope
+        DEAD_LETTERED.inc(refused)
+        PARKED.inc(parked)
 
     async def _apply_record(self, conn: Connection, record: Record,
                             envelope: EventEnvelope) -> bool:
@@ -263,7 +272,7 @@ class ConsumerRunner:
 
     async def _dead_letter(self, record: Record, error: Exception | None) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            await store_dead_letter(conn, record, error)
+            await dead_letters.store(conn, Letter.of(record), error)
             await inbox.advance(conn, self.group_id, record.topic, record.partition,
                                 record.offset + 1)
 
@@ -331,18 +340,3 @@ class StoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
         await self.runner.resume(self.consumer, assigned)
 
-
-async def store_dead_letter(conn: Connection, record: Record, error: Exception | None) -> None:
-    headers = {name: raw.decode(errors="replace") for name, raw in record.headers}
-    await conn.execute(
-        "INSERT INTO dead_letters (topic, partition, \"offset\", event_id, event_type,"
-        " error, headers, value) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        record.topic,
-        record.partition,
-        record.offset,
-        headers.get("ce_id"),
-        headers.get("ce_type"),
-        repr(error),
-        headers,
-        record.value or b"",
-    )

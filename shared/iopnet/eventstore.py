@@ -194,7 +194,7 @@ class EventStore:
         rows = await conn.fetch(
             "SELECT envelope FROM events WHERE stream_id = $1 ORDER BY stream_version", stream_id
         )
-        return await _opened(conn, [row["envelope"] for row in rows])
+        return await open_stored(conn, [row["envelope"] for row in rows])
 
     async def read_all(
         self, conn: Connection, *, after: Checkpoint = Checkpoint(), limit: int = 1000
@@ -212,7 +212,7 @@ class EventStore:
             " ORDER BY transaction_id, global_position LIMIT $3",
             str(after.transaction_id), after.global_position, limit,
         )
-        envelopes = await _opened(conn, [row["envelope"] for row in rows])
+        envelopes = await open_stored(conn, [row["envelope"] for row in rows])
         return [RecordedEvent(Checkpoint(row["transaction_id"], row["global_position"]), envelope)
                 for row, envelope in zip(rows, envelopes, strict=True)]
 
@@ -231,7 +231,7 @@ async def _stored(conn: Connection, event: DomainEvent, envelope: EventEnvelope
     return {**stored, "data": data}
 
 
-async def _opened(conn: Connection, stored: list[dict[str, Any]]) -> list[EventEnvelope]:
+async def open_stored(conn: Connection, stored: list[dict[str, Any]]) -> list[EventEnvelope]:
     """Stored envelopes with their sealed data opened, or None where the key is gone."""
     sealed = [row for row in stored if any(map(data_keys.is_sealed, row["data"].values()))]
     keys = await data_keys.keys_of(conn, (row["subject"] for row in sealed)) if sealed else {}

@@ -31,6 +31,8 @@ PROJECTION_SECONDS = Histogram(
 ROUND_ITEMS_FAILED = Counter("iopnet_round_items_failed_total",
                              "Items a calendar round could not handle (left for the next)")
 DEAD_LETTERED = Counter("iopnet_dead_lettered_total", "Events a projection gave up on")
+PARKED = Counter("iopnet_parked_total",
+                 "Records parked behind a dead letter of the same key (patient or site)")
 NOTIFICATION_DELIVERIES = Counter(
     "iopnet_notification_deliveries_total", "Notification delivery attempts",
     ["channel", "outcome"],
@@ -44,6 +46,8 @@ OUTBOX_PARKED = Gauge("iopnet_outbox_parked",
 RELAY_PROGRESS = Gauge("iopnet_relay_last_progress_timestamp_seconds",
                        "When the relay last completed a round (published or found nothing)")
 DEAD_LETTERS = Gauge("iopnet_dead_letters", "Dead letters waiting for an operator")
+PARKED_RECORDS = Gauge("iopnet_parked_records",
+                       "Records waiting behind an open dead letter of the same key")
 CONSUMER_LAG = Gauge(
     "iopnet_consumer_lag", "Records not yet applied by this service's consumer group",
     ["topic", "partition"],
@@ -54,7 +58,8 @@ async def read_database_gauges(pool: asyncpg.Pool) -> None:
     row = await pool.fetchrow(
         "SELECT count(*) AS backlog,"
         " coalesce(extract(epoch FROM now() - min(enqueued_at)), 0) AS oldest,"
-        " (SELECT count(*) FROM dead_letters) AS dead,"
+        " (SELECT count(*) FROM dead_letters WHERE resolved_at IS NULL) AS dead,"
+        " (SELECT count(*) FROM parked_records) AS waiting,"
         " count(*) FILTER (WHERE parked_at IS NOT NULL) AS parked FROM outbox"
     )
     assert row is not None
@@ -62,6 +67,7 @@ async def read_database_gauges(pool: asyncpg.Pool) -> None:
     OUTBOX_BACKLOG.set(row["backlog"])
     OUTBOX_OLDEST_AGE.set(float(row["oldest"]))
     DEAD_LETTERS.set(row["dead"])
+    PARKED_RECORDS.set(row["waiting"])
 
 
 class LagProbe:

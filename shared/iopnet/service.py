@@ -11,11 +11,15 @@ import asyncpg
 from fastapi import APIRouter
 
 from iopnet.auth.registry import network_projection
-from iopnet.consumer import Projection
+from iopnet.consumer import Projection, Projector
 from iopnet.forgetting import forgetting_projection
 from iopnet.migrate import DataUpgrade, apply_migrations
+from iopnet.rebuild import Sources
 from iopnet.settings import ServiceSettings
 from iopnet.topics import network_topic, topic_of
+
+#: Derived tables every service keeps: the network registry.
+SHARED_DERIVED_TABLES = ("sites", "api_keys")
 
 #: A loop a service's worker runs beside its relay and consumer (e.g. due reminders).
 BackgroundJob = Callable[[asyncpg.Pool, ServiceSettings, asyncio.Event], Awaitable[None]]
@@ -38,6 +42,11 @@ class ServiceSpec:
     background: Sequence[BackgroundJob] = ()
     #: Rows of earlier releases turned into events, after the SQL migrations.
     upgrades: Sequence[DataUpgrade] = ()
+    #: Its own tables written only by projections (docs/architecture.md, "Tables:
+    #: bookkeeping or derived"); with the shared registry's, what a rebuild rebuilds.
+    derived_tables: Sequence[str] = ()
+    #: The projection of its own events, run in the transaction that records them.
+    project_own: Projector | None = None
 
     async def migrate(self, dsn: str) -> list[str]:
         """Bring a database to this release: shared schema, own schema, data upgrades."""
@@ -50,6 +59,12 @@ class ServiceSpec:
     def publishes_to(self) -> list[str]:
         """Its own topic; the service that keeps the registry publishes the network's too."""
         return [self.topic] if self.learns_network_from_kafka else [self.topic, network_topic()]
+
+    def rebuild_sources(self) -> Sources:
+        """Its derived tables, and what builds them: its own events through ``project_own``,
+        the events it consumed through its consumer's projectors."""
+        tables = [*SHARED_DERIVED_TABLES, *self.derived_tables]
+        return Sources(tables=tables, own=self.project_own, consumed=self.consumer_projection())
 
     def consumer_projection(self) -> Projection | None:
         """Everything its consumer applies: its own projection, the network registry,

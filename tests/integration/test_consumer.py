@@ -145,7 +145,8 @@ async def stored_offsets(pool: asyncpg.Pool, group_id: str) -> dict[int, int]:
 async def offsets_after_last_record(pool: asyncpg.Pool) -> dict[int, int]:
     rows = await pool.fetch(
         "SELECT partition, max(\"offset\") + 1 AS next FROM (SELECT partition, \"offset\""
-        " FROM applied_events UNION ALL SELECT partition, \"offset\" FROM dead_letters) read"
+        " FROM applied_events UNION ALL SELECT partition, \"offset\" FROM dead_letters"
+        " UNION ALL SELECT partition, \"offset\" FROM parked_records) read"  # behind a poison
         " GROUP BY partition")
     return {row["partition"]: row["next"] for row in rows}
 

@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
-import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date
-from pathlib import Path
 
 import asyncpg
 import pytest
@@ -32,8 +29,9 @@ from iopnet.eventstore import Cause, EventStore
 from iopnet.migrate import apply_migrations
 from iopnet.relay import OutboxRelay
 from iopnet.topics import namespace
-from tests.conftest import FreshDatabase, eventually, free_port
+from tests.conftest import FreshDatabase, eventually
 from tests.fixtures.infra import Endpoints
+from tests.fixtures.own_infra import own_cluster as cluster_of_its_own
 from tests.integration.kafka_helpers import delete_topic, end_offsets, new_topic
 from tests.integration.test_consumer import stored_offsets
 
@@ -46,15 +44,8 @@ CRASHES = 4
 @pytest.fixture
 async def own_cluster() -> AsyncIterator[Cluster]:
     """A Postgres cluster for this test alone, in a folder the ``postgres`` user can enter."""
-    folder = Path(tempfile.mkdtemp(prefix="iopnet-crash-", dir="/var/tmp"))
-    cluster = Cluster(data_dir=folder / "data", socket_dir=folder / "sock", port=free_port(),
-                      log=folder / "postgres.log")
-    try:
-        await postgres.start(cluster)
+    async with cluster_of_its_own() as cluster:
         yield cluster
-    finally:
-        await postgres.stop(cluster)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 async def project_admission(conn: Connection, event: DomainEvent, envelope: EventEnvelope

@@ -56,7 +56,7 @@ from iopnet.catalog import (
 from iopnet.catalog.network import ApiKeyIssued
 from iopnet.db import create_pool
 from iopnet.envelope import EventEnvelope, new_id, utc_now
-from iopnet.eventstore import Cause
+from iopnet.eventstore import Cause, EventStore
 from iopnet.migrate import apply_migrations
 from services.notifications import commands, store
 from services.notifications import settings as notification_settings
@@ -167,7 +167,7 @@ async def notifications(fresh_database: FreshDatabase, mail: MailCatcher,
     async with pool.acquire() as conn:
         onboarded = SiteOnboarded(site_id=SITE, name="North Clinic",
                                   time_zone=SITE_TIME_ZONE, policies=NO_QUIET_HOURS)
-        await on_site_onboarded(conn, onboarded, _envelope_stub())
+        await on_site_onboarded(conn, onboarded, _envelope_of(onboarded))
         await commands.set_channels(commands.unit_of_work(conn, CAUSE),
                                     SiteChannels(SITE, CLINIC_EMAIL, hooks.url, SECRET))
     hooks.received.clear()
@@ -176,8 +176,9 @@ async def notifications(fresh_database: FreshDatabase, mail: MailCatcher,
     notification_settings.current.cache_clear()
 
 
-def _envelope_stub() -> Any:
-    return None
+def _envelope_of(event: SiteOnboarded) -> EventEnvelope:
+    """As intake would record it (a projector takes the row's time from it)."""
+    return EventStore.of("intake").envelopes(f"site-{event.site_id}", 0, [event], CAUSE)[0]
 
 
 async def set_patient_email(n: Notifications, patient_id: str, email: str) -> None:

@@ -54,3 +54,16 @@ def test_every_table_of_a_service_is_classified(service: str) -> None:
     rows = classified(service)
     assert set(rows) == tables_made_by(ROOT / "services" / service / "migrations")
     assert set(rows.values()) <= KINDS
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_rebuilds_exactly_its_derived_tables(service: str) -> None:
+    from iopctl.stack import spec_of
+
+    spec = spec_of(service)
+    if spec.project_own is None and not spec.derived_tables:
+        pytest.skip(f"{service} does not declare its derived tables yet")
+    derived = {table for table, kind in classified(service).items() if kind == "derived"}
+    assert set(spec.derived_tables) == derived
+    shared = {table for table, kind in classified("shared").items() if kind == "derived"}
+    assert set(spec.rebuild_sources().tables) == derived | shared

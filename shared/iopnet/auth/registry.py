@@ -29,22 +29,25 @@ from iopnet.provenance import UntrustedRecord
 from iopnet.topics import network_topic, topic_of
 
 
-async def on_site_onboarded(conn: Connection, event: DomainEvent, _: EventEnvelope) -> None:
+# Times come from the event, never from the clock: a rebuild must write the same rows.
+async def on_site_onboarded(conn: Connection, event: DomainEvent, envelope: EventEnvelope
+                            ) -> None:
     assert isinstance(event, SiteOnboarded)
     await conn.execute(
-        "INSERT INTO sites (site_id, name, time_zone, policies) VALUES ($1, $2, $3, $4)"
-        " ON CONFLICT (site_id) DO NOTHING",
+        "INSERT INTO sites (site_id, name, time_zone, policies, updated_at)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (site_id) DO NOTHING",
         event.site_id, event.name, event.time_zone, event.policies.model_dump(mode="json"),
+        envelope.time,
     )
 
 
 async def on_site_policies_changed(
-    conn: Connection, event: DomainEvent, _: EventEnvelope
+    conn: Connection, event: DomainEvent, envelope: EventEnvelope
 ) -> None:
     assert isinstance(event, SitePoliciesChanged)
     await conn.execute(
-        "UPDATE sites SET policies = $2, updated_at = now() WHERE site_id = $1",
-        event.site_id, event.policies.model_dump(mode="json"),
+        "UPDATE sites SET policies = $2, updated_at = $3 WHERE site_id = $1",
+        event.site_id, event.policies.model_dump(mode="json"), envelope.time,
     )
 
 
