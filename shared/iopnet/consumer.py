@@ -246,7 +246,7 @@ class ConsumerRunner:
                     parked += 1
                 elif isinstance(envelope, MalformedRecord):
                     dead_letter_id = await dead_letters.store(conn, letter, envelope)
-                    if letter.key:
+                    if letter.key and dead_letters.holds_its_key(envelope):
                         blocked[letter.key] = dead_letter_id
                     refused += 1
                 elif envelope is not None:

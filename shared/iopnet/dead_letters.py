@@ -27,6 +27,7 @@ from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
 from iopnet.inbox import Position
 from iopnet.kafka_binding import MalformedRecord, from_record
+from iopnet.provenance import UntrustedRecord
 
 if TYPE_CHECKING:
     from aiokafka import ConsumerRecord
@@ -77,13 +78,22 @@ def believe(letter: Letter, provenance: ProvenanceCheck | None
     return envelope
 
 
+def holds_its_key(error: BaseException | None) -> bool:
+    """Whether later records with the letter's key wait behind it. A forged record
+    (``UntrustedRecord``) never belonged to its key's history: holding the key would
+    let whoever can write a topic stop a site's or a patient's real events."""
+    return not isinstance(error, UntrustedRecord)
+
+
 async def store(conn: Connection, letter: Letter, error: BaseException | None) -> int:
-    """Keep ``letter`` as a dead letter; its id."""
+    """Keep ``letter`` as a dead letter; its id. Only a letter that holds its key is
+    stored with it (``blocking`` finds it)."""
     dead_letter_id: int = await conn.fetchval(
         "INSERT INTO dead_letters (topic, partition, \"offset\", record_key, event_id,"
         " event_type, error, headers, value) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         " RETURNING id",
-        letter.topic, letter.partition, letter.offset, letter.key,
+        letter.topic, letter.partition, letter.offset,
+        letter.key if holds_its_key(error) else None,
         letter.headers.get("ce_id"), letter.headers.get("ce_type"), repr(error),
         dict(letter.headers), letter.value,
     )

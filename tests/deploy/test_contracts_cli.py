@@ -18,7 +18,7 @@ def test_generate_writes_the_contract_and_removes_what_no_event_has(tmp_path: Pa
     (tmp_path / "schemas").mkdir()
     (tmp_path / "schemas" / "Retired.v1.json").write_text("{}")
     written = contracts.generate(tmp_path)
-    assert "asyncapi.json" in written and "schemas/PatientAdmitted.v1.json" in written
+    assert "asyncapi.json" in written and "schemas/SessionScheduled.v1.json" in written
     assert "schemas/Retired.v1.json" in written and not (tmp_path / "schemas/Retired.v1.json"
                                                          ).exists()
     assert contracts.generate(tmp_path) == [] and contracts.stale_files(tmp_path) == []
@@ -37,12 +37,12 @@ def test_a_release_is_the_baseline_the_catalog_is_checked_against(tmp_path: Path
     assert contracts.release_versions(tmp_path) == [VERSION]
     assert contracts.breaking_changes_since_newest_release(tmp_path) == []
 
-    released = release / "schemas" / "PatientAdmitted.v1.json"
+    released = release / "schemas" / "SessionScheduled.v1.json"
     schema = json.loads(released.read_text())
     schema["properties"]["ward"] = {"type": "string"}  # a field the catalog no longer has
     released.write_text(json.dumps(schema))
     assert contracts.breaking_changes_since_newest_release(tmp_path) == [
-        "iopnet.PatientAdmitted v1: field ward removed"]
+        "iopnet.SessionScheduled v1: field ward removed"]
 
 
 def test_check_answers_zero_on_the_committed_contracts(capsys: pytest.CaptureFixture[str]
