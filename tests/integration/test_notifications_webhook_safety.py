@@ -44,7 +44,7 @@ from tests.integration.test_notifications_delivery import (  # noqa: F401 - fixt
     SITE,
     Notifications,
     _app,
-    _envelope_stub,
+    _envelope_of,
     _issued_envelope,
     hooks,
     hooks_about,
@@ -129,9 +129,9 @@ async def onboard(n: Notifications, site_id: str, channels: SiteChannels) -> Non
     from iopnet.catalog import SiteOnboarded
 
     async with n.pool.acquire() as conn:
-        await on_site_onboarded(conn, SiteOnboarded(
-            site_id=site_id, name=site_id, time_zone=SITE_TIME_ZONE, policies=NO_QUIET_HOURS),
-            _envelope_stub())
+        onboarded = SiteOnboarded(
+            site_id=site_id, name=site_id, time_zone=SITE_TIME_ZONE, policies=NO_QUIET_HOURS)
+        await on_site_onboarded(conn, onboarded, _envelope_of(onboarded))
         await commands.set_channels(commands.unit_of_work(conn, CAUSE), channels)
 
 
@@ -209,7 +209,7 @@ async def test_an_endpoint_that_keeps_failing_is_left_alone_and_its_messages_wai
     # (a recorded deferral), none is dropped or failed for good.
     assert sum(r["attempts"] for r in rows) == 2
     assert {r["status"] for r in rows} == {"pending"}
-    assert all(r["due_at"] > utc_now() + timedelta(seconds=50) for r in rows)
+    assert all(r["due_at"] > utc_now() + timedelta(seconds=30) for r in rows)
     deferrals = await n.pool.fetchval(
         "SELECT count(*) FROM events WHERE event_type LIKE '%MessageRescheduled'"
         " AND stream_id = ANY($1::text[])", [f"notification-{r['id']}" for r in rows])
