@@ -125,6 +125,9 @@ class Trickler:
                 self.closed_at.append(time.monotonic())
 
 
+CIRCUIT_SITE = "site-circuit"
+
+
 async def onboard(n: Notifications, site_id: str, channels: SiteChannels) -> None:
     from iopnet.catalog import SiteOnboarded
 
@@ -195,16 +198,17 @@ async def test_an_endpoint_that_keeps_failing_is_left_alone_and_its_messages_wai
     settings = n.settings.model_copy(update={
         "circuit_failure_threshold": 2, "circuit_cooldown_seconds": 60,
         "delivery_site_concurrency": 1})
+    # A site of its own: the slow site's earlier tests leave messages pending.
     dead = f"http://127.0.0.1:{free_port()}/hook"  # nothing listens: refused at once
-    await onboard(n, SLOW_SITE, SiteChannels(SLOW_SITE, None, dead, SECRET))
+    await onboard(n, CIRCUIT_SITE, SiteChannels(CIRCUIT_SITE, None, dead, SECRET))
     for _ in range(3):
-        await risk_at(n, SLOW_SITE)
+        await risk_at(n, CIRCUIT_SITE)
     dispatcher = Dispatcher.of(n.pool, n.postman, settings)
     await deliver_all_due(n.pool, n.postman, settings, dispatcher)
 
     rows = await n.pool.fetch(
         "SELECT id, status, attempts, due_at FROM messages WHERE site_id = $1"
-        " AND recipient_role = 'site'", SLOW_SITE)
+        " AND recipient_role = 'site'", CIRCUIT_SITE)
     # Two sends failed and opened the circuit; every message then waits for the cool-down
     # (a recorded deferral), none is dropped or failed for good.
     assert sum(r["attempts"] for r in rows) == 2
@@ -216,11 +220,11 @@ async def test_an_endpoint_that_keeps_failing_is_left_alone_and_its_messages_wai
     assert deferrals == 3
 
     # The partner fixes its endpoint; once due, everything goes.
-    await onboard(n, SLOW_SITE, SiteChannels(SLOW_SITE, None, receiver.url, SECRET))
+    await onboard(n, CIRCUIT_SITE, SiteChannels(CIRCUIT_SITE, None, receiver.url, SECRET))
     await n.make_due_now()
     await deliver_all_due(n.pool, n.postman, settings, dispatcher)
     statuses = await n.pool.fetch("SELECT status FROM messages WHERE site_id = $1"
-                                  " AND recipient_role = 'site'", SLOW_SITE)
+                                  " AND recipient_role = 'site'", CIRCUIT_SITE)
     assert [r["status"] for r in statuses] == ["sent"] * 3
 
 
