@@ -25,12 +25,13 @@ from iopnet.unit_of_work import UnitOfWork
 from services.plans import store
 from services.plans.domain import (
     CareEpisode,
+    ClinicalDecision,
     Confirmation,
     InvalidPlanInput,
     StepDownNotAllowed,
     StepDownOrder,
     TreatmentPlan,
-    family_involved,
+    family_participation_consented,
 )
 from services.plans.domain import progress as course
 from services.plans.domain.plan_drafting import PlanChange, PlanRevision
@@ -60,35 +61,36 @@ async def draft_plan(uow: UnitOfWork, patient_id: str, admission_id: str,
     plan = TreatmentPlan(patient_id)
     # A plan id derived from the admission: replaying the admission drafts the same plan.
     plan_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"iopnet:plan:{admission_id}"))
-    # Family's topic is not ordered with intake's: a consent may already be here.
-    consents = await store.family_consents(uow.conn, patient_id)
-    day = await site_date(uow.conn, episode.site_id, admitted_at)
     try:
-        plan.draft(plan_id, episode.site_id,
-                   episode.findings(family_consent=family_involved(consents, day)))
+        plan.draft(plan_id, episode.site_id, episode.findings())
     except InvalidPlanInput as invalid:
         # The episode stays visible, awaiting a draft, rather than the admission being lost.
         log.error("no plan drafted for an admission: %s", invalid.field)
         return None
+    # Family's topic is not ordered with intake's: a consent may already be here.
+    consents = await store.family_consents(uow.conn, patient_id)
+    plan.suggest_family_therapy(consents, await site_date(uow.conn, episode.site_id,
+                                                          admitted_at))
     await uow.save(plan)
     return plan
 
 
 async def follow_family_consent(uow: UnitOfWork, patient_id: str, at: datetime, *,
-                                granted: bool) -> PlanRevision | None:
-    """A consent granted brings family therapy in while one is live; the end of the last
-    live one takes it out (PlanRevised, reason family_consent). No plan yet: the draft
+                                granted: bool) -> None:
+    """A consent covering family participation granted: family therapy is suggested to the
+    clinician (never planned). The end of the last such consent lapses the suggestion and
+    takes family therapy out (PlanRevised, reason family_consent). No plan yet: the draft
     reads the consents."""
     plan = await _locked_plan(uow, patient_id)
     if plan is None:
-        return None
+        return
     day = await site_date(uow.conn, plan.site_id, at)
     consents = await store.family_consents(uow.conn, patient_id)
-    follow = plan.involve_family if granted else plan.withdraw_family
-    revision = follow(consents, day)
-    if revision is not None:
-        await uow.save(plan)
-    return revision
+    if granted:
+        plan.suggest_family_therapy(consents, day)
+    else:
+        plan.withdraw_family(consents, day)
+    await uow.save(plan)
 
 
 async def follow_transfer(uow: UnitOfWork, patient_id: str, site_id: str) -> None:
@@ -169,8 +171,25 @@ async def revise_plan(uow: UnitOfWork, order: PlanRevisionOrder
     # A list of tags matches when any names the current revision (RFC 9110).
     expected = (plan.revision if plan.revision in order.expected_revisions
                 else min(order.expected_revisions))
+    consents = await store.family_consents(uow.conn, order.patient_id)
     revised = plan.revise(expected, order.changes, order.reason, note=order.note,
-                          recorded_by=order.recorded_by)
+                          recorded_by=order.recorded_by,
+                          participation_consented=family_participation_consented(
+                              consents, await site_date(uow.conn, plan.site_id)))
+    await uow.save(plan)
+    return plan, revised
+
+
+async def accept_family_therapy(uow: UnitOfWork, patient_id: str, suggestion_id: str,
+                                decision: ClinicalDecision) -> tuple[TreatmentPlan,
+                                                                     PlanRevision]:
+    """The clinician accepts plans' suggestion of family therapy: a revision, with the
+    clinician and their reason (409 once no live consent covers participation)."""
+    await _episode(uow, patient_id)
+    plan = await _drafted_plan(uow, patient_id)
+    consents = await store.family_consents(uow.conn, patient_id)
+    revised = plan.accept_family_therapy(suggestion_id, consents,
+                                         await site_date(uow.conn, plan.site_id), decision)
     await uow.save(plan)
     return plan, revised
 

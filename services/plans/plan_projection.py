@@ -20,6 +20,8 @@ from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
 from services.plans import store
 from services.plans.domain import (
+    FamilyTherapySuggested,
+    FamilyTherapySuggestionClosed,
     PlanStatus,
     PlanTransferred,
     PlanWritten,
@@ -45,5 +47,9 @@ async def project_plan(conn: Connection, event: DomainEvent, envelope: EventEnve
             await store.plan_status_changed(conn, event.patient_id, status, envelope.time)
         case TransitionConfirmed():
             await store.transition_confirmed(conn, event)
+        case FamilyTherapySuggested():
+            await store.family_therapy_suggested(conn, event, envelope.time)
+        case FamilyTherapySuggestionClosed():
+            await store.family_therapy_suggestion_closed(conn, event, envelope.time)
         case PlanTransferred():
             pass  # the rows moved with intake's PatientTransferred, which this follows

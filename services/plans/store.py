@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from iopnet.catalog import (
     ConsentGranted,
+    ConsentScope,
     Discharged,
     PlanDrafted,
     PlanRevised,
@@ -27,6 +28,8 @@ from iopnet.envelope import EventEnvelope
 from services.plans.domain import (
     CareEpisode,
     FamilyConsent,
+    FamilyTherapySuggested,
+    FamilyTherapySuggestionClosed,
     PlanStatus,
     PlanWritten,
     RevisionNoted,
@@ -57,7 +60,7 @@ from services.plans.domain.step_down import StepDownPolicy
 PATIENT_TABLES = (
     "care_episodes", "treatment_plans", "plan_problems", "plan_goals", "plan_objectives",
     "plan_interventions", "plan_revisions", "care_transitions", "session_attendance",
-    "outcome_measures", "risk_signals", "family_consents",
+    "outcome_measures", "risk_signals", "family_consents", "family_therapy_suggestions",
 )
 
 
@@ -390,9 +393,10 @@ async def consent_granted(conn: Connection, event: ConsentGranted, granted_at: d
                           ) -> None:
     await conn.execute(
         "INSERT INTO family_consents (patient_id, consent_id, site_id, support_person_id, scope,"
-        " expires_on, granted_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        " expires_on, granted_at, covers) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        " ON CONFLICT DO NOTHING",
         event.patient_id, event.consent_id, event.site_id, event.support_person_id,
-        event.scope.value, event.expires_on, granted_at,
+        event.scope.value, event.expires_on, granted_at, [c.value for c in event.covers],
     )
 
 
@@ -410,12 +414,44 @@ async def consent_ended(conn: Connection, patient_id: str, consent_id: str, *,
 
 async def family_consents(conn: Connection, patient_id: str) -> list[FamilyConsent]:
     rows = await conn.fetch(
-        "SELECT consent_id, expires_on, revoked_at, expired_on FROM family_consents"
-        " WHERE patient_id = $1",
+        "SELECT consent_id, expires_on, revoked_at, expired_on, covers FROM family_consents"
+        " WHERE patient_id = $1 ORDER BY granted_at, consent_id",
         patient_id)
     return [FamilyConsent(r["consent_id"], r["expires_on"], r["revoked_at"] is not None,
-                          r["expired_on"] is not None)
+                          r["expired_on"] is not None,
+                          ConsentScope.FAMILY_PARTICIPATION.value in r["covers"])
             for r in rows]
+
+
+# --- Family therapy suggestions ------------------------------------------------------------
+
+
+async def family_therapy_suggested(conn: Connection, event: FamilyTherapySuggested,
+                                   at: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO family_therapy_suggestions (patient_id, suggestion_id, site_id,"
+        " consent_id, suggested_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        event.patient_id, event.suggestion_id, event.site_id, event.consent_id, at)
+
+
+async def family_therapy_suggestion_closed(conn: Connection,
+                                           event: FamilyTherapySuggestionClosed,
+                                           at: datetime) -> None:
+    await conn.execute(
+        "UPDATE family_therapy_suggestions SET status = $3, closed_at = $4, revision = $5,"
+        " clinician_id = $6, reason = $7, recorded_by = $8"
+        " WHERE patient_id = $1 AND suggestion_id = $2",
+        event.patient_id, event.suggestion_id, event.outcome, at, event.revision,
+        event.clinician_id, event.reason, event.recorded_by)
+
+
+async def list_family_therapy_suggestions(conn: Connection, patient_id: str
+                                          ) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT suggestion_id, consent_id, suggested_at, status, closed_at, revision,"
+        " clinician_id, reason, recorded_by FROM family_therapy_suggestions"
+        " WHERE patient_id = $1 ORDER BY suggested_at, suggestion_id", patient_id)
+    return [dict(row) for row in rows]
 
 
 async def outcomes_by_site(conn: Connection) -> list[dict[str, Any]]:

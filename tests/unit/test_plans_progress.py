@@ -80,7 +80,7 @@ def test_one_phq9_a_day_counts_and_none_outside_the_episode() -> None:
 
 
 def test_the_depression_objective_is_met_below_10_or_at_half_the_baseline() -> None:
-    plan = draft_plan(Findings(18, RiskLevel.LOW, True, False, 4, 10, START, "c", gad7=12))
+    plan = draft_plan(Findings(18, RiskLevel.LOW, True, 4, 10, START, "c", gad7=12))
 
     def statuses(measures: list[Measure]) -> dict[str, ObjectiveStatus]:
         return {o.objective_id: o.status for o in objectives(plan, record(measures=measures),
@@ -92,7 +92,7 @@ def test_the_depression_objective_is_met_below_10_or_at_half_the_baseline() -> N
     measured = statuses([*phq9(9), Measure("gad7", day(8), 9)])
     assert measured == {"P1.G1.O1": ObjectiveStatus.MET, "P1.G2.O1": ObjectiveStatus.NOT_MEASURED,
                         "P2.G1.O1": ObjectiveStatus.MET, "P3.G1.O1": ObjectiveStatus.NOT_MEASURED}
-    high_baseline = draft_plan(Findings(24, RiskLevel.NONE, False, False, 4, 10, START, "c"))
+    high_baseline = draft_plan(Findings(24, RiskLevel.NONE, False, 4, 10, START, "c"))
     met = objectives(high_baseline, record(measures=phq9(12), baseline=24), day(60))
     assert met[0].status is ObjectiveStatus.MET  # 24 → 12 is a 50% drop
 

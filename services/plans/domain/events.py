@@ -93,3 +93,27 @@ class PlanTransferred(PrivatePatientEvent):
     """The patient's care, and so the plan, moved to ``site_id``."""
 
     from_site_id: str
+
+
+class FamilyTherapySuggested(PrivatePatientEvent):
+    """A live consent now covers family participation: family therapy is offered to the
+    clinician, who decides. Consent is not an indication, so nothing is planned yet."""
+
+    suggestion_id: str
+    consent_id: str
+
+
+class FamilyTherapySuggestionClosed(PrivatePatientEvent):
+    """The suggestion was decided or lapsed: ``accepted`` by a clinician (the revision
+    that added family therapy, with their reason sealed), or ``lapsed`` when the last
+    consent covering participation ended first."""
+
+    sealed_fields: ClassVar[tuple[str, ...]] = ("reason",)
+
+    suggestion_id: str
+    outcome: str
+    """accepted | lapsed"""
+    revision: int | None = None
+    clinician_id: str | None = None
+    reason: str | None = None
+    recorded_by: str | None = None

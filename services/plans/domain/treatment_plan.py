@@ -12,7 +12,8 @@ Step-down, step-up and discharge close the plan: no revision after that.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -40,13 +41,20 @@ from services.plans.domain.as_written import (
 )
 from services.plans.domain.episode import PlanStatus
 from services.plans.domain.events import (
+    FamilyTherapySuggested,
+    FamilyTherapySuggestionClosed,
     PlanTransferred,
     PlanWritten,
     RevisionNoted,
     TransitionConfirmed,
 )
-from services.plans.domain.family import FamilyConsent, family_involved
+from services.plans.domain.family import (
+    FamilyConsent,
+    consent_for_participation,
+    family_participation_consented,
+)
 from services.plans.domain.plan_drafting import (
+    AddIntervention,
     AppliedChange,
     Findings,
     FrequencyChanged,
@@ -123,6 +131,15 @@ class StepDownOrder:
 
 
 @dataclass(frozen=True)
+class ClinicalDecision:
+    """A clinician's decision and their reason, through which key."""
+
+    clinician_id: str
+    reason: str
+    recorded_by: str | None = None
+
+
+@dataclass(frozen=True)
 class Confirmation:
     """Who confirms a step-down, step-up or discharge: the clinician, through which key."""
 
@@ -145,6 +162,8 @@ class TreatmentPlan(Aggregate):
         self.contents: PlanContents | None = None
         #: The patient was forgotten: the plan's words are gone, nothing follows consent.
         self.forgotten = False
+        #: The family therapy suggestion awaiting the clinician, if any.
+        self.open_suggestion: str | None = None
 
     @property
     def patient_id(self) -> str:
@@ -167,11 +186,16 @@ class TreatmentPlan(Aggregate):
 
     def revise(self, expected_revision: int, changes: Sequence[PlanChange],
                reason: RevisionReason, *, note: str | None = None,
-               recorded_by: str | None = None) -> PlanRevision:
-        """A new revision, only over the revision the caller read (else StaleRevision)."""
+               recorded_by: str | None = None, participation_consented: bool = False
+               ) -> PlanRevision:
+        """A new revision, only over the revision the caller read (else StaleRevision).
+        Family therapy comes in only while a live consent covers family participation."""
         contents = self._open_contents()
         if expected_revision != self.revision:
             raise StaleRevision(expected_revision, self.revision)
+        if not participation_consented and any(_adds_family_therapy(c) for c in changes):
+            raise PlanRuleBroken("family therapy needs a live consent covering family "
+                                 "participation")
         revision = plan_drafting.revise(contents, changes, reason.value)
         self.record(PlanRevised(
             patient_id=self.id, site_id=self.site_id, plan_id=self.plan_id,
@@ -193,34 +217,67 @@ class TreatmentPlan(Aggregate):
         self.record(PlanTransferred(patient_id=self.id, site_id=site_id,
                                     from_site_id=self.site_id))
 
-    def involve_family(self, consents: Iterable[FamilyConsent], day: date
-                       ) -> PlanRevision | None:
-        """A consent was granted: family therapy while any consent is live on the day.
-
-        Nothing when the plan has it already (a second consent, a redelivery), when no
-        consent is live, or when there is no open plan (a consent before the admission
-        waits for the draft, which reads it).
-        """
-        if not family_involved(consents, day):
+    def suggest_family_therapy(self, consents: Iterable[FamilyConsent], day: date
+                               ) -> FamilyTherapySuggested | None:
+        """A consent covering family participation is live: offer family therapy to the
+        clinician (FamilyTherapySuggested). Consent is not an indication, so nothing is
+        planned. Nothing when the plan has family therapy or a suggestion is open, when
+        no such consent is live, or when there is no open plan (a consent before the
+        admission waits for the draft, which asks again)."""
+        consent_id = consent_for_participation(consents, day)
+        if (consent_id is None or not self._follows_family()
+                or self.open_suggestion is not None or self._has_family_therapy()):
             return None
-        return self._follow_family_consent(plan_drafting.involving_family)
+        suggested = FamilyTherapySuggested(
+            patient_id=self.id, site_id=self.site_id, consent_id=consent_id,
+            suggestion_id=str(uuid.uuid5(uuid.NAMESPACE_URL,
+                                         f"iopnet:suggestion:{self.plan_id}:{consent_id}")))
+        self.record(suggested)
+        return suggested
+
+    def accept_family_therapy(self, suggestion_id: str, consents: Iterable[FamilyConsent],
+                              day: date, decision: ClinicalDecision) -> PlanRevision:
+        """The clinician accepts the suggestion: a revision adding weekly family therapy,
+        with the clinician and their reason recorded. Refused once no live consent covers
+        family participation, or when the suggestion is not the open one."""
+        if self.open_suggestion != suggestion_id:
+            raise PlanRuleBroken(f"no open suggestion {suggestion_id}")
+        if not family_participation_consented(consents, day):
+            raise PlanRuleBroken("no live consent covers family participation")
+        contents = self._open_contents()
+        revision = self.revise(self.revision, plan_drafting.involving_family(contents),
+                               RevisionReason.CLINICAL_JUDGEMENT, note=decision.reason,
+                               recorded_by=decision.recorded_by, participation_consented=True)
+        self.record(FamilyTherapySuggestionClosed(
+            patient_id=self.id, site_id=self.site_id, suggestion_id=suggestion_id,
+            outcome="accepted", revision=revision.plan.revision,
+            clinician_id=decision.clinician_id, reason=decision.reason,
+            recorded_by=decision.recorded_by))
+        return revision
 
     def withdraw_family(self, consents: Iterable[FamilyConsent], day: date
                         ) -> PlanRevision | None:
-        """A consent was revoked: no family therapy once no consent is live on the day."""
-        if family_involved(consents, day):
+        """A consent ended: once none live covers family participation, an open suggestion
+        lapses and family therapy leaves the plan at once, whoever planned it."""
+        if family_participation_consented(consents, day) or not self._follows_family():
             return None
-        return self._follow_family_consent(plan_drafting.withdrawing_family)
-
-    def _follow_family_consent(self, changes_for: Callable[[PlanContents], list[PlanChange]]
-                               ) -> PlanRevision | None:
-        if self.status is not PlanStatus.ACTIVE or self.contents is None or self.forgotten:
-            return None
-        changes = changes_for(self.contents)
+        if self.open_suggestion is not None:
+            self.record(FamilyTherapySuggestionClosed(
+                patient_id=self.id, site_id=self.site_id, suggestion_id=self.open_suggestion,
+                outcome="lapsed"))
+        assert self.contents is not None
+        changes = plan_drafting.withdrawing_family(self.contents)
         if not changes:
             return None
         # Over the current revision: a clinician holding an older ETag gets 412, as designed.
         return self.revise(self.revision, changes, RevisionReason.FAMILY_CONSENT)
+
+    def _follows_family(self) -> bool:
+        return (self.status is PlanStatus.ACTIVE and self.contents is not None
+                and not self.forgotten)
+
+    def _has_family_therapy(self) -> bool:
+        return any(i.modality is CatalogModality.FAMILY_THERAPY for i in self.interventions)
 
     def step_down(self, evaluation: StepDownEvaluation, order: StepDownOrder,
                   confirmation: Confirmation = Confirmation()) -> None:
@@ -325,12 +382,21 @@ class TreatmentPlan(Aggregate):
                 self.forgotten = event.problems is None
             case PlanTransferred():
                 self.site_id = event.site_id
+            case FamilyTherapySuggested():
+                self.open_suggestion = event.suggestion_id
+            case FamilyTherapySuggestionClosed():
+                self.open_suggestion = None
 
     def _checked(self, contents: PlanContents) -> PlanContents:
         if contents.revision != self.revision or _planned(contents) != self.interventions:
             raise PlanRecordCorrupt(f"plan {self.plan_id}: as written, it disagrees with "
                                     f"its revision {self.revision}")
         return contents
+
+
+def _adds_family_therapy(change: PlanChange) -> bool:
+    return (isinstance(change, AddIntervention)
+            and change.modality == plan_drafting.Modality.FAMILY_THERAPY)
 
 
 def change_view(change: AppliedChange) -> dict[str, object]:

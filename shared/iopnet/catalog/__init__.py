@@ -22,6 +22,7 @@ from iopnet.catalog.codes import (
     RiskSignal,
 )
 from iopnet.catalog.family import (
+    SCOPE_COVERS,
     ConsentExpired,
     ConsentGranted,
     ConsentRevoked,
@@ -79,6 +80,7 @@ from iopnet.catalog.upcasting import MissingUpcaster, parse_event, upcast
 __all__ = [
     "CATALOG",
     "PHQ9_TOTAL_LOINC",
+    "SCOPE_COVERS",
     "AdmissionDeclined",
     "ApiKeyIssued",
     "ApiKeyRevoked",

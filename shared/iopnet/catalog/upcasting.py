@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from iopnet.catalog.base import DomainEvent, event_class_of
-from iopnet.catalog.family import ConsentRevoked
+from iopnet.catalog.family import ConsentGranted, ConsentRevoked
 from iopnet.catalog.intake import AdmissionDeclined, PatientAdmitted, PatientReferred
 from iopnet.envelope import EventEnvelope
 
@@ -86,3 +86,12 @@ def admission_declined_decided_by(data: Data) -> Data:
 def patient_referred_age(data: Data) -> Data:
     """v2 says the patient's age at referral; v1 did not record it."""
     return {**data, "age_at_referral": None}
+
+
+@upcaster(ConsentGranted, 1)
+def consent_granted_covers(data: Data) -> Data:
+    """v2 says what the consent covers. At v1 there were two scopes: progress summaries
+    covered the schedule too, the schedule only itself; neither covered participation."""
+    scope = data.get("scope")
+    covers = ["progress_summaries", "schedule"] if scope == "progress_summaries" else [scope]
+    return {**data, "covers": covers}
