@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import eventually
 from tests.e2e.client import Api
 from tests.e2e.conftest import Site
-from tests.e2e.journeys import admit
+from tests.e2e.journeys import admit, grant_consent, link_support_person, revoke_consent
 from tests.fixtures.dates import program_start, site_today
 
 pytestmark = pytest.mark.e2e
@@ -256,3 +256,57 @@ async def test_a_step_down_is_judged_on_what_is_known_now(north: Site) -> None:
     assert [e["pointer"] for e in backdated.json()["errors"]] == ["#/backdate_reason"]
     still_open = (await api.get("plans", f"/v1/patients/{patient_id}")).json()
     assert still_open["plan_status"] == "active"
+
+
+async def suggestions_once(api: Api, patient_id: str, count: int) -> list[dict[str, Any]]:
+    async def arrived() -> bool:
+        return len((await api.get("plans", f"/v1/patients/{patient_id}/plan/suggestions"))
+                   .json()) >= count
+
+    await eventually(arrived, timeout=20)
+    found: list[dict[str, Any]] = (await api.get(
+        "plans", f"/v1/patients/{patient_id}/plan/suggestions")).json()
+    return found
+
+
+async def test_consent_is_not_an_indication_family_therapy_is_the_clinicians_decision(
+        north: Site) -> None:
+    api = north.api
+    patient_id = await admit(api)
+    await drafted_plan(api, patient_id)
+    partner = await link_support_person(api, patient_id, "partner")
+    parent = await link_support_person(api, patient_id, "parent")
+    await grant_consent(api, patient_id, partner, "schedule")
+    participation = await grant_consent(api, patient_id, parent, "family_participation")
+
+    # Family's topic is ordered per patient: once the second consent is followed, so is the
+    # schedule-only one, and it left the plan unchanged.
+    [suggestion] = await suggestions_once(api, patient_id, 1)
+    assert (suggestion["consent_id"], suggestion["status"]) == (participation, "open")
+    plan = await api.get("plans", f"/v1/patients/{patient_id}/plan")
+    assert plan.headers["etag"] == '"1"'
+    assert "family_therapy" not in {i["modality"] for i in plan.json()["interventions"]}
+
+    accepted = await api.post(
+        "plans", f"/v1/patients/{patient_id}/plan/suggestions/{suggestion['suggestion_id']}"
+        "/accept", json={"clinician_id": "clin-7", "reason": "family conflict at home"})
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.headers["etag"] == '"2"'
+    assert "family_therapy" in {i["modality"] for i in accepted.json()["interventions"]}
+    [decided] = (await api.get("plans", f"/v1/patients/{patient_id}/plan/suggestions")).json()
+    assert (decided["status"], decided["clinician_id"], decided["reason"]) == (
+        "accepted", "clin-7", "family conflict at home")
+    history = (await api.get("plans", f"/v1/patients/{patient_id}/plan/revisions")).json()
+    assert [(r["revision"], r["reason"], r["note"]) for r in history] == [
+        (1, None, None), (2, "clinical_judgement", "family conflict at home")]
+
+    # Losing the consent removes family participation at once.
+    await revoke_consent(api, patient_id, parent, participation)
+
+    async def withdrawn() -> bool:
+        now = await api.get("plans", f"/v1/patients/{patient_id}/plan")
+        return now.headers["etag"] == '"3"'
+
+    await eventually(withdrawn, timeout=20)
+    final = (await api.get("plans", f"/v1/patients/{patient_id}/plan")).json()
+    assert "family_therapy" not in {i["modality"] for i in final["interventions"]}

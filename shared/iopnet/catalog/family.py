@@ -33,12 +33,15 @@ class ConsentScope(StrEnum):
 
 #: What a consent to each scope covers while it is live: family's one definition,
 #: published on every ``ConsentGranted`` as ``covers`` so no consumer derives it again.
-#: Progress summaries include the schedule; participation discloses nothing else.
+#: The scopes are a ladder (a person holds one live grant): progress summaries include
+#: the schedule, and taking part in family therapy hears of progress, so includes both.
 SCOPE_COVERS: dict[ConsentScope, frozenset[ConsentScope]] = {
     ConsentScope.SCHEDULE: frozenset({ConsentScope.SCHEDULE}),
     ConsentScope.PROGRESS_SUMMARIES: frozenset(
         {ConsentScope.PROGRESS_SUMMARIES, ConsentScope.SCHEDULE}),
-    ConsentScope.FAMILY_PARTICIPATION: frozenset({ConsentScope.FAMILY_PARTICIPATION}),
+    ConsentScope.FAMILY_PARTICIPATION: frozenset(
+        {ConsentScope.FAMILY_PARTICIPATION, ConsentScope.PROGRESS_SUMMARIES,
+         ConsentScope.SCHEDULE}),
 }
 
 
