@@ -31,7 +31,8 @@ from services.sessions.domain import (
 from services.sessions.domain.outcomes import Measure
 from services.sessions.domain.plan import WeeklyPlan
 from services.sessions.domain.program import IdTaken
-from services.sessions.domain.schedule import local_date
+from services.sessions.domain.schedule import choose_groups, local_date
+from services.sessions.domain.service_hours import weekly_hours
 
 
 class UnknownPatient(LookupError):
@@ -100,6 +101,10 @@ async def _schedule_waiting(uow: UnitOfWork, program: Program, now: datetime) ->
         enrollment = await uow.load(Enrollment, patient_id)
         if enrollment is None:
             continue
+        if not enrollment.sessions and not enrollment.may_schedule(
+                weekly_hours(choose_groups(groups, enrollment.known_terms.days_per_week))):
+            await uow.save(enrollment)
+            continue
         missing = enrollment.missing_occurrences(
             groups, local_date(now, enrollment.known_terms.time_zone))
         if not missing:
@@ -122,7 +127,8 @@ async def _groups(uow: UnitOfWork, site_id: str, program_id: str) -> list[Group]
 async def enroll(uow: UnitOfWork, admitted: PatientAdmitted) -> None:
     """Keep the admission's terms and schedule the program's groups on the patient's days,
     once; a full group session waitlists. A program without groups yet leaves the
-    enrollment awaiting its schedule."""
+    enrollment awaiting its schedule; groups that cannot make an IOP week on those days
+    (9 hours at least, under 20) schedule nothing and record ScheduleRefused."""
     zone = await site_time_zone(uow.conn, admitted.site_id)
     enrollment = (await uow.load(Enrollment, admitted.patient_id)
                   or Enrollment(admitted.patient_id))
@@ -130,6 +136,10 @@ async def enroll(uow: UnitOfWork, admitted: PatientAdmitted) -> None:
     terms = enrollment.known_terms
     await store.hold_program(uow.conn, terms.site_id, terms.program_id)
     groups = await _groups(uow, terms.site_id, terms.program_id)
+    if groups and not enrollment.sessions and not enrollment.may_schedule(
+            weekly_hours(choose_groups(groups, terms.days_per_week))):
+        await uow.save(enrollment)  # refused, and recorded: the clinicians see why
+        return
     await store.hold_groups(uow.conn, groups)
     occurrences = program_schedule(
         terms.patient_id, terms.clinician_id, groups, terms.days_per_week,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from iopnet.catalog import (
     DomainEvent,
+    ScheduleRefused,
     SessionAttended,
     SessionMissed,
     SessionsCancelled,
@@ -22,6 +23,10 @@ from services.sessions.domain import (
 )
 from services.sessions.domain.enrollment import terms_opened
 
+#: What the enrollment's view shows of a refusal.
+REFUSAL_FIELDS = {"level", "days_per_week", "planned_weekly_hours", "minimum_hours",
+                  "below_hours"}
+
 
 async def project(conn: Connection, event: DomainEvent, envelope: EventEnvelope) -> None:
     match event:
@@ -31,6 +36,13 @@ async def project(conn: Connection, event: DomainEvent, envelope: EventEnvelope)
             await _project_terms(conn, event, envelope)
         case SessionScheduled():
             await _project_scheduled(conn, event, envelope)
+        case ScheduleRefused():
+            await conn.execute(
+                "UPDATE enrollments SET status = 'schedule_refused', schedule_refusal = $2,"
+                " updated_at = $3 WHERE patient_id = $1"
+                " AND status IN ('awaiting_schedule', 'schedule_refused')",
+                event.patient_id, event.model_dump(mode="json", include=REFUSAL_FIELDS),
+                envelope.time)
         case SessionsCancelled():
             await conn.execute(
                 "UPDATE patient_sessions SET status = 'cancelled'"
@@ -112,8 +124,8 @@ async def _project_scheduled(conn: Connection, event: SessionScheduled,
         "waitlisted" if event.waitlisted else "scheduled", envelope.time,
     )
     await conn.execute(
-        "UPDATE enrollments SET status = 'scheduled', updated_at = $2"
-        " WHERE patient_id = $1 AND status = 'awaiting_schedule'",
+        "UPDATE enrollments SET status = 'scheduled', schedule_refusal = NULL, updated_at = $2"
+        " WHERE patient_id = $1 AND status IN ('awaiting_schedule', 'schedule_refused')",
         event.patient_id, envelope.time)
 
 

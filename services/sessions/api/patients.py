@@ -37,6 +37,16 @@ Phq9Item = Annotated[int, Field(strict=True, ge=0, le=3)]
 READING = Cause("read", "read")
 
 
+class ScheduleRefusalView(BaseModel):
+    """The program's groups on the patient's days make a week outside the level's hours."""
+
+    level: str
+    days_per_week: int
+    planned_weekly_hours: float
+    minimum_hours: float
+    below_hours: float | None
+
+
 class EnrollmentView(BaseModel):
     patient_id: uuid.UUID
     site_id: str
@@ -51,6 +61,8 @@ class EnrollmentView(BaseModel):
     time_zone: str
     ended_on: date | None
     end_reason: str | None
+    schedule_refusal: ScheduleRefusalView | None = Field(
+        default=None, description="Why nothing is scheduled (status schedule_refused)")
 
 
 class SessionView(BaseModel):

@@ -33,6 +33,7 @@ from iopnet.catalog import (
     PatientAdmitted,
     RiskSignal,
     RiskSignalRaised,
+    ScheduleRefused,
     SessionAttended,
     SessionKind,
     SessionMissed,
@@ -64,6 +65,7 @@ from services.sessions.domain.schedule import (
     individual_occurrences,
     local_date,
 )
+from services.sessions.domain.service_hours import WeeklyHours
 
 
 class SessionsRuleBroken(Exception):
@@ -76,6 +78,8 @@ class UnknownSession(LookupError):
 
 class EnrollmentStatus(StrEnum):
     AWAITING_SCHEDULE = "awaiting_schedule"
+    #: The program's groups cannot make an IOP week on the patient's days (ScheduleRefused).
+    SCHEDULE_REFUSED = "schedule_refused"
     SCHEDULED = "scheduled"
     ENDED = "ended"
 
@@ -207,6 +211,8 @@ class Enrollment(Aggregate):
         #: The risk signals each measure raised, by measure id.
         self.measure_signals: dict[str, list[RiskSignal]] = {}
         self.flags = _Flags()
+        #: The latest refusal to schedule, while nothing is scheduled.
+        self.refusal: ScheduleRefused | None = None
 
     @property
     def known_terms(self) -> EnrollmentTerms:
@@ -218,7 +224,11 @@ class Enrollment(Aggregate):
     def status(self) -> str:
         if self.terms is not None and self.terms.ended_on is not None:
             return EnrollmentStatus.ENDED
-        return EnrollmentStatus.SCHEDULED if self.sessions else EnrollmentStatus.AWAITING_SCHEDULE
+        if self.sessions:
+            return EnrollmentStatus.SCHEDULED
+        if self.refusal is not None:
+            return EnrollmentStatus.SCHEDULE_REFUSED
+        return EnrollmentStatus.AWAITING_SCHEDULE
 
     def local_day(self, session: ScheduledSession) -> date:
         """The session's date in the site's time zone."""
@@ -250,6 +260,22 @@ class Enrollment(Aggregate):
                                               from_site_id=self.known_terms.site_id))
 
     # Scheduling ---------------------------------------------------------------------------
+
+    def may_schedule(self, week: WeeklyHours) -> bool:
+        """Whether the week the program's groups make on the patient's days is one of its
+        level (an IOP: 9 hours at least, under 20). When it is not, nothing is scheduled
+        and ScheduleRefused says so, once for each number of hours it reaches, so the
+        clinicians see it rather than a silently empty schedule."""
+        if week.within:
+            return True
+        if self.refusal is None or self.refusal.planned_weekly_hours != week.hours:
+            terms = self.known_terms
+            self.record(ScheduleRefused(
+                site_id=terms.site_id, patient_id=self.id, program_id=terms.program_id,
+                level=week.level, days_per_week=terms.days_per_week,
+                planned_weekly_hours=week.hours, minimum_hours=week.minimum,
+                below_hours=week.below))
+        return False
 
     def schedule(self, occurrences: Sequence[Occurrence], occupancy: Mapping[str, int]) -> None:
         """Schedule the admission's sessions, once; a full group occurrence waitlists.
@@ -551,7 +577,10 @@ class Enrollment(Aggregate):
                 self.end_reason = event.reason
             case EnrollmentTransferred():
                 self.terms = replace(self.known_terms, site_id=event.site_id)
+            case ScheduleRefused():
+                self.refusal = event
             case SessionScheduled():
+                self.refusal = None
                 self.sessions[event.session_id] = ScheduledSession(
                     session_id=event.session_id, kind=event.kind, modality=event.modality,
                     group_id=event.group_id, starts_at=event.starts_at.astimezone(UTC),

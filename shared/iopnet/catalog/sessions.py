@@ -8,7 +8,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from iopnet.catalog.base import PatientEvent
-from iopnet.catalog.codes import Instrument, Modality
+from iopnet.catalog.codes import Instrument, LevelOfCare, Modality
 
 
 class SessionKind(StrEnum):
@@ -65,3 +65,17 @@ class AttendanceBelowMinimum(PatientEvent):
     week_starting: date
     hours: float
     minimum_hours: float
+
+
+class ScheduleRefused(PatientEvent):
+    """The program's groups on the patient's days cannot make a week at the level of care
+    (an IOP: 9 hours at least, under 20): nothing was scheduled, a clinician must act
+    (more days, other groups). Recorded again only when the hours it reaches change."""
+
+    program_id: str
+    level: LevelOfCare
+    days_per_week: int = Field(ge=1, le=7)
+    planned_weekly_hours: float = Field(ge=0)
+    minimum_hours: float
+    below_hours: float | None = Field(
+        default=None, description="The level's ceiling, not reached (an IOP: under 20)")
