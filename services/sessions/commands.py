@@ -9,12 +9,12 @@ caused them, so what they record commits, or not, with it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from iopnet.auth.registry import site_time_zone
-from iopnet.catalog import PatientAdmitted, PlanRevised
+from iopnet.catalog import Instrument, PatientAdmitted, PlanRevised
 from iopnet.db import Connection
 from iopnet.eventstore import Cause
 from iopnet.unit_of_work import UnitOfWork
@@ -24,6 +24,7 @@ from services.sessions.domain import (
     Enrollment,
     Group,
     Program,
+    SessionsRuleBroken,
     plan_change,
     program_schedule,
     terms_of,
@@ -254,11 +255,30 @@ async def record_attendance(uow: UnitOfWork, patient_id: str, session_id: str,
     return enrollment, new
 
 
+@dataclass(frozen=True)
+class OutcomeTaken:
+    """A measure taken in the program: the PHQ-9 or GAD-7 items, or the C-SSRS answers."""
+
+    instrument: Instrument
+    measured_on: date
+    items: Sequence[int] = ()
+    answers: Mapping[str, bool] = field(default_factory=dict)
+
+
 async def record_outcome(uow: UnitOfWork, patient_id: str, measure_id: str,
-                         items: Sequence[int], measured_on: date) -> tuple[Enrollment, Measure]:
-    """A PHQ-9 taken in the program, and the risk signals it raises."""
+                         taken: OutcomeTaken) -> tuple[Enrollment, Measure]:
+    """A PHQ-9, GAD-7 or C-SSRS taken in the program, and the risk signals it raises (a
+    PHQ-9's item 9 also makes a C-SSRS due that day)."""
     enrollment = await enrollment_of(uow, patient_id)
-    enrollment.measure_phq9(measure_id, items, measured_on)
+    match taken.instrument:
+        case Instrument.PHQ9:
+            enrollment.measure_phq9(measure_id, taken.items, taken.measured_on)
+        case Instrument.GAD7:
+            enrollment.measure_gad7(measure_id, taken.items, taken.measured_on)
+        case Instrument.CSSRS:
+            enrollment.measure_cssrs(measure_id, taken.answers, taken.measured_on)
+        case _:
+            raise SessionsRuleBroken(f"{taken.instrument.value} is not measured in the program")
     await uow.save(enrollment)
     return enrollment, enrollment.measures[-1]
 

@@ -11,7 +11,13 @@ import pytest
 from tests.conftest import eventually
 from tests.e2e.client import Api
 from tests.e2e.conftest import Site
-from tests.e2e.journeys import admit, grant_consent, link_support_person, revoke_consent
+from tests.e2e.journeys import (
+    admit,
+    grant_consent,
+    link_support_person,
+    revoke_consent,
+    wait_for,
+)
 from tests.fixtures.dates import program_start, site_today
 
 pytestmark = pytest.mark.e2e
@@ -310,3 +316,48 @@ async def test_consent_is_not_an_indication_family_therapy_is_the_clinicians_dec
     await eventually(withdrawn, timeout=20)
     final = (await api.get("plans", f"/v1/patients/{patient_id}/plan")).json()
     assert "family_therapy" not in {i["modality"] for i in final["interventions"]}
+
+
+NO_ANSWERS = dict.fromkeys(("wish_to_be_dead", "suicidal_thoughts", "method", "intent", "plan",
+                            "behavior"), False)
+
+
+async def test_a_cssrs_in_the_program_leads_to_a_step_up_evaluation(north: Site) -> None:
+    api = north.api
+    patient_id = await admit(api, gad7=MILD_ANXIETY_OVER_10)
+    await drafted_plan(api, patient_id)
+    today = site_today().isoformat()
+    outcomes = f"/v1/patients/{patient_id}/outcomes"
+
+    async def enrolled() -> bool:
+        return (await api.get("sessions", f"/v1/patients/{patient_id}")).status_code == 200
+
+    await eventually(enrolled, timeout=20)
+    phq9 = await api.post("sessions", outcomes, json={
+        "instrument": "phq9", "items": [2, 2, 2, 1, 1, 1, 1, 1, 1], "measured_on": today})
+    assert phq9.status_code == 201, phq9.text
+    assert phq9.json()["risk_signals"] == ["phq9_item9"]
+    due = (await api.get("sessions", outcomes)).json()["cssrs_due"]
+    assert due == [{"due_on": today, "phq9_measure_id": phq9.json()["measure_id"]}]
+
+    cssrs = await api.post("sessions", outcomes, json={
+        "instrument": "cssrs", "answers": {**NO_ANSWERS, "suicidal_thoughts": True,
+                                           "plan": True}, "measured_on": today})
+    assert cssrs.status_code == 201, cssrs.text
+    assert (cssrs.json()["band"], cssrs.json()["risk_signals"]) == ("high", ["cssrs_high"])
+    assert (await api.get("sessions", outcomes)).json()["cssrs_due"] == []
+    gad7 = await api.post("sessions", outcomes, json={
+        "instrument": "gad7", "items": [1, 1, 1, 1, 1, 1, 2], "measured_on": today})
+    assert (gad7.status_code, gad7.json()["band"]) == (201, "mild")
+
+    async def evaluated() -> dict[str, Any] | None:
+        answer = await api.get("plans", f"/v1/patients/{patient_id}/step-down-evaluation")
+        body: dict[str, Any] = answer.json()
+        return body if body["step_up"]["indicated"] else None
+
+    evaluation = await wait_for(evaluated, lambda body: body is not None)
+    assert "high_suicide_risk" in {r["code"] for r in evaluation["step_up"]["reasons"]}
+    assert "no_risk_signals" in evaluation["unmet"]
+    progress = (await api.get("plans", f"/v1/patients/{patient_id}/progress")).json()
+    anxiety = [g for g in progress["goals"] if g["problem_code"] == "anxiety"]
+    assert [g["status"] for g in anxiety] == ["met"]  # GAD-7 8, measured in the program

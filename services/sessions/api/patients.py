@@ -26,13 +26,14 @@ from services.sessions.domain import (
     phq9_band,
 )
 from services.sessions.domain.enrollment import ScheduledSession
+from services.sessions.domain.instruments import gad7_band
 from services.sessions.domain.outcomes import Measure
 from services.sessions.domain.schedule import local_date
 
 router = APIRouter(prefix="/v1/patients", tags=["patients"])
 Reader = Annotated[SiteDatabase, Depends(site_database(Scope.READ))]
 Writer = Annotated[SiteDatabase, Depends(site_database(Scope.SESSIONS_WRITE))]
-Phq9Item = Annotated[int, Field(strict=True, ge=0, le=3)]
+Item = Annotated[int, Field(strict=True, ge=0, le=3)]
 #: A read records nothing; its unit of work needs a cause all the same.
 READING = Cause("read", "read")
 
@@ -106,27 +107,61 @@ class AttendanceView(BaseModel):
     sessions: list[SessionView]
 
 
-class OutcomeRequest(Strict):
+class Phq9Request(Strict):
     instrument: Literal[Instrument.PHQ9]
-    items: list[Phq9Item] = Field(min_length=9, max_length=9, description="PHQ-9 items 1-9, 0-3")
+    items: list[Item] = Field(min_length=9, max_length=9, description="PHQ-9 items 1-9, 0-3")
     measured_on: date
+
+
+class Gad7Request(Strict):
+    instrument: Literal[Instrument.GAD7]
+    items: list[Item] = Field(min_length=7, max_length=7, description="GAD-7 items 1-7, 0-3")
+    measured_on: date
+
+
+class CssrsAnswers(Strict):
+    """The C-SSRS screener's six questions, "since last visit"."""
+
+    wish_to_be_dead: bool
+    suicidal_thoughts: bool
+    method: bool
+    intent: bool
+    plan: bool
+    behavior: bool
+
+
+class CssrsRequest(Strict):
+    instrument: Literal[Instrument.CSSRS]
+    answers: CssrsAnswers
+    measured_on: date
+
+
+OutcomeRequest = Annotated[Phq9Request | Gad7Request | CssrsRequest,
+                           Field(discriminator="instrument")]
 
 
 class MeasureView(BaseModel):
     measure_id: str
     instrument: Instrument
-    total: int
-    band: str
+    total: int = Field(description="The score; a C-SSRS's number of yes answers")
+    band: str = Field(description="The instrument's band; a C-SSRS's triage")
     item9: int | None
     measured_on: date
     program_week: int
     risk_signals: list[RiskSignal]
 
 
+class CssrsTaskView(BaseModel):
+    due_on: date
+    phq9_measure_id: str
+
+
 class OutcomesView(BaseModel):
     patient_id: uuid.UUID
     baseline_phq9: int | None
     measures: list[MeasureView]
+    cssrs_due: list[CssrsTaskView] = Field(
+        description="C-SSRS screens a PHQ-9's item 9 made due, not done yet")
 
 
 @router.get("/{patient_id}", response_model=EnrollmentView)
@@ -171,13 +206,20 @@ async def read_attendance(patient_id: uuid.UUID, db: Reader) -> dict[str, Any]:
 async def record_outcome(patient_id: uuid.UUID, body: OutcomeRequest, request: Request,
                          db: Writer, cause: RequestCause,
                          idempotency_key: IdempotencyKey = None) -> JSONResponse:
-    """A PHQ-9 taken in the program: OutcomeMeasured, and RiskSignalRaised for item 9 above
-    0 or a rise of 5 or more over the baseline or the previous measure."""
+    """A measure taken in the program: OutcomeMeasured, and RiskSignalRaised for a PHQ-9's
+    item 9 above 0 or a rise of 5 or more over the baseline or the previous measure, or a
+    C-SSRS "since last visit" triaged moderate or high. A PHQ-9's item 9 above 0 also makes
+    a C-SSRS due that day (CssrsDue; ``cssrs_due`` in the outcomes)."""
+    taken = commands.OutcomeTaken(
+        body.instrument, body.measured_on,
+        items=getattr(body, "items", ()),
+        answers=body.answers.model_dump() if isinstance(body, CssrsRequest) else {})
+
     async def measure(conn: Connection) -> Answer:
         try:
             enrollment, measure = await commands.record_outcome(
                 commands.unit_of_work(conn, cause), str(patient_id), str(uuid.uuid4()),
-                body.items, body.measured_on)  # 422 if invalid
+                taken)  # 422 if invalid
         except commands.UnknownPatient:
             raise not_found("patient", str(patient_id)) from None
         return Answer(201, measure_view(enrollment, measure))
@@ -194,6 +236,8 @@ async def read_outcomes(patient_id: uuid.UUID, db: Reader) -> dict[str, Any]:
         patient_id=patient_id, baseline_phq9=enrollment.known_terms.baseline_phq9,
         measures=[MeasureView(**measure_view(enrollment, m))
                   for m in sorted(enrollment.measures, key=lambda m: m.measured_on)],
+        cssrs_due=[CssrsTaskView(due_on=d.due_on, phq9_measure_id=d.phq9_measure_id)
+                   for d in enrollment.open_cssrs_tasks()],
     ).model_dump(mode="json")
 
 
@@ -218,10 +262,18 @@ def session_view(enrollment: Enrollment, session: ScheduledSession) -> dict[str,
     ).model_dump(mode="json")
 
 
+def band_of(measure: Measure) -> str:
+    if measure.instrument is Instrument.GAD7:
+        return gad7_band(measure.total)
+    if measure.instrument is Instrument.CSSRS:
+        return measure.risk_level.value if measure.risk_level else "none"
+    return phq9_band(measure.total)
+
+
 def measure_view(enrollment: Enrollment, measure: Measure) -> dict[str, Any]:
     return MeasureView(
         measure_id=measure.measure_id, instrument=measure.instrument, total=measure.total,
-        band=phq9_band(measure.total), item9=measure.item9, measured_on=measure.measured_on,
+        band=band_of(measure), item9=measure.item9, measured_on=measure.measured_on,
         program_week=measure.program_week,
         risk_signals=enrollment.measure_signals.get(measure.measure_id, []),
     ).model_dump(mode="json")

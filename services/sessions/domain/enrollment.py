@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from iopnet.aggregate import Aggregate
 from iopnet.catalog import (
     AttendanceBelowMinimum,
+    CssrsDue,
     DomainEvent,
     Instrument,
     Modality,
@@ -53,6 +54,7 @@ from services.sessions.domain.events import (
     EnrollmentOpened,
     EnrollmentTransferred,
 )
+from services.sessions.domain.instruments import CssrsSinceLastVisit, Gad7
 from services.sessions.domain.outcomes import Measure, Phq9, program_week, risk_signals
 from services.sessions.domain.plan import PlanChange
 from services.sessions.domain.schedule import (
@@ -213,6 +215,8 @@ class Enrollment(Aggregate):
         self.flags = _Flags()
         #: The latest refusal to schedule, while nothing is scheduled.
         self.refusal: ScheduleRefused | None = None
+        #: C-SSRS screens a PHQ-9's item 9 made due, done or not.
+        self.cssrs_due: list[CssrsDue] = []
 
     @property
     def known_terms(self) -> EnrollmentTerms:
@@ -547,24 +551,64 @@ class Enrollment(Aggregate):
 
     def measure_phq9(self, measure_id: str, items: Sequence[int], measured_on: date
                      ) -> list[RiskSignal]:
-        """Record a PHQ-9 and the risk signals it raises; returns those signals."""
+        """Record a PHQ-9 and the risk signals it raises; returns those signals. Item 9
+        above 0 makes a C-SSRS due that day (CssrsDue), unless one is measured already."""
         terms = self.known_terms
         phq9 = Phq9(tuple(items))
         week = program_week(terms.starts_on, measured_on)
-        earlier = sorted((m for m in self.measures if m.measured_on <= measured_on),
-                         key=lambda m: m.measured_on)
+        earlier = sorted((m for m in self.measures if m.instrument is Instrument.PHQ9
+                          and m.measured_on <= measured_on), key=lambda m: m.measured_on)
         signals = risk_signals(phq9, terms.baseline_phq9, earlier)
-        self.record(OutcomeMeasured(
+        self._measured(OutcomeMeasured(
             site_id=terms.site_id, patient_id=self.id, measure_id=measure_id,
             instrument=Instrument.PHQ9, total=phq9.total, item9=phq9.item9,
             measured_on=measured_on, program_week=week,
-        ))
+        ), signals)
+        if (phq9.item9 > 0 and not self._cssrs_on_or_after(measured_on)
+                and all(due.due_on != measured_on for due in self.cssrs_due)):
+            self.record(CssrsDue(site_id=terms.site_id, patient_id=self.id,
+                                 due_on=measured_on, phq9_measure_id=measure_id))
+        return signals
+
+    def measure_gad7(self, measure_id: str, items: Sequence[int], measured_on: date) -> None:
+        """Record a GAD-7 (anxiety): it raises no risk signal."""
+        gad7 = Gad7(tuple(items))
+        self._measured(self._outcome(measure_id, Instrument.GAD7, gad7.total, measured_on), [])
+
+    def measure_cssrs(self, measure_id: str, answers: Mapping[str, bool], measured_on: date
+                      ) -> list[RiskSignal]:
+        """Record a C-SSRS "since last visit": moderate or high raise the same risk signals
+        as at intake; it does whatever C-SSRS was due on or before that day."""
+        cssrs = CssrsSinceLastVisit(dict(answers))
+        outcome = self._outcome(measure_id, Instrument.CSSRS, cssrs.yes_answers, measured_on)
+        self._measured(outcome.model_copy(update={"risk_level": cssrs.risk_level}),
+                       cssrs.risk_signals)
+        return cssrs.risk_signals
+
+    def open_cssrs_tasks(self) -> list[CssrsDue]:
+        """The C-SSRS screens due and not done yet (none measured on or after the day)."""
+        return [due for due in self.cssrs_due if not self._cssrs_on_or_after(due.due_on)]
+
+    def _cssrs_on_or_after(self, day: date) -> bool:
+        return any(m.instrument is Instrument.CSSRS and m.measured_on >= day
+                   for m in self.measures)
+
+    def _outcome(self, measure_id: str, instrument: Instrument, total: int, measured_on: date
+                 ) -> OutcomeMeasured:
+        terms = self.known_terms
+        return OutcomeMeasured(
+            site_id=terms.site_id, patient_id=self.id, measure_id=measure_id,
+            instrument=instrument, total=total, measured_on=measured_on,
+            program_week=program_week(terms.starts_on, measured_on))
+
+    def _measured(self, outcome: OutcomeMeasured, signals: Sequence[RiskSignal]) -> None:
+        terms = self.known_terms
+        self.record(outcome)
         for signal in signals:
             self.record(RiskSignalRaised(
                 site_id=terms.site_id, patient_id=self.id, signal=signal,
-                observed_on=measured_on, clinician_id=terms.clinician_id,
+                observed_on=outcome.measured_on, clinician_id=terms.clinician_id,
             ))
-        return signals
 
     # State --------------------------------------------------------------------------------
 
@@ -608,8 +652,10 @@ class Enrollment(Aggregate):
                 self.measures.append(Measure(
                     measure_id=event.measure_id, instrument=event.instrument,
                     total=event.total, item9=event.item9, measured_on=event.measured_on,
-                    program_week=event.program_week,
+                    program_week=event.program_week, risk_level=event.risk_level,
                 ))
+            case CssrsDue():
+                self.cssrs_due.append(event)
             case RiskSignalRaised():
                 self.flags.risk_signals.append(event)
                 if self.measures:  # recorded right after the measure that raised it

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from iopnet.catalog import Instrument, RiskSignal
+from iopnet.catalog import Instrument, RiskLevel, RiskSignal
 from iopnet.fields import InvalidField
 
 PHQ9_ITEMS = 9
@@ -66,6 +66,8 @@ class Measure:
     item9: int | None
     measured_on: date
     program_week: int
+    risk_level: RiskLevel | None = None
+    """The C-SSRS's triage."""
 
 
 def program_week(starts_on: date, measured_on: date) -> int:

@@ -67,6 +67,7 @@ from iopnet.catalog.plans import (
 )
 from iopnet.catalog.sessions import (
     AttendanceBelowMinimum,
+    CssrsDue,
     OutcomeMeasured,
     OutreachNeeded,
     ScheduleRefused,
@@ -93,6 +94,7 @@ __all__ = [
     "ConsentGranted",
     "ConsentRevoked",
     "ConsentScope",
+    "CssrsDue",
     "DischargeOutcome",
     "Discharged",
     "DomainEvent",

@@ -18,6 +18,7 @@ from iopnet.catalog.codes import IOP_MIN_WEEKLY_HOURS, PHP_MIN_WEEKLY_HOURS
 from iopnet.catalog.family import ConsentGranted, ConsentRevoked
 from iopnet.catalog.intake import AdmissionDeclined, PatientAdmitted, PatientReferred
 from iopnet.catalog.network import SiteOnboarded, SitePoliciesChanged
+from iopnet.catalog.sessions import OutcomeMeasured
 from iopnet.envelope import EventEnvelope
 
 Data = dict[str, Any]
@@ -112,3 +113,9 @@ def iop_hours_policy(data: Data) -> Data:
 
 upcaster(SiteOnboarded, 1)(iop_hours_policy)
 upcaster(SitePoliciesChanged, 1)(iop_hours_policy)
+
+
+@upcaster(OutcomeMeasured, 1)
+def outcome_measured_risk_level(data: Data) -> Data:
+    """v2 carries a C-SSRS's triage; v1 measures were all PHQ-9s, which have none."""
+    return {**data, "risk_level": None}
