@@ -171,6 +171,33 @@ async def adjust_schedule(uow: UnitOfWork, revised: PlanRevised, previous: Weekl
     await _fill_freed_places(uow, enrollment, freed, now)
 
 
+@dataclass(frozen=True)
+class DaysChange:
+    patient_id: str
+    days_per_week: int
+    clinician_id: str
+    reason: str
+
+
+async def change_days(uow: UnitOfWork, change: DaysChange, now: datetime) -> Enrollment:
+    """A clinician makes the patient's schedule again with other days a week: refused (422
+    naming days_per_week, with the hours reached) unless the program's groups on those
+    days make an IOP week; days given up free their places for the waitlist."""
+    enrollment = await enrollment_of(uow, change.patient_id)
+    terms = enrollment.known_terms
+    groups = await _groups(uow, terms.site_id, terms.program_id)
+    week = weekly_hours(choose_groups(groups, change.days_per_week))
+    freed = enrollment.change_days(change.days_per_week, week, change.clinician_id,
+                                   change.reason, now)
+    missing = enrollment.missing_occurrences(groups, local_date(now, terms.time_zone))
+    await store.hold_groups(uow.conn, [g for g in groups if g.group_id in week.group_ids])
+    taken = await store.occupancy(uow.conn, [o.session_id for o in missing if o.capacity])
+    enrollment.schedule_missing(missing, taken)
+    await uow.save(enrollment)
+    await _fill_freed_places(uow, enrollment, freed, now)
+    return enrollment
+
+
 async def cancel_remaining(uow: UnitOfWork, patient_id: str, effective_on: date, reason: str,
                            now: datetime) -> None:
     """The program ends (step-down, step-up, discharge): the enrollment ends and every

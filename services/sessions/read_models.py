@@ -15,6 +15,7 @@ from iopnet.catalog import (
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
 from services.sessions.domain import (
+    EnrollmentDaysChanged,
     EnrollmentEnded,
     EnrollmentOpened,
     EnrollmentTransferred,
@@ -22,6 +23,7 @@ from services.sessions.domain import (
     ProgramDefined,
 )
 from services.sessions.domain.enrollment import terms_opened
+from services.sessions.domain.schedule import HOURS_PER_PROGRAM_DAY
 
 #: What the enrollment's view shows of a refusal.
 REFUSAL_FIELDS = {"level", "days_per_week", "planned_weekly_hours", "minimum_hours",
@@ -34,6 +36,12 @@ async def project(conn: Connection, event: DomainEvent, envelope: EventEnvelope)
             await _project_program(conn, event, envelope)
         case EnrollmentOpened() | EnrollmentEnded() | EnrollmentTransferred():
             await _project_terms(conn, event, envelope)
+        case EnrollmentDaysChanged():
+            await conn.execute(
+                "UPDATE enrollments SET days_per_week = $2, weekly_hours_target = $3,"
+                " updated_at = $4 WHERE patient_id = $1",
+                event.patient_id, event.days_per_week,
+                event.days_per_week * HOURS_PER_PROGRAM_DAY, envelope.time)
         case SessionScheduled():
             await _project_scheduled(conn, event, envelope)
         case ScheduleRefused():

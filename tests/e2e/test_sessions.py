@@ -394,3 +394,23 @@ async def test_a_schedule_under_9_hours_a_week_is_refused_and_shown(north: Site)
         "level": "iop", "days_per_week": 3, "planned_weekly_hours": 7.0, "minimum_hours": 9.0,
         "below_hours": 20.0}
     assert await sessions_of(api, patient_id) == []
+
+    # Making it again with three days is refused, naming the field, with the hours reached.
+    schedule = f"/v1/patients/{patient_id}/schedule"
+    change = {"days_per_week": 3, "clinician_id": "clin-7", "reason": "tried three days again"}
+    refused_again = await api.put("sessions", schedule, json=change)
+    assert refused_again.status_code == 422, refused_again.text
+    problem = refused_again.json()
+    assert problem["errors"][0]["pointer"] == "#/days_per_week"
+    assert "reaches 7 hours" in problem["detail"]
+
+    # A fourth 2-hour day makes 9 hours: four days a week are scheduled.
+    ok(await api.post("sessions", f"/v1/programs/{SHORT_PROGRAM}/groups", json={
+        "group_id": f"{SHORT_PROGRAM}-3", "modality": "group_therapy", "clinician_id": "clin-g",
+        "weekday": 3, "start_time": "09:00", "duration_minutes": 120, "capacity": 8}), 201)
+    four = await api.put("sessions", schedule, json={**change, "days_per_week": 4,
+                                                    "reason": "four days reach 9 hours"})
+    assert four.status_code == 200, four.text
+    assert (four.json()["status"], four.json()["days_per_week"]) == ("scheduled", 4)
+    sessions = await sessions_of(api, patient_id)
+    assert len({s["group_id"] for s in sessions if s["kind"] == "group"}) == 4

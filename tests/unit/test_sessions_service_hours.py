@@ -3,14 +3,23 @@
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import UTC, date, datetime, time
 
 import pytest
 
 from iopnet.catalog import LevelOfCare, Modality, ScheduleRefused
-from services.sessions.domain import Enrollment, EnrollmentStatus, EnrollmentTerms
+from services.sessions.domain import (
+    Enrollment,
+    EnrollmentDaysChanged,
+    EnrollmentStatus,
+    EnrollmentTerms,
+)
 from services.sessions.domain.schedule import Group
-from services.sessions.domain.service_hours import planned_week, weekly_hours
+from services.sessions.domain.service_hours import (
+    ScheduleOutsideHours,
+    planned_week,
+    weekly_hours,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -73,3 +82,19 @@ def test_a_week_under_9_hours_is_refused_once_and_shown() -> None:
     assert len(enrollment.pending) == 2
     assert enrollment.may_schedule(weekly_hours(groups(180, 180, 180)))
     assert len(enrollment.pending) == 2
+
+
+def test_making_the_schedule_again_under_9_hours_is_refused_naming_the_field() -> None:
+    enrollment = Enrollment("p-1")
+    enrollment.terms = terms()
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    with pytest.raises(ScheduleOutsideHours) as refused:
+        enrollment.change_days(3, weekly_hours(groups(120, 120, 120)), "clin-7", "why", now)
+    assert refused.value.pointer == "#/days_per_week"
+    assert "reaches 7 hours" in refused.value.message
+    assert enrollment.pending == []
+    enrollment.change_days(4, weekly_hours(groups(120, 120, 120, 120)), "clin-7", "four", now)
+    [changed] = enrollment.pending
+    assert isinstance(changed, EnrollmentDaysChanged)
+    assert (changed.days_per_week, changed.clinician_id) == (4, "clin-7")
+    assert enrollment.known_terms.days_per_week == 4

@@ -16,7 +16,7 @@ from iopnet.catalog import Instrument, Modality, RiskSignal, Scope, SessionKind
 from iopnet.db import Connection
 from iopnet.envelope import utc_now
 from iopnet.eventstore import Cause
-from iopnet.fields import Strict
+from iopnet.fields import Identifier, Strict
 from iopnet.idempotency import Answer, IdempotencyKey, execute
 from iopnet.problems import not_found
 from services.sessions import commands, store
@@ -171,6 +171,36 @@ async def read_enrollment(patient_id: uuid.UUID, db: Reader) -> dict[str, Any]:
     if enrollment is None:
         raise not_found("patient", str(patient_id))
     return enrollment
+
+
+class DaysRequest(Strict):
+    days_per_week: int = Field(ge=3, le=5, description="An IOP meets 3 to 5 days a week")
+    clinician_id: Identifier
+    reason: str = Field(min_length=10, max_length=2000, description="Kept in sessions only")
+
+
+@router.put("/{patient_id}/schedule", response_model=EnrollmentView,
+            responses={422: {"description": "The program's groups on that many days do not "
+                             "make an IOP week (9 hours at least, under 20)"}})
+async def change_schedule(patient_id: uuid.UUID, body: DaysRequest, request: Request,
+                          db: Writer, cause: RequestCause,
+                          idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    """Make the schedule again with other days a week. Refused (422 at
+    ``#/days_per_week``, with the hours it reaches) unless the program's groups on those
+    days and weekly counseling come to at least 9 hours and under 20 (42 CFR 410.44)."""
+    change = commands.DaysChange(str(patient_id), body.days_per_week, body.clinician_id,
+                                 body.reason)
+
+    async def reschedule(conn: Connection) -> Answer:
+        try:
+            await commands.change_days(commands.unit_of_work(conn, cause), change, utc_now())
+        except commands.UnknownPatient:
+            raise not_found("patient", str(patient_id)) from None
+        enrollment = await store.find_enrollment(conn, str(patient_id))
+        return Answer(200, EnrollmentView.model_validate(enrollment).model_dump(mode="json"))
+
+    return await execute(request, db, idempotency_key, body, reschedule,
+                         refusals=(SessionsRuleBroken,))
 
 
 @router.get("/{patient_id}/sessions", response_model=list[SessionView])

@@ -50,6 +50,7 @@ from services.sessions.domain.attendance import (
     week_hours,
 )
 from services.sessions.domain.events import (
+    EnrollmentDaysChanged,
     EnrollmentEnded,
     EnrollmentOpened,
     EnrollmentTransferred,
@@ -67,7 +68,7 @@ from services.sessions.domain.schedule import (
     individual_occurrences,
     local_date,
 )
-from services.sessions.domain.service_hours import WeeklyHours
+from services.sessions.domain.service_hours import ScheduleOutsideHours, WeeklyHours
 
 
 class SessionsRuleBroken(Exception):
@@ -264,6 +265,27 @@ class Enrollment(Aggregate):
                                               from_site_id=self.known_terms.site_id))
 
     # Scheduling ---------------------------------------------------------------------------
+
+    def change_days(self, days_per_week: int, week: WeeklyHours, clinician_id: str,
+                    reason: str, now: datetime) -> list[str]:
+        """A clinician makes the schedule again with ``days_per_week``: refused (naming the
+        field, with the hours it reaches) unless ``week``, the week those days make, is one
+        of its level. Future group sessions on days no longer chosen are cancelled;
+        returns the group sessions where the patient gave up a place (for the waitlist).
+        The command then schedules what is missing, as for a patient waiting for groups."""
+        terms = self.known_terms
+        if terms.ended_on is not None:
+            raise SessionsRuleBroken("the program has ended")
+        if not week.within:
+            raise ScheduleOutsideHours("days_per_week", week)
+        self.record(EnrollmentDaysChanged(
+            site_id=terms.site_id, patient_id=self.id, days_per_week=days_per_week,
+            clinician_id=clinician_id, reason=reason))
+        kept = set(week.group_ids)
+        dropped = [s.session_id for s in self.schedule_sessions()
+                   if s.kind is SessionKind.GROUP and s.pending and s.starts_at > now
+                   and s.group_id not in kept]
+        return self._cancel(dropped, "Rescheduled")
 
     def may_schedule(self, week: WeeklyHours) -> bool:
         """Whether the week the program's groups make on the patient's days is one of its
@@ -621,6 +643,8 @@ class Enrollment(Aggregate):
                 self.end_reason = event.reason
             case EnrollmentTransferred():
                 self.terms = replace(self.known_terms, site_id=event.site_id)
+            case EnrollmentDaysChanged():
+                self.terms = replace(self.known_terms, days_per_week=event.days_per_week)
             case ScheduleRefused():
                 self.refusal = event
             case SessionScheduled():

@@ -16,6 +16,7 @@ from fractions import Fraction
 
 from iopnet.catalog import LevelOfCare
 from iopnet.catalog.codes import IOP_MIN_WEEKLY_HOURS, PHP_MIN_WEEKLY_HOURS
+from iopnet.fields import InvalidField
 from services.sessions.domain.schedule import INDIVIDUAL_MINUTES, Group
 
 #: Each level's weekly hours: at least the first, under the second (None: no ceiling).
@@ -31,6 +32,8 @@ class WeeklyHours:
 
     level: LevelOfCare
     minutes: int
+    group_ids: tuple[str, ...] = ()
+    """The groups that make the week."""
 
     @property
     def hours(self) -> float:
@@ -67,4 +70,12 @@ def weekly_hours(groups: Sequence[Group], level: LevelOfCare = LevelOfCare.IOP
                  ) -> WeeklyHours:
     if level not in HOURS_OF_LEVEL:
         raise ValueError(f"{level.value} plans no weekly hours here")
-    return WeeklyHours(level, planned_week(groups))
+    return WeeklyHours(level, planned_week(groups), tuple(g.group_id for g in groups))
+
+
+class ScheduleOutsideHours(InvalidField):
+    """A schedule asked for that cannot make a week of its level (422 naming the field)."""
+
+    def __init__(self, field: str, week: WeeklyHours) -> None:
+        super().__init__(field, week.problem())
+        self.week = week
