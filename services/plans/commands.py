@@ -27,6 +27,7 @@ from services.plans.domain import (
     CareEpisode,
     ClinicalDecision,
     Confirmation,
+    ContinuedStayApproved,
     InvalidPlanInput,
     StepDownNotAllowed,
     StepDownOrder,
@@ -192,6 +193,16 @@ async def accept_family_therapy(uow: UnitOfWork, patient_id: str, suggestion_id:
                                          await site_date(uow.conn, plan.site_id), decision)
     await uow.save(plan)
     return plan, revised
+
+
+async def continue_stay(uow: UnitOfWork, patient_id: str, weeks: int,
+                        decision: ClinicalDecision) -> ContinuedStayApproved:
+    """The clinician extends the stay beyond the planned weeks, with a reason (recorded)."""
+    episode = await _episode(uow, patient_id)
+    plan = await _drafted_plan(uow, patient_id)
+    approved = plan.continue_stay(weeks, episode.planned_end, decision)
+    await uow.save(plan)
+    return approved
 
 
 async def step_down(uow: UnitOfWork, command: StepDownCommand) -> SteppedDownResult:

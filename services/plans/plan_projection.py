@@ -20,6 +20,7 @@ from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
 from services.plans import store
 from services.plans.domain import (
+    ContinuedStayApproved,
     FamilyTherapySuggested,
     FamilyTherapySuggestionClosed,
     PlanStatus,
@@ -47,6 +48,8 @@ async def project_plan(conn: Connection, event: DomainEvent, envelope: EventEnve
             await store.plan_status_changed(conn, event.patient_id, status, envelope.time)
         case TransitionConfirmed():
             await store.transition_confirmed(conn, event)
+        case ContinuedStayApproved():
+            await store.continued_stay_approved(conn, event, envelope.time)
         case FamilyTherapySuggested():
             await store.family_therapy_suggested(conn, event, envelope.time)
         case FamilyTherapySuggestionClosed():

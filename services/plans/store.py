@@ -27,6 +27,7 @@ from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
 from services.plans.domain import (
     CareEpisode,
+    ContinuedStayApproved,
     FamilyConsent,
     FamilyTherapySuggested,
     FamilyTherapySuggestionClosed,
@@ -61,6 +62,7 @@ PATIENT_TABLES = (
     "care_episodes", "treatment_plans", "plan_problems", "plan_goals", "plan_objectives",
     "plan_interventions", "plan_revisions", "care_transitions", "session_attendance",
     "outcome_measures", "risk_signals", "family_consents", "family_therapy_suggestions",
+    "continued_stays",
 )
 
 
@@ -478,4 +480,25 @@ async def outcomes_by_site(conn: Connection) -> list[dict[str, Any]]:
         GROUP BY site_id, by_status ORDER BY site_id
         """
     )
+    return [dict(row) for row in rows]
+
+
+# --- Continued stays ------------------------------------------------------------------------
+
+
+async def continued_stay_approved(conn: Connection, event: ContinuedStayApproved,
+                                  at: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO continued_stays (patient_id, extension, site_id, weeks_added, planned_end,"
+        " clinician_id, reason, recorded_by, recorded_at) SELECT $1, coalesce(max(extension),"
+        " 0) + 1, $2, $3, $4, $5, $6, $7, $8 FROM continued_stays WHERE patient_id = $1",
+        event.patient_id, event.site_id, event.weeks_added, event.planned_end,
+        event.clinician_id, event.reason, event.recorded_by, at)
+
+
+async def list_continued_stays(conn: Connection, patient_id: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT extension, weeks_added, planned_end, clinician_id, reason, recorded_by,"
+        " recorded_at FROM continued_stays WHERE patient_id = $1 ORDER BY extension",
+        patient_id)
     return [dict(row) for row in rows]

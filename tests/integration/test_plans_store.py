@@ -353,3 +353,21 @@ async def test_a_consent_expired_before_the_admission_brings_no_family_therapy(
     async with SiteDatabase(plans_db, site()).transaction() as conn:
         contents = await store.load_contents(conn, patient_id)
     assert Modality.FAMILY_THERAPY not in contents.modalities()
+
+
+async def test_continued_stays_are_recorded_with_the_clinician_and_reason(
+    plans_db: asyncpg.Pool,
+) -> None:
+    patient_id = await admit(plans_db)
+    decision = ClinicalDecision("c-7", "still at risk of relapse at work", "key-1")
+    for weeks in (2, 1):
+        async with SiteDatabase(plans_db, site()).transaction() as conn:
+            await commands.continue_stay(commands.unit_of_work(conn, CAUSE), patient_id, weeks,
+                                         decision)
+    async with SiteDatabase(plans_db, site()).transaction() as conn:
+        stays = await store.list_continued_stays(conn, patient_id)
+        episode = store.episode_of(await store.find_episode(conn, patient_id) or {})
+    assert [(s["extension"], s["weeks_added"], s["planned_end"], s["clinician_id"], s["reason"])
+            for s in stays] == [
+        (1, 2, episode.planned_end + timedelta(weeks=2), "c-7", decision.reason),
+        (2, 1, episode.planned_end + timedelta(weeks=3), "c-7", decision.reason)]

@@ -3,7 +3,7 @@ suggest family therapy, the clinician decides; the end of the last one takes it 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from pydantic import ValidationError
@@ -213,3 +213,20 @@ def test_only_plans_records_a_family_consent_revision() -> None:
         RevisionRequest.model_validate({"reason": "family_consent", "changes": changes})
     accepted = RevisionRequest.model_validate({"reason": "progress", "changes": changes})
     assert accepted.reason is Reason.PROGRESS
+
+
+def test_a_continued_stay_needs_the_clinician_and_a_reason_and_adds_up() -> None:
+    plan = drafted()
+    end = domain.open_episode(ADMITTED).planned_end
+    first = plan.continue_stay(2, end, DECISION)
+    assert (first.weeks_added, first.planned_end, first.clinician_id, first.reason) == (
+        2, end + timedelta(weeks=2), "c-7", DECISION.reason)
+    assert plan.continue_stay(1, end, DECISION).planned_end == end + timedelta(weeks=3)
+    with pytest.raises(domain.InvalidPlanInput) as no_reason:
+        plan.continue_stay(1, end, ClinicalDecision("c-7", " "))
+    assert no_reason.value.field == "reason"
+    with pytest.raises(domain.InvalidPlanInput):
+        plan.continue_stay(13, end, DECISION)
+    plan.discharge(DischargeOutcome.COMPLETED, TODAY)
+    with pytest.raises(domain.PlanClosed):
+        plan.continue_stay(1, end, DECISION)

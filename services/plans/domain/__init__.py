@@ -2,6 +2,7 @@
 
 from services.plans.domain.episode import CareEpisode, PlanStatus, open_episode
 from services.plans.domain.events import (
+    ContinuedStayApproved,
     FamilyTherapySuggested,
     FamilyTherapySuggestionClosed,
     PlanTransferred,
@@ -30,6 +31,7 @@ __all__ = [
     "CareEpisode",
     "ClinicalDecision",
     "Confirmation",
+    "ContinuedStayApproved",
     "FamilyConsent",
     "FamilyTherapySuggested",
     "FamilyTherapySuggestionClosed",

@@ -117,3 +117,18 @@ class FamilyTherapySuggestionClosed(PrivatePatientEvent):
     clinician_id: str | None = None
     reason: str | None = None
     recorded_by: str | None = None
+
+
+class ContinuedStayApproved(PrivatePatientEvent):
+    """A clinician extended the stay beyond the planned weeks, with their reason (sealed)."""
+
+    sealed_fields: ClassVar[tuple[str, ...]] = ("reason",)
+
+    plan_id: str
+    weeks_added: int = Field(ge=1, le=12)
+    planned_end: date
+    """The day after the last program day, as extended."""
+    clinician_id: str
+    reason: str | None
+    """None once the patient is forgotten."""
+    recorded_by: str | None = None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
 from iopnet.aggregate import Aggregate
@@ -41,6 +41,7 @@ from services.plans.domain.as_written import (
 )
 from services.plans.domain.episode import PlanStatus
 from services.plans.domain.events import (
+    ContinuedStayApproved,
     FamilyTherapySuggested,
     FamilyTherapySuggestionClosed,
     PlanTransferred,
@@ -60,12 +61,15 @@ from services.plans.domain.plan_drafting import (
     FrequencyChanged,
     InterventionAdded,
     InterventionRemoved,
+    InvalidPlanInput,
     PlanChange,
     PlanRevision,
 )
 from services.plans.domain.plan_drafting import TreatmentPlan as PlanContents
 from services.plans.domain.step_down import CriterionCode, StepDownEvaluation, StepUpReasonCode
 
+#: The most weeks one continued stay adds; another needs another decision.
+MAX_WEEKS_ADDED = 12
 STEP_UP_LEVELS = (LevelOfCare.PARTIAL_HOSPITALIZATION, LevelOfCare.INPATIENT)
 #: Criteria a clinician may not override: stepping down past a recent risk signal.
 NOT_OVERRIDABLE = frozenset({CriterionCode.NO_RISK_SIGNALS})
@@ -162,6 +166,8 @@ class TreatmentPlan(Aggregate):
         self.contents: PlanContents | None = None
         #: The patient was forgotten: the plan's words are gone, nothing follows consent.
         self.forgotten = False
+        #: Weeks continued stays added beyond the admission's planned weeks.
+        self.weeks_added = 0
         #: The family therapy suggestion awaiting the clinician, if any.
         self.open_suggestion: str | None = None
 
@@ -279,6 +285,24 @@ class TreatmentPlan(Aggregate):
     def _has_family_therapy(self) -> bool:
         return any(i.modality is CatalogModality.FAMILY_THERAPY for i in self.interventions)
 
+    def continue_stay(self, weeks: int, planned_end: date, decision: ClinicalDecision
+                      ) -> ContinuedStayApproved:
+        """Extend the stay beyond the planned weeks: the clinician and their reason are
+        recorded (ContinuedStayApproved). ``planned_end`` is the admission's planned end;
+        earlier extensions count on top of it."""
+        self._open_contents()
+        if not 1 <= weeks <= MAX_WEEKS_ADDED:
+            raise InvalidPlanInput("weeks", f"an extension adds 1 to {MAX_WEEKS_ADDED} weeks")
+        if not decision.clinician_id.strip() or not decision.reason.strip():
+            raise InvalidPlanInput("reason", "a continued stay needs the clinician and a reason")
+        approved = ContinuedStayApproved(
+            patient_id=self.id, site_id=self.site_id, plan_id=self.plan_id, weeks_added=weeks,
+            planned_end=planned_end + timedelta(weeks=self.weeks_added + weeks),
+            clinician_id=decision.clinician_id, reason=decision.reason,
+            recorded_by=decision.recorded_by)
+        self.record(approved)
+        return approved
+
     def step_down(self, evaluation: StepDownEvaluation, order: StepDownOrder,
                   confirmation: Confirmation = Confirmation()) -> None:
         """To standard outpatient, when the criteria are met or a clinician overrides them."""
@@ -382,6 +406,8 @@ class TreatmentPlan(Aggregate):
                 self.forgotten = event.problems is None
             case PlanTransferred():
                 self.site_id = event.site_id
+            case ContinuedStayApproved():
+                self.weeks_added += event.weeks_added
             case FamilyTherapySuggested():
                 self.open_suggestion = event.suggestion_id
             case FamilyTherapySuggestionClosed():

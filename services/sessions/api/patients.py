@@ -179,9 +179,7 @@ class DaysRequest(Strict):
     reason: str = Field(min_length=10, max_length=2000, description="Kept in sessions only")
 
 
-@router.put("/{patient_id}/schedule", response_model=EnrollmentView,
-            responses={422: {"description": "The program's groups on that many days do not "
-                             "make an IOP week (9 hours at least, under 20)"}})
+@router.put("/{patient_id}/schedule", response_model=EnrollmentView)
 async def change_schedule(patient_id: uuid.UUID, body: DaysRequest, request: Request,
                           db: Writer, cause: RequestCause,
                           idempotency_key: IdempotencyKey = None) -> JSONResponse:
