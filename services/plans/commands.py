@@ -35,6 +35,7 @@ from services.plans.domain import (
     family_participation_consented,
 )
 from services.plans.domain import progress as course
+from services.plans.domain.exit_summary import check_follow_up, summarize_exit
 from services.plans.domain.plan_drafting import PlanChange, PlanRevision
 from services.plans.domain.step_down import StepDownEvaluation, StepUpReasonCode
 from services.plans.plan_projection import project_plan
@@ -147,6 +148,7 @@ class DischargeCommand:
     outcome: DischargeOutcome
     effective_on: date
     confirmation: Confirmation
+    follow_up_within_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -229,24 +231,41 @@ async def step_down(uow: UnitOfWork, command: StepDownCommand) -> SteppedDownRes
         raise Problem(409, "step-down-criteria-unmet", "Step-down criteria are not met",
                       str(refused), as_of=day.isoformat(),
                       **evaluation_view(refused.evaluation)) from refused
+    await _summarize(uow, plan, episode, "stepped_down", command.order.effective_on,
+                     command.order.follow_up_within_days)
     return SteppedDownResult(await _closed(uow, plan), day, evaluation)
 
 
 async def step_up(uow: UnitOfWork, command: StepUpCommand) -> Transition:
     """To partial hospitalization or inpatient care, when risk rises; closes the plan."""
-    await _episode(uow, command.patient_id)
+    episode = await _episode(uow, command.patient_id)
     plan = await _drafted_plan(uow, command.patient_id)
     plan.step_up(command.to_level, command.reason_codes, command.effective_on,
                  command.confirmation)
+    await _summarize(uow, plan, episode, "stepped_up", command.effective_on, None)
     return await _closed(uow, plan)
 
 
 async def discharge(uow: UnitOfWork, command: DischargeCommand) -> Transition:
     """Completed, left against advice, or transferred out; closes the plan."""
-    await _episode(uow, command.patient_id)
+    episode = await _episode(uow, command.patient_id)
     plan = await _drafted_plan(uow, command.patient_id)
+    # Transferred out, the receiving program follows up; otherwise aftercare does.
+    follow_up = (None if command.outcome is DischargeOutcome.TRANSFERRED
+                 else check_follow_up(command.follow_up_within_days))
     plan.discharge(command.outcome, command.effective_on, command.confirmation)
+    await _summarize(uow, plan, episode, "discharged", command.effective_on, follow_up,
+                     command.outcome)
     return await _closed(uow, plan)
+
+
+async def _summarize(uow: UnitOfWork, plan: TreatmentPlan, episode: CareEpisode,
+                     exit_kind: str, effective_on: date, follow_up: int | None,
+                     outcome: DischargeOutcome | None = None) -> None:
+    """Every exit records its summary (ExitSummarized), in the same unit of work."""
+    record = await store.load_progress(uow.conn, episode)
+    plan.summarize_exit(summarize_exit(record, exit_kind, effective_on,
+                                       follow_up_within_days=follow_up, outcome=outcome))
 
 
 async def _episode(uow: UnitOfWork, patient_id: str) -> CareEpisode:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from iopnet.catalog import (
     Discharged,
     DomainEvent,
+    ExitSummarized,
     PlanDrafted,
     PlanRevised,
     SteppedDown,
@@ -46,6 +47,8 @@ async def project_plan(conn: Connection, event: DomainEvent, envelope: EventEnve
         case SteppedDown() | SteppedUp() | Discharged():
             status = await store.transition_recorded(conn, event, envelope)
             await store.plan_status_changed(conn, event.patient_id, status, envelope.time)
+        case ExitSummarized():
+            await store.exit_summarized(conn, event)
         case TransitionConfirmed():
             await store.transition_confirmed(conn, event)
         case ContinuedStayApproved():

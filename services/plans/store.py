@@ -17,6 +17,7 @@ from iopnet.catalog import (
     ConsentGranted,
     ConsentScope,
     Discharged,
+    ExitSummarized,
     PlanDrafted,
     PlanRevised,
     SitePolicies,
@@ -235,6 +236,12 @@ async def transition_recorded(conn: Connection, event: SteppedDown | SteppedUp |
         follow_up, reasons, outcome, envelope.id, envelope.time,
     )
     return kind
+
+
+async def exit_summarized(conn: Connection, summary: ExitSummarized) -> None:
+    await conn.execute(
+        "UPDATE care_transitions SET summary = $2 WHERE patient_id = $1", summary.patient_id,
+        summary.model_dump(mode="json", exclude={"patient_id", "site_id"}))
 
 
 async def transition_confirmed(conn: Connection, confirmed: TransitionConfirmed) -> None:

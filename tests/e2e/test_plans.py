@@ -361,3 +361,25 @@ async def test_a_cssrs_in_the_program_leads_to_a_step_up_evaluation(north: Site)
     progress = (await api.get("plans", f"/v1/patients/{patient_id}/progress")).json()
     anxiety = [g for g in progress["goals"] if g["problem_code"] == "anxiety"]
     assert [g["status"] for g in anxiety] == ["met"]  # GAD-7 8, measured in the program
+
+
+async def test_every_exit_is_summarized_and_leaving_against_advice_is_urgent(
+        north: Site) -> None:
+    api = north.api
+    patient_id = await admit(api)
+    await drafted_plan(api, patient_id)
+    too_late = await api.post("plans", f"/v1/patients/{patient_id}/discharge", json={
+        "outcome": "left_against_advice", "effective_on": site_today().isoformat(),
+        "clinician_id": "clin-7", "follow_up_within_days": 31})
+    assert too_late.status_code == 422, too_late.text
+    assert [e["pointer"] for e in too_late.json()["errors"]] == ["#/follow_up_within_days"]
+    left = await api.post("plans", f"/v1/patients/{patient_id}/discharge", json={
+        "outcome": "left_against_advice", "effective_on": site_today().isoformat(),
+        "clinician_id": "clin-7"})
+    assert left.status_code == 201, left.text
+    summary = left.json()["summary"]
+    assert (summary["exit"], summary["urgent_alert"], summary["follow_up_within_days"],
+            summary["safety_plan"], summary["first_phq9"]) == (
+        "discharged", True, 7, "unknown", None)
+    episode = (await api.get("plans", f"/v1/patients/{patient_id}")).json()
+    assert episode["transition"]["summary"]["urgent_alert"] is True

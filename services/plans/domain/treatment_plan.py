@@ -23,6 +23,7 @@ from iopnet.catalog import (
     Discharged,
     DischargeOutcome,
     DomainEvent,
+    ExitSummarized,
     LevelOfCare,
     PlanDrafted,
     PlannedIntervention,
@@ -49,6 +50,7 @@ from services.plans.domain.events import (
     RevisionNoted,
     TransitionConfirmed,
 )
+from services.plans.domain.exit_summary import check_follow_up
 from services.plans.domain.family import (
     FamilyConsent,
     consent_for_participation,
@@ -317,6 +319,7 @@ class TreatmentPlan(Aggregate):
             raise StepDownNotAllowed(evaluation, f"step-down criteria not met: {codes}")
         if not order.aftercare:
             raise PlanRuleBroken("a step-down needs an aftercare plan")
+        check_follow_up(order.follow_up_within_days)
         self.record(SteppedDown(
             patient_id=self.id, site_id=self.site_id, to_level=LevelOfCare.STANDARD_OUTPATIENT,
             effective_on=order.effective_on,
@@ -348,6 +351,16 @@ class TreatmentPlan(Aggregate):
         self.record(Discharged(patient_id=self.id, site_id=self.site_id, outcome=outcome,
                                effective_on=effective_on))
         self._confirmed(confirmation)
+
+    def summarize_exit(self, summary: ExitSummarized) -> ExitSummarized:
+        """The summary of the exit just recorded (published: notifications alerts on
+        ``urgent_alert``, sends the aftercare)."""
+        if not self.status.closed:
+            raise PlanRuleBroken("an exit is summarized once the plan is closed")
+        summarized = summary.model_copy(update={"patient_id": self.id,
+                                                "site_id": self.site_id})
+        self.record(summarized)
+        return summarized
 
     def _confirmed(self, confirmation: Confirmation, override_reason: str | None = None,
                    overridden: Sequence[str] = (), *, backdate_reason: str | None = None

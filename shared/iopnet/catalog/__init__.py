@@ -58,6 +58,7 @@ from iopnet.catalog.notifications import Channel, NotificationSent, RecipientRol
 from iopnet.catalog.plans import (
     Discharged,
     DischargeOutcome,
+    ExitSummarized,
     PlanDrafted,
     PlannedIntervention,
     PlanRevised,
@@ -99,6 +100,7 @@ __all__ = [
     "Discharged",
     "DomainEvent",
     "EventPart",
+    "ExitSummarized",
     "FamilySessionHeld",
     "Instrument",
     "LevelOfCare",
