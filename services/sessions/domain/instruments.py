@@ -13,14 +13,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from iopnet.catalog import RiskLevel, RiskSignal
-from services.sessions.domain.outcomes import InvalidMeasure
+from services.sessions.domain.outcomes import InvalidMeasure, check_items
 
 GAD7_ITEMS = 7
-ITEM_MAX = 3
 _GAD7_BANDS = ((15, "severe"), (10, "moderate"), (5, "mild"), (0, "minimal"))
 CSSRS_QUESTIONS = ("wish_to_be_dead", "suicidal_thoughts", "method", "intent", "plan",
                    "behavior")
@@ -36,7 +35,7 @@ class Gad7:
     items: tuple[int, ...]
 
     def __post_init__(self) -> None:
-        _check_items(self.items, GAD7_ITEMS, "GAD-7")
+        check_items(self.items, GAD7_ITEMS, "GAD-7")
 
     @property
     def total(self) -> int:
@@ -85,11 +84,3 @@ class CssrsSinceLastVisit:
     def risk_signals(self) -> list[RiskSignal]:
         signal = CSSRS_SIGNALS.get(self.risk_level)
         return [signal] if signal is not None else []
-
-
-def _check_items(items: Sequence[int], count: int, name: str) -> None:
-    if len(items) != count:
-        raise InvalidMeasure("items", f"the {name} has {count} items, not {len(items)}")
-    for number, item in enumerate(items):
-        if isinstance(item, bool) or not isinstance(item, int) or not 0 <= item <= ITEM_MAX:
-            raise InvalidMeasure(f"items/{number}", f"must be 0-{ITEM_MAX}")

@@ -33,13 +33,7 @@ class Phq9:
     items: tuple[int, ...]
 
     def __post_init__(self) -> None:
-        if len(self.items) != PHQ9_ITEMS:
-            raise InvalidMeasure("items", f"the PHQ-9 has {PHQ9_ITEMS} items, not "
-                                          f"{len(self.items)}")
-        for number, item in enumerate(self.items):
-            if isinstance(item, bool) or not isinstance(item, int) or \
-                    not 0 <= item <= PHQ9_ITEM_MAX:
-                raise InvalidMeasure(f"items/{number}", f"must be 0-{PHQ9_ITEM_MAX}")
+        check_items(self.items, PHQ9_ITEMS, "PHQ-9")
 
     @property
     def total(self) -> int:
@@ -52,6 +46,16 @@ class Phq9:
     @property
     def band(self) -> str:
         return phq9_band(self.total)
+
+
+def check_items(items: Sequence[int], count: int, name: str) -> None:
+    """``count`` items, each an integer 0-3 (InvalidMeasure names the one at fault)."""
+    if len(items) != count:
+        raise InvalidMeasure("items", f"the {name} has {count} items, not {len(items)}")
+    for number, item in enumerate(items):
+        if isinstance(item, bool) or not isinstance(item, int) or \
+                not 0 <= item <= PHQ9_ITEM_MAX:
+            raise InvalidMeasure(f"items/{number}", f"must be 0-{PHQ9_ITEM_MAX}")
 
 
 def phq9_band(total: int) -> str:
