@@ -17,7 +17,7 @@ from iopnet.catalog import Instrument, RiskLevel, RiskSignal
 from iopnet.fields import InvalidField
 
 PHQ9_ITEMS = 9
-PHQ9_ITEM_MAX = 3
+ITEM_MAX = 3
 MARKED_RISE = 5
 _PHQ9_BANDS = ((20, "severe"), (15, "moderately_severe"), (10, "moderate"), (5, "mild"),
                (0, "minimal"))
@@ -54,8 +54,8 @@ def check_items(items: Sequence[int], count: int, name: str) -> None:
         raise InvalidMeasure("items", f"the {name} has {count} items, not {len(items)}")
     for number, item in enumerate(items):
         if isinstance(item, bool) or not isinstance(item, int) or \
-                not 0 <= item <= PHQ9_ITEM_MAX:
-            raise InvalidMeasure(f"items/{number}", f"must be 0-{PHQ9_ITEM_MAX}")
+                not 0 <= item <= ITEM_MAX:
+            raise InvalidMeasure(f"items/{number}", f"must be 0-{ITEM_MAX}")
 
 
 def phq9_band(total: int) -> str:
