@@ -107,18 +107,6 @@ class AttendanceView(BaseModel):
     sessions: list[SessionView]
 
 
-class Phq9Request(Strict):
-    instrument: Literal[Instrument.PHQ9]
-    items: list[Item] = Field(min_length=9, max_length=9, description="PHQ-9 items 1-9, 0-3")
-    measured_on: date
-
-
-class Gad7Request(Strict):
-    instrument: Literal[Instrument.GAD7]
-    items: list[Item] = Field(min_length=7, max_length=7, description="GAD-7 items 1-7, 0-3")
-    measured_on: date
-
-
 class CssrsAnswers(Strict):
     """The C-SSRS screener's six questions, "since last visit"."""
 
@@ -130,14 +118,14 @@ class CssrsAnswers(Strict):
     behavior: bool
 
 
-class CssrsRequest(Strict):
-    instrument: Literal[Instrument.CSSRS]
-    answers: CssrsAnswers
+class OutcomeRequest(Strict):
+    """A PHQ-9 (9 ``items``), a GAD-7 (7 ``items``) or a C-SSRS (``answers``)."""
+
+    instrument: Literal[Instrument.PHQ9, Instrument.GAD7, Instrument.CSSRS]
+    items: list[Item] | None = Field(default=None, max_length=9,
+                                     description="PHQ-9 items 1-9 or GAD-7 items 1-7, each 0-3")
+    answers: CssrsAnswers | None = None
     measured_on: date
-
-
-OutcomeRequest = Annotated[Phq9Request | Gad7Request | CssrsRequest,
-                           Field(discriminator="instrument")]
 
 
 class MeasureView(BaseModel):
@@ -239,9 +227,8 @@ async def record_outcome(patient_id: uuid.UUID, body: OutcomeRequest, request: R
     C-SSRS "since last visit" triaged moderate or high. A PHQ-9's item 9 above 0 also makes
     a C-SSRS due that day (CssrsDue; ``cssrs_due`` in the outcomes)."""
     taken = commands.OutcomeTaken(
-        body.instrument, body.measured_on,
-        items=getattr(body, "items", ()),
-        answers=body.answers.model_dump() if isinstance(body, CssrsRequest) else {})
+        body.instrument, body.measured_on, items=body.items or (),
+        answers=body.answers.model_dump() if body.answers is not None else {})
 
     async def measure(conn: Connection) -> Answer:
         try:
