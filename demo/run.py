@@ -286,11 +286,8 @@ async def family(net: Network, p: Patient) -> tuple[str, str] | None:
     say(p, "family", f"← PatientAdmitted, SessionScheduled: partner linked, consent schedule "
         f"+ progress_summaries → sees {len(view['shared'][0]['upcoming_sessions'])} upcoming "
         f"sessions", "partner told schedule + progress")
-    plan, _ = await j.wait_for(lambda: j.drafted_plan(api, p.patient_id),
-                               lambda read: any(i["modality"] == "family_therapy"
-                                                for i in read[0]["interventions"]))
-    say(p, "plans", f"← ConsentGranted: family therapy added → PlanRevised rev "
-        f"{plan['revision']} (family_consent)", "family therapy added")
+    say(p, "plans", "← ConsentGranted (covers progress_summaries, schedule): no family "
+        "therapy; consent to disclose is not an indication", "plan unchanged")
     return person, progress_consent
 
 

@@ -25,14 +25,17 @@ from iopnet.unit_of_work import UnitOfWork
 from services.plans import store
 from services.plans.domain import (
     CareEpisode,
+    ClinicalDecision,
     Confirmation,
+    ContinuedStayApproved,
     InvalidPlanInput,
     StepDownNotAllowed,
     StepDownOrder,
     TreatmentPlan,
-    family_involved,
+    family_participation_consented,
 )
 from services.plans.domain import progress as course
+from services.plans.domain.exit_summary import check_follow_up, summarize_exit
 from services.plans.domain.plan_drafting import PlanChange, PlanRevision
 from services.plans.domain.step_down import StepDownEvaluation, StepUpReasonCode
 from services.plans.plan_projection import project_plan
@@ -60,35 +63,36 @@ async def draft_plan(uow: UnitOfWork, patient_id: str, admission_id: str,
     plan = TreatmentPlan(patient_id)
     # A plan id derived from the admission: replaying the admission drafts the same plan.
     plan_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"iopnet:plan:{admission_id}"))
-    # Family's topic is not ordered with intake's: a consent may already be here.
-    consents = await store.family_consents(uow.conn, patient_id)
-    day = await site_date(uow.conn, episode.site_id, admitted_at)
     try:
-        plan.draft(plan_id, episode.site_id,
-                   episode.findings(family_consent=family_involved(consents, day)))
+        plan.draft(plan_id, episode.site_id, episode.findings())
     except InvalidPlanInput as invalid:
         # The episode stays visible, awaiting a draft, rather than the admission being lost.
         log.error("no plan drafted for an admission: %s", invalid.field)
         return None
+    # Family's topic is not ordered with intake's: a consent may already be here.
+    consents = await store.family_consents(uow.conn, patient_id)
+    plan.suggest_family_therapy(consents, await site_date(uow.conn, episode.site_id,
+                                                          admitted_at))
     await uow.save(plan)
     return plan
 
 
 async def follow_family_consent(uow: UnitOfWork, patient_id: str, at: datetime, *,
-                                granted: bool) -> PlanRevision | None:
-    """A consent granted brings family therapy in while one is live; the end of the last
-    live one takes it out (PlanRevised, reason family_consent). No plan yet: the draft
+                                granted: bool) -> None:
+    """A consent covering family participation granted: family therapy is suggested to the
+    clinician (never planned). The end of the last such consent lapses the suggestion and
+    takes family therapy out (PlanRevised, reason family_consent). No plan yet: the draft
     reads the consents."""
     plan = await _locked_plan(uow, patient_id)
     if plan is None:
-        return None
+        return
     day = await site_date(uow.conn, plan.site_id, at)
     consents = await store.family_consents(uow.conn, patient_id)
-    follow = plan.involve_family if granted else plan.withdraw_family
-    revision = follow(consents, day)
-    if revision is not None:
-        await uow.save(plan)
-    return revision
+    if granted:
+        plan.suggest_family_therapy(consents, day)
+    else:
+        plan.withdraw_family(consents, day)
+    await uow.save(plan)
 
 
 async def follow_transfer(uow: UnitOfWork, patient_id: str, site_id: str) -> None:
@@ -144,6 +148,7 @@ class DischargeCommand:
     outcome: DischargeOutcome
     effective_on: date
     confirmation: Confirmation
+    follow_up_within_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -169,10 +174,37 @@ async def revise_plan(uow: UnitOfWork, order: PlanRevisionOrder
     # A list of tags matches when any names the current revision (RFC 9110).
     expected = (plan.revision if plan.revision in order.expected_revisions
                 else min(order.expected_revisions))
+    consents = await store.family_consents(uow.conn, order.patient_id)
     revised = plan.revise(expected, order.changes, order.reason, note=order.note,
-                          recorded_by=order.recorded_by)
+                          recorded_by=order.recorded_by,
+                          participation_consented=family_participation_consented(
+                              consents, await site_date(uow.conn, plan.site_id)))
     await uow.save(plan)
     return plan, revised
+
+
+async def accept_family_therapy(uow: UnitOfWork, patient_id: str, suggestion_id: str,
+                                decision: ClinicalDecision) -> tuple[TreatmentPlan,
+                                                                     PlanRevision]:
+    """The clinician accepts plans' suggestion of family therapy: a revision, with the
+    clinician and their reason (409 once no live consent covers participation)."""
+    await _episode(uow, patient_id)
+    plan = await _drafted_plan(uow, patient_id)
+    consents = await store.family_consents(uow.conn, patient_id)
+    revised = plan.accept_family_therapy(suggestion_id, consents,
+                                         await site_date(uow.conn, plan.site_id), decision)
+    await uow.save(plan)
+    return plan, revised
+
+
+async def continue_stay(uow: UnitOfWork, patient_id: str, weeks: int,
+                        decision: ClinicalDecision) -> ContinuedStayApproved:
+    """The clinician extends the stay beyond the planned weeks, with a reason (recorded)."""
+    episode = await _episode(uow, patient_id)
+    plan = await _drafted_plan(uow, patient_id)
+    approved = plan.continue_stay(weeks, episode.planned_end, decision)
+    await uow.save(plan)
+    return approved
 
 
 async def step_down(uow: UnitOfWork, command: StepDownCommand) -> SteppedDownResult:
@@ -199,24 +231,41 @@ async def step_down(uow: UnitOfWork, command: StepDownCommand) -> SteppedDownRes
         raise Problem(409, "step-down-criteria-unmet", "Step-down criteria are not met",
                       str(refused), as_of=day.isoformat(),
                       **evaluation_view(refused.evaluation)) from refused
+    await _summarize(uow, plan, episode, "stepped_down", command.order.effective_on,
+                     command.order.follow_up_within_days)
     return SteppedDownResult(await _closed(uow, plan), day, evaluation)
 
 
 async def step_up(uow: UnitOfWork, command: StepUpCommand) -> Transition:
     """To partial hospitalization or inpatient care, when risk rises; closes the plan."""
-    await _episode(uow, command.patient_id)
+    episode = await _episode(uow, command.patient_id)
     plan = await _drafted_plan(uow, command.patient_id)
     plan.step_up(command.to_level, command.reason_codes, command.effective_on,
                  command.confirmation)
+    await _summarize(uow, plan, episode, "stepped_up", command.effective_on, None)
     return await _closed(uow, plan)
 
 
 async def discharge(uow: UnitOfWork, command: DischargeCommand) -> Transition:
     """Completed, left against advice, or transferred out; closes the plan."""
-    await _episode(uow, command.patient_id)
+    episode = await _episode(uow, command.patient_id)
     plan = await _drafted_plan(uow, command.patient_id)
+    # Transferred out, the receiving program follows up; otherwise aftercare does.
+    follow_up = (None if command.outcome is DischargeOutcome.TRANSFERRED
+                 else check_follow_up(command.follow_up_within_days))
     plan.discharge(command.outcome, command.effective_on, command.confirmation)
+    await _summarize(uow, plan, episode, "discharged", command.effective_on, follow_up,
+                     command.outcome)
     return await _closed(uow, plan)
+
+
+async def _summarize(uow: UnitOfWork, plan: TreatmentPlan, episode: CareEpisode,
+                     exit_kind: str, effective_on: date, follow_up: int | None,
+                     outcome: DischargeOutcome | None = None) -> None:
+    """Every exit records its summary (ExitSummarized), in the same unit of work."""
+    record = await store.load_progress(uow.conn, episode)
+    plan.summarize_exit(summarize_exit(record, exit_kind, effective_on,
+                                       follow_up_within_days=follow_up, outcome=outcome))
 
 
 async def _episode(uow: UnitOfWork, patient_id: str) -> CareEpisode:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from iopnet.catalog import (
     Discharged,
     DomainEvent,
+    ExitSummarized,
     PlanDrafted,
     PlanRevised,
     SteppedDown,
@@ -20,6 +21,9 @@ from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
 from services.plans import store
 from services.plans.domain import (
+    ContinuedStayApproved,
+    FamilyTherapySuggested,
+    FamilyTherapySuggestionClosed,
     PlanStatus,
     PlanTransferred,
     PlanWritten,
@@ -43,7 +47,15 @@ async def project_plan(conn: Connection, event: DomainEvent, envelope: EventEnve
         case SteppedDown() | SteppedUp() | Discharged():
             status = await store.transition_recorded(conn, event, envelope)
             await store.plan_status_changed(conn, event.patient_id, status, envelope.time)
+        case ExitSummarized():
+            await store.exit_summarized(conn, event)
         case TransitionConfirmed():
             await store.transition_confirmed(conn, event)
+        case ContinuedStayApproved():
+            await store.continued_stay_approved(conn, event, envelope.time)
+        case FamilyTherapySuggested():
+            await store.family_therapy_suggested(conn, event, envelope.time)
+        case FamilyTherapySuggestionClosed():
+            await store.family_therapy_suggestion_closed(conn, event, envelope.time)
         case PlanTransferred():
             pass  # the rows moved with intake's PatientTransferred, which this follows

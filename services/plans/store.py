@@ -15,7 +15,9 @@ from zoneinfo import ZoneInfo
 
 from iopnet.catalog import (
     ConsentGranted,
+    ConsentScope,
     Discharged,
+    ExitSummarized,
     PlanDrafted,
     PlanRevised,
     SitePolicies,
@@ -26,7 +28,10 @@ from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
 from services.plans.domain import (
     CareEpisode,
+    ContinuedStayApproved,
     FamilyConsent,
+    FamilyTherapySuggested,
+    FamilyTherapySuggestionClosed,
     PlanStatus,
     PlanWritten,
     RevisionNoted,
@@ -57,7 +62,8 @@ from services.plans.domain.step_down import StepDownPolicy
 PATIENT_TABLES = (
     "care_episodes", "treatment_plans", "plan_problems", "plan_goals", "plan_objectives",
     "plan_interventions", "plan_revisions", "care_transitions", "session_attendance",
-    "outcome_measures", "risk_signals", "family_consents",
+    "outcome_measures", "risk_signals", "family_consents", "family_therapy_suggestions",
+    "continued_stays",
 )
 
 
@@ -232,6 +238,12 @@ async def transition_recorded(conn: Connection, event: SteppedDown | SteppedUp |
     return kind
 
 
+async def exit_summarized(conn: Connection, summary: ExitSummarized) -> None:
+    await conn.execute(
+        "UPDATE care_transitions SET summary = $2 WHERE patient_id = $1", summary.patient_id,
+        summary.model_dump(mode="json", exclude={"patient_id", "site_id"}))
+
+
 async def transition_confirmed(conn: Connection, confirmed: TransitionConfirmed) -> None:
     await conn.execute(
         "UPDATE care_transitions SET clinician_id = $2, override_reason = $3,"
@@ -390,9 +402,10 @@ async def consent_granted(conn: Connection, event: ConsentGranted, granted_at: d
                           ) -> None:
     await conn.execute(
         "INSERT INTO family_consents (patient_id, consent_id, site_id, support_person_id, scope,"
-        " expires_on, granted_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        " expires_on, granted_at, covers) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        " ON CONFLICT DO NOTHING",
         event.patient_id, event.consent_id, event.site_id, event.support_person_id,
-        event.scope.value, event.expires_on, granted_at,
+        event.scope.value, event.expires_on, granted_at, [c.value for c in event.covers],
     )
 
 
@@ -410,12 +423,44 @@ async def consent_ended(conn: Connection, patient_id: str, consent_id: str, *,
 
 async def family_consents(conn: Connection, patient_id: str) -> list[FamilyConsent]:
     rows = await conn.fetch(
-        "SELECT consent_id, expires_on, revoked_at, expired_on FROM family_consents"
-        " WHERE patient_id = $1",
+        "SELECT consent_id, expires_on, revoked_at, expired_on, covers FROM family_consents"
+        " WHERE patient_id = $1 ORDER BY granted_at, consent_id",
         patient_id)
     return [FamilyConsent(r["consent_id"], r["expires_on"], r["revoked_at"] is not None,
-                          r["expired_on"] is not None)
+                          r["expired_on"] is not None,
+                          ConsentScope.FAMILY_PARTICIPATION.value in r["covers"])
             for r in rows]
+
+
+# --- Family therapy suggestions ------------------------------------------------------------
+
+
+async def family_therapy_suggested(conn: Connection, event: FamilyTherapySuggested,
+                                   at: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO family_therapy_suggestions (patient_id, suggestion_id, site_id,"
+        " consent_id, suggested_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        event.patient_id, event.suggestion_id, event.site_id, event.consent_id, at)
+
+
+async def family_therapy_suggestion_closed(conn: Connection,
+                                           event: FamilyTherapySuggestionClosed,
+                                           at: datetime) -> None:
+    await conn.execute(
+        "UPDATE family_therapy_suggestions SET status = $3, closed_at = $4, revision = $5,"
+        " clinician_id = $6, reason = $7, recorded_by = $8"
+        " WHERE patient_id = $1 AND suggestion_id = $2",
+        event.patient_id, event.suggestion_id, event.outcome, at, event.revision,
+        event.clinician_id, event.reason, event.recorded_by)
+
+
+async def list_family_therapy_suggestions(conn: Connection, patient_id: str
+                                          ) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT suggestion_id, consent_id, suggested_at, status, closed_at, revision,"
+        " clinician_id, reason, recorded_by FROM family_therapy_suggestions"
+        " WHERE patient_id = $1 ORDER BY suggested_at, suggestion_id", patient_id)
+    return [dict(row) for row in rows]
 
 
 async def outcomes_by_site(conn: Connection) -> list[dict[str, Any]]:
@@ -442,4 +487,25 @@ async def outcomes_by_site(conn: Connection) -> list[dict[str, Any]]:
         GROUP BY site_id, by_status ORDER BY site_id
         """
     )
+    return [dict(row) for row in rows]
+
+
+# --- Continued stays ------------------------------------------------------------------------
+
+
+async def continued_stay_approved(conn: Connection, event: ContinuedStayApproved,
+                                  at: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO continued_stays (patient_id, extension, site_id, weeks_added, planned_end,"
+        " clinician_id, reason, recorded_by, recorded_at) SELECT $1, coalesce(max(extension),"
+        " 0) + 1, $2, $3, $4, $5, $6, $7, $8 FROM continued_stays WHERE patient_id = $1",
+        event.patient_id, event.site_id, event.weeks_added, event.planned_end,
+        event.clinician_id, event.reason, event.recorded_by, at)
+
+
+async def list_continued_stays(conn: Connection, patient_id: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT extension, weeks_added, planned_end, clinician_id, reason, recorded_by,"
+        " recorded_at FROM continued_stays WHERE patient_id = $1 ORDER BY extension",
+        patient_id)
     return [dict(row) for row in rows]

@@ -9,12 +9,12 @@ caused them, so what they record commits, or not, with it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from iopnet.auth.registry import site_time_zone
-from iopnet.catalog import PatientAdmitted, PlanRevised
+from iopnet.catalog import Instrument, PatientAdmitted, PlanRevised
 from iopnet.db import Connection
 from iopnet.eventstore import Cause
 from iopnet.unit_of_work import UnitOfWork
@@ -24,6 +24,7 @@ from services.sessions.domain import (
     Enrollment,
     Group,
     Program,
+    SessionsRuleBroken,
     plan_change,
     program_schedule,
     terms_of,
@@ -31,7 +32,8 @@ from services.sessions.domain import (
 from services.sessions.domain.outcomes import Measure
 from services.sessions.domain.plan import WeeklyPlan
 from services.sessions.domain.program import IdTaken
-from services.sessions.domain.schedule import local_date
+from services.sessions.domain.schedule import choose_groups, local_date
+from services.sessions.domain.service_hours import weekly_hours
 
 
 class UnknownPatient(LookupError):
@@ -100,6 +102,10 @@ async def _schedule_waiting(uow: UnitOfWork, program: Program, now: datetime) ->
         enrollment = await uow.load(Enrollment, patient_id)
         if enrollment is None:
             continue
+        if not enrollment.sessions and not enrollment.may_schedule(
+                weekly_hours(choose_groups(groups, enrollment.known_terms.days_per_week))):
+            await uow.save(enrollment)
+            continue
         missing = enrollment.missing_occurrences(
             groups, local_date(now, enrollment.known_terms.time_zone))
         if not missing:
@@ -122,7 +128,8 @@ async def _groups(uow: UnitOfWork, site_id: str, program_id: str) -> list[Group]
 async def enroll(uow: UnitOfWork, admitted: PatientAdmitted) -> None:
     """Keep the admission's terms and schedule the program's groups on the patient's days,
     once; a full group session waitlists. A program without groups yet leaves the
-    enrollment awaiting its schedule."""
+    enrollment awaiting its schedule; groups that cannot make an IOP week on those days
+    (9 hours at least, under 20) schedule nothing and record ScheduleRefused."""
     zone = await site_time_zone(uow.conn, admitted.site_id)
     enrollment = (await uow.load(Enrollment, admitted.patient_id)
                   or Enrollment(admitted.patient_id))
@@ -130,6 +137,10 @@ async def enroll(uow: UnitOfWork, admitted: PatientAdmitted) -> None:
     terms = enrollment.known_terms
     await store.hold_program(uow.conn, terms.site_id, terms.program_id)
     groups = await _groups(uow, terms.site_id, terms.program_id)
+    if groups and not enrollment.sessions and not enrollment.may_schedule(
+            weekly_hours(choose_groups(groups, terms.days_per_week))):
+        await uow.save(enrollment)  # refused, and recorded: the clinicians see why
+        return
     await store.hold_groups(uow.conn, groups)
     occurrences = program_schedule(
         terms.patient_id, terms.clinician_id, groups, terms.days_per_week,
@@ -158,6 +169,33 @@ async def adjust_schedule(uow: UnitOfWork, revised: PlanRevised, previous: Weekl
     freed = enrollment.adjust_to_plan(change, additions, taken, now)
     await uow.save(enrollment)
     await _fill_freed_places(uow, enrollment, freed, now)
+
+
+@dataclass(frozen=True)
+class DaysChange:
+    patient_id: str
+    days_per_week: int
+    clinician_id: str
+    reason: str
+
+
+async def change_days(uow: UnitOfWork, change: DaysChange, now: datetime) -> Enrollment:
+    """A clinician makes the patient's schedule again with other days a week: refused (422
+    naming days_per_week, with the hours reached) unless the program's groups on those
+    days make an IOP week; days given up free their places for the waitlist."""
+    enrollment = await enrollment_of(uow, change.patient_id)
+    terms = enrollment.known_terms
+    groups = await _groups(uow, terms.site_id, terms.program_id)
+    week = weekly_hours(choose_groups(groups, change.days_per_week))
+    freed = enrollment.change_days(change.days_per_week, week, change.clinician_id,
+                                   change.reason, now)
+    missing = enrollment.missing_occurrences(groups, local_date(now, terms.time_zone))
+    await store.hold_groups(uow.conn, [g for g in groups if g.group_id in week.group_ids])
+    taken = await store.occupancy(uow.conn, [o.session_id for o in missing if o.capacity])
+    enrollment.schedule_missing(missing, taken)
+    await uow.save(enrollment)
+    await _fill_freed_places(uow, enrollment, freed, now)
+    return enrollment
 
 
 async def cancel_remaining(uow: UnitOfWork, patient_id: str, effective_on: date, reason: str,
@@ -244,11 +282,30 @@ async def record_attendance(uow: UnitOfWork, patient_id: str, session_id: str,
     return enrollment, new
 
 
+@dataclass(frozen=True)
+class OutcomeTaken:
+    """A measure taken in the program: the PHQ-9 or GAD-7 items, or the C-SSRS answers."""
+
+    instrument: Instrument
+    measured_on: date
+    items: Sequence[int] = ()
+    answers: Mapping[str, bool] = field(default_factory=dict)
+
+
 async def record_outcome(uow: UnitOfWork, patient_id: str, measure_id: str,
-                         items: Sequence[int], measured_on: date) -> tuple[Enrollment, Measure]:
-    """A PHQ-9 taken in the program, and the risk signals it raises."""
+                         taken: OutcomeTaken) -> tuple[Enrollment, Measure]:
+    """A PHQ-9, GAD-7 or C-SSRS taken in the program, and the risk signals it raises (a
+    PHQ-9's item 9 also makes a C-SSRS due that day)."""
     enrollment = await enrollment_of(uow, patient_id)
-    enrollment.measure_phq9(measure_id, items, measured_on)
+    match taken.instrument:
+        case Instrument.PHQ9:
+            enrollment.measure_phq9(measure_id, taken.items, taken.measured_on)
+        case Instrument.GAD7:
+            enrollment.measure_gad7(measure_id, taken.items, taken.measured_on)
+        case Instrument.CSSRS:
+            enrollment.measure_cssrs(measure_id, taken.answers, taken.measured_on)
+        case _:
+            raise SessionsRuleBroken(f"{taken.instrument.value} is not measured in the program")
     await uow.save(enrollment)
     return enrollment, enrollment.measures[-1]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from iopnet.catalog import (
     DomainEvent,
+    ScheduleRefused,
     SessionAttended,
     SessionMissed,
     SessionsCancelled,
@@ -14,6 +15,7 @@ from iopnet.catalog import (
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
 from services.sessions.domain import (
+    EnrollmentDaysChanged,
     EnrollmentEnded,
     EnrollmentOpened,
     EnrollmentTransferred,
@@ -21,6 +23,11 @@ from services.sessions.domain import (
     ProgramDefined,
 )
 from services.sessions.domain.enrollment import terms_opened
+from services.sessions.domain.schedule import HOURS_PER_PROGRAM_DAY
+
+#: What the enrollment's view shows of a refusal.
+REFUSAL_FIELDS = {"level", "days_per_week", "planned_weekly_hours", "minimum_hours",
+                  "below_hours"}
 
 #: Every table of sessions' own written by projections only (its own events' and the plans
 #: it consumes): what a rebuild rebuilds. week_reviews is the calendar job's bookkeeping.
@@ -34,8 +41,21 @@ async def project(conn: Connection, event: DomainEvent, envelope: EventEnvelope)
             await _project_program(conn, event, envelope)
         case EnrollmentOpened() | EnrollmentEnded() | EnrollmentTransferred():
             await _project_terms(conn, event, envelope)
+        case EnrollmentDaysChanged():
+            await conn.execute(
+                "UPDATE enrollments SET days_per_week = $2, weekly_hours_target = $3,"
+                " updated_at = $4 WHERE patient_id = $1",
+                event.patient_id, event.days_per_week,
+                event.days_per_week * HOURS_PER_PROGRAM_DAY, envelope.time)
         case SessionScheduled():
             await _project_scheduled(conn, event, envelope)
+        case ScheduleRefused():
+            await conn.execute(
+                "UPDATE enrollments SET status = 'schedule_refused', schedule_refusal = $2,"
+                " updated_at = $3 WHERE patient_id = $1"
+                " AND status IN ('awaiting_schedule', 'schedule_refused')",
+                event.patient_id, event.model_dump(mode="json", include=REFUSAL_FIELDS),
+                envelope.time)
         case SessionsCancelled():
             await conn.execute(
                 "UPDATE patient_sessions SET status = 'cancelled'"
@@ -117,8 +137,8 @@ async def _project_scheduled(conn: Connection, event: SessionScheduled,
         "waitlisted" if event.waitlisted else "scheduled", envelope.time,
     )
     await conn.execute(
-        "UPDATE enrollments SET status = 'scheduled', updated_at = $2"
-        " WHERE patient_id = $1 AND status = 'awaiting_schedule'",
+        "UPDATE enrollments SET status = 'scheduled', schedule_refusal = NULL, updated_at = $2"
+        " WHERE patient_id = $1 AND status IN ('awaiting_schedule', 'schedule_refused')",
         event.patient_id, envelope.time)
 
 

@@ -119,7 +119,8 @@ async def enrollments_short_of_days(conn: Connection, site_id: str, program_id: 
 async def find_enrollment(conn: Connection, patient_id: str) -> dict[str, Any] | None:
     row = await conn.fetchrow(
         "SELECT patient_id, site_id, program_id, days_per_week, weekly_hours_target, starts_on,"
-        " ends_on, status, clinician_id, time_zone, baseline_phq9, ended_on, end_reason"
+        " ends_on, status, clinician_id, time_zone, baseline_phq9, ended_on, end_reason,"
+        " schedule_refusal"
         " FROM enrollments WHERE patient_id = $1",
         patient_id,
     )

@@ -11,7 +11,13 @@ import pytest
 from tests.conftest import eventually
 from tests.e2e.client import Api
 from tests.e2e.conftest import Site
-from tests.e2e.journeys import admit
+from tests.e2e.journeys import (
+    admit,
+    grant_consent,
+    link_support_person,
+    revoke_consent,
+    wait_for,
+)
 from tests.fixtures.dates import program_start, site_today
 
 pytestmark = pytest.mark.e2e
@@ -256,3 +262,124 @@ async def test_a_step_down_is_judged_on_what_is_known_now(north: Site) -> None:
     assert [e["pointer"] for e in backdated.json()["errors"]] == ["#/backdate_reason"]
     still_open = (await api.get("plans", f"/v1/patients/{patient_id}")).json()
     assert still_open["plan_status"] == "active"
+
+
+async def suggestions_once(api: Api, patient_id: str, count: int) -> list[dict[str, Any]]:
+    async def arrived() -> bool:
+        return len((await api.get("plans", f"/v1/patients/{patient_id}/plan/suggestions"))
+                   .json()) >= count
+
+    await eventually(arrived, timeout=20)
+    found: list[dict[str, Any]] = (await api.get(
+        "plans", f"/v1/patients/{patient_id}/plan/suggestions")).json()
+    return found
+
+
+async def test_consent_is_not_an_indication_family_therapy_is_the_clinicians_decision(
+        north: Site) -> None:
+    api = north.api
+    patient_id = await admit(api)
+    await drafted_plan(api, patient_id)
+    partner = await link_support_person(api, patient_id, "partner")
+    parent = await link_support_person(api, patient_id, "parent")
+    await grant_consent(api, patient_id, partner, "schedule")
+    participation = await grant_consent(api, patient_id, parent, "family_participation")
+
+    # Family's topic is ordered per patient: once the second consent is followed, so is the
+    # schedule-only one, and it left the plan unchanged.
+    [suggestion] = await suggestions_once(api, patient_id, 1)
+    assert (suggestion["consent_id"], suggestion["status"]) == (participation, "open")
+    plan = await api.get("plans", f"/v1/patients/{patient_id}/plan")
+    assert plan.headers["etag"] == '"1"'
+    assert "family_therapy" not in {i["modality"] for i in plan.json()["interventions"]}
+
+    accepted = await api.post(
+        "plans", f"/v1/patients/{patient_id}/plan/suggestions/{suggestion['suggestion_id']}"
+        "/accept", json={"clinician_id": "clin-7", "reason": "family conflict at home"})
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.headers["etag"] == '"2"'
+    assert "family_therapy" in {i["modality"] for i in accepted.json()["interventions"]}
+    [decided] = (await api.get("plans", f"/v1/patients/{patient_id}/plan/suggestions")).json()
+    assert (decided["status"], decided["clinician_id"], decided["reason"]) == (
+        "accepted", "clin-7", "family conflict at home")
+    history = (await api.get("plans", f"/v1/patients/{patient_id}/plan/revisions")).json()
+    assert [(r["revision"], r["reason"], r["note"]) for r in history] == [
+        (1, None, None), (2, "clinical_judgement", "family conflict at home")]
+
+    # Losing the consent removes family participation at once.
+    await revoke_consent(api, patient_id, parent, participation)
+
+    async def withdrawn() -> bool:
+        now = await api.get("plans", f"/v1/patients/{patient_id}/plan")
+        return now.headers["etag"] == '"3"'
+
+    await eventually(withdrawn, timeout=20)
+    final = (await api.get("plans", f"/v1/patients/{patient_id}/plan")).json()
+    assert "family_therapy" not in {i["modality"] for i in final["interventions"]}
+
+
+NO_ANSWERS = dict.fromkeys(("wish_to_be_dead", "suicidal_thoughts", "method", "intent", "plan",
+                            "behavior"), False)
+
+
+async def test_a_cssrs_in_the_program_leads_to_a_step_up_evaluation(north: Site) -> None:
+    api = north.api
+    patient_id = await admit(api, gad7=MILD_ANXIETY_OVER_10)
+    await drafted_plan(api, patient_id)
+    today = site_today().isoformat()
+    outcomes = f"/v1/patients/{patient_id}/outcomes"
+
+    async def enrolled() -> bool:
+        return (await api.get("sessions", f"/v1/patients/{patient_id}")).status_code == 200
+
+    await eventually(enrolled, timeout=20)
+    phq9 = await api.post("sessions", outcomes, json={
+        "instrument": "phq9", "items": [2, 2, 2, 1, 1, 1, 1, 1, 1], "measured_on": today})
+    assert phq9.status_code == 201, phq9.text
+    assert phq9.json()["risk_signals"] == ["phq9_item9"]
+    due = (await api.get("sessions", outcomes)).json()["cssrs_due"]
+    assert due == [{"due_on": today, "phq9_measure_id": phq9.json()["measure_id"]}]
+
+    cssrs = await api.post("sessions", outcomes, json={
+        "instrument": "cssrs", "answers": {**NO_ANSWERS, "suicidal_thoughts": True,
+                                           "plan": True}, "measured_on": today})
+    assert cssrs.status_code == 201, cssrs.text
+    assert (cssrs.json()["band"], cssrs.json()["risk_signals"]) == ("high", ["cssrs_high"])
+    assert (await api.get("sessions", outcomes)).json()["cssrs_due"] == []
+    gad7 = await api.post("sessions", outcomes, json={
+        "instrument": "gad7", "items": [1, 1, 1, 1, 1, 1, 2], "measured_on": today})
+    assert (gad7.status_code, gad7.json()["band"]) == (201, "mild")
+
+    async def evaluated() -> dict[str, Any] | None:
+        answer = await api.get("plans", f"/v1/patients/{patient_id}/step-down-evaluation")
+        body: dict[str, Any] = answer.json()
+        return body if body["step_up"]["indicated"] else None
+
+    evaluation = await wait_for(evaluated, lambda body: body is not None)
+    assert "high_suicide_risk" in {r["code"] for r in evaluation["step_up"]["reasons"]}
+    assert "no_risk_signals" in evaluation["unmet"]
+    progress = (await api.get("plans", f"/v1/patients/{patient_id}/progress")).json()
+    anxiety = [g for g in progress["goals"] if g["problem_code"] == "anxiety"]
+    assert [g["status"] for g in anxiety] == ["met"]  # GAD-7 8, measured in the program
+
+
+async def test_every_exit_is_summarized_and_leaving_against_advice_is_urgent(
+        north: Site) -> None:
+    api = north.api
+    patient_id = await admit(api)
+    await drafted_plan(api, patient_id)
+    too_late = await api.post("plans", f"/v1/patients/{patient_id}/discharge", json={
+        "outcome": "left_against_advice", "effective_on": site_today().isoformat(),
+        "clinician_id": "clin-7", "follow_up_within_days": 31})
+    assert too_late.status_code == 422, too_late.text
+    assert [e["pointer"] for e in too_late.json()["errors"]] == ["#/follow_up_within_days"]
+    left = await api.post("plans", f"/v1/patients/{patient_id}/discharge", json={
+        "outcome": "left_against_advice", "effective_on": site_today().isoformat(),
+        "clinician_id": "clin-7"})
+    assert left.status_code == 201, left.text
+    summary = left.json()["summary"]
+    assert (summary["exit"], summary["urgent_alert"], summary["follow_up_within_days"],
+            summary["safety_plan"], summary["first_phq9"]) == (
+        "discharged", True, 7, "unknown", None)
+    episode = (await api.get("plans", f"/v1/patients/{patient_id}")).json()
+    assert episode["transition"]["summary"]["urgent_alert"] is True

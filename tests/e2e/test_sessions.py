@@ -109,7 +109,8 @@ async def test_a_full_group_waitlists_the_next_patient(north: Site) -> None:
                              json={"program_id": SMALL_PROGRAM, "name": "Small IOP"})
     assert created.status_code == 201, created.text
     for group_id, weekday, capacity in (("sess-e2e-small-mon", 0, 1),
-                                        ("sess-e2e-small-tue", 1, 5)):
+                                        ("sess-e2e-small-tue", 1, 5),
+                                        ("sess-e2e-small-wed", 2, 5)):
         answer = await api.post("sessions", f"/v1/programs/{SMALL_PROGRAM}/groups", json={
             "group_id": group_id, "modality": "group_therapy", "clinician_id": "clin-g",
             "weekday": weekday, "start_time": "13:30", "capacity": capacity})
@@ -126,7 +127,7 @@ async def test_a_full_group_waitlists_the_next_patient(north: Site) -> None:
     assert sum(s["status"] == "waitlisted" for s in theirs) == 8
     shared = {s["session_id"] for s in mine if s["kind"] == "group"} & {
         s["session_id"] for s in theirs}
-    assert len(shared) == 2 * 8  # a group occurrence is one session for all its patients
+    assert len(shared) == 3 * 8  # a group occurrence is one session for all its patients
     monday = next(s for s in theirs if s["status"] == "waitlisted")
     refused = await attend(api, monday, second, "attended")
     assert refused.status_code == 409
@@ -213,21 +214,20 @@ async def test_groups_added_after_an_admission_schedule_the_waiting_patient(
     added = await api.post("sessions", path, json=thursday,
                            headers={"Idempotency-Key": f"late-thu-{patient_id}"})
     assert added.status_code == 201, added.text
-    schedule = (await api.get("sessions", f"/v1/patients/{patient_id}/sessions")).json()
-    assert [s["kind"] for s in schedule].count("group") == 8  # in the group's transaction
-    thursday_10_cst = f"{START + timedelta(days=3)}T16:00:00"
-    assert schedule[0]["starts_at"].startswith(thursday_10_cst)
-    assert schedule[1]["kind"] == "individual" and schedule[1]["clinician_id"] == "clin-5"
-    assert (await enrolled(api, patient_id))["status"] == "scheduled"
+    # One 3-hour day and counseling make 4 hours: no IOP week, refused and shown.
+    refused = await enrolled(api, patient_id)
+    assert refused["status"] == "schedule_refused"
+    assert refused["schedule_refusal"]["planned_weekly_hours"] == 4.0
+    assert (await api.get("sessions", f"/v1/patients/{patient_id}/sessions")).json() == []
 
-    # Retried, with or without the key: nothing is scheduled twice.
+    # Retried, with or without the key: still nothing, nothing recorded twice.
     for headers in ({"Idempotency-Key": f"late-thu-{patient_id}"}, {}):
         again = await api.post("sessions", path, json=thursday, headers=headers)
         assert again.status_code in (200, 201), again.text
-    assert len((await api.get("sessions", f"/v1/patients/{patient_id}/sessions")).json()) == (
-        len(schedule))
+    assert (await enrolled(api, patient_id))["status"] == "schedule_refused"
 
-    # Three days a week: Monday and Tuesday fill the other two; Wednesday is not needed.
+    # Monday makes 7 hours, still refused; Tuesday makes the third day (10 hours): the
+    # patient is scheduled on Monday, Tuesday and Thursday, and Wednesday is not needed.
     for group_id, weekday in (("sess-e2e-late-mon", 0), ("sess-e2e-late-tue", 1),
                               ("sess-e2e-late-wed", 2)):
         answer = await api.post("sessions", path, json={
@@ -238,6 +238,10 @@ async def test_groups_added_after_an_admission_schedule_the_waiting_patient(
     assert groups == {"sess-e2e-late-mon", "sess-e2e-late-tue", "sess-e2e-late-thu"}
     assert len(schedule) == 3 * 8 + 8
     assert {s["status"] for s in schedule} == {"scheduled"}
+    individual = next(s for s in schedule if s["kind"] == "individual")
+    assert individual["clinician_id"] == "clin-5"
+    scheduled = await enrolled(api, patient_id)
+    assert (scheduled["status"], scheduled["schedule_refusal"]) == ("scheduled", None)
 
 
 def waitlisted(schedule: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -366,3 +370,47 @@ async def test_another_site_sees_none_of_it(north: Site, south: Site, program: s
     assert (await attend(south.api, session, patient_id, "absent")).status_code == 404
     assert PROGRAM not in [p["program_id"]
                            for p in (await south.api.get("sessions", "/v1/programs")).json()]
+
+
+SHORT_PROGRAM = "sess-e2e-short"
+
+
+async def test_a_schedule_under_9_hours_a_week_is_refused_and_shown(north: Site) -> None:
+    """Three 2-hour groups and weekly counseling make 7 hours: not an IOP (42 CFR 410.44)."""
+    api = north.api
+    ok(await api.post("sessions", "/v1/programs",
+                      json={"program_id": SHORT_PROGRAM, "name": "Too short"}), 201)
+    for weekday in range(3):
+        ok(await api.post("sessions", f"/v1/programs/{SHORT_PROGRAM}/groups", json={
+            "group_id": f"{SHORT_PROGRAM}-{weekday}", "modality": "group_therapy",
+            "clinician_id": "clin-g", "weekday": weekday, "start_time": "09:00",
+            "duration_minutes": 120, "capacity": 8}), 201)
+    patient_id = await admit(api, program_id=SHORT_PROGRAM, start_date=START, days_per_week=3)
+
+    refused = await wait_for(lambda: api.get("sessions", f"/v1/patients/{patient_id}"),
+                             lambda a: a.status_code == 200
+                             and a.json()["status"] == "schedule_refused")
+    assert refused.json()["schedule_refusal"] == {
+        "level": "iop", "days_per_week": 3, "planned_weekly_hours": 7.0, "minimum_hours": 9.0,
+        "below_hours": 20.0}
+    assert await sessions_of(api, patient_id) == []
+
+    # Making it again with three days is refused, naming the field, with the hours reached.
+    schedule = f"/v1/patients/{patient_id}/schedule"
+    change = {"days_per_week": 3, "clinician_id": "clin-7", "reason": "tried three days again"}
+    refused_again = await api.put("sessions", schedule, json=change)
+    assert refused_again.status_code == 422, refused_again.text
+    problem = refused_again.json()
+    assert problem["errors"][0]["pointer"] == "#/days_per_week"
+    assert "reaches 7 hours" in problem["detail"]
+
+    # A fourth 2-hour day makes 9 hours: four days a week are scheduled.
+    ok(await api.post("sessions", f"/v1/programs/{SHORT_PROGRAM}/groups", json={
+        "group_id": f"{SHORT_PROGRAM}-3", "modality": "group_therapy", "clinician_id": "clin-g",
+        "weekday": 3, "start_time": "09:00", "duration_minutes": 120, "capacity": 8}), 201)
+    four = await api.put("sessions", schedule, json={**change, "days_per_week": 4,
+                                                    "reason": "four days reach 9 hours"})
+    assert four.status_code == 200, four.text
+    assert (four.json()["status"], four.json()["days_per_week"]) == ("scheduled", 4)
+    sessions = await sessions_of(api, patient_id)
+    assert len({s["group_id"] for s in sessions if s["kind"] == "group"}) == 4

@@ -23,6 +23,7 @@ from iopnet.auth import Principal, SiteDatabase
 from iopnet.auth.keys import new_key
 from iopnet.auth.registry import on_api_key_issued, on_site_onboarded
 from iopnet.catalog import (
+    SCOPE_COVERS,
     AdmissionDeclined,
     AttendanceBelowMinimum,
     ConsentGranted,
@@ -355,9 +356,11 @@ async def test_family_hear_only_within_live_consent_checked_again_when_sending(
                 f"{person}-{patient_id}@example.org")
     sp1, sp2 = f"sp-1-{patient_id}", f"sp-2-{patient_id}"
     await n.apply(ConsentGranted(patient_id=patient_id, site_id=SITE, consent_id=f"c1-{sp1}",
-                                 support_person_id=sp1, scope=ConsentScope.PROGRESS_SUMMARIES))
+                                 support_person_id=sp1, scope=ConsentScope.PROGRESS_SUMMARIES,
+                                 covers=sorted(SCOPE_COVERS[ConsentScope.PROGRESS_SUMMARIES])))
     await n.apply(ConsentGranted(patient_id=patient_id, site_id=SITE, consent_id=f"c2-{sp2}",
-                                 support_person_id=sp2, scope=ConsentScope.SCHEDULE))
+                                 support_person_id=sp2, scope=ConsentScope.SCHEDULE,
+                                 covers=[ConsentScope.SCHEDULE]))
 
     # A batch of scheduled sessions: one schedule update per person who may know it.
     batch = new_id()
@@ -801,7 +804,8 @@ async def _a_busy_patient(n: Notifications, hooks: WebhookReceiver) -> str:
                                       support_person_id=person,
                                       relationship=Relationship.PARENT))
     await n.apply(ConsentGranted(patient_id=patient_id, site_id=SITE, consent_id=f"c-{person}",
-                                 support_person_id=person, scope=ConsentScope.SCHEDULE))
+                                 support_person_id=person, scope=ConsentScope.SCHEDULE,
+                                 covers=[ConsentScope.SCHEDULE]))
     async with n.pool.acquire() as conn, conn.transaction():
         uow = commands.unit_of_work(conn, CAUSE)
         await commands.set_support_person_contact(uow, person, patient_id,

@@ -8,6 +8,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from iopctl.stack import migrations_of, spec_of
 from iopnet.auth import Principal, SiteDatabase
 from iopnet.catalog import (
+    SCOPE_COVERS,
     ConsentExpired,
     ConsentGranted,
     ConsentRevoked,
@@ -38,7 +40,7 @@ from iopnet.migrate import apply_migrations
 from iopnet.problems import Problem
 from iopnet.topics import topic_of
 from services.plans import commands, store
-from services.plans.domain import StaleRevision, TreatmentPlan
+from services.plans.domain import ClinicalDecision, StaleRevision, TreatmentPlan
 from services.plans.domain.plan_drafting import ChangeFrequency
 from services.plans.domain.progress import attendance
 from tests.conftest import FreshDatabase
@@ -198,7 +200,8 @@ async def test_sessions_events_build_attendance_dated_in_the_sites_time_zone(
 async def consent(pool: asyncpg.Pool, patient_id: str, consent_id: str, *,
                   revoke: bool = False, replaced_by: str | None = None,
                   person: str | None = None, expires_on: date | None = None,
-                  expired_on: date | None = None) -> str:
+                  expired_on: date | None = None,
+                  scope: ConsentScope = ConsentScope.FAMILY_PARTICIPATION) -> str:
     fields = {"site_id": SITE, "patient_id": patient_id, "consent_id": consent_id,
               "support_person_id": person or f"person-{consent_id}"}
     event: DomainEvent
@@ -207,7 +210,8 @@ async def consent(pool: asyncpg.Pool, patient_id: str, consent_id: str, *,
     elif revoke:
         event = ConsentRevoked(**fields, replaced_by=replaced_by)
     else:
-        event = ConsentGranted(**fields, scope=ConsentScope.SCHEDULE, expires_on=expires_on)
+        event = ConsentGranted(**fields, scope=scope, expires_on=expires_on,
+                               covers=sorted(SCOPE_COVERS[scope]))
     return await deliver(pool, FAMILY, event)
 
 
@@ -216,7 +220,20 @@ async def plan_events(pool: asyncpg.Pool) -> list[tuple[str, str]]:
     return [(r["envelope"]["type"], r["envelope"]["causationid"]) for r in rows]
 
 
-async def test_a_consent_before_the_admission_waits_for_the_draft(
+async def suggestions(pool: asyncpg.Pool, patient_id: str) -> list[dict[str, Any]]:
+    async with SiteDatabase(pool, site()).transaction() as conn:
+        return await store.list_family_therapy_suggestions(conn, patient_id)
+
+
+async def accept(pool: asyncpg.Pool, patient_id: str) -> None:
+    [open_one] = [s for s in await suggestions(pool, patient_id) if s["status"] == "open"]
+    async with SiteDatabase(pool, site()).transaction() as conn:
+        await commands.accept_family_therapy(
+            commands.unit_of_work(conn, CAUSE), patient_id, open_one["suggestion_id"],
+            ClinicalDecision("c-7", "family conflict keeps the low mood going", "key-1"))
+
+
+async def test_a_consent_before_the_admission_is_suggested_once_drafted(
     plans_db: asyncpg.Pool,
 ) -> None:
     patient_id = str(uuid.uuid4())
@@ -227,18 +244,30 @@ async def test_a_consent_before_the_admission_waits_for_the_draft(
     await admit(plans_db, patient_id)
     async with SiteDatabase(plans_db, site()).transaction() as conn:
         contents = await store.load_contents(conn, patient_id)
-    assert Modality.FAMILY_THERAPY in contents.modalities()
+    assert Modality.FAMILY_THERAPY not in contents.modalities()
     assert contents.revision == 1
+    assert [(s["consent_id"], s["status"]) for s in await suggestions(plans_db, patient_id)
+            ] == [("k1", "open")]
     assert [kind for kind, _ in await plan_events(plans_db)] == ["iopnet.PlanDrafted"]
 
 
-async def test_family_therapy_comes_with_the_first_consent_and_goes_with_the_last(
+async def test_a_schedule_only_consent_leaves_the_plan_alone(plans_db: asyncpg.Pool) -> None:
+    patient_id = await admit(plans_db)
+    await consent(plans_db, patient_id, "k1", scope=ConsentScope.SCHEDULE)
+    await consent(plans_db, patient_id, "k2", scope=ConsentScope.PROGRESS_SUMMARIES)
+    assert await suggestions(plans_db, patient_id) == []
+    assert [kind for kind, _ in await plan_events(plans_db)] == ["iopnet.PlanDrafted"]
+
+
+async def test_family_therapy_comes_when_accepted_and_goes_with_the_last_consent(
     plans_db: asyncpg.Pool,
 ) -> None:
     patient_id = await admit(plans_db)
-    first = await consent(plans_db, patient_id, "k1")
+    await consent(plans_db, patient_id, "k1")
     await consent(plans_db, patient_id, "k1")  # redelivered
     await consent(plans_db, patient_id, "k2")
+    assert len(await suggestions(plans_db, patient_id)) == 1
+    await accept(plans_db, patient_id)
     await consent(plans_db, patient_id, "k1", revoke=True)
     last = await consent(plans_db, patient_id, "k2", revoke=True)
     async with SiteDatabase(plans_db, site()).transaction() as conn:
@@ -247,13 +276,18 @@ async def test_family_therapy_comes_with_the_first_consent_and_goes_with_the_las
         plan = await commands.unit_of_work(conn, CAUSE).load(TreatmentPlan, patient_id)
     assert [(r["revision"], r["reason"], r["change_codes"], r["recorded_by"])
             for r in revisions] == [(1, None, [], None),
-                                    (2, "family_consent", ["added:I8"], None),
+                                    (2, "clinical_judgement", ["added:I8"], "key-1"),
                                     (3, "family_consent", ["removed:I8"], None)]
     assert revisions[1]["changes"][0]["modality"] == "family_therapy"
+    assert revisions[1]["note"] == "family conflict keeps the low mood going"
+    [accepted] = await suggestions(plans_db, patient_id)
+    assert (accepted["status"], accepted["revision"], accepted["clinician_id"]) == (
+        "accepted", 2, "c-7")
     assert Modality.FAMILY_THERAPY not in contents.modalities()
     drafted, *revised = await plan_events(plans_db)
     assert drafted[0] == "iopnet.PlanDrafted"
-    assert revised == [("iopnet.PlanRevised", first), ("iopnet.PlanRevised", last)]
+    assert [kind for kind, _ in revised] == ["iopnet.PlanRevised"] * 2
+    assert revised[-1] == ("iopnet.PlanRevised", last)
     assert plan is not None and plan.revision == 3
     with pytest.raises(StaleRevision):  # a clinician still holding ETag "1"
         plan.revise(1, [ChangeFrequency("I2", 2)], RevisionReason.PROGRESS)
@@ -264,6 +298,7 @@ async def test_a_consent_replaced_by_a_new_grant_keeps_family_therapy(
 ) -> None:
     patient_id = await admit(plans_db)
     await consent(plans_db, patient_id, "k1", person="sam")
+    await accept(plans_db, patient_id)
     await consent(plans_db, patient_id, "k1", person="sam", revoke=True, replaced_by="k2")
     await consent(plans_db, patient_id, "k2", person="sam")
     async with SiteDatabase(plans_db, site()).transaction() as conn:
@@ -279,7 +314,8 @@ async def test_the_expiry_of_the_last_consent_takes_family_therapy_out(
 ) -> None:
     patient_id = await admit(plans_db)
     last_day = site_today()  # the site's (Chicago) today: the consent is live now
-    added = await consent(plans_db, patient_id, "k1", expires_on=last_day)
+    await consent(plans_db, patient_id, "k1", expires_on=last_day)
+    await accept(plans_db, patient_id)
     await consent(plans_db, patient_id, "k2")
     await consent(plans_db, patient_id, "k2", revoke=True)  # k1 is still live
     # Family's word that k1 expired ends it, even where plans' today is still its last day.
@@ -290,11 +326,20 @@ async def test_the_expiry_of_the_last_consent_takes_family_therapy_out(
         revisions = await store.list_revisions(conn, patient_id)
         contents = await store.load_contents(conn, patient_id)
     assert [(r["revision"], r["reason"], r["change_codes"]) for r in revisions] == [
-        (1, None, []), (2, "family_consent", ["added:I8"]),
+        (1, None, []), (2, "clinical_judgement", ["added:I8"]),
         (3, "family_consent", ["removed:I8"])]
     assert Modality.FAMILY_THERAPY not in contents.modalities()
-    assert (await plan_events(plans_db))[1:] == [
-        ("iopnet.PlanRevised", added), ("iopnet.PlanRevised", expired)]
+    assert (await plan_events(plans_db))[-1] == ("iopnet.PlanRevised", expired)
+
+
+async def test_the_end_of_the_consent_lapses_an_open_suggestion(plans_db: asyncpg.Pool
+                                                                  ) -> None:
+    patient_id = await admit(plans_db)
+    await consent(plans_db, patient_id, "k1")
+    await consent(plans_db, patient_id, "k1", revoke=True)
+    [lapsed] = await suggestions(plans_db, patient_id)
+    assert lapsed["status"] == "lapsed"
+    assert [kind for kind, _ in await plan_events(plans_db)] == ["iopnet.PlanDrafted"]
 
 
 async def test_a_consent_expired_before_the_admission_brings_no_family_therapy(
@@ -308,3 +353,21 @@ async def test_a_consent_expired_before_the_admission_brings_no_family_therapy(
     async with SiteDatabase(plans_db, site()).transaction() as conn:
         contents = await store.load_contents(conn, patient_id)
     assert Modality.FAMILY_THERAPY not in contents.modalities()
+
+
+async def test_continued_stays_are_recorded_with_the_clinician_and_reason(
+    plans_db: asyncpg.Pool,
+) -> None:
+    patient_id = await admit(plans_db)
+    decision = ClinicalDecision("c-7", "still at risk of relapse at work", "key-1")
+    for weeks in (2, 1):
+        async with SiteDatabase(plans_db, site()).transaction() as conn:
+            await commands.continue_stay(commands.unit_of_work(conn, CAUSE), patient_id, weeks,
+                                         decision)
+    async with SiteDatabase(plans_db, site()).transaction() as conn:
+        stays = await store.list_continued_stays(conn, patient_id)
+        episode = store.episode_of(await store.find_episode(conn, patient_id) or {})
+    assert [(s["extension"], s["weeks_added"], s["planned_end"], s["clinician_id"], s["reason"])
+            for s in stays] == [
+        (1, 2, episode.planned_end + timedelta(weeks=2), "c-7", decision.reason),
+        (2, 1, episode.planned_end + timedelta(weeks=3), "c-7", decision.reason)]

@@ -168,32 +168,38 @@ async def test_groups_added_later_schedule_the_patients_waiting_first_come_first
     assert await statuses(pool, first) == {}
     assert await stream_versions(pool, first, second) == [1, 1]  # the terms only
 
+    # One group, then two: no IOP week yet (4 hours, then 7): refused, and said each time.
     monday = Group(SITE, "new", "n-mon", Modality.GROUP_THERAPY, "clin-1", 0, time(9), 180, 1)
     assert await add_group_and_schedule(pool, monday)
-    assert await statuses(pool, first) == {"group_therapy:scheduled": 8,
-                                           "individual_counseling:scheduled": 8}
-    assert await statuses(pool, second) == {"group_therapy:waitlisted": 8,
-                                            "individual_counseling:scheduled": 8}
+    assert not await add_group_and_schedule(pool, monday)  # a retry says nothing new
+    tuesday = Group(SITE, "new", "n-tue", Modality.CBT, "clin-2", 1, time(9), 180, 8)
+    assert await add_group_and_schedule(pool, tuesday)
+    assert await statuses(pool, first) == {}
+    refused = await store.find_enrollment(pool, first)  # type: ignore[arg-type]
+    assert refused is not None and refused["status"] == "schedule_refused"
+    assert refused["schedule_refusal"]["planned_weekly_hours"] == 7.0
+    assert await stream_versions(pool, first, second) == [3, 3]
+
+    # The third day makes 10 hours: both are scheduled, the first enrolled first.
+    wednesday = Group(SITE, "new", "n-wed", Modality.MINDFULNESS, "clin-3", 2, time(9), 180,
+                      8)
+    assert await add_group_and_schedule(pool, wednesday)
+    assert await statuses(pool, first) == {
+        "group_therapy:scheduled": 8, "cbt:scheduled": 8, "mindfulness:scheduled": 8,
+        "individual_counseling:scheduled": 8}
+    assert await statuses(pool, second) == {
+        "group_therapy:waitlisted": 8, "cbt:scheduled": 8, "mindfulness:scheduled": 8,
+        "individual_counseling:scheduled": 8}
     enrollment = await store.find_enrollment(pool, first)  # type: ignore[arg-type]
     assert enrollment is not None and enrollment["status"] == "scheduled"
-
-    # A retried request with the same group schedules nothing twice.
-    assert not await add_group_and_schedule(pool, monday)
-    assert await stream_versions(pool, first, second) == [17, 17]
-
-    # Three days a week, one weekday so far: later groups fill the other two, from today.
-    tuesday = Group(SITE, "new", "n-tue", Modality.CBT, "clin-2", 1, time(9), 180, 8)
-    week3 = at_utc(15, 20)  # Tuesday of week 3, afternoon in Chicago
-    assert await add_group_and_schedule(pool, tuesday, now=week3)
-    assert (await statuses(pool, first))["cbt:scheduled"] == 6  # the Tuesdays of weeks 3 to 8
-    assert (await statuses(pool, second))["cbt:scheduled"] == 6
+    assert enrollment["schedule_refusal"] is None
     events = await pool.fetch("SELECT envelope FROM events WHERE stream_id = $1"
                               " ORDER BY stream_version", f"enrollment-{first}")
-    assert {e["envelope"]["type"] for e in events} == {"iopnet.EnrollmentOpened",
-                                                       "iopnet.SessionScheduled"}
+    assert [e["envelope"]["type"] for e in events][:3] == [
+        "iopnet.EnrollmentOpened", "iopnet.ScheduleRefused", "iopnet.ScheduleRefused"]
     outbox = await pool.fetchval("SELECT count(*) FROM outbox WHERE topic = $1",
                                  topic_of("sessions"))
-    assert outbox == 2 * (16 + 6)
+    assert outbox == 2 * (2 + 32)
 
 
 # The waitlist ---------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import services.intake.service
 import services.notifications.service
 import services.plans.service
 import services.sessions.service  # noqa: F401  (their private events join the catalog)
-from iopnet.catalog import CATALOG, ConsentRevoked, DomainEvent, parse_event
+from iopnet.catalog import CATALOG, ConsentGranted, ConsentRevoked, DomainEvent, parse_event
 from iopnet.catalog.upcasting import UPCASTERS
 from iopnet.envelope import EventEnvelope
 from iopnet.kafka_binding import from_record, to_record
@@ -115,3 +115,15 @@ def test_a_consent_revoked_at_version_1_reads_as_final() -> None:
     event = parse_event(envelope_of(ConsentRevoked.event_type, v1, version=1))
     assert isinstance(event, ConsentRevoked)
     assert event.replaced_by is None
+
+
+@pytest.mark.parametrize(("scope", "covers"), [
+    ("schedule", ["schedule"]), ("progress_summaries", ["progress_summaries", "schedule"])])
+def test_a_consent_granted_at_version_1_covers_what_it_covered_then(
+        scope: str, covers: list[str]) -> None:
+    v1 = {"patient_id": "p-1", "site_id": "s-1", "consent_id": "c-1",
+          "support_person_id": "sp-1", "scope": scope}
+    event = parse_event(envelope_of(ConsentGranted.event_type, v1, version=1))
+    assert isinstance(event, ConsentGranted)
+    assert [c.value for c in event.covers] == covers
+    assert not event.covers_family_participation

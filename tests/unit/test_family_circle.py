@@ -106,7 +106,7 @@ def test_consent_is_granted_to_a_linked_person() -> None:
     circle.grant_consent("c-1", "sp-1", SCHEDULE, None, TODAY)
     assert circle.pending == [ConsentGranted(site_id="site-a", patient_id=PATIENT,
                                              consent_id="c-1", support_person_id="sp-1",
-                                             scope=SCHEDULE)]
+                                             scope=SCHEDULE, covers=[SCHEDULE])]
     assert circle.shared_with("sp-1", TODAY) == {SCHEDULE}
 
 

@@ -31,7 +31,6 @@ BASE = Findings(
     baseline_phq9=18,
     risk=RiskLevel.NONE,
     auditc_positive=False,
-    family_consent=False,
     days_per_week=4,
     planned_weeks=10,
     start_date=START,
@@ -123,10 +122,9 @@ def test_anxiety_then_alcohol_are_numbered_in_order() -> None:
     assert ids == [f"I{n}" for n in range(1, len(ids) + 1)]
 
 
-@pytest.mark.parametrize("consent", [False, True])
-def test_family_therapy_only_with_consent(consent: bool) -> None:
-    plan = draft_plan(replace(BASE, family_consent=consent))
-    assert (Modality.FAMILY_THERAPY in plan.modalities()) is consent
+def test_the_draft_never_plans_family_therapy() -> None:
+    """Consent to disclose is not an indication: a clinician decides family therapy."""
+    assert Modality.FAMILY_THERAPY not in draft_plan(BASE).modalities()
 
 
 @pytest.mark.parametrize(
@@ -149,7 +147,7 @@ def test_low_or_moderate_risk_adds_a_safety_planning_objective(
 
 
 def test_the_same_findings_draft_the_same_plan() -> None:
-    findings = replace(BASE, gad7=12, auditc_positive=True, family_consent=True, risk=RiskLevel.LOW)
+    findings = replace(BASE, gad7=12, auditc_positive=True, risk=RiskLevel.LOW)
     assert draft_plan(findings) == draft_plan(findings)
 
 

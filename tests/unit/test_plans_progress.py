@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from services.plans.domain.plan_drafting import Findings, RiskLevel, draft_plan
+from services.plans.domain.plan_drafting import Findings, ProblemCode, RiskLevel, draft_plan
 from services.plans.domain.progress import (
     Measure,
     ObjectiveStatus,
@@ -80,7 +80,7 @@ def test_one_phq9_a_day_counts_and_none_outside_the_episode() -> None:
 
 
 def test_the_depression_objective_is_met_below_10_or_at_half_the_baseline() -> None:
-    plan = draft_plan(Findings(18, RiskLevel.LOW, True, False, 4, 10, START, "c", gad7=12))
+    plan = draft_plan(Findings(18, RiskLevel.LOW, True, 4, 10, START, "c", gad7=12))
 
     def statuses(measures: list[Measure]) -> dict[str, ObjectiveStatus]:
         return {o.objective_id: o.status for o in objectives(plan, record(measures=measures),
@@ -92,7 +92,7 @@ def test_the_depression_objective_is_met_below_10_or_at_half_the_baseline() -> N
     measured = statuses([*phq9(9), Measure("gad7", day(8), 9)])
     assert measured == {"P1.G1.O1": ObjectiveStatus.MET, "P1.G2.O1": ObjectiveStatus.NOT_MEASURED,
                         "P2.G1.O1": ObjectiveStatus.MET, "P3.G1.O1": ObjectiveStatus.NOT_MEASURED}
-    high_baseline = draft_plan(Findings(24, RiskLevel.NONE, False, False, 4, 10, START, "c"))
+    high_baseline = draft_plan(Findings(24, RiskLevel.NONE, False, 4, 10, START, "c"))
     met = objectives(high_baseline, record(measures=phq9(12), baseline=24), day(60))
     assert met[0].status is ObjectiveStatus.MET  # 24 → 12 is a 50% drop
 
@@ -134,3 +134,20 @@ def test_step_up_is_indicated_by_a_marked_phq9_rise_or_high_cssrs() -> None:
     recovered = record(measures=phq9(10, 9), signals=[SignalRecord("cssrs_high", day(8))])
     assert not step_up(recovered, day(30)).indicated
     assert step_up(record(measures=phq9(12, item9=1)), day(30)).review_required
+
+
+def test_a_moderate_cssrs_in_the_program_asks_for_review_and_blocks_step_down() -> None:
+    moderate = record(measures=phq9(10), signals=[SignalRecord("cssrs_moderate", day(8))])
+    indication = step_up(moderate, day(30))
+    assert (indication.indicated, indication.review_required) == (False, True)
+    assert not step_up(record(measures=phq9(10)), day(30)).review_required
+
+
+def test_the_anxiety_objective_is_met_by_a_gad7_below_10_measured_in_the_program() -> None:
+    plan = draft_plan(Findings(18, RiskLevel.NONE, False, 4, 10, START, "c", gad7=14))
+    anxious = [g for g in objectives(plan, record(measures=[
+        Measure("gad7", day(14), 12)]), day(30)) if g.problem_code is ProblemCode.ANXIETY]
+    assert [g.status for g in anxious] == [ObjectiveStatus.NOT_MET]
+    calmer = record(measures=[Measure("gad7", day(14), 12), Measure("gad7", day(21), 9)])
+    met = [g for g in objectives(plan, calmer, day(30)) if g.problem_code is ProblemCode.ANXIETY]
+    assert [g.status for g in met] == [ObjectiveStatus.MET]

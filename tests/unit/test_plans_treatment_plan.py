@@ -107,7 +107,7 @@ def test_a_revision_over_the_current_revision_records_change_codes() -> None:
         ChangeFrequency("I1", 3),
         RemoveIntervention("I5"),
         AddIntervention(Modality.FAMILY_THERAPY, 1, ("P1.G1.O1",), "c-9"),
-    ], RevisionReason.PROGRESS)
+    ], RevisionReason.PROGRESS, participation_consented=True)
     [event] = published(plan)
     assert isinstance(event, PlanRevised)
     assert event.revision == 2 == plan.revision == revision.plan.revision
@@ -260,7 +260,8 @@ def test_a_forgotten_patients_plan_loads_without_its_words() -> None:
     rebuilt = TreatmentPlan.rebuild("p-1", [drafted_event, redacted])
     assert rebuilt.contents is not None and rebuilt.contents.problems == ()
     assert (rebuilt.revision, rebuilt.forgotten) == (1, True)
-    assert rebuilt.involve_family([FamilyConsent("consent-1")], START) is None
+    assert rebuilt.suggest_family_therapy(
+        [FamilyConsent("consent-1", covers_participation=True)], START) is None
 
 
 def test_a_transfer_moves_the_plans_next_events_to_the_new_site() -> None:

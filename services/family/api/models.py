@@ -23,7 +23,8 @@ class LinkRequest(Strict):
 
 class GrantRequest(Strict):
     scope: ConsentScope = Field(
-        description="progress_summaries includes the schedule")
+        description="progress_summaries includes the schedule; family_participation (taking "
+        "part in family therapy) includes both")
     expires_on: date | None = Field(
         default=None, description="The last day the consent holds; none: until revoked")
 

@@ -18,6 +18,7 @@ from enum import StrEnum
 
 from iopnet.aggregate import Aggregate
 from iopnet.catalog import (
+    SCOPE_COVERS,
     ConsentExpired,
     ConsentGranted,
     ConsentRevoked,
@@ -135,6 +136,7 @@ class FamilyCircle(Aggregate):
         self.record(ConsentGranted(
             site_id=self.site_id, patient_id=self.id, consent_id=consent_id,
             support_person_id=support_person_id, scope=scope, expires_on=expires_on,
+            covers=sorted(SCOPE_COVERS[scope]),
         ))
 
     def revoke_consent(self, consent_id: str, support_person_id: str) -> None:

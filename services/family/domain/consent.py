@@ -7,15 +7,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
-from iopnet.catalog import ConsentScope
+from iopnet.catalog import SCOPE_COVERS, ConsentScope
 
-#: What each scope lets a support person see: progress summaries include the schedule.
-IMPLIED: dict[ConsentScope, frozenset[ConsentScope]] = {
-    ConsentScope.SCHEDULE: frozenset({ConsentScope.SCHEDULE}),
-    ConsentScope.PROGRESS_SUMMARIES: frozenset(
-        {ConsentScope.PROGRESS_SUMMARIES, ConsentScope.SCHEDULE}
-    ),
-}
+#: What each scope lets a support person see or do: family's definition, the one its
+#: ``ConsentGranted`` publishes as ``covers``.
+IMPLIED = SCOPE_COVERS
 
 
 class ConsentStatus(StrEnum):

@@ -140,7 +140,8 @@ async def discharge(patient_id: uuid.UUID, body: DischargeRequest, request: Requ
                     idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """Completed, left against advice, or transferred out; closes the plan."""
     command = commands.DischargeCommand(str(patient_id), body.outcome, body.effective_on,
-                                        Confirmation(body.clinician_id, db.principal.key_id))
+                                        Confirmation(body.clinician_id, db.principal.key_id),
+                                        body.follow_up_within_days)
     return await _close_plan(request, db, idempotency_key, body, events, cause,
                              partial(commands.discharge, command=command))
 

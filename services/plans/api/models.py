@@ -66,7 +66,9 @@ class RevisionRequest(Strict):
 class StepDownRequest(Strict):
     clinician_id: Identifier
     effective_on: date
-    follow_up_within_days: int = Field(ge=1, le=60)
+    follow_up_within_days: int = Field(
+        default=7, ge=1, le=30, description="Aftercare follow-up: 7 days by default, 30 at "
+        "most (HEDIS FUH)")
     aftercare: list[AftercareItem] = Field(min_length=1)
     as_of: date | None = Field(
         default=None, description="Must be today at the site, or left out: a step-down is "
@@ -100,6 +102,9 @@ class DischargeRequest(Strict):
     outcome: DischargeOutcome
     effective_on: date
     clinician_id: Identifier | None = None
+    follow_up_within_days: int | None = Field(
+        default=None, ge=1, le=30, description="Aftercare follow-up: 7 days unless said, 30 at "
+        "most (HEDIS FUH); none for a transfer")
 
 
 # --- Responses ----------------------------------------------------------------------------
@@ -116,6 +121,9 @@ class TransitionView(BaseModel):
     clinician_id: str | None
     overridden_criteria: list[str] | None
     recorded_at: datetime
+    summary: dict[str, Any] | None = Field(
+        default=None, description="The exit's summary (ExitSummarized): first and last PHQ-9, "
+        "response, remission, attendance, risk signals, safety plan, follow-up, urgent alert")
 
 
 class CareEpisodeView(BaseModel):

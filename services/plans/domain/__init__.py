@@ -2,15 +2,19 @@
 
 from services.plans.domain.episode import CareEpisode, PlanStatus, open_episode
 from services.plans.domain.events import (
+    ContinuedStayApproved,
+    FamilyTherapySuggested,
+    FamilyTherapySuggestionClosed,
     PlanTransferred,
     PlanWritten,
     RevisionNoted,
     TransitionConfirmed,
 )
-from services.plans.domain.family import FamilyConsent, family_involved
+from services.plans.domain.family import FamilyConsent, family_participation_consented
 from services.plans.domain.plan_drafting import InvalidPlanInput
 from services.plans.domain.treatment_plan import (
     AftercareItem,
+    ClinicalDecision,
     Confirmation,
     PlanClosed,
     PlanRecordCorrupt,
@@ -25,8 +29,12 @@ from services.plans.domain.treatment_plan import (
 __all__ = [
     "AftercareItem",
     "CareEpisode",
+    "ClinicalDecision",
     "Confirmation",
+    "ContinuedStayApproved",
     "FamilyConsent",
+    "FamilyTherapySuggested",
+    "FamilyTherapySuggestionClosed",
     "InvalidPlanInput",
     "PlanClosed",
     "PlanRecordCorrupt",
@@ -41,6 +49,6 @@ __all__ = [
     "TransitionConfirmed",
     "TreatmentPlan",
     "change_code",
-    "family_involved",
+    "family_participation_consented",
     "open_episode",
 ]

@@ -38,14 +38,12 @@ class CareEpisode:
     risk_level: str
     co_occurring: tuple[str, ...]
 
-    def findings(self, *, family_consent: bool = False) -> Findings:
-        """What the plan is drafted from; family consent comes from family's events, which
-        may arrive before the admission does."""
+    def findings(self) -> Findings:
+        """What the plan is drafted from."""
         return Findings(
             baseline_phq9=self.baseline_phq9,
             risk=_drafting_risk(self.risk_level),
             auditc_positive=self.auditc_positive,
-            family_consent=family_consent,
             days_per_week=self.days_per_week,
             planned_weeks=self.planned_weeks,
             start_date=self.starts_on,

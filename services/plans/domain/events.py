@@ -93,3 +93,42 @@ class PlanTransferred(PrivatePatientEvent):
     """The patient's care, and so the plan, moved to ``site_id``."""
 
     from_site_id: str
+
+
+class FamilyTherapySuggested(PrivatePatientEvent):
+    """A live consent now covers family participation: family therapy is offered to the
+    clinician, who decides. Consent is not an indication, so nothing is planned yet."""
+
+    suggestion_id: str
+    consent_id: str
+
+
+class FamilyTherapySuggestionClosed(PrivatePatientEvent):
+    """The suggestion was decided or lapsed: ``accepted`` by a clinician (the revision
+    that added family therapy, with their reason sealed), or ``lapsed`` when the last
+    consent covering participation ended first."""
+
+    sealed_fields: ClassVar[tuple[str, ...]] = ("reason",)
+
+    suggestion_id: str
+    outcome: str
+    """accepted | lapsed"""
+    revision: int | None = None
+    clinician_id: str | None = None
+    reason: str | None = None
+    recorded_by: str | None = None
+
+
+class ContinuedStayApproved(PrivatePatientEvent):
+    """A clinician extended the stay beyond the planned weeks, with their reason (sealed)."""
+
+    sealed_fields: ClassVar[tuple[str, ...]] = ("reason",)
+
+    plan_id: str
+    weeks_added: int = Field(ge=1, le=12)
+    planned_end: date
+    """The day after the last program day, as extended."""
+    clinician_id: str
+    reason: str | None
+    """None once the patient is forgotten."""
+    recorded_by: str | None = None

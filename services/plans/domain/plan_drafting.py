@@ -16,9 +16,10 @@ What the findings add to the draft:
   counseling. High risk is not an IOP admission, so it cannot be drafted.
 - Co-occurring anxiety (GAD-7 ≥ 10): an anxiety problem with DBT skills and skill-building.
 - Positive AUDIT-C: an alcohol-use problem with relapse prevention.
-- Family consent: family therapy, weekly, toward the depression objective. Consent
-  can also come or go after the draft: ``involving_family`` and ``withdrawing_family``
-  are the changes that follow it.
+- Never family therapy: consent to disclose is not a clinical indication. A live
+  consent covering family participation makes plans suggest it to the clinician;
+  ``involving_family`` is the change accepting that makes, ``withdrawing_family`` the
+  one the end of the last such consent makes.
 """
 
 from __future__ import annotations
@@ -58,7 +59,6 @@ class Findings:
     baseline_phq9: int
     risk: RiskLevel
     auditc_positive: bool
-    family_consent: bool
     days_per_week: int
     planned_weeks: int
     start_date: date
@@ -155,8 +155,6 @@ def draft_plan(findings: Findings) -> TreatmentPlan:
     add(Modality.INDIVIDUAL_COUNSELING, 1, *counseling_addresses)
     add(Modality.PSYCHOEDUCATION, 1, "P1.G1.O1")
     add(Modality.MINDFULNESS, 1, "P1.G1.O1")
-    if findings.family_consent:
-        add(Modality.FAMILY_THERAPY, FAMILY_THERAPY_PER_WEEK, DEPRESSION_OBJECTIVE)
 
     if findings.gad7 is not None and findings.gad7 >= GAD7_CO_OCCURRING_AT:
         pid = f"P{len(problems) + 1}"

@@ -228,10 +228,15 @@ def evaluate(record: ProgressRecord, policy: StepDownPolicy, as_of: date) -> Ste
 
 def step_up(record: ProgressRecord, as_of: date) -> StepUpIndication:
     """Whether a higher level of care is indicated now: a high C-SSRS screen since the
-    latest PHQ-9 (or since admission), or a marked PHQ-9 rise on the latest measure."""
+    latest PHQ-9 (or since admission), or a marked PHQ-9 rise on the latest measure; a
+    moderate C-SSRS since then asks for the clinician's review."""
     measures = phq9_series(record, as_of)
     since = measures[-1].measured_on if measures else record.starts_on
-    cssrs_high = any(s.signal == "cssrs_high" and since <= s.observed_on <= as_of
-                     for s in record.signals)
+
+    def screened(signal: str) -> bool:
+        return any(s.signal == signal and since <= s.observed_on <= as_of
+                   for s in record.signals)
+
     return step_up_indicated(baseline_phq9=record.baseline_phq9, measures=measures,
-                             cssrs_high=cssrs_high)
+                             cssrs_high=screened("cssrs_high"),
+                             cssrs_moderate=screened("cssrs_moderate"))

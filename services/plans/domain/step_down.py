@@ -9,13 +9,15 @@ Step-down to standard outpatient needs every criterion (a clinician confirms):
   (a signal that day counts; PHQ-9 item 9 > 0 on any of them counts too);
 - attendance: attended / scheduled sessions at least ``min_attendance_rate``.
 
-Step-up to a higher level is indicated by any of: a C-SSRS screen triaged high; a
+Step-up to a higher level is indicated by any of: a C-SSRS screen triaged high (at
+intake or, "since last visit", in the program); a
 marked rise in PHQ-9 (the latest measure ``marked_rise`` points or more above the
 baseline, or above the measure before it: a sudden worsening matters even when
 the baseline was low); or item 9 > 0 on the latest measure when the clinician
 judges it a reason to step up. Item 9 > 0 without that judgement yet only asks
-for the clinician's review. Only the latest measure counts: a past spike the
-patient has recovered from does not indicate step-up now.
+for the clinician's review, as a C-SSRS triaged moderate does. Only the latest
+measure counts: a past spike the patient has recovered from does not indicate
+step-up now.
 """
 
 from __future__ import annotations
@@ -246,8 +248,10 @@ def step_up_indicated(
     cssrs_high: bool = False,
     clinician_judges_item9_risk: bool = False,
     marked_rise: int = MARKED_RISE,
+    cssrs_moderate: bool = False,
 ) -> StepUpIndication:
-    """Why a higher level of care is indicated now; no reasons: it is not."""
+    """Why a higher level of care is indicated now; no reasons: it is not. A moderate
+    C-SSRS asks for the clinician's review (as item 9 does), a high one indicates it."""
     _check_total(baseline_phq9, "baseline_phq9")
     _check_measures(measures, None, None)
     if not _is_int(marked_rise) or marked_rise < 1:
@@ -259,7 +263,7 @@ def step_up_indicated(
             "C-SSRS high risk: refer to a higher level of care now",
         ))
     if not measures:
-        return StepUpIndication(tuple(reasons), review_required=False)
+        return StepUpIndication(tuple(reasons), review_required=cssrs_moderate)
     latest = measures[-1]
     if latest.total - baseline_phq9 >= marked_rise:
         reasons.append(StepUpReason(
@@ -282,7 +286,8 @@ def step_up_indicated(
             "judges the risk calls for a higher level",
         ))
     awaiting_judgement = item9 and not clinician_judges_item9_risk
-    return StepUpIndication(tuple(reasons), review_required=awaiting_judgement)
+    return StepUpIndication(tuple(reasons),
+                            review_required=awaiting_judgement or cssrs_moderate)
 
 
 # --- Validation ------------------------------------------------------------------------

@@ -12,9 +12,10 @@ Step-down, step-up and discharge close the plan: no revision after that.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
 from iopnet.aggregate import Aggregate
@@ -22,6 +23,7 @@ from iopnet.catalog import (
     Discharged,
     DischargeOutcome,
     DomainEvent,
+    ExitSummarized,
     LevelOfCare,
     PlanDrafted,
     PlannedIntervention,
@@ -40,24 +42,36 @@ from services.plans.domain.as_written import (
 )
 from services.plans.domain.episode import PlanStatus
 from services.plans.domain.events import (
+    ContinuedStayApproved,
+    FamilyTherapySuggested,
+    FamilyTherapySuggestionClosed,
     PlanTransferred,
     PlanWritten,
     RevisionNoted,
     TransitionConfirmed,
 )
-from services.plans.domain.family import FamilyConsent, family_involved
+from services.plans.domain.exit_summary import check_follow_up
+from services.plans.domain.family import (
+    FamilyConsent,
+    consent_for_participation,
+    family_participation_consented,
+)
 from services.plans.domain.plan_drafting import (
+    AddIntervention,
     AppliedChange,
     Findings,
     FrequencyChanged,
     InterventionAdded,
     InterventionRemoved,
+    InvalidPlanInput,
     PlanChange,
     PlanRevision,
 )
 from services.plans.domain.plan_drafting import TreatmentPlan as PlanContents
 from services.plans.domain.step_down import CriterionCode, StepDownEvaluation, StepUpReasonCode
 
+#: The most weeks one continued stay adds; another needs another decision.
+MAX_WEEKS_ADDED = 12
 STEP_UP_LEVELS = (LevelOfCare.PARTIAL_HOSPITALIZATION, LevelOfCare.INPATIENT)
 #: Criteria a clinician may not override: stepping down past a recent risk signal.
 NOT_OVERRIDABLE = frozenset({CriterionCode.NO_RISK_SIGNALS})
@@ -123,6 +137,15 @@ class StepDownOrder:
 
 
 @dataclass(frozen=True)
+class ClinicalDecision:
+    """A clinician's decision and their reason, through which key."""
+
+    clinician_id: str
+    reason: str
+    recorded_by: str | None = None
+
+
+@dataclass(frozen=True)
 class Confirmation:
     """Who confirms a step-down, step-up or discharge: the clinician, through which key."""
 
@@ -145,6 +168,10 @@ class TreatmentPlan(Aggregate):
         self.contents: PlanContents | None = None
         #: The patient was forgotten: the plan's words are gone, nothing follows consent.
         self.forgotten = False
+        #: Weeks continued stays added beyond the admission's planned weeks.
+        self.weeks_added = 0
+        #: The family therapy suggestion awaiting the clinician, if any.
+        self.open_suggestion: str | None = None
 
     @property
     def patient_id(self) -> str:
@@ -167,11 +194,16 @@ class TreatmentPlan(Aggregate):
 
     def revise(self, expected_revision: int, changes: Sequence[PlanChange],
                reason: RevisionReason, *, note: str | None = None,
-               recorded_by: str | None = None) -> PlanRevision:
-        """A new revision, only over the revision the caller read (else StaleRevision)."""
+               recorded_by: str | None = None, participation_consented: bool = False
+               ) -> PlanRevision:
+        """A new revision, only over the revision the caller read (else StaleRevision).
+        Family therapy comes in only while a live consent covers family participation."""
         contents = self._open_contents()
         if expected_revision != self.revision:
             raise StaleRevision(expected_revision, self.revision)
+        if not participation_consented and any(_adds_family_therapy(c) for c in changes):
+            raise PlanRuleBroken("family therapy needs a live consent covering family "
+                                 "participation")
         revision = plan_drafting.revise(contents, changes, reason.value)
         self.record(PlanRevised(
             patient_id=self.id, site_id=self.site_id, plan_id=self.plan_id,
@@ -193,34 +225,85 @@ class TreatmentPlan(Aggregate):
         self.record(PlanTransferred(patient_id=self.id, site_id=site_id,
                                     from_site_id=self.site_id))
 
-    def involve_family(self, consents: Iterable[FamilyConsent], day: date
-                       ) -> PlanRevision | None:
-        """A consent was granted: family therapy while any consent is live on the day.
-
-        Nothing when the plan has it already (a second consent, a redelivery), when no
-        consent is live, or when there is no open plan (a consent before the admission
-        waits for the draft, which reads it).
-        """
-        if not family_involved(consents, day):
+    def suggest_family_therapy(self, consents: Iterable[FamilyConsent], day: date
+                               ) -> FamilyTherapySuggested | None:
+        """A consent covering family participation is live: offer family therapy to the
+        clinician (FamilyTherapySuggested). Consent is not an indication, so nothing is
+        planned. Nothing when the plan has family therapy or a suggestion is open, when
+        no such consent is live, or when there is no open plan (a consent before the
+        admission waits for the draft, which asks again)."""
+        consent_id = consent_for_participation(consents, day)
+        if (consent_id is None or not self._follows_family()
+                or self.open_suggestion is not None or self._has_family_therapy()):
             return None
-        return self._follow_family_consent(plan_drafting.involving_family)
+        suggested = FamilyTherapySuggested(
+            patient_id=self.id, site_id=self.site_id, consent_id=consent_id,
+            suggestion_id=str(uuid.uuid5(uuid.NAMESPACE_URL,
+                                         f"iopnet:suggestion:{self.plan_id}:{consent_id}")))
+        self.record(suggested)
+        return suggested
+
+    def accept_family_therapy(self, suggestion_id: str, consents: Iterable[FamilyConsent],
+                              day: date, decision: ClinicalDecision) -> PlanRevision:
+        """The clinician accepts the suggestion: a revision adding weekly family therapy,
+        with the clinician and their reason recorded. Refused once no live consent covers
+        family participation, or when the suggestion is not the open one."""
+        if self.open_suggestion != suggestion_id:
+            raise PlanRuleBroken(f"no open suggestion {suggestion_id}")
+        if not family_participation_consented(consents, day):
+            raise PlanRuleBroken("no live consent covers family participation")
+        contents = self._open_contents()
+        revision = self.revise(self.revision, plan_drafting.involving_family(contents),
+                               RevisionReason.CLINICAL_JUDGEMENT, note=decision.reason,
+                               recorded_by=decision.recorded_by, participation_consented=True)
+        self.record(FamilyTherapySuggestionClosed(
+            patient_id=self.id, site_id=self.site_id, suggestion_id=suggestion_id,
+            outcome="accepted", revision=revision.plan.revision,
+            clinician_id=decision.clinician_id, reason=decision.reason,
+            recorded_by=decision.recorded_by))
+        return revision
 
     def withdraw_family(self, consents: Iterable[FamilyConsent], day: date
                         ) -> PlanRevision | None:
-        """A consent was revoked: no family therapy once no consent is live on the day."""
-        if family_involved(consents, day):
+        """A consent ended: once none live covers family participation, an open suggestion
+        lapses and family therapy leaves the plan at once, whoever planned it."""
+        if family_participation_consented(consents, day) or not self._follows_family():
             return None
-        return self._follow_family_consent(plan_drafting.withdrawing_family)
-
-    def _follow_family_consent(self, changes_for: Callable[[PlanContents], list[PlanChange]]
-                               ) -> PlanRevision | None:
-        if self.status is not PlanStatus.ACTIVE or self.contents is None or self.forgotten:
-            return None
-        changes = changes_for(self.contents)
+        if self.open_suggestion is not None:
+            self.record(FamilyTherapySuggestionClosed(
+                patient_id=self.id, site_id=self.site_id, suggestion_id=self.open_suggestion,
+                outcome="lapsed"))
+        assert self.contents is not None
+        changes = plan_drafting.withdrawing_family(self.contents)
         if not changes:
             return None
         # Over the current revision: a clinician holding an older ETag gets 412, as designed.
         return self.revise(self.revision, changes, RevisionReason.FAMILY_CONSENT)
+
+    def _follows_family(self) -> bool:
+        return (self.status is PlanStatus.ACTIVE and self.contents is not None
+                and not self.forgotten)
+
+    def _has_family_therapy(self) -> bool:
+        return any(i.modality is CatalogModality.FAMILY_THERAPY for i in self.interventions)
+
+    def continue_stay(self, weeks: int, planned_end: date, decision: ClinicalDecision
+                      ) -> ContinuedStayApproved:
+        """Extend the stay beyond the planned weeks: the clinician and their reason are
+        recorded (ContinuedStayApproved). ``planned_end`` is the admission's planned end;
+        earlier extensions count on top of it."""
+        self._open_contents()
+        if not 1 <= weeks <= MAX_WEEKS_ADDED:
+            raise InvalidPlanInput("weeks", f"an extension adds 1 to {MAX_WEEKS_ADDED} weeks")
+        if not decision.clinician_id.strip() or not decision.reason.strip():
+            raise InvalidPlanInput("reason", "a continued stay needs the clinician and a reason")
+        approved = ContinuedStayApproved(
+            patient_id=self.id, site_id=self.site_id, plan_id=self.plan_id, weeks_added=weeks,
+            planned_end=planned_end + timedelta(weeks=self.weeks_added + weeks),
+            clinician_id=decision.clinician_id, reason=decision.reason,
+            recorded_by=decision.recorded_by)
+        self.record(approved)
+        return approved
 
     def step_down(self, evaluation: StepDownEvaluation, order: StepDownOrder,
                   confirmation: Confirmation = Confirmation()) -> None:
@@ -236,6 +319,7 @@ class TreatmentPlan(Aggregate):
             raise StepDownNotAllowed(evaluation, f"step-down criteria not met: {codes}")
         if not order.aftercare:
             raise PlanRuleBroken("a step-down needs an aftercare plan")
+        check_follow_up(order.follow_up_within_days)
         self.record(SteppedDown(
             patient_id=self.id, site_id=self.site_id, to_level=LevelOfCare.STANDARD_OUTPATIENT,
             effective_on=order.effective_on,
@@ -267,6 +351,16 @@ class TreatmentPlan(Aggregate):
         self.record(Discharged(patient_id=self.id, site_id=self.site_id, outcome=outcome,
                                effective_on=effective_on))
         self._confirmed(confirmation)
+
+    def summarize_exit(self, summary: ExitSummarized) -> ExitSummarized:
+        """The summary of the exit just recorded (published: notifications alerts on
+        ``urgent_alert``, sends the aftercare)."""
+        if not self.status.closed:
+            raise PlanRuleBroken("an exit is summarized once the plan is closed")
+        summarized = summary.model_copy(update={"patient_id": self.id,
+                                                "site_id": self.site_id})
+        self.record(summarized)
+        return summarized
 
     def _confirmed(self, confirmation: Confirmation, override_reason: str | None = None,
                    overridden: Sequence[str] = (), *, backdate_reason: str | None = None
@@ -325,12 +419,23 @@ class TreatmentPlan(Aggregate):
                 self.forgotten = event.problems is None
             case PlanTransferred():
                 self.site_id = event.site_id
+            case ContinuedStayApproved():
+                self.weeks_added += event.weeks_added
+            case FamilyTherapySuggested():
+                self.open_suggestion = event.suggestion_id
+            case FamilyTherapySuggestionClosed():
+                self.open_suggestion = None
 
     def _checked(self, contents: PlanContents) -> PlanContents:
         if contents.revision != self.revision or _planned(contents) != self.interventions:
             raise PlanRecordCorrupt(f"plan {self.plan_id}: as written, it disagrees with "
                                     f"its revision {self.revision}")
         return contents
+
+
+def _adds_family_therapy(change: PlanChange) -> bool:
+    return (isinstance(change, AddIntervention)
+            and change.modality == plan_drafting.Modality.FAMILY_THERAPY)
 
 
 def change_view(change: AppliedChange) -> dict[str, object]:

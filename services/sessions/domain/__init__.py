@@ -14,6 +14,7 @@ from services.sessions.domain.enrollment import (
     terms_of,
 )
 from services.sessions.domain.events import (
+    EnrollmentDaysChanged,
     EnrollmentEnded,
     EnrollmentOpened,
     EnrollmentTransferred,
@@ -37,6 +38,7 @@ __all__ = [
     "AttendancePolicy",
     "AttendanceStatus",
     "Enrollment",
+    "EnrollmentDaysChanged",
     "EnrollmentEnded",
     "EnrollmentOpened",
     "EnrollmentStatus",

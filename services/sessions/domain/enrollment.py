@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from iopnet.aggregate import Aggregate
 from iopnet.catalog import (
     AttendanceBelowMinimum,
+    CssrsDue,
     DomainEvent,
     Instrument,
     Modality,
@@ -33,6 +34,7 @@ from iopnet.catalog import (
     PatientAdmitted,
     RiskSignal,
     RiskSignalRaised,
+    ScheduleRefused,
     SessionAttended,
     SessionKind,
     SessionMissed,
@@ -48,10 +50,12 @@ from services.sessions.domain.attendance import (
     week_hours,
 )
 from services.sessions.domain.events import (
+    EnrollmentDaysChanged,
     EnrollmentEnded,
     EnrollmentOpened,
     EnrollmentTransferred,
 )
+from services.sessions.domain.instruments import CssrsSinceLastVisit, Gad7
 from services.sessions.domain.outcomes import Measure, Phq9, program_week, risk_signals
 from services.sessions.domain.plan import PlanChange
 from services.sessions.domain.schedule import (
@@ -64,6 +68,7 @@ from services.sessions.domain.schedule import (
     individual_occurrences,
     local_date,
 )
+from services.sessions.domain.service_hours import ScheduleOutsideHours, WeeklyHours
 
 
 class SessionsRuleBroken(Exception):
@@ -76,6 +81,8 @@ class UnknownSession(LookupError):
 
 class EnrollmentStatus(StrEnum):
     AWAITING_SCHEDULE = "awaiting_schedule"
+    #: The program's groups cannot make an IOP week on the patient's days (ScheduleRefused).
+    SCHEDULE_REFUSED = "schedule_refused"
     SCHEDULED = "scheduled"
     ENDED = "ended"
 
@@ -207,6 +214,10 @@ class Enrollment(Aggregate):
         #: The risk signals each measure raised, by measure id.
         self.measure_signals: dict[str, list[RiskSignal]] = {}
         self.flags = _Flags()
+        #: The latest refusal to schedule, while nothing is scheduled.
+        self.refusal: ScheduleRefused | None = None
+        #: C-SSRS screens a PHQ-9's item 9 made due, done or not.
+        self.cssrs_due: list[CssrsDue] = []
 
     @property
     def known_terms(self) -> EnrollmentTerms:
@@ -218,7 +229,11 @@ class Enrollment(Aggregate):
     def status(self) -> str:
         if self.terms is not None and self.terms.ended_on is not None:
             return EnrollmentStatus.ENDED
-        return EnrollmentStatus.SCHEDULED if self.sessions else EnrollmentStatus.AWAITING_SCHEDULE
+        if self.sessions:
+            return EnrollmentStatus.SCHEDULED
+        if self.refusal is not None:
+            return EnrollmentStatus.SCHEDULE_REFUSED
+        return EnrollmentStatus.AWAITING_SCHEDULE
 
     def local_day(self, session: ScheduledSession) -> date:
         """The session's date in the site's time zone."""
@@ -250,6 +265,43 @@ class Enrollment(Aggregate):
                                               from_site_id=self.known_terms.site_id))
 
     # Scheduling ---------------------------------------------------------------------------
+
+    def change_days(self, days_per_week: int, week: WeeklyHours, clinician_id: str,
+                    reason: str, now: datetime) -> list[str]:
+        """A clinician makes the schedule again with ``days_per_week``: refused (naming the
+        field, with the hours it reaches) unless ``week``, the week those days make, is one
+        of its level. Future group sessions on days no longer chosen are cancelled;
+        returns the group sessions where the patient gave up a place (for the waitlist).
+        The command then schedules what is missing, as for a patient waiting for groups."""
+        terms = self.known_terms
+        if terms.ended_on is not None:
+            raise SessionsRuleBroken("the program has ended")
+        if not week.within:
+            raise ScheduleOutsideHours("days_per_week", week)
+        self.record(EnrollmentDaysChanged(
+            site_id=terms.site_id, patient_id=self.id, days_per_week=days_per_week,
+            clinician_id=clinician_id, reason=reason))
+        kept = set(week.group_ids)
+        dropped = [s.session_id for s in self.schedule_sessions()
+                   if s.kind is SessionKind.GROUP and s.pending and s.starts_at > now
+                   and s.group_id not in kept]
+        return self._cancel(dropped, "Rescheduled")
+
+    def may_schedule(self, week: WeeklyHours) -> bool:
+        """Whether the week the program's groups make on the patient's days is one of its
+        level (an IOP: 9 hours at least, under 20). When it is not, nothing is scheduled
+        and ScheduleRefused says so, once for each number of hours it reaches, so the
+        clinicians see it rather than a silently empty schedule."""
+        if week.within:
+            return True
+        if self.refusal is None or self.refusal.planned_weekly_hours != week.hours:
+            terms = self.known_terms
+            self.record(ScheduleRefused(
+                site_id=terms.site_id, patient_id=self.id, program_id=terms.program_id,
+                level=week.level, days_per_week=terms.days_per_week,
+                planned_weekly_hours=week.hours, minimum_hours=week.minimum,
+                below_hours=week.below))
+        return False
 
     def schedule(self, occurrences: Sequence[Occurrence], occupancy: Mapping[str, int]) -> None:
         """Schedule the admission's sessions, once; a full group occurrence waitlists.
@@ -521,24 +573,64 @@ class Enrollment(Aggregate):
 
     def measure_phq9(self, measure_id: str, items: Sequence[int], measured_on: date
                      ) -> list[RiskSignal]:
-        """Record a PHQ-9 and the risk signals it raises; returns those signals."""
+        """Record a PHQ-9 and the risk signals it raises; returns those signals. Item 9
+        above 0 makes a C-SSRS due that day (CssrsDue), unless one is measured already."""
         terms = self.known_terms
         phq9 = Phq9(tuple(items))
         week = program_week(terms.starts_on, measured_on)
-        earlier = sorted((m for m in self.measures if m.measured_on <= measured_on),
-                         key=lambda m: m.measured_on)
+        earlier = sorted((m for m in self.measures if m.instrument is Instrument.PHQ9
+                          and m.measured_on <= measured_on), key=lambda m: m.measured_on)
         signals = risk_signals(phq9, terms.baseline_phq9, earlier)
-        self.record(OutcomeMeasured(
+        self._measured(OutcomeMeasured(
             site_id=terms.site_id, patient_id=self.id, measure_id=measure_id,
             instrument=Instrument.PHQ9, total=phq9.total, item9=phq9.item9,
             measured_on=measured_on, program_week=week,
-        ))
+        ), signals)
+        if (phq9.item9 > 0 and not self._cssrs_on_or_after(measured_on)
+                and all(due.due_on != measured_on for due in self.cssrs_due)):
+            self.record(CssrsDue(site_id=terms.site_id, patient_id=self.id,
+                                 due_on=measured_on, phq9_measure_id=measure_id))
+        return signals
+
+    def measure_gad7(self, measure_id: str, items: Sequence[int], measured_on: date) -> None:
+        """Record a GAD-7 (anxiety): it raises no risk signal."""
+        gad7 = Gad7(tuple(items))
+        self._measured(self._outcome(measure_id, Instrument.GAD7, gad7.total, measured_on), [])
+
+    def measure_cssrs(self, measure_id: str, answers: Mapping[str, bool], measured_on: date
+                      ) -> list[RiskSignal]:
+        """Record a C-SSRS "since last visit": moderate or high raise the same risk signals
+        as at intake; it does whatever C-SSRS was due on or before that day."""
+        cssrs = CssrsSinceLastVisit(dict(answers))
+        outcome = self._outcome(measure_id, Instrument.CSSRS, cssrs.yes_answers, measured_on)
+        self._measured(outcome.model_copy(update={"risk_level": cssrs.risk_level}),
+                       cssrs.risk_signals)
+        return cssrs.risk_signals
+
+    def open_cssrs_tasks(self) -> list[CssrsDue]:
+        """The C-SSRS screens due and not done yet (none measured on or after the day)."""
+        return [due for due in self.cssrs_due if not self._cssrs_on_or_after(due.due_on)]
+
+    def _cssrs_on_or_after(self, day: date) -> bool:
+        return any(m.instrument is Instrument.CSSRS and m.measured_on >= day
+                   for m in self.measures)
+
+    def _outcome(self, measure_id: str, instrument: Instrument, total: int, measured_on: date
+                 ) -> OutcomeMeasured:
+        terms = self.known_terms
+        return OutcomeMeasured(
+            site_id=terms.site_id, patient_id=self.id, measure_id=measure_id,
+            instrument=instrument, total=total, measured_on=measured_on,
+            program_week=program_week(terms.starts_on, measured_on))
+
+    def _measured(self, outcome: OutcomeMeasured, signals: Sequence[RiskSignal]) -> None:
+        terms = self.known_terms
+        self.record(outcome)
         for signal in signals:
             self.record(RiskSignalRaised(
                 site_id=terms.site_id, patient_id=self.id, signal=signal,
-                observed_on=measured_on, clinician_id=terms.clinician_id,
+                observed_on=outcome.measured_on, clinician_id=terms.clinician_id,
             ))
-        return signals
 
     # State --------------------------------------------------------------------------------
 
@@ -551,7 +643,12 @@ class Enrollment(Aggregate):
                 self.end_reason = event.reason
             case EnrollmentTransferred():
                 self.terms = replace(self.known_terms, site_id=event.site_id)
+            case EnrollmentDaysChanged():
+                self.terms = replace(self.known_terms, days_per_week=event.days_per_week)
+            case ScheduleRefused():
+                self.refusal = event
             case SessionScheduled():
+                self.refusal = None
                 self.sessions[event.session_id] = ScheduledSession(
                     session_id=event.session_id, kind=event.kind, modality=event.modality,
                     group_id=event.group_id, starts_at=event.starts_at.astimezone(UTC),
@@ -579,8 +676,10 @@ class Enrollment(Aggregate):
                 self.measures.append(Measure(
                     measure_id=event.measure_id, instrument=event.instrument,
                     total=event.total, item9=event.item9, measured_on=event.measured_on,
-                    program_week=event.program_week,
+                    program_week=event.program_week, risk_level=event.risk_level,
                 ))
+            case CssrsDue():
+                self.cssrs_due.append(event)
             case RiskSignalRaised():
                 self.flags.risk_signals.append(event)
                 if self.measures:  # recorded right after the measure that raised it

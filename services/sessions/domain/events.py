@@ -9,6 +9,7 @@ so nothing is sealed.
 from __future__ import annotations
 
 from datetime import date, time
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -56,3 +57,13 @@ class EnrollmentTransferred(PrivatePatientEvent):
     """The patient's care moved to ``site_id``."""
 
     from_site_id: str
+
+
+class EnrollmentDaysChanged(PrivatePatientEvent):
+    """A clinician changed the patient's days a week, and why (the reason is sealed)."""
+
+    sealed_fields: ClassVar[tuple[str, ...]] = ("reason",)
+
+    days_per_week: int = Field(ge=1, le=7)
+    clinician_id: str
+    reason: str | None = None

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from iopnet.catalog import Instrument, RiskSignal
+from iopnet.catalog import Instrument, RiskLevel, RiskSignal
 from iopnet.fields import InvalidField
 
 PHQ9_ITEMS = 9
-PHQ9_ITEM_MAX = 3
+ITEM_MAX = 3
 MARKED_RISE = 5
 _PHQ9_BANDS = ((20, "severe"), (15, "moderately_severe"), (10, "moderate"), (5, "mild"),
                (0, "minimal"))
@@ -33,13 +33,7 @@ class Phq9:
     items: tuple[int, ...]
 
     def __post_init__(self) -> None:
-        if len(self.items) != PHQ9_ITEMS:
-            raise InvalidMeasure("items", f"the PHQ-9 has {PHQ9_ITEMS} items, not "
-                                          f"{len(self.items)}")
-        for number, item in enumerate(self.items):
-            if isinstance(item, bool) or not isinstance(item, int) or \
-                    not 0 <= item <= PHQ9_ITEM_MAX:
-                raise InvalidMeasure(f"items/{number}", f"must be 0-{PHQ9_ITEM_MAX}")
+        check_items(self.items, PHQ9_ITEMS, "PHQ-9")
 
     @property
     def total(self) -> int:
@@ -54,6 +48,16 @@ class Phq9:
         return phq9_band(self.total)
 
 
+def check_items(items: Sequence[int], count: int, name: str) -> None:
+    """``count`` items, each an integer 0-3 (InvalidMeasure names the one at fault)."""
+    if len(items) != count:
+        raise InvalidMeasure("items", f"the {name} has {count} items, not {len(items)}")
+    for number, item in enumerate(items):
+        if isinstance(item, bool) or not isinstance(item, int) or \
+                not 0 <= item <= ITEM_MAX:
+            raise InvalidMeasure(f"items/{number}", f"must be 0-{ITEM_MAX}")
+
+
 def phq9_band(total: int) -> str:
     return next(band for floor, band in _PHQ9_BANDS if total >= floor)
 
@@ -66,6 +70,8 @@ class Measure:
     item9: int | None
     measured_on: date
     program_week: int
+    risk_level: RiskLevel | None = None
+    """The C-SSRS's triage."""
 
 
 def program_week(starts_on: date, measured_on: date) -> int:

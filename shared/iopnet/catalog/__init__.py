@@ -22,6 +22,7 @@ from iopnet.catalog.codes import (
     RiskSignal,
 )
 from iopnet.catalog.family import (
+    SCOPE_COVERS,
     ConsentExpired,
     ConsentGranted,
     ConsentRevoked,
@@ -57,6 +58,7 @@ from iopnet.catalog.notifications import Channel, NotificationSent, RecipientRol
 from iopnet.catalog.plans import (
     Discharged,
     DischargeOutcome,
+    ExitSummarized,
     PlanDrafted,
     PlannedIntervention,
     PlanRevised,
@@ -66,8 +68,10 @@ from iopnet.catalog.plans import (
 )
 from iopnet.catalog.sessions import (
     AttendanceBelowMinimum,
+    CssrsDue,
     OutcomeMeasured,
     OutreachNeeded,
+    ScheduleRefused,
     SessionAttended,
     SessionKind,
     SessionMissed,
@@ -79,6 +83,7 @@ from iopnet.catalog.upcasting import MissingUpcaster, parse_event, upcast
 __all__ = [
     "CATALOG",
     "PHQ9_TOTAL_LOINC",
+    "SCOPE_COVERS",
     "AdmissionDeclined",
     "ApiKeyIssued",
     "ApiKeyRevoked",
@@ -90,10 +95,12 @@ __all__ = [
     "ConsentGranted",
     "ConsentRevoked",
     "ConsentScope",
+    "CssrsDue",
     "DischargeOutcome",
     "Discharged",
     "DomainEvent",
     "EventPart",
+    "ExitSummarized",
     "FamilySessionHeld",
     "Instrument",
     "LevelOfCare",
@@ -124,6 +131,7 @@ __all__ = [
     "RiskSignalRaised",
     "SafetyPlanRecorded",
     "SafetyPlanReviewed",
+    "ScheduleRefused",
     "Scope",
     "SessionAttended",
     "SessionKind",

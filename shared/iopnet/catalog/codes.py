@@ -49,5 +49,11 @@ class RiskSignal(StrEnum):
     PHQ9_MARKED_RISE = "phq9_marked_rise"
 
 
+#: Weekly hours of services an IOP plans: at least 9 (42 CFR 410.44 and 424.24(d), from
+#: the CY 2024 OPPS final rule) and under 20, where partial hospitalization begins
+#: (at least 20 a week, 42 CFR 410.43 and 424.24(e)).
+IOP_MIN_WEEKLY_HOURS = 9
+PHP_MIN_WEEKLY_HOURS = 20
+
 #: LOINC code of the PHQ-9 total score (for FHIR Observations).
 PHQ9_TOTAL_LOINC = "44261-6"

@@ -19,10 +19,30 @@ class Relationship(StrEnum):
 
 
 class ConsentScope(StrEnum):
-    """What may be shared with one support person. Progress includes the schedule."""
+    """What the patient lets one support person see or take part in.
+
+    Consent to disclose is not a clinical indication: a consent covering
+    ``family_participation`` lets a clinician *offer* family therapy, it never plans it.
+    """
 
     SCHEDULE = "schedule"
     PROGRESS_SUMMARIES = "progress_summaries"
+    #: The person may take part in the patient's family therapy and family sessions.
+    FAMILY_PARTICIPATION = "family_participation"
+
+
+#: What a consent to each scope covers while it is live: family's one definition,
+#: published on every ``ConsentGranted`` as ``covers`` so no consumer derives it again.
+#: The scopes are a ladder (a person holds one live grant): progress summaries include
+#: the schedule, and taking part in family therapy hears of progress, so includes both.
+SCOPE_COVERS: dict[ConsentScope, frozenset[ConsentScope]] = {
+    ConsentScope.SCHEDULE: frozenset({ConsentScope.SCHEDULE}),
+    ConsentScope.PROGRESS_SUMMARIES: frozenset(
+        {ConsentScope.PROGRESS_SUMMARIES, ConsentScope.SCHEDULE}),
+    ConsentScope.FAMILY_PARTICIPATION: frozenset(
+        {ConsentScope.FAMILY_PARTICIPATION, ConsentScope.PROGRESS_SUMMARIES,
+         ConsentScope.SCHEDULE}),
+}
 
 
 class SupportPersonLinked(PatientEvent):
@@ -31,10 +51,19 @@ class SupportPersonLinked(PatientEvent):
 
 
 class ConsentGranted(PatientEvent):
+    schema_version: ClassVar[int] = 2  # 2: covers
+
     consent_id: str
     support_person_id: str
     scope: ConsentScope
     expires_on: date | None = None
+    #: Every scope this consent allows while live (``SCOPE_COVERS[scope]``), as family
+    #: decided it when granting: consumers read this, they do not re-derive it.
+    covers: list[ConsentScope]
+
+    @property
+    def covers_family_participation(self) -> bool:
+        return ConsentScope.FAMILY_PARTICIPATION in self.covers
 
 
 class ConsentRevoked(PatientEvent):

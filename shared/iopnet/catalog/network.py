@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, time
 from enum import StrEnum
+from typing import ClassVar
 
 from pydantic import Field
 
 from iopnet.catalog.base import EventPart, NetworkEvent, PatientEvent
+from iopnet.catalog.codes import IOP_MIN_WEEKLY_HOURS, PHP_MIN_WEEKLY_HOURS
 
 
 class Scope(StrEnum):
@@ -30,7 +32,11 @@ class SitePolicies(EventPart):
     step_down_response_drop: float = Field(default=0.5, gt=0, le=1)
     step_down_consecutive_measures: int = Field(default=2, ge=1, le=6)
     step_down_min_attendance: float = Field(default=0.75, ge=0, le=1)
-    attendance_min_weekly_hours: float = Field(default=9, ge=0, le=40)
+    #: The weekly hours of services under which a week is flagged. An IOP is at least 9
+    #: hours a week and under 20 (42 CFR 410.44 and 424.24(d), CY 2024 OPPS final rule),
+    #: so a site may ask for more, never less, and not 20 (partial hospitalization).
+    attendance_min_weekly_hours: float = Field(default=IOP_MIN_WEEKLY_HOURS,
+                                               ge=IOP_MIN_WEEKLY_HOURS, lt=PHP_MIN_WEEKLY_HOURS)
     outreach_after_absences: int = Field(default=2, ge=1, le=10)
     quiet_hours_start: time = time(21, 0)
     quiet_hours_end: time = time(8, 0)
@@ -41,12 +47,16 @@ class SitePolicies(EventPart):
 
 
 class SiteOnboarded(NetworkEvent):
+    schema_version: ClassVar[int] = 2  # 2: attendance_min_weekly_hours is 9 to under 20
+
     name: str
     time_zone: str
     policies: SitePolicies
 
 
 class SitePoliciesChanged(NetworkEvent):
+    schema_version: ClassVar[int] = 2  # 2: attendance_min_weekly_hours is 9 to under 20
+
     policies: SitePolicies
 
 

@@ -68,3 +68,24 @@ class DischargeOutcome(StrEnum):
 class Discharged(PatientEvent):
     outcome: DischargeOutcome
     effective_on: date
+
+
+class ExitSummarized(PatientEvent):
+    """The summary recorded on every exit (step-down, step-up, discharge): codes and
+    numbers only. ``urgent_alert``: the patient left against advice, a clinician must act
+    today. ``follow_up_within_days``: the aftercare follow-up (HEDIS FUH: 7, at most 30)."""
+
+    exit: str = Field(description="stepped_down | stepped_up | discharged")
+    effective_on: date
+    baseline_phq9: int = Field(ge=0, le=27)
+    first_phq9: int | None = Field(default=None, ge=0, le=27)
+    last_phq9: int | None = Field(default=None, ge=0, le=27)
+    response: bool = Field(description="The last PHQ-9 at least 50% below the baseline")
+    remission: bool = Field(description="The last PHQ-9 below 5")
+    sessions_attended: int = Field(ge=0)
+    sessions_scheduled: int = Field(ge=0)
+    risk_signals: list[str] = Field(description="Every risk signal of the episode, by code")
+    safety_plan: str = Field(description="recorded | not_recorded | unknown (not yet "
+                             "published by intake)")
+    follow_up_within_days: int | None = Field(default=None, ge=1, le=30)
+    urgent_alert: bool = False

@@ -14,8 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 from iopnet.catalog.base import DomainEvent, event_class_of
-from iopnet.catalog.family import ConsentRevoked
+from iopnet.catalog.codes import IOP_MIN_WEEKLY_HOURS, PHP_MIN_WEEKLY_HOURS
+from iopnet.catalog.family import ConsentGranted, ConsentRevoked
 from iopnet.catalog.intake import AdmissionDeclined, PatientAdmitted, PatientReferred
+from iopnet.catalog.network import SiteOnboarded, SitePoliciesChanged
+from iopnet.catalog.sessions import OutcomeMeasured
 from iopnet.envelope import EventEnvelope
 
 Data = dict[str, Any]
@@ -86,3 +89,33 @@ def admission_declined_decided_by(data: Data) -> Data:
 def patient_referred_age(data: Data) -> Data:
     """v2 says the patient's age at referral; v1 did not record it."""
     return {**data, "age_at_referral": None}
+
+
+@upcaster(ConsentGranted, 1)
+def consent_granted_covers(data: Data) -> Data:
+    """v2 says what the consent covers. At v1 there were two scopes: progress summaries
+    covered the schedule too, the schedule only itself; neither covered participation."""
+    scope = data.get("scope")
+    covers = ["progress_summaries", "schedule"] if scope == "progress_summaries" else [scope]
+    return {**data, "covers": covers}
+
+
+def iop_hours_policy(data: Data) -> Data:
+    """v2 holds a site's weekly minimum to an IOP's 9 to under 20 hours; a v1 policy outside
+    that range reads as the nearest IOP minimum it allowed (the floor, or 19)."""
+    policies = data.get("policies")
+    if not isinstance(policies, dict) or "attendance_min_weekly_hours" not in policies:
+        return data
+    hours = float(policies["attendance_min_weekly_hours"])
+    bounded = min(max(hours, IOP_MIN_WEEKLY_HOURS), PHP_MIN_WEEKLY_HOURS - 1)
+    return {**data, "policies": {**policies, "attendance_min_weekly_hours": bounded}}
+
+
+upcaster(SiteOnboarded, 1)(iop_hours_policy)
+upcaster(SitePoliciesChanged, 1)(iop_hours_policy)
+
+
+@upcaster(OutcomeMeasured, 1)
+def outcome_measured_risk_level(data: Data) -> Data:
+    """v2 carries a C-SSRS's triage; v1 measures were all PHQ-9s, which have none."""
+    return {**data, "risk_level": None}
