@@ -358,9 +358,14 @@ async def test_a_cssrs_in_the_program_leads_to_a_step_up_evaluation(north: Site)
     evaluation = await wait_for(evaluated, lambda body: body is not None)
     assert "high_suicide_risk" in {r["code"] for r in evaluation["step_up"]["reasons"]}
     assert "no_risk_signals" in evaluation["unmet"]
-    progress = (await api.get("plans", f"/v1/patients/{patient_id}/progress")).json()
-    anxiety = [g for g in progress["goals"] if g["problem_code"] == "anxiety"]
-    assert [g["status"] for g in anxiety] == ["met"]  # GAD-7 8, measured in the program
+
+    # The GAD-7 is its own event, projected after the C-SSRS that indicated the step-up.
+    async def anxiety_statuses() -> list[str]:
+        progress = (await api.get("plans", f"/v1/patients/{patient_id}/progress")).json()
+        return [g["status"] for g in progress["goals"] if g["problem_code"] == "anxiety"]
+
+    statuses = await wait_for(anxiety_statuses, lambda seen: seen != ["not_met"])
+    assert statuses == ["met"]  # GAD-7 8, measured in the program
 
 
 async def test_every_exit_is_summarized_and_leaving_against_advice_is_urgent(

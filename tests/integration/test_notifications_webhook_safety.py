@@ -197,7 +197,10 @@ async def test_an_endpoint_that_keeps_failing_is_left_alone_and_its_messages_wai
 ) -> None:
     settings = n.settings.model_copy(update={
         "circuit_failure_threshold": 2, "circuit_cooldown_seconds": 60,
-        "delivery_site_concurrency": 1})
+        "delivery_site_concurrency": 1,
+        # A failed send is due again at once, so the round meets the open circuit whatever
+        # the timing (with a backoff, a retry not yet due when the round ends kept it).
+        "delivery_backoff_seconds": 0})
     # A site of its own: the slow site's earlier tests leave messages pending.
     dead = f"http://127.0.0.1:{free_port()}/hook"  # nothing listens: refused at once
     await onboard(n, CIRCUIT_SITE, SiteChannels(CIRCUIT_SITE, None, dead, SECRET))

@@ -34,6 +34,7 @@ from tests.conftest import FreshDatabase, eventually
 from tests.e2e.journeys import NO_RISK
 from tests.fixtures.dates import program_start
 from tests.fixtures.infra import Endpoints
+from tests.fixtures.kafka import topics_of_its_own
 
 pytestmark = pytest.mark.integration
 
@@ -61,8 +62,16 @@ async def migrated(fresh_database: FreshDatabase, service: str) -> str:
 
 
 @pytest.fixture
-async def intake_api(fresh_database: FreshDatabase, infra: Endpoints, operator_key: str
-                     ) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+async def own_topics(infra: Endpoints) -> AsyncIterator[str]:
+    """Consumers start from the earliest offset: on the run's shared topics they would read
+    every event published before this test (minutes of work on a 2-core CI runner)."""
+    async with topics_of_its_own(infra.kafka_bootstrap) as within:
+        yield within
+
+
+@pytest.fixture
+async def intake_api(fresh_database: FreshDatabase, infra: Endpoints, operator_key: str,
+                     own_topics: str) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
     dsn = await migrated(fresh_database, "intake")
     app = create_app(INTAKE, IntakeSettings(database_url=dsn,
                                             kafka_bootstrap=infra.kafka_bootstrap))
