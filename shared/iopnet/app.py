@@ -23,12 +23,14 @@ from iopnet.observer import Exchange, ResponseObserver
 from iopnet.problems import PROBLEM_RESPONSES, install_problem_handlers
 from iopnet.service import ServiceSpec
 from iopnet.settings import ServiceSettings
+from iopnet.telemetry import instrument_libraries
 
 CORRELATION_HEADER = "X-Correlation-Id"
 
 
 def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> FastAPI:
     settings = settings or spec.settings()
+    instrument_libraries()
 
     projection = spec.consumer_projection()
     lag = LagProbe(settings.kafka_bootstrap, settings.consumer_group,
@@ -113,7 +115,8 @@ def install_request_telemetry(app: FastAPI) -> None:
     """A latency observation per request, by route template.
 
     FastAPI itself opens the request's server span (continuing the caller's
-    W3C trace context) whenever a tracer provider is configured.
+    W3C trace context, with the HTTP semantic conventions) whenever a tracer
+    provider is configured: no instrumentation package is needed for it.
     """
 
     async def observe(exchange: Exchange) -> None:

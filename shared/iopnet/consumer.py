@@ -46,7 +46,7 @@ from iopnet.envelope import EventEnvelope
 from iopnet.inbox import Position
 from iopnet.kafka_binding import MalformedRecord
 from iopnet.metrics import DEAD_LETTERED, PARKED, PROJECTION_SECONDS, Stopwatch
-from iopnet.telemetry import context_from, tracer
+from iopnet.telemetry import context_from, instrument_libraries, tracer
 
 log = logging.getLogger(__name__)
 TRACE_HEADERS = ("traceparent", "tracestate")
@@ -155,6 +155,7 @@ class ConsumerRunner:
         self._applying = asyncio.Lock()
         self._applied_offsets: dict[TopicPartition, int] = {}
         self._assignment_failure: Exception | None = None
+        instrument_libraries()
 
     async def run(self, stop: asyncio.Event) -> None:
         self._stop, self._assignment_failure = stop, None

@@ -37,14 +37,14 @@ from aiokafka.errors import (
     RecordTooLargeError,
     UnsupportedVersionError,
 )
-from opentelemetry.trace import SpanKind
+from opentelemetry import context
 from pydantic import ValidationError
 
 from iopnet.db import Connection, connect
 from iopnet.envelope import EventEnvelope
 from iopnet.kafka_binding import to_record
 from iopnet.metrics import RELAY_PROGRESS, RELAY_PUBLISHED
-from iopnet.telemetry import context_from, current_trace_context, tracer
+from iopnet.telemetry import context_from, instrument_libraries
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,7 @@ class OutboxRelay:
         self.published = 0
         self.parked = 0
         self._wake = asyncio.Event()
+        instrument_libraries()  # the traceparent header on each record comes from it
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until ``stop`` is set, then flush what was taken and return."""
@@ -170,18 +171,15 @@ class OutboxRelay:
         self.parked += 1
 
     async def _send(self, producer: AIOKafkaProducer, row: asyncpg.Record) -> asyncio.Future[Any]:
-        """Queue one record; its span joins the trace the event was recorded in."""
-        envelope = EventEnvelope.model_validate(row["envelope"])
-        record = to_record(envelope)
-        with tracer.start_as_current_span(
-            f"publish {row['topic']}", context=context_from(row["trace_context"]),
-            kind=SpanKind.PRODUCER, attributes={"messaging.system": "kafka",
-                                                "iopnet.event_type": envelope.type},
-        ):
-            headers = record.headers + [(k, v.encode()) for k, v in current_trace_context().items()]
+        """Queue one record in the trace the event was recorded in: the aiokafka
+        instrumentation opens the send span there and writes its ``traceparent`` header."""
+        record = to_record(EventEnvelope.model_validate(row["envelope"]))
+        recorded_in = context.attach(context_from(row["trace_context"]))
+        try:
             future: asyncio.Future[Any] = await producer.send(
-                row["topic"], value=record.value, key=record.key, headers=headers
-            )
+                row["topic"], value=record.value, key=record.key, headers=list(record.headers))
+        finally:
+            context.detach(recorded_in)
         return future
 
     async def _check_topics(self, producer: AIOKafkaProducer) -> None:

@@ -9,6 +9,15 @@ Traces: OpenTelemetry, configured only by the standard ``OTEL_*`` variables
 and costs next to nothing. A request, the event store append, the relay's
 publish, the Kafka hop (W3C ``traceparent`` header) and the consumer's
 projection form one trace across services.
+
+The standard spans come from where integrators' backends expect them, with the
+OpenTelemetry semantic conventions: HTTP server spans from FastAPI's own
+telemetry (it opens one per request, named by route, whenever a provider is
+set), database spans from ``opentelemetry-instrumentation-asyncpg`` and the
+Kafka send/receive spans, with the ``traceparent`` header, from
+``opentelemetry-instrumentation-aiokafka``. Written here by hand are only the
+spans those libraries cannot know: appending to the event store, projecting an
+event, delivering a message.
 """
 
 from __future__ import annotations
@@ -44,6 +53,22 @@ def configure_tracing(service: str) -> bool:
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
     return True
+
+
+def instrument_libraries() -> None:
+    """Trace asyncpg and aiokafka (idempotent; before any connection or client is made).
+
+    Statements are recorded without their parameters, which may carry personal data.
+    The aiokafka instrumentation is also what writes the ``traceparent`` header on each
+    published record, so the relay and the consumers call this themselves.
+    """
+    from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+
+    statements = AsyncPGInstrumentor(capture_parameters=False)  # type: ignore[no-untyped-call]
+    for instrumentor in (statements, AIOKafkaInstrumentor()):
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument()
 
 
 def current_trace_context() -> dict[str, str]:

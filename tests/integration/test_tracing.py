@@ -1,18 +1,20 @@
 """One admission, one trace: intake's request, append and publish, sessions' projection,
-and notifications' delivery of the welcome."""
+and notifications' delivery of the welcome, with the standard HTTP, database and Kafka
+spans of FastAPI and the OpenTelemetry instrumentation packages."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import httpx
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 from iopctl.stack import migrations_of
 from iopnet.app import create_app
@@ -147,4 +149,46 @@ async def test_one_admission_is_one_trace_across_services(
         await sessions_pool.close()
         await notifications_pool.close()
 
-    assert {"eventstore.append", f"publish {topic_of('intake')}"} <= set(in_trace())
+    assert_the_span_tree(EXPORTER.get_finished_spans(), request)
+
+
+def assert_the_span_tree(spans: Sequence[ReadableSpan], request: ReadableSpan) -> None:
+    """Request -> append (its SQL) -> Kafka send -> receive and projection (its SQL)
+    -> delivery: the libraries' standard spans and iopnet's own, one tree."""
+    trace_spans = [s for s in spans if s.context.trace_id == request.context.trace_id]
+    by_id = {s.context.span_id: s for s in trace_spans}
+
+    def parent(span: ReadableSpan) -> ReadableSpan | None:
+        return by_id.get(span.parent.span_id) if span.parent else None
+
+    def descends(span: ReadableSpan, ancestor: ReadableSpan) -> bool:
+        above = parent(span)
+        while above is not None and above is not ancestor:
+            above = parent(above)
+        return above is ancestor
+
+    def one(name: str, kind: SpanKind) -> ReadableSpan:
+        found = [s for s in trace_spans if s.name == name and s.kind is kind]
+        assert found, f"no {kind.name} span {name!r} in {sorted(s.name for s in trace_spans)}"
+        return found[0]
+
+    def runs_sql(span: ReadableSpan) -> bool:
+        return any(s.kind is SpanKind.CLIENT and (s.attributes or {}).get("db.system")
+                   == "postgresql" and descends(s, span) for s in trace_spans)
+
+    intake_topic = topic_of("intake")
+    assert request.kind is SpanKind.SERVER
+    assert (request.attributes or {}).get("http.route") == "/v1/patients/{patient_id}/admission"
+    send = one(f"{intake_topic} send", SpanKind.PRODUCER)
+    append = parent(send)
+    assert append is not None and append.name == "eventstore.append"
+    assert descends(append, request) and runs_sql(append)
+    assert (send.attributes or {}).get("messaging.system") == "kafka"
+    received = [s for s in trace_spans if s.name == f"{intake_topic} receive"
+                and s.kind is SpanKind.CONSUMER and parent(s) is send]
+    assert received, "the consumers' receive spans continue the producer's trace"
+    projections = [s for s in trace_spans if s.name == "project iopnet.PatientAdmitted"]
+    assert len(projections) == 2  # sessions and notifications
+    assert all(parent(p) is send and runs_sql(p) for p in projections)
+    delivery = one("deliver welcome", SpanKind.INTERNAL)
+    assert any(descends(delivery, p) for p in projections)
