@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -34,12 +36,21 @@ def mail() -> Iterator[MailCatcher]:
 @pytest.fixture(scope="session")
 async def stack(infra: Endpoints, mail: MailCatcher, tmp_path_factory: pytest.TempPathFactory
                 ) -> AsyncIterator[Stack]:
+    async with running_stack(infra, mail, infra.kafka_bootstrap,
+                             tmp_path_factory.mktemp("logs")) as system:
+        yield system
+
+
+@contextlib.asynccontextmanager
+async def running_stack(infra: Endpoints, mail: MailCatcher, kafka_bootstrap: str,
+                        log_dir: Path) -> AsyncIterator[Stack]:
+    """The five services on fresh databases, publishing to ``kafka_bootstrap``."""
     run = uuid.uuid4().hex[:6]
     databases = {s: await create_database(infra, f"e2e_{s}_{run}") for s in SERVICES}
     system = Stack(
-        database_url=databases, kafka_bootstrap=infra.kafka_bootstrap,
+        database_url=databases, kafka_bootstrap=kafka_bootstrap,
         operator_key=new_key().plaintext, ports={s: free_port() for s in SERVICES},
-        consumer_group_suffix=f"-e2e-{run}", log_dir=tmp_path_factory.mktemp("logs"),
+        consumer_group_suffix=f"-e2e-{run}", log_dir=log_dir,
         extra_env={"IOPNET_SMTP_HOST": mail.host, "IOPNET_SMTP_PORT": str(mail.port),
                    # the webhook receivers listen on 127.0.0.1
                    "IOPNET_WEBHOOK_ALLOW_INTERNAL_ADDRESSES": "true", **FAST_DELIVERY},

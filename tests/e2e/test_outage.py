@@ -1,38 +1,61 @@
-"""A broker outage: writes keep being accepted, and everything arrives once Kafka is back."""
+"""A broker outage (the broker SIGKILLed): writes keep being accepted, and everything arrives
+once Kafka is back. Runs on every infrastructure path, on a broker of its own."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from pathlib import Path
 
+import httpx
 import pytest
 
-from iopctl import kafka
 from tests.conftest import eventually
 from tests.e2e.client import Api
-from tests.e2e.conftest import Site
+from tests.e2e.conftest import Site, onboard_site, running_stack
 from tests.e2e.journeys import admit
+from tests.e2e.receivers import MailCatcher
 from tests.fixtures.infra import Endpoints
+from tests.fixtures.own_infra import OwnBroker, cached_kafka_jars
 
 pytestmark = pytest.mark.e2e
 
 CONSUMERS = ("plans", "sessions", "family", "notifications")
 
 
-async def test_admissions_during_a_broker_outage_arrive_after_it(
-    infra: Endpoints, north: Site,
-) -> None:
-    if infra.source != "local":
-        pytest.skip("stops and starts the broker: only with the local runner's Kafka")
-    await kafka.down()
+@pytest.fixture
+async def own_broker() -> AsyncIterator[OwnBroker]:
+    """A broker of the test's own, to kill: the suite's (local, env or a container) is
+    shared. Whatever the infrastructure path, it runs from Kafka's jars."""
+    broker = OwnBroker(cached_kafka_jars())
+    await broker.start()
     try:
-        patient_id = await admit(north.api)  # recorded with its outbox row, not yet published
-        backlog = (await north.api.get("intake", "/metrics")).text
+        yield broker
+    finally:
+        await broker.stop()
+
+
+@pytest.fixture
+async def site_on_own_broker(infra: Endpoints, mail: MailCatcher, own_broker: OwnBroker,
+                             http: httpx.AsyncClient, tmp_path: Path) -> AsyncIterator[Site]:
+    async with running_stack(infra, mail, own_broker.bootstrap, tmp_path) as system:
+        yield await onboard_site(Api(system, http, system.operator_key), "site-outage")
+
+
+async def test_admissions_during_a_broker_outage_arrive_after_it(
+    own_broker: OwnBroker, site_on_own_broker: Site,
+) -> None:
+    api = site_on_own_broker.api
+    own_broker.kill()
+    try:
+        patient_id = await admit(api)  # recorded with its outbox row, not yet published
+        backlog = (await api.get("intake", "/metrics")).text
         assert "iopnet_outbox_backlog 0.0" not in backlog
     finally:
-        await kafka.up()
+        await own_broker.start()
     started = time.monotonic()
 
-    async def arrived(api: Api = north.api) -> bool:
+    async def arrived() -> bool:
         answers = [await api.get(s, f"/v1/patients/{patient_id}") for s in CONSUMERS]
         return all(a.status_code == 200 for a in answers)
 
