@@ -15,7 +15,7 @@ from iopnet.eventstore import Cause, EventStore
 from iopnet.kafka_binding import to_record
 from tests.conftest import eventually
 from tests.fixtures.infra import Endpoints
-from tests.integration.kafka_helpers import new_topic
+from tests.integration.kafka_helpers import end_offsets, new_topic
 
 pytestmark = pytest.mark.integration
 
@@ -69,27 +69,32 @@ async def seen_pool(db_pool: asyncpg.Pool) -> asyncpg.Pool:
 async def test_redelivered_events_are_projected_once(
     seen_pool: asyncpg.Pool, infra: Endpoints,
 ) -> None:
-    topic = await new_topic(infra.kafka_bootstrap)
+    topic = await new_topic(infra.kafka_bootstrap, partitions=3)
     envelopes = [admitted(str(uuid.uuid4())) for _ in range(10)]
     # Every event twice, as a relay that crashed before deleting its batch would send it.
     await publish(infra.kafka_bootstrap, topic, envelopes + envelopes)
+    group_id = f"test-{uuid.uuid4().hex[:8]}"
     runner = ConsumerRunner(
-        group_id=f"test-{uuid.uuid4().hex[:8]}",
+        group_id=group_id,
         projection=Projection(topics=[topic], projectors={PatientAdmitted: count_admissions}),
         pool=seen_pool, bootstrap_servers=infra.kafka_bootstrap, retry_delay=0.01,
     )
     stop = asyncio.Event()
     running = asyncio.create_task(runner.run(stop))
-    await eventually(lambda: seen_pool.fetchval(
-        "SELECT (SELECT count(*) FROM dead_letters) = 1"
-        " AND (SELECT count(*) FROM applied_events) = 10"), timeout=30)
-    await asyncio.sleep(0.5)  # room for a wrongly repeated projection to show
+    ends = await end_offsets(infra.kafka_bootstrap, topic, partitions=3)
+
+    async def read_to_the_end() -> bool:  # every duplicate (and the poison) was read
+        stored = await stored_offsets(seen_pool, group_id)
+        return all(stored.get(p, 0) == end for p, end in ends.items())
+
+    await eventually(read_to_the_end, timeout=30)
     stop.set()
     await running
 
     rows = await seen_pool.fetch("SELECT times FROM admissions_seen")
     assert [row["times"] for row in rows] == [1] * 10
     assert await seen_pool.fetchval("SELECT count(*) FROM applied_events") == 10
+    assert await seen_pool.fetchval("SELECT count(*) FROM dead_letters") == 1  # the poison
 
 
 def admissions_runner(pool: asyncpg.Pool, infra: Endpoints, topic: str,
