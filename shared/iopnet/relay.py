@@ -83,6 +83,7 @@ class OutboxRelay:
         client_options: Mapping[str, Any] | None = None,
         topics: Sequence[str] = (),
         round_timeout: float = 60.0,
+        safety_poll_seconds: float = SAFETY_POLL_SECONDS,
     ) -> None:
         self.dsn = dsn
         self.bootstrap_servers = bootstrap_servers
@@ -92,6 +93,8 @@ class OutboxRelay:
         self.client_options = dict(client_options or {})
         self.topics = topics
         self.round_timeout = round_timeout
+        self.safety_poll_seconds = safety_poll_seconds
+        self.rounds = 0
         self.published = 0
         self.parked = 0
         self._wake = asyncio.Event()
@@ -116,6 +119,7 @@ class OutboxRelay:
             while not stop.is_set():
                 async with asyncio.timeout(self.round_timeout):
                     taken = await self.publish_batch(conn, producer)
+                self.rounds += 1
                 RELAY_PROGRESS.set(time.time())
                 if taken is None or taken < self.batch_size:
                     await self._sleep_until_woken(stop)
@@ -192,7 +196,7 @@ class OutboxRelay:
     async def _sleep_until_woken(self, stop: asyncio.Event) -> None:
         stopping = asyncio.create_task(stop.wait())
         woken = asyncio.create_task(self._wake.wait())
-        await asyncio.wait({stopping, woken}, timeout=SAFETY_POLL_SECONDS,
+        await asyncio.wait({stopping, woken}, timeout=self.safety_poll_seconds,
                            return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
         woken.cancel()

@@ -79,12 +79,14 @@ async def test_relay_wakes_on_notify_without_waiting_for_its_timer(
     topic = await new_topic(infra.kafka_bootstrap, partitions=1)
     store = EventStore(source="/iopnet/relaytest", topic=topic)
     relay = relay_for(db_pool, infra, store)
+    relay.safety_poll_seconds = 3600  # only NOTIFY can wake it within the test
     stop = asyncio.Event()
     running = asyncio.create_task(relay.run(stop))
-    await asyncio.sleep(1)  # let it drain and go to sleep
+    await eventually(lambda: asyncio.sleep(0, relay.rounds >= 1), timeout=30)  # drained, asleep
     await append_interleaved(db_pool, store, ["p-1"], range(1))
-    # The safety timer is 5 s; NOTIFY must bring it in well under that.
-    await eventually(lambda: asyncio.sleep(0, relay.published == 1), timeout=2)
+    await eventually(lambda: asyncio.sleep(0, relay.published == 1 and relay.rounds >= 2),
+                     timeout=30)
+    assert relay.rounds == 2  # one round after the wake-up, none from a timer
     stop.set()
     await running
 
