@@ -15,6 +15,7 @@ prints each path's timeline.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import string
 import time
@@ -23,7 +24,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -65,6 +65,7 @@ from tests.e2e.journeys import (
     weekly_phq9,
 )
 from tests.e2e.receivers import MailCatcher, WebhookReceiver
+from tests.fixtures.dates import site_today
 
 pytestmark = pytest.mark.e2e
 
@@ -72,7 +73,6 @@ SECRET = "journey-webhook-secret-0123456789"
 PROGRAM = "journey-iop"
 TIME_ZONE = "America/Chicago"
 #: Today where the site is: sessions are dated, and step-down evaluated, in its time zone.
-TODAY = datetime.now(ZoneInfo(TIME_ZONE)).date()
 #: Identifying data of every patient (and support person) this module refers.
 IDENTITIES: list[str] = []
 
@@ -154,11 +154,12 @@ def webhooks_of(hooks: WebhookReceiver, patient_id: str, kind: str) -> list[dict
 
 async def test_a_patient_from_referral_to_stepped_down(site: JourneySite, mail: MailCatcher
                                                        ) -> None:
+    today = site_today(TIME_ZONE)  # read when the test runs, not at import
     api, t = site.api, Timeline("referral → stepped down")
 
     # Intake: referral, assessments, the recommendation, the admission eight weeks ago.
     patient_id = await refer(api, "provider", patient=someone(),
-                             referred_on=(TODAY - timedelta(weeks=9)).isoformat())
+                             referred_on=(today - timedelta(weeks=9)).isoformat())
     patient_email = email_for("patient")
     await set_contact(api, patient_id, patient_email)
     scored = await screen(api, patient_id, phq9=phq9_items(20), cssrs=NO_RISK,
@@ -166,7 +167,7 @@ async def test_a_patient_from_referral_to_stepped_down(site: JourneySite, mail: 
     assert (scored["phq9"]["total"], scored["phq9"]["band"]) == (20, "severe")
     advice = await recommendation(api, patient_id)
     assert (advice["level"], advice["urgent_alert"]) == ("iop", False), advice
-    start = TODAY - timedelta(weeks=8)
+    start = today - timedelta(weeks=8)
     admitted = await admission(api, patient_id, program_id=PROGRAM, start_date=start,
                                days_per_week=4, planned_weeks=10)
     assert admitted["status"] == "admitted"
@@ -202,7 +203,7 @@ async def test_a_patient_from_referral_to_stepped_down(site: JourneySite, mail: 
             return "absent", 0
         return ("late", 10) if n % 9 == 4 else ("attended", 0)
 
-    past = await attend_before(api, patient_id, schedule, TODAY, mostly_attended)
+    past = await attend_before(api, patient_id, schedule, today, mostly_attended)
     assert len(past) == 8 * 5  # four groups and one individual session a week
     trajectory = [18, 16, 14, 12, 9, 7, 6, 5]
     measured = await weekly_phq9(api, patient_id, start, trajectory)
@@ -211,7 +212,7 @@ async def test_a_patient_from_referral_to_stepped_down(site: JourneySite, mail: 
     t.phase(f"attendance for {len(past)} sessions, PHQ-9 20 → {' → '.join(map(str, trajectory))}")
 
     caught_up = await wait_for(
-        lambda: progress(api, patient_id, TODAY),
+        lambda: progress(api, patient_id, today),
         lambda p: p["attendance"]["attended"] == len(past) - 1
         and len(p["phq9"]["trajectory"]) == len(trajectory), timeout=30)
     assert caught_up["attendance"]["late"] == sum(1 for n in range(len(past))
@@ -241,11 +242,11 @@ async def test_a_patient_from_referral_to_stepped_down(site: JourneySite, mail: 
     t.phase("plan revised under If-Match (revision 2, reason progress)")
 
     # Step-down: eligible today, confirmed with an aftercare plan.
-    evaluation = await step_down_evaluation(api, patient_id, TODAY)
+    evaluation = await step_down_evaluation(api, patient_id, today)
     assert evaluation["eligible"] is True, evaluation
     assert evaluation["unmet"] == []
     aftercare = ["relapse_prevention_plan", "weekly_outpatient_therapy", "crisis_line"]
-    stepped = await step_down(api, patient_id, effective_on=TODAY, aftercare=aftercare)
+    stepped = await step_down(api, patient_id, effective_on=today, aftercare=aftercare)
     assert (stepped["kind"], stepped["to_level"], stepped["plan_status"]) == (
         "stepped_down", "standard_outpatient", "stepped_down")
     episode = await wait_plan_status(api, patient_id, "stepped_down")
@@ -259,13 +260,13 @@ async def test_a_patient_from_referral_to_stepped_down(site: JourneySite, mail: 
 
     await eventually(program_ended, timeout=20)
     after = await sessions_of(api, patient_id)
-    later = [s for s in after if date.fromisoformat(s["local_date"]) > TODAY]
+    later = [s for s in after if date.fromisoformat(s["local_date"]) > today]
     assert later and {s["status"] for s in later} == {"cancelled"}
-    held = [s for s in after if date.fromisoformat(s["local_date"]) < TODAY]
+    held = [s for s in after if date.fromisoformat(s["local_date"]) < today]
     assert {s["status"] for s in held} == {"attended", "late", "absent"}
     ended = await enrollment(api, patient_id)
     assert ended is not None
-    assert (ended["ended_on"], ended["end_reason"]) == (TODAY.isoformat(), "SteppedDown")
+    assert (ended["ended_on"], ended["end_reason"]) == (today.isoformat(), "SteppedDown")
     t.phase(f"sessions: {len(later)} remaining sessions cancelled, enrollment ended")
 
     # Notifications: the aftercare email over SMTP and the signed webhook.
@@ -308,6 +309,7 @@ async def test_a_patient_from_referral_to_stepped_down(site: JourneySite, mail: 
 async def test_a_high_risk_referral_is_declined_with_an_urgent_alert(
     site: JourneySite, mail: MailCatcher
 ) -> None:
+    today = site_today(TIME_ZONE)  # read when the test runs, not at import
     api, t = site.api, Timeline("high-risk referral → declined, urgent alert")
     patient_id = await refer(api, "self", patient=someone())
     await set_contact(api, patient_id, email_for("patient"))
@@ -316,7 +318,7 @@ async def test_a_high_risk_referral_is_declined_with_an_urgent_alert(
     advice = await recommendation(api, patient_id)
     assert (advice["level"], advice["urgent_alert"]) == ("inpatient", True), advice
     refused = await api.post("intake", f"/v1/patients/{patient_id}/admission", json={
-        "program_id": PROGRAM, "start_date": TODAY.isoformat(), "days_per_week": 4,
+        "program_id": PROGRAM, "start_date": today.isoformat(), "days_per_week": 4,
         "planned_weeks": 10, "clinician_id": "clin-7"})
     assert refused.status_code == 409, refused.text
     declined = await decline(api, patient_id)
@@ -346,35 +348,36 @@ async def test_a_high_risk_referral_is_declined_with_an_urgent_alert(
 
 
 async def test_a_patient_worsening_mid_program_is_stepped_up(site: JourneySite) -> None:
+    today = site_today(TIME_ZONE)  # read when the test runs, not at import
     api, t = site.api, Timeline("worsening mid-program → stepped up")
     patient_id = await refer(api, "provider", patient=someone(),
-                             referred_on=(TODAY - timedelta(weeks=4)).isoformat())
+                             referred_on=(today - timedelta(weeks=4)).isoformat())
     await screen(api, patient_id, phq9=phq9_items(15), cssrs=NO_RISK)
     assert (await recommendation(api, patient_id))["level"] == "iop"
-    start = TODAY - timedelta(weeks=3)
+    start = today - timedelta(weeks=3)
     await admission(api, patient_id, program_id=PROGRAM, start_date=start, days_per_week=3,
                     planned_weeks=8)
     schedule = await wait_scheduled(api, patient_id)
     await drafted_plan(api, patient_id)
     t.phase(f"admitted three weeks ago (PHQ-9 15); {len(schedule)} sessions scheduled")
 
-    await attend_before(api, patient_id, schedule, TODAY)
+    await attend_before(api, patient_id, schedule, today)
     measured = await weekly_phq9(api, patient_id, start, [14, 16, 21], day_of_week=2)
     assert [m["risk_signals"] for m in measured] == [[], [], ["phq9_marked_rise"]]
     t.phase("three weeks attended; PHQ-9 15 → 14 → 16 → 21 (RiskSignalRaised)")
 
-    now = await wait_for(lambda: progress(api, patient_id, TODAY),
+    now = await wait_for(lambda: progress(api, patient_id, today),
                          lambda p: p["step_up"]["indicated"] and p["risk_signals"],
                          timeout=30)
     assert {r["code"] for r in now["step_up"]["reasons"]} >= {"rise_above_baseline"}
     assert [s["signal"] for s in now["risk_signals"]] == ["phq9_marked_rise"]
-    evaluation = await step_down_evaluation(api, patient_id, TODAY)
+    evaluation = await step_down_evaluation(api, patient_id, today)
     assert evaluation["eligible"] is False
     t.phase("plans' progress: step-up indicated (rise above baseline)")
 
     stepped = await step_up(api, patient_id, to_level="partial_hospitalization",
                             reason_codes=["rise_above_baseline", "clinical_deterioration"],
-                            effective_on=TODAY)
+                            effective_on=today)
     assert (stepped["kind"], stepped["to_level"], stepped["plan_status"]) == (
         "stepped_up", "partial_hospitalization", "stepped_up")
     await wait_plan_status(api, patient_id, "stepped_up")
@@ -382,7 +385,7 @@ async def test_a_patient_worsening_mid_program_is_stepped_up(site: JourneySite) 
     async def remaining_cancelled() -> bool:
         now = await enrollment(api, patient_id)
         later = [s for s in await sessions_of(api, patient_id)
-                 if date.fromisoformat(s["local_date"]) > TODAY]
+                 if date.fromisoformat(s["local_date"]) > today]
         return (now is not None and now["status"] == "ended" and bool(later)
                 and all(s["status"] == "cancelled" for s in later))
 
@@ -390,12 +393,21 @@ async def test_a_patient_worsening_mid_program_is_stepped_up(site: JourneySite) 
     t.phase("SteppedUp to partial hospitalization; remaining sessions cancelled")
 
 
-def test_the_logs_hold_no_identifying_data(stack: Stack) -> None:
-    """Names, birth dates and emails of this module's patients appear in no service log."""
+async def test_the_logs_hold_no_identifying_data(site: JourneySite, mail: MailCatcher,
+                                                 stack: Stack) -> None:
+    """Names, birth dates and emails of this module's patients appear in no service log:
+    at least one patient of the test's own, admitted and welcomed by email, whatever ran
+    before it."""
+    today = site_today(TIME_ZONE)  # read when the test runs, not at import
+    api = site.api
+    patient_id = await refer(api, "self", patient=someone())
+    address = email_for("patient")
+    await set_contact(api, patient_id, address)
+    await screen(api, patient_id, phq9=phq9_items(18), cssrs=NO_RISK)
+    await admission(api, patient_id, program_id=PROGRAM, start_date=today)
+    await eventually(lambda: asyncio.sleep(0, bool(mail.to(address, "welcome"))), timeout=30)
     logs = sorted(stack.log_dir.glob("*.log"))
     assert logs, stack.log_dir
-    if not IDENTITIES:
-        pytest.skip("no journey of this module ran")
     leaks = [(log.name, value) for log in logs
              for value in IDENTITIES if value in log.read_text(errors="replace")]
     assert leaks == []
