@@ -91,7 +91,7 @@ async def known_everywhere(api: Api) -> None:
         answers = [await api.get(s, f"/v1/patients/{uuid.uuid4()}") for s in SERVICES]
         return all(a.status_code == 404 for a in answers)
 
-    await eventually(accepted, timeout=10)
+    await eventually(accepted, timeout=30)
 
 
 async def onboard_site(operator: Api, site_id: str) -> Site:
