@@ -29,6 +29,8 @@ from services.plans.domain import (
     Confirmation,
     ContinuedStayApproved,
     InvalidPlanInput,
+    SafetyPlanCheck,
+    SafetyPlanNeeded,
     StepDownNotAllowed,
     StepDownOrder,
     TreatmentPlan,
@@ -223,16 +225,21 @@ async def step_down(uow: UnitOfWork, command: StepDownCommand) -> SteppedDownRes
                            " GET the step-down evaluation to look at another day")
     command.order.check_dates(day)
     check_as_of(day, episode, "#/as_of")
-    evaluation = course.evaluate(await store.load_progress(uow.conn, episode), site.step_down,
-                                 day)
+    record = await store.load_progress(uow.conn, episode)
+    evaluation = course.evaluate(record, site.step_down, day)
+    safety_plan = await store.check_safety_plan(uow.conn, record, episode.patient_id, day)
     try:
-        plan.step_down(evaluation, command.order, command.confirmation)
+        plan.step_down(evaluation, command.order, command.confirmation,
+                       safety_plan=safety_plan)
     except StepDownNotAllowed as refused:
         raise Problem(409, "step-down-criteria-unmet", "Step-down criteria are not met",
                       str(refused), as_of=day.isoformat(),
-                      **evaluation_view(refused.evaluation)) from refused
+                      **evaluation_view(refused.evaluation),
+                      safety_plan=safety_plan_view(safety_plan)) from refused
+    except SafetyPlanNeeded as refused:
+        raise _safety_plan_needed(refused, day) from refused
     await _summarize(uow, plan, episode, "stepped_down", command.order.effective_on,
-                     command.order.follow_up_within_days)
+                     command.order.follow_up_within_days, safety_plan)
     return SteppedDownResult(await _closed(uow, plan), day, evaluation)
 
 
@@ -242,30 +249,54 @@ async def step_up(uow: UnitOfWork, command: StepUpCommand) -> Transition:
     plan = await _drafted_plan(uow, command.patient_id)
     plan.step_up(command.to_level, command.reason_codes, command.effective_on,
                  command.confirmation)
-    await _summarize(uow, plan, episode, "stepped_up", command.effective_on, None)
+    await _summarize(uow, plan, episode, "stepped_up", command.effective_on, None,
+                     await _safety_plan_today(uow, episode))
     return await _closed(uow, plan)
 
 
 async def discharge(uow: UnitOfWork, command: DischargeCommand) -> Transition:
-    """Completed, left against advice, or transferred out; closes the plan."""
+    """Completed, left against advice, or transferred out; closes the plan. A completed
+    discharge after a risk finding needs the safety plan reviewed since (409 otherwise);
+    the other exits are never held back by it."""
     episode = await _episode(uow, command.patient_id)
     plan = await _drafted_plan(uow, command.patient_id)
     # Transferred out, the receiving program follows up; otherwise aftercare does.
     follow_up = (None if command.outcome is DischargeOutcome.TRANSFERRED
                  else check_follow_up(command.follow_up_within_days))
-    plan.discharge(command.outcome, command.effective_on, command.confirmation)
+    safety_plan = await _safety_plan_today(uow, episode)
+    try:
+        plan.discharge(command.outcome, command.effective_on, command.confirmation,
+                       safety_plan=safety_plan)
+    except SafetyPlanNeeded as refused:
+        raise _safety_plan_needed(refused, await site_date(uow.conn, episode.site_id)
+                                  ) from refused
     await _summarize(uow, plan, episode, "discharged", command.effective_on, follow_up,
-                     command.outcome)
+                     safety_plan, command.outcome)
     return await _closed(uow, plan)
 
 
 async def _summarize(uow: UnitOfWork, plan: TreatmentPlan, episode: CareEpisode,
                      exit_kind: str, effective_on: date, follow_up: int | None,
+                     safety_plan: SafetyPlanCheck,
                      outcome: DischargeOutcome | None = None) -> None:
     """Every exit records its summary (ExitSummarized), in the same unit of work."""
     record = await store.load_progress(uow.conn, episode)
     plan.summarize_exit(summarize_exit(record, exit_kind, effective_on,
-                                       follow_up_within_days=follow_up, outcome=outcome))
+                                       follow_up_within_days=follow_up,
+                                       safety_plan=safety_plan, outcome=outcome))
+
+
+async def _safety_plan_today(uow: UnitOfWork, episode: CareEpisode) -> SafetyPlanCheck:
+    """The safety plan against every risk finding known today at the site."""
+    record = await store.load_progress(uow.conn, episode)
+    return await store.check_safety_plan(uow.conn, record, episode.patient_id,
+                                         await site_date(uow.conn, episode.site_id))
+
+
+def _safety_plan_needed(refused: SafetyPlanNeeded, day: date) -> Problem:
+    return Problem(409, "safety-plan-required", "A safety plan reviewed since the latest "
+                   "risk finding is required first", str(refused), as_of=day.isoformat(),
+                   safety_plan=safety_plan_view(refused.check))
 
 
 async def _episode(uow: UnitOfWork, patient_id: str) -> CareEpisode:
@@ -298,6 +329,22 @@ def check_as_of(as_of: date, episode: CareEpisode, pointer: str) -> None:
         raise Problem(422, "validation", "The date is before the admission",
                       f"as_of {as_of} is before the program started on {episode.starts_on}",
                       errors=[{"pointer": pointer}])
+
+
+def safety_plan_view(check: SafetyPlanCheck) -> dict[str, Any]:
+    """The safety plan at a transition: required (risk was found), recorded, and reviewed
+    since the latest finding, which a step-down or a completed discharge needs."""
+    return {
+        "required": check.risk_found, "status": check.status.value,
+        "last_risk_finding_on": _iso(check.last_finding_on),
+        "recorded_on": _iso(check.recorded_on), "last_reviewed_on": _iso(check.last_reviewed_on),
+        "reviewed_since_last_finding": check.reviewed_since_last_finding,
+        "allows_step_down_or_discharge": check.allows_less_care, "needed": check.needed,
+    }
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 def evaluation_view(evaluation: StepDownEvaluation) -> dict[str, Any]:

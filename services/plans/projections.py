@@ -1,7 +1,8 @@
 """What plans builds from others' events, and what it does about them.
 
 The projectors write derived tables only (episodes, attendance, measures, risk
-signals, consents), so a rebuild can replay them. The reactions run after them
+signals, the safety plan's reviews, consents), so a rebuild can replay them. The
+reactions run after them
 in the same transaction and call plans' command handlers: draft the plan on an
 admission, follow the family's consents, follow a transfer. A rebuild never runs
 them: what they recorded is in plans' event store already.
@@ -22,6 +23,8 @@ from iopnet.catalog import (
     PatientAdmitted,
     PatientTransferred,
     RiskSignalRaised,
+    SafetyPlanRecorded,
+    SafetyPlanReviewed,
     SessionAttended,
     SessionMissed,
     SessionsCancelled,
@@ -102,6 +105,15 @@ async def on_risk_signal_raised(
                                    envelope.time)
 
 
+async def on_safety_plan_written(
+    conn: Connection, event: DomainEvent, envelope: EventEnvelope
+) -> None:
+    """Intake recorded or reviewed the safety plan: the day counts for a step-down or a
+    completed discharge after a risk finding."""
+    assert isinstance(event, SafetyPlanRecorded | SafetyPlanReviewed)
+    await store.safety_plan_written(conn, event, envelope.id, envelope.time)
+
+
 async def on_consent_granted(
     conn: Connection, event: DomainEvent, envelope: EventEnvelope
 ) -> None:
@@ -168,6 +180,8 @@ PROJECTION = Projection(
         SessionsCancelled: on_sessions_cancelled,
         OutcomeMeasured: on_outcome_measured,
         RiskSignalRaised: on_risk_signal_raised,
+        SafetyPlanRecorded: on_safety_plan_written,
+        SafetyPlanReviewed: on_safety_plan_written,
         ConsentGranted: on_consent_granted,
         ConsentRevoked: on_consent_revoked,
         ConsentExpired: on_consent_expired,

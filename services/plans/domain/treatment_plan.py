@@ -68,6 +68,7 @@ from services.plans.domain.plan_drafting import (
     PlanRevision,
 )
 from services.plans.domain.plan_drafting import TreatmentPlan as PlanContents
+from services.plans.domain.safety_plan import SafetyPlanCheck
 from services.plans.domain.step_down import CriterionCode, StepDownEvaluation, StepUpReasonCode
 
 #: The most weeks one continued stay adds; another needs another decision.
@@ -113,6 +114,19 @@ class StepDownNotAllowed(PlanRuleBroken):
     def __init__(self, evaluation: StepDownEvaluation, detail: str) -> None:
         super().__init__(detail)
         self.evaluation = evaluation
+
+
+class SafetyPlanNeeded(PlanRuleBroken):
+    """Risk was found and the safety plan is missing, or older than the latest finding:
+    no step-down or completed discharge until intake records or reviews it."""
+
+    def __init__(self, check: SafetyPlanCheck) -> None:
+        super().__init__(check.needed)
+        self.check = check
+
+
+#: The check when risk was never found: nothing holds a transition back.
+NO_RISK_FOUND = SafetyPlanCheck(last_finding_on=None, recorded_on=None, last_reviewed_on=None)
 
 
 class PlanRecordCorrupt(RuntimeError):
@@ -306,8 +320,11 @@ class TreatmentPlan(Aggregate):
         return approved
 
     def step_down(self, evaluation: StepDownEvaluation, order: StepDownOrder,
-                  confirmation: Confirmation = Confirmation()) -> None:
-        """To standard outpatient, when the criteria are met or a clinician overrides them."""
+                  confirmation: Confirmation = Confirmation(), *,
+                  safety_plan: SafetyPlanCheck = NO_RISK_FOUND) -> None:
+        """To standard outpatient, when the criteria are met or a clinician overrides them,
+        and, when risk was ever found, the safety plan reviewed since the latest finding
+        (never overridable)."""
         contents = self._open_contents()
         self._check_effective(order.effective_on, contents)
         unmet = set(evaluation.unmet)
@@ -317,6 +334,7 @@ class TreatmentPlan(Aggregate):
         if unmet and not order.override_reason:
             codes = ", ".join(sorted(unmet))
             raise StepDownNotAllowed(evaluation, f"step-down criteria not met: {codes}")
+        _require_safety_plan(safety_plan)
         if not order.aftercare:
             raise PlanRuleBroken("a step-down needs an aftercare plan")
         check_follow_up(order.follow_up_within_days)
@@ -345,9 +363,14 @@ class TreatmentPlan(Aggregate):
         self._confirmed(confirmation)
 
     def discharge(self, outcome: DischargeOutcome, effective_on: date,
-                  confirmation: Confirmation = Confirmation()) -> None:
+                  confirmation: Confirmation = Confirmation(), *,
+                  safety_plan: SafetyPlanCheck = NO_RISK_FOUND) -> None:
+        """Completed (the safety plan reviewed since the latest risk finding, if any),
+        left against advice or transferred out (never held back: safety first)."""
         contents = self._open_contents()
         self._check_effective(effective_on, contents)
+        if outcome is DischargeOutcome.COMPLETED:
+            _require_safety_plan(safety_plan)
         self.record(Discharged(patient_id=self.id, site_id=self.site_id, outcome=outcome,
                                effective_on=effective_on))
         self._confirmed(confirmation)
@@ -431,6 +454,11 @@ class TreatmentPlan(Aggregate):
             raise PlanRecordCorrupt(f"plan {self.plan_id}: as written, it disagrees with "
                                     f"its revision {self.revision}")
         return contents
+
+
+def _require_safety_plan(check: SafetyPlanCheck) -> None:
+    if not check.allows_less_care:
+        raise SafetyPlanNeeded(check)
 
 
 def _adds_family_therapy(change: PlanChange) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -85,7 +86,12 @@ class ExitSummarized(PatientEvent):
     sessions_attended: int = Field(ge=0)
     sessions_scheduled: int = Field(ge=0)
     risk_signals: list[str] = Field(description="Every risk signal of the episode, by code")
-    safety_plan: str = Field(description="recorded | not_recorded | unknown (not yet "
-                             "published by intake)")
+    safety_plan: str = Field(description="recorded | not_recorded (from intake's "
+                             "SafetyPlanRecorded); unknown only at v1")
     follow_up_within_days: int | None = Field(default=None, ge=1, le=30)
     urgent_alert: bool = False
+    #: v2: whether the safety plan was written or reviewed on or after the episode's latest
+    #: risk finding; None when risk was never found (and at v1: not recorded then).
+    safety_plan_reviewed_since_risk: bool | None = None
+
+    schema_version: ClassVar[int] = 2
