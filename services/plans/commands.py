@@ -75,8 +75,25 @@ async def draft_plan(uow: UnitOfWork, patient_id: str, admission_id: str,
     consents = await store.family_consents(uow.conn, patient_id)
     plan.suggest_family_therapy(consents, await site_date(uow.conn, episode.site_id,
                                                           admitted_at))
+    await _judge_progress(uow, plan, episode)  # a measure may have come first, too
     await uow.save(plan)
     return plan
+
+
+async def judge_progress(uow: UnitOfWork, patient_id: str) -> None:
+    """Sessions measured a PHQ-9: plans judges it against the baseline (ProgressJudged,
+    published), with any measure not judged yet. No plan yet: the draft judges them."""
+    row = await store.find_episode(uow.conn, patient_id, for_update=True)
+    plan = await uow.load(TreatmentPlan, patient_id) if row is not None else None
+    if row is None or plan is None:
+        return
+    await _judge_progress(uow, plan, store.episode_of(row))
+    await uow.save(plan)
+
+
+async def _judge_progress(uow: UnitOfWork, plan: TreatmentPlan, episode: CareEpisode) -> None:
+    for measure_id, measure in await store.phq9_measures(uow.conn, plan.id):
+        plan.judge_progress(measure_id, measure, episode.baseline_phq9)
 
 
 async def follow_family_consent(uow: UnitOfWork, patient_id: str, at: datetime, *,

@@ -4,8 +4,8 @@ The projectors write derived tables only (episodes, attendance, measures, risk
 signals, the safety plan's reviews, consents), so a rebuild can replay them. The
 reactions run after them
 in the same transaction and call plans' command handlers: draft the plan on an
-admission, follow the family's consents, follow a transfer. A rebuild never runs
-them: what they recorded is in plans' event store already.
+admission, judge a PHQ-9, follow the family's consents, follow a transfer. A rebuild
+never runs them: what they recorded is in plans' event store already.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from iopnet.catalog import (
     ConsentGranted,
     ConsentRevoked,
     DomainEvent,
+    Instrument,
     OutcomeMeasured,
     PatientAdmitted,
     PatientTransferred,
@@ -164,6 +165,15 @@ async def withdraw_family(conn: Connection, event: DomainEvent, envelope: EventE
         granted=False)
 
 
+async def judge_progress(conn: Connection, event: DomainEvent, envelope: EventEnvelope
+                         ) -> None:
+    """A PHQ-9 measured in the program: plans publishes its judgement (ProgressJudged)."""
+    assert isinstance(event, OutcomeMeasured)
+    if event.instrument is Instrument.PHQ9:
+        await commands.judge_progress(commands.unit_of_work(conn, Cause.following(envelope)),
+                                      event.subject)
+
+
 async def follow_transfer(conn: Connection, event: DomainEvent, envelope: EventEnvelope
                           ) -> None:
     await commands.follow_transfer(commands.unit_of_work(conn, Cause.following(envelope)),
@@ -188,6 +198,7 @@ PROJECTION = Projection(
     },
     reactions={
         PatientAdmitted: draft_on_admission,
+        OutcomeMeasured: judge_progress,
         ConsentGranted: involve_family,
         ConsentRevoked: withdraw_family,
         ConsentExpired: withdraw_family,

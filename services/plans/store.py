@@ -378,6 +378,16 @@ async def risk_signal_raised(conn: Connection, event_id: str, patient_id: str, s
     )
 
 
+async def phq9_measures(conn: Connection, patient_id: str) -> list[tuple[str, Measure]]:
+    """Every PHQ-9 sessions measured for the patient, by measure id, oldest first."""
+    rows = await conn.fetch(
+        "SELECT measure_id, instrument, measured_on, total, item9, program_week"
+        " FROM outcome_measures WHERE patient_id = $1 AND instrument = 'phq9'"
+        " ORDER BY measured_on, recorded_at", patient_id)
+    return [(r["measure_id"], Measure(r["instrument"], r["measured_on"], r["total"], r["item9"],
+                                      r["program_week"])) for r in rows]
+
+
 async def load_progress(conn: Connection, episode: CareEpisode) -> ProgressRecord:
     sessions = await conn.fetch(
         "SELECT session_id, held_on, status, waitlisted, late_minutes FROM session_attendance"

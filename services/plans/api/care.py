@@ -66,6 +66,7 @@ async def read_progress(patient_id: uuid.UUID, db: Reader, as_of: AsOf = None
         "phq9": {"baseline": ep.baseline_phq9, "latest": latest.total if latest else None,
                  "response": bool(latest and latest.response),
                  "remission": bool(latest and latest.remission),
+                 "trend": latest.trend if latest else None,
                  "trajectory": [vars(p) for p in points]},
         "risk_signals": [vars(s) for s in record.signals if s.observed_on <= day],
         "goals": [vars(g) for g in goals],

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from iopnet.catalog import DischargeOutcome, LevelOfCare, Modality, RevisionReason
+from iopnet.catalog import DischargeOutcome, LevelOfCare, Modality, Phq9Trend, RevisionReason
 from iopnet.fields import Identifier, Strict
 from services.plans.domain import AftercareItem
 from services.plans.domain.step_down import StepUpReasonCode
@@ -212,6 +212,7 @@ class TrajectoryPointView(BaseModel):
     change_from_baseline: int
     response: bool
     remission: bool
+    trend: Phq9Trend = Field(description="improving | stable | worsening: the one definition")
 
 
 class Phq9View(BaseModel):
@@ -219,6 +220,7 @@ class Phq9View(BaseModel):
     latest: int | None
     response: bool
     remission: bool
+    trend: Phq9Trend | None = Field(description="The latest measure's; none before any")
     trajectory: list[TrajectoryPointView]
 
 

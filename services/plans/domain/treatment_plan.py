@@ -28,6 +28,7 @@ from iopnet.catalog import (
     PlanDrafted,
     PlannedIntervention,
     PlanRevised,
+    ProgressJudged,
     RevisionReason,
     SteppedDown,
     SteppedUp,
@@ -68,6 +69,7 @@ from services.plans.domain.plan_drafting import (
     PlanRevision,
 )
 from services.plans.domain.plan_drafting import TreatmentPlan as PlanContents
+from services.plans.domain.progress import REMISSION_BELOW, Measure, responded, trend
 from services.plans.domain.safety_plan import SafetyPlanCheck
 from services.plans.domain.step_down import CriterionCode, StepDownEvaluation, StepUpReasonCode
 
@@ -186,6 +188,8 @@ class TreatmentPlan(Aggregate):
         self.weeks_added = 0
         #: The family therapy suggestion awaiting the clinician, if any.
         self.open_suggestion: str | None = None
+        #: The PHQ-9 measures judged already (ProgressJudged).
+        self.judged: set[str] = set()
 
     @property
     def patient_id(self) -> str:
@@ -293,6 +297,24 @@ class TreatmentPlan(Aggregate):
             return None
         # Over the current revision: a clinician holding an older ETag gets 412, as designed.
         return self.revise(self.revision, changes, RevisionReason.FAMILY_CONSENT)
+
+    def judge_progress(self, measure_id: str, measure: Measure, baseline_phq9: int
+                       ) -> ProgressJudged | None:
+        """A PHQ-9 measured in the program, against the baseline: published
+        (ProgressJudged), the one "improving" others use. Once per measure; none before
+        the draft (which judges what came before it) or once the patient is forgotten."""
+        if (measure.instrument != "phq9" or measure_id in self.judged
+                or self.contents is None or self.forgotten):
+            return None
+        judged = ProgressJudged(
+            patient_id=self.id, site_id=self.site_id, measure_id=measure_id,
+            measured_on=measure.measured_on, program_week=measure.program_week,
+            baseline_phq9=baseline_phq9, total=measure.total,
+            trend=trend(baseline_phq9, measure.total),
+            response=responded(baseline_phq9, measure.total),
+            remission=measure.total < REMISSION_BELOW)
+        self.record(judged)
+        return judged
 
     def _follows_family(self) -> bool:
         return (self.status is PlanStatus.ACTIVE and self.contents is not None
@@ -448,6 +470,8 @@ class TreatmentPlan(Aggregate):
                 self.open_suggestion = event.suggestion_id
             case FamilyTherapySuggestionClosed():
                 self.open_suggestion = None
+            case ProgressJudged():
+                self.judged.add(event.measure_id)
 
     def _checked(self, contents: PlanContents) -> PlanContents:
         if contents.revision != self.revision or _planned(contents) != self.interventions:

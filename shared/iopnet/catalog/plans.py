@@ -71,6 +71,30 @@ class Discharged(PatientEvent):
     effective_on: date
 
 
+class Phq9Trend(StrEnum):
+    """Where a PHQ-9 stands against the baseline: plans' one definition of "improving"."""
+
+    IMPROVING = "improving"
+    STABLE = "stable"
+    WORSENING = "worsening"
+
+
+class ProgressJudged(PatientEvent):
+    """Plans' judgement of one PHQ-9 measured in the program (sessions' ``OutcomeMeasured``)
+    against the baseline: the one "improving" every service uses (a family update
+    included). ``trend``: improving (5 points or more below the baseline, or a response),
+    worsening (5 or more above), stable otherwise."""
+
+    measure_id: str
+    measured_on: date
+    program_week: int = Field(ge=1)
+    baseline_phq9: int = Field(ge=0, le=27)
+    total: int = Field(ge=0, le=27)
+    trend: Phq9Trend
+    response: bool = Field(description="At least 50% below the baseline")
+    remission: bool = Field(description="Below 5")
+
+
 class ExitSummarized(PatientEvent):
     """The summary recorded on every exit (step-down, step-up, discharge): codes and
     numbers only. ``urgent_alert``: the patient left against advice, a clinician must act
