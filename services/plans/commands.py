@@ -267,7 +267,8 @@ async def step_up(uow: UnitOfWork, command: StepUpCommand) -> Transition:
     plan.step_up(command.to_level, command.reason_codes, command.effective_on,
                  command.confirmation)
     await _summarize(uow, plan, episode, "stepped_up", command.effective_on, None,
-                     await _safety_plan_today(uow, episode))
+                     await _safety_plan(uow, episode, await site_date(uow.conn,
+                                                                      episode.site_id)))
     return await _closed(uow, plan)
 
 
@@ -280,13 +281,13 @@ async def discharge(uow: UnitOfWork, command: DischargeCommand) -> Transition:
     # Transferred out, the receiving program follows up; otherwise aftercare does.
     follow_up = (None if command.outcome is DischargeOutcome.TRANSFERRED
                  else check_follow_up(command.follow_up_within_days))
-    safety_plan = await _safety_plan_today(uow, episode)
+    day = await site_date(uow.conn, episode.site_id)
+    safety_plan = await _safety_plan(uow, episode, day)
     try:
         plan.discharge(command.outcome, command.effective_on, command.confirmation,
                        safety_plan=safety_plan)
     except SafetyPlanNeeded as refused:
-        raise _safety_plan_needed(refused, await site_date(uow.conn, episode.site_id)
-                                  ) from refused
+        raise _safety_plan_needed(refused, day) from refused
     await _summarize(uow, plan, episode, "discharged", command.effective_on, follow_up,
                      safety_plan, command.outcome)
     return await _closed(uow, plan)
@@ -303,11 +304,11 @@ async def _summarize(uow: UnitOfWork, plan: TreatmentPlan, episode: CareEpisode,
                                        safety_plan=safety_plan, outcome=outcome))
 
 
-async def _safety_plan_today(uow: UnitOfWork, episode: CareEpisode) -> SafetyPlanCheck:
+async def _safety_plan(uow: UnitOfWork, episode: CareEpisode, today: date
+                       ) -> SafetyPlanCheck:
     """The safety plan against every risk finding known today at the site."""
     record = await store.load_progress(uow.conn, episode)
-    return await store.check_safety_plan(uow.conn, record, episode.patient_id,
-                                         await site_date(uow.conn, episode.site_id))
+    return await store.check_safety_plan(uow.conn, record, episode.patient_id, today)
 
 
 def _safety_plan_needed(refused: SafetyPlanNeeded, day: date) -> Problem:
