@@ -8,16 +8,12 @@ from datetime import date
 
 import pytest
 
-from iopnet.catalog import PatientAdmitted, Phq9Trend, ProgressJudged
-from services.plans.domain import TreatmentPlan, open_episode
+from iopnet.catalog import Phq9Trend, ProgressJudged
+from services.plans.domain import TreatmentPlan
 from services.plans.domain.progress import Measure, trend
+from tests.fixtures.plans import drafted_plan
 
 pytestmark = pytest.mark.unit
-
-START = date(2026, 12, 1)
-ADMITTED = PatientAdmitted(
-    site_id="site-a", patient_id="p-1", program_id="iop", start_date=START, days_per_week=4,
-    planned_weeks=10, clinician_id="c-7", baseline_phq9=18)
 
 
 @pytest.mark.parametrize(("baseline", "total", "expected"), [
@@ -36,15 +32,8 @@ def test_improving_is_5_points_down_or_a_response_and_worsening_5_points_up(
     assert trend(baseline, total) is expected
 
 
-def drafted() -> TreatmentPlan:
-    plan = TreatmentPlan("p-1")
-    plan.draft("plan-1", "site-a", open_episode(ADMITTED).findings())
-    plan.mark_saved()
-    return plan
-
-
 def test_each_phq9_is_judged_once_and_published() -> None:
-    plan = drafted()
+    plan = drafted_plan()
     measure = Measure("phq9", date(2026, 12, 8), 9, item9=0, program_week=2)
     judged = plan.judge_progress("m-1", measure, 18)
     assert isinstance(judged, ProgressJudged) and judged.published

@@ -12,7 +12,6 @@ from iopnet.catalog import (
     Discharged,
     DischargeOutcome,
     LevelOfCare,
-    PatientAdmitted,
     SteppedDown,
     SteppedUp,
 )
@@ -22,9 +21,7 @@ from services.plans.domain import (
     SafetyPlanNeeded,
     SafetyPlanStatus,
     StepDownOrder,
-    TreatmentPlan,
     check_safety_plan,
-    open_episode,
 )
 from services.plans.domain.exit_summary import summarize_exit
 from services.plans.domain.progress import ProgressRecord, SignalRecord
@@ -34,24 +31,15 @@ from services.plans.domain.step_down import (
     StepDownEvaluation,
     StepUpReasonCode,
 )
+from tests.fixtures.plans import PROGRAM_START, drafted_plan
 
 pytestmark = pytest.mark.unit
 
-START = date(2026, 12, 1)
+START = PROGRAM_START
 FINDING = START + timedelta(days=20)
 TODAY = START + timedelta(days=50)
-ADMITTED = PatientAdmitted(
-    site_id="site-a", patient_id="p-1", program_id="iop", start_date=START, days_per_week=4,
-    planned_weeks=10, clinician_id="c-7", baseline_phq9=18)
 ELIGIBLE = StepDownEvaluation(True, tuple(Criterion(c, True, "") for c in CriterionCode))
 ORDER = StepDownOrder(TODAY, 7, (AftercareItem.WEEKLY_OUTPATIENT_THERAPY,))
-
-
-def drafted() -> TreatmentPlan:
-    plan = TreatmentPlan("p-1")
-    plan.draft("plan-1", "site-a", open_episode(ADMITTED).findings())
-    plan.mark_saved()
-    return plan
 
 
 def check(*written_on: date, findings: tuple[date, ...] = (FINDING,),
@@ -99,7 +87,7 @@ def test_only_what_was_known_by_the_day_counts() -> None:
 
 
 def test_a_step_down_after_risk_waits_for_the_reviewed_plan_even_when_eligible() -> None:
-    plan = drafted()
+    plan = drafted_plan()
     with pytest.raises(SafetyPlanNeeded) as refused:
         plan.step_down(ELIGIBLE, ORDER, safety_plan=check(FINDING - timedelta(days=1)))
     assert refused.value.check.last_finding_on == FINDING
@@ -112,7 +100,7 @@ def test_a_step_down_after_risk_waits_for_the_reviewed_plan_even_when_eligible()
 
 
 def test_a_completed_discharge_after_risk_waits_for_the_reviewed_plan() -> None:
-    plan = drafted()
+    plan = drafted_plan()
     with pytest.raises(SafetyPlanNeeded):
         plan.discharge(DischargeOutcome.COMPLETED, TODAY, safety_plan=check())
     plan.discharge(DischargeOutcome.COMPLETED, TODAY, safety_plan=check(TODAY))
@@ -123,13 +111,13 @@ def test_a_completed_discharge_after_risk_waits_for_the_reviewed_plan() -> None:
                                      DischargeOutcome.TRANSFERRED])
 def test_leaving_against_advice_or_a_transfer_never_waits_for_it(
         outcome: DischargeOutcome) -> None:
-    plan = drafted()
+    plan = drafted_plan()
     plan.discharge(outcome, TODAY, safety_plan=check())
     assert isinstance(plan.pending[0], Discharged)
 
 
 def test_a_step_up_never_waits_for_it() -> None:
-    plan = drafted()
+    plan = drafted_plan()
     plan.step_up(LevelOfCare.INPATIENT, [StepUpReasonCode.HIGH_SUICIDE_RISK], TODAY)
     assert isinstance(plan.pending[0], SteppedUp)
 
