@@ -14,10 +14,9 @@ from iopnet.catalog import (
     Discharged,
     DomainEvent,
     FamilySessionHeld,
-    Instrument,
-    OutcomeMeasured,
     PatientAdmitted,
     PatientForgotten,
+    ProgressJudged,
     SessionsCancelled,
     SessionScheduled,
     SteppedDown,
@@ -39,7 +38,7 @@ from services.family.domain.events import (
 
 #: Tables holding a patient's current state: they follow the patient to a new site.
 PATIENT_TABLES = (
-    "family_circles", "support_persons", "consents", "scheduled_sessions", "phq9_measures",
+    "family_circles", "support_persons", "consents", "scheduled_sessions", "progress_trends",
     "care_status",
 )
 #: Family sessions stay with the site that held them, but go when the patient is forgotten.
@@ -177,16 +176,15 @@ async def on_sessions_cancelled(conn: Connection, event: DomainEvent, _: EventEn
     )
 
 
-async def on_outcome_measured(conn: Connection, event: DomainEvent, envelope: EventEnvelope
-                              ) -> None:
-    assert isinstance(event, OutcomeMeasured)
-    if event.instrument is not Instrument.PHQ9:
-        return
+async def on_progress_judged(conn: Connection, event: DomainEvent, envelope: EventEnvelope
+                             ) -> None:
+    """Plans' judgement of a PHQ-9 (the one "improving"): its trend, never the score."""
+    assert isinstance(event, ProgressJudged)
     await conn.execute(
-        "INSERT INTO phq9_measures (measure_id, patient_id, site_id, total, measured_on,"
+        "INSERT INTO progress_trends (measure_id, patient_id, site_id, trend, measured_on,"
         " recorded_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (measure_id) DO NOTHING",
-        event.measure_id, event.patient_id, event.site_id, event.total, event.measured_on,
-        envelope.time,
+        event.measure_id, event.patient_id, event.site_id, event.trend.value,
+        event.measured_on, envelope.time,
     )
 
 
@@ -223,7 +221,7 @@ CONSUMED_PROJECTORS: dict[type[DomainEvent], Projector] = {
     PatientAdmitted: on_patient_admitted,
     SessionScheduled: on_session_scheduled,
     SessionsCancelled: on_sessions_cancelled,
-    OutcomeMeasured: on_outcome_measured,
+    ProgressJudged: on_progress_judged,
     SteppedDown: on_stepped_down,
     SteppedUp: on_stepped_up,
     Discharged: on_discharged,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from iopnet.catalog import ConsentScope
+from iopnet.catalog import ConsentScope, Phq9Trend
 from iopnet.db import Connection
 from services.family.domain import Consent
 
@@ -104,16 +104,9 @@ async def upcoming_sessions(conn: Connection, patient_id: str, after: datetime
     return [dict(row) for row in rows]
 
 
-async def phq9_totals(conn: Connection, patient_id: str) -> list[int]:
-    rows = await conn.fetch(
-        "SELECT total FROM phq9_measures WHERE patient_id = $1"
-        " ORDER BY measured_on, recorded_at",
-        patient_id,
-    )
-    return [int(row["total"]) for row in rows]
-
-
-async def baseline_phq9(conn: Connection, patient_id: str) -> int | None:
+async def latest_trend(conn: Connection, patient_id: str) -> Phq9Trend | None:
+    """Plans' judgement of the latest PHQ-9; None before any."""
     value = await conn.fetchval(
-        "SELECT baseline_phq9 FROM family_circles WHERE patient_id = $1", patient_id)
-    return int(value) if value is not None else None
+        "SELECT trend FROM progress_trends WHERE patient_id = $1"
+        " ORDER BY measured_on DESC, recorded_at DESC LIMIT 1", patient_id)
+    return Phq9Trend(value) if value is not None else None

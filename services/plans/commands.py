@@ -29,6 +29,8 @@ from services.plans.domain import (
     Confirmation,
     ContinuedStayApproved,
     InvalidPlanInput,
+    SafetyPlanCheck,
+    SafetyPlanNeeded,
     StepDownNotAllowed,
     StepDownOrder,
     TreatmentPlan,
@@ -73,8 +75,25 @@ async def draft_plan(uow: UnitOfWork, patient_id: str, admission_id: str,
     consents = await store.family_consents(uow.conn, patient_id)
     plan.suggest_family_therapy(consents, await site_date(uow.conn, episode.site_id,
                                                           admitted_at))
+    await _judge_progress(uow, plan, episode)  # a measure may have come first, too
     await uow.save(plan)
     return plan
+
+
+async def judge_progress(uow: UnitOfWork, patient_id: str) -> None:
+    """Sessions measured a PHQ-9: plans judges it against the baseline (ProgressJudged,
+    published), with any measure not judged yet. No plan yet: the draft judges them."""
+    row = await store.find_episode(uow.conn, patient_id, for_update=True)
+    plan = await uow.load(TreatmentPlan, patient_id) if row is not None else None
+    if row is None or plan is None:
+        return
+    await _judge_progress(uow, plan, store.episode_of(row))
+    await uow.save(plan)
+
+
+async def _judge_progress(uow: UnitOfWork, plan: TreatmentPlan, episode: CareEpisode) -> None:
+    for measure_id, measure in await store.phq9_measures(uow.conn, plan.id):
+        plan.judge_progress(measure_id, measure, episode.baseline_phq9)
 
 
 async def follow_family_consent(uow: UnitOfWork, patient_id: str, at: datetime, *,
@@ -223,16 +242,21 @@ async def step_down(uow: UnitOfWork, command: StepDownCommand) -> SteppedDownRes
                            " GET the step-down evaluation to look at another day")
     command.order.check_dates(day)
     check_as_of(day, episode, "#/as_of")
-    evaluation = course.evaluate(await store.load_progress(uow.conn, episode), site.step_down,
-                                 day)
+    record = await store.load_progress(uow.conn, episode)
+    evaluation = course.evaluate(record, site.step_down, day)
+    safety_plan = await store.check_safety_plan(uow.conn, record, episode.patient_id, day)
     try:
-        plan.step_down(evaluation, command.order, command.confirmation)
+        plan.step_down(evaluation, command.order, command.confirmation,
+                       safety_plan=safety_plan)
     except StepDownNotAllowed as refused:
         raise Problem(409, "step-down-criteria-unmet", "Step-down criteria are not met",
                       str(refused), as_of=day.isoformat(),
-                      **evaluation_view(refused.evaluation)) from refused
+                      **evaluation_view(refused.evaluation),
+                      safety_plan=safety_plan_view(safety_plan)) from refused
+    except SafetyPlanNeeded as refused:
+        raise _safety_plan_needed(refused, day) from refused
     await _summarize(uow, plan, episode, "stepped_down", command.order.effective_on,
-                     command.order.follow_up_within_days)
+                     command.order.follow_up_within_days, safety_plan)
     return SteppedDownResult(await _closed(uow, plan), day, evaluation)
 
 
@@ -242,30 +266,55 @@ async def step_up(uow: UnitOfWork, command: StepUpCommand) -> Transition:
     plan = await _drafted_plan(uow, command.patient_id)
     plan.step_up(command.to_level, command.reason_codes, command.effective_on,
                  command.confirmation)
-    await _summarize(uow, plan, episode, "stepped_up", command.effective_on, None)
+    await _summarize(uow, plan, episode, "stepped_up", command.effective_on, None,
+                     await _safety_plan(uow, episode, await site_date(uow.conn,
+                                                                      episode.site_id)))
     return await _closed(uow, plan)
 
 
 async def discharge(uow: UnitOfWork, command: DischargeCommand) -> Transition:
-    """Completed, left against advice, or transferred out; closes the plan."""
+    """Completed, left against advice, or transferred out; closes the plan. A completed
+    discharge after a risk finding needs the safety plan reviewed since (409 otherwise);
+    the other exits are never held back by it."""
     episode = await _episode(uow, command.patient_id)
     plan = await _drafted_plan(uow, command.patient_id)
     # Transferred out, the receiving program follows up; otherwise aftercare does.
     follow_up = (None if command.outcome is DischargeOutcome.TRANSFERRED
                  else check_follow_up(command.follow_up_within_days))
-    plan.discharge(command.outcome, command.effective_on, command.confirmation)
+    day = await site_date(uow.conn, episode.site_id)
+    safety_plan = await _safety_plan(uow, episode, day)
+    try:
+        plan.discharge(command.outcome, command.effective_on, command.confirmation,
+                       safety_plan=safety_plan)
+    except SafetyPlanNeeded as refused:
+        raise _safety_plan_needed(refused, day) from refused
     await _summarize(uow, plan, episode, "discharged", command.effective_on, follow_up,
-                     command.outcome)
+                     safety_plan, command.outcome)
     return await _closed(uow, plan)
 
 
 async def _summarize(uow: UnitOfWork, plan: TreatmentPlan, episode: CareEpisode,
                      exit_kind: str, effective_on: date, follow_up: int | None,
+                     safety_plan: SafetyPlanCheck,
                      outcome: DischargeOutcome | None = None) -> None:
     """Every exit records its summary (ExitSummarized), in the same unit of work."""
     record = await store.load_progress(uow.conn, episode)
     plan.summarize_exit(summarize_exit(record, exit_kind, effective_on,
-                                       follow_up_within_days=follow_up, outcome=outcome))
+                                       follow_up_within_days=follow_up,
+                                       safety_plan=safety_plan, outcome=outcome))
+
+
+async def _safety_plan(uow: UnitOfWork, episode: CareEpisode, today: date
+                       ) -> SafetyPlanCheck:
+    """The safety plan against every risk finding known today at the site."""
+    record = await store.load_progress(uow.conn, episode)
+    return await store.check_safety_plan(uow.conn, record, episode.patient_id, today)
+
+
+def _safety_plan_needed(refused: SafetyPlanNeeded, day: date) -> Problem:
+    return Problem(409, "safety-plan-required", "A safety plan reviewed since the latest "
+                   "risk finding is required first", str(refused), as_of=day.isoformat(),
+                   safety_plan=safety_plan_view(refused.check))
 
 
 async def _episode(uow: UnitOfWork, patient_id: str) -> CareEpisode:
@@ -298,6 +347,22 @@ def check_as_of(as_of: date, episode: CareEpisode, pointer: str) -> None:
         raise Problem(422, "validation", "The date is before the admission",
                       f"as_of {as_of} is before the program started on {episode.starts_on}",
                       errors=[{"pointer": pointer}])
+
+
+def safety_plan_view(check: SafetyPlanCheck) -> dict[str, Any]:
+    """The safety plan at a transition: required (risk was found), recorded, and reviewed
+    since the latest finding, which a step-down or a completed discharge needs."""
+    return {
+        "required": check.risk_found, "status": check.status.value,
+        "last_risk_finding_on": _iso(check.last_finding_on),
+        "recorded_on": _iso(check.recorded_on), "last_reviewed_on": _iso(check.last_reviewed_on),
+        "reviewed_since_last_finding": check.reviewed_since_last_finding,
+        "allows_step_down_or_discharge": check.allows_less_care, "needed": check.needed,
+    }
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 def evaluation_view(evaluation: StepDownEvaluation) -> dict[str, Any]:

@@ -1,10 +1,11 @@
 """What plans builds from others' events, and what it does about them.
 
 The projectors write derived tables only (episodes, attendance, measures, risk
-signals, consents), so a rebuild can replay them. The reactions run after them
+signals, the safety plan's reviews, consents), so a rebuild can replay them. The
+reactions run after them
 in the same transaction and call plans' command handlers: draft the plan on an
-admission, follow the family's consents, follow a transfer. A rebuild never runs
-them: what they recorded is in plans' event store already.
+admission, judge a PHQ-9, follow the family's consents, follow a transfer. A rebuild
+never runs them: what they recorded is in plans' event store already.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ from iopnet.catalog import (
     ConsentGranted,
     ConsentRevoked,
     DomainEvent,
+    Instrument,
     OutcomeMeasured,
     PatientAdmitted,
     PatientTransferred,
     RiskSignalRaised,
+    SafetyPlanRecorded,
+    SafetyPlanReviewed,
     SessionAttended,
     SessionMissed,
     SessionsCancelled,
@@ -102,6 +106,15 @@ async def on_risk_signal_raised(
                                    envelope.time)
 
 
+async def on_safety_plan_written(
+    conn: Connection, event: DomainEvent, envelope: EventEnvelope
+) -> None:
+    """Intake recorded or reviewed the safety plan: the day counts for a step-down or a
+    completed discharge after a risk finding."""
+    assert isinstance(event, SafetyPlanRecorded | SafetyPlanReviewed)
+    await store.safety_plan_written(conn, event, envelope.id, envelope.time)
+
+
 async def on_consent_granted(
     conn: Connection, event: DomainEvent, envelope: EventEnvelope
 ) -> None:
@@ -152,6 +165,15 @@ async def withdraw_family(conn: Connection, event: DomainEvent, envelope: EventE
         granted=False)
 
 
+async def judge_progress(conn: Connection, event: DomainEvent, envelope: EventEnvelope
+                         ) -> None:
+    """A PHQ-9 measured in the program: plans publishes its judgement (ProgressJudged)."""
+    assert isinstance(event, OutcomeMeasured)
+    if event.instrument is Instrument.PHQ9:
+        await commands.judge_progress(commands.unit_of_work(conn, Cause.following(envelope)),
+                                      event.subject)
+
+
 async def follow_transfer(conn: Connection, event: DomainEvent, envelope: EventEnvelope
                           ) -> None:
     await commands.follow_transfer(commands.unit_of_work(conn, Cause.following(envelope)),
@@ -168,12 +190,15 @@ PROJECTION = Projection(
         SessionsCancelled: on_sessions_cancelled,
         OutcomeMeasured: on_outcome_measured,
         RiskSignalRaised: on_risk_signal_raised,
+        SafetyPlanRecorded: on_safety_plan_written,
+        SafetyPlanReviewed: on_safety_plan_written,
         ConsentGranted: on_consent_granted,
         ConsentRevoked: on_consent_revoked,
         ConsentExpired: on_consent_expired,
     },
     reactions={
         PatientAdmitted: draft_on_admission,
+        OutcomeMeasured: judge_progress,
         ConsentGranted: involve_family,
         ConsentRevoked: withdraw_family,
         ConsentExpired: withdraw_family,

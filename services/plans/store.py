@@ -20,6 +20,8 @@ from iopnet.catalog import (
     ExitSummarized,
     PlanDrafted,
     PlanRevised,
+    SafetyPlanRecorded,
+    SafetyPlanReviewed,
     SitePolicies,
     SteppedDown,
     SteppedUp,
@@ -35,8 +37,10 @@ from services.plans.domain import (
     PlanStatus,
     PlanWritten,
     RevisionNoted,
+    SafetyPlanCheck,
     TransitionConfirmed,
 )
+from services.plans.domain import check_safety_plan as domain_check_safety_plan
 from services.plans.domain.events import WrittenProblem
 from services.plans.domain.plan_drafting import (
     Goal,
@@ -63,7 +67,7 @@ PATIENT_TABLES = (
     "care_episodes", "treatment_plans", "plan_problems", "plan_goals", "plan_objectives",
     "plan_interventions", "plan_revisions", "care_transitions", "session_attendance",
     "outcome_measures", "risk_signals", "family_consents", "family_therapy_suggestions",
-    "continued_stays",
+    "continued_stays", "safety_plan_reviews",
 )
 
 
@@ -374,6 +378,16 @@ async def risk_signal_raised(conn: Connection, event_id: str, patient_id: str, s
     )
 
 
+async def phq9_measures(conn: Connection, patient_id: str) -> list[tuple[str, Measure]]:
+    """Every PHQ-9 sessions measured for the patient, by measure id, oldest first."""
+    rows = await conn.fetch(
+        "SELECT measure_id, instrument, measured_on, total, item9, program_week"
+        " FROM outcome_measures WHERE patient_id = $1 AND instrument = 'phq9'"
+        " ORDER BY measured_on, recorded_at", patient_id)
+    return [(r["measure_id"], Measure(r["instrument"], r["measured_on"], r["total"], r["item9"],
+                                      r["program_week"])) for r in rows]
+
+
 async def load_progress(conn: Connection, episode: CareEpisode) -> ProgressRecord:
     sessions = await conn.fetch(
         "SELECT session_id, held_on, status, waitlisted, late_minutes FROM session_attendance"
@@ -393,6 +407,31 @@ async def load_progress(conn: Connection, episode: CareEpisode) -> ProgressRecor
                           m["program_week"]) for m in measures],
         signals=[SignalRecord(s["signal"], s["observed_on"]) for s in signals],
     )
+
+
+# --- The safety plan (intake's) ------------------------------------------------------------
+
+
+async def safety_plan_written(conn: Connection, event: SafetyPlanRecorded | SafetyPlanReviewed,
+                              event_id: str, at: datetime) -> None:
+    recorded = isinstance(event, SafetyPlanRecorded)
+    await conn.execute(
+        "INSERT INTO safety_plan_reviews (event_id, patient_id, site_id, safety_plan_id, kind,"
+        " reviewed_on, clinician_id, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        " ON CONFLICT (event_id) DO NOTHING",
+        event_id, event.patient_id, event.site_id, event.safety_plan_id,
+        "recorded" if recorded else "reviewed",
+        event.recorded_on if isinstance(event, SafetyPlanRecorded) else event.reviewed_on,
+        event.clinician_id, at,
+    )
+
+
+async def check_safety_plan(conn: Connection, record: ProgressRecord, patient_id: str,
+                            as_of: date) -> SafetyPlanCheck:
+    """The patient's safety plan against the risk findings of ``record``, as of a day."""
+    days = await conn.fetch("SELECT reviewed_on FROM safety_plan_reviews WHERE patient_id = $1",
+                            patient_id)
+    return domain_check_safety_plan([r["reviewed_on"] for r in days], record.signals, as_of)
 
 
 # --- Family consents -----------------------------------------------------------------------

@@ -10,7 +10,8 @@ import pytest
 from tests.conftest import eventually
 from tests.e2e.client import Api
 from tests.e2e.conftest import Site
-from tests.e2e.journeys import admit
+from tests.e2e.journeys import admit, phq9_items, wait_for
+from tests.fixtures.dates import site_today
 
 pytestmark = pytest.mark.e2e
 
@@ -112,3 +113,28 @@ async def test_a_family_session_is_recorded_with_its_attendance(north: Site) -> 
                                     f"/v1/patients/{patient_id}/family-sessions")).json()
     assert [(s["kind"], s["attendance"]) for s in sessions] == [
         ("family_therapy", [{"support_person_id": person, "attended": True}])]
+
+
+async def test_improving_in_a_family_update_is_plans_judgement(north: Site) -> None:
+    api = north.api
+    patient_id = await admit(api)  # baseline PHQ-9 20
+    await circle_opened(api, patient_id)
+    person = await link(api, patient_id)
+    await grant(api, patient_id, person, "progress_summaries")
+
+    async def enrolled() -> bool:
+        return (await api.get("sessions", f"/v1/patients/{patient_id}")).status_code == 200
+
+    await eventually(enrolled, timeout=20)
+    measured = await api.post("sessions", f"/v1/patients/{patient_id}/outcomes", json={
+        "instrument": "phq9", "items": phq9_items(15), "measured_on": site_today().isoformat()})
+    assert measured.status_code == 201, measured.text
+
+    async def trend_shared() -> Any:
+        view = await shared_view(api, patient_id, person)
+        return next(s for s in view["shared"] if s["scope"] == "progress_summaries")["trend"]
+
+    # 5 points below the baseline: improving, as plans judged it (ProgressJudged).
+    assert await wait_for(trend_shared, lambda trend: trend is not None) == "improving"
+    progress = (await api.get("plans", f"/v1/patients/{patient_id}/progress")).json()
+    assert (progress["phq9"]["latest"], progress["phq9"]["trend"]) == (15, "improving")

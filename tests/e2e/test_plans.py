@@ -16,6 +16,7 @@ from tests.e2e.journeys import (
     grant_consent,
     link_support_person,
     revoke_consent,
+    safety_plan,
     wait_for,
 )
 from tests.fixtures.dates import program_start, site_today
@@ -385,6 +386,75 @@ async def test_every_exit_is_summarized_and_leaving_against_advice_is_urgent(
     summary = left.json()["summary"]
     assert (summary["exit"], summary["urgent_alert"], summary["follow_up_within_days"],
             summary["safety_plan"], summary["first_phq9"]) == (
-        "discharged", True, 7, "unknown", None)
+        "discharged", True, 7, "not_recorded", None)
+    assert summary["safety_plan_reviewed_since_risk"] is None  # no risk found: none called for
     episode = (await api.get("plans", f"/v1/patients/{patient_id}")).json()
     assert episode["transition"]["summary"]["urgent_alert"] is True
+
+
+async def risk_found_in_the_program(api: Api) -> str:
+    """A patient admitted without risk, then a PHQ-9 with item 9 above 0 in the program;
+    the patient id, once plans knows of the finding."""
+    patient_id = await admit(api)
+    await drafted_plan(api, patient_id)
+
+    async def enrolled() -> bool:
+        return (await api.get("sessions", f"/v1/patients/{patient_id}")).status_code == 200
+
+    await eventually(enrolled, timeout=20)
+    phq9 = await api.post("sessions", f"/v1/patients/{patient_id}/outcomes", json={
+        "instrument": "phq9", "items": [1, 1, 1, 1, 1, 1, 1, 1, 1],
+        "measured_on": site_today().isoformat()})
+    assert (phq9.status_code, phq9.json()["risk_signals"]) == (201, ["phq9_item9"]), phq9.text
+    await safety_plan_state(api, patient_id, lambda plan: plan["required"])
+    return patient_id
+
+
+async def safety_plan_state(api: Api, patient_id: str, holds: Any) -> dict[str, Any]:
+    """The step-down evaluation's safety plan, once ``holds`` of it."""
+    async def read() -> dict[str, Any]:
+        evaluation = await api.get("plans", f"/v1/patients/{patient_id}/step-down-evaluation")
+        assert evaluation.status_code == 200, evaluation.text
+        found: dict[str, Any] = evaluation.json()["safety_plan"]
+        return found
+
+    found: dict[str, Any] = await wait_for(read, holds)
+    return found
+
+
+async def test_after_a_risk_finding_a_completed_discharge_waits_for_the_safety_plan(
+        north: Site) -> None:
+    api = north.api
+    patient_id = await risk_found_in_the_program(api)
+    discharge = {"outcome": "completed", "effective_on": site_today().isoformat(),
+                 "clinician_id": "clin-7"}
+    refused = await api.post("plans", f"/v1/patients/{patient_id}/discharge", json=discharge)
+    assert refused.status_code == 409, refused.text
+    problem = refused.json()
+    assert problem["type"].endswith("/safety-plan-required")
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert (problem["safety_plan"]["status"], problem["safety_plan"]["last_risk_finding_on"],
+            problem["safety_plan"]["allows_step_down_or_discharge"]) == (
+        "not_recorded", site_today().isoformat(), False)
+
+    await safety_plan(api, patient_id)  # at intake, after the admission: SafetyPlanRecorded
+    ready = await safety_plan_state(api, patient_id,
+                                    lambda plan: plan["allows_step_down_or_discharge"])
+    assert (ready["status"], ready["reviewed_since_last_finding"]) == ("recorded", True)
+    done = await api.post("plans", f"/v1/patients/{patient_id}/discharge", json=discharge)
+    assert done.status_code == 201, done.text
+    summary = done.json()["summary"]
+    assert (summary["safety_plan"], summary["safety_plan_reviewed_since_risk"],
+            summary["risk_signals"]) == ("recorded", True, ["phq9_item9"])
+
+
+async def test_leaving_against_advice_never_waits_for_the_safety_plan(north: Site) -> None:
+    api = north.api
+    patient_id = await risk_found_in_the_program(api)
+    left = await api.post("plans", f"/v1/patients/{patient_id}/discharge", json={
+        "outcome": "left_against_advice", "effective_on": site_today().isoformat(),
+        "clinician_id": "clin-7"})
+    assert left.status_code == 201, left.text
+    summary = left.json()["summary"]
+    assert (summary["safety_plan"], summary["safety_plan_reviewed_since_risk"],
+            summary["urgent_alert"]) == ("not_recorded", False, True)

@@ -20,11 +20,11 @@ from iopnet.auth.keys import new_key
 from iopnet.catalog import (
     ApiKeyIssued,
     DomainEvent,
-    Instrument,
-    OutcomeMeasured,
     PatientAdmitted,
     PatientForgotten,
     PatientTransferred,
+    Phq9Trend,
+    ProgressJudged,
     Scope,
     SessionKind,
     SessionsCancelled,
@@ -135,10 +135,10 @@ async def test_what_is_shared_follows_live_consent(family: Family) -> None:
             duration_minutes=180, clinician_id="c-7"))
     await family.deliver(SessionsCancelled(site_id="site-north", patient_id=patient_id,
                                            session_ids=["s-1"], reason="PlanRevised"))
-    await family.deliver(OutcomeMeasured(
+    await family.deliver(ProgressJudged(  # plans' judgement, the one "improving"
         site_id="site-north", patient_id=patient_id, measure_id="m-1",
-        instrument=Instrument.PHQ9, total=12, item9=1, measured_on=site_today(),
-        program_week=2))
+        measured_on=site_today(), program_week=2, baseline_phq9=18, total=12,
+        trend=Phq9Trend.IMPROVING, response=False, remission=False), source="plans")
 
     nothing = await shared_view(family.north, patient_id, person)
     assert (nothing["scopes"], nothing["shared"]) == ([], [])

@@ -23,7 +23,14 @@ import services.intake.service
 import services.notifications.service
 import services.plans.service
 import services.sessions.service  # noqa: F401  (their private events join the catalog)
-from iopnet.catalog import CATALOG, ConsentGranted, ConsentRevoked, DomainEvent, parse_event
+from iopnet.catalog import (
+    CATALOG,
+    ConsentGranted,
+    ConsentRevoked,
+    DomainEvent,
+    ExitSummarized,
+    parse_event,
+)
 from iopnet.catalog.upcasting import UPCASTERS
 from iopnet.envelope import EventEnvelope
 from iopnet.kafka_binding import from_record, to_record
@@ -115,6 +122,16 @@ def test_a_consent_revoked_at_version_1_reads_as_final() -> None:
     event = parse_event(envelope_of(ConsentRevoked.event_type, v1, version=1))
     assert isinstance(event, ConsentRevoked)
     assert event.replaced_by is None
+
+
+def test_an_exit_summary_at_version_1_did_not_know_of_a_safety_plan_review() -> None:
+    v1 = {"patient_id": "p-1", "site_id": "s-1", "exit": "discharged",
+          "effective_on": "2026-12-01", "baseline_phq9": 18, "response": False,
+          "remission": False, "sessions_attended": 3, "sessions_scheduled": 4,
+          "risk_signals": ["phq9_item9"], "safety_plan": "unknown"}
+    event = parse_event(envelope_of(ExitSummarized.event_type, v1, version=1))
+    assert isinstance(event, ExitSummarized)
+    assert (event.safety_plan, event.safety_plan_reviewed_since_risk) == ("unknown", None)
 
 
 @pytest.mark.parametrize(("scope", "covers"), [

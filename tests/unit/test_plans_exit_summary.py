@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from iopnet.catalog import DischargeOutcome
+from services.plans.domain import check_safety_plan
 from services.plans.domain.exit_summary import check_follow_up, summarize_exit
 from services.plans.domain.plan_drafting import InvalidPlanInput
 from services.plans.domain.progress import (
@@ -38,6 +39,9 @@ def record(*totals: int, baseline: int = 20) -> ProgressRecord:
         [SignalRecord("phq9_item9", day(7)), SignalRecord("cssrs_moderate", day(8))])
 
 
+NONE_WRITTEN = check_safety_plan([], [], START)
+
+
 @pytest.mark.parametrize(("days", "kept"), [(None, 7), (1, 1), (7, 7), (30, 30)])
 def test_follow_up_is_7_days_unless_said(days: int | None, kept: int) -> None:
     assert check_follow_up(days) == kept
@@ -55,19 +59,20 @@ def test_follow_up_beyond_30_days_is_refused_naming_the_field(days: int) -> None
 def test_response_is_half_the_baseline_and_remission_below_5(last: int, response: bool,
                                                               remission: bool) -> None:
     summary = summarize_exit(record(18, last), "stepped_down", day(30),
-                             follow_up_within_days=7)
+                             follow_up_within_days=7, safety_plan=NONE_WRITTEN)
     assert (summary.first_phq9, summary.last_phq9) == (18, last)
     assert (summary.response, summary.remission) == (response, remission)
     assert (summary.sessions_attended, summary.sessions_scheduled) == (1, 2)
     assert summary.risk_signals == ["cssrs_moderate", "phq9_item9"]
-    assert (summary.safety_plan, summary.urgent_alert) == ("unknown", False)
+    assert (summary.safety_plan, summary.urgent_alert) == ("not_recorded", False)
 
 
 def test_leaving_against_advice_raises_an_urgent_alert() -> None:
     summary = summarize_exit(record(), "discharged", day(10), follow_up_within_days=7,
+                             safety_plan=NONE_WRITTEN,
                              outcome=DischargeOutcome.LEFT_AGAINST_ADVICE)
     assert summary.urgent_alert
     assert (summary.first_phq9, summary.last_phq9, summary.response) == (None, None, False)
     completed = summarize_exit(record(), "discharged", day(10), follow_up_within_days=7,
-                               outcome=DischargeOutcome.COMPLETED)
+                               safety_plan=NONE_WRITTEN, outcome=DischargeOutcome.COMPLETED)
     assert not completed.urgent_alert

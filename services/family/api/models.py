@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from iopnet.catalog import ConsentScope, Relationship, SessionKind
+from iopnet.catalog import ConsentScope, Phq9Trend, Relationship, SessionKind
 from iopnet.fields import Identifier, Strict
-from services.family.domain import CareStatus, ConsentStatus, FamilySessionKind, Trend
+from services.family.domain import CareStatus, ConsentStatus, FamilySessionKind
 
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 
@@ -101,7 +101,8 @@ class ProgressShared(BaseModel):
     """A direction and where care stands; never scores or answers."""
 
     scope: Literal[ConsentScope.PROGRESS_SUMMARIES] = ConsentScope.PROGRESS_SUMMARIES
-    trend: Trend | None = Field(description="PHQ-9 direction since admission; none yet measured")
+    trend: Phq9Trend | None = Field(description="Plans' judgement of the latest PHQ-9 against "
+                                    "the baseline (ProgressJudged); none yet measured")
     care_status: CareStatus | None
     status_since: date | None
 

@@ -15,7 +15,7 @@ from iopnet.problems import not_found
 from services.family import store
 from services.family.api.common import Reader
 from services.family.api.models import ProgressShared, ScheduleShared, SharedSession, SharedView
-from services.family.domain import phq9_trend, what_may_be_shared
+from services.family.domain import what_may_be_shared
 
 router = APIRouter(prefix="/v1/patients/{patient_id}", tags=["family"])
 
@@ -47,8 +47,7 @@ async def _shared(conn: Connection, patient_id: str, scopes: set[ConsentScope],
         shared.append(ScheduleShared(
             upcoming_sessions=[SharedSession.model_validate(s) for s in upcoming]))
     if ConsentScope.PROGRESS_SUMMARIES in scopes:
-        trend = phq9_trend(await store.baseline_phq9(conn, patient_id),
-                           await store.phq9_totals(conn, patient_id))
+        trend = await store.latest_trend(conn, patient_id)
         since: date | None = circle["status_since"]
         shared.append(ProgressShared(trend=trend, care_status=circle["care_status"],
                                      status_since=since))

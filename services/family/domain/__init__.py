@@ -14,7 +14,7 @@ from services.family.domain.errors import (
     InvalidRequest,
     NotFound,
 )
-from services.family.domain.progress import CareStatus, Trend, phq9_trend, status_after_discharge
+from services.family.domain.progress import CareStatus, status_after_discharge
 
 __all__ = [
     "Attendance",
@@ -29,8 +29,6 @@ __all__ = [
     "InvalidRequest",
     "NotFound",
     "PersonName",
-    "Trend",
-    "phq9_trend",
     "status_after_discharge",
     "what_may_be_shared",
 ]

@@ -15,7 +15,7 @@ from iopnet.catalog import EventPart, PrivatePatientEvent
 
 class FamilyCircleOpened(PrivatePatientEvent):
     """The circle opens at the admitting site (``site_id``), in reaction to PatientAdmitted;
-    the baseline PHQ-9 anchors the progress trend."""
+    the baseline PHQ-9 is kept as admitted (the trend shown is plans' ProgressJudged)."""
 
     admitted_on: date
     baseline_phq9: int | None = None

@@ -1,20 +1,12 @@
-"""The progress a support person may be told of: a direction and a status, never scores."""
+"""The progress a support person may be told of: a direction and a status, never scores.
+
+The direction is plans' judgement (``ProgressJudged.trend``), the one "improving"."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from enum import StrEnum
 
 from iopnet.catalog import DischargeOutcome
-
-#: The smallest PHQ-9 change that matters clinically (points).
-MEANINGFUL_CHANGE = 5
-
-
-class Trend(StrEnum):
-    IMPROVING = "improving"
-    STABLE = "stable"
-    WORSENING = "worsening"
 
 
 class CareStatus(StrEnum):
@@ -23,19 +15,6 @@ class CareStatus(StrEnum):
     STEPPED_UP = "stepped_up"
     COMPLETED = "completed"
     DISCHARGED = "discharged"
-
-
-def phq9_trend(baseline: int | None, totals: Sequence[int]) -> Trend | None:
-    """The latest PHQ-9 against the baseline (or the first measure); None before any measure."""
-    if not totals:
-        return None
-    reference = baseline if baseline is not None else totals[0]
-    change = totals[-1] - reference
-    if change <= -MEANINGFUL_CHANGE:
-        return Trend.IMPROVING
-    if change >= MEANINGFUL_CHANGE:
-        return Trend.WORSENING
-    return Trend.STABLE
 
 
 def status_after_discharge(outcome: DischargeOutcome) -> CareStatus:

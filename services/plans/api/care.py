@@ -36,7 +36,7 @@ from services.plans.api.models import (
     StepUpRequest,
     TransitionView,
 )
-from services.plans.commands import check_as_of, evaluation_view
+from services.plans.commands import check_as_of, evaluation_view, safety_plan_view
 from services.plans.domain import Confirmation, PlanRuleBroken, StepDownOrder
 from services.plans.domain import progress as course
 
@@ -66,6 +66,7 @@ async def read_progress(patient_id: uuid.UUID, db: Reader, as_of: AsOf = None
         "phq9": {"baseline": ep.baseline_phq9, "latest": latest.total if latest else None,
                  "response": bool(latest and latest.response),
                  "remission": bool(latest and latest.remission),
+                 "trend": latest.trend if latest else None,
                  "trajectory": [vars(p) for p in points]},
         "risk_signals": [vars(s) for s in record.signals if s.observed_on <= day],
         "goals": [vars(g) for g in goals],
@@ -86,15 +87,19 @@ async def evaluate_step_down(patient_id: uuid.UUID, db: Reader, as_of: AsOf = No
         check_as_of(day, ep, "query:as_of")
         policy = site.step_down
         record = await store.load_progress(conn, ep)
+        safety_plan = await store.check_safety_plan(conn, record, ep.patient_id, day)
     evaluation = course.evaluate(record, policy, day)
     return {"patient_id": patient_id, "as_of": day, "plan_status": row["plan_status"],
             **evaluation_view(evaluation), "policy": policy_view(policy),
-            "step_up": step_up_view(course.step_up(record, day))}
+            "step_up": step_up_view(course.step_up(record, day)),
+            "safety_plan": safety_plan_view(safety_plan)}
 
 
 @router.post("/patients/{patient_id}/step-down", status_code=201,
              responses={201: {"model": TransitionView},
-                        409: {"description": "Criteria unmet (with each criterion) or closed"}})
+                        409: {"description": "Criteria unmet (with each criterion), the "
+                              "safety plan not reviewed since the latest risk finding "
+                              "(safety-plan-required), or closed"}})
 async def step_down(patient_id: uuid.UUID, body: StepDownRequest, request: Request,
                     db: Writer, events: Events, cause: RequestCause,
                     idempotency_key: IdempotencyKey = None) -> JSONResponse:
@@ -102,7 +107,9 @@ async def step_down(patient_id: uuid.UUID, body: StepDownRequest, request: Reque
 
     Refused (409, with every criterion) unless the site's criteria are met today, or the
     clinician overrides them with ``override_reason``; a risk signal in the
-    evaluation period cannot be overridden. A past ``effective_on`` needs
+    evaluation period cannot be overridden. When risk was ever found, the safety plan
+    must be written or reviewed (at intake) since the latest finding (409
+    ``safety-plan-required`` otherwise; no override). A past ``effective_on`` needs
     ``backdate_reason`` and changes nothing of what is evaluated.
     """
     command = commands.StepDownCommand(
@@ -134,11 +141,15 @@ async def step_up(patient_id: uuid.UUID, body: StepUpRequest, request: Request, 
 
 
 @router.post("/patients/{patient_id}/discharge", status_code=201,
-             responses={201: {"model": TransitionView}})
+             responses={201: {"model": TransitionView},
+                        409: {"description": "Completed, after a risk finding, without the "
+                              "safety plan reviewed since (safety-plan-required), or closed"}})
 async def discharge(patient_id: uuid.UUID, body: DischargeRequest, request: Request,
                     db: Writer, events: Events, cause: RequestCause,
                     idempotency_key: IdempotencyKey = None) -> JSONResponse:
-    """Completed, left against advice, or transferred out; closes the plan."""
+    """Completed, left against advice, or transferred out; closes the plan. Completed
+    after a risk finding needs the safety plan written or reviewed since the latest one;
+    leaving against advice or a transfer is never held back (its summary shows the plan)."""
     command = commands.DischargeCommand(str(patient_id), body.outcome, body.effective_on,
                                         Confirmation(body.clinician_id, db.principal.key_id),
                                         body.follow_up_within_days)

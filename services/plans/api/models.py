@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from iopnet.catalog import DischargeOutcome, LevelOfCare, Modality, RevisionReason
+from iopnet.catalog import DischargeOutcome, LevelOfCare, Modality, Phq9Trend, RevisionReason
 from iopnet.fields import Identifier, Strict
 from services.plans.domain import AftercareItem
 from services.plans.domain.step_down import StepUpReasonCode
@@ -212,6 +212,7 @@ class TrajectoryPointView(BaseModel):
     change_from_baseline: int
     response: bool
     remission: bool
+    trend: Phq9Trend = Field(description="improving | stable | worsening: the one definition")
 
 
 class Phq9View(BaseModel):
@@ -219,6 +220,7 @@ class Phq9View(BaseModel):
     latest: int | None
     response: bool
     remission: bool
+    trend: Phq9Trend | None = Field(description="The latest measure's; none before any")
     trajectory: list[TrajectoryPointView]
 
 
@@ -272,6 +274,24 @@ class PolicyView(BaseModel):
     min_attendance_rate: float
 
 
+class SafetyPlanView(BaseModel):
+    """The safety plan (intake's) against the episode's risk findings."""
+
+    required: bool = Field(description="Risk was found in the episode")
+    status: str = Field(description="recorded | not_recorded")
+    last_risk_finding_on: date | None
+    recorded_on: date | None
+    last_reviewed_on: date | None = Field(description="The latest day it was written or "
+                                          "reviewed")
+    reviewed_since_last_finding: bool | None = Field(
+        description="Written or reviewed on or after the latest risk finding; none without "
+        "a finding")
+    allows_step_down_or_discharge: bool = Field(
+        description="A step-down or a completed discharge needs it reviewed since the latest "
+        "finding; a step-up, leaving against advice or a transfer never waits for it")
+    needed: str | None = Field(description="What is missing first, in words")
+
+
 class EvaluationView(BaseModel):
     patient_id: uuid.UUID
     as_of: date
@@ -281,3 +301,4 @@ class EvaluationView(BaseModel):
     criteria: list[CriterionView]
     policy: PolicyView
     step_up: StepUpView
+    safety_plan: SafetyPlanView

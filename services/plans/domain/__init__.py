@@ -12,6 +12,7 @@ from services.plans.domain.events import (
 )
 from services.plans.domain.family import FamilyConsent, family_participation_consented
 from services.plans.domain.plan_drafting import InvalidPlanInput
+from services.plans.domain.safety_plan import SafetyPlanCheck, SafetyPlanStatus, check_safety_plan
 from services.plans.domain.treatment_plan import (
     AftercareItem,
     ClinicalDecision,
@@ -19,6 +20,7 @@ from services.plans.domain.treatment_plan import (
     PlanClosed,
     PlanRecordCorrupt,
     PlanRuleBroken,
+    SafetyPlanNeeded,
     StaleRevision,
     StepDownNotAllowed,
     StepDownOrder,
@@ -43,12 +45,16 @@ __all__ = [
     "PlanTransferred",
     "PlanWritten",
     "RevisionNoted",
+    "SafetyPlanCheck",
+    "SafetyPlanNeeded",
+    "SafetyPlanStatus",
     "StaleRevision",
     "StepDownNotAllowed",
     "StepDownOrder",
     "TransitionConfirmed",
     "TreatmentPlan",
     "change_code",
+    "check_safety_plan",
     "family_participation_consented",
     "open_episode",
 ]

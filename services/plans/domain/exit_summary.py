@@ -7,7 +7,8 @@
 - Aftercare follow-up: within 7 days by default, 30 at most (HEDIS Follow-Up After
   Hospitalization for Mental Illness, FUH: the 7-day and 30-day rates).
 - Leaving against advice raises an urgent alert: a clinician must act today.
-- The safety plan's status is intake's to publish; until it does, "unknown".
+- The safety plan: recorded or not (intake publishes it), and whether it was reviewed
+  since the latest risk finding (``safety_plan.check_safety_plan``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from services.plans.domain.progress import (
     phq9_series,
     responded,
 )
+from services.plans.domain.safety_plan import SafetyPlanCheck
 
 FOLLOW_UP_DEFAULT_DAYS = 7
 FOLLOW_UP_MAX_DAYS = 30
@@ -39,7 +41,7 @@ def check_follow_up(days: int | None, field: str = "follow_up_within_days") -> i
 
 
 def summarize_exit(record: ProgressRecord, exit_kind: str, effective_on: date, *,
-                   follow_up_within_days: int | None,
+                   follow_up_within_days: int | None, safety_plan: SafetyPlanCheck,
                    outcome: DischargeOutcome | None = None) -> ExitSummarized:
     """The exit's summary; ``patient_id`` and ``site_id`` are the plan's to fill in."""
     measures = phq9_series(record, effective_on)
@@ -53,6 +55,8 @@ def summarize_exit(record: ProgressRecord, exit_kind: str, effective_on: date, *
         remission=last is not None and last < REMISSION_BELOW,
         sessions_attended=held.attended, sessions_scheduled=held.scheduled_to_date,
         risk_signals=sorted({s.signal for s in record.signals if s.observed_on <= effective_on}),
-        safety_plan="unknown", follow_up_within_days=follow_up_within_days,
+        safety_plan=safety_plan.status.value,
+        safety_plan_reviewed_since_risk=safety_plan.reviewed_since_last_finding,
+        follow_up_within_days=follow_up_within_days,
         urgent_alert=outcome is DischargeOutcome.LEFT_AGAINST_ADVICE,
     )

@@ -12,6 +12,7 @@ from datetime import date
 from enum import StrEnum
 from fractions import Fraction
 
+from iopnet.catalog import Phq9Trend
 from services.plans.domain.plan_drafting import (
     GAD7_CO_OCCURRING_AT,
     PHQ9_OBJECTIVE_BELOW,
@@ -19,6 +20,7 @@ from services.plans.domain.plan_drafting import (
 )
 from services.plans.domain.plan_drafting import TreatmentPlan as PlanContents
 from services.plans.domain.step_down import (
+    MARKED_RISE,
     PHQ9_MAX_TOTAL,
     AttendanceTally,
     Phq9Measure,
@@ -33,6 +35,8 @@ from services.plans.domain.step_down import (
 
 RESPONSE_DROP = Fraction(1, 2)
 REMISSION_BELOW = 5
+#: Points of PHQ-9 change that matter for one patient, either way.
+MEANINGFUL_CHANGE = MARKED_RISE
 
 
 class SessionStatus(StrEnum):
@@ -113,6 +117,7 @@ class TrajectoryPoint:
     change_from_baseline: int
     response: bool
     remission: bool
+    trend: Phq9Trend
 
 
 @dataclass(frozen=True)
@@ -159,6 +164,19 @@ def responded(baseline: int, total: int) -> bool:
     return baseline > 0 and Fraction(baseline - total, baseline) >= RESPONSE_DROP
 
 
+def trend(baseline: int, total: int) -> Phq9Trend:
+    """The one definition of "improving" (published on ``ProgressJudged``): a PHQ-9 5
+    points or more below the baseline, the change that matters for one patient (Löwe et
+    al. 2004, Med Care 42:1194), or a response, at least 50% below it (Kroenke et al.
+    2001), which a low baseline reaches with fewer points. Worsening: 5 points or more
+    above the baseline (the marked rise). Stable otherwise."""
+    if baseline - total >= MEANINGFUL_CHANGE or responded(baseline, total):
+        return Phq9Trend.IMPROVING
+    if total - baseline >= MEANINGFUL_CHANGE:
+        return Phq9Trend.WORSENING
+    return Phq9Trend.STABLE
+
+
 def trajectory(record: ProgressRecord, as_of: date) -> list[TrajectoryPoint]:
     weeks = {m.measured_on: m.program_week for m in record.measures if m.instrument == "phq9"}
     return [
@@ -166,7 +184,7 @@ def trajectory(record: ProgressRecord, as_of: date) -> list[TrajectoryPoint]:
             measured_on=m.measured_on, program_week=weeks[m.measured_on], total=m.total,
             item9=m.item9, change_from_baseline=m.total - record.baseline_phq9,
             response=responded(record.baseline_phq9, m.total),
-            remission=m.total < REMISSION_BELOW,
+            remission=m.total < REMISSION_BELOW, trend=trend(record.baseline_phq9, m.total),
         )
         for m in phq9_series(record, as_of)
     ]

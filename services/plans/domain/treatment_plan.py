@@ -28,6 +28,7 @@ from iopnet.catalog import (
     PlanDrafted,
     PlannedIntervention,
     PlanRevised,
+    ProgressJudged,
     RevisionReason,
     SteppedDown,
     SteppedUp,
@@ -68,6 +69,8 @@ from services.plans.domain.plan_drafting import (
     PlanRevision,
 )
 from services.plans.domain.plan_drafting import TreatmentPlan as PlanContents
+from services.plans.domain.progress import REMISSION_BELOW, Measure, responded, trend
+from services.plans.domain.safety_plan import SafetyPlanCheck
 from services.plans.domain.step_down import CriterionCode, StepDownEvaluation, StepUpReasonCode
 
 #: The most weeks one continued stay adds; another needs another decision.
@@ -113,6 +116,19 @@ class StepDownNotAllowed(PlanRuleBroken):
     def __init__(self, evaluation: StepDownEvaluation, detail: str) -> None:
         super().__init__(detail)
         self.evaluation = evaluation
+
+
+class SafetyPlanNeeded(PlanRuleBroken):
+    """Risk was found and the safety plan is missing, or older than the latest finding:
+    no step-down or completed discharge until intake records or reviews it."""
+
+    def __init__(self, check: SafetyPlanCheck) -> None:
+        super().__init__(check.needed)
+        self.check = check
+
+
+#: The check when risk was never found: nothing holds a transition back.
+NO_RISK_FOUND = SafetyPlanCheck(last_finding_on=None, recorded_on=None, last_reviewed_on=None)
 
 
 class PlanRecordCorrupt(RuntimeError):
@@ -172,6 +188,8 @@ class TreatmentPlan(Aggregate):
         self.weeks_added = 0
         #: The family therapy suggestion awaiting the clinician, if any.
         self.open_suggestion: str | None = None
+        #: The PHQ-9 measures judged already (ProgressJudged).
+        self.judged: set[str] = set()
 
     @property
     def patient_id(self) -> str:
@@ -280,6 +298,24 @@ class TreatmentPlan(Aggregate):
         # Over the current revision: a clinician holding an older ETag gets 412, as designed.
         return self.revise(self.revision, changes, RevisionReason.FAMILY_CONSENT)
 
+    def judge_progress(self, measure_id: str, measure: Measure, baseline_phq9: int
+                       ) -> ProgressJudged | None:
+        """A PHQ-9 measured in the program, against the baseline: published
+        (ProgressJudged), the one "improving" others use. Once per measure; none before
+        the draft (which judges what came before it) or once the patient is forgotten."""
+        if (measure.instrument != "phq9" or measure_id in self.judged
+                or self.contents is None or self.forgotten):
+            return None
+        judged = ProgressJudged(
+            patient_id=self.id, site_id=self.site_id, measure_id=measure_id,
+            measured_on=measure.measured_on, program_week=measure.program_week,
+            baseline_phq9=baseline_phq9, total=measure.total,
+            trend=trend(baseline_phq9, measure.total),
+            response=responded(baseline_phq9, measure.total),
+            remission=measure.total < REMISSION_BELOW)
+        self.record(judged)
+        return judged
+
     def _follows_family(self) -> bool:
         return (self.status is PlanStatus.ACTIVE and self.contents is not None
                 and not self.forgotten)
@@ -306,8 +342,11 @@ class TreatmentPlan(Aggregate):
         return approved
 
     def step_down(self, evaluation: StepDownEvaluation, order: StepDownOrder,
-                  confirmation: Confirmation = Confirmation()) -> None:
-        """To standard outpatient, when the criteria are met or a clinician overrides them."""
+                  confirmation: Confirmation = Confirmation(), *,
+                  safety_plan: SafetyPlanCheck = NO_RISK_FOUND) -> None:
+        """To standard outpatient, when the criteria are met or a clinician overrides them,
+        and, when risk was ever found, the safety plan reviewed since the latest finding
+        (never overridable)."""
         contents = self._open_contents()
         self._check_effective(order.effective_on, contents)
         unmet = set(evaluation.unmet)
@@ -317,6 +356,7 @@ class TreatmentPlan(Aggregate):
         if unmet and not order.override_reason:
             codes = ", ".join(sorted(unmet))
             raise StepDownNotAllowed(evaluation, f"step-down criteria not met: {codes}")
+        _require_safety_plan(safety_plan)
         if not order.aftercare:
             raise PlanRuleBroken("a step-down needs an aftercare plan")
         check_follow_up(order.follow_up_within_days)
@@ -345,9 +385,14 @@ class TreatmentPlan(Aggregate):
         self._confirmed(confirmation)
 
     def discharge(self, outcome: DischargeOutcome, effective_on: date,
-                  confirmation: Confirmation = Confirmation()) -> None:
+                  confirmation: Confirmation = Confirmation(), *,
+                  safety_plan: SafetyPlanCheck = NO_RISK_FOUND) -> None:
+        """Completed (the safety plan reviewed since the latest risk finding, if any),
+        left against advice or transferred out (never held back: safety first)."""
         contents = self._open_contents()
         self._check_effective(effective_on, contents)
+        if outcome is DischargeOutcome.COMPLETED:
+            _require_safety_plan(safety_plan)
         self.record(Discharged(patient_id=self.id, site_id=self.site_id, outcome=outcome,
                                effective_on=effective_on))
         self._confirmed(confirmation)
@@ -425,12 +470,19 @@ class TreatmentPlan(Aggregate):
                 self.open_suggestion = event.suggestion_id
             case FamilyTherapySuggestionClosed():
                 self.open_suggestion = None
+            case ProgressJudged():
+                self.judged.add(event.measure_id)
 
     def _checked(self, contents: PlanContents) -> PlanContents:
         if contents.revision != self.revision or _planned(contents) != self.interventions:
             raise PlanRecordCorrupt(f"plan {self.plan_id}: as written, it disagrees with "
                                     f"its revision {self.revision}")
         return contents
+
+
+def _require_safety_plan(check: SafetyPlanCheck) -> None:
+    if not check.allows_less_care:
+        raise SafetyPlanNeeded(check)
 
 
 def _adds_family_therapy(change: PlanChange) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -70,6 +71,30 @@ class Discharged(PatientEvent):
     effective_on: date
 
 
+class Phq9Trend(StrEnum):
+    """Where a PHQ-9 stands against the baseline: plans' one definition of "improving"."""
+
+    IMPROVING = "improving"
+    STABLE = "stable"
+    WORSENING = "worsening"
+
+
+class ProgressJudged(PatientEvent):
+    """Plans' judgement of one PHQ-9 measured in the program (sessions' ``OutcomeMeasured``)
+    against the baseline: the one "improving" every service uses (a family update
+    included). ``trend``: improving (5 points or more below the baseline, or a response),
+    worsening (5 or more above), stable otherwise."""
+
+    measure_id: str
+    measured_on: date
+    program_week: int = Field(ge=1)
+    baseline_phq9: int = Field(ge=0, le=27)
+    total: int = Field(ge=0, le=27)
+    trend: Phq9Trend
+    response: bool = Field(description="At least 50% below the baseline")
+    remission: bool = Field(description="Below 5")
+
+
 class ExitSummarized(PatientEvent):
     """The summary recorded on every exit (step-down, step-up, discharge): codes and
     numbers only. ``urgent_alert``: the patient left against advice, a clinician must act
@@ -85,7 +110,12 @@ class ExitSummarized(PatientEvent):
     sessions_attended: int = Field(ge=0)
     sessions_scheduled: int = Field(ge=0)
     risk_signals: list[str] = Field(description="Every risk signal of the episode, by code")
-    safety_plan: str = Field(description="recorded | not_recorded | unknown (not yet "
-                             "published by intake)")
+    safety_plan: str = Field(description="recorded | not_recorded (from intake's "
+                             "SafetyPlanRecorded); unknown only at v1")
     follow_up_within_days: int | None = Field(default=None, ge=1, le=30)
     urgent_alert: bool = False
+    #: v2: whether the safety plan was written or reviewed on or after the episode's latest
+    #: risk finding; None when risk was never found (and at v1: not recorded then).
+    safety_plan_reviewed_since_risk: bool | None = None
+
+    schema_version: ClassVar[int] = 2

@@ -18,6 +18,7 @@ from iopnet.catalog.codes import IOP_MIN_WEEKLY_HOURS, PHP_MIN_WEEKLY_HOURS
 from iopnet.catalog.family import ConsentGranted, ConsentRevoked
 from iopnet.catalog.intake import AdmissionDeclined, PatientAdmitted, PatientReferred
 from iopnet.catalog.network import SiteOnboarded, SitePoliciesChanged
+from iopnet.catalog.plans import ExitSummarized
 from iopnet.catalog.sessions import OutcomeMeasured
 from iopnet.envelope import EventEnvelope
 
@@ -119,3 +120,10 @@ upcaster(SitePoliciesChanged, 1)(iop_hours_policy)
 def outcome_measured_risk_level(data: Data) -> Data:
     """v2 carries a C-SSRS's triage; v1 measures were all PHQ-9s, which have none."""
     return {**data, "risk_level": None}
+
+
+@upcaster(ExitSummarized, 1)
+def exit_summarized_safety_plan_review(data: Data) -> Data:
+    """v2 says whether the safety plan was reviewed since the latest risk finding; v1
+    summaries did not know (their ``safety_plan`` read ``unknown``)."""
+    return {**data, "safety_plan_reviewed_since_risk": None}
