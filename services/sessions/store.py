@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from iopnet.auth.registry import site_policies
-from iopnet.catalog import Modality
+from iopnet.catalog import Modality, OutcomeMeasured
 from iopnet.db import Connection
 from iopnet.eventstore import EventStore
 from services.sessions.domain import AttendancePolicy, Enrollment, Group
@@ -203,6 +203,11 @@ async def save_plan(conn: Connection, patient_id: str, site_id: str, plan_id: st
 
 # FHIR reads --------------------------------------------------------------------------------
 
+# The event type as a literal: the partial index (migration 007) is chosen by it.
+_MEASURED_PATIENT = (
+    "SELECT envelope->>'subject' FROM events"
+    f" WHERE event_type = '{OutcomeMeasured.event_type}'"
+    " AND envelope->'data'->>'measure_id' = $1")
 _PLACE = ("SELECT session_id, patient_id, kind, modality, starts_at, duration_minutes,"
           " clinician_id, status, credited_minutes FROM patient_sessions")
 
@@ -210,9 +215,7 @@ _PLACE = ("SELECT session_id, patient_id, kind, modality, starts_at, duration_mi
 async def measured_patient(conn: Connection, measure_id: str) -> str | None:
     """The patient a measure was taken of, from its OutcomeMeasured; whether the caller
     may see the patient is ``enrollment_visible``'s to say."""
-    patient_id = await conn.fetchval(
-        "SELECT envelope->>'subject' FROM events WHERE event_type = 'OutcomeMeasured'"
-        " AND envelope->'data'->>'measure_id' = $1", measure_id)
+    patient_id = await conn.fetchval(_MEASURED_PATIENT, measure_id)
     return str(patient_id) if patient_id else None
 
 

@@ -4,4 +4,4 @@ CREATE INDEX patient_sessions_encounter
     ON patient_sessions ((md5(session_id::text || '/' || patient_id::text)::uuid));
 -- And an Observation (a measure) by its id, from the OutcomeMeasured that recorded it.
 CREATE INDEX events_outcome_measured ON events ((envelope->'data'->>'measure_id'))
-    WHERE event_type = 'OutcomeMeasured';
+    WHERE event_type = 'iopnet.OutcomeMeasured';
