@@ -95,7 +95,7 @@ async def scored_assessments(conn: Connection, patient_id: str | None = None,
     """Scored assessments with their answers: a patient's, or one by its id."""
     rows = await conn.fetch(
         "SELECT assessment_id::text, patient_id::text, instrument, total, band, assessed_on,"
-        " recorded_at, responses FROM assessments"
+        " recorded_at, responses, entered_in_error FROM assessments"
         " WHERE ($1::uuid IS NULL OR patient_id = $1) AND ($2::uuid IS NULL OR assessment_id = $2)"
         " AND instrument = ANY($3::text[]) ORDER BY recorded_at",
         patient_id, assessment_id, list(instruments))

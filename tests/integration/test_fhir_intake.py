@@ -86,3 +86,18 @@ async def test_the_capability_statement_is_open(intake: Intake) -> None:
     assert answer.status_code == 200
     statement = CapabilityStatement.model_validate(answer.json())
     assert {r.type for r in statement.rest[0].resource} == {"Patient", "Observation"}
+
+
+async def test_an_assessment_corrected_as_entered_in_error_says_so(intake: Intake) -> None:
+    patient_id = await intake.refer()
+    await intake.assess(patient_id, [1] * 8 + [0])
+    found = (await intake.north.get("/fhir/R4/Observation",
+                                    params={"patient": patient_id})).json()["entry"]
+    assessment_id = found[0]["resource"]["id"]
+    assert found[0]["resource"]["status"] == "final"
+    corrected = await intake.north.post(
+        f"/v1/patients/{patient_id}/assessments/{assessment_id}/entered-in-error",
+        json={"clinician_id": "clin-7", "reason": "another patient's answers"})
+    assert corrected.status_code == 200, corrected.text
+    read = await intake.north.get(f"/fhir/R4/Observation/{assessment_id}")
+    assert read.json()["status"] == "entered-in-error"

@@ -74,3 +74,9 @@ def test_gad7_and_auditc_are_their_totals(instrument: str, code: str) -> None:
         assessment(instrument, 6, responses={"items": [1, 1, 1]})))
     assert observation.code.coding[0].code == code and observation.component is None
     assert observation.effectiveDateTime == date(2026, 11, 30)
+
+
+def test_an_assessment_entered_in_error_is_served_as_such() -> None:
+    observation = Observation.model_validate(observation_resource(
+        assessment("phq9", 17, entered_in_error=True)))
+    assert observation.status == "entered-in-error"

@@ -39,11 +39,13 @@ def patient_resource(person: dict[str, Any]) -> dict[str, Any]:
 
 
 def observation_resource(assessment: dict[str, Any]) -> dict[str, Any]:
-    """An assessment's total; a PHQ-9's nine answers as components when intake has them."""
+    """An assessment's total; a PHQ-9's nine answers as components when intake has them.
+    One corrected as entered in error is served as such, never as a final result."""
     instrument = Instrument(assessment["instrument"])
     items = (assessment.get("responses") or {}).get("items")
     components = phq9_item_concepts(items) if instrument is Instrument.PHQ9 and items else []
     return score_observation(
         assessment["assessment_id"], assessment["patient_id"], score_concept(instrument),
         assessment["total"], assessment["assessed_on"], issued=assessment["recorded_at"],
-        interpretation=assessment["band"], components=components)
+        interpretation=assessment["band"], components=components,
+        status="entered-in-error" if assessment.get("entered_in_error") else "final")

@@ -107,7 +107,8 @@ def _resource_support(served: ResourceSupport) -> Resource:
 def score_observation(observation_id: str, patient_id: str, code: dict[str, Any], score: int,
                       effective: date, *, issued: datetime | None = None,
                       interpretation: str | None = None,
-                      components: Sequence[tuple[dict[str, Any], int]] = ()) -> Resource:
+                      components: Sequence[tuple[dict[str, Any], int]] = (),
+                      status: str = "final") -> Resource:
     """A questionnaire's score as a survey Observation (US Core Observation Screening
     Assessment): ``code`` the score's CodeableConcept, ``components`` the items' codes
     with their answers' values."""
@@ -115,7 +116,7 @@ def score_observation(observation_id: str, patient_id: str, code: dict[str, Any]
         "resourceType": "Observation",
         "id": observation_id,
         "meta": {"profile": [US_CORE_SCREENING_ASSESSMENT]},
-        "status": "final",
+        "status": status,
         "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "survey",
                                   "display": "Survey"}]}],
         "code": code,
