@@ -9,18 +9,31 @@ from typing import Any
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+from fhir.resources.R4B.careplan import CarePlan
+from fhir.resources.R4B.consent import Consent
 from fhir.resources.R4B.encounter import Encounter
 from fhir.resources.R4B.episodeofcare import EpisodeOfCare
+from fhir.resources.R4B.goal import Goal
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.patient import Patient
+from fhir.resources.R4B.relatedperson import RelatedPerson
 
 from iopnet.fhir import FHIR_JSON
 from iopnet.topics import SERVICES
 from tests.conftest import eventually
 from tests.e2e.client import Api
 from tests.e2e.conftest import Site
-from tests.e2e.journeys import admit, measure_phq9, phq9_items, set_up_program, wait_scheduled
+from tests.e2e.journeys import (
+    admit,
+    drafted_plan,
+    grant_consent,
+    link_support_person,
+    measure_phq9,
+    phq9_items,
+    set_up_program,
+    wait_scheduled,
+)
 from tests.fixtures.dates import site_today
 
 pytestmark = pytest.mark.e2e
@@ -99,6 +112,35 @@ async def test_a_patients_phq9_history_reads_as_fhir_observations(
             (row["action"], row["outcome"]) for row in trail}
 
     await eventually(audited, timeout=10)
+
+
+async def test_the_plan_and_the_family_circle_read_as_fhir(north: Site, south: Site) -> None:
+    api = north.api
+    patient_id = await admit(api, phq9=phq9_items(18))
+    await drafted_plan(api, patient_id)
+    person = await link_support_person(api, patient_id, relationship="parent")
+    consent_id = await grant_consent(api, patient_id, person, "schedule")
+
+    [careplan] = await searched(api, "plans", "CarePlan", patient=patient_id)
+    assert CarePlan.model_validate(careplan).status == "active"
+    assert await fhir(api, "plans", f"CarePlan/{careplan['id']}") == careplan
+    goals = await searched(api, "plans", "Goal", patient=f"Patient/{patient_id}")
+    assert [f"Goal/{g['id']}" for g in goals] == [r["reference"] for r in careplan["goal"]]
+    goal = Goal.model_validate(await fhir(api, "plans", f"Goal/{goals[0]['id']}"))
+    assert goal.subject.reference == f"Patient/{patient_id}"
+
+    related = RelatedPerson.model_validate(await fhir(api, "family", f"RelatedPerson/{person}"))
+    assert related.relationship[0].coding[0].code == "PRN"
+    [consent] = await searched(api, "family", "Consent", patient=patient_id)
+    assert Consent.model_validate(consent).status == "active" and consent["id"] == consent_id
+    assert await fhir(api, "family", f"Consent/{consent_id}") == consent
+
+    for service, path in (("plans", f"CarePlan/{careplan['id']}"),
+                          ("plans", f"Goal/{goals[0]['id']}"),
+                          ("family", f"RelatedPerson/{person}"),
+                          ("family", f"Consent/{consent_id}")):
+        assert (await south.api.get(service, f"/fhir/R4/{path}")).status_code == 404, path
+    assert await searched(south.api, "family", "Consent", patient=patient_id) == []
 
 
 async def test_each_service_states_what_it_serves(operator: Api) -> None:

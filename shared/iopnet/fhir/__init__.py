@@ -5,14 +5,18 @@ error handling. What each resource says is the owning service's (``api/fhir.py``
 from iopnet.fhir.api import (
     FHIR_BASE,
     FHIR_JSON,
+    PATIENT_SEARCH,
     FhirError,
     FhirResponse,
+    Reader,
     codes_of,
     fhir_router,
     id_of,
     install_fhir_errors,
     not_found,
     patient_of,
+    read,
+    search,
     searchset,
 )
 from iopnet.fhir.documents import (
@@ -28,8 +32,10 @@ from iopnet.fhir.documents import (
 __all__ = [
     "FHIR_BASE",
     "FHIR_JSON",
+    "PATIENT_SEARCH",
     "FhirError",
     "FhirResponse",
+    "Reader",
     "ResourceSupport",
     "SearchParam",
     "capability_statement",
@@ -41,7 +47,9 @@ __all__ = [
     "not_found",
     "operation_outcome",
     "patient_of",
+    "read",
     "reference",
     "score_observation",
+    "search",
     "searchset",
 ]

@@ -14,16 +14,20 @@ import inspect
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from starlette.responses import Response
 
+from iopnet.auth import SiteDatabase, site_database
+from iopnet.catalog import Scope
+from iopnet.db import Connection
 from iopnet.fhir.documents import (
     LOINC,
     Resource,
     ResourceSupport,
+    SearchParam,
     capability_statement,
     operation_outcome,
 )
@@ -32,6 +36,10 @@ from iopnet.responses import OrjsonResponse
 
 FHIR_JSON = "application/fhir+json"
 FHIR_BASE = "/fhir/R4"
+
+#: Every FHIR read: the caller's site only, as the REST reads.
+Reader = Annotated[SiteDatabase, Depends(site_database(Scope.READ))]
+PATIENT_SEARCH = SearchParam("patient", "reference", "Patient/{id} or {id}")
 
 #: http://hl7.org/fhir/R4/valueset-issue-type.html, by HTTP status.
 ISSUE_TYPES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found",
@@ -67,6 +75,30 @@ def fhir_router(service: str, served: Sequence[ResourceSupport]) -> APIRouter:
     return router
 
 
+async def read(db: SiteDatabase, resource_type: str, resource_id: str,
+               find: Callable[[Connection, str], Awaitable[Resource | None]],
+               parse: Callable[[str], str | None] | None = None) -> FhirResponse:
+    """A read by id: what ``find`` makes of the id (``parse`` checks its form, a UUID by
+    default) in the caller's site, or 404 as for an id that cannot exist."""
+    found = None
+    if (known := (parse or id_of)(resource_id)) is not None:
+        async with db.transaction() as conn:
+            found = await find(conn, known)
+    if found is None:
+        raise not_found(resource_type, resource_id)
+    return FhirResponse(found)
+
+
+async def search(request: Request, db: SiteDatabase, patient: str | None,
+                 find: Callable[[Connection, str], Awaitable[Sequence[Resource]]],
+                 param: str = "patient") -> FhirResponse:
+    """A search by patient: what ``find`` finds of the patient in the caller's site."""
+    patient_id = patient_of(patient, param)
+    async with db.transaction() as conn:
+        found = await find(conn, patient_id)
+    return searchset(request, found)
+
+
 def base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/") + FHIR_BASE
 
@@ -83,13 +115,14 @@ def id_of(value: str) -> str | None:
         return None
 
 
-def patient_of(value: str | None) -> str:
-    """The patient id a ``patient`` search parameter names: ``{id}`` or ``Patient/{id}``."""
+def patient_of(value: str | None, param: str = "patient") -> str:
+    """The patient id a ``patient`` search parameter (or ``param``) names: ``{id}`` or
+    ``Patient/{id}``."""
     if value is None:
-        raise FhirError(400, "search by patient: ?patient=Patient/{id}", ["patient"])
+        raise FhirError(400, f"search by patient: ?{param}=Patient/{{id}}", [param])
     patient_id = id_of(value.removeprefix("Patient/"))
     if patient_id is None:
-        raise FhirError(400, "patient must be a patient's id or Patient/{id}", ["patient"])
+        raise FhirError(400, f"{param} must be a patient's id or Patient/{{id}}", [param])
     return patient_id
 
 
