@@ -1,7 +1,9 @@
 """The instruments' LOINC codes, for whoever shows a score to other systems (FHIR).
 
-Totals: PHQ-9 44261-6, GAD-7 70274-6, AUDIT-C 75626-2 (US Core's Observation Screening
-Assessment examples, https://hl7.org/fhir/us/core/Observation-AUDIT-C-item-example-75626-2.html).
+Totals: PHQ-9 44261-6 and GAD-7 70274-6 (HL7's scored assessment score codes,
+https://build.fhir.org/ig/HL7/personal-health-record-format-ig/ValueSet-observation-scored-assessment-score-codes.html),
+AUDIT-C 75626-2 (US Core's Observation Screening Assessment example,
+https://hl7.org/fhir/us/core/Observation-AUDIT-C-item-example-75626-2.html).
 PHQ-9 items 1-9 as US Core's PHQ-9 Questionnaire example links them
 (https://www.hl7.org/fhir/us/core/STU9/Questionnaire-phq-9-example.html). The C-SSRS
 screener has no LOINC total and is not listed.
