@@ -110,3 +110,23 @@ async def latest_trend(conn: Connection, patient_id: str) -> Phq9Trend | None:
         "SELECT trend FROM progress_trends WHERE patient_id = $1"
         " ORDER BY measured_on DESC, recorded_at DESC LIMIT 1", patient_id)
     return Phq9Trend(value) if value is not None else None
+
+
+# FHIR reads: by id as well as by patient.
+
+async def find_support_person(conn: Connection, support_person_id: str
+                              ) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        "SELECT support_person_id, patient_id, relationship, given_name, family_name"
+        " FROM support_persons WHERE support_person_id = $1", support_person_id)
+    return dict(row) if row else None
+
+
+async def consents_of(conn: Connection, patient_id: str | None = None,
+                      consent_id: str | None = None) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT consent_id, patient_id, support_person_id, scope, expires_on, granted_at,"
+        " revoked_at, expired_on FROM consents WHERE ($1::uuid IS NULL OR patient_id = $1)"
+        " AND ($2::uuid IS NULL OR consent_id = $2) ORDER BY granted_at, consent_id",
+        patient_id, consent_id)
+    return [dict(row) for row in rows]

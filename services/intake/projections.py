@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from iopnet.auth.registry import REGISTRY_PROJECTORS
 from iopnet.catalog import (
     AdmissionDeclined,
+    AssessmentEnteredInError,
     AssessmentRecorded,
     DomainEvent,
     PatientAdmitted,
@@ -68,6 +69,10 @@ async def project_case(conn: Connection, event: PatientEvent, envelope: EventEnv
                 "site_id": event.site_id, "instrument": event.instrument.value,
                 "total": event.total, "band": event.band, "assessed_on": event.assessed_on,
                 "recorded_at": envelope.time})
+        case AssessmentEnteredInError():
+            await conn.execute(
+                "UPDATE assessments SET entered_in_error = true WHERE assessment_id = $1",
+                event.assessment_id)
         case AssessmentAnswered(answers=Answers() as answers):
             await conn.execute("UPDATE assessments SET responses = $2 WHERE assessment_id = $1",
                                event.assessment_id, answers.model_dump(mode="json"))

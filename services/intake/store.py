@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -70,4 +71,32 @@ async def census(db: Connection) -> list[dict[str, Any]]:
         "SELECT site_id, status, count(*) AS patients FROM patients"
         " GROUP BY site_id, status ORDER BY site_id, status"
     )
+    return [dict(row) for row in rows]
+
+
+# FHIR reads: the patient with who they are, and the scored assessments with their answers.
+
+async def find_person(conn: Connection, patient_id: str) -> dict[str, Any] | None:
+    """The patient's row with their identity and the sex at birth an AUDIT-C recorded
+    (its latest); None when the caller's site does not see the patient."""
+    row = await conn.fetchrow(
+        "SELECT p.patient_id::text, p.site_id, p.status, i.given_name, i.family_name,"
+        " i.birth_date, (SELECT a.responses->>'sex_at_birth' FROM assessments a"
+        "  WHERE a.patient_id = p.patient_id AND a.responses->>'sex_at_birth' IS NOT NULL"
+        "  ORDER BY a.recorded_at DESC LIMIT 1) AS sex_at_birth"
+        " FROM patients p LEFT JOIN patient_identities i USING (patient_id)"
+        " WHERE p.patient_id = $1", patient_id)
+    return dict(row) if row else None
+
+
+async def scored_assessments(conn: Connection, patient_id: str | None = None,
+                             assessment_id: str | None = None,
+                             instruments: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Scored assessments with their answers: a patient's, or one by its id."""
+    rows = await conn.fetch(
+        "SELECT assessment_id::text, patient_id::text, instrument, total, band, assessed_on,"
+        " recorded_at, responses, entered_in_error FROM assessments"
+        " WHERE ($1::uuid IS NULL OR patient_id = $1) AND ($2::uuid IS NULL OR assessment_id = $2)"
+        " AND instrument = ANY($3::text[]) ORDER BY recorded_at",
+        patient_id, assessment_id, list(instruments))
     return [dict(row) for row in rows]

@@ -300,6 +300,13 @@ async def find_plan(conn: Connection, patient_id: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
+async def plan_patient(conn: Connection, plan_id: str) -> str | None:
+    """Whose plan this is, when the caller's site sees it."""
+    patient_id = await conn.fetchval(
+        "SELECT patient_id::text FROM treatment_plans WHERE plan_id = $1", plan_id)
+    return str(patient_id) if patient_id else None
+
+
 async def list_revisions(conn: Connection, patient_id: str) -> list[dict[str, Any]]:
     rows = await conn.fetch(
         "SELECT revision, recorded_at, reason, note, recorded_by, change_codes, changes,"

@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from iopnet.auth.registry import site_policies
-from iopnet.catalog import Modality
+from iopnet.catalog import Modality, OutcomeMeasured
 from iopnet.db import Connection
 from iopnet.eventstore import EventStore
 from services.sessions.domain import AttendancePolicy, Enrollment, Group
@@ -199,3 +199,34 @@ async def save_plan(conn: Connection, patient_id: str, site_id: str, plan_id: st
         " revision = greatest(treatment_plans.revision, excluded.revision)",
         patient_id, site_id, plan_id, revision, {m.value: n for m, n in weekly.items()}, at,
     )
+
+
+# FHIR reads --------------------------------------------------------------------------------
+
+# The event type as a literal: the partial index (migration 007) is chosen by it.
+_MEASURED_PATIENT = (
+    "SELECT envelope->>'subject' FROM events"
+    f" WHERE event_type = '{OutcomeMeasured.event_type}'"
+    " AND envelope->'data'->>'measure_id' = $1")
+_PLACE = ("SELECT session_id, patient_id, kind, modality, starts_at, duration_minutes,"
+          " clinician_id, status, credited_minutes FROM patient_sessions")
+
+
+async def measured_patient(conn: Connection, measure_id: str) -> str | None:
+    """The patient a measure was taken of, from its OutcomeMeasured; whether the caller
+    may see the patient is ``enrollment_visible``'s to say."""
+    patient_id = await conn.fetchval(_MEASURED_PATIENT, measure_id)
+    return str(patient_id) if patient_id else None
+
+
+async def patient_sessions(conn: Connection, patient_id: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch(_PLACE + " WHERE patient_id = $1 ORDER BY starts_at", patient_id)
+    return [dict(row) for row in rows]
+
+
+async def find_patient_session(conn: Connection, encounter_id: str) -> dict[str, Any] | None:
+    """The place an Encounter id names (``api.fhir.encounter_id``: md5 of both ids)."""
+    row = await conn.fetchrow(
+        _PLACE + " WHERE md5(session_id::text || '/' || patient_id::text)::uuid = $1",
+        encounter_id)
+    return dict(row) if row else None

@@ -18,6 +18,7 @@ from iopnet.contracts import asyncapi_document
 from iopnet.db import create_pool
 from iopnet.envelope import new_id
 from iopnet.eventstore import Cause, EventStore
+from iopnet.fhir import install_fhir_errors
 from iopnet.metrics import REQUEST_SECONDS, LagProbe, read_database_gauges
 from iopnet.observer import Exchange, ResponseObserver
 from iopnet.problems import PROBLEM_RESPONSES, install_problem_handlers
@@ -56,6 +57,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
     app.state.settings = settings
     app.state.events = EventStore.of(spec.name)
     install_problem_handlers(app)
+    install_fhir_errors(app)
     install_audit(app)
     install_request_telemetry(app)
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)

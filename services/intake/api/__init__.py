@@ -1,5 +1,6 @@
 """Intake's HTTP API: patients, their assessment and admission, and the network registry."""
 
-from services.intake.api import assessments, network, patients, safety
+from services.intake.api import assessments, fhir_routes, network, patients, safety
 
-routers = [patients.router, assessments.router, safety.router, network.router]
+routers = [patients.router, assessments.router, safety.router, network.router,
+           fhir_routes.router]

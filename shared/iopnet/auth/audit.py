@@ -1,6 +1,6 @@
 """The audit trail: every request for patient data, who made it, and how it ended.
 
-A middleware writes one append-only row per ``/v1`` request after the answer
+A middleware writes one append-only row per ``/v1`` (and ``/fhir``) request after the answer
 is known, refusals of identified callers included (403, 404, 429), so probing
 is visible too. Rows name the key and the resource, never the patient's
 identifying data. Rows of requests finishing together are written by one
@@ -28,7 +28,9 @@ from iopnet.catalog import Scope
 from iopnet.observer import Exchange, ResponseObserver
 
 log = logging.getLogger(__name__)
-AUDITED_PREFIX = "/v1/"
+#: The REST API and the FHIR reads; not the CapabilityStatement, open and without data.
+AUDITED_PREFIXES = ("/v1/", "/fhir/")
+UNAUDITED_PATHS = frozenset({"/fhir/R4/metadata"})
 #: A site's id, or the operator's ``*`` (ALL_SITES).
 AUDITED_SITE = r"^(\*|[A-Za-z0-9._:-]+)$"
 
@@ -90,8 +92,8 @@ class AuditTrail:
 
 
 async def record(exchange: Exchange) -> None:
-    """One append-only row per /v1 request, whatever its outcome."""
-    if not exchange.path.startswith(AUDITED_PREFIX):
+    """One append-only row per /v1 or /fhir request, whatever its outcome."""
+    if not exchange.path.startswith(AUDITED_PREFIXES) or exchange.path in UNAUDITED_PATHS:
         return
     principal: Principal | None = exchange.state.get("principal")
     action = f"{exchange.method} {exchange.route}"
