@@ -119,7 +119,14 @@ def install_problem_handlers(app: FastAPI) -> None:
             "read it again and retry", current_version=exc.actual,
         ))
 
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette logs the exception after this answer; the caller learns nothing of it.
+        return problem_response(request, Problem(
+            500, "internal", "Something went wrong on our side",
+            "it was logged; a retry with the same Idempotency-Key records nothing twice"))
+
     app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(Exception, on_unexpected)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(ConcurrencyConflict, on_conflict)

@@ -43,7 +43,8 @@ PATIENT_SEARCH = SearchParam("patient", "reference", "Patient/{id} or {id}")
 
 #: http://hl7.org/fhir/R4/valueset-issue-type.html, by HTTP status.
 ISSUE_TYPES = {400: "invalid", 401: "login", 403: "forbidden", 404: "not-found",
-               405: "not-supported", 409: "conflict", 422: "invalid", 429: "throttled"}
+               405: "not-supported", 409: "conflict", 422: "invalid", 429: "throttled",
+               500: "exception"}
 
 class FhirResponse(OrjsonResponse):
     media_type = FHIR_JSON
