@@ -38,7 +38,7 @@ from aiokafka.errors import KafkaError
 from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
-from iopnet import dead_letters, inbox
+from iopnet import causal, dead_letters, inbox
 from iopnet.catalog import DomainEvent, parse_event
 from iopnet.db import Connection
 from iopnet.dead_letters import Letter
@@ -105,15 +105,21 @@ class Projection:
         return project_then_react
 
     async def apply(self, conn: Connection, envelope: EventEnvelope, position: Position) -> bool:
-        """Put ``envelope`` in the inbox and, the first time, project it; True if it was new.
+        """Put ``envelope`` in the inbox and, the first time, project it, unless it is held
+        for what it follows on another topic (``iopnet.causal``); then project what it
+        frees. True if it was new.
 
         Call it inside a transaction: the inbox row and the projection go together.
         """
         if not await inbox.record(conn, envelope, position):
             return False
         projector = self.projector_for(envelope)
-        if projector is not None:
+        if projector is not None and not await causal.hold_if_early(conn, envelope,
+                                                                    self.topics):
             await projector(conn, parse_event(envelope), envelope)
+        for released in await causal.released_by(conn, envelope):
+            if (late := self.projector_for(released)) is not None:
+                await late(conn, parse_event(released), released)
         return True
 
 

@@ -42,7 +42,7 @@ REVOKE SELECT, UPDATE, DELETE ON outbox FROM iopnet_api;
 REVOKE UPDATE ON outbox FROM iopnet_worker;
 GRANT UPDATE (parked_at, parked_error) ON outbox TO iopnet_worker;
 -- The consumer's inbox, offsets and dead letters: the worker's alone.
-REVOKE ALL ON applied_events, consumer_offsets, dead_letters FROM iopnet_api;
+REVOKE ALL ON applied_events, consumer_offsets, dead_letters, held_events FROM iopnet_api;
 REVOKE UPDATE, DELETE ON applied_events FROM iopnet_worker;
 REVOKE UPDATE ON dead_letters FROM iopnet_worker;
 -- Rate limits and refusal counts are kept before any caller is known.

@@ -1,0 +1,82 @@
+"""Causal order across topics, on the real broker: plans' events reach sessions before the
+admission they follow, and are applied after it (iopnet.causal)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from iopnet.catalog import SteppedDown
+from iopnet.consumer import ConsumerRunner
+from iopnet.envelope import EventEnvelope
+from iopnet.kafka_binding import to_record
+from iopnet.provenance import check_provenance
+from iopnet.topics import topic_of
+from services.sessions.service import SPEC
+from tests.conftest import FreshDatabase, eventually
+from tests.fixtures.infra import Endpoints
+from tests.integration.sessions_helpers import (
+    SITE,
+    admission,
+    at_utc,
+    envelope,
+    on,
+    sessions_database,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def pool(fresh_database: FreshDatabase) -> AsyncIterator[asyncpg.Pool]:
+    pool = await sessions_database(fresh_database)
+    yield pool
+    await pool.close()
+
+
+async def publish(bootstrap: str, topic: str, made: EventEnvelope) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        record = to_record(made)
+        await producer.send_and_wait(topic, record.value, key=record.key, headers=record.headers)
+    finally:
+        await producer.stop()
+
+
+async def test_a_step_down_seen_before_the_admission_waits_for_it(
+    pool: asyncpg.Pool, infra: Endpoints,
+) -> None:
+    patient_id = str(uuid.uuid4())
+    stepped = envelope(SteppedDown(patient_id=patient_id, site_id=SITE, effective_on=on(37),
+                                   aftercare=[], follow_up_within_days=7), "plans")
+    projection = SPEC.consumer_projection()
+    assert projection is not None
+    runner = ConsumerRunner(group_id=f"sessions-{uuid.uuid4().hex[:8]}", projection=projection,
+                            pool=pool, bootstrap_servers=infra.kafka_bootstrap,
+                            provenance=check_provenance, retry_delay=0.01)
+    stop = asyncio.Event()
+    running = asyncio.create_task(runner.run(stop))
+    try:
+        await publish(infra.kafka_bootstrap, topic_of("plans"), stepped)
+        await eventually(lambda: pool.fetchval(
+            "SELECT count(*) = 1 FROM held_events WHERE event_id = $1", stepped.id), timeout=30)
+
+        await publish(infra.kafka_bootstrap, topic_of("intake"),
+                      envelope(admission(patient_id), "intake"))
+        await eventually(lambda: pool.fetchval(
+            "SELECT count(*) = 0 FROM held_events WHERE subject = $1", patient_id), timeout=30)
+    finally:
+        stop.set()
+        await running
+    kept = await pool.fetchval(
+        "SELECT max(starts_at) FROM patient_sessions WHERE patient_id = $1"
+        " AND status <> 'cancelled'", patient_id)
+    assert kept == at_utc(37, 15)  # scheduled on admission, then cancelled after day 37
+    assert await pool.fetchval(
+        "SELECT status FROM enrollments WHERE patient_id = $1", patient_id) == "ended"
