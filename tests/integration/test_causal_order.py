@@ -13,10 +13,13 @@ from aiokafka import AIOKafkaProducer
 
 from iopnet.catalog import SteppedDown
 from iopnet.consumer import ConsumerRunner
+from iopnet.db import create_pool
 from iopnet.envelope import EventEnvelope
 from iopnet.kafka_binding import to_record
 from iopnet.provenance import check_provenance
+from iopnet.service import ServiceSpec
 from iopnet.topics import topic_of
+from services.notifications.service import SPEC as NOTIFICATIONS
 from services.sessions.service import SPEC
 from tests.conftest import FreshDatabase, eventually
 from tests.fixtures.infra import Endpoints
@@ -49,17 +52,22 @@ async def publish(bootstrap: str, topic: str, made: EventEnvelope) -> None:
         await producer.stop()
 
 
+def consumer_of(spec: ServiceSpec, pool: asyncpg.Pool, infra: Endpoints) -> ConsumerRunner:
+    """The service's consumer as its worker runs it, in a group of its own."""
+    projection = spec.consumer_projection()
+    assert projection is not None
+    return ConsumerRunner(group_id=f"{spec.name}-{uuid.uuid4().hex[:8]}", projection=projection,
+                          pool=pool, bootstrap_servers=infra.kafka_bootstrap,
+                          provenance=check_provenance, retry_delay=0.01)
+
+
 async def test_a_step_down_seen_before_the_admission_waits_for_it(
     pool: asyncpg.Pool, infra: Endpoints,
 ) -> None:
     patient_id = str(uuid.uuid4())
     stepped = envelope(SteppedDown(patient_id=patient_id, site_id=SITE, effective_on=on(37),
                                    aftercare=[], follow_up_within_days=7), "plans")
-    projection = SPEC.consumer_projection()
-    assert projection is not None
-    runner = ConsumerRunner(group_id=f"sessions-{uuid.uuid4().hex[:8]}", projection=projection,
-                            pool=pool, bootstrap_servers=infra.kafka_bootstrap,
-                            provenance=check_provenance, retry_delay=0.01)
+    runner = consumer_of(SPEC, pool, infra)
     stop = asyncio.Event()
     running = asyncio.create_task(runner.run(stop))
     try:
@@ -80,3 +88,34 @@ async def test_a_step_down_seen_before_the_admission_waits_for_it(
     assert kept == at_utc(37, 15)  # scheduled on admission, then cancelled after day 37
     assert await pool.fetchval(
         "SELECT status FROM enrollments WHERE patient_id = $1", patient_id) == "ended"
+
+
+async def test_a_late_admission_does_not_undo_a_step_down_in_notifications(
+    fresh_database: FreshDatabase, infra: Endpoints,
+) -> None:
+    dsn = await fresh_database("notifications")
+    await NOTIFICATIONS.migrate(dsn)
+    pool = await create_pool(dsn)
+    await pool.execute("INSERT INTO sites (site_id, name, time_zone, policies)"
+                       " VALUES ($1, 'North', 'America/Chicago', '{}')", SITE)
+    patient_id = str(uuid.uuid4())
+    stepped = envelope(SteppedDown(patient_id=patient_id, site_id=SITE, effective_on=on(37),
+                                   aftercare=[], follow_up_within_days=7), "plans")
+    runner = consumer_of(NOTIFICATIONS, pool, infra)
+    stop = asyncio.Event()
+    running = asyncio.create_task(runner.run(stop))
+    try:
+        await publish(infra.kafka_bootstrap, topic_of("plans"), stepped)
+        await eventually(lambda: pool.fetchval(
+            "SELECT count(*) = 1 FROM held_events WHERE event_id = $1", stepped.id), timeout=30)
+        await publish(infra.kafka_bootstrap, topic_of("intake"),
+                      envelope(admission(patient_id), "intake"))
+        await eventually(lambda: pool.fetchval(
+            "SELECT count(*) = 0 FROM held_events WHERE subject = $1", patient_id), timeout=30)
+        status = await pool.fetchval("SELECT status FROM patients WHERE patient_id = $1",
+                                     patient_id)
+    finally:
+        stop.set()
+        await running
+        await pool.close()
+    assert status == "stepped_down"
