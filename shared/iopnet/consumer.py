@@ -38,7 +38,7 @@ from aiokafka.errors import KafkaError
 from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
-from iopnet import causal, dead_letters, inbox
+from iopnet import causal, dead_letters, inbox, transfers
 from iopnet.catalog import DomainEvent, parse_event
 from iopnet.db import Connection
 from iopnet.dead_letters import Letter
@@ -85,11 +85,14 @@ class Projection:
     topics: Sequence[str]
     projectors: Mapping[type[DomainEvent], Projector] = field(default_factory=dict)
     reactions: Mapping[type[DomainEvent], Projector] = field(default_factory=dict)
+    #: Where the service keeps a patient now: events are projected with that site.
+    patient_site: transfers.SiteOf | None = None
 
     def merged(self, other: Projection) -> Projection:
         topics = list(dict.fromkeys([*self.topics, *other.topics]))
         return Projection(topics=topics, projectors={**self.projectors, **other.projectors},
-                          reactions={**self.reactions, **other.reactions})
+                          reactions={**self.reactions, **other.reactions},
+                          patient_site=self.patient_site or other.patient_site)
 
     def projector_for(self, envelope: EventEnvelope) -> Projector | None:
         projector = _by_type(self.projectors, envelope.type)
@@ -113,14 +116,19 @@ class Projection:
         """
         if not await inbox.record(conn, envelope, position):
             return False
-        projector = self.projector_for(envelope)
-        if projector is not None and not await causal.hold_if_early(conn, envelope,
-                                                                    self.topics):
-            await projector(conn, parse_event(envelope), envelope)
+        projected = self.projector_for(envelope) is not None
+        if projected and not await causal.hold_if_early(conn, envelope, self.topics):
+            await self._project(conn, envelope)
         for released in await causal.released_by(conn, envelope):
-            if (late := self.projector_for(released)) is not None:
-                await late(conn, parse_event(released), released)
+            await self._project(conn, released)
         return True
+
+    async def _project(self, conn: Connection, envelope: EventEnvelope) -> None:
+        """Project one event, at the site where its patient's care is now
+        (``iopnet.transfers``)."""
+        if (projector := self.projector_for(envelope)) is not None:
+            event = await transfers.localized(conn, parse_event(envelope), self.patient_site)
+            await projector(conn, event, envelope)
 
 
 def _by_type(projectors: Mapping[type[DomainEvent], Projector], event_type: str
