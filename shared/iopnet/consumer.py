@@ -354,4 +354,3 @@ class StoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
         await self.runner.resume(self.consumer, assigned)
-
