@@ -61,20 +61,19 @@ def consumer_of(spec: ServiceSpec, pool: asyncpg.Pool, infra: Endpoints) -> Cons
                           provenance=check_provenance, retry_delay=0.01)
 
 
-async def test_a_step_down_seen_before_the_admission_waits_for_it(
-    pool: asyncpg.Pool, infra: Endpoints,
-) -> None:
+async def step_down_before_admission(spec: ServiceSpec, pool: asyncpg.Pool, infra: Endpoints
+                                     ) -> str:
+    """Plans' SteppedDown reaches the service's consumer first, and is held; the admission
+    it follows comes next, and releases it. The patient's id."""
     patient_id = str(uuid.uuid4())
     stepped = envelope(SteppedDown(patient_id=patient_id, site_id=SITE, effective_on=on(37),
                                    aftercare=[], follow_up_within_days=7), "plans")
-    runner = consumer_of(SPEC, pool, infra)
     stop = asyncio.Event()
-    running = asyncio.create_task(runner.run(stop))
+    running = asyncio.create_task(consumer_of(spec, pool, infra).run(stop))
     try:
         await publish(infra.kafka_bootstrap, topic_of("plans"), stepped)
         await eventually(lambda: pool.fetchval(
             "SELECT count(*) = 1 FROM held_events WHERE event_id = $1", stepped.id), timeout=30)
-
         await publish(infra.kafka_bootstrap, topic_of("intake"),
                       envelope(admission(patient_id), "intake"))
         await eventually(lambda: pool.fetchval(
@@ -82,6 +81,13 @@ async def test_a_step_down_seen_before_the_admission_waits_for_it(
     finally:
         stop.set()
         await running
+    return patient_id
+
+
+async def test_a_step_down_seen_before_the_admission_waits_for_it(
+    pool: asyncpg.Pool, infra: Endpoints,
+) -> None:
+    patient_id = await step_down_before_admission(SPEC, pool, infra)
     kept = await pool.fetchval(
         "SELECT max(starts_at) FROM patient_sessions WHERE patient_id = $1"
         " AND status <> 'cancelled'", patient_id)
@@ -96,26 +102,12 @@ async def test_a_late_admission_does_not_undo_a_step_down_in_notifications(
     dsn = await fresh_database("notifications")
     await NOTIFICATIONS.migrate(dsn)
     pool = await create_pool(dsn)
-    await pool.execute("INSERT INTO sites (site_id, name, time_zone, policies)"
-                       " VALUES ($1, 'North', 'America/Chicago', '{}')", SITE)
-    patient_id = str(uuid.uuid4())
-    stepped = envelope(SteppedDown(patient_id=patient_id, site_id=SITE, effective_on=on(37),
-                                   aftercare=[], follow_up_within_days=7), "plans")
-    runner = consumer_of(NOTIFICATIONS, pool, infra)
-    stop = asyncio.Event()
-    running = asyncio.create_task(runner.run(stop))
     try:
-        await publish(infra.kafka_bootstrap, topic_of("plans"), stepped)
-        await eventually(lambda: pool.fetchval(
-            "SELECT count(*) = 1 FROM held_events WHERE event_id = $1", stepped.id), timeout=30)
-        await publish(infra.kafka_bootstrap, topic_of("intake"),
-                      envelope(admission(patient_id), "intake"))
-        await eventually(lambda: pool.fetchval(
-            "SELECT count(*) = 0 FROM held_events WHERE subject = $1", patient_id), timeout=30)
+        await pool.execute("INSERT INTO sites (site_id, name, time_zone, policies)"
+                           " VALUES ($1, 'North', 'America/Chicago', '{}')", SITE)
+        patient_id = await step_down_before_admission(NOTIFICATIONS, pool, infra)
         status = await pool.fetchval("SELECT status FROM patients WHERE patient_id = $1",
                                      patient_id)
     finally:
-        stop.set()
-        await running
         await pool.close()
     assert status == "stepped_down"
