@@ -127,8 +127,11 @@ class Projection:
         """Project one event, at the site where its patient's care is now
         (``iopnet.transfers``)."""
         if (projector := self.projector_for(envelope)) is not None:
-            event = await transfers.localized(conn, parse_event(envelope), self.patient_site)
-            await projector(conn, event, envelope)
+            await projector(conn, await self.localized(conn, envelope), envelope)
+
+    async def localized(self, conn: Connection, envelope: EventEnvelope) -> DomainEvent:
+        """The event, at the site where its patient's care is now (``iopnet.transfers``)."""
+        return await transfers.localized(conn, parse_event(envelope), self.patient_site)
 
 
 def _by_type(projectors: Mapping[type[DomainEvent], Projector], event_type: str

@@ -13,10 +13,12 @@ from aiokafka import AIOKafkaProducer
 
 from iopnet.catalog import SteppedDown
 from iopnet.consumer import ConsumerRunner
-from iopnet.db import create_pool
+from iopnet.db import Connection, connect, create_pool
 from iopnet.envelope import EventEnvelope
+from iopnet.inbox import Position
 from iopnet.kafka_binding import to_record
 from iopnet.provenance import check_provenance
+from iopnet.rebuild import rebuild
 from iopnet.service import ServiceSpec
 from iopnet.topics import topic_of
 from services.notifications.service import SPEC as NOTIFICATIONS
@@ -111,3 +113,50 @@ async def test_a_late_admission_does_not_undo_a_step_down_in_notifications(
     finally:
         await pool.close()
     assert status == "stepped_down"
+    # The inbox is replayed in the order it was recorded, the step-down first: a
+    # rebuild holds it for the admission too.
+    rebuilt = await rebuild(dsn, NOTIFICATIONS.rebuild_sources(), check_only=True)
+    assert rebuilt.differences["patients"] == (0, 0)
+
+
+async def test_a_hold_and_its_release_in_two_partitions_at_once_do_not_miss_each_other(
+    fresh_database: FreshDatabase,
+) -> None:
+    """The consumer applies partitions side by side: the step-down is held in one
+    transaction while the admission, in another, looks for what it releases."""
+    dsn = await fresh_database("notifications")
+    await NOTIFICATIONS.migrate(dsn)
+    projection = NOTIFICATIONS.consumer_projection()
+    assert projection is not None
+    patient_id = str(uuid.uuid4())
+    stepped = envelope(SteppedDown(patient_id=patient_id, site_id=SITE, effective_on=on(37),
+                                   aftercare=[], follow_up_within_days=7), "plans")
+    admitted = envelope(admission(patient_id), "intake")
+    plans, intake = await connect(dsn), await connect(dsn)
+    try:
+        plans_batch = plans.transaction()
+        await plans_batch.start()
+        await projection.apply(plans, stepped, Position(topic_of("plans")))
+
+        async def intake_batch() -> None:
+            async with intake.transaction():
+                await projection.apply(intake, admitted, Position(topic_of("intake")))
+
+        applying = asyncio.create_task(intake_batch())
+        # Until it waits for the plans batch (it finds the subject taken) or is done.
+        await eventually(lambda: _waiting_or_done(plans, applying), timeout=30)
+        await plans_batch.commit()
+        await applying
+        status = await plans.fetchval("SELECT status FROM patients WHERE patient_id = $1",
+                                      patient_id)
+        held = await plans.fetchval("SELECT count(*) FROM held_events")
+    finally:
+        await plans.close()
+        await intake.close()
+    assert (status, held) == ("stepped_down", 0)
+
+
+async def _waiting_or_done(conn: Connection, task: asyncio.Task[None]) -> bool:
+    return task.done() or bool(await conn.fetchval(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"))

@@ -19,19 +19,25 @@ from iopnet.catalog import (
     ReferralSource,
     RiskSignal,
     RiskSignalRaised,
+    SessionKind,
+    SessionScheduled,
 )
+from iopnet.catalog.codes import Modality
 from iopnet.consumer import Projection
 from iopnet.db import create_pool
 from iopnet.eventstore import Cause
 from iopnet.inbox import Position
+from iopnet.rebuild import rebuild
+from iopnet.service import ServiceSpec
 from iopnet.topics import topic_of
 from services.notifications import commands, store
 from services.notifications.domain import SiteChannels
 from services.notifications.service import SPEC as NOTIFICATIONS
+from services.notifications.store import MESSAGE_TABLES
 from services.sessions.service import SPEC as SESSIONS
 from tests.conftest import FreshDatabase
 from tests.integration import sessions_helpers
-from tests.integration.sessions_helpers import admission, at_utc, envelope, sessions_database
+from tests.integration.sessions_helpers import admission, at_utc, envelope, sessions_database_at
 
 pytestmark = pytest.mark.integration
 
@@ -47,8 +53,13 @@ async def consume(pool: asyncpg.Pool, projection: Projection, event: DomainEvent
 
 
 @pytest.fixture
-async def notifications(fresh_database: FreshDatabase) -> AsyncIterator[asyncpg.Pool]:
-    dsn = await fresh_database("notifications")
+async def notifications_dsn(fresh_database: FreshDatabase) -> str:
+    return await fresh_database("notifications")
+
+
+@pytest.fixture
+async def notifications(notifications_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    dsn = notifications_dsn
     await NOTIFICATIONS.migrate(dsn)
     pool = await create_pool(dsn)
     async with pool.acquire() as conn:
@@ -63,7 +74,7 @@ async def notifications(fresh_database: FreshDatabase) -> AsyncIterator[asyncpg.
 
 
 async def test_a_risk_signal_from_the_old_site_alerts_the_new_one(
-    notifications: asyncpg.Pool,
+    notifications: asyncpg.Pool, notifications_dsn: str,
 ) -> None:
     projection = NOTIFICATIONS.consumer_projection()
     assert projection is not None
@@ -80,6 +91,10 @@ async def test_a_risk_signal_from_the_old_site_alerts_the_new_one(
     await consume(notifications, projection, RiskSignalRaised(
         patient_id=patient_id, site_id=OLD, signal=RiskSignal.PHQ9_ITEM9,
         observed_on=date(2026, 12, 8)), "sessions")
+    await consume(notifications, projection, SessionScheduled(
+        patient_id=patient_id, site_id=OLD, session_id="s-1", kind=SessionKind.INDIVIDUAL,
+        modality=Modality.CBT, starts_at=at_utc(10, 15), duration_minutes=50,
+        clinician_id="clin-7"), "sessions")
 
     async with notifications.acquire() as conn:
         messages = await store.messages_for(conn, patient_id)
@@ -88,18 +103,29 @@ async def test_a_risk_signal_from_the_old_site_alerts_the_new_one(
     assert welcome and set(welcome) == {(OLD, "cancelled")}
     assert alerts and {site for site, _ in alerts} == {NEW}
     assert NEW in {recipient for _, recipient in alerts}  # the new site's clinicians
+    assert await notifications.fetchval(
+        "SELECT site_id FROM scheduled_sessions WHERE session_id = 's-1'") == NEW
+    await rebuilds_identical(notifications_dsn, NOTIFICATIONS,
+                             ["patients", "scheduled_sessions", *MESSAGE_TABLES])
 
 
 @pytest.fixture
-async def sessions(fresh_database: FreshDatabase) -> AsyncIterator[asyncpg.Pool]:
-    pool = await sessions_database(fresh_database)
-    yield pool
+async def sessions_at(fresh_database: FreshDatabase
+                      ) -> AsyncIterator[tuple[str, asyncpg.Pool]]:
+    dsn, pool = await sessions_database_at(fresh_database)
+    yield dsn, pool
     await pool.close()
 
 
+@pytest.fixture
+def sessions(sessions_at: tuple[str, asyncpg.Pool]) -> asyncpg.Pool:
+    return sessions_at[1]
+
+
 async def test_a_transfer_frees_the_old_sites_places_still_ahead(
-    sessions: asyncpg.Pool,
+    sessions_at: tuple[str, asyncpg.Pool],
 ) -> None:
+    dsn, sessions = sessions_at
     projection = SESSIONS.consumer_projection()
     assert projection is not None
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
@@ -120,3 +146,11 @@ async def test_a_transfer_frees_the_old_sites_places_still_ahead(
     assert by_patient[second] == ("scheduled", False)
     assert await sessions.fetchval(
         "SELECT site_id FROM enrollments WHERE patient_id = $1", first) == NEW
+    await rebuilds_identical(dsn, SESSIONS, ["enrollments", "patient_sessions"])
+
+
+async def rebuilds_identical(dsn: str, spec: ServiceSpec, tables: list[str]) -> None:
+    """A rebuild projects the inbox as the consumer did: at the patient's site of the
+    moment (the test's sites are written by hand, so only ``tables`` are compared)."""
+    rebuilt = await rebuild(dsn, spec.rebuild_sources(), check_only=True)
+    assert {t: rebuilt.differences[t] for t in tables} == {t: (0, 0) for t in tables}
