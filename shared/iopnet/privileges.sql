@@ -41,10 +41,15 @@ REVOKE DELETE ON event_streams FROM iopnet_api, iopnet_worker;
 REVOKE SELECT, UPDATE, DELETE ON outbox FROM iopnet_api;
 REVOKE UPDATE ON outbox FROM iopnet_worker;
 GRANT UPDATE (parked_at, parked_error) ON outbox TO iopnet_worker;
--- The consumer's inbox, offsets and dead letters: the worker's alone.
-REVOKE ALL ON applied_events, consumer_offsets, dead_letters, held_events FROM iopnet_api;
+-- The consumer's inbox, offsets, dead letters and what waits behind them: the worker's
+-- alone. A dead letter is kept as it came; resolving one (iopctl dead-letters, which
+-- may run as the services' login) only says how, and the bookkeeping round purges it.
+REVOKE ALL ON applied_events, consumer_offsets, dead_letters, parked_records, held_events
+    FROM iopnet_api;
 REVOKE UPDATE, DELETE ON applied_events FROM iopnet_worker;
 REVOKE UPDATE ON dead_letters FROM iopnet_worker;
+GRANT UPDATE (error, resolved_at, resolution, resolved_by, reason) ON dead_letters
+    TO iopnet_worker;
 -- Rate limits and refusal counts are kept before any caller is known.
 REVOKE ALL ON rate_limits FROM iopnet_api;
 REVOKE INSERT, UPDATE, DELETE ON refused_requests FROM iopnet_api;

@@ -13,8 +13,19 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from iopctl.pgsql import ServiceDsns, drop_database, restricted_database
+from iopctl.pgsql import (
+    OWNER,
+    ServiceDsns,
+    drop_database,
+    hand_to_owner,
+    recreate_database,
+    restricted_database,
+    with_database,
+)
+from iopctl.stack import spec_of
+from iopnet.topics import SERVICES
 from services.intake.service import SPEC as INTAKE
+from tests.fixtures import previous_release
 from tests.fixtures.infra import Endpoints
 
 pytestmark = pytest.mark.integration
@@ -121,3 +132,53 @@ async def test_the_worker_sees_every_site_and_a_request_only_its_own(
         await runtime.execute("SELECT set_config('role', 'iopnet_api', true),"
                               " set_config('iopnet.site_id', 'site-a', true)")
         assert await runtime.fetchval("SELECT array_agg(site_id) FROM patients") == ["site-a"]
+
+
+async def test_dead_letters_are_resolved_and_purged_but_never_rewritten_at_run_time(
+    runtime: asyncpg.Connection,
+) -> None:
+    """``iopctl dead-letters`` may run as the services' login; what a record held stays."""
+    columns = {column: await runtime.fetchval(
+        "SELECT has_column_privilege('iopnet_worker', 'dead_letters', $1, 'UPDATE')", column)
+        for column in ("resolved_at", "resolution", "resolved_by", "reason", "error",
+                       "value", "headers", "raw_headers", "record_key", "event_id")}
+    assert {column for column, ok in columns.items() if ok} == {
+        "resolved_at", "resolution", "resolved_by", "reason", "error"}
+    granted = await privileges(runtime, "iopnet_worker", [
+        ("dead_letters", "DELETE"), ("parked_records", "INSERT"), ("parked_records", "UPDATE"),
+        ("parked_records", "DELETE"), ("held_events", "INSERT"), ("held_events", "DELETE")])
+    assert all(granted.values())
+    refused = await privileges(runtime, "iopnet_api", [
+        ("dead_letters", "SELECT"), ("parked_records", "SELECT"), ("held_events", "SELECT")])
+    assert not any(refused.values())
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_a_previous_release_database_handed_to_the_owner_gets_the_same_privileges(
+    infra: Endpoints, service: str,
+) -> None:
+    """Its tables belonged to the services' user (here the superuser): handed to the
+    owner as docs/operations.md says, ``migrate`` as the owner leaves the login nothing
+    to own and the request role nothing to rewrite."""
+    name = f"t_roles_upgrade_{uuid.uuid4().hex[:8]}"
+    await recreate_database(infra.pg_admin_dsn, name)
+    try:
+        await previous_release.build_database(with_database(infra.pg_admin_dsn, name), service)
+        dsns = await hand_to_owner(infra.pg_admin_dsn, name)
+        await spec_of(service).migrate(dsns.owner)
+        conn = await asyncpg.connect(dsns.runtime)
+        try:
+            owners = await conn.fetchval(
+                "SELECT array_agg(DISTINCT pg_get_userbyid(c.relowner)) FROM pg_class c"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'")
+            granted = await privileges(conn, "iopnet_api", [
+                ("events", "UPDATE"), ("events", "DELETE"), ("outbox", "SELECT"),
+                ("applied_events", "SELECT"), ("dead_letters", "SELECT")])
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute("ALTER TABLE audit_log DISABLE TRIGGER USER")
+        finally:
+            await conn.close()
+    finally:
+        await drop_database(infra.pg_admin_dsn, name)
+    assert owners == [OWNER]
+    assert not any(granted.values())
