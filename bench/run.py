@@ -55,7 +55,7 @@ from bench.load import Round, Send, closed_loop, load_average, open_loop, percen
 from iopctl import infra
 from iopctl.kafka_admin import ensure_topics
 from iopctl.paths import REPO_ROOT
-from iopctl.pgsql import drop_database, recreate_database
+from iopctl.pgsql import drop_database, recreate_database, restricted_database
 from iopctl.proc import proc_dir
 from iopctl.stack import Stack
 from iopnet.auth.keys import new_key
@@ -335,16 +335,19 @@ async def main(options: Options) -> Results:
     pg_dsn, kafka_bootstrap = await infrastructure(options)
     run = uuid.uuid4().hex[:6]
     names = {s: f"bench_{s}_{run}" for s in [*SERVICES, "baseline"]}
-    databases = {s: await recreate_database(pg_dsn, name) for s, name in names.items()}
+    databases = {s: await restricted_database(pg_dsn, names[s]) for s in SERVICES}
+    baseline_dsn = await recreate_database(pg_dsn, names["baseline"])
     *ports, baseline_port = free_ports(len(SERVICES) + 1)
-    stack = Stack(database_url=databases, kafka_bootstrap=kafka_bootstrap,
-                  operator_key=new_key().plaintext, consumer_group_suffix=f"-bench-{run}",
-                  ports=dict(zip(SERVICES, ports, strict=True)))
+    stack = Stack.restricted(databases, kafka_bootstrap=kafka_bootstrap,
+                             operator_key=new_key().plaintext,
+                             consumer_group_suffix=f"-bench-{run}",
+                             ports=dict(zip(SERVICES, ports, strict=True)))
+    observed = {s: d.owner for s, d in databases.items()}  # the clocks read any table
     stack.log_dir = stack.log_dir / f"bench-{run}"
     results = Results()
     await ensure_topics(kafka_bootstrap)
     await stack.migrate()
-    raw = start_baseline(databases["baseline"], baseline_port, stack.log_dir)
+    raw = start_baseline(baseline_dsn, baseline_port, stack.log_dir)
     stack.start()
     try:
         await stack.wait_ready()
@@ -357,9 +360,9 @@ async def main(options: Options) -> Results:
             pids = {"baseline": raw.pid, "intake": stack.processes["intake-api"].pid}
             await alternate_rounds(http, baseline_url, site, pids, options, results)
             if not options.rounds_only:
-                await _phase(results, propagation_under_load(site, databases, options,
+                await _phase(results, propagation_under_load(site, observed, options,
                                                              results))
-                await _phase(results, catch_up(stack, site, databases, options, results))
+                await _phase(results, catch_up(stack, site, observed, options, results))
                 print(f"revocation ({options.revocations} samples) ...", flush=True)
                 await _phase(results, revocation(operator, options.revocations, results))
         results.memory = {name: resident_mib(p.pid) for name, p in stack.processes.items()}

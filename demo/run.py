@@ -545,7 +545,7 @@ async def with_own_system(concurrency: int) -> int:
     an SMTP server of its own), drives the demo, and stops them."""
     from iopctl import infra
     from iopctl.kafka_admin import ensure_topics
-    from iopctl.pgsql import drop_database, recreate_database
+    from iopctl.pgsql import drop_database, restricted_database
     from iopnet.auth.keys import new_key
     from iopnet.topics import NAMESPACE_ENV
     from tests.e2e.conftest import FAST_DELIVERY
@@ -556,11 +556,11 @@ async def with_own_system(concurrency: int) -> int:
     run = RUN
     # Topics of its own, away from a `make up` system on the same broker (and removed after).
     os.environ[NAMESPACE_ENV] = f"demo{run}"
-    databases = {s: await recreate_database(endpoints.pg_admin_dsn, f"demo_{s}_{run}")
+    databases = {s: await restricted_database(endpoints.pg_admin_dsn, f"demo_{s}_{run}")
                  for s in SERVICES}
     mail = MailCatcher().start()
     logs = Path(tempfile.mkdtemp(prefix="iopnet-demo-logs-"))
-    stack = Stack(database_url=databases, kafka_bootstrap=endpoints.kafka_bootstrap,
+    stack = Stack.restricted(databases, kafka_bootstrap=endpoints.kafka_bootstrap,
                   operator_key=new_key().plaintext, consumer_group_suffix=f"-demo-{run}",
                   ports={s: free_port() for s in SERVICES}, log_dir=logs,
                   extra_env={"IOPNET_SMTP_HOST": mail.host, "IOPNET_SMTP_PORT": str(mail.port),

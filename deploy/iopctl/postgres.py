@@ -273,6 +273,8 @@ async def up() -> None:
     created = await pgsql.ensure_databases(admin_dsn(), list(DATABASES))
     if created:
         say(COMPONENT, f"created databases: {', '.join(created)}")
+    for database in DATABASES:  # the services connect as iopnet_runtime, migrate as the owner
+        await pgsql.hand_to_owner(admin_dsn(), database)
     say(COMPONENT, f"ready at {admin_dsn()}")
 
 

@@ -16,10 +16,12 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from iopctl.paths import REPO_ROOT, logs_dir
+from iopctl.pgsql import ServiceDsns
 from iopctl.progress import say
 from iopnet.service import ServiceSpec
 from iopnet.topics import SERVICES
@@ -43,6 +45,7 @@ def spec_of(service: str) -> ServiceSpec:
 class Stack:
     """Starts, watches and stops the services' processes."""
 
+    #: The services' login per service (restricted roles, owner of nothing).
     database_url: Mapping[str, str]
     kafka_bootstrap: str
     operator_key: str
@@ -51,13 +54,22 @@ class Stack:
     #: More environment for every service (SMTP server, delivery timings, ...).
     extra_env: Mapping[str, str] = field(default_factory=dict)
     log_dir: Path = field(default_factory=logs_dir)
+    #: The schema owner's DSN per service, for migrations; none: ``database_url``.
+    migration_url: Mapping[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
     async def migrate(self) -> None:
-        await asyncio.gather(*(spec_of(s).migrate(self.database_url[s]) for s in SERVICES))
+        await asyncio.gather(*(spec_of(s).migrate(self.migration_url.get(s, self.database_url[s]))
+                               for s in SERVICES))
+
+    @classmethod
+    def restricted(cls, databases: Mapping[str, ServiceDsns], **options: Any) -> Stack:
+        """The services on their login, migrations as the schema's owner."""
+        return cls(database_url={s: d.runtime for s, d in databases.items()},
+                   migration_url={s: d.owner for s, d in databases.items()}, **options)
 
     def start(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -78,6 +90,8 @@ class Stack:
         env = {
             **os.environ,
             "IOPNET_DATABASE_URL": self.database_url[service],
+            "IOPNET_MIGRATION_DATABASE_URL": self.migration_url.get(
+                service, self.database_url[service]),
             "IOPNET_KAFKA_BOOTSTRAP": self.kafka_bootstrap,
             "IOPNET_HTTP_PORT": str(self.ports[service]),
             "IOPNET_CONSUMER_GROUP": service + self.consumer_group_suffix,

@@ -17,7 +17,7 @@ import signal
 import time
 from pathlib import Path
 
-from iopctl import infra, paths
+from iopctl import infra, paths, pgsql
 from iopctl.ports import HOST
 from iopctl.proc import pid_alive, read_pid
 from iopctl.progress import say
@@ -52,9 +52,9 @@ def operator_key() -> str:
 async def up() -> None:
     endpoints = await infra.up()
     sinks = LocalSinks.on_default_ports()
-    stack = Stack(database_url={s: endpoints.dsn(s) for s in SERVICES},
-                  kafka_bootstrap=endpoints.kafka_bootstrap, operator_key=operator_key(),
-                  extra_env=sinks.smtp_env())
+    databases = {s: await pgsql.hand_to_owner(endpoints.pg_admin_dsn, s) for s in SERVICES}
+    stack = Stack.restricted(databases, kafka_bootstrap=endpoints.kafka_bootstrap,
+                             operator_key=operator_key(), extra_env=sinks.smtp_env())
     await stack.migrate()
     say("system", "migrations applied; starting the services")
     stopping = asyncio.Event()

@@ -15,6 +15,7 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     projection=PROJECTION,
     patient_tables=PATIENT_TABLES,
+    patient_site_table="family_circles",
     description="Support persons, the patient's consent to share, family sessions, and what "
     "each support person may see.",
     background=[expire_consents],

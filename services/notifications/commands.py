@@ -170,6 +170,14 @@ async def cancel_session_messages(uow: UnitOfWork, patient_id: str, session_ids:
         await _cancel(uow, message_id)
 
 
+async def cancel_at_old_sites(uow: UnitOfWork, patient_id: str, site_id: str) -> None:
+    """The patient moved to ``site_id``: the old site's routine messages (reminders of its
+    sessions, welcomes, summaries) no longer apply. An urgent alert already raised there
+    still goes: its clinician was responsible when the cause arose."""
+    for message_id in await store.pending_elsewhere(uow.conn, patient_id, site_id):
+        await _cancel(uow, message_id)
+
+
 async def _cancel(uow: UnitOfWork, message_id: str) -> None:
     message = await _message(uow, message_id)
     message.cancel()

@@ -21,6 +21,7 @@ from iopnet.catalog import (
     OutreachNeeded,
     PatientAdmitted,
     PatientEvent,
+    PatientTransferred,
     RiskSignalRaised,
     SessionsCancelled,
     SessionScheduled,
@@ -130,10 +131,17 @@ async def on_stepped_down(conn: Connection, event: DomainEvent, envelope: EventE
     await commands.update_family_on_progress(uow, event, occasion)
 
 
+async def on_patient_transferred(conn: Connection, event: DomainEvent, envelope: EventEnvelope
+                                 ) -> None:
+    assert isinstance(event, PatientTransferred)
+    await commands.cancel_at_old_sites(_uow(conn, envelope), event.patient_id, event.site_id)
+
+
 REACTIONS: dict[type[DomainEvent], Projector] = {
     PatientAdmitted: queueing(PatientAdmitted, domain.welcome),
     AdmissionDeclined: alerting(AdmissionDeclined, domain.declined_alert),
     RiskSignalRaised: alerting(RiskSignalRaised, domain.risk_alert),
+    PatientTransferred: on_patient_transferred,
     SessionScheduled: remind_of_session,
     SessionsCancelled: on_sessions_cancelled,
     OutreachNeeded: queueing(OutreachNeeded, domain.outreach),

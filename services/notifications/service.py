@@ -18,6 +18,7 @@ SPEC = ServiceSpec(
     description="Messages to patients, families and clinicians, and their delivery by "
     "email and signed webhooks.",
     patient_tables=PATIENT_TABLES,
+    patient_site_table="patients",
     background=[deliver_due_messages],
     upgrades=UPGRADES,
     derived_tables=DERIVED_TABLES,

@@ -192,6 +192,14 @@ async def pending_for_sessions(conn: Connection, patient_id: str, session_ids: l
     return [str(row["id"]) for row in rows]
 
 
+async def pending_elsewhere(conn: Connection, patient_id: str, site_id: str) -> list[str]:
+    """The patient's routine messages still pending at sites other than ``site_id``."""
+    rows = await conn.fetch(
+        "SELECT id FROM messages WHERE patient_id = $1 AND site_id <> $2"
+        " AND status = 'pending' AND NOT urgent ORDER BY created_at", patient_id, site_id)
+    return [str(row["id"]) for row in rows]
+
+
 # Urgent alerts, coalesced per patient and recipient (domain/urgent_alerts.py).
 
 async def lock_urgent_alerts(conn: Connection, patient_id: str, recipient: Recipient) -> None:

@@ -14,6 +14,7 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     projection=PROJECTION,
     patient_tables=PATIENT_TABLES,
+    patient_site_table="care_episodes",
     upgrades=UPGRADES,
     description="Personalized treatment plans, their revisions, progress and step-down.",
 )

@@ -211,12 +211,14 @@ async def cancel_remaining(uow: UnitOfWork, patient_id: str, effective_on: date,
     await _fill_freed_places(uow, enrollment, freed, now)
 
 
-async def transfer(uow: UnitOfWork, patient_id: str, site_id: str) -> None:
-    """The patient's care moved to another site: what the enrollment records next is its."""
+async def transfer(uow: UnitOfWork, patient_id: str, site_id: str, now: datetime) -> None:
+    """The patient's care moved to another site: the old site's places still ahead go to
+    its waitlist, and what the enrollment records next is the new site's."""
     enrollment = await _enrolled(uow, patient_id)
     if enrollment is not None:
-        enrollment.transfer(site_id)
+        freed = enrollment.transfer(site_id, now)
         await uow.save(enrollment)
+        await _fill_freed_places(uow, enrollment, freed, now)
 
 
 async def _enrolled(uow: UnitOfWork, patient_id: str) -> Enrollment | None:

@@ -68,7 +68,8 @@ async def cancel_remaining(conn: Connection, event: DomainEvent, envelope: Event
 
 async def transfer(conn: Connection, event: DomainEvent, envelope: EventEnvelope) -> None:
     assert isinstance(event, PatientTransferred)
-    await commands.transfer(_unit(conn, envelope), event.patient_id, event.site_id)
+    await commands.transfer(_unit(conn, envelope), event.patient_id, event.site_id,
+                            envelope.time)
 
 
 PROJECTION = Projection(

@@ -15,6 +15,7 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     projection=PROJECTION,
     patient_tables=PATIENT_TABLES,
+    patient_site_table="enrollments",
     description="Programs, groups, schedules, attendance and outcome measures.",
     background=[review_finished_weeks],
     upgrades=UPGRADES,

@@ -38,7 +38,7 @@ from aiokafka.errors import KafkaError
 from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
-from iopnet import dead_letters, inbox
+from iopnet import causal, dead_letters, inbox, transfers
 from iopnet.catalog import DomainEvent, parse_event
 from iopnet.db import Connection
 from iopnet.dead_letters import Letter
@@ -85,11 +85,14 @@ class Projection:
     topics: Sequence[str]
     projectors: Mapping[type[DomainEvent], Projector] = field(default_factory=dict)
     reactions: Mapping[type[DomainEvent], Projector] = field(default_factory=dict)
+    #: Where the service keeps a patient now: events are projected with that site.
+    patient_site: transfers.SiteOf | None = None
 
     def merged(self, other: Projection) -> Projection:
         topics = list(dict.fromkeys([*self.topics, *other.topics]))
         return Projection(topics=topics, projectors={**self.projectors, **other.projectors},
-                          reactions={**self.reactions, **other.reactions})
+                          reactions={**self.reactions, **other.reactions},
+                          patient_site=self.patient_site or other.patient_site)
 
     def projector_for(self, envelope: EventEnvelope) -> Projector | None:
         projector = _by_type(self.projectors, envelope.type)
@@ -105,16 +108,30 @@ class Projection:
         return project_then_react
 
     async def apply(self, conn: Connection, envelope: EventEnvelope, position: Position) -> bool:
-        """Put ``envelope`` in the inbox and, the first time, project it; True if it was new.
+        """Put ``envelope`` in the inbox and, the first time, project it, unless it is held
+        for what it follows on another topic (``iopnet.causal``); then project what it
+        frees. True if it was new.
 
         Call it inside a transaction: the inbox row and the projection go together.
         """
         if not await inbox.record(conn, envelope, position):
             return False
-        projector = self.projector_for(envelope)
-        if projector is not None:
-            await projector(conn, parse_event(envelope), envelope)
+        projected = self.projector_for(envelope) is not None
+        if projected and not await causal.hold_if_early(conn, envelope, self.topics):
+            await self._project(conn, envelope)
+        for released in await causal.released_by(conn, envelope):
+            await self._project(conn, released)
         return True
+
+    async def _project(self, conn: Connection, envelope: EventEnvelope) -> None:
+        """Project one event, at the site where its patient's care is now
+        (``iopnet.transfers``)."""
+        if (projector := self.projector_for(envelope)) is not None:
+            await projector(conn, await self.localized(conn, envelope), envelope)
+
+    async def localized(self, conn: Connection, envelope: EventEnvelope) -> DomainEvent:
+        """The event, at the site where its patient's care is now (``iopnet.transfers``)."""
+        return await transfers.localized(conn, parse_event(envelope), self.patient_site)
 
 
 def _by_type(projectors: Mapping[type[DomainEvent], Projector], event_type: str
@@ -340,4 +357,3 @@ class StoredOffsets(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
         await self.runner.resume(self.consumer, assigned)
-

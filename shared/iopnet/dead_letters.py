@@ -2,7 +2,9 @@
 
 - A record the consumer cannot apply for good (undecodable, invalid, or a
   projection that fails again and again) becomes a dead letter, kept with its
-  raw bytes, headers and key (the patient or site).
+  raw bytes, headers and key (the patient or site). Its headers are kept byte for
+  byte (``raw_headers``, base64): a NUL or invalid UTF-8 in one, which no text
+  column takes, must not make the consumer crash on the same record forever.
 - Later records with the same key on the same partition are **parked** behind
   it: kept, not applied, while the partition's offset moves on. A patient's
   events are never applied around a gap, and other patients are not held up.
@@ -15,7 +17,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+import base64
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -43,24 +46,49 @@ class Letter:
     partition: int
     offset: int
     key: str | None
+    #: Readable: what a text column takes (see ``readable``).
     headers: Mapping[str, str]
     value: bytes
+    #: Exactly as they came; none: ``headers`` are exact.
+    raw_headers: Sequence[tuple[str, bytes]] = ()
 
     @classmethod
     def of(cls, record: ConsumerRecord[bytes, bytes]) -> Letter:
-        headers = {name: raw.decode(errors="replace") for name, raw in record.headers}
-        key = record.key.decode(errors="replace") if record.key else headers.get("ce_subject")
+        headers = {readable(name): readable(raw) for name, raw in record.headers}
+        key = readable(record.key) if record.key else headers.get("ce_subject")
         return cls(record.topic, record.partition, record.offset, key, headers,
-                   record.value or b"")
+                   record.value or b"", tuple(record.headers))
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Letter:
+        raw = tuple((base64.b64decode(name).decode(), base64.b64decode(value))
+                    for name, value in row["raw_headers"] or ())
         return cls(row["topic"], row["partition"], row["offset"], row["record_key"],
-                   row["headers"], bytes(row["value"]))
+                   row["headers"], bytes(row["value"]), raw)
+
+    @property
+    def wire_headers(self) -> list[tuple[str, bytes]]:
+        """The headers as the record carried them."""
+        return list(self.raw_headers) or [(k, v.encode()) for k, v in self.headers.items()]
+
+    @property
+    def encoded_headers(self) -> list[list[str]]:
+        """``raw_headers`` as stored: ``[name, value]`` pairs, each in base64."""
+        return [[_base64(name.encode()), _base64(raw)] for name, raw in self.wire_headers]
 
     @property
     def position(self) -> Position:
         return Position(self.topic, self.partition, self.offset)
+
+
+def readable(raw: str | bytes) -> str:
+    """Text any Postgres column takes: invalid UTF-8 and NULs become U+FFFD."""
+    text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+    return text.replace("\x00", "\ufffd")
+
+
+def _base64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
 
 
 def believe(letter: Letter, provenance: ProvenanceCheck | None
@@ -68,7 +96,7 @@ def believe(letter: Letter, provenance: ProvenanceCheck | None
     """The record's envelope; or why it is refused (malformed, or forged: see
     iopnet.provenance); or None for a type this release does not know, skipped."""
     try:
-        envelope = from_record(letter.value, [(k, v.encode()) for k, v in letter.headers.items()])
+        envelope = from_record(letter.value, letter.wire_headers)
         if envelope.type not in CATALOG:
             return None
         if provenance is not None:
@@ -90,12 +118,12 @@ async def store(conn: Connection, letter: Letter, error: BaseException | None) -
     stored with it (``blocking`` finds it)."""
     dead_letter_id: int = await conn.fetchval(
         "INSERT INTO dead_letters (topic, partition, \"offset\", record_key, event_id,"
-        " event_type, error, headers, value) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        " RETURNING id",
+        " event_type, error, headers, raw_headers, value)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
         letter.topic, letter.partition, letter.offset,
         letter.key if holds_its_key(error) else None,
-        letter.headers.get("ce_id"), letter.headers.get("ce_type"), repr(error),
-        dict(letter.headers), letter.value,
+        letter.headers.get("ce_id"), letter.headers.get("ce_type"), readable(repr(error)),
+        dict(letter.headers), letter.encoded_headers, letter.value,
     )
     return dead_letter_id
 
@@ -104,10 +132,10 @@ async def park(conn: Connection, letter: Letter, dead_letter_id: int) -> None:
     """Keep ``letter`` unapplied behind the dead letter of its key."""
     await conn.execute(
         "INSERT INTO parked_records (dead_letter_id, topic, partition, \"offset\", record_key,"
-        " headers, value) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        " headers, raw_headers, value) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         " ON CONFLICT (topic, partition, \"offset\") DO NOTHING",
         dead_letter_id, letter.topic, letter.partition, letter.offset, letter.key,
-        dict(letter.headers), letter.value,
+        dict(letter.headers), letter.encoded_headers, letter.value,
     )
 
 
@@ -163,9 +191,10 @@ class Resolver:
                 async with conn.transaction():
                     await self._apply(conn, letter)
             except Exception as failure:
+                error = readable(repr(failure))
                 await conn.execute("UPDATE dead_letters SET error = $2 WHERE id = $1",
-                                   dead_letter_id, repr(failure))
-                return Resolution(dead_letter_id, Outcome.FAILED, error=repr(failure))
+                                   dead_letter_id, error)
+                return Resolution(dead_letter_id, Outcome.FAILED, error=error)
             await _resolve(conn, dead_letter_id, Outcome.REDRIVEN, by, None)
             return await self._release(conn, Resolution(dead_letter_id, Outcome.REDRIVEN))
 

@@ -49,12 +49,12 @@ def to_record(envelope: EventEnvelope) -> KafkaRecord:
 
 def from_record(value: bytes, headers: Sequence[tuple[str, bytes]]) -> EventEnvelope:
     fields: dict[str, Any] = {}
-    for name, raw in headers:
-        if name == CONTENT_TYPE:
-            fields["datacontenttype"] = raw.decode()
-        elif name.startswith(HEADER_PREFIX) and name[len(HEADER_PREFIX) :] in ATTRIBUTES:
-            fields[name[len(HEADER_PREFIX) :]] = raw.decode()
-    try:
+    try:  # UnicodeDecodeError, too, is a ValueError: a header of invalid UTF-8 is malformed
+        for name, raw in headers:
+            if name == CONTENT_TYPE:
+                fields["datacontenttype"] = raw.decode()
+            elif name.startswith(HEADER_PREFIX) and name[len(HEADER_PREFIX) :] in ATTRIBUTES:
+                fields[name[len(HEADER_PREFIX) :]] = raw.decode()
         fields["data"] = json.loads(value)
         return EventEnvelope.model_validate(fields)
     except ValueError as error:  # pydantic's ValidationError is a ValueError

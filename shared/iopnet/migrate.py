@@ -5,7 +5,9 @@ then the service's data upgrades: Python steps that turn rows written by an
 earlier release into events (they need the event store's code, to seal
 personal data). Each runs once, in its own transaction, and is recorded in
 ``schema_migrations`` as ``upgrade/<name>``. An advisory lock lets several
-replicas start at once without racing.
+replicas start at once without racing. Last, every run applies the runtime
+roles' privileges (``privileges.sql``) to whatever the migrations made: run it
+as the schema's owner, never as the services' login.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import asyncpg
 from iopnet.db import connect
 
 SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
+#: The runtime roles' privileges, applied after every migration run (see the file).
+PRIVILEGES = Path(__file__).parent / "privileges.sql"
 _LOCK_KEY = 0x10_9E7  # any constant; one migrator per database at a time
 
 
@@ -64,6 +68,8 @@ async def apply_migrations(dsn: str, directories: Sequence[Path],
                 await upgrade.run(conn)
                 await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", name)
             done.append(name)
+        async with conn.transaction():
+            await conn.execute(PRIVILEGES.read_text())
         return done
     finally:
         await conn.close()

@@ -19,7 +19,9 @@ on the search path; same columns, keys and indexes; unlogged) while the live
 tables go on serving and being written. Everything is read from one snapshot;
 then, with the live tables locked against writers (readers go on), what
 committed after that snapshot is applied too, and the live tables' rows are
-replaced by the shadow's in that one transaction. Nothing is appended,
+replaced by the shadow's in that one transaction. Consumed events are projected
+as the consumer did: a held one after what it follows (``iopnet.causal``), each at
+its patient's site of the moment (``iopnet.transfers``). Nothing is appended,
 published or sent: projectors only write tables, and the bookkeeping tables a
 projector may touch (``SINKS``) are shadowed as well and thrown away.
 """
@@ -35,6 +37,7 @@ from typing import Any, cast
 
 import asyncpg
 
+from iopnet import causal
 from iopnet.catalog import parse_event
 from iopnet.consumer import TRANSIENT, Projection, Projector
 from iopnet.db import Connection, connect
@@ -176,9 +179,11 @@ class _Run:
         self.on_progress = on_progress or (lambda _: None)
         self.progress = Progress(total=0)
         self.consumed: Mapping[str, Projector] = {}
+        self.causal_order = causal.Replay(topics=())
         if sources.consumed is not None:
             self.consumed = {kind.event_type: projector
                              for kind, projector in sources.consumed.projectors.items()}
+            self.causal_order = causal.Replay(topics=sources.consumed.topics)
 
     async def prepare(self) -> None:
         """Empty shadow tables, first on the writer's search path."""
@@ -271,13 +276,21 @@ class _Run:
         for entry in batch:
             if entry.own:
                 self.progress.own += 1
-                projector = self.sources.own
+                if self.sources.own is not None:
+                    await self.sources.own(writer, parse_event(entry.envelope), entry.envelope)
             else:
                 self.progress.consumed += 1
-                projector = self.consumed.get(entry.envelope.type)
-            if projector is not None:
-                await projector(writer, parse_event(entry.envelope), entry.envelope)
+                for envelope in self.causal_order.arrived(entry.envelope):
+                    await self._consumed(writer, envelope)
         await self.deferred.flush()
+
+    async def _consumed(self, writer: Connection, envelope: EventEnvelope) -> None:
+        """As the consumer projected it: after what it follows (``self.causal_order``),
+        at the site where its patient's care was then (``Projection.localized``)."""
+        projector = self.consumed.get(envelope.type)
+        if projector is not None and self.sources.consumed is not None:
+            await projector(writer, await self.sources.consumed.localized(writer, envelope),
+                            envelope)
 
     async def _differences(self, table: str) -> tuple[int, int]:
         columns = ", ".join(await compared_columns(self.writer, self.live, table))

@@ -49,7 +49,7 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> int:
 
 async def run_role(spec: ServiceSpec, settings: ServiceSettings, role: str) -> None:
     if role == "migrate":
-        applied = await spec.migrate(settings.database_url)
+        applied = await spec.migrate(settings.migration_database_url)
         log.info("migrations applied: %s", ", ".join(applied) or "none pending")
     elif role == "api":
         await serve_api(spec, settings)

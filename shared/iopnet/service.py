@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from iopnet.migrate import DataUpgrade, apply_migrations
 from iopnet.rebuild import Sources
 from iopnet.settings import ServiceSettings
 from iopnet.topics import network_topic, topic_of
+from iopnet.transfers import site_in
 
 #: Derived tables every service keeps: the network registry.
 SHARED_DERIVED_TABLES = ("sites", "api_keys")
@@ -38,6 +40,9 @@ class ServiceSpec:
     patient_tables: Sequence[str] = ()
     #: False for the service that records the network's events and projects them itself.
     learns_network_from_kafka: bool = True
+    #: The table (keyed by patient_id) whose site_id says where the service keeps a
+    #: patient now: consumed events are projected with that site (iopnet.transfers).
+    patient_site_table: str = ""
     #: Loops the worker runs until it is told to stop.
     background: Sequence[BackgroundJob] = ()
     #: Rows of earlier releases turned into events, after the SQL migrations.
@@ -73,4 +78,7 @@ class ServiceSpec:
             return self.projection
         common = network_projection(self.patient_tables).merged(
             forgetting_projection(self.patient_tables))
-        return common.merged(self.projection) if self.projection else common
+        merged = common.merged(self.projection) if self.projection else common
+        if not self.patient_site_table:
+            return merged
+        return dataclasses.replace(merged, patient_site=site_in(self.patient_site_table))

@@ -24,7 +24,10 @@ class ServiceSettings(BaseSettings):
     service_name: str
     http_host: str = "127.0.0.1"
     http_port: int
+    #: The services' login: a member of iopnet_api and iopnet_worker, owner of nothing.
     database_url: str = ""
+    #: The schema owner's, for ``migrate`` only (the local default: the same as above).
+    migration_database_url: str = ""
     kafka_bootstrap: str = f"127.0.0.1:{os.environ.get('IOPNET_KAFKA_PORT', DEFAULT_KAFKA_PORT)}"
     #: Managed Kafka: TLS (SSL, SASL_SSL, with a CA bundle) and SASL (PLAIN, SCRAM-*).
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = (
@@ -44,6 +47,7 @@ class ServiceSettings(BaseSettings):
         if not self.database_url:
             port = os.environ.get("IOPNET_PG_PORT", DEFAULT_PG_PORT)
             self.database_url = f"postgresql://iopnet@127.0.0.1:{port}/{self.service_name}"
+        self.migration_database_url = self.migration_database_url or self.database_url
         self.consumer_group = self.consumer_group or self.service_name
         return self
 

@@ -153,12 +153,19 @@ def test_each_service_has_an_api_a_worker_a_service_and_a_migration(
         assert migrate["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
         (container,) = migrate["spec"]["template"]["spec"]["containers"]
         assert container["args"] == [f"services.{service}", "migrate"]
-        assert_service_env(container, service)
+        assert_service_env(container, service, migrate=True)
 
 
-def assert_service_env(container: Manifest, service: str) -> None:
+def assert_service_env(container: Manifest, service: str, *, migrate: bool = False) -> None:
+    """The services run as their login; only the migrate Job gets the schema owner's URL."""
     env = env_of(container)
-    assert secret_ref(env["IOPNET_DATABASE_URL"])[1] == f"{service}-database-url"
+    if migrate:
+        assert secret_ref(env["IOPNET_MIGRATION_DATABASE_URL"])[1] == (
+            f"{service}-migration-database-url")
+        assert "IOPNET_DATABASE_URL" not in env
+    else:
+        assert secret_ref(env["IOPNET_DATABASE_URL"])[1] == f"{service}-database-url"
+        assert "IOPNET_MIGRATION_DATABASE_URL" not in env
     assert env["IOPNET_HTTP_HOST"]["value"] == "0.0.0.0"
     assert env["IOPNET_HTTP_PORT"]["value"] == str(DEFAULT_PORTS[service])
     assert env["IOPNET_CONSUMER_GROUP"]["value"] == service
@@ -365,8 +372,12 @@ def test_compose_commands_env_and_ports(compose: Manifest) -> None:
             continue
         owner, role = name.rsplit("-", 1)
         assert service["command"] == [f"services.{owner}", role], name
-        url = env["IOPNET_DATABASE_URL"]
-        match = re.fullmatch(r"postgresql://[^:/@]+:[^@]+@postgres:5432/(\w+)", url)
+        login = "iopnet_owner" if role == "migrate" else "iopnet_runtime"
+        given, withheld = ("IOPNET_MIGRATION_DATABASE_URL", "IOPNET_DATABASE_URL")[
+            ::1 if role == "migrate" else -1]
+        url = env[given]
+        assert withheld not in env, name
+        match = re.fullmatch(rf"postgresql://{login}:[^@]+@postgres:5432/(\w+)", url)
         assert match, f"{name}: {url}"
         assert match.group(1) == owner, f"{name} must use its own database"
         assert env["IOPNET_HTTP_PORT"] == DEFAULT_PORTS[owner], name
@@ -407,7 +418,7 @@ def test_compose_infrastructure(compose: Manifest) -> None:
     assert postgres["image"] == "postgres:16"
     mounts = " ".join(postgres["volumes"])
     assert "./deploy/compose/postgres-init.sql:/docker-entrypoint-initdb.d/" in mounts
-    created = re.findall(r"CREATE DATABASE (\w+);", POSTGRES_INIT.read_text())
+    created = re.findall(r"CREATE DATABASE (\w+) OWNER iopnet_owner;", POSTGRES_INIT.read_text())
     assert sorted(created) == sorted(SERVICES)
 
 

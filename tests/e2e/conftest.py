@@ -18,7 +18,7 @@ from iopnet.topics import SERVICES
 from tests.conftest import eventually, free_port
 from tests.e2e.client import Api
 from tests.e2e.receivers import MailCatcher
-from tests.fixtures.infra import Endpoints, create_database
+from tests.fixtures.infra import Endpoints, restricted_database
 
 #: Delivery timings short enough for a test to watch retries happen.
 FAST_DELIVERY = {"IOPNET_DELIVERY_POLL_SECONDS": "0.2", "IOPNET_DELIVERY_BACKOFF_SECONDS": "0.5",
@@ -46,9 +46,9 @@ async def running_stack(infra: Endpoints, mail: MailCatcher, kafka_bootstrap: st
                         log_dir: Path) -> AsyncIterator[Stack]:
     """The five services on fresh databases, publishing to ``kafka_bootstrap``."""
     run = uuid.uuid4().hex[:6]
-    databases = {s: await create_database(infra, f"e2e_{s}_{run}") for s in SERVICES}
-    system = Stack(
-        database_url=databases, kafka_bootstrap=kafka_bootstrap,
+    databases = {s: await restricted_database(infra, f"e2e_{s}_{run}") for s in SERVICES}
+    system = Stack.restricted(
+        databases, kafka_bootstrap=kafka_bootstrap,
         operator_key=new_key().plaintext, ports={s: free_port() for s in SERVICES},
         consumer_group_suffix=f"-e2e-{run}", log_dir=log_dir,
         extra_env={"IOPNET_SMTP_HOST": mail.host, "IOPNET_SMTP_PORT": str(mail.port),

@@ -70,7 +70,8 @@ async def everything_about(api: Api, patient_id: str, words: dict[str, str]) -> 
 
 
 async def tables_holding(dsn: str, words: Sequence[str]) -> list[str]:
-    """Every table of the database whose rows, as text, hold any of the words."""
+    """Every table of the database whose rows, as text, hold any of the words (``dsn``:
+    the owner's, who sees every table and every site's rows)."""
     conn = await asyncpg.connect(dsn)
     try:
         tables = await conn.fetch(
@@ -121,7 +122,7 @@ async def test_a_forgotten_patient_leaves_no_plain_text_behind(
     words = {k: unheard_of(k) for k in ("given", "family", "support", "email", "note")}
     patient_id = await known_patient(north.api, words)
     await everything_about(north.api, patient_id, words)
-    before = {s: await tables_holding(stack.database_url[s], list(words.values()))
+    before = {s: await tables_holding(stack.migration_url[s], list(words.values()))
               for s in SERVICES}
     assert all(before[s] for s in ("intake", "family", "notifications", "plans")), before
 
@@ -134,7 +135,7 @@ async def test_a_forgotten_patient_leaves_no_plain_text_behind(
     assert forgotten.status_code in (200, 202, 204), forgotten.text
     await eventually(lambda: forgotten_everywhere(north.api, patient_id), timeout=20)
 
-    after: dict[str, Any] = {s: await tables_holding(stack.database_url[s],
+    after: dict[str, Any] = {s: await tables_holding(stack.migration_url[s],
                                                      list(words.values())) for s in SERVICES}
     assert after == {s: [] for s in SERVICES}
     assert await kafka_records_holding(stack.kafka_bootstrap, list(words.values())) == 0

@@ -51,6 +51,12 @@ BEFORE_START = at_utc(-34, 0)
 
 
 async def sessions_database(fresh_database: FreshDatabase) -> asyncpg.Pool:
+    _, pool = await sessions_database_at(fresh_database)
+    return pool
+
+
+async def sessions_database_at(fresh_database: FreshDatabase) -> tuple[str, asyncpg.Pool]:
+    """A sessions database with a site, a program and its groups: its DSN and a pool."""
     dsn = await fresh_database("sessions")
     await SPEC.migrate(dsn)
     pool = await create_pool(dsn)
@@ -59,7 +65,7 @@ async def sessions_database(fresh_database: FreshDatabase) -> asyncpg.Pool:
     await define_program(pool, "iop", "Adult IOP")
     for group in GROUPS:
         await add_group_and_schedule(pool, group)
-    return pool
+    return dsn, pool
 
 
 async def define_program(pool: asyncpg.Pool, program_id: str, name: str) -> None:

@@ -136,15 +136,18 @@ async def test_a_transfer_moves_the_current_enrollment(pool: asyncpg.Pool) -> No
     await project(pool, moved, "intake")
     assert await pool.fetchval("SELECT site_id FROM enrollments WHERE patient_id = $1",
                                patient_id) == "site-s"
-    # The enrollment knows it too: what it records next is the new site's.
+    # The old site's sessions still ahead (all of them: the program starts later) are
+    # cancelled there; what the enrollment records next is the new site's.
     await project(pool, SteppedDown(patient_id=patient_id, site_id="site-s", effective_on=on(37),
                                     aftercare=[], follow_up_within_days=7), "plans")
     sites = await pool.fetch(
-        "SELECT event_type, envelope->>'siteid' AS site FROM events WHERE stream_id = $1"
-        " AND stream_version > 33 ORDER BY stream_version", f"enrollment-{patient_id}")
-    assert [(r["event_type"], r["site"]) for r in sites] == [
-        ("iopnet.EnrollmentTransferred", "site-s"), ("iopnet.EnrollmentEnded", "site-s"),
-        ("iopnet.SessionsCancelled", "site-s")]
+        "SELECT event_type, envelope->>'siteid' AS site, envelope->'data'->>'reason' AS reason"
+        " FROM events WHERE stream_id = $1 AND stream_version > 33 ORDER BY stream_version",
+        f"enrollment-{patient_id}")
+    assert [(r["event_type"], r["site"], r["reason"]) for r in sites] == [
+        ("iopnet.SessionsCancelled", SITE, "PatientTransferred"),
+        ("iopnet.EnrollmentTransferred", "site-s", None),
+        ("iopnet.EnrollmentEnded", "site-s", "SteppedDown")]
 
 
 # Patients admitted before their program had groups ----------------------------------------

@@ -258,11 +258,19 @@ class Enrollment(Aggregate):
             self.record(EnrollmentEnded(site_id=self.known_terms.site_id, patient_id=self.id,
                                         ended_on=ended_on, reason=reason))
 
-    def transfer(self, site_id: str) -> None:
-        """The patient's care moved to another site: what is recorded next is that site's."""
-        if self.known_terms.site_id != site_id:
-            self.record(EnrollmentTransferred(site_id=site_id, patient_id=self.id,
-                                              from_site_id=self.known_terms.site_id))
+    def transfer(self, site_id: str, now: datetime) -> list[str]:
+        """The patient's care moved to another site: the old site's sessions still ahead
+        are cancelled (the patient will not come), and what is recorded next is the new
+        site's. Returns the group sessions where the patient gave up a place."""
+        old_site = self.known_terms.site_id
+        if old_site == site_id:
+            return []
+        ahead = [s.session_id for s in self.schedule_sessions()
+                 if s.pending and s.site_id == old_site and s.starts_at > now]
+        freed = self._cancel(ahead, "PatientTransferred")
+        self.record(EnrollmentTransferred(site_id=site_id, patient_id=self.id,
+                                          from_site_id=old_site))
+        return freed
 
     # Scheduling ---------------------------------------------------------------------------
 

@@ -45,6 +45,10 @@ class DomainEvent(BaseModel):
     #: Fields holding personal data, sealed with the subject's data key when stored.
     #: Each is optional: it reads as None once the subject is forgotten.
     sealed_fields: ClassVar[tuple[str, ...]] = ()
+    #: Event types, published on another topic, that this event follows for the same
+    #: subject: a consumer reading both applies it only after one of them
+    #: (``iopnet.causal``). Topics are not ordered with each other.
+    follows: ClassVar[tuple[str, ...]] = ()
 
     site_id: str
 

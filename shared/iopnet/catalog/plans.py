@@ -12,13 +12,21 @@ from iopnet.catalog.base import EventPart, PatientEvent
 from iopnet.catalog.codes import LevelOfCare, Modality
 
 
+class PlanEvent(PatientEvent):
+    """A fact of a patient's plan. Plans drafts the plan on intake's ``PatientAdmitted``,
+    so a consumer of both topics applies it only after that admission."""
+
+    abstract: ClassVar[bool] = True
+    follows: ClassVar[tuple[str, ...]] = ("iopnet.PatientAdmitted",)
+
+
 class PlannedIntervention(EventPart):
     intervention_id: str
     modality: Modality
     sessions_per_week: int = Field(ge=0, le=7)
 
 
-class PlanDrafted(PatientEvent):
+class PlanDrafted(PlanEvent):
     plan_id: str
     revision: int = 1
     problem_codes: list[str]
@@ -37,7 +45,7 @@ class RevisionReason(StrEnum):
     """Recorded by plans itself: family therapy follows the patient's live consents."""
 
 
-class PlanRevised(PatientEvent):
+class PlanRevised(PlanEvent):
     """A new revision. ``changes`` are codes (added:I7, removed:I3, frequency:I2:3->2)."""
 
     plan_id: str
@@ -47,14 +55,14 @@ class PlanRevised(PatientEvent):
     interventions: list[PlannedIntervention]
 
 
-class SteppedDown(PatientEvent):
+class SteppedDown(PlanEvent):
     to_level: LevelOfCare = LevelOfCare.STANDARD_OUTPATIENT
     effective_on: date
     aftercare: list[str] = Field(description="Aftercare / relapse-prevention item codes")
     follow_up_within_days: int = Field(ge=1, le=60)
 
 
-class SteppedUp(PatientEvent):
+class SteppedUp(PlanEvent):
     to_level: LevelOfCare
     effective_on: date
     reason_codes: list[str]
@@ -66,7 +74,7 @@ class DischargeOutcome(StrEnum):
     TRANSFERRED = "transferred"
 
 
-class Discharged(PatientEvent):
+class Discharged(PlanEvent):
     outcome: DischargeOutcome
     effective_on: date
 

@@ -45,13 +45,17 @@ CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audi
 
 -- API requests run as iopnet_api (SET LOCAL ROLE), which row-level security binds;
 -- projections and the relay run as the owner and see every site.
+-- (An owner without CREATEROLE finds the role made by the administrator.)
 DO $$ BEGIN
-    CREATE ROLE iopnet_api NOLOGIN;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'iopnet_api') THEN
+        CREATE ROLE iopnet_api NOLOGIN;
+    END IF;
 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
 END $$;
 DO $$ BEGIN
     EXECUTE format('GRANT iopnet_api TO %I', current_user);
-EXCEPTION WHEN duplicate_object OR unique_violation OR invalid_grant_operation THEN NULL;
+EXCEPTION WHEN duplicate_object OR unique_violation OR invalid_grant_operation
+    OR insufficient_privilege THEN NULL;
 END $$;
 GRANT USAGE ON SCHEMA public TO iopnet_api;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO iopnet_api;

@@ -79,7 +79,9 @@ BEGIN
 END $$;
 
 DO $$ BEGIN
-    CREATE ROLE iopnet_audit_admin NOLOGIN;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'iopnet_audit_admin') THEN
+        CREATE ROLE iopnet_audit_admin NOLOGIN;
+    END IF;
 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
 END $$;
 REVOKE ALL ON FUNCTION iopnet_purge_audit(date) FROM PUBLIC;

@@ -97,11 +97,20 @@ app.kubernetes.io/part-of: iopnet
 {{- define "iopnet.env.service" -}}
 {{- $root := .root }}
 {{- $secret := .svc.databaseUrlSecret | default $root.Values.postgres.existingSecret -}}
+{{- if eq .role "migrate" }}
+{{- /* Only the migration Job gets the schema owner's URL; it needs no other. */}}
+- name: IOPNET_MIGRATION_DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ required "postgres.existingSecret (or services.<name>.databaseUrlSecret) is required" $secret }}
+      key: {{ .svc.migrationDatabaseUrlKey | default (printf "%s-migration-database-url" .name) }}
+{{- else }}
 - name: IOPNET_DATABASE_URL
   valueFrom:
     secretKeyRef:
       name: {{ required "postgres.existingSecret (or services.<name>.databaseUrlSecret) is required" $secret }}
       key: {{ .svc.databaseUrlKey | default (printf "%s-database-url" .name) }}
+{{- end }}
 {{- if $root.Values.postgres.tls.caSecret }}
 - name: PGSSLROOTCERT
   value: /etc/iopnet/tls/postgres/{{ $root.Values.postgres.tls.caKey }}

@@ -1,0 +1,156 @@
+"""Transfers against events in flight: a consumer takes the patient's site from its own
+row, not from an event recorded at the old site before its producer heard of the
+transfer; the transfer frees the old site's places and cancels its pending messages."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date
+
+import asyncpg
+import pytest
+
+from iopnet.catalog import (
+    DomainEvent,
+    PatientAdmitted,
+    PatientReferred,
+    PatientTransferred,
+    ReferralSource,
+    RiskSignal,
+    RiskSignalRaised,
+    SessionKind,
+    SessionScheduled,
+)
+from iopnet.catalog.codes import Modality
+from iopnet.consumer import Projection
+from iopnet.db import create_pool
+from iopnet.eventstore import Cause
+from iopnet.inbox import Position
+from iopnet.rebuild import rebuild
+from iopnet.service import ServiceSpec
+from iopnet.topics import topic_of
+from services.notifications import commands, store
+from services.notifications.domain import SiteChannels
+from services.notifications.service import SPEC as NOTIFICATIONS
+from services.notifications.store import MESSAGE_TABLES
+from services.sessions.service import SPEC as SESSIONS
+from tests.conftest import FreshDatabase
+from tests.integration import sessions_helpers
+from tests.integration.sessions_helpers import admission, at_utc, envelope, sessions_database_at
+
+pytestmark = pytest.mark.integration
+
+OLD, NEW = "site-old", "site-new"
+
+
+async def consume(pool: asyncpg.Pool, projection: Projection, event: DomainEvent,
+                  source: str) -> None:
+    """What the service's consumer does with one record of ``source``'s topic."""
+    made = envelope(event, source)
+    async with pool.acquire() as conn, conn.transaction():
+        await projection.apply(conn, made, Position(topic_of(source)))
+
+
+@pytest.fixture
+async def notifications_dsn(fresh_database: FreshDatabase) -> str:
+    return await fresh_database("notifications")
+
+
+@pytest.fixture
+async def notifications(notifications_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    dsn = notifications_dsn
+    await NOTIFICATIONS.migrate(dsn)
+    pool = await create_pool(dsn)
+    async with pool.acquire() as conn:
+        for site in (OLD, NEW):
+            await conn.execute("INSERT INTO sites (site_id, name, time_zone, policies)"
+                               " VALUES ($1, $1, 'America/Chicago', $2)", site,
+                               {"quiet_hours_start": "00:00:00", "quiet_hours_end": "00:00:00"})
+            await commands.set_channels(commands.unit_of_work(conn, Cause("t", "t")),
+                                        SiteChannels(site, f"alerts@{site}.example.org"))
+    yield pool
+    await pool.close()
+
+
+async def test_a_risk_signal_from_the_old_site_alerts_the_new_one(
+    notifications: asyncpg.Pool, notifications_dsn: str,
+) -> None:
+    projection = NOTIFICATIONS.consumer_projection()
+    assert projection is not None
+    patient_id = str(uuid.uuid4())
+    await consume(notifications, projection, PatientReferred(
+        patient_id=patient_id, site_id=OLD, referral_id="r-1", source=ReferralSource.SELF,
+        referred_on=date(2026, 11, 20)), "intake")
+    await consume(notifications, projection, PatientAdmitted(
+        patient_id=patient_id, site_id=OLD, program_id="iop", start_date=date(2026, 12, 7),
+        days_per_week=4, planned_weeks=10, clinician_id="clin-7", baseline_phq9=18), "intake")
+    await consume(notifications, projection, PatientTransferred(
+        patient_id=patient_id, site_id=NEW, from_site_id=OLD), "intake")
+    # Sessions measured it before it heard of the transfer: the event says the old site.
+    await consume(notifications, projection, RiskSignalRaised(
+        patient_id=patient_id, site_id=OLD, signal=RiskSignal.PHQ9_ITEM9,
+        observed_on=date(2026, 12, 8)), "sessions")
+    await consume(notifications, projection, SessionScheduled(
+        patient_id=patient_id, site_id=OLD, session_id="s-1", kind=SessionKind.INDIVIDUAL,
+        modality=Modality.CBT, starts_at=at_utc(10, 15), duration_minutes=50,
+        clinician_id="clin-7"), "sessions")
+
+    async with notifications.acquire() as conn:
+        messages = await store.messages_for(conn, patient_id)
+    welcome = [(m["site_id"], m["status"]) for m in messages if m["kind"] == "welcome"]
+    alerts = {(m["site_id"], m["recipient_id"]) for m in messages if m["urgent"]}
+    assert welcome and set(welcome) == {(OLD, "cancelled")}
+    assert alerts and {site for site, _ in alerts} == {NEW}
+    assert NEW in {recipient for _, recipient in alerts}  # the new site's clinicians
+    assert await notifications.fetchval(
+        "SELECT site_id FROM scheduled_sessions WHERE session_id = 's-1'") == NEW
+    await rebuilds_identical(notifications_dsn, NOTIFICATIONS,
+                             ["patients", "scheduled_sessions", *MESSAGE_TABLES])
+
+
+@pytest.fixture
+async def sessions_at(fresh_database: FreshDatabase
+                      ) -> AsyncIterator[tuple[str, asyncpg.Pool]]:
+    dsn, pool = await sessions_database_at(fresh_database)
+    yield dsn, pool
+    await pool.close()
+
+
+@pytest.fixture
+def sessions(sessions_at: tuple[str, asyncpg.Pool]) -> asyncpg.Pool:
+    return sessions_at[1]
+
+
+async def test_a_transfer_frees_the_old_sites_places_still_ahead(
+    sessions_at: tuple[str, asyncpg.Pool],
+) -> None:
+    dsn, sessions = sessions_at
+    projection = SESSIONS.consumer_projection()
+    assert projection is not None
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    for patient_id in (first, second):  # Monday's group has one place: the second waits
+        await consume(sessions, projection, admission(patient_id), "intake")
+    transfer = PatientTransferred(patient_id=first, site_id=NEW,
+                                  from_site_id=sessions_helpers.SITE)
+    made = envelope(transfer, "intake", at=at_utc(14, 12))  # week 3, before Monday's group
+    async with sessions.acquire() as conn, conn.transaction():
+        await projection.apply(conn, made, Position(topic_of("intake")))
+
+    ahead = await sessions.fetch(
+        "SELECT patient_id::text, status, waitlisted FROM patient_sessions"
+        " WHERE starts_at > $1 AND starts_at < $2 AND group_id = 'g-mon'",
+        at_utc(14, 12), at_utc(21, 0))
+    by_patient = {row["patient_id"]: (row["status"], row["waitlisted"]) for row in ahead}
+    assert by_patient[first][0] == "cancelled"
+    assert by_patient[second] == ("scheduled", False)
+    assert await sessions.fetchval(
+        "SELECT site_id FROM enrollments WHERE patient_id = $1", first) == NEW
+    await rebuilds_identical(dsn, SESSIONS, ["enrollments", "patient_sessions"])
+
+
+async def rebuilds_identical(dsn: str, spec: ServiceSpec, tables: list[str]) -> None:
+    """A rebuild projects the inbox as the consumer did: at the patient's site of the
+    moment (the test's sites are written by hand, so only ``tables`` are compared)."""
+    rebuilt = await rebuild(dsn, spec.rebuild_sources(), check_only=True)
+    assert {t: rebuilt.differences[t] for t in tables} == {t: (0, 0) for t in tables}
