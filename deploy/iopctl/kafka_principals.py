@@ -15,6 +15,7 @@ checkout's state folder, of the main checkout's, or one registered by a test.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -98,6 +99,7 @@ def register(port: int, config_dir: Path) -> None:
     _registered[port] = config_dir
 
 
+@functools.cache
 def _main_checkout_state() -> Path | None:
     common = subprocess.run(["git", "rev-parse", "--path-format=absolute", "--git-common-dir"],
                             cwd=paths.REPO_ROOT, capture_output=True, text=True, check=False)
