@@ -23,6 +23,17 @@ import pytest
 import yaml
 from kubernetes_validate.utils import SchemaNotFoundError
 
+from iopctl.kafka_acls import (
+    DESCRIBE,
+    GROUP,
+    LITERAL,
+    PREFIXED,
+    READ,
+    TOPIC,
+    WRITE,
+    consumed_services,
+    service_acls,
+)
 from iopctl.paths import REPO_ROOT
 from iopctl.stack import DEFAULT_PORTS
 from iopnet.topics import DEFAULT_NAMESPACE, SERVICES, all_topics, durability
@@ -45,6 +56,7 @@ CRD_KINDS = {
     "PodMonitor": "monitoring.coreos.com/v1",
     "PrometheusRule": "monitoring.coreos.com/v1",
     "KafkaTopic": "kafka.strimzi.io/v1",
+    "KafkaUser": "kafka.strimzi.io/v1",
 }
 VALUES = {"default": [], "production": ["-f", str(PRODUCTION_VALUES)]}
 ROLES = ("api", "worker")
@@ -183,7 +195,10 @@ def test_no_secret_is_rendered_or_inlined(rendered: tuple[str, list[Manifest]]) 
         pod = manifest.get("spec", {}).get("template", {}).get("spec", {})
         for container in pod.get("containers", []):
             for name, entry in env_of(container).items():
-                if sensitive.search(name):
+                if name == "IOPNET_KAFKA_SASL_USERNAME" and "value" in entry:
+                    # A service's own Kafka user is named after it; its password is secret.
+                    assert entry["value"] in {f"iopnet-{s}" for s in SERVICES}, name
+                elif sensitive.search(name):
                     assert "value" not in entry, f"{manifest['metadata']['name']}: {name}"
                     secret_ref(entry)
 
@@ -240,8 +255,11 @@ def test_production_values(helm: Path) -> None:
         env = env_of(pod["containers"][0])
         assert env["IOPNET_KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
         assert env["IOPNET_KAFKA_SASL_MECHANISM"]["value"].startswith("SCRAM")
-        assert secret_ref(env["IOPNET_KAFKA_SASL_USERNAME"]) == ("iopnet-kafka-sasl", "username")
-        assert secret_ref(env["IOPNET_KAFKA_SASL_PASSWORD"]) == ("iopnet-kafka-sasl", "password")
+        assert env["IOPNET_KAFKA_SASL_USERNAME"]["value"] == f"iopnet-{service}"
+        assert secret_ref(env["IOPNET_KAFKA_SASL_PASSWORD"]) == (f"iopnet-{service}", "password")
+        worker_env = env_of(deployments[f"{RELEASE}-{service}-worker"]["spec"]["template"][
+            "spec"]["containers"][0])
+        assert worker_env["IOPNET_KAFKA_SASL_USERNAME"]["value"] == f"iopnet-{service}"
         assert secret_ref(env["IOPNET_OPERATOR_KEY_SHA256"]) == (
             "iopnet-operator", "operator-key-sha256")
         assert "IOPNET_OPERATOR_KEY" not in env
@@ -294,6 +312,35 @@ def test_chart_topics_match_the_code() -> None:
     assert listed == {spec.name: spec.partitions for spec in all_topics(DEFAULT_NAMESPACE)}
     assert set(values["services"]) == set(SERVICES)
     assert {name: s["port"] for name, s in values["services"].items()} == dict(DEFAULT_PORTS)
+
+
+def test_chart_kafka_users_consume_what_the_code_does() -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert values["kafka"]["users"]["consumes"] == {s: consumed_services(s) for s in SERVICES}
+
+
+def test_strimzi_users_may_write_their_own_topic_only(helm: Path) -> None:
+    """Each KafkaUser's ACLs are the ones iopctl grants on the local broker."""
+    manifests = render(helm, [*VALUES["production"],
+                              "--set", "kafka.users.strimzi.enabled=true",
+                              "--set", "kafka.users.strimzi.clusterName=iopnet-kafka"])
+    users = by_kind(manifests, "KafkaUser")
+    assert set(users) == {f"iopnet-{s}" for s in SERVICES}
+    codes = {"topic": TOPIC, "group": GROUP, "literal": LITERAL, "prefix": PREFIXED,
+             "Read": READ, "Write": WRITE, "Describe": DESCRIBE}
+    for service in SERVICES:
+        spec = users[f"iopnet-{service}"]["spec"]
+        assert spec["authentication"]["type"] == "scram-sha-512"
+        granted = {(codes[acl["resource"]["type"]], acl["resource"]["name"],
+                    codes[acl["resource"]["patternType"]], codes[operation])
+                   for acl in spec["authorization"]["acls"] for operation in acl["operations"]}
+        expected = {(a.resource_type, a.resource_name, a.pattern, a.operation)
+                    for a in service_acls(service, DEFAULT_NAMESPACE)}
+        assert granted == expected, service
+    writers = {name for name, user in users.items() for acl in user["spec"]["authorization"][
+        "acls"] if acl["resource"]["name"] == "iopnet.network.events"
+        and "Write" in acl["operations"]}
+    assert writers == {"iopnet-intake"}
 
 
 def test_values_schema_knows_the_services() -> None:
