@@ -10,14 +10,16 @@ aiokafka has no admin call for ACLs or SCRAM credentials, so the two Kafka reque
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.protocol.admin import CreateAclsRequest_v1
+from aiokafka.protocol.admin import CreateAclsRequest_v1, DescribeAclsRequest
 from aiokafka.protocol.api import Request, RequestStruct, Response
 from aiokafka.protocol.types import (
     CompactArray,
@@ -34,6 +36,7 @@ from iopctl.kafka_principals import Principals, principal_of
 from iopnet.topics import SERVICES, network_topic, topic_of
 
 # Kafka's codes (org.apache.kafka.common.acl / resource).
+ANY = 1
 TOPIC, GROUP = 2, 3
 LITERAL, PREFIXED = 3, 4
 READ, WRITE, DESCRIBE = 3, 4, 8
@@ -157,11 +160,34 @@ async def upsert_credentials(admin: AIOKafkaAdminClient, principals: Principals)
         raise KafkaAccessError("SCRAM credentials refused: " + "; ".join(failures))
 
 
-async def grant(admin: AIOKafkaAdminClient, acls: list[Acl]) -> None:
-    """Create the ACLs (an existing one is kept as it is)."""
+async def granted(admin: AIOKafkaAdminClient) -> set[Acl]:
+    """The ALLOW bindings the broker enforces now."""
+    response = await _send(admin, DescribeAclsRequest(ANY, None, ANY, None, None, ANY, ANY))
+    if response.error_code:
+        raise KafkaAccessError(f"ACLs not described: {response.error_code} "
+                               f"{response.error_message}")
+    return {Acl(principal, resource_type, name, pattern, operation)
+            for resource_type, name, pattern, bindings in response.resources
+            for principal, _, operation, permission in bindings if permission == ALLOW}
+
+
+async def grant(admin: AIOKafkaAdminClient, acls: list[Acl], timeout_s: float = 30.0) -> None:
+    """Create the ACLs (an existing one is kept as it is), and wait until the broker
+    enforces them: it learns them from the controller a moment later."""
     response = await _send(admin, _CreateAcls(acls))
     failures = [f"{acl}: {code} {message}"
                 for acl, (code, message) in zip(acls, response.creation_responses, strict=True)
                 if code]
     if failures:
         raise KafkaAccessError("ACLs refused: " + "; ".join(failures))
+    deadline = time.monotonic() + timeout_s
+    while missing := set(acls) - await granted(admin):
+        if time.monotonic() >= deadline:
+            raise KafkaAccessError(f"ACLs not in force after {timeout_s:.0f}s: {sorted(missing)}")
+        await asyncio.sleep(0.1)
+
+
+async def provision(admin: AIOKafkaAdminClient, principals: Principals, within: str) -> None:
+    """The services' credentials, and their ACLs on the topics of namespace ``within``."""
+    await upsert_credentials(admin, principals)
+    await grant(admin, all_acls(within))

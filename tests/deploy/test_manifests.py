@@ -406,12 +406,19 @@ def test_compose_commands_env_and_ports(compose: Manifest) -> None:
         assert env["IOPNET_KAFKA_BOOTSTRAP"] == "kafka:9092", name
         assert env["IOPNET_HTTP_HOST"] == "0.0.0.0", name
         assert ("IOPNET_OPERATOR_KEY_SHA256" in env) == name.endswith("-api"), name
+        assert env["IOPNET_KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT", name
         if name == "topics":
             assert service["command"][:3] == ["iopctl.cli", "topics", "ensure"]
+            assert "--principals" in service["command"]
+            assert env["IOPNET_KAFKA_SASL_USERNAME"] == "iopnet-admin"
             assert service["depends_on"]["kafka"]["condition"] == "service_healthy"
             continue
         owner, role = name.rsplit("-", 1)
         assert service["command"] == [f"services.{owner}", role], name
+        if role in ROLES:  # each service logs in to Kafka as itself
+            assert env["IOPNET_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512", name
+            assert env["IOPNET_KAFKA_SASL_USERNAME"] == f"iopnet-{owner}", name
+            assert f"IOPNET_KAFKA_{owner.upper()}_PASSWORD" in env["IOPNET_KAFKA_SASL_PASSWORD"]
         url = env["IOPNET_DATABASE_URL"]
         match = re.fullmatch(r"postgresql://[^:/@]+:[^@]+@postgres:5432/(\w+)", url)
         assert match, f"{name}: {url}"
@@ -450,6 +457,11 @@ def test_compose_infrastructure(compose: Manifest) -> None:
     assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
     assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert "INTERNAL://kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"]
+    protocols = {p.split(":")[1] for p in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")}
+    assert protocols == {"SASL_PLAINTEXT"}, "every listener authenticates"
+    assert env["KAFKA_AUTHORIZER_CLASS_NAME"].endswith(".StandardAuthorizer")
+    assert env["KAFKA_SUPER_USERS"] == "User:iopnet-admin"
+    assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
     postgres = compose["services"]["postgres"]
     assert postgres["image"] == "postgres:16"
     mounts = " ".join(postgres["volumes"])

@@ -6,13 +6,18 @@ topic only; these ACLs are what make that topic trustworthy.
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import TopicAuthorizationFailedError
 
-from iopctl.kafka_principals import Principals, local_principals
-from iopnet.topics import network_topic, topic_of
+from iopctl import topics
+from iopctl.kafka_principals import ADMIN, Principals, local_principals
+from iopctl.topics import principals_from_env
+from iopnet.topics import NAMESPACE_ENV, network_topic, topic_of
 from tests.fixtures.infra import Endpoints
+from tests.fixtures.kafka import drop_topics
 
 pytestmark = pytest.mark.integration
 
@@ -57,3 +62,22 @@ async def test_a_service_cannot_read_a_topic_it_does_not_consume(
             await reader.start()
     finally:
         await reader.stop()
+
+
+async def test_the_topics_job_sets_up_the_services_logins_and_acls(
+        infra: Endpoints, principals: Principals, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compose's way: `iopctl topics ensure --principals`, logged in as the super user."""
+    monkeypatch.setenv(NAMESPACE_ENV, f"own{uuid.uuid4().hex[:8]}")
+    admin = {"SECURITY_PROTOCOL": "SASL_PLAINTEXT", "SASL_MECHANISM": "PLAIN",
+             "SASL_USERNAME": ADMIN, "SASL_PASSWORD": principals.admin_password}
+    for name, value in admin.items():
+        monkeypatch.setenv(f"IOPNET_KAFKA_{name}", value)
+    for service, password in principals.passwords.items():  # the broker's own: kept
+        monkeypatch.setenv(f"IOPNET_KAFKA_{service.upper()}_PASSWORD", password)
+    try:
+        await topics.ensure(infra.kafka_bootstrap, wait_s=30, principals=principals_from_env())
+        await publish(infra, principals, "family", topic_of("family"))
+        with pytest.raises(TopicAuthorizationFailedError):
+            await publish(infra, principals, "family", network_topic())
+    finally:
+        await drop_topics(infra.kafka_bootstrap)
