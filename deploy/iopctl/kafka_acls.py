@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.protocol.admin import CreateAclsRequest_v1, DescribeAclsRequest
+from aiokafka.protocol.admin import CreateAclsRequest_v1, DeleteAclsRequest, DescribeAclsRequest
 from aiokafka.protocol.api import Request, RequestStruct, Response
 from aiokafka.protocol.types import (
     CompactArray,
@@ -185,6 +185,12 @@ async def grant(admin: AIOKafkaAdminClient, acls: list[Acl], timeout_s: float = 
         if time.monotonic() >= deadline:
             raise KafkaAccessError(f"ACLs not in force after {timeout_s:.0f}s: {sorted(missing)}")
         await asyncio.sleep(0.1)
+
+
+async def revoke(admin: AIOKafkaAdminClient, topics: Iterable[str]) -> None:
+    """Every ACL on these topics, gone (a test namespace's, with its topics)."""
+    for topic in topics:
+        await _send(admin, DeleteAclsRequest(TOPIC, topic, LITERAL, None, None, ANY, ANY))
 
 
 async def provision(admin: AIOKafkaAdminClient, principals: Principals, within: str) -> None:

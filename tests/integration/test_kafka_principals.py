@@ -13,9 +13,11 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import TopicAuthorizationFailedError
 
 from iopctl import topics
+from iopctl.kafka_acls import granted
+from iopctl.kafka_admin import with_admin
 from iopctl.kafka_principals import ADMIN, Principals, local_principals
 from iopctl.topics import principals_from_env
-from iopnet.topics import NAMESPACE_ENV, network_topic, topic_of
+from iopnet.topics import NAMESPACE_ENV, namespace, network_topic, topic_of
 from tests.fixtures.infra import Endpoints
 from tests.fixtures.kafka import drop_topics
 
@@ -81,3 +83,5 @@ async def test_the_topics_job_sets_up_the_services_logins_and_acls(
             await publish(infra, principals, "family", network_topic())
     finally:
         await drop_topics(infra.kafka_bootstrap)
+    left = await with_admin(infra.kafka_bootstrap, granted)
+    assert not [acl for acl in left if acl.resource_name.startswith(namespace() + ".")]
