@@ -15,7 +15,13 @@ from iopctl.kafka_acls import (
     all_acls,
     service_acls,
 )
-from iopctl.kafka_principals import load_or_create, principal_of
+from iopctl.kafka_principals import (
+    admin_options,
+    load_or_create,
+    principal_of,
+    register,
+    service_env,
+)
 from iopctl.stack import spec_of
 from iopnet.topics import SERVICES, network_topic
 
@@ -73,3 +79,16 @@ def test_passwords_are_made_once_and_kept_private(
     assert len(set(first.passwords.values()) | {first.admin_password}) == len(SERVICES) + 1
     assert (tmp_path / "kafka" / "config" / "principals.json").stat().st_mode & 0o077 == 0
     assert first.service_env("family")["IOPNET_KAFKA_SASL_USERNAME"] == "iopnet-family"
+
+
+def test_clients_find_a_local_brokers_principals_by_its_port(tmp_path: Path) -> None:
+    config = tmp_path / "kafka" / "config"
+    principals = load_or_create(config)
+    (config / "server.properties").write_text(
+        "advertised.listeners=SASL_PLAINTEXT://127.0.0.1:39999\n")
+    register(39999, config)
+    env = service_env("127.0.0.1:39999", "family")
+    assert (env["IOPNET_KAFKA_SASL_USERNAME"], env["IOPNET_KAFKA_SASL_PASSWORD"]) == (
+        "iopnet-family", principals.passwords["family"])
+    assert admin_options("127.0.0.1:39999")["sasl_plain_username"] == "iopnet-admin"
+    assert service_env("127.0.0.1:39998", "family") == {}  # another broker: no login
