@@ -12,7 +12,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from iopctl import kafka_admin, kafka_config, kafka_jars, paths
+from iopctl import kafka_acls, kafka_admin, kafka_config, kafka_jars, kafka_principals, paths
 from iopctl.errors import InfraError
 from iopctl.ports import HOST, kafka_controller_port, kafka_port, refuse_moved_port
 from iopctl.proc import pid_alive, port_open, read_pid, run, tail_file
@@ -161,7 +161,11 @@ async def up() -> None:
     pid = running_pid()
     if pid is not None:
         refuse_moved_port(COMPONENT, kafka_config.written_port(), kafka_port())
-    kafka_config.write_config()
+        _refuse_without_sasl()
+    principals = kafka_principals.load_or_create()
+    kafka_config.write_config(principals)
+    # A folder formatted before SASL keeps its data: the admin is in the config, not
+    # the metadata, so it logs in and creates the services' credentials below.
     await _format_storage()
     child = None
     if pid is not None:
@@ -170,11 +174,21 @@ async def up() -> None:
         child = _spawn()
         pid = child.pid
     await _wait_healthy(pid, child)
-    # Our own broker: topics left by an earlier version are brought in line.
+    await kafka_admin.with_admin(
+        bootstrap(), lambda admin: kafka_acls.upsert_credentials(admin, principals))
+    # Our own broker: topics left by an earlier version are brought in line (and the
+    # services' ACLs on them granted).
     created = await kafka_admin.ensure_topics(bootstrap(), align=True)
     if created:
         say(COMPONENT, f"created topics: {', '.join(created)}")
     say(COMPONENT, f"ready at {bootstrap()} (pid {pid})")
+
+
+def _refuse_without_sasl() -> None:
+    if not kafka_config.written_with_sasl():
+        raise InfraError("kafka: running without SASL (started by an earlier iopctl); "
+                         "`iopctl infra down`, then up again, restarts it with SASL, "
+                         "its data kept")
 
 
 async def _exited(pid: int, timeout_s: float) -> bool:

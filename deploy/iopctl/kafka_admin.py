@@ -4,29 +4,36 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from iopnet.settings import ServiceSettings
-from iopnet.topics import TopicSpec, all_topics
+from iopctl.kafka_acls import all_acls, grant
+from iopctl.kafka_principals import admin_options, local_principals
+from iopnet.topics import TopicSpec, all_topics, namespace
 
 _TOPIC_ALREADY_EXISTS = 36
-
-
-class _KafkaSecurity(ServiceSettings):
-    """Only for its IOPNET_KAFKA_* security settings, as the services read them."""
-
-    service_name: str = "iopctl"
-    http_port: int = 0
+T = TypeVar("T")
 
 
 def _client(bootstrap: str) -> AIOKafkaAdminClient:
     return AIOKafkaAdminClient(
         bootstrap_servers=bootstrap, client_id="iopctl", request_timeout_ms=10_000,
-        **_KafkaSecurity().kafka_client_options(),
+        **admin_options(bootstrap),
     )
+
+
+async def with_admin(bootstrap: str,
+                     call: Callable[[AIOKafkaAdminClient], Awaitable[T]]) -> T:
+    """``call`` with a started admin client, closed afterwards."""
+    admin = _client(bootstrap)
+    try:
+        await admin.start()
+        return await call(admin)
+    finally:
+        await admin.close()
 
 
 async def list_topics(bootstrap: str) -> list[str]:
@@ -57,7 +64,8 @@ async def ensure_topics(
     *, align: bool = False,
 ) -> list[str]:
     """Create the missing topics with their durability settings (idempotent); wait until all
-    are listed; return the new ones.
+    are listed; return the new ones. All of a namespace's topics (no ``specs``) on a local
+    broker with per-service principals: the services' ACLs on them too.
 
     An existing topic whose settings differ is an error naming each difference, unless
     ``align`` (the local runner's own broker): then its settings are brought in line.
@@ -77,6 +85,8 @@ async def ensure_topics(
             if time.monotonic() >= deadline:
                 raise RuntimeError(f"topics not visible after {timeout_s}s: {sorted(names)}")
             await asyncio.sleep(0.2)
+        if specs is None and local_principals(bootstrap) is not None:
+            await grant(admin, all_acls(namespace()))
         return [spec.name for spec in missing]
     finally:
         await admin.close()

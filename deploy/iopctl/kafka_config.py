@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 from iopctl import paths
+from iopctl.kafka_principals import ADMIN, MECHANISM, Principals
 from iopctl.ports import HOST, kafka_controller_port, kafka_port
 
 NODE_ID = 1
@@ -35,26 +36,66 @@ def log4j2_file() -> Path:
     return paths.kafka_config_dir() / "log4j2.xml"
 
 
-def written_port() -> int | None:
+def written_port(config_dir: Path | None = None) -> int | None:
     """The broker port in the server.properties written last (the running broker's)."""
+    file = config_dir / "server.properties" if config_dir else server_properties_file()
     with contextlib.suppress(OSError, ValueError):
-        for line in server_properties_file().read_text().splitlines():
+        for line in file.read_text().splitlines():
             if line.startswith("advertised.listeners="):
                 return int(line.rsplit(":", 1)[1])
     return None
 
 
-def server_properties() -> str:
+def written_with_sasl() -> bool:
+    """Whether the server.properties written last asks for SASL (a running broker's)."""
+    with contextlib.suppress(OSError):
+        return "\nsasl.enabled.mechanisms=" in server_properties_file().read_text()
+    return False
+
+
+def _plain_login(password: str) -> str:
+    """The admin, as the broker's own PLAIN users and as its login to itself."""
+    return ("org.apache.kafka.common.security.plain.PlainLoginModule required"
+            f' username="{ADMIN}" password="{password}" user_{ADMIN}="{password}";')
+
+
+def _security(principals: Principals) -> dict[str, str]:
+    """SASL on every listener, ACLs enforced, the admin the only super user.
+
+    Services log in with SCRAM (credentials in the cluster metadata, made by iopctl);
+    the admin with PLAIN, so it exists before any credential does. The controller
+    listener takes the admin only.
+    """
+    plain = _plain_login(principals.admin_password)
+    scram = MECHANISM.lower()
+    return {
+        "sasl.enabled.mechanisms": f"{MECHANISM},PLAIN",
+        "sasl.mechanism.inter.broker.protocol": "PLAIN",
+        "sasl.mechanism.controller.protocol": "PLAIN",
+        "listener.name.sasl_plaintext.plain.sasl.jaas.config": plain,
+        f"listener.name.sasl_plaintext.{scram}.sasl.jaas.config":
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+        "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.controller.plain.sasl.jaas.config": plain,
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "super.users": f"User:{ADMIN}",
+        "allow.everyone.if.no.acl.found": "false",
+    }
+
+
+def server_properties(principals: Principals) -> str:
     port, cport = kafka_port(), kafka_controller_port()
     lines = {
         "process.roles": "broker,controller",
         "node.id": str(NODE_ID),
         "controller.quorum.bootstrap.servers": f"{HOST}:{cport}",
-        "listeners": f"PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{cport}",
-        "advertised.listeners": f"PLAINTEXT://{HOST}:{port}",
-        "inter.broker.listener.name": "PLAINTEXT",
+        "listeners": f"SASL_PLAINTEXT://{HOST}:{port},CONTROLLER://{HOST}:{cport}",
+        "advertised.listeners": f"SASL_PLAINTEXT://{HOST}:{port}",
+        "inter.broker.listener.name": "SASL_PLAINTEXT",
         "controller.listener.names": "CONTROLLER",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "listener.security.protocol.map":
+            "SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+        **_security(principals),
         "log.dirs": str(paths.kafka_data_dir()),
         "auto.create.topics.enable": "false",
         "num.partitions": "6",
@@ -69,7 +110,7 @@ def server_properties() -> str:
         "group.initial.rebalance.delay.ms": "0",
     }
     body = "\n".join(f"{key}={value}" for key, value in lines.items())
-    return f"# Written by iopctl on every `infra up`.\n{body}\n"
+    return f"# Written by iopctl on every `infra up` (it holds the admin's password).\n{body}\n"
 
 
 def log4j2_xml() -> str:
@@ -93,7 +134,10 @@ def log4j2_xml() -> str:
 """
 
 
-def write_config() -> None:
+def write_config(principals: Principals) -> None:
     paths.kafka_config_dir().mkdir(parents=True, exist_ok=True)
-    server_properties_file().write_text(server_properties())
+    file = server_properties_file()
+    file.touch(mode=0o600)
+    file.chmod(0o600)
+    file.write_text(server_properties(principals))
     log4j2_file().write_text(log4j2_xml())

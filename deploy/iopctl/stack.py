@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from iopctl.kafka_principals import service_env
 from iopctl.paths import REPO_ROOT, logs_dir
 from iopctl.pgsql import ServiceDsns
 from iopctl.progress import say
@@ -99,6 +100,8 @@ class Stack:
             # Local receivers (the demo's, the tests') listen on loopback; never in production.
             "IOPNET_WEBHOOK_ALLOW_INTERNAL_ADDRESSES": "true",
             **self.extra_env,
+            # Its own Kafka principal on a local broker with ACLs; whatever the shell says.
+            **service_env(self.kafka_bootstrap, service),
         }
         log = (self.log_dir / f"{service}-{role}.log").open("ab")
         return subprocess.Popen(

@@ -15,10 +15,12 @@ import os
 from dataclasses import replace
 
 from iopctl.errors import InfraError
-from iopctl.kafka_admin import TopicSettingsDiffer, ensure_topics, wait_ready
+from iopctl.kafka_acls import provision
+from iopctl.kafka_admin import TopicSettingsDiffer, ensure_topics, wait_ready, with_admin
+from iopctl.kafka_principals import Principals, principal_of
 from iopctl.progress import say
 from iopnet.settings import DEFAULT_KAFKA_PORT
-from iopnet.topics import all_topics
+from iopnet.topics import SERVICES, all_topics, namespace
 
 
 def default_bootstrap() -> str:
@@ -28,12 +30,24 @@ def default_bootstrap() -> str:
     )
 
 
+def principals_from_env() -> Principals:
+    """Each service's Kafka password, from IOPNET_KAFKA_<SERVICE>_PASSWORD (Compose's)."""
+    variables = {s: f"IOPNET_KAFKA_{s.upper()}_PASSWORD" for s in SERVICES}
+    missing = [v for v in variables.values() if not os.environ.get(v)]
+    if missing:
+        raise InfraError(f"topics: --principals needs {', '.join(missing)}")
+    return Principals(admin_password="", passwords={s: os.environ[v]
+                                                    for s, v in variables.items()})
+
+
 async def ensure(bootstrap: str, wait_s: float, replication_factor: int | None = None,
-                 align: bool = False) -> list[str]:
+                 align: bool = False, principals: Principals | None = None) -> list[str]:
     """Wait for the broker, then create the topics it lacks; returns the names created.
 
     Existing topics must have the durability settings iopnet needs
-    (``iopnet.topics.durability``); a difference fails, unless ``align``.
+    (``iopnet.topics.durability``); a difference fails, unless ``align``. With
+    ``principals`` (logged in as a super user), each service's SCRAM credential and
+    ACLs too.
     """
     specs = [spec if replication_factor is None else
              replace(spec, replication_factor=replication_factor) for spec in all_topics()]
@@ -58,12 +72,18 @@ async def ensure(bootstrap: str, wait_s: float, replication_factor: int | None =
         settings = ", ".join(f"{k}={v}" for k, v in spec.config.items())
         say("topics", f"{spec.name:<28} {spec.partitions} partitions, "
                       f"replication {spec.replication_factor}, {settings}: {state}")
+    if principals is not None:
+        found = principals
+        await with_admin(bootstrap, lambda admin: provision(admin, found, namespace()))
+        say("topics", "principals " + ", ".join(principal_of(s) for s in SERVICES)
+            + ": credentials set, ACLs granted")
     return created
 
 
 def _ensure(args: argparse.Namespace) -> int:
+    principals = principals_from_env() if args.principals else None
     asyncio.run(ensure(args.bootstrap or default_bootstrap(), args.wait,
-                       args.replication_factor, args.align))
+                       args.replication_factor, args.align, principals))
     return 0
 
 
@@ -85,4 +105,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ensure_parser.add_argument(
         "--align", action="store_true",
         help="bring existing topics' durability settings in line instead of failing")
+    ensure_parser.add_argument(
+        "--principals", action="store_true",
+        help="also each service's SCRAM-SHA-512 login (password from "
+             "$IOPNET_KAFKA_<SERVICE>_PASSWORD) and its ACLs (docs/security.md)")
     ensure_parser.set_defaults(handler=_ensure)

@@ -23,6 +23,17 @@ import pytest
 import yaml
 from kubernetes_validate.utils import SchemaNotFoundError
 
+from iopctl.kafka_acls import (
+    DESCRIBE,
+    GROUP,
+    LITERAL,
+    PREFIXED,
+    READ,
+    TOPIC,
+    WRITE,
+    consumed_services,
+    service_acls,
+)
 from iopctl.paths import REPO_ROOT
 from iopctl.stack import DEFAULT_PORTS
 from iopnet.topics import DEFAULT_NAMESPACE, SERVICES, all_topics, durability
@@ -45,6 +56,7 @@ CRD_KINDS = {
     "PodMonitor": "monitoring.coreos.com/v1",
     "PrometheusRule": "monitoring.coreos.com/v1",
     "KafkaTopic": "kafka.strimzi.io/v1",
+    "KafkaUser": "kafka.strimzi.io/v1",
 }
 VALUES = {"default": [], "production": ["-f", str(PRODUCTION_VALUES)]}
 ROLES = ("api", "worker")
@@ -190,7 +202,10 @@ def test_no_secret_is_rendered_or_inlined(rendered: tuple[str, list[Manifest]]) 
         pod = manifest.get("spec", {}).get("template", {}).get("spec", {})
         for container in pod.get("containers", []):
             for name, entry in env_of(container).items():
-                if sensitive.search(name):
+                if name == "IOPNET_KAFKA_SASL_USERNAME" and "value" in entry:
+                    # A service's own Kafka user is named after it; its password is secret.
+                    assert entry["value"] in {f"iopnet-{s}" for s in SERVICES}, name
+                elif sensitive.search(name):
                     assert "value" not in entry, f"{manifest['metadata']['name']}: {name}"
                     secret_ref(entry)
 
@@ -247,8 +262,11 @@ def test_production_values(helm: Path) -> None:
         env = env_of(pod["containers"][0])
         assert env["IOPNET_KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
         assert env["IOPNET_KAFKA_SASL_MECHANISM"]["value"].startswith("SCRAM")
-        assert secret_ref(env["IOPNET_KAFKA_SASL_USERNAME"]) == ("iopnet-kafka-sasl", "username")
-        assert secret_ref(env["IOPNET_KAFKA_SASL_PASSWORD"]) == ("iopnet-kafka-sasl", "password")
+        assert env["IOPNET_KAFKA_SASL_USERNAME"]["value"] == f"iopnet-{service}"
+        assert secret_ref(env["IOPNET_KAFKA_SASL_PASSWORD"]) == (f"iopnet-{service}", "password")
+        worker_env = env_of(deployments[f"{RELEASE}-{service}-worker"]["spec"]["template"][
+            "spec"]["containers"][0])
+        assert worker_env["IOPNET_KAFKA_SASL_USERNAME"]["value"] == f"iopnet-{service}"
         assert secret_ref(env["IOPNET_OPERATOR_KEY_SHA256"]) == (
             "iopnet-operator", "operator-key-sha256")
         assert "IOPNET_OPERATOR_KEY" not in env
@@ -301,6 +319,35 @@ def test_chart_topics_match_the_code() -> None:
     assert listed == {spec.name: spec.partitions for spec in all_topics(DEFAULT_NAMESPACE)}
     assert set(values["services"]) == set(SERVICES)
     assert {name: s["port"] for name, s in values["services"].items()} == dict(DEFAULT_PORTS)
+
+
+def test_chart_kafka_users_consume_what_the_code_does() -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert values["kafka"]["users"]["consumes"] == {s: consumed_services(s) for s in SERVICES}
+
+
+def test_strimzi_users_may_write_their_own_topic_only(helm: Path) -> None:
+    """Each KafkaUser's ACLs are the ones iopctl grants on the local broker."""
+    manifests = render(helm, [*VALUES["production"],
+                              "--set", "kafka.users.strimzi.enabled=true",
+                              "--set", "kafka.users.strimzi.clusterName=iopnet-kafka"])
+    users = by_kind(manifests, "KafkaUser")
+    assert set(users) == {f"iopnet-{s}" for s in SERVICES}
+    codes = {"topic": TOPIC, "group": GROUP, "literal": LITERAL, "prefix": PREFIXED,
+             "Read": READ, "Write": WRITE, "Describe": DESCRIBE}
+    for service in SERVICES:
+        spec = users[f"iopnet-{service}"]["spec"]
+        assert spec["authentication"]["type"] == "scram-sha-512"
+        granted = {(codes[acl["resource"]["type"]], acl["resource"]["name"],
+                    codes[acl["resource"]["patternType"]], codes[operation])
+                   for acl in spec["authorization"]["acls"] for operation in acl["operations"]}
+        expected = {(a.resource_type, a.resource_name, a.pattern, a.operation)
+                    for a in service_acls(service, DEFAULT_NAMESPACE)}
+        assert granted == expected, service
+    writers = {name for name, user in users.items() for acl in user["spec"]["authorization"][
+        "acls"] if acl["resource"]["name"] == "iopnet.network.events"
+        and "Write" in acl["operations"]}
+    assert writers == {"iopnet-intake"}
 
 
 def test_values_schema_knows_the_services() -> None:
@@ -366,12 +413,19 @@ def test_compose_commands_env_and_ports(compose: Manifest) -> None:
         assert env["IOPNET_KAFKA_BOOTSTRAP"] == "kafka:9092", name
         assert env["IOPNET_HTTP_HOST"] == "0.0.0.0", name
         assert ("IOPNET_OPERATOR_KEY_SHA256" in env) == name.endswith("-api"), name
+        assert env["IOPNET_KAFKA_SECURITY_PROTOCOL"] == "SASL_PLAINTEXT", name
         if name == "topics":
             assert service["command"][:3] == ["iopctl.cli", "topics", "ensure"]
+            assert "--principals" in service["command"]
+            assert env["IOPNET_KAFKA_SASL_USERNAME"] == "iopnet-admin"
             assert service["depends_on"]["kafka"]["condition"] == "service_healthy"
             continue
         owner, role = name.rsplit("-", 1)
         assert service["command"] == [f"services.{owner}", role], name
+        if role in ROLES:  # each service logs in to Kafka as itself
+            assert env["IOPNET_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512", name
+            assert env["IOPNET_KAFKA_SASL_USERNAME"] == f"iopnet-{owner}", name
+            assert f"IOPNET_KAFKA_{owner.upper()}_PASSWORD" in env["IOPNET_KAFKA_SASL_PASSWORD"]
         login = "iopnet_owner" if role == "migrate" else "iopnet_runtime"
         given, withheld = ("IOPNET_MIGRATION_DATABASE_URL", "IOPNET_DATABASE_URL")[
             ::1 if role == "migrate" else -1]
@@ -414,6 +468,11 @@ def test_compose_infrastructure(compose: Manifest) -> None:
     assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
     assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert "INTERNAL://kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"]
+    protocols = {p.split(":")[1] for p in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")}
+    assert protocols == {"SASL_PLAINTEXT"}, "every listener authenticates"
+    assert env["KAFKA_AUTHORIZER_CLASS_NAME"].endswith(".StandardAuthorizer")
+    assert env["KAFKA_SUPER_USERS"] == "User:iopnet-admin"
+    assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
     postgres = compose["services"]["postgres"]
     assert postgres["image"] == "postgres:16"
     mounts = " ".join(postgres["volumes"])

@@ -11,6 +11,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from iopctl import topics
 from iopctl.cli import build_parser, main
 from iopctl.kafka_admin import TopicSettingsDiffer, ensure_topics, topic_settings
+from iopctl.kafka_principals import admin_options
 from iopnet.topics import RETENTION_MS, TopicSpec, all_topics, durability
 from tests.fixtures.infra import Endpoints
 
@@ -39,7 +40,8 @@ def test_no_broker_is_an_error_not_a_traceback(capsys: pytest.CaptureFixture[str
 async def test_ensure_is_idempotent(infra: Endpoints) -> None:
     await topics.ensure(infra.kafka_bootstrap, wait_s=30)
     assert await topics.ensure(infra.kafka_bootstrap, wait_s=30) == []
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap,
+                                **admin_options(infra.kafka_bootstrap))
     await admin.start()
     try:
         described = await admin.describe_topics([spec.name for spec in all_topics()])
@@ -55,7 +57,8 @@ async def test_topics_are_made_durable_and_a_differing_one_fails_unless_aligned(
 ) -> None:
     spec = TopicSpec(f"durability-{uuid.uuid4().hex[:8]}", partitions=1)
     assert await ensure_topics(infra.kafka_bootstrap, [spec]) == [spec.name]
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap,
+                                **admin_options(infra.kafka_bootstrap))
     await admin.start()
     try:
         settings = (await topic_settings(admin, [spec.name]))[spec.name]

@@ -14,6 +14,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from iopctl.kafka_principals import admin_options
 from iopctl.stack import Stack, spec_of
 from iopnet.auth.keys import new_key
 from iopnet.catalog import ApiKeyIssued, Scope
@@ -40,7 +41,9 @@ async def forge(stack: Stack, topic: str, source: str, scopes: list[Scope], site
                              correlationid="forged", causationid="forged",
                              data=event.model_dump(mode="json"))
     record = to_record(envelope)
-    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap)
+    # The suite's admin: it may write any topic, as a compromised producer could.
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap,
+                                **admin_options(stack.kafka_bootstrap))
     await producer.start()
     try:
         await producer.send_and_wait(topic, record.value, key=record.key,

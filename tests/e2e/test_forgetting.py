@@ -15,6 +15,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from iopctl.kafka_principals import admin_options
 from iopctl.stack import Stack
 from iopnet.topics import SERVICES, all_topics
 from tests.conftest import eventually
@@ -92,7 +93,8 @@ async def tables_holding(dsn: str, words: Sequence[str]) -> list[str]:
 
 async def kafka_records_holding(bootstrap: str, words: Sequence[str]) -> int:
     """How many records of this run's topics hold any of the words, in value or headers."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                **admin_options(bootstrap))
     await consumer.start()
     try:
         partitions = [TopicPartition(spec.name, p) for spec in all_topics()

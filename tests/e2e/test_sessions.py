@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from iopctl.kafka_principals import admin_options
 from iopnet.envelope import EventEnvelope
 from iopnet.kafka_binding import from_record
 from iopnet.topics import all_topics, topic_of
@@ -293,7 +294,8 @@ async def test_a_place_freed_by_a_discharge_goes_to_the_next_patient_on_the_wait
 async def sessions_topic(bootstrap: str) -> AsyncIterator[AIOKafkaConsumer]:
     """A reader of sessions' topic from its current end: only what happens from now on."""
     topic = topic_of("sessions")
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                **admin_options(bootstrap))
     await consumer.start()
     try:
         spec = next(t for t in all_topics() if t.name == topic)

@@ -8,13 +8,14 @@ import uuid
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from iopctl.kafka_principals import admin_options
 from iopnet.envelope import EventEnvelope
 from iopnet.kafka_binding import from_record
 
 
 async def new_topic(bootstrap: str, partitions: int = 3, name: str | None = None) -> str:
     name = name or f"test.{uuid.uuid4().hex[:10]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **admin_options(bootstrap))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, partitions, 1)])
@@ -24,7 +25,7 @@ async def new_topic(bootstrap: str, partitions: int = 3, name: str | None = None
 
 
 async def delete_topic(bootstrap: str, name: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **admin_options(bootstrap))
     await admin.start()
     try:
         await admin.delete_topics([name])
@@ -34,7 +35,7 @@ async def delete_topic(bootstrap: str, name: str) -> None:
 
 async def end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
     """The offset after the last record of each partition of ``topic``."""
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, **admin_options(bootstrap))
     await reader.start()
     try:
         ends = await reader.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
@@ -46,7 +47,7 @@ async def end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, 
 async def read_envelopes(bootstrap: str, topic: str, count: int,
                          timeout: float = 20.0) -> list[EventEnvelope]:
     """The first ``count`` envelopes of a topic, in the order each partition holds them."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, **admin_options(bootstrap),
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     found: list[EventEnvelope] = []

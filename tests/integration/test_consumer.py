@@ -7,6 +7,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from iopctl.kafka_principals import admin_options
 from iopnet.catalog import DomainEvent, PatientAdmitted, PatientReferred, ReferralSource
 from iopnet.consumer import ConsumerRunner, Projection
 from iopnet.db import Connection
@@ -45,7 +46,7 @@ def referred(patient_id: str) -> EventEnvelope:
 
 
 async def publish(bootstrap: str, topic: str, envelopes: list[EventEnvelope]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **admin_options(bootstrap))
     await producer.start()
     try:
         for envelope in envelopes:
@@ -77,7 +78,8 @@ async def test_redelivered_events_are_projected_once(
     runner = ConsumerRunner(
         group_id=group_id,
         projection=Projection(topics=[topic], projectors={PatientAdmitted: count_admissions}),
-        pool=seen_pool, bootstrap_servers=infra.kafka_bootstrap, retry_delay=0.01,
+        pool=seen_pool, bootstrap_servers=infra.kafka_bootstrap,
+        client_options=admin_options(infra.kafka_bootstrap), retry_delay=0.01,
     )
     stop = asyncio.Event()
     running = asyncio.create_task(runner.run(stop))
@@ -102,7 +104,8 @@ def admissions_runner(pool: asyncpg.Pool, infra: Endpoints, topic: str,
     return ConsumerRunner(
         group_id=group_id,
         projection=Projection(topics=[topic], projectors={PatientAdmitted: count_admissions}),
-        pool=pool, bootstrap_servers=infra.kafka_bootstrap, retry_delay=0.01,
+        pool=pool, bootstrap_servers=infra.kafka_bootstrap,
+        client_options=admin_options(infra.kafka_bootstrap), retry_delay=0.01,
     )
 
 
@@ -202,7 +205,9 @@ async def test_runners_sharing_a_group_hand_partitions_over_without_losing_or_re
     group_id = f"test-{uuid.uuid4().hex[:8]}"
     projection = Projection(topics=[topic], projectors={PatientAdmitted: slowly})
     first, second = (ConsumerRunner(group_id=group_id, projection=projection, pool=seen_pool,
-                                    bootstrap_servers=infra.kafka_bootstrap, retry_delay=0.01)
+                                    bootstrap_servers=infra.kafka_bootstrap,
+                                    client_options=admin_options(infra.kafka_bootstrap),
+                                    retry_delay=0.01)
                      for _ in range(2))
     stops = asyncio.Event(), asyncio.Event()
     running = [asyncio.create_task(first.run(stops[0]))]

@@ -20,6 +20,7 @@ import pytest
 
 from iopctl import pgsql, postgres
 from iopctl.events import Feed, verify_feed
+from iopctl.kafka_principals import admin_options
 from iopctl.postgres import Cluster
 from iopnet.catalog import DomainEvent, PatientAdmitted, PatientReferred, ReferralSource
 from iopnet.consumer import ConsumerRunner, Projection
@@ -100,7 +101,8 @@ class Consumer:
         projection = Projection(topics=[topic], projectors={PatientAdmitted: project_admission})
         self.runner = ConsumerRunner(group_id=f"crash-{uuid.uuid4().hex[:8]}",
                                      projection=projection, pool=pool,
-                                     bootstrap_servers=bootstrap, retry_delay=0.05)
+                                     bootstrap_servers=bootstrap,
+                                     client_options=admin_options(bootstrap), retry_delay=0.05)
         self.start()
 
     def start(self) -> None:
@@ -139,6 +141,7 @@ async def test_every_event_is_applied_once_through_postgres_crashes(
     relay_stop = asyncio.Event()
     relay = asyncio.create_task(OutboxRelay(
         dsn=producer_dsn, bootstrap_servers=infra.kafka_bootstrap,
+        client_options=admin_options(infra.kafka_bootstrap),
         channel=store.channel).run(relay_stop))
     pool = await create_pool(consumer_dsn, max_size=8)
     consumer = Consumer(pool, topic, infra.kafka_bootstrap)

@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from iopctl.kafka_principals import admin_options
 from iopnet.catalog import DomainEvent, PatientAdmitted
 from iopnet.consumer import ConsumerRunner, Projection
 from iopnet.db import Connection
@@ -42,7 +43,7 @@ async def pool(db_pool: asyncpg.Pool) -> asyncpg.Pool:
 
 
 async def publish(bootstrap: str, topic: str, records: list[tuple[bytes, bytes, list]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **admin_options(bootstrap))
     await producer.start()
     try:
         for key, value, headers in records:
@@ -71,6 +72,7 @@ async def test_a_dead_letter_parks_its_patient_until_redriven(pool: asyncpg.Pool
     projection = Projection(topics=[topic], projectors={PatientAdmitted: record_in_order})
     runner = ConsumerRunner(group_id=f"t-{uuid.uuid4().hex[:8]}", projection=projection,
                             pool=pool, bootstrap_servers=infra.kafka_bootstrap,
+                            client_options=admin_options(infra.kafka_bootstrap),
                             retry_delay=0.01)
     await run_until(runner, lambda: pool.fetchval(
         "SELECT count(*) = 2 FROM parked_records"))
@@ -114,6 +116,7 @@ async def test_a_discarded_dead_letter_needs_a_reason_and_releases_its_key(
     projection = Projection(topics=[topic], projectors={PatientAdmitted: record_in_order})
     runner = ConsumerRunner(group_id=f"t-{uuid.uuid4().hex[:8]}", projection=projection,
                             pool=pool, bootstrap_servers=infra.kafka_bootstrap,
+                            client_options=admin_options(infra.kafka_bootstrap),
                             retry_delay=0.01)
     await run_until(runner, lambda: pool.fetchval("SELECT count(*) = 1 FROM parked_records"))
     dead_id = await pool.fetchval("SELECT id FROM dead_letters")

@@ -7,6 +7,7 @@ from datetime import date
 import asyncpg
 import pytest
 
+from iopctl.kafka_principals import admin_options
 from iopnet.catalog import PatientReferred, ReferralSource
 from iopnet.eventstore import Cause, EventStore
 from iopnet.relay import RELAY_LOCK, MissingTopic, OutboxRelay
@@ -37,6 +38,7 @@ async def append_interleaved(pool: asyncpg.Pool, store: EventStore, patients: li
 def relay_for(pool: asyncpg.Pool, infra: Endpoints, store: EventStore) -> OutboxRelay:
     dsn = pool._connect_args[0]  # type: ignore[attr-defined]
     return OutboxRelay(dsn=dsn, bootstrap_servers=infra.kafka_bootstrap,
+                       client_options=admin_options(infra.kafka_bootstrap),
                        channel=store.channel, batch_size=17)
 
 
@@ -132,7 +134,8 @@ async def test_a_missing_topic_is_said_at_start(db_pool: asyncpg.Pool, infra: En
                                                 ) -> None:
     store = EventStore(source="/iopnet/relaytest", topic=f"missing-{uuid.uuid4().hex}")
     relay = OutboxRelay(dsn=db_pool._connect_args[0],  # type: ignore[attr-defined]
-                        bootstrap_servers=infra.kafka_bootstrap, channel=store.channel,
+                        bootstrap_servers=infra.kafka_bootstrap,
+                        client_options=admin_options(infra.kafka_bootstrap), channel=store.channel,
                         topics=[store.topic])
     with pytest.raises(MissingTopic, match="iopctl topics ensure"):
         await relay.run(asyncio.Event())

@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from iopctl.kafka_principals import admin_options
 from iopctl.stack import migrations_of
 from iopnet.app import create_app
 from iopnet.auth.guard import OPERATOR_KEY_ENV
@@ -119,13 +120,16 @@ async def test_one_admission_is_one_trace_across_services(
     workers = [
         asyncio.create_task(OutboxRelay(
             dsn=intake_dsn, bootstrap_servers=infra.kafka_bootstrap,
+            client_options=admin_options(infra.kafka_bootstrap),
             channel=EventStore.of("intake").channel).run(stop)),
         asyncio.create_task(ConsumerRunner(
             group_id=group, projection=projection,
-            pool=sessions_pool, bootstrap_servers=infra.kafka_bootstrap).run(stop)),
+            pool=sessions_pool, bootstrap_servers=infra.kafka_bootstrap,
+            client_options=admin_options(infra.kafka_bootstrap)).run(stop)),
         asyncio.create_task(ConsumerRunner(
             group_id=group + "-notifications", projection=notified,
-            pool=notifications_pool, bootstrap_servers=infra.kafka_bootstrap).run(stop)),
+            pool=notifications_pool, bootstrap_servers=infra.kafka_bootstrap,
+            client_options=admin_options(infra.kafka_bootstrap)).run(stop)),
         asyncio.create_task(deliver_due_messages(notifications_pool, NotificationsSettings(
             database_url=notifications_dsn, delivery_poll_seconds=0.2), stop)),
     ]

@@ -65,31 +65,49 @@ app.kubernetes.io/part-of: iopnet
 {{- end }}
 {{- end }}
 
-{{/* Environment: Kafka (every iopnet container). */}}
+{{/* The Kafka user a service logs in as, with kafka.users.perService; else empty. */}}
+{{- define "iopnet.kafkaUser" -}}
+{{- if .root.Values.kafka.users.perService }}{{ .root.Values.kafka.users.usernamePrefix }}{{ .name }}{{ end }}
+{{- end }}
+
+{{/* Environment: Kafka (every iopnet container). (dict "root" $ ["user" KAFKA-USER]):
+     a service's own user, or the shared login of kafka.sasl.existingSecret. */}}
 {{- define "iopnet.env.kafka" -}}
+{{- $kafka := .root.Values.kafka -}}
 - name: IOPNET_KAFKA_BOOTSTRAP
-  value: {{ required "kafka.bootstrap is required" .Values.kafka.bootstrap | quote }}
+  value: {{ required "kafka.bootstrap is required" $kafka.bootstrap | quote }}
 - name: IOPNET_KAFKA_SECURITY_PROTOCOL
-  value: {{ .Values.kafka.securityProtocol | quote }}
-{{- with .Values.kafka.sasl.mechanism }}
+  value: {{ $kafka.securityProtocol | quote }}
+{{- with $kafka.sasl.mechanism }}
 - name: IOPNET_KAFKA_SASL_MECHANISM
   value: {{ . | quote }}
 {{- end }}
-{{- with .Values.kafka.sasl.existingSecret }}
+{{- if .user }}
+{{- $_ := required "kafka.sasl.mechanism is required with kafka.users.perService" $kafka.sasl.mechanism }}
+- name: IOPNET_KAFKA_SASL_USERNAME
+  value: {{ .user | quote }}
+- name: IOPNET_KAFKA_SASL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ .user }}
+      key: {{ $kafka.sasl.passwordKey }}
+{{- else }}
+{{- with $kafka.sasl.existingSecret }}
 - name: IOPNET_KAFKA_SASL_USERNAME
   valueFrom:
     secretKeyRef:
       name: {{ . }}
-      key: {{ $.Values.kafka.sasl.usernameKey }}
+      key: {{ $kafka.sasl.usernameKey }}
 - name: IOPNET_KAFKA_SASL_PASSWORD
   valueFrom:
     secretKeyRef:
       name: {{ . }}
-      key: {{ $.Values.kafka.sasl.passwordKey }}
+      key: {{ $kafka.sasl.passwordKey }}
 {{- end }}
-{{- if .Values.kafka.tls.caSecret }}
+{{- end }}
+{{- if $kafka.tls.caSecret }}
 - name: IOPNET_KAFKA_CA_FILE
-  value: /etc/iopnet/tls/kafka/{{ .Values.kafka.tls.caKey }}
+  value: /etc/iopnet/tls/kafka/{{ $kafka.tls.caKey }}
 {{- end }}
 {{- end }}
 
@@ -115,7 +133,7 @@ app.kubernetes.io/part-of: iopnet
 - name: PGSSLROOTCERT
   value: /etc/iopnet/tls/postgres/{{ $root.Values.postgres.tls.caKey }}
 {{- end }}
-{{ include "iopnet.env.kafka" $root }}
+{{ include "iopnet.env.kafka" (dict "root" $root "user" (include "iopnet.kafkaUser" .)) }}
 - name: IOPNET_CONSUMER_GROUP
   value: {{ .svc.consumerGroup | default .name | quote }}
 - name: IOPNET_HTTP_HOST
