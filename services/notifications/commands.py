@@ -20,6 +20,7 @@ from opentelemetry.trace import Span
 from iopnet import data_keys
 from iopnet.auth.registry import site_date
 from iopnet.catalog import (
+    AlertEscalated,
     Channel,
     ConsentScope,
     OutcomeMeasured,
@@ -47,6 +48,7 @@ from services.notifications.domain import (
     Template,
     UrgentCause,
 )
+from services.notifications.domain.alerts import Alert, escalation_drafts
 from services.notifications.domain.circuits import Circuits, endpoint_of
 from services.notifications.domain.directory import Contacts, SiteSettings
 from services.notifications.domain.message import Message, message_id_of
@@ -221,8 +223,47 @@ async def raise_urgent_alert(uow: UnitOfWork, patient_id: str, site_id: str,
             latest.fold(cause)
             await uow.save(latest)
         elif placement.placing is not Placing.ALREADY_ALERTED:
-            await _queue(uow, domain.urgent_draft(patient_id, site_id, recipient, cause,
-                                                  occasion, placement))
+            draft = domain.urgent_draft(patient_id, site_id, recipient, cause, occasion,
+                                        placement)
+            if (await _queue(uow, draft)) is not None and recipient.role is RecipientRole.CLINICIAN:
+                await _raise_alert(uow, draft)
+
+
+async def _raise_alert(uow: UnitOfWork, draft: MessageDraft) -> None:
+    """The clinicians' alert is to be acknowledged within the site's window (the loop)."""
+    channels = await store.site_channels(uow.conn, draft.site_id)
+    await uow.save(Alert.raise_(
+        message_id_of(draft), draft.patient_id, draft.site_id,
+        [str(r) for r in draft.facts.get("alert_reasons", [])], draft.due_at,
+        channels.acknowledgement_window))
+
+
+class UnknownAlert(LookupError):
+    """No such alert (or not one of the caller's site)."""
+
+
+async def acknowledge_alert(uow: UnitOfWork, alert_id: str, clinician_id: str,
+                            note: str | None) -> Alert:
+    """A clinician has the alert in hand; a second acknowledgement changes nothing, one
+    after the escalation is recorded all the same."""
+    alert = await uow.load(Alert, alert_id)
+    if alert is None:
+        raise UnknownAlert(alert_id)
+    if alert.acknowledge(clinician_id, note, utc_now()):
+        await uow.save(alert)
+    return alert
+
+
+async def escalate_alert(uow: UnitOfWork, alert_id: str, now: datetime) -> bool:
+    """An alert past its window and still unacknowledged goes to the site's second contact
+    and its systems; False when it no longer needs to (acknowledged, or escalated)."""
+    alert = await uow.load(Alert, alert_id)
+    if alert is None or not alert.escalate(now):
+        return False
+    await uow.save(alert)
+    occasion = Occasion(alert.id, AlertEscalated.event_type, uow.cause.correlation_id, now)
+    await queue_messages(uow, escalation_drafts(alert, occasion))
+    return True
 
 
 async def _latest_alert(conn: Connection, latest: Message | None, now: datetime
@@ -407,7 +448,7 @@ async def _outgoing(conn: Connection, message: Message, site: store.Site, now: d
                         webhook_secrets=channels.signing_secrets(now),
                         webhook_body=domain.webhook_body(payload))
     address = await store.email_address(conn, message.patient_id, message.recipient_role,
-                                        message.recipient_id, message.site_id)
+                                        message.recipient_id, message.site_id, message.kind)
     if not address:
         raise NoContactAddress()
     return Outgoing(message, email_to=address, email=await _render(conn, message, site, now))
@@ -419,6 +460,8 @@ async def _render(conn: Connection, message: Message, site: store.Site, now: dat
     if message.kind is MessageKind.FAMILY_SCHEDULE_UPDATE:
         starts = await store.session_starts(conn, message.patient_id)
         extra = domain.schedule_outline(starts, site.time_zone, now)
+    elif message.kind is MessageKind.URGENT_ALERT:
+        extra = {"alert_id": message.id}  # the clinicians' alert is acknowledged by its id
     context = domain.render_context(
         message.kind, message.facts or {}, patient_id=message.patient_id,
         site_name=site.name, zone=site.time_zone, extra=extra)

@@ -16,6 +16,7 @@ from iopnet.catalog import (
     AttendanceBelowMinimum,
     Discharged,
     DomainEvent,
+    ExitSummarized,
     Instrument,
     OutcomeMeasured,
     OutreachNeeded,
@@ -142,4 +143,5 @@ REACTIONS: dict[type[DomainEvent], Projector] = {
     SteppedDown: on_stepped_down,
     SteppedUp: on_stepped_up,
     Discharged: queueing(Discharged, domain.discharge_notice),
+    ExitSummarized: alerting(ExitSummarized, domain.left_against_advice_alert),
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from iopnet.catalog import ConsentScope, RecipientRole, SitePolicies
@@ -24,7 +24,7 @@ PATIENT_TABLES = ("patients", "patient_contacts", "support_persons", "support_pe
                   "consents", "scheduled_sessions")
 #: The patient's messages and their history: they stay with the site that sent them on a
 #: transfer, and go with the rest when the patient is forgotten (last listed first).
-MESSAGE_TABLES = ("messages", "delivery_log", "urgent_alert_causes")
+MESSAGE_TABLES = ("messages", "delivery_log", "urgent_alert_causes", "alerts")
 #: Every table of notifications' own, written by projections only: what a rebuild rebuilds.
 DERIVED_TABLES = (*PATIENT_TABLES, *MESSAGE_TABLES, "site_channels", "site_templates")
 DUE_CHANNEL = "notifications_due"
@@ -124,9 +124,14 @@ async def session_starts(conn: Connection, patient_id: str) -> list[datetime]:
 async def site_channels(conn: Connection, site_id: str) -> SiteChannels:
     row = await conn.fetchrow(
         "SELECT clinician_alert_email, webhook_url, webhook_secret, previous_webhook_secret,"
-        " previous_secret_until FROM site_channels"
-        " WHERE site_id = $1", site_id)
-    return SiteChannels(site_id, **dict(row)) if row else SiteChannels(site_id)
+        " previous_secret_until, escalation_email, acknowledge_within_seconds"
+        " FROM site_channels WHERE site_id = $1", site_id)
+    if row is None:
+        return SiteChannels(site_id)
+    columns = dict(row)
+    window = columns.pop("acknowledge_within_seconds")
+    return SiteChannels(site_id, **columns,
+                        acknowledge_within=timedelta(seconds=window) if window else None)
 
 
 async def template_for(conn: Connection, site_id: str, kind: MessageKind) -> Template:
@@ -137,7 +142,8 @@ async def template_for(conn: Connection, site_id: str, kind: MessageKind) -> Tem
 
 
 async def email_address(conn: Connection, patient_id: str, role: RecipientRole,
-                        recipient_id: str, site_id: str) -> str | None:
+                        recipient_id: str, site_id: str, kind: MessageKind | None = None
+                        ) -> str | None:
     if role is RecipientRole.PATIENT:
         query = "SELECT email FROM patient_contacts WHERE patient_id = $1 AND site_id = $2"
         return await conn.fetchval(query, patient_id, site_id)  # type: ignore[no-any-return]
@@ -145,7 +151,10 @@ async def email_address(conn: Connection, patient_id: str, role: RecipientRole,
         return await conn.fetchval(  # type: ignore[no-any-return]
             "SELECT email FROM support_person_contacts WHERE support_person_id = $1"
             " AND patient_id = $2 AND site_id = $3", recipient_id, patient_id, site_id)
-    return (await site_channels(conn, site_id)).clinician_alert_email
+    channels = await site_channels(conn, site_id)
+    if kind is MessageKind.ALERT_ESCALATION:
+        return channels.escalation_email  # the second contact, not the clinicians again
+    return channels.clinician_alert_email
 
 
 @dataclass(frozen=True)
@@ -295,3 +304,34 @@ async def is_leased(conn: Connection, message_id: str) -> bool:
     return bool(await conn.fetchval(
         "SELECT 1 FROM message_leases WHERE message_id = $1::uuid AND leased_until > now()",
         message_id))
+
+
+# Closed-loop alerts (domain/alerts.py): which are due to escalate, and what the API lists.
+
+async def alerts_due_for_escalation(conn: Connection, now: datetime, after: str, limit: int
+                                    ) -> list[str]:
+    """Open alerts past their window at ``now``, in id order after ``after``."""
+    rows = await conn.fetch(
+        "SELECT alert_id::text FROM alerts WHERE status = 'open' AND escalate_at <= $1"
+        " AND alert_id::text > $2 ORDER BY alert_id::text LIMIT $3", now, after, limit)
+    return [str(row["alert_id"]) for row in rows]
+
+
+ALERT_COLUMNS = ("alert_id, patient_id, site_id, alert_reasons, status, raised_at,"
+                 " escalate_at, escalated_at, acknowledged_at, acknowledged_by")
+
+
+async def alerts(conn: Connection, site_id: str | None, patient_id: str | None,
+                 unacknowledged: bool) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        f"SELECT {ALERT_COLUMNS} FROM alerts WHERE ($1::text IS NULL OR site_id = $1)"
+        " AND ($2::uuid IS NULL OR patient_id = $2)"
+        " AND (NOT $3 OR acknowledged_at IS NULL) ORDER BY raised_at, alert_id",
+        site_id, patient_id, unacknowledged)
+    return [dict(row) for row in rows]
+
+
+async def alert(conn: Connection, alert_id: uuid.UUID) -> dict[str, Any] | None:
+    row = await conn.fetchrow(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE alert_id = $1",
+                              alert_id)
+    return dict(row) if row else None

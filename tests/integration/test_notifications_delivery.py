@@ -607,7 +607,8 @@ async def test_a_high_risk_intake_is_one_alert_per_recipient_listing_every_cause
     await n.deliver()
 
     [email] = alerts_about(mail, patient_id)
-    assert MailCatcher.subject(email) == f"URGENT: same-day review for patient {patient_id}"
+    assert MailCatcher.subject(email).startswith(
+        f"URGENT: same-day review for patient {patient_id} (alert ")  # acknowledged by its id
     assert MailCatcher.text(email).splitlines()[1:] == [
         "- phq9 item9 (observed 2026-12-08)", "- cssrs high (observed 2026-12-08)",
         "- admission declined: inpatient recommended (cssrs high)"]
@@ -654,8 +655,8 @@ async def test_signals_inside_the_window_follow_up_once_it_closes_and_after_it_a
     await n.make_due_now()  # the window closes
     await n.deliver()
     [_, email] = alerts_about(mail, patient_id)
-    assert MailCatcher.subject(email) == (
-        f"URGENT: additional risk signals for patient {patient_id}")
+    assert MailCatcher.subject(email).startswith(
+        f"URGENT: additional risk signals for patient {patient_id} (alert ")
     assert MailCatcher.text(email).splitlines()[1:] == [
         "Additional risk signals since the last alert:",
         "- phq9 item9 (observed 2026-12-08)",

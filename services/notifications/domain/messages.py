@@ -45,6 +45,8 @@ class MessageKind(StrEnum):
     STEP_UP_NOTICE = "step_up_notice"
     #: To the site (every outcome) and the patient (a completed program).
     DISCHARGE_NOTICE = "discharge_notice"
+    #: To the site's second contact and its systems: nobody acknowledged an urgent alert.
+    ALERT_ESCALATION = "alert_escalation"
 
 
 class DeliveryStatus(StrEnum):

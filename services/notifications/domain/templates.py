@@ -43,7 +43,7 @@ PLACEHOLDERS: dict[MessageKind, frozenset[str]] = {
     MessageKind.URGENT_ALERT: _COMMON | {"alert_reason", "observed_on", "recommended_level",
                                          "reason_codes", "clinician_id", "to_level",
                                          "effective_on", "alert_heading", "alert_reasons",
-                                         "causes"},
+                                         "causes", "alert_id"},
     MessageKind.FAMILY_SCHEDULE_UPDATE: _COMMON | {"upcoming_sessions", "next_session_date",
                                                    "next_session_time"},
     MessageKind.FAMILY_PROGRESS_UPDATE: _COMMON | {"progress", "program_week", "to_level"},
@@ -51,6 +51,8 @@ PLACEHOLDERS: dict[MessageKind, frozenset[str]] = {
                                               "follow_up_within_days"},
     MessageKind.STEP_UP_NOTICE: _COMMON | {"to_level", "effective_on"},
     MessageKind.DISCHARGE_NOTICE: _COMMON | {"outcome", "effective_on"},
+    MessageKind.ALERT_ESCALATION: _COMMON | {"alert_id", "alert_reasons", "raised_at",
+                                             "escalated_at"},
 }
 
 DEFAULT_TEMPLATES: dict[MessageKind, Template] = {
@@ -78,7 +80,7 @@ DEFAULT_TEMPLATES: dict[MessageKind, Template] = {
         "attendance against the program minimum of ${minimum_hours}. The case is flagged "
         "for review.\n"),
     MessageKind.URGENT_ALERT: Template(
-        "URGENT: ${alert_heading} for patient ${patient_id}",
+        "URGENT: ${alert_heading} for patient ${patient_id} (alert ${alert_id})",
         "Patient ${patient_id} needs a clinician's review today.\n"
         "${causes}\n"),
     MessageKind.FAMILY_SCHEDULE_UPDATE: Template(
@@ -104,6 +106,11 @@ DEFAULT_TEMPLATES: dict[MessageKind, Template] = {
         "You have completed your program at ${site_name}",
         "Dear patient,\n\nCongratulations: you completed your program at ${site_name} on "
         "${effective_on}. Your care team remains there for you.\n"),
+    MessageKind.ALERT_ESCALATION: Template(
+        "ESCALATED: urgent alert ${alert_id} for patient ${patient_id} not acknowledged",
+        "No clinician at ${site_name} has acknowledged the urgent alert about patient "
+        "${patient_id} raised at ${raised_at} (${alert_reasons}). Please make sure a "
+        "clinician reviews the patient now, then acknowledge alert ${alert_id}.\n"),
 }
 
 EMAIL_KINDS = frozenset(DEFAULT_TEMPLATES)
