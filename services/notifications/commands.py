@@ -24,6 +24,7 @@ from iopnet.catalog import (
     Channel,
     ConsentScope,
     OutcomeMeasured,
+    PatientCertified,
     RecipientRole,
     SessionScheduled,
     SteppedDown,
@@ -52,6 +53,7 @@ from services.notifications.domain.alerts import Alert, escalation_drafts
 from services.notifications.domain.circuits import Circuits, endpoint_of
 from services.notifications.domain.directory import Contacts, SiteSettings
 from services.notifications.domain.message import Message, message_id_of
+from services.notifications.domain.recertification import KINDS as RECERTIFICATION_KINDS
 from services.notifications.recorded import project_recorded
 from services.notifications.settings import current as current_settings
 
@@ -176,6 +178,23 @@ async def _cancel(uow: UnitOfWork, message_id: str) -> None:
     message = await _message(uow, message_id)
     message.cancel()
     await uow.save(message)
+
+
+async def remind_of_recertification(uow: UnitOfWork, certified: PatientCertified,
+                                    occasion: Occasion) -> None:
+    """A (newer) certification: the reminders of an earlier one go, its own are queued."""
+    await cancel_recertification_reminders(uow, certified.patient_id, keep=occasion.cause_id)
+    zone = (await store.site(uow.conn, certified.site_id)).time_zone
+    await queue_messages(uow, domain.recertification_reminders(certified, occasion, zone))
+
+
+async def cancel_recertification_reminders(uow: UnitOfWork, patient_id: str,
+                                           keep: str | None = None) -> None:
+    """The IOP episode ended (or was recertified): pending reminders no longer apply."""
+    for message_id, cause_id in await store.pending_of_kinds(uow.conn, patient_id,
+                                                             RECERTIFICATION_KINDS):
+        if cause_id != keep:
+            await _cancel(uow, message_id)
 
 
 async def update_family_on_progress(uow: UnitOfWork, event: OutcomeMeasured | SteppedDown,

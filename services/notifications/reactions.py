@@ -14,6 +14,7 @@ from typing import TypeVar
 from iopnet.catalog import (
     AdmissionDeclined,
     AttendanceBelowMinimum,
+    CssrsDue,
     Discharged,
     DomainEvent,
     ExitSummarized,
@@ -21,8 +22,10 @@ from iopnet.catalog import (
     OutcomeMeasured,
     OutreachNeeded,
     PatientAdmitted,
+    PatientCertified,
     PatientEvent,
     RiskSignalRaised,
+    ScheduleRefused,
     SessionsCancelled,
     SessionScheduled,
     SteppedDown,
@@ -94,6 +97,7 @@ async def on_stepped_up(conn: Connection, event: DomainEvent, envelope: EventEnv
                                       domain.stepped_up_alert(event, occasion), occasion,
                                       _coalescing())
     await commands.queue_messages(uow, domain.step_up_notice(event, occasion))
+    await commands.cancel_recertification_reminders(uow, event.patient_id)  # IOP ended
 
 
 async def remind_of_session(conn: Connection, event: DomainEvent, envelope: EventEnvelope
@@ -129,6 +133,22 @@ async def on_stepped_down(conn: Connection, event: DomainEvent, envelope: EventE
     occasion, uow = occasion_of(envelope), _uow(conn, envelope)
     await commands.queue_messages(uow, domain.aftercare_summary(event, occasion))
     await commands.update_family_on_progress(uow, event, occasion)
+    await commands.cancel_recertification_reminders(uow, event.patient_id)
+
+
+async def on_discharged(conn: Connection, event: DomainEvent, envelope: EventEnvelope
+                        ) -> None:
+    assert isinstance(event, Discharged)
+    uow = _uow(conn, envelope)
+    await commands.queue_messages(uow, domain.discharge_notice(event, occasion_of(envelope)))
+    await commands.cancel_recertification_reminders(uow, event.patient_id)
+
+
+async def on_patient_certified(conn: Connection, event: DomainEvent, envelope: EventEnvelope
+                               ) -> None:
+    assert isinstance(event, PatientCertified)
+    await commands.remind_of_recertification(_uow(conn, envelope), event,
+                                             occasion_of(envelope))
 
 
 REACTIONS: dict[type[DomainEvent], Projector] = {
@@ -142,6 +162,9 @@ REACTIONS: dict[type[DomainEvent], Projector] = {
     OutcomeMeasured: on_outcome_measured,
     SteppedDown: on_stepped_down,
     SteppedUp: on_stepped_up,
-    Discharged: queueing(Discharged, domain.discharge_notice),
+    Discharged: on_discharged,
+    PatientCertified: on_patient_certified,
     ExitSummarized: alerting(ExitSummarized, domain.left_against_advice_alert),
+    ScheduleRefused: queueing(ScheduleRefused, domain.schedule_refused_notice),
+    CssrsDue: queueing(CssrsDue, domain.cssrs_due_notice),
 }

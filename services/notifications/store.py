@@ -201,6 +201,15 @@ async def pending_for_sessions(conn: Connection, patient_id: str, session_ids: l
     return [str(row["id"]) for row in rows]
 
 
+async def pending_of_kinds(conn: Connection, patient_id: str, kinds: Sequence[MessageKind]
+                           ) -> list[tuple[str, str]]:
+    """The patient's pending messages of these kinds: (id, the id of their cause)."""
+    rows = await conn.fetch(
+        "SELECT id, cause_id FROM messages WHERE patient_id = $1 AND status = 'pending'"
+        " AND kind = ANY($2::text[]) ORDER BY created_at", patient_id, [k.value for k in kinds])
+    return [(str(row["id"]), str(row["cause_id"])) for row in rows]
+
+
 # Urgent alerts, coalesced per patient and recipient (domain/urgent_alerts.py).
 
 async def lock_urgent_alerts(conn: Connection, patient_id: str, recipient: Recipient) -> None:

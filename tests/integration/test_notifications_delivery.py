@@ -29,20 +29,24 @@ from iopnet.catalog import (
     ConsentGranted,
     ConsentRevoked,
     ConsentScope,
+    CssrsDue,
     Discharged,
     DischargeOutcome,
     DomainEvent,
+    ExitSummarized,
     Instrument,
     LevelOfCare,
     Modality,
     OutcomeMeasured,
     PatientAdmitted,
+    PatientCertified,
     PatientForgotten,
     PatientReferred,
     ReferralSource,
     Relationship,
     RiskSignal,
     RiskSignalRaised,
+    ScheduleRefused,
     Scope,
     SessionKind,
     SessionsCancelled,
@@ -69,6 +73,7 @@ from services.notifications.delivery import (
 )
 from services.notifications.domain import MessageKind, SiteChannels, Template
 from services.notifications.domain.message import Message
+from services.notifications.escalation import escalate_overdue_alerts
 from services.notifications.projections import PROJECTION
 from services.notifications.service import SPEC
 from services.notifications.settings import NotificationsSettings
@@ -894,3 +899,133 @@ async def test_a_forgotten_patient_leaves_nothing_personal_and_nothing_is_sent(
     assert [m["kind"] for m in await n.messages(other)] == ["welcome"]
     with pytest.raises(commands.UnknownPatient):
         await set_patient_email(n, patient_id, "again@example.org")
+
+
+async def test_a_refused_schedule_and_a_cssrs_due_each_tell_the_clinicians_once(
+    notifications: Notifications, mail: MailCatcher,
+) -> None:
+    n = notifications
+    patient_id = await admitted(n)
+    refused = ScheduleRefused(patient_id=patient_id, site_id=SITE, program_id="iop-adult",
+                              level=LevelOfCare.IOP, days_per_week=3,
+                              planned_weekly_hours=4.0, minimum_hours=9.0, below_hours=20.0)
+    due = CssrsDue(patient_id=patient_id, site_id=SITE, due_on=date(2026, 12, 14),
+                   phq9_measure_id="m-9")
+    for event in (refused, due):
+        envelope = await n.apply(event)
+        await n.apply(event, event_id=envelope.id)  # redelivered: nothing more
+    await n.deliver()
+    clinicians = [m for m in await n.messages(patient_id) if m["recipient_role"] == "clinician"]
+    assert sorted((m["kind"], m["status"], m["urgent"]) for m in clinicians) == [
+        ("cssrs_due", "sent", False), ("schedule_refused", "sent", False)]
+    [notice] = [m for m in mail.to(CLINIC_EMAIL, "schedule_refused")
+                if patient_id in str(m["Subject"])]
+    assert "come to 4 hours" in MailCatcher.text(notice)
+    assert len([m for m in mail.to(CLINIC_EMAIL, "cssrs_due")
+                if patient_id in str(m["Subject"])]) == 1
+
+
+def _certified(patient_id: str, certification_id: str, on: date) -> PatientCertified:
+    return PatientCertified(patient_id=patient_id, site_id=SITE,
+                            certification_id=certification_id, certified_by="dr-rao",
+                            certified_on=on, diagnosis_codes=["F33.1"],
+                            recertify_by=on + timedelta(days=62))
+
+
+async def test_recertification_reminders_follow_the_newest_certification_and_end_with_it(
+    notifications: Notifications,
+) -> None:
+    n = notifications
+    patient_id = await admitted(n)
+    first = _certified(patient_id, "cert-1", date(2026, 12, 7))  # recertify by 2027-02-07
+    await n.apply(first)
+
+    def reminders(messages: list[dict[str, Any]], status: str) -> list[tuple[str, datetime]]:
+        return sorted((m["kind"], m["due_at"]) for m in messages
+                      if m["kind"].startswith("recertification") and m["status"] == status)
+
+    zone = ZoneInfo(SITE_TIME_ZONE)
+    assert reminders(await n.messages(patient_id), "pending") == [
+        ("recertification_due", datetime(2027, 1, 31, 9, 0, tzinfo=zone)),
+        ("recertification_overdue", datetime(2027, 2, 8, 9, 0, tzinfo=zone))]
+
+    await n.apply(_certified(patient_id, "cert-2", date(2027, 2, 1)))
+    messages = await n.messages(patient_id)
+    assert len(reminders(messages, "cancelled")) == 2
+    assert reminders(messages, "pending") == [
+        ("recertification_due", datetime(2027, 3, 28, 9, 0, tzinfo=zone)),
+        ("recertification_overdue", datetime(2027, 4, 5, 9, 0, tzinfo=zone))]
+
+    await n.apply(Discharged(patient_id=patient_id, site_id=SITE,
+                             outcome=DischargeOutcome.COMPLETED, effective_on=date(2027, 3, 1)))
+    messages = await n.messages(patient_id)
+    assert reminders(messages, "pending") == []
+    assert len(reminders(messages, "cancelled")) == 4
+
+
+async def test_an_overdue_alert_escalates_once_from_what_the_database_holds(
+    notifications: Notifications, mail: MailCatcher, hooks: WebhookReceiver,
+) -> None:
+    """The window's end is in the alerts table: a job started afresh finds it."""
+    n = notifications
+    async with n.pool.acquire() as conn, conn.transaction():
+        await commands.set_channels(commands.unit_of_work(conn, CAUSE), SiteChannels(
+            SITE, CLINIC_EMAIL, hooks.url, SECRET, escalation_email="on-call@north.example.org",
+            acknowledge_within=timedelta(minutes=10)))
+    patient_id = await admitted(n)
+    acknowledged_in_time = await admitted(n)
+    for patient in (patient_id, acknowledged_in_time):
+        await n.apply(RiskSignalRaised(patient_id=patient, site_id=SITE,
+                                       signal=RiskSignal.CSSRS_HIGH,
+                                       observed_on=date(2026, 12, 8)))
+    async with n.pool.acquire() as conn:
+        [alert] = await store.alerts(conn, None, patient_id, True)
+        [other] = await store.alerts(conn, None, acknowledged_in_time, True)
+    assert alert["escalate_at"] - alert["raised_at"] == timedelta(minutes=10)
+    async with n.pool.acquire() as conn, conn.transaction():
+        await commands.acknowledge_alert(commands.unit_of_work(conn, CAUSE),
+                                         str(other["alert_id"]), "clin-7", None)
+    assert await escalate_overdue_alerts(n.pool, utc_now()) == 0  # not due yet
+    # The window ends (as if ten minutes went by, or the worker restarted meanwhile).
+    later = utc_now() + timedelta(minutes=11)
+    assert await escalate_overdue_alerts(n.pool, later) == 1
+    assert await escalate_overdue_alerts(n.pool, later) == 0  # once
+    await n.make_due_now()  # the escalation is due at the round's time
+    await n.deliver()
+    [email] = mail.to("on-call@north.example.org", "alert_escalation")
+    assert str(alert["alert_id"]) in MailCatcher.subject(email)
+    [payload] = [p for p in hooks.payloads() if p["kind"] == "alert_escalation"
+                 and p["patient_id"] == patient_id]
+    assert (payload["type"], payload["alert_id"]) == ("iopnet.AlertEscalated",
+                                                      str(alert["alert_id"]))
+    published = await n.pool.fetch(
+        "SELECT envelope FROM events WHERE event_type LIKE 'iopnet.Alert%'"
+        " ORDER BY global_position")
+    assert [e["envelope"]["type"] for e in published] == [
+        "iopnet.AlertRaised", "iopnet.AlertRaised", "iopnet.AlertAcknowledged",
+        "iopnet.AlertEscalated"]
+    async with n.pool.acquire() as conn:
+        assert [a["status"] for a in await store.alerts(conn, None, None, False)] == [
+            "escalated", "acknowledged"]
+
+
+async def test_leaving_against_advice_raises_an_urgent_alert(
+    notifications: Notifications, hooks: WebhookReceiver,
+) -> None:
+    n = notifications
+    patient_id = await admitted(n)
+    await n.apply(ExitSummarized(
+        patient_id=patient_id, site_id=SITE, exit="discharged", effective_on=date(2027, 1, 5),
+        baseline_phq9=18, first_phq9=18, last_phq9=16, response=False, remission=False,
+        sessions_attended=5, sessions_scheduled=16, risk_signals=[], safety_plan="recorded",
+        follow_up_within_days=7, urgent_alert=True))
+    await n.deliver()
+    urgent = [m for m in await n.messages(patient_id) if m["kind"] == "urgent_alert"]
+    assert {(m["recipient_role"], m["status"]) for m in urgent} == {
+        ("clinician", "sent"), ("site", "sent")}
+    [payload] = [p for p in hooks.payloads() if p["patient_id"] == patient_id]
+    assert (payload["type"], payload["alert_reasons"]) == ("iopnet.ExitSummarized",
+                                                           ["left_against_advice"])
+    async with n.pool.acquire() as conn:
+        [alert] = await store.alerts(conn, None, patient_id, True)
+    assert alert["alert_reasons"] == ["left_against_advice"]

@@ -16,12 +16,14 @@ from typing import Any
 from iopnet.catalog import (
     AttendanceBelowMinimum,
     Channel,
+    CssrsDue,
     Discharged,
     DischargeOutcome,
     OutcomeMeasured,
     OutreachNeeded,
     PatientAdmitted,
     RecipientRole,
+    ScheduleRefused,
     SessionScheduled,
     SteppedDown,
     SteppedUp,
@@ -47,6 +49,15 @@ class MessageKind(StrEnum):
     DISCHARGE_NOTICE = "discharge_notice"
     #: To the site's second contact and its systems: nobody acknowledged an urgent alert.
     ALERT_ESCALATION = "alert_escalation"
+    #: To the site's clinicians: the patient's days cannot make an IOP week; nothing was
+    #: scheduled.
+    SCHEDULE_REFUSED = "schedule_refused"
+    #: To the site's clinicians: a C-SSRS is due today (PHQ-9 item 9 above 0).
+    CSSRS_DUE = "cssrs_due"
+    #: To the site's clinicians: the physician's certification runs out in a week.
+    RECERTIFICATION_DUE = "recertification_due"
+    #: To the site's clinicians: the certification ran out and was not renewed.
+    RECERTIFICATION_OVERDUE = "recertification_overdue"
 
 
 class DeliveryStatus(StrEnum):
@@ -162,6 +173,37 @@ def attendance_review(below: AttendanceBelowMinimum, occasion: Occasion
              "hours": f"{below.hours:g}", "minimum_hours": f"{below.minimum_hours:g}"}
     return [MessageDraft(below.patient_id, below.site_id, MessageKind.ATTENDANCE_REVIEW,
                          Recipient.clinician(below.site_id), occasion, occasion.occurred_at,
+                         facts=facts)]
+
+
+def schedule_refused_notice(refused: ScheduleRefused, occasion: Occasion
+                            ) -> list[MessageDraft]:
+    """The program's groups on the patient's days cannot make a week at the level of care
+    (42 CFR 410.44, 424.24(d): an IOP is 9 hours at least, under 20), so sessions scheduled
+    nothing: a clinician must choose more days or other groups. Not urgent: the patient is
+    not at risk from it, so it waits for the end of quiet hours."""
+    facts = {"program_id": refused.program_id, "level": refused.level.value,
+             "days_per_week": refused.days_per_week,
+             "planned_weekly_hours": f"{refused.planned_weekly_hours:g}",
+             "minimum_hours": f"{refused.minimum_hours:g}",
+             "below_hours": f"{refused.below_hours:g}" if refused.below_hours else ""}
+    return [MessageDraft(refused.patient_id, refused.site_id, MessageKind.SCHEDULE_REFUSED,
+                         Recipient.clinician(refused.site_id), occasion, occasion.occurred_at,
+                         facts=facts)]
+
+
+def cssrs_due_notice(due: CssrsDue, occasion: Occasion) -> list[MessageDraft]:
+    """A C-SSRS to do on ``due_on``: a task for the clinicians, held by quiet hours.
+
+    Not urgent, deliberately: the same positive PHQ-9 item 9 raised a RiskSignalRaised,
+    whose urgent alert reaches the clinicians at once, quiet hours or not, and must be
+    acknowledged. This notice is the follow-up screen the positive answer calls for (a
+    validated tool, the C-SSRS: Posner et al. 2011; the Joint Commission's NPSG.15.01.01
+    asks for an evidence-based assessment of whoever screens positive), to be done at the
+    next contact in working hours."""
+    facts = {"due_on": due.due_on.isoformat(), "phq9_measure_id": due.phq9_measure_id}
+    return [MessageDraft(due.patient_id, due.site_id, MessageKind.CSSRS_DUE,
+                         Recipient.clinician(due.site_id), occasion, occasion.occurred_at,
                          facts=facts)]
 
 

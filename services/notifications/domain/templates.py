@@ -53,6 +53,14 @@ PLACEHOLDERS: dict[MessageKind, frozenset[str]] = {
     MessageKind.DISCHARGE_NOTICE: _COMMON | {"outcome", "effective_on"},
     MessageKind.ALERT_ESCALATION: _COMMON | {"alert_id", "alert_reasons", "raised_at",
                                              "escalated_at"},
+    MessageKind.SCHEDULE_REFUSED: _COMMON | {"program_id", "level", "days_per_week",
+                                             "planned_weekly_hours", "minimum_hours",
+                                             "below_hours"},
+    MessageKind.CSSRS_DUE: _COMMON | {"due_on", "phq9_measure_id"},
+    MessageKind.RECERTIFICATION_DUE: _COMMON | {"certification_id", "certified_by",
+                                                "certified_on", "recertify_by"},
+    MessageKind.RECERTIFICATION_OVERDUE: _COMMON | {"certification_id", "certified_by",
+                                                    "certified_on", "recertify_by"},
 }
 
 DEFAULT_TEMPLATES: dict[MessageKind, Template] = {
@@ -111,6 +119,26 @@ DEFAULT_TEMPLATES: dict[MessageKind, Template] = {
         "No clinician at ${site_name} has acknowledged the urgent alert about patient "
         "${patient_id} raised at ${raised_at} (${alert_reasons}). Please make sure a "
         "clinician reviews the patient now, then acknowledge alert ${alert_id}.\n"),
+    MessageKind.SCHEDULE_REFUSED: Template(
+        "Schedule refused: patient ${patient_id}",
+        "Nothing was scheduled for patient ${patient_id}: the groups of program "
+        "${program_id} on ${days_per_week} days a week come to ${planned_weekly_hours} hours, "
+        "and ${level} needs at least ${minimum_hours} hours a week. Please choose more days "
+        "or other groups.\n"),
+    MessageKind.CSSRS_DUE: Template(
+        "C-SSRS due on ${due_on}: patient ${patient_id}",
+        "Patient ${patient_id} answered PHQ-9 item 9 above 0 (measure ${phq9_measure_id}). "
+        "A C-SSRS screen is due on ${due_on}.\n"),
+    MessageKind.RECERTIFICATION_DUE: Template(
+        "Recertification due by ${recertify_by}: patient ${patient_id}",
+        "The physician's certification that patient ${patient_id} needs intensive outpatient "
+        "services (${certified_by}, ${certified_on}) must be renewed by ${recertify_by}: "
+        "Medicare requires a recertification at least every other month.\n"),
+    MessageKind.RECERTIFICATION_OVERDUE: Template(
+        "Recertification overdue: patient ${patient_id}",
+        "The physician's certification that patient ${patient_id} needs intensive outpatient "
+        "services (${certified_by}, ${certified_on}) was due for renewal by ${recertify_by}, "
+        "and no recertification has been recorded.\n"),
 }
 
 EMAIL_KINDS = frozenset(DEFAULT_TEMPLATES)
@@ -148,7 +176,7 @@ def render_context(kind: MessageKind, facts: Facts, *, patient_id: str, site_nam
                    "session_time": local.strftime("%H:%M")}
     if kind is MessageKind.URGENT_ALERT:
         values |= _urgent_context(facts)
-    for code in ("progress", "to_level", "alert_reason", "recommended_level", "aftercare",
+    for code in ("progress", "to_level", "alert_reason", "recommended_level", "aftercare", "level",
                  "session_kind", "modality", "reason_codes", "alert_reasons", "outcome"):
         if code in values:
             values[code] = _words(values[code])
