@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from iopnet.catalog import ConsentScope, RecipientRole, SitePolicies
+from iopnet.catalog.upcasting import consent_granted_covers
 from iopnet.db import Connection
 from services.notifications.domain import (
     DEFAULT_TEMPLATES,
@@ -73,13 +74,15 @@ async def link_support_person(conn: Connection, patient_id: str, site_id: str,
 
 
 async def grant_consent(conn: Connection, consent_id: str, patient_id: str, site_id: str,
-                        support_person_id: str, scope: ConsentScope, expires_on: date | None,
+                        support_person_id: str, scope: ConsentScope,
+                        covers: Sequence[ConsentScope], expires_on: date | None,
                         at: datetime) -> None:
     await conn.execute(
         "INSERT INTO consents (consent_id, patient_id, site_id, support_person_id, scope,"
-        " expires_on, granted_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        " expires_on, granted_at, covers) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         " ON CONFLICT (consent_id) DO NOTHING",
-        consent_id, patient_id, site_id, support_person_id, scope.value, expires_on, at)
+        consent_id, patient_id, site_id, support_person_id, scope.value, expires_on, at,
+        [c.value for c in covers])
 
 
 async def revoke_consent(conn: Connection, consent_id: str, at: datetime) -> None:
@@ -90,12 +93,20 @@ async def revoke_consent(conn: Connection, consent_id: str, at: datetime) -> Non
 async def consents_of(conn: Connection, patient_id: str) -> list[Consent]:
     """The patient's consents to linked support persons (revoked ones included, marked)."""
     rows = await conn.fetch(
-        "SELECT c.consent_id, c.support_person_id, c.scope, c.expires_on,"
+        "SELECT c.consent_id, c.support_person_id, c.scope, c.covers, c.expires_on,"
         " c.revoked_at IS NOT NULL AS revoked FROM consents c"
         " JOIN support_persons p ON p.support_person_id = c.support_person_id"
         " AND p.patient_id = c.patient_id WHERE c.patient_id = $1", patient_id)
-    return [Consent(r["consent_id"], r["support_person_id"], ConsentScope(r["scope"]),
+    return [Consent(r["consent_id"], r["support_person_id"], _covers(r["scope"], r["covers"]),
                     r["expires_on"], r["revoked"]) for r in rows]
+
+
+def _covers(scope: str, covers: list[str] | None) -> frozenset[ConsentScope]:
+    """What family published; a row from a v1 grant (none published) reads as the
+    catalog's upcaster reads that grant."""
+    if covers is None:
+        covers = consent_granted_covers({"scope": scope})["covers"]
+    return frozenset(ConsentScope(c) for c in covers)
 
 
 async def session_scheduled(conn: Connection, patient_id: str, session_id: str, site_id: str,

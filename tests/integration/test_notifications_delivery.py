@@ -132,7 +132,7 @@ class Notifications:
             id=event_id or new_id(), source="/iopnet/test", type=event.event_type,
             subject=event.subject, siteid=event.site_id, streamid=f"test-{event.subject}",
             streamversion=1, correlationid=correlation_id or new_id(), causationid=new_id(),
-            data=event.model_dump(mode="json"))
+            schemaversion=event.schema_version, data=event.model_dump(mode="json"))
         projector = PROJECTION.projector_for(envelope)
         assert projector is not None
         async with self.pool.acquire() as conn, conn.transaction():
@@ -899,6 +899,45 @@ async def test_a_forgotten_patient_leaves_nothing_personal_and_nothing_is_sent(
     assert [m["kind"] for m in await n.messages(other)] == ["welcome"]
     with pytest.raises(commands.UnknownPatient):
         await set_patient_email(n, patient_id, "again@example.org")
+
+
+async def test_family_participation_covers_what_family_published_it_covers(
+    notifications: Notifications, mail: MailCatcher,
+) -> None:
+    """Participation is the top of family's ladder: progress and the schedule with it. What
+    notifications allows is the ``covers`` on the event, never its own reading of the scope."""
+    n = notifications
+    patient_id = await admitted(n)
+    person = f"sp-{patient_id}"
+    await n.apply(SupportPersonLinked(patient_id=patient_id, site_id=SITE,
+                                      support_person_id=person,
+                                      relationship=Relationship.PARENT))
+    async with n.pool.acquire() as conn, conn.transaction():
+        await commands.set_support_person_contact(commands.unit_of_work(conn, CAUSE), person,
+                                                  patient_id, f"{person}@example.org")
+    await n.apply(ConsentGranted(patient_id=patient_id, site_id=SITE, consent_id=f"c-{person}",
+                                 support_person_id=person,
+                                 scope=ConsentScope.FAMILY_PARTICIPATION,
+                                 covers=sorted(SCOPE_COVERS[ConsentScope.FAMILY_PARTICIPATION])))
+    await n.apply(OutcomeMeasured(patient_id=patient_id, site_id=SITE, measure_id="m-1",
+                                  instrument=Instrument.PHQ9, total=8, item9=0,
+                                  measured_on=date(2026, 12, 14), program_week=2))
+    await n.deliver()
+    assert len(mail.to(f"{person}@example.org", "family_progress_update")) == 1
+
+    # A grant whose published covers leave progress out allows no progress update.
+    other = await admitted(n)
+    narrow = f"sp-{other}"
+    await n.apply(SupportPersonLinked(patient_id=other, site_id=SITE, support_person_id=narrow,
+                                      relationship=Relationship.PARENT))
+    await n.apply(ConsentGranted(patient_id=other, site_id=SITE, consent_id=f"c-{narrow}",
+                                 support_person_id=narrow,
+                                 scope=ConsentScope.FAMILY_PARTICIPATION,
+                                 covers=[ConsentScope.FAMILY_PARTICIPATION]))
+    await n.apply(OutcomeMeasured(patient_id=other, site_id=SITE, measure_id="m-2",
+                                  instrument=Instrument.PHQ9, total=8, item9=0,
+                                  measured_on=date(2026, 12, 14), program_week=2))
+    assert [m for m in await n.messages(other) if m["recipient_role"] == "support_person"] == []
 
 
 async def test_a_refused_schedule_and_a_cssrs_due_each_tell_the_clinicians_once(
