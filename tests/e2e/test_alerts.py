@@ -1,5 +1,6 @@
-"""Closed-loop urgent alerts on the running system: an alert nobody acknowledges escalates
-to the site's second contact; an acknowledgement (even a late one) is recorded once.
+"""Urgent alerts and clinical notices on the running system: an alert nobody acknowledges
+escalates to the site's second contact; an acknowledgement (even a late one) is recorded
+once; a refused schedule, a recertification and leaving against advice reach the clinicians.
 
 The site's window is set short through the channels API; the worker's escalation job
 polls often under the e2e stack (``FAST_DELIVERY``). Every wait is for the state it checks.
@@ -9,16 +10,29 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from iopnet.catalog import Scope
+from services.intake.domain.certification import months_after
 from tests.conftest import eventually
 from tests.e2e.client import Api
 from tests.e2e.conftest import known_everywhere
-from tests.e2e.journeys import NO_RISK, assess, phq9_items, refer
+from tests.e2e.journeys import (
+    NO_RISK,
+    SEVERE_NO_ITEM9,
+    assess,
+    drafted_plan,
+    messages,
+    phq9_items,
+    refer,
+    wait_for,
+)
 from tests.e2e.receivers import MailCatcher, WebhookReceiver
+from tests.fixtures.dates import site_today
 
 pytestmark = pytest.mark.e2e
 
@@ -148,3 +162,73 @@ async def test_acknowledging_is_a_clinical_write_of_the_alerts_own_site(
     assert unknown.status_code == 404
     [still] = await alerts_of(api, patient_id)
     assert (still["status"], still["escalated_at"]) == ("open", None)
+
+
+async def test_a_refused_schedule_a_recertification_and_leaving_against_advice_are_told(
+    operator: Api, mail: MailCatcher, hooks: WebhookReceiver,
+) -> None:
+    """Through the public APIs: intake admits with a certification, sessions refuses a
+    schedule under 9 hours, plans records the patient leaving against advice."""
+    site_id, api = await site_with_escalation(operator, hooks, "PT30M")
+    clinic = f"alerts@{site_id}.example.org"
+    program_id = f"iop-{uuid.uuid4().hex[:6]}"
+    created = await api.post("sessions", "/v1/programs",
+                             json={"program_id": program_id, "name": "Groups come later"})
+    assert created.status_code == 201, created.text
+    patient_id = await refer(api)
+    await assess(api, patient_id, "phq9", items=SEVERE_NO_ITEM9)
+    await assess(api, patient_id, "cssrs", answers=NO_RISK)
+    today = site_today()
+    admitted = await api.post("intake", f"/v1/patients/{patient_id}/admission", json={
+        "program_id": program_id, "start_date": today.isoformat(), "days_per_week": 3,
+        "planned_weeks": 8, "clinician_id": "clin-7",
+        "certification": {"certified_by": "dr-rao", "diagnosis_codes": ["F33.1"]}})
+    assert admitted.status_code == 201, admitted.text
+
+    async def enrolled() -> bool:
+        return (await api.get("sessions", f"/v1/patients/{patient_id}")).status_code == 200
+
+    await eventually(enrolled, timeout=20)
+    # One 3-hour day of groups (and counseling) is no IOP week: nothing is scheduled.
+    added = await api.post("sessions", f"/v1/programs/{program_id}/groups", json={
+        "group_id": f"{program_id}-thu", "modality": "cbt", "clinician_id": "clin-g",
+        "weekday": 3, "start_time": "10:00", "capacity": 6})
+    assert added.status_code == 201, added.text
+
+    def notices(kind: str) -> list[Any]:
+        return [m for m in mail.to(clinic, kind) if patient_id in MailCatcher.subject(m)]
+
+    async def told() -> bool:
+        return len(notices("schedule_refused")) == 1
+
+    await eventually(told, timeout=30)
+    assert "needs at least 9 hours a week" in MailCatcher.text(notices("schedule_refused")[0])
+
+    async def recertification() -> list[dict[str, Any]]:
+        return [m for m in await messages(api, patient_id)
+                if m["kind"].startswith("recertification")]
+
+    reminders = await wait_for(recertification, lambda found: len(found) == 2)
+    recertify_by = months_after(today, 2)
+    chicago = ZoneInfo("America/Chicago")
+    assert sorted((m["kind"], m["status"], datetime.fromisoformat(m["due_at"]))
+                  for m in reminders) == [
+        ("recertification_due", "pending",
+         datetime.combine(recertify_by - timedelta(days=7), time(9), tzinfo=chicago)),
+        ("recertification_overdue", "pending",
+         datetime.combine(recertify_by + timedelta(days=1), time(9), tzinfo=chicago))]
+
+    await drafted_plan(api, patient_id)
+    left = await api.post("plans", f"/v1/patients/{patient_id}/discharge", json={
+        "outcome": "left_against_advice", "effective_on": today.isoformat(),
+        "clinician_id": "clin-7"})
+    assert left.status_code == 201, left.text
+
+    async def alerted() -> bool:
+        return any(a["alert_reasons"] == ["left_against_advice"]
+                   for a in await alerts_of(api, patient_id))
+
+    await eventually(alerted, timeout=30)
+    ended = await wait_for(recertification,
+                           lambda found: {m["status"] for m in found} == {"cancelled"})
+    assert len(ended) == 2
