@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 
+from iopnet import data_keys
 from iopnet.catalog import AlertAcknowledged, AlertEscalated, AlertRaised, DomainEvent
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
@@ -147,6 +148,8 @@ def _status_after(event: DeliveryAttempted) -> DeliveryStatus:
 
 
 async def on_alert_raised(conn: Connection, event: AlertRaised, _: EventEnvelope) -> None:
+    if await data_keys.is_forgotten(conn, event.patient_id):
+        return  # published, so nothing sealed to go blank: a rebuild asks the keys instead
     await conn.execute(
         "INSERT INTO alerts (alert_id, patient_id, site_id, alert_reasons, status, raised_at,"
         " escalate_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",

@@ -814,8 +814,9 @@ async def test_a_discharge_tells_the_site_its_outcome_and_a_completer_congratula
 # and a forgotten patient leaves nothing personal in them.
 
 async def _a_busy_patient(n: Notifications, hooks: WebhookReceiver) -> str:
-    """Welcomed, a support person's address, a folded alert, a retried webhook, a cancelled
-    reminder, a pending family update: every kind of fact notifications records."""
+    """Welcomed, a support person's address, a folded alert acknowledged with a note, a
+    retried webhook, a cancelled reminder, a pending family update: every kind of fact
+    notifications records."""
     patient_id = await admitted(n)
     person = f"sp-{patient_id}"
     await n.apply(SupportPersonLinked(patient_id=patient_id, site_id=SITE,
@@ -834,6 +835,11 @@ async def _a_busy_patient(n: Notifications, hooks: WebhookReceiver) -> str:
     await n.apply(_risk(patient_id, RiskSignal.PHQ9_ITEM9))
     hooks.fail_next(1)
     await n.deliver()
+    async with n.pool.acquire() as conn, conn.transaction():
+        [alert] = await store.alerts(conn, None, patient_id, True)
+        await commands.acknowledge_alert(commands.unit_of_work(conn, CAUSE),
+                                         str(alert["alert_id"]), "clin-7",
+                                         f"spoke with {patient_email(patient_id)}")
     later = utc_now() + timedelta(days=5)
     await n.apply(_session(patient_id, "s-1", later), correlation_id=new_id())
     await n.apply(SessionsCancelled(patient_id=patient_id, site_id=SITE, session_ids=["s-1"],
@@ -852,6 +858,8 @@ async def test_the_tables_rebuild_from_the_events_and_a_rebuild_sends_nothing(
     assert messages[("welcome", "patient")]["status"] == "sent"
     assert messages[("session_reminder", "patient")]["status"] == "cancelled"
     assert messages[("family_schedule_update", "support_person")]["status"] == "pending"
+    [alert] = before["alerts"]
+    assert "('acknowledged_by', 'clin-7')" in alert and "('status', 'acknowledged')" in alert
     site_alert = await n.log(messages[("urgent_alert", "site")]["id"])
     assert site_alert[0] == (1, "failed", "WebhookRefused")
     emails = len(mail.to(patient_email(patient_id)))
