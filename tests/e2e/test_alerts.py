@@ -94,9 +94,10 @@ async def test_an_unacknowledged_alert_escalates_and_a_late_acknowledgement_is_r
 
     async def escalated() -> bool:
         [now] = await alerts_of(api, patient_id)
-        return now["status"] == "escalated" and bool(mail.to(on_call, "alert_escalation")) \
-            and any(p.get("alert_id") == alert_id and p["kind"] == "alert_escalation"
-                    for p in hooks.payloads())
+        return (now["status"] == "escalated" and bool(mail.to(on_call, "alert_escalation"))
+                and bool(mail.to(f"alerts@{site_id}.example.org", "urgent_alert"))
+                and any(p.get("alert_id") == alert_id and p["kind"] == "alert_escalation"
+                        for p in hooks.payloads()))
 
     await eventually(escalated, timeout=45)
     [email] = mail.to(on_call, "alert_escalation")
@@ -127,6 +128,12 @@ async def test_an_unacknowledged_alert_escalates_and_a_late_acknowledgement_is_r
     assert trail[2]["clinician_id"] == "clin-7"
     assert trail[2]["detail"] == {"after_escalation": True, "note": "reached by phone"}
     assert await alerts_of(api, patient_id, "unacknowledged") == []
+    # Both acknowledgements are in notifications' audit trail, by key and alert.
+    audit = await operator.get("notifications", "/v1/audit", params={"site_id": site_id})
+    assert audit.status_code == 200, audit.text
+    assert [(e["action"], e["outcome"]) for e in audit.json()
+            if alert_id in e["resource"] and e["action"].startswith("POST")] == [
+        ("POST /v1/alerts/{alert_id}/acknowledgement", 200)] * 2
     # One escalation, to each of the second contact and the site's systems.
     assert len(mail.to(on_call, "alert_escalation")) == 1
     assert len([p for p in hooks.payloads() if p.get("alert_id") == alert_id]) == 1
