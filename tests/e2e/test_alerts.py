@@ -27,17 +27,17 @@ from tests.e2e.journeys import (
     assess,
     drafted_plan,
     messages,
+    onboard_site,
     phq9_items,
     refer,
     wait_for,
 )
 from tests.e2e.receivers import MailCatcher, WebhookReceiver
-from tests.fixtures.dates import site_today
+from tests.fixtures.dates import SITE_TIME_ZONE, site_today
 
 pytestmark = pytest.mark.e2e
 
 SECRET = "e2e-alerts-webhook-secret-0123"
-NO_QUIET_HOURS = {"quiet_hours_start": "00:00:00", "quiet_hours_end": "00:00:00"}
 
 
 @pytest.fixture(scope="module")
@@ -51,12 +51,7 @@ async def site_with_escalation(operator: Api, hooks: WebhookReceiver, window: st
                                ) -> tuple[str, Api]:
     """A site of its own, its alerts acknowledged within ``window`` or escalated."""
     site_id = f"site-alerts-{uuid.uuid4().hex[:6]}"
-    onboarded = await operator.post("intake", "/v1/network/sites", json={
-        "site_id": site_id, "name": "Harbour Clinic", "time_zone": "America/Chicago",
-        "policies": NO_QUIET_HOURS})
-    assert onboarded.status_code == 201, onboarded.text
-    api = operator.with_key((await operator.issue_key(site_id))["api_key"])
-    await known_everywhere(api)
+    api = await onboard_site(operator, site_id, name="Harbour Clinic")
     channels = await api.put("notifications", f"/v1/sites/{site_id}/channels", json={
         "clinician_alert_email": f"alerts@{site_id}.example.org",
         "escalation_email": f"on-call@{site_id}.example.org",
@@ -217,13 +212,13 @@ async def test_a_refused_schedule_a_recertification_and_leaving_against_advice_a
 
     reminders = await wait_for(recertification, lambda found: len(found) == 2)
     recertify_by = months_after(today, 2)
-    chicago = ZoneInfo("America/Chicago")
+    zone = ZoneInfo(SITE_TIME_ZONE)
     assert sorted((m["kind"], m["status"], datetime.fromisoformat(m["due_at"]))
                   for m in reminders) == [
         ("recertification_due", "pending",
-         datetime.combine(recertify_by - timedelta(days=7), time(9), tzinfo=chicago)),
+         datetime.combine(recertify_by - timedelta(days=7), time(9), tzinfo=zone)),
         ("recertification_overdue", "pending",
-         datetime.combine(recertify_by + timedelta(days=1), time(9), tzinfo=chicago))]
+         datetime.combine(recertify_by + timedelta(days=1), time(9), tzinfo=zone))]
 
     await drafted_plan(api, patient_id)
     left = await api.post("plans", f"/v1/patients/{patient_id}/discharge", json={
