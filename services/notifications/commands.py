@@ -23,8 +23,8 @@ from iopnet.catalog import (
     AlertEscalated,
     Channel,
     ConsentScope,
-    OutcomeMeasured,
     PatientCertified,
+    ProgressJudged,
     RecipientRole,
     SessionScheduled,
     SteppedDown,
@@ -197,14 +197,12 @@ async def cancel_recertification_reminders(uow: UnitOfWork, patient_id: str,
             await _cancel(uow, message_id)
 
 
-async def update_family_on_progress(uow: UnitOfWork, event: OutcomeMeasured | SteppedDown,
+async def update_family_on_progress(uow: UnitOfWork, event: ProgressJudged | SteppedDown,
                                     occasion: Occasion) -> None:
     """A progress summary (a trend, never a score) to those the patient allows."""
     sharing = await _sharing(uow.conn, event.patient_id, event.site_id,
                              ConsentScope.PROGRESS_SUMMARIES, occasion.occurred_at)
-    patient = await store.find_patient(uow.conn, event.patient_id)
-    baseline = patient["baseline_phq9"] if patient else None
-    await queue_messages(uow, domain.family_progress_update(event, occasion, sharing, baseline))
+    await queue_messages(uow, domain.family_progress_update(event, occasion, sharing))
 
 
 async def _sharing(conn: Connection, patient_id: str, site_id: str, needed: ConsentScope,

@@ -18,12 +18,11 @@ from iopnet.catalog import (
     Discharged,
     DomainEvent,
     ExitSummarized,
-    Instrument,
-    OutcomeMeasured,
     OutreachNeeded,
     PatientAdmitted,
     PatientCertified,
     PatientEvent,
+    ProgressJudged,
     RiskSignalRaised,
     ScheduleRefused,
     SessionsCancelled,
@@ -119,12 +118,12 @@ async def on_sessions_cancelled(conn: Connection, event: DomainEvent, envelope: 
                                            event.session_ids)
 
 
-async def on_outcome_measured(conn: Connection, event: DomainEvent, envelope: EventEnvelope
-                              ) -> None:
-    assert isinstance(event, OutcomeMeasured)
-    if event.instrument is Instrument.PHQ9:
-        await commands.update_family_on_progress(_uow(conn, envelope), event,
-                                                 occasion_of(envelope))
+async def on_progress_judged(conn: Connection, event: DomainEvent, envelope: EventEnvelope
+                             ) -> None:
+    """Plans judged a PHQ-9 measured in the program: its trend is what family may hear."""
+    assert isinstance(event, ProgressJudged)
+    await commands.update_family_on_progress(_uow(conn, envelope), event,
+                                             occasion_of(envelope))
 
 
 async def on_stepped_down(conn: Connection, event: DomainEvent, envelope: EventEnvelope
@@ -159,7 +158,7 @@ REACTIONS: dict[type[DomainEvent], Projector] = {
     SessionsCancelled: on_sessions_cancelled,
     OutreachNeeded: queueing(OutreachNeeded, domain.outreach),
     AttendanceBelowMinimum: queueing(AttendanceBelowMinimum, domain.attendance_review),
-    OutcomeMeasured: on_outcome_measured,
+    ProgressJudged: on_progress_judged,
     SteppedDown: on_stepped_down,
     SteppedUp: on_stepped_up,
     Discharged: on_discharged,

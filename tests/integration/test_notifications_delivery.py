@@ -34,14 +34,14 @@ from iopnet.catalog import (
     DischargeOutcome,
     DomainEvent,
     ExitSummarized,
-    Instrument,
     LevelOfCare,
     Modality,
-    OutcomeMeasured,
     PatientAdmitted,
     PatientCertified,
     PatientForgotten,
     PatientReferred,
+    Phq9Trend,
+    ProgressJudged,
     ReferralSource,
     Relationship,
     RiskSignal,
@@ -378,10 +378,8 @@ async def test_family_hear_only_within_live_consent_checked_again_when_sending(
     for day in range(3):
         await n.apply(_session(patient_id, f"s{day}", starts + timedelta(days=day)),
                       correlation_id=batch)
-    # A PHQ-9 measure: a progress update to sp-1 only (sp-2 may see the schedule only).
-    await n.apply(OutcomeMeasured(patient_id=patient_id, site_id=SITE, measure_id="m-1",
-                                  instrument=Instrument.PHQ9, total=8, item9=0,
-                                  measured_on=date(2026, 12, 14), program_week=2))
+    # Plans judged a PHQ-9: a progress update to sp-1 only (sp-2 may see the schedule only).
+    await n.apply(_judged(patient_id, "m-1"))
     family = [m for m in await n.messages(patient_id) if m["recipient_role"] == "support_person"]
     assert sorted((m["kind"], m["recipient_id"]) for m in family) == [
         ("family_progress_update", sp1),
@@ -399,6 +397,13 @@ async def test_family_hear_only_within_live_consent_checked_again_when_sending(
     assert statuses == {("family_progress_update", sp1): "withheld",
                         ("family_schedule_update", sp1): "withheld",
                         ("family_schedule_update", sp2): "sent"}
+
+
+def _judged(patient_id: str, measure_id: str) -> ProgressJudged:
+    """Plans' judgement of a PHQ-9 of 8 against a baseline of 18: a response."""
+    return ProgressJudged(patient_id=patient_id, site_id=SITE, measure_id=measure_id,
+                          measured_on=date(2026, 12, 14), program_week=2, baseline_phq9=18,
+                          total=8, trend=Phq9Trend.IMPROVING, response=True, remission=False)
 
 
 def _session(patient_id: str, session_id: str, starts_at: datetime) -> SessionScheduled:
@@ -927,11 +932,10 @@ async def test_family_participation_covers_what_family_published_it_covers(
                                  support_person_id=person,
                                  scope=ConsentScope.FAMILY_PARTICIPATION,
                                  covers=sorted(SCOPE_COVERS[ConsentScope.FAMILY_PARTICIPATION])))
-    await n.apply(OutcomeMeasured(patient_id=patient_id, site_id=SITE, measure_id="m-1",
-                                  instrument=Instrument.PHQ9, total=8, item9=0,
-                                  measured_on=date(2026, 12, 14), program_week=2))
+    await n.apply(_judged(patient_id, "m-1"))
     await n.deliver()
-    assert len(mail.to(f"{person}@example.org", "family_progress_update")) == 1
+    [update] = mail.to(f"{person}@example.org", "family_progress_update")
+    assert "much improved" in MailCatcher.text(update)
 
     # A grant whose published covers leave progress out allows no progress update.
     other = await admitted(n)
@@ -942,9 +946,7 @@ async def test_family_participation_covers_what_family_published_it_covers(
                                  support_person_id=narrow,
                                  scope=ConsentScope.FAMILY_PARTICIPATION,
                                  covers=[ConsentScope.FAMILY_PARTICIPATION]))
-    await n.apply(OutcomeMeasured(patient_id=other, site_id=SITE, measure_id="m-2",
-                                  instrument=Instrument.PHQ9, total=8, item9=0,
-                                  measured_on=date(2026, 12, 14), program_week=2))
+    await n.apply(_judged(other, "m-2"))
     assert [m for m in await n.messages(other) if m["recipient_role"] == "support_person"] == []
 
 

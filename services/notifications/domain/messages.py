@@ -19,9 +19,10 @@ from iopnet.catalog import (
     CssrsDue,
     Discharged,
     DischargeOutcome,
-    OutcomeMeasured,
     OutreachNeeded,
     PatientAdmitted,
+    Phq9Trend,
+    ProgressJudged,
     RecipientRole,
     ScheduleRefused,
     SessionScheduled,
@@ -222,7 +223,7 @@ def family_schedule_update(scheduled: SessionScheduled, batch: Occasion,
 
 
 class Progress(StrEnum):
-    """How a PHQ-9 compares with the baseline, in words a family can be told."""
+    """How the patient is doing, in words a family can be told: a trend, never a score."""
 
     MUCH_IMPROVED = "much_improved"
     IMPROVING = "improving"
@@ -230,24 +231,25 @@ class Progress(StrEnum):
     STEPPED_DOWN = "stepped_down"
 
 
-def progress_of(baseline_phq9: int | None, total: int) -> Progress:
-    if baseline_phq9 is None or total >= baseline_phq9:
-        return Progress.NOT_YET_IMPROVING
-    if baseline_phq9 - total >= baseline_phq9 / 2:
+def progress_of(judged: ProgressJudged) -> Progress:
+    """Plans' judgement (the one definition of improving, ``ProgressJudged``) in family's
+    words: a response is "much improved"; stable and worsening are both "not yet
+    improving" (what to say of a worse week is the clinicians', not an email's)."""
+    if judged.response:
         return Progress.MUCH_IMPROVED
-    return Progress.IMPROVING
+    if judged.trend is Phq9Trend.IMPROVING:
+        return Progress.IMPROVING
+    return Progress.NOT_YET_IMPROVING
 
 
-def family_progress_update(event: OutcomeMeasured | SteppedDown, occasion: Occasion,
-                           support_person_ids: Iterable[str], baseline_phq9: int | None
-                           ) -> list[MessageDraft]:
+def family_progress_update(event: ProgressJudged | SteppedDown, occasion: Occasion,
+                           support_person_ids: Iterable[str]) -> list[MessageDraft]:
     """A progress summary (a trend, never a score) to those the patient allows."""
     if isinstance(event, SteppedDown):
         facts: dict[str, Any] = {"progress": Progress.STEPPED_DOWN.value,
                                  "to_level": event.to_level.value}
     else:
-        facts = {"progress": progress_of(baseline_phq9, event.total).value,
-                 "program_week": event.program_week}
+        facts = {"progress": progress_of(event).value, "program_week": event.program_week}
     return [
         MessageDraft(event.patient_id, event.site_id, MessageKind.FAMILY_PROGRESS_UPDATE,
                      Recipient.support_person(person), occasion, occasion.occurred_at,
