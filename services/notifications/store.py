@@ -337,21 +337,23 @@ async def alerts_due_for_escalation(conn: Connection, now: datetime, after: str,
     return [str(row["alert_id"]) for row in rows]
 
 
-ALERT_COLUMNS = ("alert_id, patient_id, site_id, alert_reasons, status, raised_at,"
-                 " escalate_at, escalated_at, acknowledged_at, acknowledged_by")
+#: An alert's reasons grow as causes fold into its message before it goes: the message's.
+ALERT_COLUMNS = ("a.alert_id, a.patient_id, a.site_id,"
+                 " COALESCE(m.facts -> 'alert_reasons', a.alert_reasons) AS alert_reasons,"
+                 " a.status, a.raised_at, a.escalate_at, a.escalated_at, a.acknowledged_at,"
+                 " a.acknowledged_by FROM alerts a LEFT JOIN messages m ON m.id = a.alert_id")
 
 
 async def alerts(conn: Connection, site_id: str | None, patient_id: str | None,
                  unacknowledged: bool) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        f"SELECT {ALERT_COLUMNS} FROM alerts WHERE ($1::text IS NULL OR site_id = $1)"
-        " AND ($2::uuid IS NULL OR patient_id = $2)"
-        " AND (NOT $3 OR acknowledged_at IS NULL) ORDER BY raised_at, alert_id",
+        f"SELECT {ALERT_COLUMNS} WHERE ($1::text IS NULL OR a.site_id = $1)"
+        " AND ($2::uuid IS NULL OR a.patient_id = $2)"
+        " AND (NOT $3 OR a.acknowledged_at IS NULL) ORDER BY a.raised_at, a.alert_id",
         site_id, patient_id, unacknowledged)
     return [dict(row) for row in rows]
 
 
 async def alert(conn: Connection, alert_id: uuid.UUID) -> dict[str, Any] | None:
-    row = await conn.fetchrow(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE alert_id = $1",
-                              alert_id)
+    row = await conn.fetchrow(f"SELECT {ALERT_COLUMNS} WHERE a.alert_id = $1", alert_id)
     return dict(row) if row else None

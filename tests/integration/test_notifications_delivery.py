@@ -634,6 +634,10 @@ async def test_a_high_risk_intake_is_one_alert_per_recipient_listing_every_cause
         ("clinician", "sent", "iopnet.AdmissionDeclined"),
         ("site", "sent", "iopnet.AdmissionDeclined")]
     assert await unsent_causes(n) == 0
+    # One alert for the clinicians to acknowledge, with every reason folded into it.
+    async with n.pool.acquire() as conn:
+        [alert] = await store.alerts(conn, None, patient_id, True)
+    assert alert["alert_reasons"] == ["phq9_item9", "cssrs_high", "admission_declined"]
 
 
 async def test_signals_inside_the_window_follow_up_once_it_closes_and_after_it_alert_anew(
