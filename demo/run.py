@@ -398,6 +398,11 @@ async def declined(net: Network, p: Patient, advice: dict[str, Any]) -> None:
         alerts = await wait_for_messages(api, p.patient_id, wanted)
         say(p, "notifications", f"← AdmissionDeclined, RiskSignalRaised: "
             f"{describe_messages(alerts, wanted)}")
+        alert = await j.acknowledge_alert(api, p.patient_id, "clin-7",
+                                          "called the patient; inpatient bed arranged")
+        say(p, "notifications", f"clinician clin-7 acknowledges alert "
+            f"{alert['alert_id'][:8]} ({', '.join(alert['alert_reasons'])}) → "
+            f"AlertAcknowledged; no escalation to the second contact", "alert acknowledged")
 
 
 async def wait_for_messages(api: Api, patient_id: str, kinds: set[str], timeout: float = 15

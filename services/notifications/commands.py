@@ -20,9 +20,11 @@ from opentelemetry.trace import Span
 from iopnet import data_keys
 from iopnet.auth.registry import site_date
 from iopnet.catalog import (
+    AlertEscalated,
     Channel,
     ConsentScope,
-    OutcomeMeasured,
+    PatientCertified,
+    ProgressJudged,
     RecipientRole,
     SessionScheduled,
     SteppedDown,
@@ -47,9 +49,11 @@ from services.notifications.domain import (
     Template,
     UrgentCause,
 )
+from services.notifications.domain.alerts import Alert, escalation_drafts
 from services.notifications.domain.circuits import Circuits, endpoint_of
 from services.notifications.domain.directory import Contacts, SiteSettings
 from services.notifications.domain.message import Message, message_id_of
+from services.notifications.domain.recertification import KINDS as RECERTIFICATION_KINDS
 from services.notifications.recorded import project_recorded
 from services.notifications.settings import current as current_settings
 
@@ -184,14 +188,29 @@ async def _cancel(uow: UnitOfWork, message_id: str) -> None:
     await uow.save(message)
 
 
-async def update_family_on_progress(uow: UnitOfWork, event: OutcomeMeasured | SteppedDown,
+async def remind_of_recertification(uow: UnitOfWork, certified: PatientCertified,
+                                    occasion: Occasion) -> None:
+    """A (newer) certification: the reminders of an earlier one go, its own are queued."""
+    await cancel_recertification_reminders(uow, certified.patient_id, keep=occasion.cause_id)
+    zone = (await store.site(uow.conn, certified.site_id)).time_zone
+    await queue_messages(uow, domain.recertification_reminders(certified, occasion, zone))
+
+
+async def cancel_recertification_reminders(uow: UnitOfWork, patient_id: str,
+                                           keep: str | None = None) -> None:
+    """The IOP episode ended (or was recertified): pending reminders no longer apply."""
+    for message_id, cause_id in await store.pending_of_kinds(uow.conn, patient_id,
+                                                             RECERTIFICATION_KINDS):
+        if cause_id != keep:
+            await _cancel(uow, message_id)
+
+
+async def update_family_on_progress(uow: UnitOfWork, event: ProgressJudged | SteppedDown,
                                     occasion: Occasion) -> None:
     """A progress summary (a trend, never a score) to those the patient allows."""
     sharing = await _sharing(uow.conn, event.patient_id, event.site_id,
                              ConsentScope.PROGRESS_SUMMARIES, occasion.occurred_at)
-    patient = await store.find_patient(uow.conn, event.patient_id)
-    baseline = patient["baseline_phq9"] if patient else None
-    await queue_messages(uow, domain.family_progress_update(event, occasion, sharing, baseline))
+    await queue_messages(uow, domain.family_progress_update(event, occasion, sharing))
 
 
 async def _sharing(conn: Connection, patient_id: str, site_id: str, needed: ConsentScope,
@@ -229,8 +248,47 @@ async def raise_urgent_alert(uow: UnitOfWork, patient_id: str, site_id: str,
             latest.fold(cause)
             await uow.save(latest)
         elif placement.placing is not Placing.ALREADY_ALERTED:
-            await _queue(uow, domain.urgent_draft(patient_id, site_id, recipient, cause,
-                                                  occasion, placement))
+            draft = domain.urgent_draft(patient_id, site_id, recipient, cause, occasion,
+                                        placement)
+            if (await _queue(uow, draft)) is not None and recipient.role is RecipientRole.CLINICIAN:
+                await _raise_alert(uow, draft)
+
+
+async def _raise_alert(uow: UnitOfWork, draft: MessageDraft) -> None:
+    """The clinicians' alert is to be acknowledged within the site's window (the loop)."""
+    channels = await store.site_channels(uow.conn, draft.site_id)
+    await uow.save(Alert.raise_(
+        message_id_of(draft), draft.patient_id, draft.site_id,
+        [str(r) for r in draft.facts.get("alert_reasons", [])], draft.due_at,
+        channels.acknowledgement_window))
+
+
+class UnknownAlert(LookupError):
+    """No such alert (or not one of the caller's site)."""
+
+
+async def acknowledge_alert(uow: UnitOfWork, alert_id: str, clinician_id: str,
+                            note: str | None) -> Alert:
+    """A clinician has the alert in hand; a second acknowledgement changes nothing, one
+    after the escalation is recorded all the same."""
+    alert = await uow.load(Alert, alert_id)
+    if alert is None:
+        raise UnknownAlert(alert_id)
+    if alert.acknowledge(clinician_id, note, utc_now()):
+        await uow.save(alert)
+    return alert
+
+
+async def escalate_alert(uow: UnitOfWork, alert_id: str, now: datetime) -> bool:
+    """An alert past its window and still unacknowledged goes to the site's second contact
+    and its systems; False when it no longer needs to (acknowledged, or escalated)."""
+    alert = await uow.load(Alert, alert_id)
+    if alert is None or not alert.escalate(now):
+        return False
+    await uow.save(alert)
+    occasion = Occasion(alert.id, AlertEscalated.event_type, uow.cause.correlation_id, now)
+    await queue_messages(uow, escalation_drafts(alert, occasion))
+    return True
 
 
 async def _latest_alert(conn: Connection, latest: Message | None, now: datetime
@@ -415,7 +473,7 @@ async def _outgoing(conn: Connection, message: Message, site: store.Site, now: d
                         webhook_secrets=channels.signing_secrets(now),
                         webhook_body=domain.webhook_body(payload))
     address = await store.email_address(conn, message.patient_id, message.recipient_role,
-                                        message.recipient_id, message.site_id)
+                                        message.recipient_id, message.site_id, message.kind)
     if not address:
         raise NoContactAddress()
     return Outgoing(message, email_to=address, email=await _render(conn, message, site, now))
@@ -427,6 +485,8 @@ async def _render(conn: Connection, message: Message, site: store.Site, now: dat
     if message.kind is MessageKind.FAMILY_SCHEDULE_UPDATE:
         starts = await store.session_starts(conn, message.patient_id)
         extra = domain.schedule_outline(starts, site.time_zone, now)
+    elif message.kind is MessageKind.URGENT_ALERT:
+        extra = {"alert_id": message.id}  # the clinicians' alert is acknowledged by its id
     context = domain.render_context(
         message.kind, message.facts or {}, patient_id=message.patient_id,
         site_name=site.name, zone=site.time_zone, extra=extra)

@@ -83,8 +83,8 @@ async def on_consent_granted(conn: Connection, event: DomainEvent, envelope: Eve
                              ) -> None:
     assert isinstance(event, ConsentGranted)
     await store.grant_consent(conn, event.consent_id, event.patient_id, event.site_id,
-                              event.support_person_id, event.scope, event.expires_on,
-                              envelope.time)
+                              event.support_person_id, event.scope, event.covers,
+                              event.expires_on, envelope.time)
 
 
 async def on_consent_revoked(conn: Connection, event: DomainEvent, envelope: EventEnvelope

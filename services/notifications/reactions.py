@@ -14,15 +14,18 @@ from typing import TypeVar
 from iopnet.catalog import (
     AdmissionDeclined,
     AttendanceBelowMinimum,
+    CssrsDue,
     Discharged,
     DomainEvent,
-    Instrument,
-    OutcomeMeasured,
+    ExitSummarized,
     OutreachNeeded,
     PatientAdmitted,
+    PatientCertified,
     PatientEvent,
     PatientTransferred,
+    ProgressJudged,
     RiskSignalRaised,
+    ScheduleRefused,
     SessionsCancelled,
     SessionScheduled,
     SteppedDown,
@@ -94,6 +97,7 @@ async def on_stepped_up(conn: Connection, event: DomainEvent, envelope: EventEnv
                                       domain.stepped_up_alert(event, occasion), occasion,
                                       _coalescing())
     await commands.queue_messages(uow, domain.step_up_notice(event, occasion))
+    await commands.cancel_recertification_reminders(uow, event.patient_id)  # IOP ended
 
 
 async def remind_of_session(conn: Connection, event: DomainEvent, envelope: EventEnvelope
@@ -115,12 +119,12 @@ async def on_sessions_cancelled(conn: Connection, event: DomainEvent, envelope: 
                                            event.session_ids)
 
 
-async def on_outcome_measured(conn: Connection, event: DomainEvent, envelope: EventEnvelope
-                              ) -> None:
-    assert isinstance(event, OutcomeMeasured)
-    if event.instrument is Instrument.PHQ9:
-        await commands.update_family_on_progress(_uow(conn, envelope), event,
-                                                 occasion_of(envelope))
+async def on_progress_judged(conn: Connection, event: DomainEvent, envelope: EventEnvelope
+                             ) -> None:
+    """Plans judged a PHQ-9 measured in the program: its trend is what family may hear."""
+    assert isinstance(event, ProgressJudged)
+    await commands.update_family_on_progress(_uow(conn, envelope), event,
+                                             occasion_of(envelope))
 
 
 async def on_stepped_down(conn: Connection, event: DomainEvent, envelope: EventEnvelope
@@ -129,6 +133,22 @@ async def on_stepped_down(conn: Connection, event: DomainEvent, envelope: EventE
     occasion, uow = occasion_of(envelope), _uow(conn, envelope)
     await commands.queue_messages(uow, domain.aftercare_summary(event, occasion))
     await commands.update_family_on_progress(uow, event, occasion)
+    await commands.cancel_recertification_reminders(uow, event.patient_id)
+
+
+async def on_discharged(conn: Connection, event: DomainEvent, envelope: EventEnvelope
+                        ) -> None:
+    assert isinstance(event, Discharged)
+    uow = _uow(conn, envelope)
+    await commands.queue_messages(uow, domain.discharge_notice(event, occasion_of(envelope)))
+    await commands.cancel_recertification_reminders(uow, event.patient_id)
+
+
+async def on_patient_certified(conn: Connection, event: DomainEvent, envelope: EventEnvelope
+                               ) -> None:
+    assert isinstance(event, PatientCertified)
+    await commands.remind_of_recertification(_uow(conn, envelope), event,
+                                             occasion_of(envelope))
 
 
 async def on_patient_transferred(conn: Connection, event: DomainEvent, envelope: EventEnvelope
@@ -146,8 +166,12 @@ REACTIONS: dict[type[DomainEvent], Projector] = {
     SessionsCancelled: on_sessions_cancelled,
     OutreachNeeded: queueing(OutreachNeeded, domain.outreach),
     AttendanceBelowMinimum: queueing(AttendanceBelowMinimum, domain.attendance_review),
-    OutcomeMeasured: on_outcome_measured,
+    ProgressJudged: on_progress_judged,
     SteppedDown: on_stepped_down,
     SteppedUp: on_stepped_up,
-    Discharged: queueing(Discharged, domain.discharge_notice),
+    Discharged: on_discharged,
+    PatientCertified: on_patient_certified,
+    ExitSummarized: alerting(ExitSummarized, domain.left_against_advice_alert),
+    ScheduleRefused: queueing(ScheduleRefused, domain.schedule_refused_notice),
+    CssrsDue: queueing(CssrsDue, domain.cssrs_due_notice),
 }

@@ -11,10 +11,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 
-from iopnet.catalog import DomainEvent
+from iopnet import data_keys
+from iopnet.catalog import AlertAcknowledged, AlertEscalated, AlertRaised, DomainEvent
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
 from services.notifications.domain import DeliveryStatus, MessageKind
+from services.notifications.domain.alerts import AlertStatus
 from services.notifications.domain.events import (
     DeliveryAttempted,
     MessageCancelled,
@@ -55,12 +57,15 @@ async def on_site_channels_set(conn: Connection, event: SiteChannelsSet,
                                envelope: EventEnvelope) -> None:
     await conn.execute(
         "INSERT INTO site_channels (site_id, clinician_alert_email, webhook_url, webhook_secret,"
-        " previous_webhook_secret, previous_secret_until, updated_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (site_id) DO UPDATE SET"
+        " previous_webhook_secret, previous_secret_until, updated_at, escalation_email,"
+        " acknowledge_within_seconds)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (site_id) DO UPDATE SET"
         " clinician_alert_email = $2, webhook_url = $3, webhook_secret = $4,"
-        " previous_webhook_secret = $5, previous_secret_until = $6, updated_at = $7",
+        " previous_webhook_secret = $5, previous_secret_until = $6, updated_at = $7,"
+        " escalation_email = $8, acknowledge_within_seconds = $9",
         event.site_id, event.clinician_alert_email, event.webhook_url, event.webhook_secret,
-        event.previous_webhook_secret, event.previous_secret_until, envelope.time)
+        event.previous_webhook_secret, event.previous_secret_until, envelope.time,
+        event.escalation_email, event.acknowledge_within_seconds)
 
 
 async def on_site_template_set(conn: Connection, event: SiteTemplateSet,
@@ -142,6 +147,31 @@ def _status_after(event: DeliveryAttempted) -> DeliveryStatus:
     return DeliveryStatus(event.outcome.value)
 
 
+async def on_alert_raised(conn: Connection, event: AlertRaised, _: EventEnvelope) -> None:
+    if await data_keys.is_forgotten(conn, event.patient_id):
+        return  # published, so nothing sealed to go blank: a rebuild asks the keys instead
+    await conn.execute(
+        "INSERT INTO alerts (alert_id, patient_id, site_id, alert_reasons, status, raised_at,"
+        " escalate_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        uuid.UUID(event.alert_id), event.patient_id, event.site_id, event.alert_reasons,
+        AlertStatus.OPEN.value, event.raised_at, event.escalate_at)
+
+
+async def on_alert_escalated(conn: Connection, event: AlertEscalated, _: EventEnvelope
+                             ) -> None:
+    await conn.execute(
+        "UPDATE alerts SET status = $2, escalated_at = $3 WHERE alert_id = $1",
+        uuid.UUID(event.alert_id), AlertStatus.ESCALATED.value, event.escalated_at)
+
+
+async def on_alert_acknowledged(conn: Connection, event: AlertAcknowledged, _: EventEnvelope
+                                ) -> None:
+    await conn.execute(
+        "UPDATE alerts SET status = $2, acknowledged_at = $3, acknowledged_by = $4"
+        " WHERE alert_id = $1", uuid.UUID(event.alert_id), AlertStatus.ACKNOWLEDGED.value,
+        event.acknowledged_at, event.clinician_id)
+
+
 _PROJECTORS: dict[type[DomainEvent], Callable[..., Awaitable[None]]] = {
     PatientContactSet: on_patient_contact_set,
     SupportPersonContactSet: on_support_person_contact_set,
@@ -152,6 +182,9 @@ _PROJECTORS: dict[type[DomainEvent], Callable[..., Awaitable[None]]] = {
     MessageRescheduled: on_message_rescheduled,
     MessageCancelled: on_message_cancelled,
     DeliveryAttempted: on_delivery_attempted,
+    AlertRaised: on_alert_raised,
+    AlertEscalated: on_alert_escalated,
+    AlertAcknowledged: on_alert_acknowledged,
 }
 
 

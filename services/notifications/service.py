@@ -3,6 +3,7 @@ from pathlib import Path
 from iopnet.service import ServiceSpec
 from services.notifications.api import routers
 from services.notifications.delivery import deliver_due_messages
+from services.notifications.escalation import escalate_alerts
 from services.notifications.projections import PROJECTION
 from services.notifications.recorded import project_recorded
 from services.notifications.settings import NotificationsSettings
@@ -19,7 +20,7 @@ SPEC = ServiceSpec(
     "email and signed webhooks.",
     patient_tables=PATIENT_TABLES,
     patient_site_table="patients",
-    background=[deliver_due_messages],
+    background=[deliver_due_messages, escalate_alerts],
     upgrades=UPGRADES,
     derived_tables=DERIVED_TABLES,
     project_own=project_recorded,

@@ -58,6 +58,8 @@ class NotificationsSettings(ServiceSettings):
     urgent_alert_coalesce_seconds: float = 300
     #: A new urgent alert waits this long for the rest of a burst of causes.
     urgent_alert_gather_seconds: float = 10
+    #: The escalation job looks this often for urgent alerts past their site's window.
+    alert_escalation_poll_seconds: float = 15
 
     @model_validator(mode="after")
     def _one_kind_of_smtp_tls(self) -> NotificationsSettings:

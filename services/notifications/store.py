@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from iopnet.catalog import ConsentScope, RecipientRole, SitePolicies
+from iopnet.catalog.upcasting import consent_granted_covers
 from iopnet.db import Connection
 from services.notifications.domain import (
     DEFAULT_TEMPLATES,
@@ -24,7 +25,7 @@ PATIENT_TABLES = ("patients", "patient_contacts", "support_persons", "support_pe
                   "consents", "scheduled_sessions")
 #: The patient's messages and their history: they stay with the site that sent them on a
 #: transfer, and go with the rest when the patient is forgotten (last listed first).
-MESSAGE_TABLES = ("messages", "delivery_log", "urgent_alert_causes")
+MESSAGE_TABLES = ("messages", "delivery_log", "urgent_alert_causes", "alerts")
 #: Every table of notifications' own, written by projections only: what a rebuild rebuilds.
 DERIVED_TABLES = (*PATIENT_TABLES, *MESSAGE_TABLES, "site_channels", "site_templates")
 DUE_CHANNEL = "notifications_due"
@@ -73,13 +74,15 @@ async def link_support_person(conn: Connection, patient_id: str, site_id: str,
 
 
 async def grant_consent(conn: Connection, consent_id: str, patient_id: str, site_id: str,
-                        support_person_id: str, scope: ConsentScope, expires_on: date | None,
+                        support_person_id: str, scope: ConsentScope,
+                        covers: Sequence[ConsentScope], expires_on: date | None,
                         at: datetime) -> None:
     await conn.execute(
         "INSERT INTO consents (consent_id, patient_id, site_id, support_person_id, scope,"
-        " expires_on, granted_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        " expires_on, granted_at, covers) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         " ON CONFLICT (consent_id) DO NOTHING",
-        consent_id, patient_id, site_id, support_person_id, scope.value, expires_on, at)
+        consent_id, patient_id, site_id, support_person_id, scope.value, expires_on, at,
+        [c.value for c in covers])
 
 
 async def revoke_consent(conn: Connection, consent_id: str, at: datetime) -> None:
@@ -90,12 +93,20 @@ async def revoke_consent(conn: Connection, consent_id: str, at: datetime) -> Non
 async def consents_of(conn: Connection, patient_id: str) -> list[Consent]:
     """The patient's consents to linked support persons (revoked ones included, marked)."""
     rows = await conn.fetch(
-        "SELECT c.consent_id, c.support_person_id, c.scope, c.expires_on,"
+        "SELECT c.consent_id, c.support_person_id, c.scope, c.covers, c.expires_on,"
         " c.revoked_at IS NOT NULL AS revoked FROM consents c"
         " JOIN support_persons p ON p.support_person_id = c.support_person_id"
         " AND p.patient_id = c.patient_id WHERE c.patient_id = $1", patient_id)
-    return [Consent(r["consent_id"], r["support_person_id"], ConsentScope(r["scope"]),
+    return [Consent(r["consent_id"], r["support_person_id"], _covers(r["scope"], r["covers"]),
                     r["expires_on"], r["revoked"]) for r in rows]
+
+
+def _covers(scope: str, covers: list[str] | None) -> frozenset[ConsentScope]:
+    """What family published; a row from a v1 grant (none published) reads as the
+    catalog's upcaster reads that grant."""
+    if covers is None:
+        covers = consent_granted_covers({"scope": scope})["covers"]
+    return frozenset(ConsentScope(c) for c in covers)
 
 
 async def session_scheduled(conn: Connection, patient_id: str, session_id: str, site_id: str,
@@ -124,9 +135,14 @@ async def session_starts(conn: Connection, patient_id: str) -> list[datetime]:
 async def site_channels(conn: Connection, site_id: str) -> SiteChannels:
     row = await conn.fetchrow(
         "SELECT clinician_alert_email, webhook_url, webhook_secret, previous_webhook_secret,"
-        " previous_secret_until FROM site_channels"
-        " WHERE site_id = $1", site_id)
-    return SiteChannels(site_id, **dict(row)) if row else SiteChannels(site_id)
+        " previous_secret_until, escalation_email, acknowledge_within_seconds"
+        " FROM site_channels WHERE site_id = $1", site_id)
+    if row is None:
+        return SiteChannels(site_id)
+    columns = dict(row)
+    window = columns.pop("acknowledge_within_seconds")
+    return SiteChannels(site_id, **columns,
+                        acknowledge_within=timedelta(seconds=window) if window else None)
 
 
 async def template_for(conn: Connection, site_id: str, kind: MessageKind) -> Template:
@@ -137,7 +153,8 @@ async def template_for(conn: Connection, site_id: str, kind: MessageKind) -> Tem
 
 
 async def email_address(conn: Connection, patient_id: str, role: RecipientRole,
-                        recipient_id: str, site_id: str) -> str | None:
+                        recipient_id: str, site_id: str, kind: MessageKind | None = None
+                        ) -> str | None:
     if role is RecipientRole.PATIENT:
         query = "SELECT email FROM patient_contacts WHERE patient_id = $1 AND site_id = $2"
         return await conn.fetchval(query, patient_id, site_id)  # type: ignore[no-any-return]
@@ -145,7 +162,10 @@ async def email_address(conn: Connection, patient_id: str, role: RecipientRole,
         return await conn.fetchval(  # type: ignore[no-any-return]
             "SELECT email FROM support_person_contacts WHERE support_person_id = $1"
             " AND patient_id = $2 AND site_id = $3", recipient_id, patient_id, site_id)
-    return (await site_channels(conn, site_id)).clinician_alert_email
+    channels = await site_channels(conn, site_id)
+    if kind is MessageKind.ALERT_ESCALATION:
+        return channels.escalation_email  # the second contact, not the clinicians again
+    return channels.clinician_alert_email
 
 
 @dataclass(frozen=True)
@@ -198,6 +218,15 @@ async def pending_elsewhere(conn: Connection, patient_id: str, site_id: str) -> 
         "SELECT id FROM messages WHERE patient_id = $1 AND site_id <> $2"
         " AND status = 'pending' AND NOT urgent ORDER BY created_at", patient_id, site_id)
     return [str(row["id"]) for row in rows]
+
+
+async def pending_of_kinds(conn: Connection, patient_id: str, kinds: Sequence[MessageKind]
+                           ) -> list[tuple[str, str]]:
+    """The patient's pending messages of these kinds: (id, the id of their cause)."""
+    rows = await conn.fetch(
+        "SELECT id, cause_id FROM messages WHERE patient_id = $1 AND status = 'pending'"
+        " AND kind = ANY($2::text[]) ORDER BY created_at", patient_id, [k.value for k in kinds])
+    return [(str(row["id"]), str(row["cause_id"])) for row in rows]
 
 
 # Urgent alerts, coalesced per patient and recipient (domain/urgent_alerts.py).
@@ -303,3 +332,36 @@ async def is_leased(conn: Connection, message_id: str) -> bool:
     return bool(await conn.fetchval(
         "SELECT 1 FROM message_leases WHERE message_id = $1::uuid AND leased_until > now()",
         message_id))
+
+
+# Closed-loop alerts (domain/alerts.py): which are due to escalate, and what the API lists.
+
+async def alerts_due_for_escalation(conn: Connection, now: datetime, after: str, limit: int
+                                    ) -> list[str]:
+    """Open alerts past their window at ``now``, in id order after ``after``."""
+    rows = await conn.fetch(
+        "SELECT alert_id::text FROM alerts WHERE status = 'open' AND escalate_at <= $1"
+        " AND alert_id::text > $2 ORDER BY alert_id::text LIMIT $3", now, after, limit)
+    return [str(row["alert_id"]) for row in rows]
+
+
+#: An alert's reasons grow as causes fold into its message before it goes: the message's.
+ALERT_COLUMNS = ("a.alert_id, a.patient_id, a.site_id,"
+                 " COALESCE(m.facts -> 'alert_reasons', a.alert_reasons) AS alert_reasons,"
+                 " a.status, a.raised_at, a.escalate_at, a.escalated_at, a.acknowledged_at,"
+                 " a.acknowledged_by FROM alerts a LEFT JOIN messages m ON m.id = a.alert_id")
+
+
+async def alerts(conn: Connection, site_id: str | None, patient_id: str | None,
+                 unacknowledged: bool) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        f"SELECT {ALERT_COLUMNS} WHERE ($1::text IS NULL OR a.site_id = $1)"
+        " AND ($2::uuid IS NULL OR a.patient_id = $2)"
+        " AND (NOT $3 OR a.acknowledged_at IS NULL) ORDER BY a.raised_at, a.alert_id",
+        site_id, patient_id, unacknowledged)
+    return [dict(row) for row in rows]
+
+
+async def alert(conn: Connection, alert_id: uuid.UUID) -> dict[str, Any] | None:
+    row = await conn.fetchrow(f"SELECT {ALERT_COLUMNS} WHERE a.alert_id = $1", alert_id)
+    return dict(row) if row else None

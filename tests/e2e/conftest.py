@@ -22,7 +22,8 @@ from tests.fixtures.infra import Endpoints, restricted_database
 
 #: Delivery timings short enough for a test to watch retries happen.
 FAST_DELIVERY = {"IOPNET_DELIVERY_POLL_SECONDS": "0.2", "IOPNET_DELIVERY_BACKOFF_SECONDS": "0.5",
-                 "IOPNET_SCHEDULE_BATCH_SETTLE_SECONDS": "0.5"}
+                 "IOPNET_SCHEDULE_BATCH_SETTLE_SECONDS": "0.5",
+                 "IOPNET_ALERT_ESCALATION_POLL_SECONDS": "0.5"}
 
 
 @pytest.fixture(scope="session")

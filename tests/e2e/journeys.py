@@ -433,3 +433,17 @@ async def messages(api: Api, patient_id: str) -> list[dict[str, Any]]:
         return []
     found: list[dict[str, Any]] = ok(answer, 200)["messages"]
     return found
+
+
+async def acknowledge_alert(api: Api, patient_id: str, clinician_id: str = "clin-7",
+                            note: str | None = None, timeout: float = 20) -> dict[str, Any]:
+    """A clinician acknowledges the patient's oldest unacknowledged urgent alert, once
+    notifications has raised it; the alert as acknowledged."""
+    listed = await wait_for(
+        lambda: api.get("notifications", "/v1/alerts", params={"patient_id": patient_id}),
+        lambda a: a.status_code == 200 and bool(a.json()["alerts"]), timeout)
+    alert_id = listed.json()["alerts"][0]["alert_id"]
+    body = {"clinician_id": clinician_id, **({"note": note} if note else {})}
+    acknowledged: dict[str, Any] = ok(await api.post(
+        "notifications", f"/v1/alerts/{alert_id}/acknowledgement", json=body), 200)
+    return acknowledged

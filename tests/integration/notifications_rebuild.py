@@ -12,7 +12,7 @@ from services.notifications.recorded import project_recorded
 
 #: The tables notifications projects from its own events (deleted last first).
 OWN_TABLES = ("patient_contacts", "support_person_contacts", "site_channels", "site_templates",
-              "messages", "delivery_log", "urgent_alert_causes")
+              "messages", "delivery_log", "urgent_alert_causes", "alerts")
 
 
 async def rebuild_own_tables(conn: Connection) -> None:

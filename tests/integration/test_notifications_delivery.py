@@ -29,20 +29,24 @@ from iopnet.catalog import (
     ConsentGranted,
     ConsentRevoked,
     ConsentScope,
+    CssrsDue,
     Discharged,
     DischargeOutcome,
     DomainEvent,
-    Instrument,
+    ExitSummarized,
     LevelOfCare,
     Modality,
-    OutcomeMeasured,
     PatientAdmitted,
+    PatientCertified,
     PatientForgotten,
     PatientReferred,
+    Phq9Trend,
+    ProgressJudged,
     ReferralSource,
     Relationship,
     RiskSignal,
     RiskSignalRaised,
+    ScheduleRefused,
     Scope,
     SessionKind,
     SessionsCancelled,
@@ -69,6 +73,7 @@ from services.notifications.delivery import (
 )
 from services.notifications.domain import MessageKind, SiteChannels, Template
 from services.notifications.domain.message import Message
+from services.notifications.escalation import escalate_overdue_alerts
 from services.notifications.projections import PROJECTION
 from services.notifications.service import SPEC
 from services.notifications.settings import NotificationsSettings
@@ -127,7 +132,7 @@ class Notifications:
             id=event_id or new_id(), source="/iopnet/test", type=event.event_type,
             subject=event.subject, siteid=event.site_id, streamid=f"test-{event.subject}",
             streamversion=1, correlationid=correlation_id or new_id(), causationid=new_id(),
-            data=event.model_dump(mode="json"))
+            schemaversion=event.schema_version, data=event.model_dump(mode="json"))
         projector = PROJECTION.projector_for(envelope)
         assert projector is not None
         async with self.pool.acquire() as conn, conn.transaction():
@@ -373,10 +378,8 @@ async def test_family_hear_only_within_live_consent_checked_again_when_sending(
     for day in range(3):
         await n.apply(_session(patient_id, f"s{day}", starts + timedelta(days=day)),
                       correlation_id=batch)
-    # A PHQ-9 measure: a progress update to sp-1 only (sp-2 may see the schedule only).
-    await n.apply(OutcomeMeasured(patient_id=patient_id, site_id=SITE, measure_id="m-1",
-                                  instrument=Instrument.PHQ9, total=8, item9=0,
-                                  measured_on=date(2026, 12, 14), program_week=2))
+    # Plans judged a PHQ-9: a progress update to sp-1 only (sp-2 may see the schedule only).
+    await n.apply(_judged(patient_id, "m-1"))
     family = [m for m in await n.messages(patient_id) if m["recipient_role"] == "support_person"]
     assert sorted((m["kind"], m["recipient_id"]) for m in family) == [
         ("family_progress_update", sp1),
@@ -394,6 +397,13 @@ async def test_family_hear_only_within_live_consent_checked_again_when_sending(
     assert statuses == {("family_progress_update", sp1): "withheld",
                         ("family_schedule_update", sp1): "withheld",
                         ("family_schedule_update", sp2): "sent"}
+
+
+def _judged(patient_id: str, measure_id: str) -> ProgressJudged:
+    """Plans' judgement of a PHQ-9 of 8 against a baseline of 18: a response."""
+    return ProgressJudged(patient_id=patient_id, site_id=SITE, measure_id=measure_id,
+                          measured_on=date(2026, 12, 14), program_week=2, baseline_phq9=18,
+                          total=8, trend=Phq9Trend.IMPROVING, response=True, remission=False)
 
 
 def _session(patient_id: str, session_id: str, starts_at: datetime) -> SessionScheduled:
@@ -607,7 +617,8 @@ async def test_a_high_risk_intake_is_one_alert_per_recipient_listing_every_cause
     await n.deliver()
 
     [email] = alerts_about(mail, patient_id)
-    assert MailCatcher.subject(email) == f"URGENT: same-day review for patient {patient_id}"
+    assert MailCatcher.subject(email).startswith(
+        f"URGENT: same-day review for patient {patient_id} (alert ")  # acknowledged by its id
     assert MailCatcher.text(email).splitlines()[1:] == [
         "- phq9 item9 (observed 2026-12-08)", "- cssrs high (observed 2026-12-08)",
         "- admission declined: inpatient recommended (cssrs high)"]
@@ -623,6 +634,10 @@ async def test_a_high_risk_intake_is_one_alert_per_recipient_listing_every_cause
         ("clinician", "sent", "iopnet.AdmissionDeclined"),
         ("site", "sent", "iopnet.AdmissionDeclined")]
     assert await unsent_causes(n) == 0
+    # One alert for the clinicians to acknowledge, with every reason folded into it.
+    async with n.pool.acquire() as conn:
+        [alert] = await store.alerts(conn, None, patient_id, True)
+    assert alert["alert_reasons"] == ["phq9_item9", "cssrs_high", "admission_declined"]
 
 
 async def test_signals_inside_the_window_follow_up_once_it_closes_and_after_it_alert_anew(
@@ -654,8 +669,8 @@ async def test_signals_inside_the_window_follow_up_once_it_closes_and_after_it_a
     await n.make_due_now()  # the window closes
     await n.deliver()
     [_, email] = alerts_about(mail, patient_id)
-    assert MailCatcher.subject(email) == (
-        f"URGENT: additional risk signals for patient {patient_id}")
+    assert MailCatcher.subject(email).startswith(
+        f"URGENT: additional risk signals for patient {patient_id} (alert ")
     assert MailCatcher.text(email).splitlines()[1:] == [
         "Additional risk signals since the last alert:",
         "- phq9 item9 (observed 2026-12-08)",
@@ -808,8 +823,9 @@ async def test_a_discharge_tells_the_site_its_outcome_and_a_completer_congratula
 # and a forgotten patient leaves nothing personal in them.
 
 async def _a_busy_patient(n: Notifications, hooks: WebhookReceiver) -> str:
-    """Welcomed, a support person's address, a folded alert, a retried webhook, a cancelled
-    reminder, a pending family update: every kind of fact notifications records."""
+    """Welcomed, a support person's address, a folded alert acknowledged with a note, a
+    retried webhook, a cancelled reminder, a pending family update: every kind of fact
+    notifications records."""
     patient_id = await admitted(n)
     person = f"sp-{patient_id}"
     await n.apply(SupportPersonLinked(patient_id=patient_id, site_id=SITE,
@@ -828,6 +844,11 @@ async def _a_busy_patient(n: Notifications, hooks: WebhookReceiver) -> str:
     await n.apply(_risk(patient_id, RiskSignal.PHQ9_ITEM9))
     hooks.fail_next(1)
     await n.deliver()
+    async with n.pool.acquire() as conn, conn.transaction():
+        [alert] = await store.alerts(conn, None, patient_id, True)
+        await commands.acknowledge_alert(commands.unit_of_work(conn, CAUSE),
+                                         str(alert["alert_id"]), "clin-7",
+                                         f"spoke with {patient_email(patient_id)}")
     later = utc_now() + timedelta(days=5)
     await n.apply(_session(patient_id, "s-1", later), correlation_id=new_id())
     await n.apply(SessionsCancelled(patient_id=patient_id, site_id=SITE, session_ids=["s-1"],
@@ -846,6 +867,8 @@ async def test_the_tables_rebuild_from_the_events_and_a_rebuild_sends_nothing(
     assert messages[("welcome", "patient")]["status"] == "sent"
     assert messages[("session_reminder", "patient")]["status"] == "cancelled"
     assert messages[("family_schedule_update", "support_person")]["status"] == "pending"
+    [alert] = before["alerts"]
+    assert "('acknowledged_by', 'clin-7')" in alert and "('status', 'acknowledged')" in alert
     site_alert = await n.log(messages[("urgent_alert", "site")]["id"])
     assert site_alert[0] == (1, "failed", "WebhookRefused")
     emails = len(mail.to(patient_email(patient_id)))
@@ -893,3 +916,169 @@ async def test_a_forgotten_patient_leaves_nothing_personal_and_nothing_is_sent(
     assert [m["kind"] for m in await n.messages(other)] == ["welcome"]
     with pytest.raises(commands.UnknownPatient):
         await set_patient_email(n, patient_id, "again@example.org")
+
+
+async def test_family_participation_covers_what_family_published_it_covers(
+    notifications: Notifications, mail: MailCatcher,
+) -> None:
+    """Participation is the top of family's ladder: progress and the schedule with it. What
+    notifications allows is the ``covers`` on the event, never its own reading of the scope."""
+    n = notifications
+    patient_id = await admitted(n)
+    person = f"sp-{patient_id}"
+    await n.apply(SupportPersonLinked(patient_id=patient_id, site_id=SITE,
+                                      support_person_id=person,
+                                      relationship=Relationship.PARENT))
+    async with n.pool.acquire() as conn, conn.transaction():
+        await commands.set_support_person_contact(commands.unit_of_work(conn, CAUSE), person,
+                                                  patient_id, f"{person}@example.org")
+    await n.apply(ConsentGranted(patient_id=patient_id, site_id=SITE, consent_id=f"c-{person}",
+                                 support_person_id=person,
+                                 scope=ConsentScope.FAMILY_PARTICIPATION,
+                                 covers=sorted(SCOPE_COVERS[ConsentScope.FAMILY_PARTICIPATION])))
+    await n.apply(_judged(patient_id, "m-1"))
+    await n.deliver()
+    [update] = mail.to(f"{person}@example.org", "family_progress_update")
+    assert "much improved" in MailCatcher.text(update)
+
+    # A grant whose published covers leave progress out allows no progress update.
+    other = await admitted(n)
+    narrow = f"sp-{other}"
+    await n.apply(SupportPersonLinked(patient_id=other, site_id=SITE, support_person_id=narrow,
+                                      relationship=Relationship.PARENT))
+    await n.apply(ConsentGranted(patient_id=other, site_id=SITE, consent_id=f"c-{narrow}",
+                                 support_person_id=narrow,
+                                 scope=ConsentScope.FAMILY_PARTICIPATION,
+                                 covers=[ConsentScope.FAMILY_PARTICIPATION]))
+    await n.apply(_judged(other, "m-2"))
+    assert [m for m in await n.messages(other) if m["recipient_role"] == "support_person"] == []
+
+
+async def test_a_refused_schedule_and_a_cssrs_due_each_tell_the_clinicians_once(
+    notifications: Notifications, mail: MailCatcher,
+) -> None:
+    n = notifications
+    patient_id = await admitted(n)
+    refused = ScheduleRefused(patient_id=patient_id, site_id=SITE, program_id="iop-adult",
+                              level=LevelOfCare.IOP, days_per_week=3,
+                              planned_weekly_hours=4.0, minimum_hours=9.0, below_hours=20.0)
+    due = CssrsDue(patient_id=patient_id, site_id=SITE, due_on=date(2026, 12, 14),
+                   phq9_measure_id="m-9")
+    for event in (refused, due):
+        envelope = await n.apply(event)
+        await n.apply(event, event_id=envelope.id)  # redelivered: nothing more
+    await n.deliver()
+    clinicians = [m for m in await n.messages(patient_id) if m["recipient_role"] == "clinician"]
+    assert sorted((m["kind"], m["status"], m["urgent"]) for m in clinicians) == [
+        ("cssrs_due", "sent", False), ("schedule_refused", "sent", False)]
+    [notice] = [m for m in mail.to(CLINIC_EMAIL, "schedule_refused")
+                if patient_id in str(m["Subject"])]
+    assert "come to 4 hours" in MailCatcher.text(notice)
+    assert len([m for m in mail.to(CLINIC_EMAIL, "cssrs_due")
+                if patient_id in str(m["Subject"])]) == 1
+
+
+def _certified(patient_id: str, certification_id: str, on: date) -> PatientCertified:
+    return PatientCertified(patient_id=patient_id, site_id=SITE,
+                            certification_id=certification_id, certified_by="dr-rao",
+                            certified_on=on, diagnosis_codes=["F33.1"],
+                            recertify_by=on + timedelta(days=62))
+
+
+async def test_recertification_reminders_follow_the_newest_certification_and_end_with_it(
+    notifications: Notifications,
+) -> None:
+    n = notifications
+    patient_id = await admitted(n)
+    first = _certified(patient_id, "cert-1", date(2026, 12, 7))  # recertify by 2027-02-07
+    await n.apply(first)
+
+    def reminders(messages: list[dict[str, Any]], status: str) -> list[tuple[str, datetime]]:
+        return sorted((m["kind"], m["due_at"]) for m in messages
+                      if m["kind"].startswith("recertification") and m["status"] == status)
+
+    zone = ZoneInfo(SITE_TIME_ZONE)
+    assert reminders(await n.messages(patient_id), "pending") == [
+        ("recertification_due", datetime(2027, 1, 31, 9, 0, tzinfo=zone)),
+        ("recertification_overdue", datetime(2027, 2, 8, 9, 0, tzinfo=zone))]
+
+    await n.apply(_certified(patient_id, "cert-2", date(2027, 2, 1)))
+    messages = await n.messages(patient_id)
+    assert len(reminders(messages, "cancelled")) == 2
+    assert reminders(messages, "pending") == [
+        ("recertification_due", datetime(2027, 3, 28, 9, 0, tzinfo=zone)),
+        ("recertification_overdue", datetime(2027, 4, 5, 9, 0, tzinfo=zone))]
+
+    await n.apply(Discharged(patient_id=patient_id, site_id=SITE,
+                             outcome=DischargeOutcome.COMPLETED, effective_on=date(2027, 3, 1)))
+    messages = await n.messages(patient_id)
+    assert reminders(messages, "pending") == []
+    assert len(reminders(messages, "cancelled")) == 4
+
+
+async def test_an_overdue_alert_escalates_once_from_what_the_database_holds(
+    notifications: Notifications, mail: MailCatcher, hooks: WebhookReceiver,
+) -> None:
+    """The window's end is in the alerts table: a job started afresh finds it."""
+    n = notifications
+    async with n.pool.acquire() as conn, conn.transaction():
+        await commands.set_channels(commands.unit_of_work(conn, CAUSE), SiteChannels(
+            SITE, CLINIC_EMAIL, hooks.url, SECRET, escalation_email="on-call@north.example.org",
+            acknowledge_within=timedelta(minutes=10)))
+    patient_id = await admitted(n)
+    acknowledged_in_time = await admitted(n)
+    for patient in (patient_id, acknowledged_in_time):
+        await n.apply(RiskSignalRaised(patient_id=patient, site_id=SITE,
+                                       signal=RiskSignal.CSSRS_HIGH,
+                                       observed_on=date(2026, 12, 8)))
+    async with n.pool.acquire() as conn:
+        [alert] = await store.alerts(conn, None, patient_id, True)
+        [other] = await store.alerts(conn, None, acknowledged_in_time, True)
+    assert alert["escalate_at"] - alert["raised_at"] == timedelta(minutes=10)
+    async with n.pool.acquire() as conn, conn.transaction():
+        await commands.acknowledge_alert(commands.unit_of_work(conn, CAUSE),
+                                         str(other["alert_id"]), "clin-7", None)
+    assert await escalate_overdue_alerts(n.pool, utc_now()) == 0  # not due yet
+    # The window ends (as if ten minutes went by, or the worker restarted meanwhile).
+    later = utc_now() + timedelta(minutes=11)
+    assert await escalate_overdue_alerts(n.pool, later) == 1
+    assert await escalate_overdue_alerts(n.pool, later) == 0  # once
+    await n.make_due_now()  # the escalation is due at the round's time
+    await n.deliver()
+    [email] = mail.to("on-call@north.example.org", "alert_escalation")
+    assert str(alert["alert_id"]) in MailCatcher.subject(email)
+    [payload] = [p for p in hooks.payloads() if p["kind"] == "alert_escalation"
+                 and p["patient_id"] == patient_id]
+    assert (payload["type"], payload["alert_id"]) == ("iopnet.AlertEscalated",
+                                                      str(alert["alert_id"]))
+    published = await n.pool.fetch(
+        "SELECT envelope FROM events WHERE event_type LIKE 'iopnet.Alert%'"
+        " ORDER BY global_position")
+    assert [e["envelope"]["type"] for e in published] == [
+        "iopnet.AlertRaised", "iopnet.AlertRaised", "iopnet.AlertAcknowledged",
+        "iopnet.AlertEscalated"]
+    async with n.pool.acquire() as conn:
+        assert [a["status"] for a in await store.alerts(conn, None, None, False)] == [
+            "escalated", "acknowledged"]
+
+
+async def test_leaving_against_advice_raises_an_urgent_alert(
+    notifications: Notifications, hooks: WebhookReceiver,
+) -> None:
+    n = notifications
+    patient_id = await admitted(n)
+    await n.apply(ExitSummarized(
+        patient_id=patient_id, site_id=SITE, exit="discharged", effective_on=date(2027, 1, 5),
+        baseline_phq9=18, first_phq9=18, last_phq9=16, response=False, remission=False,
+        sessions_attended=5, sessions_scheduled=16, risk_signals=[], safety_plan="recorded",
+        follow_up_within_days=7, urgent_alert=True))
+    await n.deliver()
+    urgent = [m for m in await n.messages(patient_id) if m["kind"] == "urgent_alert"]
+    assert {(m["recipient_role"], m["status"]) for m in urgent} == {
+        ("clinician", "sent"), ("site", "sent")}
+    [payload] = [p for p in hooks.payloads() if p["patient_id"] == patient_id]
+    assert (payload["type"], payload["alert_reasons"]) == ("iopnet.ExitSummarized",
+                                                           ["left_against_advice"])
+    async with n.pool.acquire() as conn:
+        [alert] = await store.alerts(conn, None, patient_id, True)
+    assert alert["alert_reasons"] == ["left_against_advice"]

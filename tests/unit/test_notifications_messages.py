@@ -9,12 +9,12 @@ from iopnet.catalog import (
     Channel,
     Discharged,
     DischargeOutcome,
-    Instrument,
     LevelOfCare,
     Modality,
-    OutcomeMeasured,
     OutreachNeeded,
     PatientAdmitted,
+    Phq9Trend,
+    ProgressJudged,
     RecipientRole,
     SessionKind,
     SessionScheduled,
@@ -139,20 +139,25 @@ def test_family_updates_go_only_to_those_named() -> None:
     assert family_schedule_update(scheduled(NOW + DAY), batch, [], timedelta()) == []
 
 
-@pytest.mark.parametrize(("baseline", "total", "progress"), [
-    (20, 10, Progress.MUCH_IMPROVED), (20, 11, Progress.IMPROVING),
-    (20, 19, Progress.IMPROVING), (20, 20, Progress.NOT_YET_IMPROVING),
-    (20, 24, Progress.NOT_YET_IMPROVING), (None, 5, Progress.NOT_YET_IMPROVING),
+def judged(trend: Phq9Trend, response: bool = False) -> ProgressJudged:
+    return ProgressJudged(**WHO, measure_id="m-1", measured_on=date(2026, 12, 1),
+                          program_week=6, baseline_phq9=18, total=8, trend=trend,
+                          response=response, remission=False)
+
+
+@pytest.mark.parametrize(("trend", "response", "progress"), [
+    (Phq9Trend.IMPROVING, True, Progress.MUCH_IMPROVED),
+    (Phq9Trend.IMPROVING, False, Progress.IMPROVING),
+    (Phq9Trend.STABLE, False, Progress.NOT_YET_IMPROVING),
+    (Phq9Trend.WORSENING, False, Progress.NOT_YET_IMPROVING),
 ])
-def test_progress_is_told_as_a_trend_against_baseline(baseline: int | None, total: int,
-                                                       progress: Progress) -> None:
-    assert progress_of(baseline, total) is progress
+def test_progress_is_told_from_plans_judgement(trend: Phq9Trend, response: bool,
+                                               progress: Progress) -> None:
+    assert progress_of(judged(trend, response)) is progress
 
 
 def test_a_progress_update_carries_a_trend_never_a_score() -> None:
-    measured = OutcomeMeasured(**WHO, measure_id="m-1", instrument=Instrument.PHQ9, total=8,
-                               item9=0, measured_on=date(2026, 12, 1), program_week=6)
-    [draft] = family_progress_update(measured, OCCASION, ["sp-1"], 18)
+    [draft] = family_progress_update(judged(Phq9Trend.IMPROVING, True), OCCASION, ["sp-1"])
     assert draft.facts == {"progress": "much_improved", "program_week": 6}
 
 
@@ -163,5 +168,5 @@ def test_step_down_sends_the_aftercare_summary_to_the_patient_and_the_site() -> 
     assert roles(drafts) == [(RecipientRole.PATIENT, Channel.EMAIL),
                              (RecipientRole.SITE, Channel.WEBHOOK)]
     assert drafts[0].facts["aftercare"] == ["weekly_therapy"]
-    [family] = family_progress_update(stepped, OCCASION, ["sp-1"], 18)
+    [family] = family_progress_update(stepped, OCCASION, ["sp-1"])
     assert family.facts["progress"] == "stepped_down"

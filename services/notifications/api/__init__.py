@@ -1,5 +1,5 @@
 """Notifications' HTTP API: messages and deliveries, contacts, site channels and templates."""
 
-from services.notifications.api import messages, settings
+from services.notifications.api import alerts, messages, settings
 
-routers = [messages.router, settings.router]
+routers = [messages.router, settings.router, alerts.router]

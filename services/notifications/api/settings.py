@@ -48,7 +48,9 @@ def _channels_view(channels: SiteChannels) -> ChannelsView:
     return ChannelsView(site_id=channels.site_id,
                         clinician_alert_email=channels.clinician_alert_email,
                         webhook_url=channels.webhook_url,
-                        webhook_secret_set=bool(channels.webhook_secret))
+                        webhook_secret_set=bool(channels.webhook_secret),
+                        escalation_email=channels.escalation_email,
+                        acknowledge_within=channels.acknowledgement_window)
 
 
 @router.put("/channels", responses={200: {"model": ChannelsView}})
@@ -66,7 +68,8 @@ async def set_channels(site_id: Identifier, body: ChannelsRequest, request: Requ
                       errors=[{"pointer": "#/webhook_secret"}])
 
     channels = SiteChannels(site_id, body.clinician_alert_email, body.webhook_url,
-                            body.webhook_secret)
+                            body.webhook_secret, escalation_email=body.escalation_email,
+                            acknowledge_within=body.acknowledge_within)
 
     async def record(conn: Connection) -> Answer:
         recorded = await commands.set_channels(commands.unit_of_work(conn, cause), channels)

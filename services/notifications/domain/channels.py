@@ -8,6 +8,9 @@ from urllib.parse import urlsplit
 
 from services.notifications.domain.addresses import forbidden_range, literal_address
 
+#: An urgent alert unacknowledged this long escalates, unless the site sets its own window.
+DEFAULT_ACKNOWLEDGE_WITHIN = timedelta(minutes=30)
+
 MIN_SECRET_LENGTH = 16
 
 
@@ -56,6 +59,14 @@ class SiteChannels:
     #: The secret a rotation replaced: webhooks are signed with it too until the time given.
     previous_webhook_secret: str | None = None
     previous_secret_until: datetime | None = None
+    #: The second contact an unacknowledged urgent alert escalates to (domain/alerts.py).
+    escalation_email: str | None = None
+    #: How long the clinicians have to acknowledge an urgent alert; None: the default.
+    acknowledge_within: timedelta | None = None
+
+    @property
+    def acknowledgement_window(self) -> timedelta:
+        return self.acknowledge_within or DEFAULT_ACKNOWLEDGE_WITHIN
 
     def signing_secrets(self, now: datetime) -> tuple[str, ...]:
         """The secrets a webhook sent now is signed with: the current one first."""

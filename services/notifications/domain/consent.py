@@ -1,4 +1,8 @@
-"""What may reach a support person: only what the patient's live consent covers."""
+"""What may reach a support person: only what the patient's live consent covers.
+
+What a consent covers is family's to say (``SCOPE_COVERS`` in the catalog), published on
+every ``ConsentGranted`` as ``covers``: notifications keeps that list and reads it, never
+deriving it from the scope again."""
 
 from __future__ import annotations
 
@@ -20,7 +24,8 @@ NEEDED_SCOPE: dict[MessageKind, ConsentScope] = {
 class Consent:
     consent_id: str
     support_person_id: str
-    scope: ConsentScope
+    #: ``ConsentGranted.covers``: every scope family says this consent allows while live.
+    covers_scopes: frozenset[ConsentScope]
     expires_on: date | None = None
     revoked: bool = False
 
@@ -29,8 +34,7 @@ class Consent:
         return not self.revoked and (self.expires_on is None or day <= self.expires_on)
 
     def covers(self, needed: ConsentScope) -> bool:
-        # Consent to progress summaries includes the schedule.
-        return self.scope is needed or self.scope is ConsentScope.PROGRESS_SUMMARIES
+        return needed in self.covers_scopes
 
 
 def may_share(consents: Iterable[Consent], support_person_id: str, needed: ConsentScope,

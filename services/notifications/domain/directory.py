@@ -42,6 +42,14 @@ class Contacts(Aggregate):
             self.support_persons[event.support_person_id] = event.email
 
 
+def channels_of(site_id: str, event: SiteChannelsSet) -> SiteChannels:
+    window = event.acknowledge_within_seconds
+    return SiteChannels(site_id, event.clinician_alert_email, event.webhook_url,
+                        event.webhook_secret, event.previous_webhook_secret,
+                        event.previous_secret_until, event.escalation_email,
+                        timedelta(seconds=window) if window is not None else None)
+
+
 class SiteSettings(Aggregate):
     """A site's channels and its own templates."""
 
@@ -60,7 +68,10 @@ class SiteSettings(Aggregate):
             site_id=self.id, clinician_alert_email=channels.clinician_alert_email,
             webhook_url=channels.webhook_url, webhook_secret=channels.webhook_secret,
             previous_webhook_secret=channels.previous_webhook_secret,
-            previous_secret_until=channels.previous_secret_until))
+            previous_secret_until=channels.previous_secret_until,
+            escalation_email=channels.escalation_email,
+            acknowledge_within_seconds=(channels.acknowledge_within.total_seconds()
+                                        if channels.acknowledge_within else None)))
         return channels
 
     def set_template(self, kind: MessageKind, template: Template) -> None:
@@ -70,9 +81,6 @@ class SiteSettings(Aggregate):
 
     def apply(self, event: DomainEvent) -> None:
         if isinstance(event, SiteChannelsSet):
-            self.channels = SiteChannels(self.id, event.clinician_alert_email,
-                                         event.webhook_url, event.webhook_secret,
-                                         event.previous_webhook_secret,
-                                         event.previous_secret_until)
+            self.channels = channels_of(self.id, event)
         elif isinstance(event, SiteTemplateSet):
             self.templates[MessageKind(event.kind)] = Template(event.subject_line, event.body)

@@ -34,21 +34,33 @@ class SupportPersonContactSet(PrivatePatientEvent):
 class SiteChannelsSet(PrivateNetworkEvent):
     """Where the site's clinician alerts and webhooks go; replaces what was set.
 
-    A rotated secret stays in use beside the new one until ``previous_secret_until``."""
+    A rotated secret stays in use beside the new one until ``previous_secret_until``.
+    An urgent alert no clinician acknowledges within ``acknowledge_within_seconds`` (None:
+    the default, 30 minutes) escalates to ``escalation_email``."""
 
-    schema_version: ClassVar[int] = 2  # 2: previous_webhook_secret, previous_secret_until
+    # 2: previous_webhook_secret, previous_secret_until; 3: escalation_email,
+    # acknowledge_within_seconds
+    schema_version: ClassVar[int] = 3
 
     clinician_alert_email: str | None = None
     webhook_url: str | None = None
     webhook_secret: str | None = None
     previous_webhook_secret: str | None = None
     previous_secret_until: datetime | None = None
+    escalation_email: str | None = None
+    acknowledge_within_seconds: float | None = None
 
 
 @upcaster(SiteChannelsSet, 1)
 def _no_previous_secret(data: dict[str, Any]) -> dict[str, Any]:
     """v1 channels were set before rotation had an overlap: nothing signs beside them."""
     return {**data, "previous_webhook_secret": None, "previous_secret_until": None}
+
+
+@upcaster(SiteChannelsSet, 2)
+def _no_escalation(data: dict[str, Any]) -> dict[str, Any]:
+    """v2 channels had no second contact: alerts escalate to nobody, after the default."""
+    return {**data, "escalation_email": None, "acknowledge_within_seconds": None}
 
 
 class SiteTemplateSet(PrivateNetworkEvent):
@@ -122,3 +134,12 @@ class DeliveryAttempted(PrivatePatientEvent):
     error_class: str | None = None
     at: datetime
     retry_at: datetime | None = None
+
+
+class AcknowledgementNoted(PrivatePatientEvent):
+    """What the clinician wrote when acknowledging an alert: free text, so sealed."""
+
+    sealed_fields = ("note",)
+
+    alert_id: str
+    note: str | None

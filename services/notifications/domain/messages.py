@@ -16,12 +16,15 @@ from typing import Any
 from iopnet.catalog import (
     AttendanceBelowMinimum,
     Channel,
+    CssrsDue,
     Discharged,
     DischargeOutcome,
-    OutcomeMeasured,
     OutreachNeeded,
     PatientAdmitted,
+    Phq9Trend,
+    ProgressJudged,
     RecipientRole,
+    ScheduleRefused,
     SessionScheduled,
     SteppedDown,
     SteppedUp,
@@ -45,6 +48,17 @@ class MessageKind(StrEnum):
     STEP_UP_NOTICE = "step_up_notice"
     #: To the site (every outcome) and the patient (a completed program).
     DISCHARGE_NOTICE = "discharge_notice"
+    #: To the site's second contact and its systems: nobody acknowledged an urgent alert.
+    ALERT_ESCALATION = "alert_escalation"
+    #: To the site's clinicians: the patient's days cannot make an IOP week; nothing was
+    #: scheduled.
+    SCHEDULE_REFUSED = "schedule_refused"
+    #: To the site's clinicians: a C-SSRS is due today (PHQ-9 item 9 above 0).
+    CSSRS_DUE = "cssrs_due"
+    #: To the site's clinicians: the physician's certification runs out in a week.
+    RECERTIFICATION_DUE = "recertification_due"
+    #: To the site's clinicians: the certification ran out and was not renewed.
+    RECERTIFICATION_OVERDUE = "recertification_overdue"
 
 
 class DeliveryStatus(StrEnum):
@@ -163,6 +177,37 @@ def attendance_review(below: AttendanceBelowMinimum, occasion: Occasion
                          facts=facts)]
 
 
+def schedule_refused_notice(refused: ScheduleRefused, occasion: Occasion
+                            ) -> list[MessageDraft]:
+    """The program's groups on the patient's days cannot make a week at the level of care
+    (42 CFR 410.44, 424.24(d): an IOP is 9 hours at least, under 20), so sessions scheduled
+    nothing: a clinician must choose more days or other groups. Not urgent: the patient is
+    not at risk from it, so it waits for the end of quiet hours."""
+    facts = {"program_id": refused.program_id, "level": refused.level.value,
+             "days_per_week": refused.days_per_week,
+             "planned_weekly_hours": f"{refused.planned_weekly_hours:g}",
+             "minimum_hours": f"{refused.minimum_hours:g}",
+             "below_hours": f"{refused.below_hours:g}" if refused.below_hours else ""}
+    return [MessageDraft(refused.patient_id, refused.site_id, MessageKind.SCHEDULE_REFUSED,
+                         Recipient.clinician(refused.site_id), occasion, occasion.occurred_at,
+                         facts=facts)]
+
+
+def cssrs_due_notice(due: CssrsDue, occasion: Occasion) -> list[MessageDraft]:
+    """A C-SSRS to do on ``due_on``: a task for the clinicians, held by quiet hours.
+
+    Not urgent, deliberately: the same positive PHQ-9 item 9 raised a RiskSignalRaised,
+    whose urgent alert reaches the clinicians at once, quiet hours or not, and must be
+    acknowledged. This notice is the follow-up screen the positive answer calls for (a
+    validated tool, the C-SSRS: Posner et al. 2011; the Joint Commission's NPSG.15.01.01
+    asks for an evidence-based assessment of whoever screens positive), to be done at the
+    next contact in working hours."""
+    facts = {"due_on": due.due_on.isoformat(), "phq9_measure_id": due.phq9_measure_id}
+    return [MessageDraft(due.patient_id, due.site_id, MessageKind.CSSRS_DUE,
+                         Recipient.clinician(due.site_id), occasion, occasion.occurred_at,
+                         facts=facts)]
+
+
 def family_schedule_update(scheduled: SessionScheduled, batch: Occasion,
                            support_person_ids: Iterable[str], settle: timedelta
                            ) -> list[MessageDraft]:
@@ -178,7 +223,7 @@ def family_schedule_update(scheduled: SessionScheduled, batch: Occasion,
 
 
 class Progress(StrEnum):
-    """How a PHQ-9 compares with the baseline, in words a family can be told."""
+    """How the patient is doing, in words a family can be told: a trend, never a score."""
 
     MUCH_IMPROVED = "much_improved"
     IMPROVING = "improving"
@@ -186,24 +231,25 @@ class Progress(StrEnum):
     STEPPED_DOWN = "stepped_down"
 
 
-def progress_of(baseline_phq9: int | None, total: int) -> Progress:
-    if baseline_phq9 is None or total >= baseline_phq9:
-        return Progress.NOT_YET_IMPROVING
-    if baseline_phq9 - total >= baseline_phq9 / 2:
+def progress_of(judged: ProgressJudged) -> Progress:
+    """Plans' judgement (the one definition of improving, ``ProgressJudged``) in family's
+    words: a response is "much improved"; stable and worsening are both "not yet
+    improving" (what to say of a worse week is the clinicians', not an email's)."""
+    if judged.response:
         return Progress.MUCH_IMPROVED
-    return Progress.IMPROVING
+    if judged.trend is Phq9Trend.IMPROVING:
+        return Progress.IMPROVING
+    return Progress.NOT_YET_IMPROVING
 
 
-def family_progress_update(event: OutcomeMeasured | SteppedDown, occasion: Occasion,
-                           support_person_ids: Iterable[str], baseline_phq9: int | None
-                           ) -> list[MessageDraft]:
+def family_progress_update(event: ProgressJudged | SteppedDown, occasion: Occasion,
+                           support_person_ids: Iterable[str]) -> list[MessageDraft]:
     """A progress summary (a trend, never a score) to those the patient allows."""
     if isinstance(event, SteppedDown):
         facts: dict[str, Any] = {"progress": Progress.STEPPED_DOWN.value,
                                  "to_level": event.to_level.value}
     else:
-        facts = {"progress": progress_of(baseline_phq9, event.total).value,
-                 "program_week": event.program_week}
+        facts = {"progress": progress_of(event).value, "program_week": event.program_week}
     return [
         MessageDraft(event.patient_id, event.site_id, MessageKind.FAMILY_PROGRESS_UPDATE,
                      Recipient.support_person(person), occasion, occasion.occurred_at,

@@ -43,7 +43,7 @@ PLACEHOLDERS: dict[MessageKind, frozenset[str]] = {
     MessageKind.URGENT_ALERT: _COMMON | {"alert_reason", "observed_on", "recommended_level",
                                          "reason_codes", "clinician_id", "to_level",
                                          "effective_on", "alert_heading", "alert_reasons",
-                                         "causes"},
+                                         "causes", "alert_id"},
     MessageKind.FAMILY_SCHEDULE_UPDATE: _COMMON | {"upcoming_sessions", "next_session_date",
                                                    "next_session_time"},
     MessageKind.FAMILY_PROGRESS_UPDATE: _COMMON | {"progress", "program_week", "to_level"},
@@ -51,6 +51,16 @@ PLACEHOLDERS: dict[MessageKind, frozenset[str]] = {
                                               "follow_up_within_days"},
     MessageKind.STEP_UP_NOTICE: _COMMON | {"to_level", "effective_on"},
     MessageKind.DISCHARGE_NOTICE: _COMMON | {"outcome", "effective_on"},
+    MessageKind.ALERT_ESCALATION: _COMMON | {"alert_id", "alert_reasons", "raised_at",
+                                             "escalated_at"},
+    MessageKind.SCHEDULE_REFUSED: _COMMON | {"program_id", "level", "days_per_week",
+                                             "planned_weekly_hours", "minimum_hours",
+                                             "below_hours"},
+    MessageKind.CSSRS_DUE: _COMMON | {"due_on", "phq9_measure_id"},
+    MessageKind.RECERTIFICATION_DUE: _COMMON | {"certification_id", "certified_by",
+                                                "certified_on", "recertify_by"},
+    MessageKind.RECERTIFICATION_OVERDUE: _COMMON | {"certification_id", "certified_by",
+                                                    "certified_on", "recertify_by"},
 }
 
 DEFAULT_TEMPLATES: dict[MessageKind, Template] = {
@@ -78,7 +88,7 @@ DEFAULT_TEMPLATES: dict[MessageKind, Template] = {
         "attendance against the program minimum of ${minimum_hours}. The case is flagged "
         "for review.\n"),
     MessageKind.URGENT_ALERT: Template(
-        "URGENT: ${alert_heading} for patient ${patient_id}",
+        "URGENT: ${alert_heading} for patient ${patient_id} (alert ${alert_id})",
         "Patient ${patient_id} needs a clinician's review today.\n"
         "${causes}\n"),
     MessageKind.FAMILY_SCHEDULE_UPDATE: Template(
@@ -104,6 +114,31 @@ DEFAULT_TEMPLATES: dict[MessageKind, Template] = {
         "You have completed your program at ${site_name}",
         "Dear patient,\n\nCongratulations: you completed your program at ${site_name} on "
         "${effective_on}. Your care team remains there for you.\n"),
+    MessageKind.ALERT_ESCALATION: Template(
+        "ESCALATED: urgent alert ${alert_id} for patient ${patient_id} not acknowledged",
+        "No clinician at ${site_name} has acknowledged the urgent alert about patient "
+        "${patient_id} raised at ${raised_at} (${alert_reasons}). Please make sure a "
+        "clinician reviews the patient now, then acknowledge alert ${alert_id}.\n"),
+    MessageKind.SCHEDULE_REFUSED: Template(
+        "Schedule refused: patient ${patient_id}",
+        "Nothing was scheduled for patient ${patient_id}: the groups of program "
+        "${program_id} on ${days_per_week} days a week come to ${planned_weekly_hours} hours, "
+        "and ${level} needs at least ${minimum_hours} hours a week. Please choose more days "
+        "or other groups.\n"),
+    MessageKind.CSSRS_DUE: Template(
+        "C-SSRS due on ${due_on}: patient ${patient_id}",
+        "Patient ${patient_id} answered PHQ-9 item 9 above 0 (measure ${phq9_measure_id}). "
+        "A C-SSRS screen is due on ${due_on}.\n"),
+    MessageKind.RECERTIFICATION_DUE: Template(
+        "Recertification due by ${recertify_by}: patient ${patient_id}",
+        "The physician's certification that patient ${patient_id} needs intensive outpatient "
+        "services (${certified_by}, ${certified_on}) must be renewed by ${recertify_by}: "
+        "Medicare requires a recertification at least every other month.\n"),
+    MessageKind.RECERTIFICATION_OVERDUE: Template(
+        "Recertification overdue: patient ${patient_id}",
+        "The physician's certification that patient ${patient_id} needs intensive outpatient "
+        "services (${certified_by}, ${certified_on}) was due for renewal by ${recertify_by}, "
+        "and no recertification has been recorded.\n"),
 }
 
 EMAIL_KINDS = frozenset(DEFAULT_TEMPLATES)
@@ -141,7 +176,7 @@ def render_context(kind: MessageKind, facts: Facts, *, patient_id: str, site_nam
                    "session_time": local.strftime("%H:%M")}
     if kind is MessageKind.URGENT_ALERT:
         values |= _urgent_context(facts)
-    for code in ("progress", "to_level", "alert_reason", "recommended_level", "aftercare",
+    for code in ("progress", "to_level", "alert_reason", "recommended_level", "aftercare", "level",
                  "session_kind", "modality", "reason_codes", "alert_reasons", "outcome"):
         if code in values:
             values[code] = _words(values[code])

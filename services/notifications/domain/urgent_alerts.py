@@ -1,7 +1,8 @@
 """Urgent alerts and how they are coalesced, so a burst of risk becomes one message. Pure.
 
 An urgent alert answers one or more *causes* (a RiskSignalRaised, an urgent
-AdmissionDeclined, a SteppedUp). Causes are coalesced per patient and
+AdmissionDeclined, a SteppedUp, an ExitSummarized of a patient who left against
+advice). Causes are coalesced per patient and
 recipient (the clinician alert address, the site's webhook), each recipient
 on its own:
 
@@ -31,7 +32,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from iopnet.catalog import AdmissionDeclined, RiskSignalRaised, SteppedUp
+from iopnet.catalog import AdmissionDeclined, ExitSummarized, RiskSignalRaised, SteppedUp
 from services.notifications.domain.messages import (
     DeliveryStatus,
     Facts,
@@ -41,8 +42,10 @@ from services.notifications.domain.messages import (
     Recipient,
 )
 
-#: Causes that decide the patient's level of care; they head an alert over risk signals.
-DECISIONS = frozenset({AdmissionDeclined.event_type, SteppedUp.event_type})
+#: Causes that decide the patient's level of care (or end it); they head an alert over
+#: risk signals.
+DECISIONS = frozenset({AdmissionDeclined.event_type, SteppedUp.event_type,
+                       ExitSummarized.event_type})
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,20 @@ def stepped_up_alert(stepped_up: SteppedUp, occasion: Occasion) -> UrgentCause:
                              "to_level": stepped_up.to_level.value,
                              "effective_on": stepped_up.effective_on.isoformat(),
                              "reason_codes": list(stepped_up.reason_codes)})
+
+
+def left_against_advice_alert(summary: ExitSummarized, occasion: Occasion
+                              ) -> UrgentCause | None:
+    """A patient who left the program against advice lost their care at once: a clinician
+    must reach them today (plans marks it ``urgent_alert``). Suicide rates are highest in
+    the first months after leaving psychiatric care (Chung et al. 2017, JAMA Psychiatry
+    74:694-702), and leaving against advice leaves no planned follow-up."""
+    if not summary.urgent_alert:
+        return None
+    return _cause(occasion, {"alert_reason": "left_against_advice",
+                             "observed_on": summary.effective_on.isoformat(),
+                             "exit": summary.exit,
+                             "risk_signals": list(summary.risk_signals)})
 
 
 def _cause(occasion: Occasion, facts: Facts) -> UrgentCause:

@@ -54,7 +54,14 @@ from iopnet.catalog.network import (
     SitePolicies,
     SitePoliciesChanged,
 )
-from iopnet.catalog.notifications import Channel, NotificationSent, RecipientRole
+from iopnet.catalog.notifications import (
+    AlertAcknowledged,
+    AlertEscalated,
+    AlertRaised,
+    Channel,
+    NotificationSent,
+    RecipientRole,
+)
 from iopnet.catalog.plans import (
     Discharged,
     DischargeOutcome,
@@ -87,6 +94,9 @@ __all__ = [
     "PHQ9_TOTAL_LOINC",
     "SCOPE_COVERS",
     "AdmissionDeclined",
+    "AlertAcknowledged",
+    "AlertEscalated",
+    "AlertRaised",
     "ApiKeyIssued",
     "ApiKeyRevoked",
     "AssessmentEnteredInError",

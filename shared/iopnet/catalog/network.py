@@ -21,6 +21,8 @@ class Scope(StrEnum):
     SESSIONS_WRITE = "sessions:write"
     FAMILY_WRITE = "family:write"
     NOTIFICATIONS_ADMIN = "notifications:admin"
+    #: Acknowledging urgent alerts (a clinician closing the loop).
+    NOTIFICATIONS_WRITE = "notifications:write"
     OPERATOR = "operator"
 
 
