@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from iopctl.kafka_principals import admin_options
 from iopnet.catalog import SteppedDown
 from iopnet.consumer import ConsumerRunner
 from iopnet.db import Connection, connect, create_pool
@@ -25,6 +26,7 @@ from services.notifications.service import SPEC as NOTIFICATIONS
 from services.sessions.service import SPEC
 from tests.conftest import FreshDatabase, eventually
 from tests.fixtures.infra import Endpoints
+from tests.fixtures.kafka import topics_of_its_own
 from tests.integration.sessions_helpers import (
     SITE,
     admission,
@@ -37,6 +39,14 @@ from tests.integration.sessions_helpers import (
 pytestmark = pytest.mark.integration
 
 
+@pytest.fixture(autouse=True)
+async def own_topics(infra: Endpoints) -> AsyncIterator[str]:
+    """The consumers start from the earliest offset: on the run's shared topics they would
+    read every event the run published before."""
+    async with topics_of_its_own(infra.kafka_bootstrap) as within:
+        yield within
+
+
 @pytest.fixture
 async def pool(fresh_database: FreshDatabase) -> AsyncIterator[asyncpg.Pool]:
     pool = await sessions_database(fresh_database)
@@ -45,7 +55,7 @@ async def pool(fresh_database: FreshDatabase) -> AsyncIterator[asyncpg.Pool]:
 
 
 async def publish(bootstrap: str, topic: str, made: EventEnvelope) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **admin_options(bootstrap))
     await producer.start()
     try:
         record = to_record(made)
@@ -60,6 +70,7 @@ def consumer_of(spec: ServiceSpec, pool: asyncpg.Pool, infra: Endpoints) -> Cons
     assert projection is not None
     return ConsumerRunner(group_id=f"{spec.name}-{uuid.uuid4().hex[:8]}", projection=projection,
                           pool=pool, bootstrap_servers=infra.kafka_bootstrap,
+                          client_options=admin_options(infra.kafka_bootstrap),
                           provenance=check_provenance, retry_delay=0.01)
 
 

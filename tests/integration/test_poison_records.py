@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from iopctl.kafka_principals import admin_options
 from iopnet.catalog import PatientAdmitted
 from iopnet.consumer import ConsumerRunner, Projection
 from iopnet.dead_letters import Outcome, Resolver
@@ -42,7 +43,8 @@ async def test_a_nul_in_a_header_is_kept_byte_for_byte_and_the_partition_moves_o
     later = to_record(admitted(poisoned_patient))  # the same patient: parked behind it
     later_headers = [*later.headers, ("x-note", b"\x00\xfe")]
     healthy = to_record(admitted(str(uuid.uuid4())))
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap,
+                                **admin_options(infra.kafka_bootstrap))
     await producer.start()
     try:
         await producer.send_and_wait(topic, poisoned.value, key=poisoned.key, headers=headers)
@@ -54,7 +56,8 @@ async def test_a_nul_in_a_header_is_kept_byte_for_byte_and_the_partition_moves_o
     projection = Projection(topics=[topic], projectors={PatientAdmitted: count_admissions})
     runner = ConsumerRunner(
         group_id=f"test-{uuid.uuid4().hex[:8]}", pool=db_pool, retry_delay=0.01,
-        projection=projection, bootstrap_servers=infra.kafka_bootstrap)
+        projection=projection, bootstrap_servers=infra.kafka_bootstrap,
+        client_options=admin_options(infra.kafka_bootstrap))
     stop = asyncio.Event()
     running = asyncio.create_task(runner.run(stop))
     try:
