@@ -122,9 +122,10 @@ class Notifications:
     postman: Postman
 
     async def apply(self, event: DomainEvent, *, correlation_id: str | None = None,
-                    event_id: str | None = None) -> EventEnvelope:
+                    event_id: str | None = None, at: datetime | None = None) -> EventEnvelope:
         envelope = EventEnvelope(
-            id=event_id or new_id(), source="/iopnet/test", type=event.event_type,
+            id=event_id or new_id(), time=at or utc_now(), source="/iopnet/test",
+            type=event.event_type,
             subject=event.subject, siteid=event.site_id, streamid=f"test-{event.subject}",
             streamversion=1, correlationid=correlation_id or new_id(), causationid=new_id(),
             data=event.model_dump(mode="json"))
@@ -394,6 +395,40 @@ async def test_family_hear_only_within_live_consent_checked_again_when_sending(
     assert statuses == {("family_progress_update", sp1): "withheld",
                         ("family_schedule_update", sp1): "withheld",
                         ("family_schedule_update", sp2): "sent"}
+
+
+async def test_a_consents_expiry_is_judged_on_the_sites_date_when_the_message_goes(
+    notifications: Notifications, mail: MailCatcher, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At 03:00 UTC it is still the evening before at the site (America/Chicago): a
+    consent expiring that site day still lets the message go. The UTC date says the
+    consent has expired; a family is told or not by the site's calendar."""
+    n = notifications
+    utc_day = datetime.now(UTC).date() - timedelta(days=2)  # past: the message is due
+    sent_at = datetime.combine(utc_day, time(3, 0), tzinfo=UTC)
+    site_day = sent_at.astimezone(ZoneInfo(SITE_TIME_ZONE)).date()
+    assert site_day == utc_day - timedelta(days=1)
+    patient_id = await admitted(n)
+    person = f"sp-{patient_id}"
+    await n.apply(SupportPersonLinked(patient_id=patient_id, site_id=SITE,
+                                      support_person_id=person,
+                                      relationship=Relationship.SIBLING))
+    async with n.pool.acquire() as conn, conn.transaction():
+        await commands.set_support_person_contact(commands.unit_of_work(conn, CAUSE), person,
+                                                  patient_id, f"{person}@example.org")
+    await n.apply(ConsentGranted(patient_id=patient_id, site_id=SITE, consent_id=f"c-{person}",
+                                 support_person_id=person, scope=ConsentScope.PROGRESS_SUMMARIES,
+                                 covers=sorted(SCOPE_COVERS[ConsentScope.PROGRESS_SUMMARIES]),
+                                 expires_on=site_day))
+    monkeypatch.setattr(commands, "utc_now", lambda: sent_at)
+    await n.apply(OutcomeMeasured(patient_id=patient_id, site_id=SITE, measure_id="m-1",
+                                  instrument=Instrument.PHQ9, total=8, item9=0,
+                                  measured_on=site_day, program_week=2), at=sent_at)
+    await n.deliver()
+
+    assert len(mail.to(f"{person}@example.org", "family_progress_update")) == 1
+    [message] = [m for m in await n.messages(patient_id) if m["recipient_id"] == person]
+    assert message["status"] == "sent"
 
 
 def _session(patient_id: str, session_id: str, starts_at: datetime) -> SessionScheduled:
