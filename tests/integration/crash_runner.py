@@ -22,6 +22,7 @@ from iopnet.consumer import ConsumerRunner, Projection, Projector
 from iopnet.db import Connection, create_pool
 from iopnet.envelope import EventEnvelope
 from iopnet.relay import OutboxRelay
+from tests.integration.test_consumer import count_admissions  # one row per patient, times seen
 
 #: The process never stops on its own: only the moment (or the test) ends it.
 FOREVER = asyncio.Event()
@@ -74,25 +75,16 @@ async def relay(config: dict[str, Any]) -> None:
                       channel=config["channel"], batch_size=config["batch_size"]).run(FOREVER)
 
 
-async def count_admission(conn: Connection, event: DomainEvent, _: EventEnvelope) -> None:
-    """One row per admission, counting how often it was projected (a repeat shows)."""
-    assert isinstance(event, PatientAdmitted)
-    await conn.execute(
-        "INSERT INTO admissions_seen (patient_id, times) VALUES ($1, 1)"
-        " ON CONFLICT (patient_id) DO UPDATE SET times = admissions_seen.times + 1",
-        event.patient_id)
-
-
 async def consumer(config: dict[str, Any]) -> None:
     """``projected``: after the n-th event was projected, inside the transaction that
     also moves the stored offset, before it commits. ``stored``: after the database
     committed a batch, before the offsets are committed to Kafka."""
     moment, reached = config.get("moment"), on_nth_call(config.get("nth", 1))
-    projector: Projector = count_admission
+    projector: Projector = count_admissions
     if moment == "projected":
         async def project_then_die(conn: Connection, event: DomainEvent,
                                    envelope: EventEnvelope) -> None:
-            await count_admission(conn, event, envelope)
+            await count_admissions(conn, event, envelope)
             if reached():
                 die()
 

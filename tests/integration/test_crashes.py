@@ -20,7 +20,7 @@ import subprocess
 import sys
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
@@ -48,9 +48,14 @@ from tests.conftest import FreshDatabase, eventually
 from tests.e2e.receivers import WebhookReceiver
 from tests.fixtures.dates import SITE_TIME_ZONE
 from tests.fixtures.infra import Endpoints
-from tests.integration.crash_runner import count_admission
 from tests.integration.kafka_helpers import end_offsets, new_topic, read_envelopes
-from tests.integration.test_consumer import admitted, publish, stored_offsets
+from tests.integration.test_consumer import (
+    admitted,
+    count_admissions,
+    publish,
+    stored_offsets,
+)
+from tests.integration.test_consumer import run_until as consumer_run_until
 from tests.integration.test_relay import append_interleaved, run_until
 
 pytestmark = pytest.mark.integration
@@ -182,7 +187,7 @@ async def expect_consumers_apply_each_once(dsn: str, infra: Endpoints, topic: st
             bootstrap_servers=infra.kafka_bootstrap, retry_delay=0.05,
             projection=Projection(topics=[topic], projectors={PatientReferred: count_referral}))
 
-        await consumer_until(runner, lambda: read_to_the_end(pool, runner.group_id, ends))
+        await run_consumer_until(runner, lambda: read_to_the_end(pool, runner.group_id, ends))
         assert await pool.fetchval("SELECT count(*) FROM referrals_seen") == recorded
         assert await pool.fetchval(
             "SELECT count(DISTINCT event_id) FROM referrals_seen") == recorded
@@ -195,15 +200,10 @@ async def read_to_the_end(pool: asyncpg.Pool, group_id: str, ends: dict[int, int
     return await stored_offsets(pool, group_id) == {p: end for p, end in ends.items() if end}
 
 
-async def consumer_until(runner: ConsumerRunner, done: Any) -> None:
-    stop = asyncio.Event()
-    running = asyncio.create_task(runner.run(stop))
-    try:
-        # A killed member's partitions come back once its session times out.
-        await eventually(done, timeout=120)
-    finally:
-        stop.set()
-        await running
+async def run_consumer_until(runner: ConsumerRunner, done: Callable[[], Awaitable[bool]]
+                             ) -> None:
+    # A killed member's partitions come back to the group once its session times out.
+    await consumer_run_until(runner, done, timeout=120)
 
 
 # A consumer, between applying and committing.
@@ -240,10 +240,10 @@ async def test_a_consumer_killed_between_applying_and_committing_applies_each_ev
             group_id=group_id, pool=pool, bootstrap_servers=infra.kafka_bootstrap,
             retry_delay=0.05,
             projection=Projection(topics=[topic],
-                                  projectors={PatientAdmitted: count_admission}))
+                                  projectors={PatientAdmitted: count_admissions}))
         ends = await end_offsets(infra.kafka_bootstrap, topic, PARTITIONS)
 
-        await consumer_until(runner, lambda: read_to_the_end(pool, group_id, ends))
+        await run_consumer_until(runner, lambda: read_to_the_end(pool, group_id, ends))
         rows = await pool.fetch("SELECT times FROM admissions_seen")
         assert [r["times"] for r in rows] == [1] * ADMISSIONS
         assert await pool.fetchval("SELECT count(*) FROM applied_events") == ADMISSIONS
