@@ -15,8 +15,11 @@ from iopnet.auth.guard import (
     _issued_principal,
     operator_principal,
 )
-from iopnet.catalog import Scope
+from iopnet.auth.registry import on_api_key_issued
+from iopnet.catalog import ApiKeyIssued, Scope
 from iopnet.db import create_pool
+from iopnet.eventstore import Cause, EventStore
+from iopnet.provenance import UntrustedRecord
 from tests.conftest import FreshDatabase
 
 pytestmark = pytest.mark.integration
@@ -53,6 +56,22 @@ async def test_a_known_key_id_with_another_secret_is_refused(pool: asyncpg.Pool)
 
 async def test_a_site_key_with_the_operator_scope_is_refused(pool: asyncpg.Pool) -> None:
     key = await issued(pool, [Scope.READ, Scope.OPERATOR])
+    assert await principal_for(pool, key.plaintext) is None
+
+
+async def test_an_issued_event_carrying_the_operator_scope_is_never_registered(
+    pool: asyncpg.Pool,
+) -> None:
+    """Intake never issues one; a forged or corrupted event must not make one either."""
+    key = keys.new_key()
+    issued = ApiKeyIssued(site_id="site-a", key_id=key.key_id, secret_sha256=key.secret_sha256,
+                          scopes=[Scope.READ, Scope.OPERATOR])
+    envelope = EventStore.of("intake").envelopes(f"key-{key.key_id}", 0, [issued],
+                                                 Cause("c", "c"))[0]
+    async with pool.acquire() as conn:
+        with pytest.raises(UntrustedRecord, match="operator"):
+            await on_api_key_issued(conn, issued, envelope)
+    assert await pool.fetchval("SELECT count(*) FROM api_keys") == 0
     assert await principal_for(pool, key.plaintext) is None
 
 

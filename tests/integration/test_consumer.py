@@ -109,11 +109,12 @@ def admissions_runner(pool: asyncpg.Pool, infra: Endpoints, topic: str,
     )
 
 
-async def run_until(runner: ConsumerRunner, done: Callable[[], Awaitable[bool]]) -> None:
+async def run_until(runner: ConsumerRunner, done: Callable[[], Awaitable[bool]],
+                    timeout: float = 30) -> None:
     stop = asyncio.Event()
     running = asyncio.create_task(runner.run(stop))
     try:
-        await eventually(done, timeout=30)
+        await eventually(done, timeout=timeout)
     finally:
         stop.set()
         await running

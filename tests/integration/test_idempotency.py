@@ -50,6 +50,21 @@ async def test_keys_that_read_alike_across_sites_do_not_collide(pool: asyncpg.Po
     assert ran_a == ["p-a"] and ran_b == ["p-b"]
 
 
+async def test_the_same_key_from_two_sites_runs_each_sites_command(pool: asyncpg.Pool
+                                                                    ) -> None:
+    """Keys are chosen by each site's client: two sites may well pick the same one."""
+    ran_a, first = answering("p-a")
+    ran_b, second = answering("p-b")
+    one = await run_once(site(pool, "site-a"), "retry-1", "same request", first)
+    two = await run_once(site(pool, "site-b"), "retry-1", "same request", second)
+    assert (one.body["patient_id"], two.body["patient_id"]) == ("p-a", "p-b")
+    assert ran_a == ["p-a"] and ran_b == ["p-b"]
+    # Each site's retry replays its own answer.
+    again = await run_once(site(pool, "site-b"), "retry-1", "same request", second)
+    assert again.body["patient_id"] == "p-b" and ran_b == ["p-b"]
+    assert await pool.fetchval("SELECT count(*) FROM idempotency_keys") == 2
+
+
 async def test_an_answer_expires_after_72_hours_and_is_purged(pool: asyncpg.Pool) -> None:
     ran, command = answering("p-1")
     await run_once(site(pool, "s"), "k", "req", command)

@@ -127,9 +127,10 @@ class Notifications:
     postman: Postman
 
     async def apply(self, event: DomainEvent, *, correlation_id: str | None = None,
-                    event_id: str | None = None) -> EventEnvelope:
+                    event_id: str | None = None, at: datetime | None = None) -> EventEnvelope:
         envelope = EventEnvelope(
-            id=event_id or new_id(), source="/iopnet/test", type=event.event_type,
+            id=event_id or new_id(), time=at or utc_now(), source="/iopnet/test",
+            type=event.event_type,
             subject=event.subject, siteid=event.site_id, streamid=f"test-{event.subject}",
             streamversion=1, correlationid=correlation_id or new_id(), causationid=new_id(),
             schemaversion=event.schema_version, data=event.model_dump(mode="json"))
@@ -404,6 +405,39 @@ def _judged(patient_id: str, measure_id: str) -> ProgressJudged:
     return ProgressJudged(patient_id=patient_id, site_id=SITE, measure_id=measure_id,
                           measured_on=date(2026, 12, 14), program_week=2, baseline_phq9=18,
                           total=8, trend=Phq9Trend.IMPROVING, response=True, remission=False)
+
+
+async def test_a_consents_expiry_is_judged_on_the_sites_date_when_the_message_goes(
+    notifications: Notifications, mail: MailCatcher, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At 03:00 UTC it is still the evening before at the site (America/Chicago): a
+    consent expiring that site day still lets the message go. The UTC date says the
+    consent has expired; a family is told or not by the site's calendar."""
+    n = notifications
+    utc_day = datetime.now(UTC).date() - timedelta(days=2)  # past: the message is due
+    sent_at = datetime.combine(utc_day, time(3, 0), tzinfo=UTC)
+    site_day = sent_at.astimezone(ZoneInfo(SITE_TIME_ZONE)).date()
+    assert site_day == utc_day - timedelta(days=1)
+    patient_id = await admitted(n)
+    person = f"sp-{patient_id}"
+    await n.apply(SupportPersonLinked(patient_id=patient_id, site_id=SITE,
+                                      support_person_id=person,
+                                      relationship=Relationship.SIBLING))
+    async with n.pool.acquire() as conn, conn.transaction():
+        await commands.set_support_person_contact(commands.unit_of_work(conn, CAUSE), person,
+                                                  patient_id, f"{person}@example.org")
+    await n.apply(ConsentGranted(patient_id=patient_id, site_id=SITE, consent_id=f"c-{person}",
+                                 support_person_id=person, scope=ConsentScope.PROGRESS_SUMMARIES,
+                                 covers=sorted(SCOPE_COVERS[ConsentScope.PROGRESS_SUMMARIES]),
+                                 expires_on=site_day))
+    monkeypatch.setattr(commands, "utc_now", lambda: sent_at)
+    await n.apply(_judged(patient_id, "m-1").model_copy(update={"measured_on": site_day}),
+                  at=sent_at)
+    await n.deliver()
+
+    assert len(mail.to(f"{person}@example.org", "family_progress_update")) == 1
+    [message] = [m for m in await n.messages(patient_id) if m["recipient_id"] == person]
+    assert message["status"] == "sent"
 
 
 def _session(patient_id: str, session_id: str, starts_at: datetime) -> SessionScheduled:
