@@ -9,7 +9,7 @@ from iopnet.consumer import Projection, Projector
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
 from iopnet.eventstore import Cause
-from iopnet.topics import topic_of
+from iopnet.topics import TopicsOf
 from services.family import commands
 from services.family.projections import CONSUMED_PROJECTORS
 
@@ -43,7 +43,7 @@ REACTIONS: dict[type[DomainEvent], Projector] = {
 }
 
 PROJECTION = Projection(
-    topics=[topic_of("intake"), topic_of("sessions"), topic_of("plans")],
+    topics=TopicsOf("intake", "sessions", "plans"),
     projectors=CONSUMED_PROJECTORS,
     reactions=REACTIONS,
 )

@@ -27,7 +27,7 @@ from iopnet.consumer import Projection, Projector
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
 from iopnet.forgetting import forget_patient
-from iopnet.topics import topic_of
+from iopnet.topics import TopicsOf
 from services.notifications import reactions, store
 
 
@@ -102,7 +102,7 @@ async def on_patient_forgotten(conn: Connection, event: DomainEvent, _: EventEnv
 
 
 PROJECTION = Projection(
-    topics=[topic_of("intake"), topic_of("plans"), topic_of("sessions"), topic_of("family")],
+    topics=TopicsOf("intake", "plans", "sessions", "family"),
     projectors={
         PatientReferred: on_patient_referred,
         PatientAdmitted: on_patient_admitted,

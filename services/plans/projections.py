@@ -35,7 +35,7 @@ from iopnet.consumer import Projection
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
 from iopnet.eventstore import Cause
-from iopnet.topics import topic_of
+from iopnet.topics import TopicsOf
 from services.plans import commands, domain, store
 from services.plans.domain.progress import SessionStatus
 
@@ -181,7 +181,7 @@ async def follow_transfer(conn: Connection, event: DomainEvent, envelope: EventE
 
 
 PROJECTION = Projection(
-    topics=[topic_of("intake"), topic_of("sessions"), topic_of("family")],
+    topics=TopicsOf("intake", "sessions", "family"),
     projectors={
         PatientAdmitted: on_patient_admitted,
         SessionScheduled: on_session_scheduled,

@@ -24,7 +24,7 @@ from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
 from iopnet.eventstore import Cause
 from iopnet.forgetting import forgetting_projector
-from iopnet.topics import topic_of
+from iopnet.topics import TopicsOf
 from iopnet.unit_of_work import UnitOfWork
 from services.sessions import commands, store
 from services.sessions.domain import weekly_sessions
@@ -73,7 +73,7 @@ async def transfer(conn: Connection, event: DomainEvent, envelope: EventEnvelope
 
 
 PROJECTION = Projection(
-    topics=[topic_of("intake"), topic_of("plans")],
+    topics=TopicsOf("intake", "plans"),
     projectors={
         PlanDrafted: on_plan,
         PlanRevised: on_plan,

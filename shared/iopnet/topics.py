@@ -10,7 +10,9 @@ in order.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import overload
 
 SERVICES: tuple[str, ...] = ("intake", "plans", "sessions", "family", "notifications")
 
@@ -62,6 +64,30 @@ def namespace() -> str:
 def topic_of(service: str, within: str | None = None) -> str:
     """The topic a service publishes its events to."""
     return f"{within or namespace()}.{service}.events"
+
+
+class TopicsOf(Sequence[str]):
+    """The topics of these producers, named each time they are read: a projection
+    defined at import subscribes in the namespace in force when it subscribes (a test
+    may have moved to a namespace of its own), not in the one at import."""
+
+    def __init__(self, *services: str) -> None:
+        self.services = services
+
+    def __len__(self) -> int:
+        return len(self.services)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        return [topic_of(service) for service in self.services][index]
+
+    def __repr__(self) -> str:
+        return f"TopicsOf{self.services!r}"
 
 
 def network_topic(within: str | None = None) -> str:
