@@ -61,11 +61,11 @@ async def broker() -> AsyncIterator[OwnBroker]:
 async def running_stack(intake: Cluster, consumers: Cluster, broker: OwnBroker,
                         logs: Path) -> AsyncIterator[Stack]:
     cluster_of = {s: intake if s == "intake" else consumers for s in SERVICES}
-    for service, cluster in cluster_of.items():
-        await pgsql.ensure_databases(cluster.dsn("postgres"), [service])
-    stack = Stack(database_url={s: cluster_of[s].dsn(s) for s in SERVICES},
-                  kafka_bootstrap=broker.bootstrap, operator_key=new_key().plaintext,
-                  ports={s: free_port() for s in SERVICES}, log_dir=logs)
+    databases = {s: await pgsql.restricted_database(cluster_of[s].dsn("postgres"), s)
+                 for s in SERVICES}  # as in production: the owner migrates, a login runs
+    stack = Stack.restricted(databases, kafka_bootstrap=broker.bootstrap,
+                             operator_key=new_key().plaintext,
+                             ports={s: free_port() for s in SERVICES}, log_dir=logs)
     await stack.migrate()
     stack.start()
     try:
@@ -177,7 +177,7 @@ async def test_admissions_survive_postgres_crashes_and_a_killed_broker(
 
 async def expect_nothing_dead_lettered(stack: Stack) -> None:
     for service in CONSUMERS:
-        conn = await connect(stack.database_url[service])
+        conn = await connect(stack.migration_url[service])  # the owner reads every row
         try:
             assert await conn.fetchval("SELECT count(*) FROM dead_letters") == 0, service
             assert await conn.fetchval("SELECT count(*) FROM parked_records") == 0, service
@@ -191,7 +191,7 @@ async def expect_every_event_applied_once(stack: Stack) -> None:
     async def complete(feed: Feed) -> bool:
         return not (await verify_feed(feed)).missing
 
-    for feed in service_feeds(dict(stack.database_url)):
+    for feed in service_feeds(dict(stack.migration_url)):
         await eventually(functools.partial(complete, feed), timeout=30)
 
 
@@ -201,7 +201,7 @@ async def expect_tables_as_rebuilt(stack: Stack) -> None:
         spec = spec_of(service)
         if spec.project_own is None:
             continue
-        outcome = await rebuild(stack.database_url[service], spec.rebuild_sources(),
+        outcome = await rebuild(stack.migration_url[service], spec.rebuild_sources(),
                                 check_only=True)
         assert all(d == (0, 0) for d in outcome.differences.values()), (service,
                                                                        outcome.differences)
