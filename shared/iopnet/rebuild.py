@@ -12,7 +12,9 @@ retention is 30 days, ``iopnet.topics.RETENTION_MS``):
 Order: the service-local order in which they were first applied. Own events in
 the store's order (transaction, position); inbox entries in the order they were
 recorded (``position``); the two merged by the time of the transaction that
-recorded each (``recorded_at``, ``applied_at``), an own event first on a tie.
+recorded each (``recorded_at``, ``applied_at``), then by position: both take it
+from one sequence, so in a consumer's transaction an event consumed comes before
+what its reaction recorded (shared migration 017).
 
 How: the projectors write into shadow tables (schema ``iopnet_rebuild``, first
 on the search path; same columns, keys and indexes; unlogged) while the live
@@ -45,17 +47,18 @@ from iopnet.envelope import EventEnvelope
 from iopnet.eventstore import open_stored
 
 SHADOW = "iopnet_rebuild"
-#: Bookkeeping a projector may write as a consequence (forgetting destroys a data key,
-#: already destroyed live): shadowed so a rebuild changes none of it, never swapped in.
-SINKS = ("data_keys",)
+#: Bookkeeping a projector may write as a consequence (forgetting destroys a data key and
+#: the idempotent answers about the patient, already gone live): shadowed so a rebuild
+#: changes none of it, never swapped in.
+SINKS = ("data_keys", "idempotency_keys")
 #: Only one rebuild at a time per database.
 REBUILD_LOCK = 0x10B0E7
 BATCH = 2000
 LOCK_ATTEMPTS = 5
 
-_OWN = ("SELECT recorded_at AS at, envelope FROM events {where}"
+_OWN = ("SELECT recorded_at AS at, global_position AS position, envelope FROM events {where}"
         " ORDER BY transaction_id, global_position")
-_CONSUMED = ("SELECT applied_at AS at, envelope FROM applied_events"
+_CONSUMED = ("SELECT applied_at AS at, position, envelope FROM applied_events"
              " WHERE envelope IS NOT NULL {where} ORDER BY position")
 _AFTER_SNAPSHOT = "NOT pg_visible_in_snapshot(transaction_id, $1::text::pg_snapshot)"
 
@@ -142,6 +145,7 @@ class RebuildRunning(RuntimeError):
 @dataclass(frozen=True)
 class _Entry:
     at: datetime
+    position: int
     own: bool
     envelope: EventEnvelope
 
@@ -339,18 +343,19 @@ async def _entries(conn: Connection, rows: list[asyncpg.Record], own: bool) -> l
         envelopes = await open_stored(conn, [row["envelope"] for row in rows])
     else:
         envelopes = [EventEnvelope.model_validate(row["envelope"]) for row in rows]
-    return [_Entry(row["at"], own, envelope) for row, envelope in zip(rows, envelopes,
-                                                                      strict=True)]
+    return [_Entry(row["at"], row["position"], own, envelope)
+            for row, envelope in zip(rows, envelopes, strict=True)]
 
 
 async def _merged(own: AsyncIterator[_Entry], consumed: AsyncIterator[_Entry]
                   ) -> AsyncIterator[_Entry]:
-    """Both sources in their own order, interleaved by recording time, own first on a tie."""
+    """Both sources in their own order, interleaved by recording time, then position."""
     heads = {True: await anext(own, None), False: await anext(consumed, None)}
     sources = {True: own, False: consumed}
     while heads[True] is not None or heads[False] is not None:
         first, second = heads[True], heads[False]
-        take = first is not None and (second is None or first.at <= second.at)
+        take = first is not None and (second is None or (first.at, first.position)
+                                      <= (second.at, second.position))
         entry = heads[take]
         assert entry is not None
         yield entry
