@@ -184,7 +184,11 @@ async def main(admin_dsn: str, patients: int, dead_letters: int) -> None:
             await spec_of("family").migrate(dsn)
             print(f"  database ready after {time.perf_counter() - began:.0f} s", flush=True)
             print(f"measuring {name} ...", flush=True)
-            results.append(await measure(dsn, size))
+            before = os.getloadavg()[0]
+            result = await measure(dsn, size)
+            # The machine is shared: what else ran says how far the number is a floor.
+            results.append(f"{result} (load average {before:.1f} before,"
+                           f" {os.getloadavg()[0]:.1f} after)")
         finally:
             await drop_database(admin_dsn, database)
     print()
