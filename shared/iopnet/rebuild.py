@@ -10,11 +10,12 @@ retention is 30 days, ``iopnet.topics.RETENTION_MS``):
   ``reactions``, whose own events are in the store already.
 
 Order: the service-local order in which they were first applied. Own events in
-the store's order (transaction, position); inbox entries in the order they were
-recorded (``position``); the two merged by the time of the transaction that
-recorded each (``recorded_at``, ``applied_at``), then by position: both take it
-from one sequence, so in a consumer's transaction an event consumed comes before
-what its reaction recorded (shared migration 017).
+the store's order (transaction, position); inbox entries by the time of the
+transaction that applied them (``applied_at``), then position: the consumer applies
+partitions in concurrent transactions, and one that started later may take a
+position first; the two merged by that time (``recorded_at``, ``applied_at``), then
+by position: both take it from one sequence, so in a consumer's transaction an
+event consumed comes before what its reaction recorded (shared migration 017).
 
 How: the projectors write into shadow tables (schema ``iopnet_rebuild``, first
 on the search path; same columns, keys and indexes; unlogged) while the live
@@ -79,7 +80,7 @@ _OWN = ("SELECT recorded_at AS at, global_position AS position, envelope::text A
         " FROM events {where}"
         " ORDER BY transaction_id, global_position")
 _CONSUMED = ("SELECT applied_at AS at, position, envelope::text AS envelope FROM applied_events"
-             " WHERE envelope IS NOT NULL {where} ORDER BY position")
+             " WHERE envelope IS NOT NULL {where} ORDER BY applied_at, position")
 _AFTER_SNAPSHOT = "NOT pg_visible_in_snapshot(transaction_id, $1::text::pg_snapshot)"
 
 
