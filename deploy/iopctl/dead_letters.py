@@ -24,6 +24,8 @@ from iopnet.dead_letters import NotOpen, Outcome, Resolution, Resolver
 from iopnet.provenance import check_provenance
 from iopnet.topics import SERVICES
 
+#: Dead letters resolved in one transaction.
+RESOLVED_TOGETHER = 100
 _LIST = (
     "SELECT d.id, d.topic, d.partition, d.\"offset\", d.record_key, d.event_type, d.failed_at,"
     " d.resolution, (SELECT count(*) FROM parked_records p WHERE p.dead_letter_id = d.id)"
@@ -87,19 +89,25 @@ def _print_resolution(resolution: Resolution) -> None:
 
 async def resolve_all(conn: Connection, resolver: Resolver, ids: Sequence[int], *, by: str,
                       reason: str | None) -> list[Resolution]:
-    """Redrive (no reason) or discard each dead letter, in the order given."""
+    """Redrive (no reason) or discard each dead letter, in the order given.
+
+    ``RESOLVED_TOGETHER`` at a time in one transaction (``Resolver.redrive_all``,
+    ``discard_all``): a commit each would have the database flush its log a thousand
+    times for a thousand dead letters. What is printed has committed.
+    """
     resolutions = []
-    for dead_letter_id in ids:
-        try:
-            if reason is None:
-                resolution = await resolver.redrive(conn, dead_letter_id, by=by)
-            else:
-                resolution = await resolver.discard(conn, dead_letter_id, by=by, reason=reason)
-        except NotOpen as skipped:
-            print(f"{dead_letter_id:>6}  skipped: {skipped}")
-            continue
-        _print_resolution(resolution)
-        resolutions.append(resolution)
+    for first in range(0, len(ids), RESOLVED_TOGETHER):
+        together = ids[first:first + RESOLVED_TOGETHER]
+        if reason is None:
+            done = await resolver.redrive_all(conn, together, by=by)
+        else:
+            done = await resolver.discard_all(conn, together, by=by, reason=reason)
+        for dead_letter_id, resolution in zip(together, done, strict=True):
+            if isinstance(resolution, NotOpen):
+                print(f"{dead_letter_id:>6}  skipped: {resolution}")
+                continue
+            _print_resolution(resolution)
+            resolutions.append(resolution)
     return resolutions
 
 

@@ -2,9 +2,10 @@ from pathlib import Path
 
 from iopnet.service import ServiceSpec
 from services.plans.api import routers
+from services.plans.plan_projection import project_plan
 from services.plans.projections import PROJECTION
 from services.plans.settings import PlansSettings
-from services.plans.store import PATIENT_TABLES
+from services.plans.store import DERIVED_TABLES, PATIENT_TABLES
 from services.plans.upgrades import UPGRADES
 
 SPEC = ServiceSpec(
@@ -16,5 +17,7 @@ SPEC = ServiceSpec(
     patient_tables=PATIENT_TABLES,
     patient_site_table="care_episodes",
     upgrades=UPGRADES,
+    derived_tables=DERIVED_TABLES,
+    project_own=project_plan,
     description="Personalized treatment plans, their revisions, progress and step-down.",
 )

@@ -69,6 +69,9 @@ PATIENT_TABLES = (
     "outcome_measures", "risk_signals", "family_consents", "family_therapy_suggestions",
     "continued_stays", "safety_plan_reviews",
 )
+#: Every table of plans' own is written by projections only (its own events' and those it
+#: consumes): what a rebuild rebuilds.
+DERIVED_TABLES = PATIENT_TABLES
 
 
 # --- Care episodes ------------------------------------------------------------------------

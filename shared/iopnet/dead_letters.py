@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -207,6 +207,54 @@ class Resolver:
             await self._open(conn, dead_letter_id)
             await _resolve(conn, dead_letter_id, Outcome.DISCARDED, by, reason)
             return await self._release(conn, Resolution(dead_letter_id, Outcome.DISCARDED))
+
+    async def redrive_all(self, conn: Connection, ids: Sequence[int], *, by: str
+                          ) -> list[Resolution | NotOpen]:
+        """Redrive ``ids`` in order, in one transaction (one log flush for them all).
+
+        Optimistically first: each record applied without a savepoint of its own, and the
+        released ones deleted at once, a few round trips fewer per dead letter. If anything
+        fails, all of that is rolled back and they are redriven one by one, each in a
+        savepoint (``redrive``), so that only those failing again stay open."""
+        try:
+            async with conn.transaction():
+                return [await self._redrive_unguarded(conn, i, by) for i in ids]
+        except Exception:  # whatever it was, the careful way below tells each apart
+            pass
+        return await self._each(conn, ids, lambda i: self.redrive(conn, i, by=by))
+
+    async def discard_all(self, conn: Connection, ids: Sequence[int], *, by: str, reason: str
+                          ) -> list[Resolution | NotOpen]:
+        """Discard ``ids`` in order, in one transaction, each in a savepoint."""
+        return await self._each(conn, ids, lambda i: self.discard(conn, i, by=by,
+                                                                 reason=reason))
+
+    async def _each(self, conn: Connection, ids: Sequence[int],
+                    resolve: Callable[[int], Awaitable[Resolution]]
+                    ) -> list[Resolution | NotOpen]:
+        done: list[Resolution | NotOpen] = []
+        async with conn.transaction():
+            for dead_letter_id in ids:
+                try:
+                    done.append(await resolve(dead_letter_id))
+                except NotOpen as skipped:
+                    done.append(skipped)
+        return done
+
+    async def _redrive_unguarded(self, conn: Connection, dead_letter_id: int, by: str
+                                 ) -> Resolution:
+        """``redrive`` for when nothing fails: any failure is the caller's to roll back."""
+        await self._apply(conn, await self._open(conn, dead_letter_id))
+        await _resolve(conn, dead_letter_id, Outcome.REDRIVEN, by, None)
+        parked = await conn.fetch(
+            "SELECT * FROM parked_records WHERE dead_letter_id = $1 ORDER BY \"offset\"",
+            dead_letter_id)
+        for row in parked:
+            await self._apply(conn, Letter.from_row(row))
+        if parked:
+            await conn.execute("DELETE FROM parked_records WHERE dead_letter_id = $1",
+                               dead_letter_id)
+        return Resolution(dead_letter_id, Outcome.REDRIVEN, released=len(parked))
 
     async def _open(self, conn: Connection, dead_letter_id: int) -> Letter:
         row = await conn.fetchrow(

@@ -10,9 +10,12 @@ retention is 30 days, ``iopnet.topics.RETENTION_MS``):
   ``reactions``, whose own events are in the store already.
 
 Order: the service-local order in which they were first applied. Own events in
-the store's order (transaction, position); inbox entries in the order they were
-recorded (``position``); the two merged by the time of the transaction that
-recorded each (``recorded_at``, ``applied_at``), an own event first on a tie.
+the store's order (transaction, position); inbox entries by the time of the
+transaction that applied them (``applied_at``), then position: the consumer applies
+partitions in concurrent transactions, and one that started later may take a
+position first; the two merged by that time (``recorded_at``, ``applied_at``), then
+by position: both take it from one sequence, so in a consumer's transaction an
+event consumed comes before what its reaction recorded (shared migration 017).
 
 How: the projectors write into shadow tables (schema ``iopnet_rebuild``, first
 on the search path; same columns, keys and indexes; unlogged) while the live
@@ -24,39 +27,60 @@ as the consumer did: a held one after what it follows (``iopnet.causal``), each 
 its patient's site of the moment (``iopnet.transfers``). Nothing is appended,
 published or sent: projectors only write tables, and the bookkeeping tables a
 projector may touch (``SINKS``) are shadowed as well and thrown away.
+
+Speed (docs/benchmarks.md): the sources are read in pages, the next one while this
+one is projected, each envelope validated once, straight from its stored JSON; the
+projectors' writes are held and sent in runs of one statement (``runs``: a patient's
+writes in order, alike writes of many patients together), written in the background
+while the next page is projected, all in one transaction of the writer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections import Counter, deque
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import asyncpg
 
 from iopnet import causal
-from iopnet.catalog import parse_event
+from iopnet.catalog import DomainEvent, PatientEvent, parse_event
 from iopnet.consumer import TRANSIENT, Projection, Projector
 from iopnet.db import Connection, connect
 from iopnet.envelope import EventEnvelope
-from iopnet.eventstore import open_stored
+from iopnet.eventstore import open_sealed
 
 SHADOW = "iopnet_rebuild"
-#: Bookkeeping a projector may write as a consequence (forgetting destroys a data key,
-#: already destroyed live): shadowed so a rebuild changes none of it, never swapped in.
-SINKS = ("data_keys",)
+#: Bookkeeping a projector may write as a consequence (forgetting destroys a data key and
+#: the idempotent answers about the patient, already gone live): shadowed so a rebuild
+#: changes none of it, never swapped in.
+SINKS = ("data_keys", "idempotency_keys")
 #: Only one rebuild at a time per database.
 REBUILD_LOCK = 0x10B0E7
-BATCH = 2000
+BATCH = 5000
+#: Projecting yields to the event loop this often, for the writes and reads under way.
+YIELD_EVERY = 250
 LOCK_ATTEMPTS = 5
 
-_OWN = ("SELECT recorded_at AS at, envelope FROM events {where}"
+_OWN = ("SELECT recorded_at AS at, global_position AS position, envelope::text AS envelope"
+        " FROM events {where}"
         " ORDER BY transaction_id, global_position")
-_CONSUMED = ("SELECT applied_at AS at, envelope FROM applied_events"
-             " WHERE envelope IS NOT NULL {where} ORDER BY position")
+_CONSUMED = ("SELECT applied_at AS at, position, envelope::text AS envelope FROM applied_events"
+             " WHERE envelope IS NOT NULL {where} ORDER BY applied_at, position")
 _AFTER_SNAPSHOT = "NOT pg_visible_in_snapshot(transaction_id, $1::text::pg_snapshot)"
 
 
@@ -96,32 +120,68 @@ class Outcome:
 
 
 class _Deferred:
-    """The writer as projectors see it during a rebuild: writes are held and sent in runs,
-    consecutive writes of one statement as one pipelined ``executemany`` (a rebuild is
-    bound by round trips, not by Postgres). Anything else (a read) sends what is held
-    first, so projectors read their own writes. ``execute`` answers no status."""
+    """The writer as projectors see it during a rebuild: writes are held, then sent in
+    runs, each run one statement's rows as one pipelined ``executemany`` (a rebuild is
+    bound by round trips, not by Postgres). Each write is held with the patient whose
+    event made it (``key``): one patient's writes keep their order, while different
+    patients' writes, which touch different rows, are grouped by statement across them
+    (``runs``). A write of no patient (a site's event) is a barrier: nothing moves past
+    it. ``send`` starts sending what is held and returns: Postgres writes one batch while
+    the next is read and projected. Anything else (a read) waits until everything held
+    is written, so projectors read their own writes. ``execute`` answers no status."""
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
-        self._held: list[tuple[str, list[tuple[object, ...]]]] = []
+        self._held: list[_Write] = []
+        self._sending: asyncio.Future[None] | None = None
+        #: The patient whose event is being projected; None for a site's.
+        self.key: str | None = None
 
     async def execute(self, query: str, *args: object, timeout: float | None = None) -> str:
         if not args or timeout is not None:
             await self.flush()
             return str(await self._conn.execute(query, *args, timeout=timeout))
-        if self._held and self._held[-1][0] == query:
-            self._held[-1][1].append(args)
-        else:
-            self._held.append((query, [args]))
+        self._held.append((query, args, self.key))
         return ""
 
-    async def flush(self) -> None:
+    async def executemany(self, command: str, args: Iterable[Sequence[object]], *,
+                          timeout: float | None = None) -> None:
+        if timeout is not None:
+            await self.flush()
+            await self._conn.executemany(command, args, timeout=timeout)
+            return
+        self._held.extend((command, tuple(row), self.key) for row in args)
+
+    async def send(self) -> None:
+        """Start writing what is held (after what is being written); do not wait for it."""
+        await self._sent()
         held, self._held = self._held, []
-        for query, runs in held:
-            if len(runs) == 1:
-                await self._conn.execute(query, *runs[0])
+        self._sending = asyncio.ensure_future(self._write(held))
+
+    async def flush(self) -> None:
+        """Write everything held, and wait until it is written."""
+        await self._sent()
+        held, self._held = self._held, []
+        await self._write(held)
+
+    async def _sent(self) -> None:
+        if self._sending is not None:
+            sending, self._sending = self._sending, None
+            await sending
+
+    async def settle(self) -> None:
+        """Nothing under way on the connection any more (after a failure: it can roll
+        back); what is held is dropped."""
+        self._held = []
+        with suppress(Exception):
+            await self._sent()
+
+    async def _write(self, held: list[_Write]) -> None:
+        for query, rows in runs(held):
+            if len(rows) == 1:
+                await self._conn.execute(query, *rows[0])
             else:
-                await self._conn.executemany(query, runs)
+                await self._conn.executemany(query, rows)
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._conn, name)
@@ -135,13 +195,53 @@ class _Deferred:
         return after_flush
 
 
+#: A held write: its statement, its arguments, and the patient whose event made it.
+_Write = tuple[str, tuple[object, ...], str | None]
+
+
+def runs(writes: Sequence[_Write]) -> list[tuple[str, list[tuple[object, ...]]]]:
+    """``writes`` as few runs of one statement as the order allows: each patient's writes
+    in their order, and every write of no patient where it stands, with everything before
+    it before it and everything after it after it. Between those barriers, the statement
+    at the head of most patients' queues goes first, with every such head."""
+    ordered: list[tuple[str, list[tuple[object, ...]]]] = []
+
+    def add(query: str, rows: list[tuple[object, ...]]) -> None:
+        if ordered and ordered[-1][0] == query:
+            ordered[-1][1].extend(rows)
+        else:
+            ordered.append((query, rows))
+
+    def drain(queues: list[deque[tuple[str, tuple[object, ...]]]]) -> None:
+        while queues:
+            heads = Counter(queue[0][0] for queue in queues)
+            query = max(heads, key=heads.__getitem__)  # the first seen of the most common
+            rows: list[tuple[object, ...]] = []
+            for queue in queues:
+                while queue and queue[0][0] == query:
+                    rows.append(queue.popleft()[1])
+            add(query, rows)
+            queues = [queue for queue in queues if queue]
+
+    by_key: dict[str, deque[tuple[str, tuple[object, ...]]]] = {}
+    for query, args, key in writes:
+        if key is None:
+            drain(list(by_key.values()))
+            by_key = {}
+            add(query, [args])
+        else:
+            by_key.setdefault(key, deque()).append((query, args))
+    drain(list(by_key.values()))
+    return ordered
+
+
 class RebuildRunning(RuntimeError):
     """Another rebuild of this database is under way."""
 
 
-@dataclass(frozen=True)
-class _Entry:
+class _Entry(NamedTuple):
     at: datetime
+    position: int
     own: bool
     envelope: EventEnvelope
 
@@ -159,13 +259,28 @@ async def rebuild(dsn: str, sources: Sources, *, swap: Sequence[str] | None = No
         run = _Run(sources, writer, reader, schema, on_progress)
         await run.prepare()
         try:
-            snapshot = await run.build()
+            with _no_cycle_collection():
+                snapshot = await run.build()
             return await run.finish(snapshot, list(swap or sources.tables), check_only)
         finally:
             await writer.execute(f"DROP SCHEMA IF EXISTS {SHADOW} CASCADE")
     finally:
         await reader.close()
         await writer.close()
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """The cyclic garbage collector paused: a rebuild makes millions of short-lived objects
+    without cycles (reference counting frees them), and the collector's passes over them
+    took about 40% of its CPU."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class _Run:
@@ -209,9 +324,16 @@ class _Run:
             assert counts is not None
             self.progress = Progress(total=counts["own"] + counts["consumed"],
                                      unreplayable=counts["old"])
-            entries = _merged(_cursor(reader, _OWN.format(where=""), True),
-                              _cursor(reader, _CONSUMED.format(where=""), False))
-            await self._apply(entries)
+            turns = asyncio.Lock()  # the two cursors share the reader
+            own = _pages(reader, turns, _OWN.format(where=""), True)
+            consumed = _pages(reader, turns, _CONSUMED.format(where=""), False)
+            try:
+                # One transaction: the shadow tables are the rebuild's alone, and unlogged.
+                async with self.writer.transaction():
+                    await self._apply(_merged(own, consumed))
+            finally:  # no read ahead left under way when the reader's transaction ends
+                await own.aclose()
+                await consumed.aclose()
         return snapshot
 
     async def finish(self, snapshot: str, swap: list[str], check_only: bool) -> Outcome:
@@ -240,7 +362,7 @@ class _Run:
                 _fetched(self.reader, _OWN.format(where="WHERE " + _AFTER_SNAPSHOT), snapshot,
                          True),
                 _fetched(self.reader, _CONSUMED.format(where="AND " + _AFTER_SNAPSHOT),
-                         snapshot, False)), transactions=False)
+                         snapshot, False)))
             self.progress.total += self.progress.done - before
             differences = {t: await self._differences(t) for t in tables}
             swapped = [] if check_only else await self._swap([t for t in tables if t in swap])
@@ -253,44 +375,41 @@ class _Run:
             await tx.commit()
         return Outcome(self.progress, differences, swapped)
 
-    async def _apply(self, entries: AsyncIterator[_Entry], *, transactions: bool = True
-                     ) -> None:
-        batch: list[_Entry] = []
-        async for entry in entries:
-            batch.append(entry)
-            if len(batch) >= BATCH:
-                await self._apply_batch(batch, transactions)
-                batch = []
-        await self._apply_batch(batch, transactions)
-
-    async def _apply_batch(self, batch: list[_Entry], transaction: bool) -> None:
-        if transaction:
-            async with self.writer.transaction():
+    async def _apply(self, batches: AsyncIterator[list[_Entry]]) -> None:
+        try:
+            async for batch in batches:
                 await self._project(batch)
-        else:
-            await self._project(batch)
-        self.on_progress(self.progress)
+                self.on_progress(self.progress)
+            await self.deferred.flush()
+        except BaseException:
+            await self.deferred.settle()
+            raise
 
     async def _project(self, batch: list[_Entry]) -> None:
-        writer = cast(Connection, self.deferred)
-        for entry in batch:
-            if entry.own:
-                self.progress.own += 1
-                if self.sources.own is not None:
-                    await self.sources.own(writer, parse_event(entry.envelope), entry.envelope)
-            else:
-                self.progress.consumed += 1
+        writer, deferred = cast(Connection, self.deferred), self.deferred
+        own = sum(entry.own for entry in batch)
+        self.progress.own += own
+        self.progress.consumed += len(batch) - own
+        for n, entry in enumerate(batch):
+            if not entry.own:
                 for envelope in self.causal_order.arrived(entry.envelope):
                     await self._consumed(writer, envelope)
-        await self.deferred.flush()
+            elif self.sources.own is not None:
+                event = parse_event(entry.envelope)
+                deferred.key = _patient_of(event)
+                await self.sources.own(writer, event, entry.envelope)
+            if n % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # lets the writes being sent and the reads ahead go on
+        await deferred.send()
 
     async def _consumed(self, writer: Connection, envelope: EventEnvelope) -> None:
         """As the consumer projected it: after what it follows (``self.causal_order``),
         at the site where its patient's care was then (``Projection.localized``)."""
         projector = self.consumed.get(envelope.type)
         if projector is not None and self.sources.consumed is not None:
-            await projector(writer, await self.sources.consumed.localized(writer, envelope),
-                            envelope)
+            event = await self.sources.consumed.localized(writer, envelope)
+            self.deferred.key = _patient_of(event)
+            await projector(writer, event, envelope)
 
     async def _differences(self, table: str) -> tuple[int, int]:
         columns = ", ".join(await compared_columns(self.writer, self.live, table))
@@ -315,46 +434,75 @@ class _Run:
         return tables
 
 
-async def _cursor(conn: Connection, query: str, own: bool) -> AsyncIterator[_Entry]:
-    """Entries from a cursor of the reader's snapshot; own events' sealed data opened."""
-    page: list[asyncpg.Record] = []
-    async for row in conn.cursor(query, prefetch=BATCH):
-        page.append(row)
-        if len(page) == BATCH:
-            for entry in await _entries(conn, page, own):
-                yield entry
-            page = []
-    for entry in await _entries(conn, page, own):
-        yield entry
+def _patient_of(event: DomainEvent) -> str | None:
+    """Whose rows the event's projection writes: its patient's, or (None) a site's."""
+    return event.patient_id if isinstance(event, PatientEvent) else None
+
+
+async def _pages(conn: Connection, turns: asyncio.Lock, query: str, own: bool
+                 ) -> AsyncGenerator[list[_Entry], None]:
+    """Pages of entries from a cursor of the reader's snapshot, the next page read while
+    this one is projected. ``turns``: one statement at a time on the reader."""
+
+    async def fetch() -> list[asyncpg.Record]:
+        async with turns:
+            return await cursor.fetch(BATCH)
+
+    async with turns:
+        cursor = await conn.cursor(query)
+    ahead = asyncio.ensure_future(fetch())
+    try:
+        while rows := await ahead:
+            ahead = asyncio.ensure_future(fetch())
+            yield await _entries(conn, turns, rows, own)
+    finally:
+        with suppress(BaseException):
+            await ahead
 
 
 async def _fetched(conn: Connection, query: str, snapshot: str, own: bool
-                   ) -> AsyncIterator[_Entry]:
-    for entry in await _entries(conn, await conn.fetch(query, snapshot), own):
-        yield entry
+                   ) -> AsyncIterator[list[_Entry]]:
+    if rows := await conn.fetch(query, snapshot):
+        yield await _entries(conn, asyncio.Lock(), rows, own)
 
 
-async def _entries(conn: Connection, rows: list[asyncpg.Record], own: bool) -> list[_Entry]:
+async def _entries(conn: Connection, turns: asyncio.Lock, rows: list[asyncpg.Record],
+                   own: bool) -> list[_Entry]:
+    """Envelopes validated once, from the stored JSON; own events' sealed data opened."""
+    envelopes = [EventEnvelope.model_validate_json(row["envelope"]) for row in rows]
     if own:
-        envelopes = await open_stored(conn, [row["envelope"] for row in rows])
-    else:
-        envelopes = [EventEnvelope.model_validate(row["envelope"]) for row in rows]
-    return [_Entry(row["at"], own, envelope) for row, envelope in zip(rows, envelopes,
-                                                                      strict=True)]
+        async with turns:
+            envelopes = await open_sealed(conn, envelopes)
+    return [_Entry(row["at"], row["position"], own, envelope)
+            for row, envelope in zip(rows, envelopes, strict=True)]
 
 
-async def _merged(own: AsyncIterator[_Entry], consumed: AsyncIterator[_Entry]
-                  ) -> AsyncIterator[_Entry]:
-    """Both sources in their own order, interleaved by recording time, own first on a tie."""
-    heads = {True: await anext(own, None), False: await anext(consumed, None)}
-    sources = {True: own, False: consumed}
-    while heads[True] is not None or heads[False] is not None:
-        first, second = heads[True], heads[False]
-        take = first is not None and (second is None or first.at <= second.at)
-        entry = heads[take]
-        assert entry is not None
-        yield entry
-        heads[take] = await anext(sources[take], None)
+async def _merged(own: AsyncIterator[list[_Entry]], consumed: AsyncIterator[list[_Entry]]
+                  ) -> AsyncIterator[list[_Entry]]:
+    """Both sources in their own order, interleaved by recording time then position, in
+    batches of about ``BATCH``."""
+    sources = (own, consumed)
+    pages: list[list[_Entry]] = [await anext(own, []), await anext(consumed, [])]
+    at = [0, 0]
+    batch: list[_Entry] = []
+    while pages[0] and pages[1]:
+        first, second = pages[0][at[0]], pages[1][at[1]]
+        side = 0 if first[:2] <= second[:2] else 1
+        batch.append(pages[side][at[side]])
+        at[side] += 1
+        if at[side] == len(pages[side]):
+            pages[side], at[side] = await anext(sources[side], []), 0
+            if len(batch) >= BATCH:
+                yield batch
+                batch = []
+    for side in (0, 1):  # what is left of one source, if any
+        while pages[side]:
+            batch.extend(pages[side][at[side]:])
+            yield batch
+            batch = []
+            pages[side], at[side] = await anext(sources[side], []), 0
+    if batch:
+        yield batch
 
 
 async def _parents_first(conn: Connection, schema: str, tables: Sequence[str]) -> list[str]:

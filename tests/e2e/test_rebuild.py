@@ -1,6 +1,7 @@
 """A rebuild from events gives back the live tables, row for row, on the running system.
 
-After the traffic of this session's journeys (and this test's own family traffic),
+After the traffic of this session's journeys (and this test's own family and plans
+traffic),
 each service that declares its own projection is rebuilt: first compared only,
 then swapped in while it keeps running. Both times every derived table must be
 identical to what the service built live (only sequence-numbered ids are left
@@ -21,8 +22,10 @@ from iopnet.rebuild import Outcome, rebuild
 from iopnet.topics import SERVICES
 from tests.conftest import eventually
 from tests.e2e.conftest import Site
-from tests.e2e.journeys import admit
+from tests.e2e.journeys import admit, grant_consent, link_support_person, ok, revoke_consent
 from tests.e2e.test_family import circle_opened, grant, link
+from tests.e2e.test_plans import LESS_GROUP, drafted_plan, revise, suggestions_once
+from tests.fixtures.dates import site_today
 
 pytestmark = pytest.mark.e2e
 
@@ -50,6 +53,35 @@ async def family_traffic(site: Site) -> None:
         assert held.status_code == 201, held.text
 
 
+async def plans_traffic(site: Site) -> None:
+    """A plan drafted, revised with a note, family therapy suggested on a consent and
+    accepted, withdrawn with the consent, the stay continued, a step-down overriding the
+    criteria: each of plans' tables written from its own events and consumed ones."""
+    api = site.api
+    patient_id = await admit(api)
+    await drafted_plan(api, patient_id)
+    ok(await revise(api, patient_id, LESS_GROUP, '"1"'))
+    parent = await link_support_person(api, patient_id, "parent")
+    participation = await grant_consent(api, patient_id, parent, "family_participation")
+    [suggestion] = await suggestions_once(api, patient_id, 1)
+    ok(await api.post("plans", f"/v1/patients/{patient_id}/plan/suggestions/"
+                      f"{suggestion['suggestion_id']}/accept",
+                      json={"clinician_id": "clin-7", "reason": "family conflict at home"}))
+    await revoke_consent(api, patient_id, parent, participation)
+
+    async def withdrawn() -> bool:
+        plan = await api.get("plans", f"/v1/patients/{patient_id}/plan")
+        return bool(plan.headers["etag"] == '"4"')
+
+    await eventually(withdrawn, timeout=20)
+    ok(await api.post("plans", f"/v1/patients/{patient_id}/continued-stays", json={
+        "weeks": 2, "clinician_id": "clin-7", "reason": "still severe after six weeks"}))
+    ok(await api.post("plans", f"/v1/patients/{patient_id}/step-down", json={
+        "clinician_id": "clin-7", "effective_on": site_today().isoformat(),
+        "follow_up_within_days": 7, "aftercare": ["weekly_outpatient_therapy"],
+        "override_reason": "moving abroad; outpatient therapist arranged there"}))
+
+
 async def bookkeeping(dsn: str) -> dict[str, int]:
     conn = await connect(dsn)
     try:
@@ -66,6 +98,8 @@ async def test_a_rebuild_gives_back_the_live_tables(stack: Stack, north: Site,
                                                     service: str) -> None:
     if service == "family":
         await family_traffic(north)
+    if service == "plans":
+        await plans_traffic(north)
     dsn = stack.migration_url[service]  # a rebuild makes a schema: the owner's to run
     sources = spec_of(service).rebuild_sources()
 

@@ -13,7 +13,7 @@ from iopctl.kafka_principals import admin_options
 from iopnet.catalog import DomainEvent, PatientAdmitted
 from iopnet.consumer import ConsumerRunner, Projection
 from iopnet.db import Connection
-from iopnet.dead_letters import NotOpen, Outcome, Resolver
+from iopnet.dead_letters import Letter, NotOpen, Outcome, Resolution, Resolver, park, store
 from iopnet.envelope import EventEnvelope
 from iopnet.kafka_binding import to_record
 from iopnet.retention import purge_resolved_dead_letters
@@ -130,3 +130,43 @@ async def test_a_discarded_dead_letter_needs_a_reason_and_releases_its_key(
     assert await projected(pool, cy) == [later.id]
     row = await pool.fetchrow("SELECT resolution, reason FROM dead_letters")
     assert (row["resolution"], row["reason"]) == ("discarded", "garbage from a test")
+
+
+def dead_letter_of(envelope: EventEnvelope, offset: int) -> Letter:
+    record = to_record(envelope)
+    return Letter("redrive-all", 0, offset, record.key.decode(),
+                  {k: v.decode() for k, v in record.headers}, record.value)
+
+
+async def test_redriving_many_together_resolves_each_as_if_alone(pool: asyncpg.Pool) -> None:
+    """One transaction for many: one that fails again stays open with its new error, the
+    others are redriven with what waited behind them, in order; one resolved is skipped."""
+    ada, bo = str(uuid.uuid4()), str(uuid.uuid4())
+    ada1, ada2, bo1 = admitted(ada), admitted(ada), admitted(bo)
+    resolver = Resolver(Projection(topics=["redrive-all"],
+                                   projectors={PatientAdmitted: record_in_order}))
+    FAILING.add(bo)
+    try:
+        async with pool.acquire() as conn:
+            dead_ada = await store(conn, dead_letter_of(ada1, 0), RuntimeError("a bug"))
+            await park(conn, dead_letter_of(ada2, 1), dead_ada)
+            dead_bo = await store(conn, dead_letter_of(bo1, 2), RuntimeError("a bug"))
+            done = await resolver.redrive_all(conn, [dead_ada, dead_bo, dead_ada], by="ops")
+            assert [getattr(d, "outcome", None) for d in done] == [
+                Outcome.REDRIVEN, Outcome.FAILED, None]
+            assert isinstance(done[2], NotOpen)
+            assert isinstance(done[0], Resolution) and done[0].released == 1
+            assert await projected(pool, ada) == [ada1.id, ada2.id]
+            assert await projected(pool, bo) == []
+            row = await pool.fetchrow("SELECT resolved_at, error FROM dead_letters"
+                                      " WHERE id = $1", dead_bo)
+            assert row["resolved_at"] is None and bo in row["error"]
+            assert await pool.fetchval("SELECT count(*) FROM parked_records") == 0
+
+            FAILING.discard(bo)  # fixed: all of them succeed at once
+            [redriven] = await resolver.redrive_all(conn, [dead_bo], by="ops")
+            assert isinstance(redriven, Resolution)
+            assert (redriven.outcome, redriven.released) == (Outcome.REDRIVEN, 0)
+            assert await projected(pool, bo) == [bo1.id]
+    finally:
+        FAILING.discard(bo)
