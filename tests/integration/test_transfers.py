@@ -4,6 +4,7 @@ transfer; the transfer frees the old site's places and cancels its pending messa
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date
@@ -35,7 +36,7 @@ from services.notifications.domain import SiteChannels
 from services.notifications.service import SPEC as NOTIFICATIONS
 from services.notifications.store import MESSAGE_TABLES
 from services.sessions.service import SPEC as SESSIONS
-from tests.conftest import FreshDatabase
+from tests.conftest import FreshDatabase, eventually
 from tests.integration import sessions_helpers
 from tests.integration.sessions_helpers import admission, at_utc, envelope, sessions_database_at
 
@@ -154,3 +155,54 @@ async def rebuilds_identical(dsn: str, spec: ServiceSpec, tables: list[str]) -> 
     moment (the test's sites are written by hand, so only ``tables`` are compared)."""
     rebuilt = await rebuild(dsn, spec.rebuild_sources(), check_only=True)
     assert {t: rebuilt.differences[t] for t in tables} == {t: (0, 0) for t in tables}
+
+
+async def waiting_on_a_lock(pool: asyncpg.Pool, statement: str) -> bool:
+    return bool(await pool.fetchval(
+        "SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        " AND datname = current_database() AND query LIKE '%' || $1 || '%'", statement))
+
+
+@pytest.mark.parametrize("first", ["event", "transfer"])
+async def test_an_event_and_a_transfer_applied_at_once_take_turns(
+    notifications: asyncpg.Pool, first: str,
+) -> None:
+    """Two partitions' transactions: a session scheduled at the old site and the transfer.
+    Whichever takes the patient's row first, the session ends up at the new site (without
+    the row lock, a row written at the old site while the transfer committed stayed
+    there, hidden from the new site's key)."""
+    projection = NOTIFICATIONS.consumer_projection()
+    assert projection is not None
+    patient_id = str(uuid.uuid4())
+    await consume(notifications, projection, PatientReferred(
+        patient_id=patient_id, site_id=OLD, referral_id="r-1", source=ReferralSource.SELF,
+        referred_on=date(2026, 11, 20)), "intake")
+    scheduled = envelope(SessionScheduled(
+        patient_id=patient_id, site_id=OLD, session_id=f"s-{patient_id}",
+        kind=SessionKind.INDIVIDUAL, modality=Modality.CBT, starts_at=at_utc(10, 15),
+        duration_minutes=50, clinician_id="clin-7"), "sessions")
+    transferred = envelope(PatientTransferred(patient_id=patient_id, site_id=NEW,
+                                              from_site_id=OLD), "intake")
+    order = [(scheduled, "sessions", "FOR SHARE"), (transferred, "intake", "NO KEY UPDATE")]
+    if first == "transfer":
+        order.reverse()
+    (early, early_source, _), (late, late_source, late_lock) = order
+    holder = await notifications.acquire()
+    try:
+        opened = holder.transaction()
+        await opened.start()
+        await projection.apply(holder, early, Position(topic_of(early_source)))
+
+        async def apply_late() -> None:
+            async with notifications.acquire() as conn, conn.transaction():
+                await projection.apply(conn, late, Position(topic_of(late_source)))
+
+        waiting = asyncio.create_task(apply_late())
+        await eventually(lambda: waiting_on_a_lock(notifications, late_lock), timeout=30)
+        await opened.commit()
+        await waiting
+    finally:
+        await notifications.release(holder)
+    assert await notifications.fetchval(
+        "SELECT site_id FROM scheduled_sessions WHERE session_id = $1",
+        f"s-{patient_id}") == NEW
