@@ -1,7 +1,7 @@
 """What family builds: every table of it, from events only. Its own events are projected
 in the transaction that records them; others' events only as far as a support person might
 be told of them. Nothing here decides anything: that is the command handlers' part
-(``commands.py``), which the consumer's reactions call (``reactions.py``)."""
+(``commands.py``), which the consumer's reactions call (``consumed.py``)."""
 
 from __future__ import annotations
 
@@ -144,7 +144,7 @@ async def _project_family_session(conn: Connection, event: FamilySessionRecorded
     )
 
 
-# Others' events: derived tables only; what family does about them is in reactions.py.
+# Others' events: derived tables only; what family does about them is in consumed.py.
 
 async def on_patient_admitted(conn: Connection, event: DomainEvent, _: EventEnvelope) -> None:
     assert isinstance(event, PatientAdmitted)

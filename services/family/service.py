@@ -3,8 +3,8 @@ from pathlib import Path
 from iopnet.service import ServiceSpec
 from services.family.api import routers
 from services.family.consent_expiry import expire_consents
+from services.family.consumed import PROJECTION
 from services.family.projections import DERIVED_TABLES, PATIENT_TABLES, project_circle
-from services.family.reactions import PROJECTION
 from services.family.settings import FamilySettings
 from services.family.upgrades import UPGRADES
 

@@ -2,10 +2,10 @@ from pathlib import Path
 
 from iopnet.service import ServiceSpec
 from services.notifications.api import routers
+from services.notifications.consumed import PROJECTION
 from services.notifications.delivery import deliver_due_messages
 from services.notifications.escalation import escalate_alerts
-from services.notifications.projections import PROJECTION
-from services.notifications.recorded import project_recorded
+from services.notifications.projections import project_recorded
 from services.notifications.settings import NotificationsSettings
 from services.notifications.store import DERIVED_TABLES, PATIENT_TABLES
 from services.notifications.upgrades import UPGRADES

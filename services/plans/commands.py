@@ -40,7 +40,7 @@ from services.plans.domain import progress as course
 from services.plans.domain.exit_summary import check_follow_up, summarize_exit
 from services.plans.domain.plan_drafting import PlanChange, PlanRevision
 from services.plans.domain.step_down import StepDownEvaluation, StepUpReasonCode
-from services.plans.plan_projection import project_plan
+from services.plans.projections import project_plan
 
 EVENTS = EventStore.of("plans")
 log = logging.getLogger(__name__)

@@ -2,8 +2,8 @@ from pathlib import Path
 
 from iopnet.service import ServiceSpec
 from services.plans.api import routers
-from services.plans.plan_projection import project_plan
-from services.plans.projections import PROJECTION
+from services.plans.consumed import PROJECTION
+from services.plans.projections import project_plan
 from services.plans.settings import PlansSettings
 from services.plans.store import DERIVED_TABLES, PATIENT_TABLES
 from services.plans.upgrades import UPGRADES

@@ -1,6 +1,6 @@
 """Plans' adapters: the SQL that writes its derived tables and reads them back.
 
-Only projections write here (``plan_projection`` for plans' own events,
+Only projections write here (``projections`` for plans' own events,
 ``projections`` for the events plans consumes); every write takes its time from
 the event, never from the clock, so a rebuild writes the same rows.
 """

@@ -18,7 +18,7 @@ from iopnet.catalog import Instrument, PatientAdmitted, PlanRevised
 from iopnet.db import Connection
 from iopnet.eventstore import Cause
 from iopnet.unit_of_work import UnitOfWork
-from services.sessions import read_models, store
+from services.sessions import projections, store
 from services.sessions.domain import (
     AttendanceStatus,
     Enrollment,
@@ -46,7 +46,7 @@ class UnknownProgram(LookupError):
 
 def unit_of_work(conn: Connection, cause: Cause) -> UnitOfWork:
     """A unit of work on sessions' event store, projecting its own events."""
-    return UnitOfWork(conn, store.EVENTS, cause, project=read_models.project)
+    return UnitOfWork(conn, store.EVENTS, cause, project=projections.project)
 
 
 # Programs and groups --------------------------------------------------------------------

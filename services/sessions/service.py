@@ -2,8 +2,8 @@ from pathlib import Path
 
 from iopnet.service import ServiceSpec
 from services.sessions.api import routers
-from services.sessions.projections import PATIENT_TABLES, PROJECTION
-from services.sessions.read_models import DERIVED_TABLES, project
+from services.sessions.consumed import PATIENT_TABLES, PROJECTION
+from services.sessions.projections import DERIVED_TABLES, project
 from services.sessions.settings import SessionsSettings
 from services.sessions.upgrades import UPGRADES
 from services.sessions.weekly_review import review_finished_weeks

@@ -8,7 +8,7 @@ from typing import Any
 from iopnet.catalog import parse_event
 from iopnet.db import Connection
 from services.notifications.commands import EVENTS
-from services.notifications.recorded import project_recorded
+from services.notifications.projections import project_recorded
 
 #: The tables notifications projects from its own events (deleted last first).
 OWN_TABLES = ("patient_contacts", "support_person_contacts", "site_channels", "site_templates",

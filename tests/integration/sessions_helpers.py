@@ -20,7 +20,7 @@ from iopnet.catalog import (
 from iopnet.db import Connection, create_pool
 from iopnet.envelope import EventEnvelope
 from iopnet.eventstore import Cause, EventStore
-from services.sessions import commands, read_models
+from services.sessions import commands, projections
 from services.sessions.domain import Group
 from services.sessions.service import SPEC
 from tests.conftest import FreshDatabase
@@ -128,4 +128,4 @@ async def rebuild(conn: Connection, tables: Sequence[str]) -> None:
         await conn.execute(f"DELETE FROM {table}")
     for row in await conn.fetch("SELECT envelope FROM events ORDER BY global_position"):
         recorded = EventEnvelope.model_validate(row["envelope"])
-        await read_models.project(conn, parse_event(recorded), recorded)
+        await projections.project(conn, parse_event(recorded), recorded)

@@ -65,6 +65,7 @@ from iopnet.eventstore import Cause, EventStore
 from iopnet.migrate import apply_migrations
 from services.notifications import commands, store
 from services.notifications import settings as notification_settings
+from services.notifications.consumed import PROJECTION
 from services.notifications.delivery import (
     Dispatcher,
     Postman,
@@ -74,7 +75,6 @@ from services.notifications.delivery import (
 from services.notifications.domain import MessageKind, SiteChannels, Template
 from services.notifications.domain.message import Message
 from services.notifications.escalation import escalate_overdue_alerts
-from services.notifications.projections import PROJECTION
 from services.notifications.service import SPEC
 from services.notifications.settings import NotificationsSettings
 from tests.conftest import FreshDatabase, eventually, free_port

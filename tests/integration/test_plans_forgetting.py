@@ -13,7 +13,7 @@ from services.plans import commands
 from services.plans.domain import Confirmation, StepDownOrder
 from services.plans.domain.plan_drafting import ChangeFrequency
 from services.plans.domain.treatment_plan import AftercareItem
-from services.plans.plan_projection import project_plan
+from services.plans.projections import project_plan
 from tests.fixtures.dates import site_today
 from tests.integration import test_plans_store
 from tests.integration.test_plans_store import CAUSE, INTAKE, SITE, admit, deliver, site
