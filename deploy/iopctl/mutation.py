@@ -12,7 +12,7 @@ as ``iopnet``: the run happens in ``.iopnet/mutation/``, where ``iopnet``,
 is the checkout's with the ``[tool.mutmut]`` table below. mutmut keeps its
 results there (``mutants/``) and later runs retest only what changed.
 
-    python -m iopctl.mutation run [--only GLOB ...] [--tests PATH ...] [--max-children N]
+    python -m iopctl.mutation run [--only GLOB ...] [--tests PATH ...] [--max-children N] [NAME ...]
     python -m iopctl.mutation results      # the surviving mutants, the score
     python -m iopctl.mutation show NAME    # one mutant's diff
 
@@ -96,11 +96,12 @@ def prepare(only: Sequence[str], tests: Sequence[str]) -> Path:
     return folder
 
 
-def run(only: Sequence[str], tests: Sequence[str], max_children: int | None) -> int:
+def run(only: Sequence[str], tests: Sequence[str], max_children: int | None,
+        names: Sequence[str] = ()) -> int:
     folder = prepare(only, tests)
     say(COMPONENT, f"mutating {', '.join(only)}; tests: {' '.join(tests)} (in {folder})")
     children = ["--max-children", str(max_children)] if max_children else []
-    done = subprocess.run([mutmut(), "run", *children], cwd=folder, check=False)
+    done = subprocess.run([mutmut(), "run", *children, *names], cwd=folder, check=False)
     if done.returncode != 0:
         return done.returncode
     return score()
@@ -132,12 +133,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                               "(iopnet/... for shared/iopnet/...)")
     running.add_argument("--tests", nargs="+", default=list(TESTS), metavar="PATH")
     running.add_argument("--max-children", type=int, default=None)
+    running.add_argument("names", nargs="*", metavar="NAME",
+                         help="only these mutants (globs: 'iopnet.auth.keys.*'), say to retest "
+                              "survivors after a test was added")
     commands.add_parser("results", help="the surviving mutants and the score")
     showing = commands.add_parser("show", help="one mutant's change")
     showing.add_argument("name")
     args = parser.parse_args(argv)
     if args.command == "run":
-        return run(args.only, args.tests, args.max_children)
+        return run(args.only, args.tests, args.max_children, args.names)
     if args.command == "results":
         return score()
     return subprocess.run([mutmut(), "show", args.name], cwd=run_dir(), check=False).returncode

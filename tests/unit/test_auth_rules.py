@@ -93,13 +93,16 @@ def test_an_operator_key_is_one_whose_digest_is_configured(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(OPERATOR_KEY_ENV, raising=False)
     other = keys.new_key().plaintext
-    monkeypatch.setenv(OPERATOR_DIGESTS_ENV, f" {keys.digest(other)} , "
-                       f"{keys.digest(PLAINTEXT).upper()} ")
+    # Comma-separated (two while a key is rotated), in either case.
+    monkeypatch.setenv(OPERATOR_DIGESTS_ENV,
+                       f"{keys.digest(other)},{keys.digest(PLAINTEXT).upper()}")
     principal = operator_principal(PLAINTEXT)
     assert principal == Principal(KEY_ID, ALL_SITES, frozenset({Scope.OPERATOR}),
                                   principal.rate_limit_per_minute if principal else 0)
     assert principal is not None and principal.rate_limit_per_minute > 0
     assert operator_principal(other) is not None
+    monkeypatch.setenv(OPERATOR_DIGESTS_ENV, f" {keys.digest(other)} , {keys.digest(PLAINTEXT)} ")
+    assert operator_principal(PLAINTEXT) is not None
 
 
 def test_a_key_that_is_not_the_operators_is_not(monkeypatch: pytest.MonkeyPatch) -> None:
