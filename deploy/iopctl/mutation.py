@@ -49,6 +49,7 @@ TESTS = (
     "tests/unit",
     "tests/integration/test_authentication.py",
     "tests/integration/test_rate_limits.py",
+    "tests/integration/test_row_security.py",
     "tests/integration/test_relay.py",
     "tests/integration/test_consumer.py",
     "tests/integration/test_consumer_crash.py",
@@ -91,8 +92,13 @@ def prepare(only: Sequence[str], tests: Sequence[str]) -> Path:
         link = folder / name
         if not link.is_symlink():
             link.symlink_to(paths.REPO_ROOT / target, target_is_directory=True)
-    pyproject = (paths.REPO_ROOT / "pyproject.toml").read_text()
-    (folder / "pyproject.toml").write_text(pyproject + mutmut_table(only, tests))
+    config = folder / "pyproject.toml"
+    wanted = (paths.REPO_ROOT / "pyproject.toml").read_text() + mutmut_table(only, tests)
+    if config.exists() and config.read_text() != wanted:
+        # mutmut keeps the files it copied before: another selection starts afresh.
+        say(COMPONENT, "the selection or the project changed: the earlier results go")
+        shutil.rmtree(folder / "mutants", ignore_errors=True)
+    config.write_text(wanted)
     return folder
 
 
