@@ -123,3 +123,18 @@ async def test_the_same_key_from_another_site_runs_its_own_command(pool: asyncpg
     two = await run_once(site(pool, "site-b"), "k", "req", second)
     assert two.body["patient_id"] == "p-b"
     assert ran_a == ["p-a"] and ran_b == ["p-b"]
+
+
+async def test_without_a_key_every_request_runs_in_the_transaction(pool: asyncpg.Pool) -> None:
+    ran: list[int] = []
+
+    async def count(conn: Connection) -> Answer:
+        ran.append(await conn.fetchval("SELECT 1"))
+        return Answer(200, ["no patient here"])
+
+    await run_once(site(pool, "s"), None, "req", count)
+    await run_once(site(pool, "s"), None, "req", count)
+    assert ran == [1, 1]
+    assert await pool.fetchval("SELECT count(*) FROM idempotency_keys") == 0
+    await run_once(site(pool, "s"), "k", "req", count)
+    assert await pool.fetchval("SELECT patient_id FROM idempotency_keys") is None
