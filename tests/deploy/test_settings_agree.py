@@ -62,9 +62,20 @@ def reads(service: str, role: str) -> frozenset[str]:
     return frozenset(names)
 
 
+#: A migration runs as the schema's owner: ``migration_database_url``, which falls back to
+#: ``database_url`` (shared/iopnet/settings.py), stands in for it.
+STANDS_IN = {"migrate": {"IOPNET_DATABASE_URL": "IOPNET_MIGRATION_DATABASE_URL"}}
+
+
 def required(service: str) -> frozenset[str]:
     settings = settings_class(service)
     return frozenset(variable(settings, field) for field in settings.deployment_required)
+
+
+def missing(service: str, role: str, names: Set[str]) -> frozenset[str]:
+    stand_ins = STANDS_IN.get(role, {})
+    return frozenset(name for name in required(service) - names
+                     if stand_ins.get(name) not in names)
 
 
 def disagreements(source: str, given: Given, *, shared_environment: bool = False) -> list[str]:
@@ -76,10 +87,10 @@ def disagreements(source: str, given: Given, *, shared_environment: bool = False
     read_anywhere = frozenset().union(*(reads(s, r) for s in SERVICES for r in ROLES))
     lines = []
     for (service, role), names in sorted(given.items()):
-        missing = required(service) - names
+        lacking = missing(service, role, names)
         unread = names - (read_anywhere if shared_environment else reads(service, role))
-        if missing:
-            lines.append(f"{source} {service}-{role} lacks {', '.join(sorted(missing))}")
+        if lacking:
+            lines.append(f"{source} {service}-{role} lacks {', '.join(sorted(lacking))}")
         if unread:
             lines.append(f"{source} {service}-{role} gives {', '.join(sorted(unread))}, "
                          "which it does not read")
@@ -154,13 +165,19 @@ def test_a_disagreement_is_named() -> None:
         ("intake", "api"): {"IOPNET_KAFKA_BOOTSTRAP", "IOPNET_HTTP_PORT", "IOPNET_DATABSE_URL"},
         ("intake", "worker"): {*required("intake"), "IOPNET_OPERATOR_KEY_SHA256"},
         ("notifications", "worker"): {*required("notifications"), "IOPNET_SMTP_HOST"},
+        ("plans", "migrate"): {*required("plans") - {"IOPNET_DATABASE_URL"},
+                               "IOPNET_MIGRATION_DATABASE_URL"},
+        ("plans", "api"): {*required("plans") - {"IOPNET_DATABASE_URL"},
+                           "IOPNET_MIGRATION_DATABASE_URL"},
     }
     assert disagreements("x", given) == [
         "x intake-api lacks IOPNET_DATABASE_URL",
         "x intake-api gives IOPNET_DATABSE_URL, which it does not read",
         "x intake-worker gives IOPNET_OPERATOR_KEY_SHA256, which it does not read",
+        "x plans-api lacks IOPNET_DATABASE_URL",
     ]
     assert disagreements("x", given, shared_environment=True) == [
         "x intake-api lacks IOPNET_DATABASE_URL",
         "x intake-api gives IOPNET_DATABSE_URL, which it does not read",
+        "x plans-api lacks IOPNET_DATABASE_URL",
     ]
