@@ -9,7 +9,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: up down test lint unit infra k8s bench demo clean
+.PHONY: up down test lint unit infra k8s bench demo mutation clean
 
 up: $(VENV)/.synced
 	$(PY) -m iopctl.cli up
@@ -34,6 +34,12 @@ infra: $(VENV)/.synced
 # The local Kubernetes control plane's binaries (go build, once): the chart tests use them.
 k8s: $(VENV)/.synced
 	$(PY) -m iopctl.k8s_build
+
+# Mutation testing of the rules and the delivery guarantees (slow: never in `make test`/CI).
+# Narrow it with MUTATION_ARGS, e.g. MUTATION_ARGS="--only 'services/family/domain/*'
+# --tests tests/unit/test_family_circle.py"; see docs/testing.md.
+mutation: $(VENV)/.synced
+	$(PY) -m iopctl.mutation run $(MUTATION_ARGS)
 
 bench: $(VENV)/.synced
 	$(PY) -m bench.run $(BENCH_ARGS)

@@ -87,9 +87,9 @@ class Stack:
     def resume(self, service: str, role: str) -> None:
         self.processes[f"{service}-{role}"] = self._spawn(service, role)
 
-    def _spawn(self, service: str, role: str) -> subprocess.Popen[bytes]:
-        env = {
-            **os.environ,
+    def environment(self, service: str) -> dict[str, str]:
+        """What a process of ``service`` gets on top of this process's environment."""
+        return {
             "IOPNET_DATABASE_URL": self.database_url[service],
             "IOPNET_MIGRATION_DATABASE_URL": self.migration_url.get(
                 service, self.database_url[service]),
@@ -103,6 +103,9 @@ class Stack:
             # Its own Kafka principal on a local broker with ACLs; whatever the shell says.
             **service_env(self.kafka_bootstrap, service),
         }
+
+    def _spawn(self, service: str, role: str) -> subprocess.Popen[bytes]:
+        env = {**os.environ, **self.environment(service)}
         log = (self.log_dir / f"{service}-{role}.log").open("ab")
         return subprocess.Popen(
             [sys.executable, "-m", f"services.{service}", role],

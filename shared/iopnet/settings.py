@@ -8,7 +8,7 @@ Kubernetes set the variables.
 from __future__ import annotations
 
 import os
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +20,11 @@ DEFAULT_KAFKA_PORT = 29092
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="IOPNET_", extra="ignore")
+    #: What a deployment gives every process (migrate, api, worker): these defaults suit
+    #: only a developer's machine. docker-compose.yml, the chart and the local runner are
+    #: held to it (tests/deploy/test_settings_agree.py).
+    deployment_required: ClassVar[frozenset[str]] = frozenset(
+        {"database_url", "kafka_bootstrap", "http_port"})
 
     service_name: str
     http_host: str = "127.0.0.1"

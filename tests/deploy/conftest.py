@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from iopctl import k8s_build
+from iopctl import compose_build, k8s_build
 from iopctl.helm import ENV_OVERRIDE as HELM_OVERRIDE
 from iopctl.helm import HELM_VERSION, cached_binary, helm_binary
 
@@ -31,6 +31,18 @@ def helm(request: pytest.FixtureRequest) -> Path:
     if cached_binary() is not None or os.environ.get(HELM_OVERRIDE):
         return helm_binary()
     return built_live(request, f"Helm {HELM_VERSION} (go install)", helm_binary)
+
+
+@pytest.fixture(scope="session")
+def docker_compose(request: pytest.FixtureRequest) -> Path:
+    """A Compose v2 binary (``docker-compose``); the first run builds it (minutes).
+
+    A failed build fails the tests that need it: a newcomer's ``make test`` builds it too.
+    """
+    if compose_build.cached_binary() is not None or os.environ.get(compose_build.ENV_OVERRIDE):
+        return compose_build.compose_binary()
+    return built_live(request, f"Compose {compose_build.COMPOSE_VERSION} (go build)",
+                      compose_build.compose_binary)
 
 
 @pytest.fixture(scope="session")

@@ -6,13 +6,14 @@ and every rendered manifest is validated against the Kubernetes schema
 (``kubernetes_validate``, strict: unknown fields fail). CRD kinds have no schema
 there and are checked field by field. Names, ports, topics and databases are
 compared with the code's own lists, so the deployment files stay in step.
+docker-compose.yml is checked by Compose v2 itself (``config -q``; built once from
+its Go module, see ``iopctl.compose_build``) and against the same lists.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -481,30 +482,26 @@ def test_compose_infrastructure(compose: Manifest) -> None:
     assert sorted(created) == sorted(SERVICES)
 
 
-def compose_command() -> list[str] | None:
-    """`docker compose` (the plugin) or a standalone Compose v2 `docker-compose`, if any."""
-    candidates = [[d, "compose"] for d in [shutil.which("docker")] if d]
-    candidates += [[d] for d in [shutil.which("docker-compose")] if d]
-    for command in candidates:
-        try:
-            done = subprocess.run([*command, "version"], capture_output=True, text=True,
-                                  timeout=30, check=False)
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if done.returncode == 0 and "version 1." not in done.stdout:  # v1 lacks the spec
-            return command
-    return None
-
-
-def test_docker_compose_config() -> None:
-    """`docker compose config -q` where Compose is installed (it needs no engine)."""
-    command = compose_command()
-    if command is None:
-        pytest.skip("Compose v2 is not installed here")
-    done = subprocess.run([*command, "-f", str(COMPOSE_FILE), "config", "-q"],
-                          capture_output=True, text=True, timeout=60, check=False,
+def test_docker_compose_config(docker_compose: Path) -> None:
+    """Compose v2 itself parses and validates the file (``config -q`` needs no engine)."""
+    done = subprocess.run([str(docker_compose), "-f", str(COMPOSE_FILE), "config", "-q"],
+                          capture_output=True, text=True, timeout=120, check=False,
                           cwd=REPO_ROOT)
     assert done.returncode == 0, done.stderr
+
+
+def test_docker_compose_config_refuses_a_broken_file(docker_compose: Path,
+                                                     tmp_path: Path) -> None:
+    """The check above is live: a service that depends on one that does not exist fails."""
+    broken = yaml.safe_load(COMPOSE_FILE.read_text())
+    broken["services"]["intake-api"]["depends_on"]["billing"] = {"condition": "service_healthy"}
+    (tmp_path / "docker-compose.yml").write_text(yaml.safe_dump(broken))
+    done = subprocess.run([str(docker_compose), "-f", str(tmp_path / "docker-compose.yml"),
+                           "--project-directory", str(REPO_ROOT), "config", "-q"],
+                          capture_output=True, text=True, timeout=120, check=False,
+                          cwd=REPO_ROOT)
+    assert done.returncode != 0
+    assert "billing" in done.stderr
 
 
 # --- Dockerfile -------------------------------------------------------------

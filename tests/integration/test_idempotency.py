@@ -14,6 +14,7 @@ from iopnet.catalog import Scope
 from iopnet.db import Connection, create_pool
 from iopnet.forgetting import forget_patient
 from iopnet.idempotency import Answer, Command, purge_expired, run_once
+from iopnet.problems import Problem
 from tests.conftest import FreshDatabase
 
 pytestmark = pytest.mark.integration
@@ -89,3 +90,51 @@ async def test_forgetting_the_patient_deletes_the_answers_about_them(pool: async
         await forget_patient(conn, "p-1", [])
     left = await pool.fetch("SELECT patient_id FROM idempotency_keys")
     assert [row["patient_id"] for row in left] == ["p-2"]
+
+
+async def test_a_retry_replays_the_stored_answer_whole(pool: asyncpg.Pool) -> None:
+    ran: list[str] = []
+
+    async def admit(_: Connection) -> Answer:
+        ran.append("admitted")
+        return Answer(201, {"patient_id": "p-1", "n": len(ran)}, {"Location": "/v1/p-1"})
+
+    first = await run_once(site(pool, "s"), "k", "req", admit)
+    again = await run_once(site(pool, "s"), "k", "req", admit)
+    assert ran == ["admitted"]
+    assert again == first == Answer(201, {"patient_id": "p-1", "n": 1}, {"Location": "/v1/p-1"})
+    assert await pool.fetchval("SELECT patient_id FROM idempotency_keys") == "p-1"
+
+
+async def test_a_key_sent_again_with_another_request_is_refused(pool: asyncpg.Pool) -> None:
+    ran, command = answering("p-1")
+    await run_once(site(pool, "s"), "k", "req", command)
+    with pytest.raises(Problem) as refused:
+        await run_once(site(pool, "s"), "k", "another request", command)
+    assert ran == ["p-1"]
+    assert (refused.value.status, refused.value.slug) == (422, "idempotency-key-reused")
+    assert refused.value.extensions["errors"] == [{"pointer": "header:Idempotency-Key"}]
+
+
+async def test_the_same_key_from_another_site_runs_its_own_command(pool: asyncpg.Pool) -> None:
+    ran_a, first = answering("p-a")
+    ran_b, second = answering("p-b")
+    await run_once(site(pool, "site-a"), "k", "req", first)
+    two = await run_once(site(pool, "site-b"), "k", "req", second)
+    assert two.body["patient_id"] == "p-b"
+    assert ran_a == ["p-a"] and ran_b == ["p-b"]
+
+
+async def test_without_a_key_every_request_runs_in_the_transaction(pool: asyncpg.Pool) -> None:
+    ran: list[int] = []
+
+    async def count(conn: Connection) -> Answer:
+        ran.append(await conn.fetchval("SELECT 1"))
+        return Answer(200, ["no patient here"])
+
+    await run_once(site(pool, "s"), None, "req", count)
+    await run_once(site(pool, "s"), None, "req", count)
+    assert ran == [1, 1]
+    assert await pool.fetchval("SELECT count(*) FROM idempotency_keys") == 0
+    await run_once(site(pool, "s"), "k", "req", count)
+    assert await pool.fetchval("SELECT patient_id FROM idempotency_keys") is None

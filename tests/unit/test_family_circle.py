@@ -112,8 +112,9 @@ def test_consent_is_granted_to_a_linked_person() -> None:
 
 def test_no_consent_for_a_person_who_is_not_linked() -> None:
     circle = circle_with("sp-1")
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as missing:
         circle.grant_consent("c-1", "sp-2", SCHEDULE, None, TODAY)
+    assert (missing.value.resource, missing.value.identifier) == ("support person", "sp-2")
     assert circle.pending == []
 
 
@@ -184,10 +185,13 @@ def test_revoking_survives_a_rebuild_from_the_events() -> None:
 def test_an_unknown_consent_or_another_persons_consent_is_not_found() -> None:
     circle = circle_with("sp-1", "sp-2")
     circle.grant_consent("c-1", "sp-1", SCHEDULE, None, TODAY)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as unknown:
         circle.revoke_consent("c-9", "sp-1")
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound) as others:
         circle.revoke_consent("c-1", "sp-2")
+    # The 404's problem names what is missing (services/family/api/common.py).
+    assert (unknown.value.resource, unknown.value.identifier) == ("consent", "c-9")
+    assert (others.value.resource, others.value.identifier) == ("consent", "c-1")
 
 
 def test_a_family_session_records_how_many_were_present_not_who() -> None:

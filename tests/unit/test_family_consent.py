@@ -31,6 +31,11 @@ def test_progress_summaries_imply_the_schedule() -> None:
     assert what_may_be_shared([consent(PROGRESS)], TODAY) == {PROGRESS, SCHEDULE}
 
 
+def test_live_consents_add_up() -> None:
+    both = [consent(PROGRESS, consent_id="c-1"), consent(SCHEDULE, consent_id="c-2")]
+    assert what_may_be_shared(both, TODAY) == {PROGRESS, SCHEDULE}
+
+
 def test_a_consent_without_expiry_holds_until_revoked() -> None:
     assert what_may_be_shared([consent(PROGRESS)], TODAY + timedelta(days=3650)) == {
         PROGRESS, SCHEDULE}
