@@ -30,7 +30,7 @@ from tests.fixtures.infra import (
     start_infrastructure_sync,
     stop_infrastructure,
 )
-from tests.fixtures.kafka import drop_topics
+from tests.fixtures.kafka import drop_topics, topics_of_its_own
 
 FreshDatabase = Callable[[str], Awaitable[str]]
 
@@ -43,6 +43,15 @@ def infra() -> Iterator[Endpoints]:
     yield endpoints
     asyncio.run(drop_topics(endpoints.kafka_bootstrap))
     stop_infrastructure()
+
+
+@pytest.fixture
+async def own_topics(infra: Endpoints) -> AsyncIterator[str]:
+    """Topics of the test's own: a consumer that starts from the earliest offset then reads
+    only the test's events, not every one the run published before (minutes of work on a
+    2-core CI runner)."""
+    async with topics_of_its_own(infra.kafka_bootstrap) as within:
+        yield within
 
 
 @pytest.fixture(scope="session")

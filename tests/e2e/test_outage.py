@@ -16,7 +16,7 @@ from tests.e2e.conftest import Site, onboard_site, running_stack
 from tests.e2e.journeys import admit
 from tests.e2e.receivers import MailCatcher
 from tests.fixtures.infra import Endpoints
-from tests.fixtures.own_infra import OwnBroker, cached_kafka_jars
+from tests.fixtures.own_infra import OwnBroker, own_broker
 
 pytestmark = pytest.mark.e2e
 
@@ -24,35 +24,31 @@ CONSUMERS = ("plans", "sessions", "family", "notifications")
 
 
 @pytest.fixture
-async def own_broker() -> AsyncIterator[OwnBroker]:
+async def broker() -> AsyncIterator[OwnBroker]:
     """A broker of the test's own, to kill: the suite's (local, env or a container) is
     shared. Whatever the infrastructure path, it runs from Kafka's jars."""
-    broker = OwnBroker(cached_kafka_jars())
-    await broker.start()
-    try:
-        yield broker
-    finally:
-        await broker.stop()
+    async with own_broker() as own:
+        yield own
 
 
 @pytest.fixture
-async def site_on_own_broker(infra: Endpoints, mail: MailCatcher, own_broker: OwnBroker,
+async def site_on_own_broker(infra: Endpoints, mail: MailCatcher, broker: OwnBroker,
                              http: httpx.AsyncClient, tmp_path: Path) -> AsyncIterator[Site]:
-    async with running_stack(infra, mail, own_broker.bootstrap, tmp_path) as system:
+    async with running_stack(infra, mail, broker.bootstrap, tmp_path) as system:
         yield await onboard_site(Api(system, http, system.operator_key), "site-outage")
 
 
 async def test_admissions_during_a_broker_outage_arrive_after_it(
-    own_broker: OwnBroker, site_on_own_broker: Site,
+    broker: OwnBroker, site_on_own_broker: Site,
 ) -> None:
     api = site_on_own_broker.api
-    own_broker.kill()
+    broker.kill()
     try:
         patient_id = await admit(api)  # recorded with its outbox row, not yet published
         backlog = (await api.get("intake", "/metrics")).text
         assert "iopnet_outbox_backlog 0.0" not in backlog
     finally:
-        await own_broker.start()
+        await broker.start()
     started = time.monotonic()
 
     async def arrived() -> bool:

@@ -26,7 +26,6 @@ from services.notifications.service import SPEC as NOTIFICATIONS
 from services.sessions.service import SPEC
 from tests.conftest import FreshDatabase, eventually
 from tests.fixtures.infra import Endpoints
-from tests.fixtures.kafka import topics_of_its_own
 from tests.integration.sessions_helpers import (
     SITE,
     admission,
@@ -36,15 +35,8 @@ from tests.integration.sessions_helpers import (
     sessions_database,
 )
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(autouse=True)
-async def own_topics(infra: Endpoints) -> AsyncIterator[str]:
-    """The consumers start from the earliest offset: on the run's shared topics they would
-    read every event the run published before."""
-    async with topics_of_its_own(infra.kafka_bootstrap) as within:
-        yield within
+#: The consumers start from the earliest offset: topics of their own (tests/conftest.py).
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("own_topics")]
 
 
 @pytest.fixture

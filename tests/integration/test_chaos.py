@@ -34,7 +34,7 @@ from tests.conftest import eventually, free_port
 from tests.e2e.client import Api
 from tests.e2e.journeys import NO_RISK, SEVERE_NO_ITEM9, known_everywhere
 from tests.fixtures.dates import program_start
-from tests.fixtures.own_infra import OwnBroker, cached_kafka_jars, own_cluster
+from tests.fixtures.own_infra import OwnBroker, own_broker, own_cluster
 
 pytestmark = pytest.mark.integration
 
@@ -49,12 +49,8 @@ BROKER_KILLS = 1
 
 @pytest.fixture
 async def broker() -> AsyncIterator[OwnBroker]:
-    own = OwnBroker(cached_kafka_jars())  # none cached: resolved from Maven
-    try:
-        await own.start()
+    async with own_broker() as own:
         yield own
-    finally:
-        await own.stop()
 
 
 @contextlib.asynccontextmanager

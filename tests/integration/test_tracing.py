@@ -37,7 +37,6 @@ from tests.conftest import FreshDatabase, eventually
 from tests.e2e.journeys import NO_RISK
 from tests.fixtures.dates import program_start
 from tests.fixtures.infra import Endpoints
-from tests.fixtures.kafka import topics_of_its_own
 
 pytestmark = pytest.mark.integration
 
@@ -62,14 +61,6 @@ async def migrated(fresh_database: FreshDatabase, service: str) -> str:
     dsn = await fresh_database(service)
     await apply_migrations(dsn, [migrations_of(service)])
     return dsn
-
-
-@pytest.fixture
-async def own_topics(infra: Endpoints) -> AsyncIterator[str]:
-    """Consumers start from the earliest offset: on the run's shared topics they would read
-    every event published before this test (minutes of work on a 2-core CI runner)."""
-    async with topics_of_its_own(infra.kafka_bootstrap) as within:
-        yield within
 
 
 @pytest.fixture
