@@ -25,10 +25,12 @@ from iopnet.catalog import (
     PatientTransferred,
     Phq9Trend,
     ProgressJudged,
+    ScheduledSession,
     Scope,
     SessionKind,
     SessionsCancelled,
     SessionScheduled,
+    SessionsScheduled,
     SiteOnboarded,
     SitePolicies,
     SteppedDown,
@@ -128,11 +130,12 @@ async def test_what_is_shared_follows_live_consent(family: Family) -> None:
     patient_id = await family.admit(baseline_phq9=18)
     person = await link(family.north, patient_id)
     soon = datetime.now(UTC) + timedelta(days=2)
-    for n, when in enumerate([soon, soon + timedelta(days=1), datetime.now(UTC) - timedelta(1)]):
-        await family.deliver(SessionScheduled(
-            site_id="site-north", patient_id=patient_id, session_id=f"s-{n}",
-            kind=SessionKind.GROUP, modality=Modality.DBT_SKILLS, starts_at=when,
-            duration_minutes=180, clinician_id="c-7"))
+    await family.deliver(SessionsScheduled(site_id="site-north", patient_id=patient_id, sessions=[
+        ScheduledSession(session_id=f"s-{n}", kind=SessionKind.GROUP,
+                         modality=Modality.DBT_SKILLS, starts_at=when, duration_minutes=180,
+                         clinician_id="c-7")
+        for n, when in enumerate([soon, soon + timedelta(days=1),
+                                  datetime.now(UTC) - timedelta(1)])]))
     await family.deliver(SessionsCancelled(site_id="site-north", patient_id=patient_id,
                                            session_ids=["s-1"], reason="PlanRevised"))
     await family.deliver(ProgressJudged(  # plans' judgement, the one "improving"
@@ -351,7 +354,7 @@ async def test_a_forgotten_patient_leaves_no_name_in_any_family_table(family: Fa
         "kind": "family_therapy", "held_on": site_today().isoformat(), "clinician_id": "c-7",
         "attendance": [{"support_person_id": person, "attended": True}]})
     assert held.status_code == 201, held.text
-    await family.deliver(SessionScheduled(
+    await family.deliver(SessionScheduled(  # an older producer's: a schedule of one
         site_id="site-north", patient_id=patient_id, session_id="s-1", kind=SessionKind.GROUP,
         modality=Modality.DBT_SKILLS, starts_at=datetime.now(UTC) + timedelta(days=1),
         duration_minutes=180, clinician_id="c-7"))
