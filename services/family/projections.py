@@ -165,7 +165,7 @@ async def on_sessions_scheduled(conn: Connection, event: DomainEvent, _: EventEn
     await conn.executemany(
         "INSERT INTO scheduled_sessions (session_id, patient_id, site_id, kind, starts_at,"
         " duration_minutes, waitlisted) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        " ON CONFLICT (session_id) DO UPDATE SET kind = $4, starts_at = $5,"
+        " ON CONFLICT (patient_id, session_id) DO UPDATE SET kind = $4, starts_at = $5,"
         " duration_minutes = $6, waitlisted = $7",
         [(s.session_id, scheduled.patient_id, scheduled.site_id, s.kind.value, s.starts_at,
           s.duration_minutes, s.waitlisted) for s in scheduled.sessions],

@@ -342,6 +342,23 @@ async def test_a_transferred_circle_belongs_to_its_new_site(family: Family) -> N
     assert moved["data"]["site_id"] == "site-south"
 
 
+async def test_patients_sharing_a_group_session_each_keep_their_own_place(
+    family: Family,
+) -> None:
+    """A group's session has one id for every patient in the group."""
+    holder, waiting = await family.admit(), await family.admit()
+    starts = datetime.now(UTC) + timedelta(days=2)
+    for patient_id, waitlisted in ((holder, False), (waiting, True)):
+        await family.deliver(SessionsScheduled(
+            site_id="site-north", patient_id=patient_id, sessions=[ScheduledSession(
+                session_id="g-mon-1", kind=SessionKind.GROUP, modality=Modality.DBT_SKILLS,
+                starts_at=starts, duration_minutes=180, clinician_id="c-7",
+                waitlisted=waitlisted)]))
+    rows = await family.pool.fetch("SELECT patient_id::text, waitlisted FROM scheduled_sessions"
+                                   " WHERE session_id = 'g-mon-1'")
+    assert sorted(tuple(r) for r in rows) == sorted([(holder, False), (waiting, True)])
+
+
 async def test_a_forgotten_patient_leaves_no_name_in_any_family_table(family: Family) -> None:
     patient_id, other = await family.admit(), await family.admit()
     linked = await family.north.post(
