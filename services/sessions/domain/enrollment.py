@@ -45,6 +45,7 @@ from iopnet.catalog import (
     SessionsCancelled,
     SessionScheduled,
     SessionsScheduled,
+    schedule_of,
 )
 from services.sessions.domain.attendance import (
     AttendancePolicy,
@@ -671,11 +672,9 @@ class Enrollment(Aggregate):
                 self.terms = replace(self.known_terms, days_per_week=event.days_per_week)
             case ScheduleRefused():
                 self.refusal = event
-            case SessionScheduled():
-                self.apply(event.as_schedule())
-            case SessionsScheduled():
+            case SessionScheduled() | SessionsScheduled():
                 self.refusal = None
-                for part in event.sessions:
+                for part in schedule_of(event).sessions:
                     self.sessions[part.session_id] = ScheduledSession(
                         session_id=part.session_id, kind=part.kind, modality=part.modality,
                         group_id=part.group_id, starts_at=part.starts_at.astimezone(UTC),
