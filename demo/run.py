@@ -229,7 +229,7 @@ async def admit(net: Network, p: Patient) -> None:
         ZoneInfo(p.site.time_zone)).weekday() for x in p.schedule if x["kind"] == "group"})
     individual = sum(1 for x in p.schedule if x["kind"] == "individual")
     say(p, "sessions", f"← PatientAdmitted: {len(p.schedule)} sessions scheduled (groups "
-        f"{' '.join(WEEKDAYS[d] for d in days)}, {individual} individual) → SessionScheduled",
+        f"{' '.join(WEEKDAYS[d] for d in days)}, {individual} individual) → SessionsScheduled",
         f"{len(p.schedule)} sessions scheduled")
     welcome = await wait_for_messages(api, p.patient_id, {"welcome"})
     say(p, "notifications", f"← PatientAdmitted: {describe_messages(welcome, {'welcome'})}")
@@ -283,7 +283,7 @@ async def family(net: Network, p: Patient) -> tuple[str, str] | None:
     progress_consent = await j.grant_consent(api, p.patient_id, person, "progress_summaries")
     view = await j.wait_for(lambda: j.shared_view(api, p.patient_id, person),
                             lambda v: v["shared"] and v["shared"][0]["upcoming_sessions"])
-    say(p, "family", f"← PatientAdmitted, SessionScheduled: partner linked, consent schedule "
+    say(p, "family", f"← PatientAdmitted, SessionsScheduled: partner linked, consent schedule "
         f"+ progress_summaries → sees {len(view['shared'][0]['upcoming_sessions'])} upcoming "
         f"sessions", "partner told schedule + progress")
     say(p, "plans", "← ConsentGranted (covers progress_summaries, schedule): no family "

@@ -19,9 +19,11 @@ from iopnet.catalog import (
     ProgressJudged,
     SessionsCancelled,
     SessionScheduled,
+    SessionsScheduled,
     SteppedDown,
     SteppedUp,
     SupportPersonLinked,
+    schedule_of,
 )
 from iopnet.consumer import Projector
 from iopnet.db import Connection
@@ -155,15 +157,18 @@ async def on_patient_admitted(conn: Connection, event: DomainEvent, _: EventEnve
     )
 
 
-async def on_session_scheduled(conn: Connection, event: DomainEvent, _: EventEnvelope) -> None:
-    assert isinstance(event, SessionScheduled)
-    await conn.execute(
+async def on_sessions_scheduled(conn: Connection, event: DomainEvent, _: EventEnvelope
+                                ) -> None:
+    """A schedule's sessions (an older producer's SessionScheduled is a schedule of one)."""
+    assert isinstance(event, SessionScheduled | SessionsScheduled)
+    scheduled = schedule_of(event)
+    await conn.executemany(
         "INSERT INTO scheduled_sessions (session_id, patient_id, site_id, kind, starts_at,"
         " duration_minutes, waitlisted) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        " ON CONFLICT (session_id) DO UPDATE SET kind = $4, starts_at = $5,"
+        " ON CONFLICT (patient_id, session_id) DO UPDATE SET kind = $4, starts_at = $5,"
         " duration_minutes = $6, waitlisted = $7",
-        event.session_id, event.patient_id, event.site_id, event.kind.value, event.starts_at,
-        event.duration_minutes, event.waitlisted,
+        [(s.session_id, scheduled.patient_id, scheduled.site_id, s.kind.value, s.starts_at,
+          s.duration_minutes, s.waitlisted) for s in scheduled.sessions],
     )
 
 
@@ -219,7 +224,8 @@ async def _set_care_status(conn: Connection, patient_id: str, site_id: str,
 #: family sessions included, which do not follow a transfer).
 CONSUMED_PROJECTORS: dict[type[DomainEvent], Projector] = {
     PatientAdmitted: on_patient_admitted,
-    SessionScheduled: on_session_scheduled,
+    SessionScheduled: on_sessions_scheduled,
+    SessionsScheduled: on_sessions_scheduled,
     SessionsCancelled: on_sessions_cancelled,
     ProgressJudged: on_progress_judged,
     SteppedDown: on_stepped_down,

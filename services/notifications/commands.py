@@ -26,7 +26,7 @@ from iopnet.catalog import (
     PatientCertified,
     ProgressJudged,
     RecipientRole,
-    SessionScheduled,
+    SessionsScheduled,
     SteppedDown,
 )
 from iopnet.db import Connection
@@ -150,18 +150,22 @@ async def _queue(uow: UnitOfWork, draft: MessageDraft) -> Message | None:
     return message
 
 
-async def remind_of_session(uow: UnitOfWork, scheduled: SessionScheduled, occasion: Occasion,
-                            batch: Occasion, lead: timedelta, settle: timedelta) -> None:
-    """A (re)scheduled session: its earlier reminder goes, a new one is due ``lead`` before,
-    and those the patient allows hear of the batch once it settles."""
-    reminder = domain.session_reminder(scheduled, occasion, occasion.occurred_at, lead)
-    keep = message_id_of(reminder) if reminder else None
-    for message_id in await store.pending_for_sessions(
-            uow.conn, scheduled.patient_id, [scheduled.session_id],
-            MessageKind.SESSION_REMINDER):
-        if message_id != keep:
+async def remind_of_sessions(uow: UnitOfWork, scheduled: SessionsScheduled,
+                             occasion: Occasion, batch: Occasion, lead: timedelta,
+                             settle: timedelta) -> None:
+    """A schedule's places (some rescheduled, perhaps): their earlier reminders go, a new
+    one is due ``lead`` before each, and those the patient allows hear of the batch once
+    it settles. Waitlisted sessions are left alone."""
+    held = [s.session_id for s in scheduled.sessions if not s.waitlisted]
+    if not held:
+        return
+    reminders = domain.session_reminders(scheduled, occasion, occasion.occurred_at, lead)
+    keep = {message_id_of(reminder) for reminder in reminders}
+    for message_id in await store.pending_for_sessions(uow.conn, scheduled.patient_id, held,
+                                                       MessageKind.SESSION_REMINDER):
+        if message_id not in keep:
             await _cancel(uow, message_id)
-    await queue_messages(uow, [reminder] if reminder else [])
+    await queue_messages(uow, reminders)
     sharing = await _sharing(uow.conn, scheduled.patient_id, scheduled.site_id,
                              ConsentScope.SCHEDULE, occasion.occurred_at)
     await queue_messages(uow, domain.family_schedule_update(scheduled, batch, sharing, settle))

@@ -19,9 +19,11 @@ from iopnet.catalog import (
     PatientReferred,
     SessionsCancelled,
     SessionScheduled,
+    SessionsScheduled,
     SteppedDown,
     SteppedUp,
     SupportPersonLinked,
+    schedule_of,
 )
 from iopnet.consumer import Projection, Projector
 from iopnet.db import Connection
@@ -56,13 +58,12 @@ def status_projector(status: str) -> Projector:
     return set_status
 
 
-async def on_session_scheduled(conn: Connection, event: DomainEvent, _: EventEnvelope
-                               ) -> None:
-    assert isinstance(event, SessionScheduled)
-    if event.waitlisted:
-        return
-    await store.session_scheduled(conn, event.patient_id, event.session_id, event.site_id,
-                                  event.starts_at, event.duration_minutes)
+async def on_sessions_scheduled(conn: Connection, event: DomainEvent, _: EventEnvelope
+                                ) -> None:
+    """The places a schedule holds (an older producer's SessionScheduled is a schedule of
+    one); a waitlisted session is nothing to remind of."""
+    assert isinstance(event, SessionScheduled | SessionsScheduled)
+    await store.sessions_scheduled(conn, schedule_of(event))
 
 
 async def on_sessions_cancelled(conn: Connection, event: DomainEvent, _: EventEnvelope
@@ -110,7 +111,8 @@ PROJECTION = Projection(
         SteppedDown: status_projector("stepped_down"),
         SteppedUp: status_projector("stepped_up"),
         Discharged: status_projector("discharged"),
-        SessionScheduled: on_session_scheduled,
+        SessionScheduled: on_sessions_scheduled,
+        SessionsScheduled: on_sessions_scheduled,
         SessionsCancelled: on_sessions_cancelled,
         SupportPersonLinked: on_support_person_linked,
         ConsentGranted: on_consent_granted,

@@ -28,8 +28,10 @@ from iopnet.catalog import (
     ScheduleRefused,
     SessionsCancelled,
     SessionScheduled,
+    SessionsScheduled,
     SteppedDown,
     SteppedUp,
+    schedule_of,
 )
 from iopnet.consumer import Projector
 from iopnet.db import Connection
@@ -100,14 +102,14 @@ async def on_stepped_up(conn: Connection, event: DomainEvent, envelope: EventEnv
     await commands.cancel_recertification_reminders(uow, event.patient_id)  # IOP ended
 
 
-async def remind_of_session(conn: Connection, event: DomainEvent, envelope: EventEnvelope
-                            ) -> None:
-    assert isinstance(event, SessionScheduled)
-    if event.waitlisted:
-        return
+async def remind_of_sessions(conn: Connection, event: DomainEvent, envelope: EventEnvelope
+                             ) -> None:
+    """A whole schedule's reminders in one unit of work (an older producer's
+    SessionScheduled is a schedule of one)."""
+    assert isinstance(event, SessionScheduled | SessionsScheduled)
     settings = current()
-    await commands.remind_of_session(
-        _uow(conn, envelope), event, occasion_of(envelope), batch_of(envelope),
+    await commands.remind_of_sessions(
+        _uow(conn, envelope), schedule_of(event), occasion_of(envelope), batch_of(envelope),
         lead=timedelta(hours=settings.reminder_lead_hours),
         settle=timedelta(seconds=settings.schedule_batch_settle_seconds))
 
@@ -162,7 +164,8 @@ REACTIONS: dict[type[DomainEvent], Projector] = {
     AdmissionDeclined: alerting(AdmissionDeclined, domain.declined_alert),
     RiskSignalRaised: alerting(RiskSignalRaised, domain.risk_alert),
     PatientTransferred: on_patient_transferred,
-    SessionScheduled: remind_of_session,
+    SessionScheduled: remind_of_sessions,
+    SessionsScheduled: remind_of_sessions,
     SessionsCancelled: on_sessions_cancelled,
     OutreachNeeded: queueing(OutreachNeeded, domain.outreach),
     AttendanceBelowMinimum: queueing(AttendanceBelowMinimum, domain.attendance_review),

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from iopnet.catalog import ConsentScope, RecipientRole, SitePolicies
+from iopnet.catalog import ConsentScope, RecipientRole, SessionsScheduled, SitePolicies
 from iopnet.catalog.upcasting import consent_granted_covers
 from iopnet.db import Connection
 from services.notifications.domain import (
@@ -109,13 +109,14 @@ def _covers(scope: str, covers: list[str] | None) -> frozenset[ConsentScope]:
     return frozenset(ConsentScope(c) for c in covers)
 
 
-async def session_scheduled(conn: Connection, patient_id: str, session_id: str, site_id: str,
-                            starts_at: datetime, duration_minutes: int) -> None:
-    await conn.execute(
+async def sessions_scheduled(conn: Connection, scheduled: SessionsScheduled) -> None:
+    """The schedule's held places (not its waitlisted ones)."""
+    await conn.executemany(
         "INSERT INTO scheduled_sessions (patient_id, session_id, site_id, starts_at,"
         " duration_minutes) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (patient_id, session_id)"
         " DO UPDATE SET starts_at = $4, duration_minutes = $5, cancelled = false",
-        patient_id, session_id, site_id, starts_at, duration_minutes)
+        [(scheduled.patient_id, s.session_id, scheduled.site_id, s.starts_at,
+          s.duration_minutes) for s in scheduled.sessions if not s.waitlisted])
 
 
 async def sessions_cancelled(conn: Connection, patient_id: str, session_ids: list[str]) -> None:

@@ -10,7 +10,6 @@ never runs them: what they recorded is in plans' event store already.
 
 from __future__ import annotations
 
-from datetime import UTC
 from zoneinfo import ZoneInfo
 
 from iopnet.auth.registry import site_time_zone
@@ -30,6 +29,8 @@ from iopnet.catalog import (
     SessionMissed,
     SessionsCancelled,
     SessionScheduled,
+    SessionsScheduled,
+    schedule_of,
 )
 from iopnet.consumer import Projection
 from iopnet.db import Connection
@@ -50,17 +51,15 @@ async def on_patient_admitted(
     await store.open_episode(conn, domain.open_episode(event), envelope.time)
 
 
-async def on_session_scheduled(
+async def on_sessions_scheduled(
     conn: Connection, event: DomainEvent, envelope: EventEnvelope
 ) -> None:
-    assert isinstance(event, SessionScheduled)
-    starts_at = event.starts_at if event.starts_at.tzinfo else event.starts_at.replace(tzinfo=UTC)
-    zone = ZoneInfo(await site_time_zone(conn, event.site_id))
-    await store.session_scheduled(
-        conn, event.patient_id, event.site_id, event.session_id, event.kind.value,
-        event.modality.value, starts_at, starts_at.astimezone(zone).date(),
-        event.duration_minutes, event.waitlisted, envelope.time,
-    )
+    """A schedule's sessions, each dated in the site's time zone (an older producer's
+    SessionScheduled is a schedule of one)."""
+    assert isinstance(event, SessionScheduled | SessionsScheduled)
+    await store.sessions_scheduled(conn, schedule_of(event),
+                                   ZoneInfo(await site_time_zone(conn, event.site_id)),
+                                   envelope.time)
 
 
 async def on_session_attended(
@@ -184,7 +183,8 @@ PROJECTION = Projection(
     topics=TopicsOf("intake", "sessions", "family"),
     projectors={
         PatientAdmitted: on_patient_admitted,
-        SessionScheduled: on_session_scheduled,
+        SessionScheduled: on_sessions_scheduled,
+        SessionsScheduled: on_sessions_scheduled,
         SessionAttended: on_session_attended,
         SessionMissed: on_session_missed,
         SessionsCancelled: on_sessions_cancelled,

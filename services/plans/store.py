@@ -22,6 +22,7 @@ from iopnet.catalog import (
     PlanRevised,
     SafetyPlanRecorded,
     SafetyPlanReviewed,
+    SessionsScheduled,
     SitePolicies,
     SteppedDown,
     SteppedUp,
@@ -328,19 +329,25 @@ async def find_transition(conn: Connection, patient_id: str) -> dict[str, Any] |
 # --- Progress -----------------------------------------------------------------------------
 
 
-async def session_scheduled(conn: Connection, patient_id: str, site_id: str, session_id: str,
-                            kind: str, modality: str, starts_at: Any, held_on: date,
-                            duration_minutes: int, waitlisted: bool, at: datetime) -> None:
-    await conn.execute(
+async def sessions_scheduled(conn: Connection, scheduled: SessionsScheduled, zone: ZoneInfo,
+                             at: datetime) -> None:
+    """Each session of the schedule, held on its date at the site (``zone``)."""
+    await conn.executemany(
         "INSERT INTO session_attendance (patient_id, session_id, site_id, kind, modality,"
         " starts_at, held_on, duration_minutes, waitlisted, status, updated_at)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'scheduled', $10)"
         " ON CONFLICT (patient_id, session_id) DO UPDATE SET kind = $4, modality = $5,"
         " starts_at = $6, held_on = $7, duration_minutes = $8,"
         " waitlisted = $9 AND session_attendance.status = 'scheduled', updated_at = $10",
-        patient_id, session_id, site_id, kind, modality, starts_at, held_on, duration_minutes,
-        waitlisted, at,
+        [(scheduled.patient_id, s.session_id, scheduled.site_id, s.kind.value, s.modality.value,
+          starts_at, starts_at.astimezone(zone).date(), s.duration_minutes, s.waitlisted, at)
+         for s in scheduled.sessions for starts_at in [_aware(s.starts_at)]],
     )
+
+
+def _aware(instant: datetime) -> datetime:
+    """A time without a zone is UTC's."""
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
 
 
 async def session_outcome(conn: Connection, patient_id: str, site_id: str, session_id: str,

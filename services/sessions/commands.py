@@ -242,7 +242,7 @@ async def _fill_freed_places(uow: UnitOfWork, holder: Enrollment, session_ids: S
     for site_id in {session.site_id for session in upcoming}:
         groups |= {g.group_id: g for g in await _groups(uow, site_id, program_id)}
     await store.hold_groups(uow.conn, groups.values())
-    promoted = []
+    promoted: dict[str, list[str]] = {}  # patient → the places they take
     for session in upcoming:
         group = groups.get(session.group_id or "")
         if group is None:
@@ -253,12 +253,16 @@ async def _fill_freed_places(uow: UnitOfWork, holder: Enrollment, session_ids: S
             if taken >= group.capacity:
                 break
             enrollment = await uow.load(Enrollment, patient_id)
-            if enrollment is None or not enrollment.take_place(session.session_id):
+            if enrollment is None or not enrollment.may_take_place(session.session_id):
                 continue
-            await uow.save(enrollment)
-            promoted.append((session.session_id, patient_id))
+            promoted.setdefault(patient_id, []).append(session.session_id)
             taken += 1
-    return promoted
+    for patient_id, session_ids in promoted.items():
+        enrollment = await uow.load(Enrollment, patient_id)
+        assert enrollment is not None
+        enrollment.take_places(session_ids)  # one SessionsScheduled for each patient
+        await uow.save(enrollment)
+    return [(s, p) for p, session_ids in promoted.items() for s in session_ids]
 
 
 # Attendance and outcomes ----------------------------------------------------------------

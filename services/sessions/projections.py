@@ -11,6 +11,8 @@ from iopnet.catalog import (
     SessionMissed,
     SessionsCancelled,
     SessionScheduled,
+    SessionsScheduled,
+    schedule_of,
 )
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
@@ -47,8 +49,8 @@ async def project(conn: Connection, event: DomainEvent, envelope: EventEnvelope)
                 " updated_at = $4 WHERE patient_id = $1",
                 event.patient_id, event.days_per_week,
                 event.days_per_week * HOURS_PER_PROGRAM_DAY, envelope.time)
-        case SessionScheduled():
-            await _project_scheduled(conn, event, envelope)
+        case SessionScheduled() | SessionsScheduled():
+            await _project_scheduled(conn, schedule_of(event), envelope)
         case ScheduleRefused():
             await conn.execute(
                 "UPDATE enrollments SET status = 'schedule_refused', schedule_refusal = $2,"
@@ -117,9 +119,9 @@ async def _project_terms(conn: Connection,
                                event.patient_id, event.site_id)
 
 
-async def _project_scheduled(conn: Connection, event: SessionScheduled,
+async def _project_scheduled(conn: Connection, event: SessionsScheduled,
                              envelope: EventEnvelope) -> None:
-    await conn.execute(
+    await conn.executemany(
         "INSERT INTO patient_sessions (session_id, patient_id, site_id, kind, modality,"
         " group_id, starts_at, duration_minutes, clinician_id, waitlisted, status,"
         " waitlisted_since)"
@@ -131,10 +133,10 @@ async def _project_scheduled(conn: Connection, event: SessionScheduled,
         " waitlisted_since = CASE WHEN patient_sessions.status = 'waitlisted'"
         " AND excluded.waitlisted THEN patient_sessions.waitlisted_since"
         " ELSE excluded.waitlisted_since END",
-        event.session_id, event.patient_id, event.site_id, event.kind.value,
-        event.modality.value, event.group_id, event.starts_at, event.duration_minutes,
-        event.clinician_id, event.waitlisted,
-        "waitlisted" if event.waitlisted else "scheduled", envelope.time,
+        [(s.session_id, event.patient_id, event.site_id, s.kind.value, s.modality.value,
+          s.group_id, s.starts_at, s.duration_minutes, s.clinician_id, s.waitlisted,
+          "waitlisted" if s.waitlisted else "scheduled", envelope.time)
+         for s in event.sessions],
     )
     await conn.execute(
         "UPDATE enrollments SET status = 'scheduled', schedule_refusal = NULL, updated_at = $2"

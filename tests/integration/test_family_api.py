@@ -25,10 +25,12 @@ from iopnet.catalog import (
     PatientTransferred,
     Phq9Trend,
     ProgressJudged,
+    ScheduledSession,
     Scope,
     SessionKind,
     SessionsCancelled,
     SessionScheduled,
+    SessionsScheduled,
     SiteOnboarded,
     SitePolicies,
     SteppedDown,
@@ -128,11 +130,12 @@ async def test_what_is_shared_follows_live_consent(family: Family) -> None:
     patient_id = await family.admit(baseline_phq9=18)
     person = await link(family.north, patient_id)
     soon = datetime.now(UTC) + timedelta(days=2)
-    for n, when in enumerate([soon, soon + timedelta(days=1), datetime.now(UTC) - timedelta(1)]):
-        await family.deliver(SessionScheduled(
-            site_id="site-north", patient_id=patient_id, session_id=f"s-{n}",
-            kind=SessionKind.GROUP, modality=Modality.DBT_SKILLS, starts_at=when,
-            duration_minutes=180, clinician_id="c-7"))
+    await family.deliver(SessionsScheduled(site_id="site-north", patient_id=patient_id, sessions=[
+        ScheduledSession(session_id=f"s-{n}", kind=SessionKind.GROUP,
+                         modality=Modality.DBT_SKILLS, starts_at=when, duration_minutes=180,
+                         clinician_id="c-7")
+        for n, when in enumerate([soon, soon + timedelta(days=1),
+                                  datetime.now(UTC) - timedelta(1)])]))
     await family.deliver(SessionsCancelled(site_id="site-north", patient_id=patient_id,
                                            session_ids=["s-1"], reason="PlanRevised"))
     await family.deliver(ProgressJudged(  # plans' judgement, the one "improving"
@@ -339,6 +342,23 @@ async def test_a_transferred_circle_belongs_to_its_new_site(family: Family) -> N
     assert moved["data"]["site_id"] == "site-south"
 
 
+async def test_patients_sharing_a_group_session_each_keep_their_own_place(
+    family: Family,
+) -> None:
+    """A group's session has one id for every patient in the group."""
+    holder, waiting = await family.admit(), await family.admit()
+    starts = datetime.now(UTC) + timedelta(days=2)
+    for patient_id, waitlisted in ((holder, False), (waiting, True)):
+        await family.deliver(SessionsScheduled(
+            site_id="site-north", patient_id=patient_id, sessions=[ScheduledSession(
+                session_id="g-mon-1", kind=SessionKind.GROUP, modality=Modality.DBT_SKILLS,
+                starts_at=starts, duration_minutes=180, clinician_id="c-7",
+                waitlisted=waitlisted)]))
+    rows = await family.pool.fetch("SELECT patient_id::text, waitlisted FROM scheduled_sessions"
+                                   " WHERE session_id = 'g-mon-1'")
+    assert sorted(tuple(r) for r in rows) == sorted([(holder, False), (waiting, True)])
+
+
 async def test_a_forgotten_patient_leaves_no_name_in_any_family_table(family: Family) -> None:
     patient_id, other = await family.admit(), await family.admit()
     linked = await family.north.post(
@@ -351,7 +371,7 @@ async def test_a_forgotten_patient_leaves_no_name_in_any_family_table(family: Fa
         "kind": "family_therapy", "held_on": site_today().isoformat(), "clinician_id": "c-7",
         "attendance": [{"support_person_id": person, "attended": True}]})
     assert held.status_code == 201, held.text
-    await family.deliver(SessionScheduled(
+    await family.deliver(SessionScheduled(  # an older producer's: a schedule of one
         site_id="site-north", patient_id=patient_id, session_id="s-1", kind=SessionKind.GROUP,
         modality=Modality.DBT_SKILLS, starts_at=datetime.now(UTC) + timedelta(days=1),
         duration_minutes=180, clinician_id="c-7"))

@@ -46,11 +46,13 @@ from iopnet.catalog import (
     Relationship,
     RiskSignal,
     RiskSignalRaised,
+    ScheduledSession,
     ScheduleRefused,
     Scope,
     SessionKind,
     SessionsCancelled,
     SessionScheduled,
+    SessionsScheduled,
     SiteOnboarded,
     SitePolicies,
     SteppedDown,
@@ -376,9 +378,10 @@ async def test_family_hear_only_within_live_consent_checked_again_when_sending(
     # A batch of scheduled sessions: one schedule update per person who may know it.
     batch = new_id()
     starts = utc_now() + timedelta(days=3)
-    for day in range(3):
-        await n.apply(_session(patient_id, f"s{day}", starts + timedelta(days=day)),
-                      correlation_id=batch)
+    await n.apply(_schedule(patient_id, *((f"s{day}", starts + timedelta(days=day))
+                                          for day in range(2))), correlation_id=batch)
+    await n.apply(_session(patient_id, "s2", starts + timedelta(days=2)),  # an older producer
+                  correlation_id=batch)
     # Plans judged a PHQ-9: a progress update to sp-1 only (sp-2 may see the schedule only).
     await n.apply(_judged(patient_id, "m-1"))
     family = [m for m in await n.messages(patient_id) if m["recipient_role"] == "support_person"]
@@ -441,9 +444,19 @@ async def test_a_consents_expiry_is_judged_on_the_sites_date_when_the_message_go
 
 
 def _session(patient_id: str, session_id: str, starts_at: datetime) -> SessionScheduled:
+    """One session, one event: what an older producer publishes."""
     return SessionScheduled(patient_id=patient_id, site_id=SITE, session_id=session_id,
                             kind=SessionKind.GROUP, modality=Modality.GROUP_THERAPY,
                             starts_at=starts_at, duration_minutes=180, clinician_id="clin-7")
+
+
+def _schedule(patient_id: str, *sessions: tuple[str, datetime], waitlisted: bool = False
+              ) -> SessionsScheduled:
+    return SessionsScheduled(patient_id=patient_id, site_id=SITE, sessions=[
+        ScheduledSession(session_id=session_id, kind=SessionKind.GROUP,
+                         modality=Modality.GROUP_THERAPY, starts_at=starts_at,
+                         duration_minutes=180, clinician_id="clin-7", waitlisted=waitlisted)
+        for session_id, starts_at in sessions])
 
 
 async def test_reminders_wait_in_postgres_and_are_cancelled_with_their_sessions(
@@ -454,8 +467,8 @@ async def test_reminders_wait_in_postgres_and_are_cancelled_with_their_sessions(
     soon = utc_now() + timedelta(hours=2)
     later = utc_now() + timedelta(days=5)
     await n.apply(_session(patient_id, "s-soon", soon))
-    await n.apply(_session(patient_id, "s-later", later))
-    await n.apply(_session(patient_id, "s-cancelled", later + timedelta(days=1)))
+    await n.apply(_schedule(patient_id, ("s-later", later),
+                            ("s-cancelled", later + timedelta(days=1))))
     await n.apply(SessionsCancelled(patient_id=patient_id, site_id=SITE,
                                     session_ids=["s-cancelled"], reason="SteppedDown"))
     await n.deliver()
@@ -467,6 +480,32 @@ async def test_reminders_wait_in_postgres_and_are_cancelled_with_their_sessions(
     assert reminders["s-later"]["due_at"] == later - timedelta(hours=24)
     assert reminders["s-cancelled"]["status"] == "cancelled"
     assert len(mail.to(patient_email(patient_id), "session_reminder")) == 1
+
+
+async def test_a_schedule_reminds_of_each_place_and_replaces_what_it_reschedules(
+    notifications: Notifications,
+) -> None:
+    n = notifications
+    patient_id = await admitted(n)
+    later = utc_now() + timedelta(days=5)
+    await n.apply(_session(patient_id, "s-1", later))  # an older producer's, one a session
+    await n.apply(_schedule(patient_id, ("s-9", later), waitlisted=True))
+    moved = later + timedelta(hours=1)
+    schedule = await n.apply(_schedule(patient_id, ("s-1", moved), ("s-2", later)))
+    reminders = [(m["facts"]["session_id"], m["status"], m["due_at"], m["cause_id"])
+                 for m in await n.messages(patient_id) if m["kind"] == "session_reminder"]
+    day = timedelta(hours=24)
+    assert sorted(r for r in reminders if r[1] == "pending") == [
+        ("s-1", "pending", moved - day, schedule.id), ("s-2", "pending", later - day, schedule.id)]
+    assert [r[:2] for r in reminders if r[1] != "pending"] == [("s-1", "cancelled")]
+    async with n.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT session_id, cancelled FROM scheduled_sessions"
+                                " WHERE patient_id = $1 ORDER BY session_id", patient_id)
+    assert [tuple(r) for r in rows] == [("s-1", False), ("s-2", False)]  # no waitlist place
+
+    # Redelivered (the inbox would drop it; the reaction queues nothing twice either).
+    await n.apply(_schedule(patient_id, ("s-1", moved), ("s-2", later)), event_id=schedule.id)
+    assert len([m for m in await n.messages(patient_id) if m["kind"] == "session_reminder"]) == 3
 
 
 async def test_the_job_wakes_on_notify_and_stops_when_told(

@@ -26,12 +26,14 @@ from iopnet.catalog import (
     PatientAdmitted,
     PatientTransferred,
     RevisionReason,
+    ScheduledSession,
     Scope,
     SessionAttended,
     SessionKind,
     SessionMissed,
     SessionsCancelled,
     SessionScheduled,
+    SessionsScheduled,
 )
 from iopnet.catalog.codes import Instrument, Modality
 from iopnet.db import create_pool
@@ -167,16 +169,25 @@ async def test_a_transferred_patients_plan_goes_on_at_the_new_site(
         ("iopnet.PlanTransferred", "site-b"), ("iopnet.PlanRevised", "site-b")]
 
 
+@pytest.mark.parametrize("one_event_a_session", [False, True],
+                         ids=["SessionsScheduled", "SessionScheduled of an older producer"])
 async def test_sessions_events_build_attendance_dated_in_the_sites_time_zone(
-    plans_db: asyncpg.Pool,
+    plans_db: asyncpg.Pool, one_event_a_session: bool,
 ) -> None:
     patient_id = await admit(plans_db)
     # 01:00 UTC on Dec 2 is still Dec 1 in Chicago.
-    for n, hour in enumerate([(2, 1), (3, 15), (4, 15), (5, 15)]):
-        await deliver(plans_db, SESSIONS, SessionScheduled(
-            site_id=SITE, patient_id=patient_id, session_id=f"s{n}", kind=SessionKind.GROUP,
-            modality=Modality.GROUP_THERAPY, starts_at=datetime(2026, 12, *hour, tzinfo=UTC),
-            duration_minutes=180, clinician_id="c-7"))
+    schedule = SessionsScheduled(site_id=SITE, patient_id=patient_id, sessions=[
+        ScheduledSession(session_id=f"s{n}", kind=SessionKind.GROUP,
+                         modality=Modality.GROUP_THERAPY,
+                         starts_at=datetime(2026, 12, *hour, tzinfo=UTC), duration_minutes=180,
+                         clinician_id="c-7")
+        for n, hour in enumerate([(2, 1), (3, 15), (4, 15), (5, 15)])])
+    if one_event_a_session:
+        for session in schedule.sessions:
+            await deliver(plans_db, SESSIONS, SessionScheduled(
+                site_id=SITE, patient_id=patient_id, **session.model_dump()))
+    else:
+        await deliver(plans_db, SESSIONS, schedule)
     await deliver(plans_db, SESSIONS, SessionAttended(
         site_id=SITE, patient_id=patient_id, session_id="s0", credited_minutes=180,
         attended_on=START))

@@ -4,7 +4,9 @@ no row behind."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -16,12 +18,16 @@ from iopnet.catalog import (
     PlanDrafted,
     PlanRevised,
     RevisionReason,
+    SessionScheduled,
+    SessionsScheduled,
     SteppedDown,
+    parse_event,
 )
 from iopnet.eventstore import Cause
 from iopnet.topics import topic_of
-from services.sessions import commands, weekly_review
-from services.sessions.domain import AttendanceStatus
+from services.sessions import commands, store, weekly_review
+from services.sessions.domain import AttendanceStatus, Enrollment
+from services.sessions.domain.enrollment import opened
 from tests.conftest import FreshDatabase
 from tests.integration.sessions_helpers import (
     BEFORE_START,
@@ -66,7 +72,7 @@ async def test_programs_and_terms_are_private_events_and_never_published(
         "iopnet.EnrollmentOpened", *["iopnet.GroupAdded"] * 4, "iopnet.ProgramDefined"]
     assert {(r["published"], r["topic"]) for r in private} == {(False, None)}
     published = await pool.fetch("SELECT envelope->>'type' AS type FROM outbox")
-    assert {r["type"] for r in published} == {"iopnet.SessionScheduled"}
+    assert [r["type"] for r in published] == ["iopnet.SessionsScheduled"]
     assert await pool.fetchval("SELECT count(*) FROM outbox WHERE topic <> $1",
                                topic_of("sessions")) == 0
 
@@ -89,6 +95,49 @@ async def test_every_derived_table_is_rebuilt_from_the_events_alike(pool: asyncp
     async with pool.acquire() as conn, conn.transaction():
         await rebuild(conn, list(DERIVED))
     assert {table: await rows(pool, table) for table in DERIVED} == before
+
+
+async def test_a_stream_of_one_event_a_session_reads_and_projects_as_its_schedule(
+    pool: asyncpg.Pool,
+) -> None:
+    """Streams of earlier releases hold one SessionScheduled a session: the aggregate and
+    the projection read them as the SessionsScheduled recorded now."""
+    patient_id, old_patient = await admitted(pool), str(uuid.uuid4())
+    async with pool.acquire() as conn, conn.transaction():
+        uow = commands.unit_of_work(conn, Cause("req", "req"))
+        enrollment = await commands.enrollment_of(uow, patient_id)
+        [schedule] = [parse_event(e) for e in await store.EVENTS.read_stream(
+            conn, enrollment.stream_id) if e.type == SessionsScheduled.event_type]
+        assert isinstance(schedule, SessionsScheduled)
+        old = Enrollment(old_patient)
+        old.record(opened(replace(enrollment.known_terms, patient_id=old_patient)))
+        for part in schedule.sessions:
+            old.record(SessionScheduled(site_id=SITE, patient_id=old_patient,
+                                        **part.model_dump()))
+        await uow.save(old)
+
+    async def schedule_rows(of: str) -> list[dict[str, Any]]:
+        return [dict(r) for r in await pool.fetch(
+            "SELECT session_id, site_id, kind, modality, group_id, starts_at, duration_minutes,"
+            " clinician_id, waitlisted, status FROM patient_sessions WHERE patient_id = $1"
+            " ORDER BY session_id", of)]
+
+    assert len(await schedule_rows(old_patient)) == len(schedule.sessions) == 32
+    assert await schedule_rows(old_patient) == await schedule_rows(patient_id)
+    assert await pool.fetchval("SELECT status FROM enrollments WHERE patient_id = $1",
+                               old_patient) == "scheduled"
+    async with pool.acquire() as conn, conn.transaction():
+        uow = commands.unit_of_work(conn, Cause("req", "req"))
+        replayed = await commands.enrollment_of(uow, old_patient)
+        assert replayed.version == 1 + 32
+        assert replayed.schedule_sessions() == enrollment.schedule_sessions()
+        await commands.record_attendance(uow, old_patient,
+                                         replayed.schedule_sessions()[0].session_id,
+                                         AttendanceStatus.ATTENDED, 0)
+    before = await schedule_rows(old_patient)
+    async with pool.acquire() as conn, conn.transaction():
+        await rebuild(conn, list(DERIVED))
+    assert await schedule_rows(old_patient) == before
 
 
 async def test_a_forgotten_patient_leaves_no_row_and_nothing_more_is_recorded(

@@ -16,10 +16,13 @@ from iopnet.catalog import (
     Phq9Trend,
     ProgressJudged,
     RecipientRole,
+    ScheduledSession,
     SessionKind,
     SessionScheduled,
+    SessionsScheduled,
     SteppedDown,
     SteppedUp,
+    schedule_of,
 )
 from services.notifications.domain import (
     MessageDraft,
@@ -33,10 +36,11 @@ from services.notifications.domain import (
     family_schedule_update,
     outreach,
     progress_of,
-    session_reminder,
+    session_reminders,
     step_up_notice,
     welcome,
 )
+from services.notifications.domain.message import message_id_of
 
 pytestmark = pytest.mark.unit
 
@@ -46,10 +50,15 @@ WHO = {"patient_id": "p-1", "site_id": "site-north"}
 DAY = timedelta(hours=24)
 
 
-def scheduled(starts_at: datetime, waitlisted: bool = False) -> SessionScheduled:
-    return SessionScheduled(**WHO, session_id="s-1", kind=SessionKind.GROUP,
+def session(starts_at: datetime, waitlisted: bool = False, session_id: str = "s-1"
+            ) -> ScheduledSession:
+    return ScheduledSession(session_id=session_id, kind=SessionKind.GROUP,
                             modality=Modality.GROUP_THERAPY, starts_at=starts_at,
                             duration_minutes=180, clinician_id="clin-7", waitlisted=waitlisted)
+
+
+def scheduled(*sessions: ScheduledSession) -> SessionsScheduled:
+    return SessionsScheduled(**WHO, sessions=list(sessions))
 
 
 def roles(drafts: list[MessageDraft]) -> list[tuple[RecipientRole, Channel]]:
@@ -69,21 +78,37 @@ def test_admission_welcomes_the_patient_with_the_schedule_outline() -> None:
 
 def test_a_reminder_is_due_a_day_before_the_session() -> None:
     starts = NOW + timedelta(days=3)
-    draft = session_reminder(scheduled(starts), OCCASION, NOW, DAY)
-    assert draft is not None
+    [draft] = session_reminders(scheduled(session(starts)), OCCASION, NOW, DAY)
     assert (draft.kind, draft.due_at, draft.session_id) == (
         MessageKind.SESSION_REMINDER, starts - DAY, "s-1")
 
 
 def test_a_session_within_the_lead_is_reminded_now_and_a_past_one_not_at_all() -> None:
-    soon = session_reminder(scheduled(NOW + timedelta(hours=3)), OCCASION, NOW, DAY)
-    assert soon is not None and soon.due_at == NOW
-    assert session_reminder(scheduled(NOW - timedelta(hours=1)), OCCASION, NOW, DAY) is None
+    [soon] = session_reminders(scheduled(session(NOW + timedelta(hours=3)),
+                                         session(NOW - timedelta(hours=1), session_id="s-0")),
+                               OCCASION, NOW, DAY)
+    assert soon.due_at == NOW and soon.session_id == "s-1"
 
 
 def test_a_waitlist_place_gets_no_reminder() -> None:
-    assert session_reminder(scheduled(NOW + timedelta(days=3), waitlisted=True), OCCASION,
-                            NOW, DAY) is None
+    assert session_reminders(scheduled(session(NOW + timedelta(days=3), waitlisted=True)),
+                             OCCASION, NOW, DAY) == []
+
+
+def test_a_schedule_reminds_of_each_session_as_distinct_messages() -> None:
+    starts = [NOW + timedelta(days=d) for d in (2, 3, 4)]
+    drafts = session_reminders(scheduled(*(session(s, session_id=f"s-{i}")
+                                           for i, s in enumerate(starts))), OCCASION, NOW, DAY)
+    assert [(d.session_id, d.due_at, d.occasion) for d in drafts] == [
+        (f"s-{i}", s - DAY, OCCASION) for i, s in enumerate(starts)]
+    assert len({message_id_of(d) for d in drafts}) == 3  # one cause, three messages
+
+
+def test_an_older_producers_session_scheduled_is_reminded_of_alike() -> None:
+    starts = NOW + timedelta(days=3)
+    old = SessionScheduled(**WHO, **session(starts).model_dump())
+    assert session_reminders(schedule_of(old), OCCASION, NOW, DAY) == session_reminders(
+        scheduled(session(starts)), OCCASION, NOW, DAY)
 
 
 def test_outreach_goes_to_the_patient_and_the_clinical_team() -> None:
@@ -132,11 +157,12 @@ def test_a_discharge_goes_to_the_site_and_a_completed_program_to_the_patient(
 
 
 def test_family_updates_go_only_to_those_named() -> None:
-    batch = Occasion("batch:corr-1", "iopnet.SessionScheduled", "corr-1", NOW)
-    drafts = family_schedule_update(scheduled(NOW + DAY), batch, ["sp-1"], timedelta(seconds=5))
+    batch = Occasion("batch:corr-1", "iopnet.SessionsScheduled", "corr-1", NOW)
+    drafts = family_schedule_update(scheduled(session(NOW + DAY)), batch, ["sp-1"],
+                                    timedelta(seconds=5))
     assert [(d.recipient.id, d.due_at, d.occasion.cause_id) for d in drafts] == [
         ("sp-1", NOW + timedelta(seconds=5), "batch:corr-1")]
-    assert family_schedule_update(scheduled(NOW + DAY), batch, [], timedelta()) == []
+    assert family_schedule_update(scheduled(session(NOW + DAY)), batch, [], timedelta()) == []
 
 
 def judged(trend: Phq9Trend, response: bool = False) -> ProgressJudged:

@@ -18,6 +18,7 @@ from iopnet.catalog import (
     SessionMissed,
     SessionsCancelled,
     SessionScheduled,
+    SessionsScheduled,
 )
 from services.sessions.domain import (
     AttendancePolicy,
@@ -75,17 +76,37 @@ def sessions_of(enrollment: Enrollment, kind: SessionKind = SessionKind.GROUP) -
     return [s.session_id for s in enrollment.schedule_sessions() if s.kind is kind]
 
 
-def test_admission_schedules_one_event_per_session() -> None:
+def test_admission_schedules_its_weeks_in_one_event() -> None:
     enrollment = Enrollment("p-1")
     enrollment.terms = terms()
     schedule = program_schedule("p-1", "clin-7", GROUPS, 3, START, terms().ends_on, ZONE)
     enrollment.schedule(schedule, {})
-    events = recorded(enrollment)
-    assert len(events) == 3 * 8 + 8
-    assert all(isinstance(e, SessionScheduled) and not e.waitlisted for e in events)
+    (event,) = recorded(enrollment)
+    assert isinstance(event, SessionsScheduled) and len(event.sessions) == 3 * 8 + 8
+    assert [s.session_id for s in event.sessions] == [o.session_id for o in schedule]
+    assert not any(s.waitlisted for s in event.sessions)
     assert enrollment.status == "scheduled"
     enrollment.schedule(schedule, {})  # a redelivered admission
     assert recorded(enrollment) == []
+
+
+def test_a_stream_of_one_event_a_session_replays_as_its_schedule() -> None:
+    """Streams of earlier releases hold one SessionScheduled a session: read alike."""
+    enrollment = Enrollment("p-1")
+    enrollment.terms = terms()
+    enrollment.schedule(program_schedule("p-1", "clin-7", GROUPS, 3, START, terms().ends_on,
+                                         ZONE), {})
+    (schedule,) = recorded(enrollment)
+    assert isinstance(schedule, SessionsScheduled)
+    old = [SessionScheduled(site_id=schedule.site_id, patient_id="p-1", **s.model_dump())
+           for s in schedule.sessions]
+    replayed = Enrollment.rebuild("p-1", old)
+    replayed.terms = terms()
+    assert replayed.sessions == enrollment.sessions and replayed.version == len(old)
+    assert replayed.status == "scheduled"
+    first = replayed.schedule_sessions()[0].session_id
+    replayed.record_attendance(first, A, 0, POLICY)
+    assert replayed.sessions[first].status == "attended"
 
 
 def test_a_group_occurrence_at_capacity_waitlists_the_patient() -> None:
@@ -281,7 +302,8 @@ def test_a_revision_cancels_a_dropped_modality_and_schedules_an_added_group() ->
     mindfulness = [s for s in enrollment.sessions.values() if s.modality is Modality.MINDFULNESS]
     assert {s.status for s in mindfulness if s.starts_at > now} == {"cancelled"}
     assert {s.status for s in mindfulness if s.starts_at < now} == {"scheduled"}
-    assert sum(isinstance(e, SessionScheduled) for e in events) == 7
+    (scheduled,) = [e for e in events if isinstance(e, SessionsScheduled)]
+    assert len(scheduled.sessions) == 7 and len(events) == 2
 
 
 def test_family_therapy_in_a_plan_is_left_to_the_family_service() -> None:

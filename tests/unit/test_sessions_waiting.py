@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from iopnet.catalog import DomainEvent, Modality, SessionKind, SessionScheduled
+from iopnet.catalog import DomainEvent, Modality, SessionKind, SessionsScheduled
 from services.sessions.domain import (
     Enrollment,
     EnrollmentTerms,
@@ -60,7 +60,8 @@ def test_an_enrollment_awaiting_groups_gets_what_an_admission_would_have_given()
     missing = enrollment.missing_occurrences(GROUPS, START - timedelta(days=3))
     assert missing == program_schedule("p-1", "clin-7", GROUPS, 3, START, terms().ends_on, ZONE)
     enrollment.schedule_missing(missing, {})
-    assert len(recorded(enrollment)) == 3 * 8 + 8
+    (schedule,) = recorded(enrollment)  # one decision, one event
+    assert isinstance(schedule, SessionsScheduled) and len(schedule.sessions) == 3 * 8 + 8
     assert enrollment.status == "scheduled"
     # The same group added again (a retried request): nothing more.
     assert enrollment.missing_occurrences(GROUPS, START) == []
@@ -88,9 +89,9 @@ def test_a_schedule_short_of_its_days_keeps_its_weekdays_and_adds_the_missing_on
     assert {o.group_id for o in missing} == {"g-mon", "g-tue"}  # earliest weekdays first
     assert not any(o.kind is SessionKind.INDIVIDUAL for o in missing)  # already had them
     enrollment.schedule_missing(missing, {missing[0].session_id: 1})  # Monday's first: full
-    events = recorded(enrollment)
-    assert len(events) == 2 * 8
-    assert [e.waitlisted for e in events if isinstance(e, SessionScheduled)].count(True) == 1
+    (schedule,) = recorded(enrollment)
+    assert isinstance(schedule, SessionsScheduled) and len(schedule.sessions) == 2 * 8
+    assert [s.waitlisted for s in schedule.sessions].count(True) == 1
     assert all(enrollment.sessions[i] == s for i, s in before.items())
     assert enrollment.missing_occurrences([*GROUPS, THU], START) == []
 
@@ -128,15 +129,32 @@ def test_a_waitlisted_patient_takes_a_freed_place_with_the_same_session() -> Non
         and not s.waitlisted]  # a waitlisted session frees no place
     recorded(second)
 
-    assert second.take_place(monday.session_id)
+    assert second.take_places([monday.session_id]) == [monday.session_id]
     (event,) = recorded(second)
-    assert isinstance(event, SessionScheduled) and not event.waitlisted
-    assert (event.session_id, event.starts_at, event.group_id) == (
+    assert isinstance(event, SessionsScheduled)
+    (taken,) = event.sessions
+    assert not taken.waitlisted
+    assert (taken.session_id, taken.starts_at, taken.group_id) == (
         monday.session_id, monday.starts_at, "g-mon")
     place = second.sessions[monday.session_id]
     assert (place.status, place.counts) == ("scheduled", True)
-    assert not second.take_place(monday.session_id)  # already has it
-    assert not first.take_place(monday.session_id)  # cancelled, never waitlisted
+    recorded(first)
+    assert second.take_places([monday.session_id]) == []  # already has it
+    assert first.take_places([monday.session_id]) == []  # cancelled, never waitlisted
+    assert recorded(second) == recorded(first) == []
+
+
+def test_places_taken_together_are_one_event() -> None:
+    mondays = program_schedule("p-0", "clin-7", [MON], 1, START, terms().ends_on, ZONE)
+    enrollment = admitted([MON, TUE, WED], {o.session_id: 1 for o in mondays}, "p-2")
+    waitlisted = [s.session_id for s in enrollment.schedule_sessions() if s.waitlisted]
+    assert len(waitlisted) == 8
+    assert enrollment.take_places([*waitlisted[5:], "not-mine", waitlisted[5]]) == (
+        waitlisted[5:])
+    (event,) = recorded(enrollment)
+    assert isinstance(event, SessionsScheduled)
+    assert [(s.session_id, s.waitlisted) for s in event.sessions] == [
+        (i, False) for i in waitlisted[5:]]
 
 
 def test_a_replayed_promotion_rebuilds_the_same_schedule() -> None:
@@ -147,7 +165,7 @@ def test_a_replayed_promotion_rebuilds_the_same_schedule() -> None:
                                          ZONE), {o.session_id: 1 for o in monday_full})
     waitlisted = [s.session_id for s in enrollment.schedule_sessions() if s.waitlisted]
     assert len(waitlisted) == 8
-    assert enrollment.take_place(waitlisted[3])
+    assert enrollment.take_places([waitlisted[3]]) == [waitlisted[3]]
     rebuilt = Enrollment.rebuild("p-2", enrollment.pending)
     assert rebuilt.sessions == enrollment.sessions
     assert [s.session_id for s in rebuilt.sessions.values() if s.waitlisted] == (
@@ -158,4 +176,5 @@ def test_an_ended_enrollment_takes_no_place() -> None:
     monday = program_schedule("p-0", "clin-7", [MON], 1, START, terms().ends_on, ZONE)[0]
     enrollment = admitted([MON, TUE, WED], {monday.session_id: 1}, "p-2")
     enrollment.terms = terms("p-2", ended_on=START)
-    assert not enrollment.take_place(monday.session_id)
+    assert not enrollment.may_take_place(monday.session_id)
+    assert enrollment.take_places([monday.session_id]) == []

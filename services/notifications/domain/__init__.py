@@ -18,7 +18,7 @@ from services.notifications.domain.messages import (
     outreach,
     progress_of,
     schedule_refused_notice,
-    session_reminder,
+    session_reminders,
     step_up_notice,
     welcome,
 )
@@ -110,7 +110,7 @@ __all__ = [
     "risk_alert",
     "schedule_outline",
     "schedule_refused_notice",
-    "session_reminder",
+    "session_reminders",
     "sharing_with",
     "step_up_notice",
     "stepped_up_alert",

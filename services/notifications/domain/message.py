@@ -36,9 +36,10 @@ _STATUS_AFTER: dict[Outcome, DeliveryStatus] = {
 
 
 def message_id_of(draft: MessageDraft) -> str:
-    """One message per cause, kind and recipient."""
+    """One message per cause, kind and recipient, and per session for a message about one:
+    a schedule's reminders share their cause (the ``SessionsScheduled``)."""
     key = "/".join((draft.occasion.cause_id, draft.kind.value, draft.recipient.role.value,
-                    draft.recipient.id))
+                    draft.recipient.id, *([draft.session_id] if draft.session_id else [])))
     return str(uuid.uuid5(_IDS, key))
 
 

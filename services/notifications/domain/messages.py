@@ -25,7 +25,7 @@ from iopnet.catalog import (
     ProgressJudged,
     RecipientRole,
     ScheduleRefused,
-    SessionScheduled,
+    SessionsScheduled,
     SteppedDown,
     SteppedUp,
 )
@@ -135,22 +135,22 @@ def welcome(admitted: PatientAdmitted, occasion: Occasion) -> list[MessageDraft]
                          occasion.occurred_at, facts=facts)]
 
 
-def session_reminder(scheduled: SessionScheduled, occasion: Occasion, now: datetime,
-                     lead: timedelta) -> MessageDraft | None:
-    """A reminder ``lead`` before the session; none for a waitlist place or a past session."""
-    if scheduled.waitlisted or scheduled.starts_at <= now:
-        return None
-    facts = {
-        "session_id": scheduled.session_id,
-        "starts_at": scheduled.starts_at.isoformat(),
-        "duration_minutes": scheduled.duration_minutes,
-        "session_kind": scheduled.kind.value,
-        "modality": scheduled.modality.value,
-    }
-    return MessageDraft(scheduled.patient_id, scheduled.site_id, MessageKind.SESSION_REMINDER,
-                        Recipient.patient(scheduled.patient_id), occasion,
-                        max(scheduled.starts_at - lead, now), facts=facts,
-                        session_id=scheduled.session_id)
+def session_reminders(scheduled: SessionsScheduled, occasion: Occasion, now: datetime,
+                      lead: timedelta) -> list[MessageDraft]:
+    """A reminder ``lead`` before each session of the schedule; none for a waitlist place
+    or a past session. They share their cause (the schedule) and differ by session."""
+    return [
+        MessageDraft(scheduled.patient_id, scheduled.site_id, MessageKind.SESSION_REMINDER,
+                     Recipient.patient(scheduled.patient_id), occasion,
+                     max(session.starts_at - lead, now), facts={
+                         "session_id": session.session_id,
+                         "starts_at": session.starts_at.isoformat(),
+                         "duration_minutes": session.duration_minutes,
+                         "session_kind": session.kind.value,
+                         "modality": session.modality.value,
+                     }, session_id=session.session_id)
+        for session in scheduled.sessions if not session.waitlisted and session.starts_at > now
+    ]
 
 
 def outreach(needed: OutreachNeeded, occasion: Occasion) -> list[MessageDraft]:
@@ -208,7 +208,7 @@ def cssrs_due_notice(due: CssrsDue, occasion: Occasion) -> list[MessageDraft]:
                          facts=facts)]
 
 
-def family_schedule_update(scheduled: SessionScheduled, batch: Occasion,
+def family_schedule_update(scheduled: SessionsScheduled, batch: Occasion,
                            support_person_ids: Iterable[str], settle: timedelta
                            ) -> list[MessageDraft]:
     """One schedule update per batch of scheduled sessions, once the batch has settled.

@@ -7,11 +7,14 @@ transfers, and what sessions decided. Those private facts may follow the
 published ones in a stream upgraded from an earlier release: no rule here
 depends on their place in it.
 
-A ``SessionScheduled`` for a session the patient already has replaces it (the
-latest one is the truth). That is how a waitlisted patient takes a place that
-freed up: the same session id again, with ``waitlisted=False``; and how a
-cancelled session is scheduled again. Attendance is only ever recorded on a
-held place, so a replacement never loses one.
+Each scheduling decision (the admission's weeks, a plan revision's additions, a change
+of days, places taken from the waitlist) is one ``SessionsScheduled`` listing its
+sessions; streams of earlier releases hold one ``SessionScheduled`` a session, read as
+a schedule of one. A session the patient already has is replaced by a newer one (the
+latest is the truth). That is how a waitlisted patient takes a place that freed up: the
+same session id again, with ``waitlisted=False``; and how a cancelled session is
+scheduled again. Attendance is only ever recorded on a held place, so a replacement
+never loses one.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from iopnet import catalog
 from iopnet.aggregate import Aggregate
 from iopnet.catalog import (
     AttendanceBelowMinimum,
@@ -40,6 +44,8 @@ from iopnet.catalog import (
     SessionMissed,
     SessionsCancelled,
     SessionScheduled,
+    SessionsScheduled,
+    schedule_of,
 )
 from services.sessions.domain.attendance import (
     AttendancePolicy,
@@ -177,6 +183,15 @@ class ScheduledSession:
     def pending(self) -> bool:
         """Still ahead: neither cancelled nor recorded."""
         return not self.cancelled and self.attendance is None
+
+
+def _scheduled(session: ScheduledSession, *, waitlisted: bool) -> catalog.ScheduledSession:
+    """The session as a schedule lists it again (a place taken, say)."""
+    return catalog.ScheduledSession(
+        session_id=session.session_id, kind=session.kind, modality=session.modality,
+        group_id=session.group_id, starts_at=session.starts_at,
+        duration_minutes=session.duration_minutes, clinician_id=session.clinician_id,
+        waitlisted=waitlisted)
 
 
 @dataclass(frozen=True)
@@ -318,8 +333,7 @@ class Enrollment(Aggregate):
         """
         if self.sessions:
             return  # already scheduled: a redelivered admission changes nothing
-        for occurrence in occurrences:
-            self._schedule(occurrence, occupancy)
+        self._schedule(occurrences, occupancy)
 
     def missing_occurrences(self, groups: Sequence[Group], today: date) -> list[Occurrence]:
         """What completes a schedule short of its days a week, from ``today`` (the site's
@@ -368,37 +382,41 @@ class Enrollment(Aggregate):
         doing it twice schedules nothing twice."""
         if self.known_terms.ended_on is not None:
             return
-        for occurrence in occurrences:
-            if self._free(occurrence.session_id):
-                self._schedule(occurrence, occupancy)
+        self._schedule([o for o in occurrences if self._free(o.session_id)], occupancy)
 
-    def take_place(self, session_id: str) -> bool:
-        """A place freed up at a session the patient is waitlisted for: the patient takes
-        it (``SessionScheduled`` again, not waitlisted). False when there is nothing to
-        take: not waitlisted there (any more), or the session was cancelled."""
+    def may_take_place(self, session_id: str) -> bool:
+        """Whether a place freed up at that session is one the patient would take: still
+        waitlisted there, the session not cancelled, the program not ended."""
         session = self.sessions.get(session_id)
         if session is None or not session.waitlisted or not session.pending:
             return False
-        if self.known_terms.ended_on is not None:
-            return False
-        self.record(SessionScheduled(
-            site_id=self.known_terms.site_id, patient_id=self.id, session_id=session_id,
-            kind=session.kind, modality=session.modality, group_id=session.group_id,
-            starts_at=session.starts_at, duration_minutes=session.duration_minutes,
-            clinician_id=session.clinician_id, waitlisted=False,
-        ))
-        return True
+        return self.known_terms.ended_on is None
 
-    def _schedule(self, occurrence: Occurrence, occupancy: Mapping[str, int]) -> None:
-        terms = self.known_terms
-        waitlisted = (occurrence.capacity is not None
-                      and occupancy.get(occurrence.session_id, 0) >= occurrence.capacity)
-        self.record(SessionScheduled(
-            site_id=terms.site_id, patient_id=self.id, session_id=occurrence.session_id,
-            kind=occurrence.kind, modality=occurrence.modality, group_id=occurrence.group_id,
-            starts_at=occurrence.starts_at, duration_minutes=occurrence.duration_minutes,
-            clinician_id=occurrence.clinician_id, waitlisted=waitlisted,
-        ))
+    def take_places(self, session_ids: Sequence[str]) -> list[str]:
+        """Places freed up at sessions the patient is waitlisted for: the patient takes
+        them, in one ``SessionsScheduled`` (the same sessions again, not waitlisted).
+        Returns those taken; the others had nothing to take (``may_take_place``)."""
+        taken = [i for i in dict.fromkeys(session_ids) if self.may_take_place(i)]
+        if taken:
+            self.record(SessionsScheduled(
+                site_id=self.known_terms.site_id, patient_id=self.id,
+                sessions=[_scheduled(self.sessions[i], waitlisted=False) for i in taken]))
+        return taken
+
+    def _schedule(self, occurrences: Sequence[Occurrence], occupancy: Mapping[str, int]
+                  ) -> None:
+        """One SessionsScheduled for the lot; a full group occurrence waitlists."""
+        if not occurrences:
+            return
+        self.record(SessionsScheduled(
+            site_id=self.known_terms.site_id, patient_id=self.id, sessions=[
+                catalog.ScheduledSession(
+                    session_id=o.session_id, kind=o.kind, modality=o.modality,
+                    group_id=o.group_id, starts_at=o.starts_at,
+                    duration_minutes=o.duration_minutes, clinician_id=o.clinician_id,
+                    waitlisted=o.capacity is not None
+                    and occupancy.get(o.session_id, 0) >= o.capacity)
+                for o in occurrences]))
 
     def additions_for(self, change: PlanChange, groups: Sequence[Group], now: datetime
                       ) -> list[Occurrence]:
@@ -453,8 +471,7 @@ class Enrollment(Aggregate):
         dropped = [s.session_id for s in self.schedule_sessions()
                    if s.pending and s.starts_at > now and s.modality in change.dropped]
         freed = self._cancel(dropped, "PlanRevised")
-        for occurrence in additions:
-            self._schedule(occurrence, occupancy)
+        self._schedule(additions, occupancy)
         return freed
 
     def cancel_after(self, effective_on: date, reason: str) -> list[str]:
@@ -655,14 +672,15 @@ class Enrollment(Aggregate):
                 self.terms = replace(self.known_terms, days_per_week=event.days_per_week)
             case ScheduleRefused():
                 self.refusal = event
-            case SessionScheduled():
+            case SessionScheduled() | SessionsScheduled():
                 self.refusal = None
-                self.sessions[event.session_id] = ScheduledSession(
-                    session_id=event.session_id, kind=event.kind, modality=event.modality,
-                    group_id=event.group_id, starts_at=event.starts_at.astimezone(UTC),
-                    duration_minutes=event.duration_minutes, clinician_id=event.clinician_id,
-                    waitlisted=event.waitlisted, site_id=event.site_id,
-                )
+                for part in schedule_of(event).sessions:
+                    self.sessions[part.session_id] = ScheduledSession(
+                        session_id=part.session_id, kind=part.kind, modality=part.modality,
+                        group_id=part.group_id, starts_at=part.starts_at.astimezone(UTC),
+                        duration_minutes=part.duration_minutes,
+                        clinician_id=part.clinician_id, waitlisted=part.waitlisted,
+                        site_id=event.site_id)
             case SessionsCancelled():
                 for session_id in event.session_ids:
                     self.sessions[session_id].cancelled = True

@@ -80,12 +80,15 @@ from iopnet.catalog.sessions import (
     CssrsDue,
     OutcomeMeasured,
     OutreachNeeded,
+    ScheduledSession,
     ScheduleRefused,
     SessionAttended,
     SessionKind,
     SessionMissed,
     SessionsCancelled,
     SessionScheduled,
+    SessionsScheduled,
+    schedule_of,
 )
 from iopnet.catalog.upcasting import MissingUpcaster, parse_event, upcast
 
@@ -146,12 +149,14 @@ __all__ = [
     "SafetyPlanRecorded",
     "SafetyPlanReviewed",
     "ScheduleRefused",
+    "ScheduledSession",
     "Scope",
     "SessionAttended",
     "SessionKind",
     "SessionMissed",
     "SessionScheduled",
     "SessionsCancelled",
+    "SessionsScheduled",
     "SiteOnboarded",
     "SitePolicies",
     "SitePoliciesChanged",
@@ -160,5 +165,6 @@ __all__ = [
     "SupportPersonLinked",
     "UnknownEventType",
     "parse_event",
+    "schedule_of",
     "upcast",
 ]

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from iopnet.catalog.base import PatientEvent
+from iopnet.catalog.base import EventPart, PatientEvent
 from iopnet.catalog.codes import Instrument, LevelOfCare, Modality, RiskLevel
 
 
@@ -17,7 +17,12 @@ class SessionKind(StrEnum):
     INDIVIDUAL = "individual"
 
 
-class SessionScheduled(PatientEvent):
+class ScheduledSession(EventPart):
+    """One session of a schedule: a group's meeting on a date, or an individual session.
+    A session the patient already has is replaced by it (the latest is the truth): that
+    is how a waitlisted patient takes a place (``waitlisted`` false) and how a cancelled
+    session is scheduled again."""
+
     session_id: str
     kind: SessionKind
     modality: Modality
@@ -26,6 +31,33 @@ class SessionScheduled(PatientEvent):
     duration_minutes: int = Field(gt=0)
     clinician_id: str
     waitlisted: bool = False
+
+
+class SessionsScheduled(PatientEvent):
+    """One scheduling decision and every session it scheduled: the admission's weeks, a
+    plan revision's added sessions, the days a clinician changed, places taken from the
+    waitlist. One event a decision, not one a session: an admission schedules some fifty
+    sessions, and each consumer applies them in one transaction (docs/architecture.md,
+    "Event granularity")."""
+
+    sessions: list[ScheduledSession] = Field(min_length=1)
+
+
+class SessionScheduled(ScheduledSession, PatientEvent):
+    """One session scheduled, one event a session: what releases before
+    ``SessionsScheduled`` recorded. No longer recorded; still read, in old streams and from
+    an older producer, as a schedule of that one session (``as_schedule``)."""
+
+    def as_schedule(self) -> SessionsScheduled:
+        return SessionsScheduled(
+            site_id=self.site_id, patient_id=self.patient_id,
+            sessions=[ScheduledSession.model_validate(
+                self.model_dump(include=set(ScheduledSession.model_fields)))])
+
+
+def schedule_of(event: SessionScheduled | SessionsScheduled) -> SessionsScheduled:
+    """Either event as the schedule it is: a ``SessionScheduled`` is a schedule of one."""
+    return event.as_schedule() if isinstance(event, SessionScheduled) else event
 
 
 class SessionAttended(PatientEvent):
