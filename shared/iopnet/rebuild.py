@@ -39,7 +39,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import re
 import time
+import uuid
 from collections import Counter, deque
 from collections.abc import (
     AsyncGenerator,
@@ -52,12 +54,12 @@ from collections.abc import (
 )
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple, cast
 
 import asyncpg
 
-from iopnet import causal
+from iopnet import causal, statements, transfers
 from iopnet.catalog import DomainEvent, PatientEvent, parse_event
 from iopnet.consumer import TRANSIENT, Projection, Projector
 from iopnet.db import Connection, connect
@@ -91,6 +93,9 @@ class Sources:
     tables: Sequence[str]
     own: Projector | None
     consumed: Projection | None
+    #: The table whose ``site_id`` says where the service keeps a patient
+    #: (``ServiceSpec.patient_site_table``): a rebuild follows it as it writes it.
+    patient_site_table: str = ""
 
 
 @dataclass
@@ -128,16 +133,23 @@ class _Deferred:
     (``runs``). A write of no patient (a site's event) is a barrier: nothing moves past
     it. ``send`` starts sending what is held and returns: Postgres writes one batch while
     the next is read and projected. Anything else (a read) waits until everything held
-    is written, so projectors read their own writes. ``execute`` answers no status."""
+    is written, so projectors read their own writes. ``execute`` answers no status.
 
-    def __init__(self, conn: Connection) -> None:
+    Every write, held or not, is shown to ``sites`` as it is made, in order."""
+
+    def __init__(self, conn: Connection, sites: _Sites | None = None) -> None:
         self._conn = conn
         self._held: list[_Write] = []
         self._sending: asyncio.Future[None] | None = None
         #: The patient whose event is being projected; None for a site's.
         self.key: str | None = None
+        self._sites = sites
+        #: Per statement: how to send many rows of it at once, or None (one at a time).
+        self._set_based: dict[str, _SetBased | None] = {}
 
     async def execute(self, query: str, *args: object, timeout: float | None = None) -> str:
+        if self._sites is not None:
+            self._sites.wrote(query, args, self.key)
         if not args or timeout is not None:
             await self.flush()
             return str(await self._conn.execute(query, *args, timeout=timeout))
@@ -146,11 +158,15 @@ class _Deferred:
 
     async def executemany(self, command: str, args: Iterable[Sequence[object]], *,
                           timeout: float | None = None) -> None:
+        rows = [tuple(row) for row in args]
+        if self._sites is not None:
+            for row in rows:
+                self._sites.wrote(command, row, self.key)
         if timeout is not None:
             await self.flush()
-            await self._conn.executemany(command, args, timeout=timeout)
+            await self._conn.executemany(command, rows, timeout=timeout)
             return
-        self._held.extend((command, tuple(row), self.key) for row in args)
+        self._held.extend((command, row, self.key) for row in rows)
 
     async def send(self) -> None:
         """Start writing what is held (after what is being written); do not wait for it."""
@@ -180,8 +196,25 @@ class _Deferred:
         for query, rows in runs(held):
             if len(rows) == 1:
                 await self._conn.execute(query, *rows[0])
+            elif (together := await self._together(query)) is not None:
+                for part in _distinct(rows, together.key):
+                    await self._conn.execute(together.query, *map(list, zip(*part, strict=True)))
             else:
                 await self._conn.executemany(query, rows)
+
+    async def _together(self, query: str) -> _SetBased | None:
+        """``query``'s rows as one statement (one executor start, not one a row), if it is
+        a plain INSERT of parameters that are no arrays (``unnest`` would flatten those)."""
+        if query in self._set_based:
+            return self._set_based[query]
+        together = None
+        if (insert := statements.insert(query)) is not None:
+            types = (await self._conn.prepare(query)).get_parameters()
+            if all(t.kind != "array" and not t.name.startswith("_") for t in types):
+                rewritten = insert.set_based([f'"{t.schema}"."{t.name}"' for t in types])
+                together = None if rewritten is None else _SetBased(*rewritten)
+        self._set_based[query] = together
+        return together
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._conn, name)
@@ -189,10 +222,173 @@ class _Deferred:
             return attribute
 
         async def after_flush(*args: Any, **kwargs: Any) -> Any:
+            if self._sites is not None:
+                for text in [*args, *kwargs.values()]:
+                    if isinstance(text, str):
+                        self._sites.wrote(text, args[1:], self.key)
             await self.flush()
             return await attribute(*args, **kwargs)
 
         return after_flush
+
+
+class _SetBased(NamedTuple):
+    query: str
+    #: The parameters whose values may not repeat in one execution, or None.
+    key: tuple[int, ...] | None
+
+
+def _distinct(rows: list[tuple[object, ...]], key: tuple[int, ...] | None
+              ) -> list[list[tuple[object, ...]]]:
+    """``rows`` in order, cut wherever a row's ``key`` repeats one of its part's:
+    ``ON CONFLICT DO UPDATE`` may not affect a row twice in one statement."""
+    if key is None:
+        return [rows]
+    parts: list[list[tuple[object, ...]]] = [[]]
+    seen: set[tuple[object, ...]] = set()
+    for row in rows:
+        value = tuple(_comparable(row[n]) for n in key)
+        if value in seen:
+            parts.append([])
+            seen = set()
+        seen.add(value)
+        parts[-1].append(row)
+    return parts
+
+
+def _comparable(value: object) -> object:
+    """``value`` as Postgres compares it, or closer (cutting more often is harmless)."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC)
+    if isinstance(value, str | uuid.UUID):
+        return str(value).lower()
+    return value
+
+
+class _Unknown:
+    """A patient's site the rebuild cannot tell without reading it."""
+
+
+UNKNOWN = _Unknown()
+
+
+class _Sites:
+    """The rebuild's own map of patient → the site of their row in the service's
+    patient site table (``iopnet.transfers``), kept from the writes the projectors make,
+    in the order they make them: a consumed event's site is known without a read, so
+    without sending the writes held (which would shrink the runs to one event).
+
+    The shadow tables start empty: a patient never written has no row. Plain writes are
+    followed (``iopnet.statements``): an INSERT of the patient's row, an UPDATE of its
+    ``site_id`` by ``patient_id``, a DELETE; writes that assign no ``site_id`` change
+    nothing. Any other write to the table makes its patient's site (every patient's,
+    for a write of no patient) unknown until it is read again.
+    """
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+        self._known: dict[str, str | None] = {}
+        self._unknown: set[str] = set()
+        self._all_unknown = False
+        #: Per statement: whether it may write the table.
+        self._touches: dict[str, bool] = {}
+
+    def site(self, patient_id: str) -> str | _Unknown | None:
+        if patient_id in self._known:
+            return self._known[patient_id]
+        return UNKNOWN if self._all_unknown or patient_id in self._unknown else None
+
+    def learned(self, patient_id: str, site: str | None) -> None:
+        self._known[patient_id] = site
+        self._unknown.discard(patient_id)
+
+    def wrote(self, query: str, args: Sequence[object], key: str | None) -> None:
+        if (touches := self._touches.get(query)) is None:
+            touches = self._touches[query] = (statements.mentions(query, self.table)
+                                              and not _READ.fullmatch(query))
+        if not touches:
+            return
+        patient = None
+        if (insert := statements.insert(query)) is not None:
+            if insert.table != self.table:
+                return  # a read of it, in the values
+            patient = _argument(args, insert.parameter_of("patient_id"))
+            if patient is not None and self._inserted(insert, patient, args):
+                return
+        elif (change := statements.change(query)) is not None:
+            assigns = change.assigns if change.assigns is not None else {"*"}  # a delete
+            if change.table != self.table or not {"site_id", "*"} & assigns:
+                return  # another table's, or no site_id assigned
+            patient = _argument(args, change.patient)
+            if patient is not None and self._changed(change, patient, args):
+                return
+        self._forget(key)
+        if patient is not None:
+            self._forget(patient)
+
+    def _inserted(self, insert: statements.Insert, patient: str, args: Sequence[object]
+                  ) -> bool:
+        """Whether the INSERT of ``patient``'s row was followed."""
+        site = _argument(args, insert.parameter_of("site_id"))
+        before = self.site(patient)
+        if before is UNKNOWN:
+            return True
+        own_key = insert.keys == ("patient_id",) or (insert.conflict is None and not insert.keys)
+        if before is None:  # inserted (or failed, and the rebuild with it)
+            if site is None or not own_key:
+                return False
+            self._known[patient] = site
+            return True
+        # the row is there: kept on a conflict, unless the conflict assigns its site
+        return (insert.conflict is not None and insert.keys in ((), ("patient_id",))
+                and not insert.assigns_on_conflict("site_id"))
+
+    def _changed(self, change: statements.Change, patient: str, args: Sequence[object]
+                 ) -> bool:
+        """Whether the UPDATE or DELETE of ``patient``'s row was followed."""
+        if change.assigns is None:  # deleted
+            self.learned(patient, None)
+            return True
+        site = _argument(args, change.parameters.get("site_id"))
+        if site is None:
+            return False
+        if isinstance(self.site(patient), str):  # no row: nothing moves
+            self._known[patient] = site
+        return True
+
+    def _forget(self, key: str | None) -> None:
+        if key is None:
+            self._known.clear()
+            self._unknown.clear()
+            self._all_unknown = True
+        else:
+            self._known.pop(key, None)
+            self._unknown.add(key)
+
+    def site_of(self) -> transfers.SiteOf:
+        """Where a patient is, as ``transfers.site_in`` says it, from this map; read (what
+        is held sent first) only when the map cannot tell."""
+        reading = f"SELECT site_id FROM {self.table} WHERE patient_id = $1"
+
+        async def site_of(conn: Connection, patient_id: str, *,
+                          for_transfer: bool = False) -> str | None:
+            site = self.site(patient_id)
+            if isinstance(site, _Unknown):
+                site = cast(str | None, await conn.fetchval(reading, patient_id))
+                self.learned(patient_id, site)
+            return site
+
+        return site_of
+
+
+_READ = re.compile(r"\s*SELECT\b(?!.*\b(INSERT|UPDATE|DELETE|MERGE|TRUNCATE)\b).*", re.I | re.S)
+
+
+def _argument(args: Sequence[object], index: int | None) -> str | None:
+    """A text argument, by its index; None for none (or a NULL)."""
+    if index is None or index >= len(args) or args[index] is None:
+        return None
+    return str(args[index])
 
 
 #: A held write: its statement, its arguments, and the patient whose event made it.
@@ -288,10 +484,12 @@ class _Run:
                  on_progress: Callable[[Progress], None] | None) -> None:
         self.sources = sources
         self.writer = writer  # its search path leads to the shadow tables
-        self.deferred = _Deferred(writer)
+        self.sites = _Sites(sources.patient_site_table) if sources.patient_site_table else None
+        self.deferred = _Deferred(writer, self.sites)
         self.reader = reader  # reads the live schema: events, inbox, data keys
         self.live = schema
         self.on_progress = on_progress or (lambda _: None)
+        self.site_of = self.sites.site_of() if self.sites is not None else None
         self.progress = Progress(total=0)
         self.consumed: Mapping[str, Projector] = {}
         self.causal_order = causal.Replay(topics=())
@@ -407,7 +605,10 @@ class _Run:
         at the site where its patient's care was then (``Projection.localized``)."""
         projector = self.consumed.get(envelope.type)
         if projector is not None and self.sources.consumed is not None:
-            event = await self.sources.consumed.localized(writer, envelope)
+            if self.sites is not None:
+                event = await transfers.localized(writer, parse_event(envelope), self.site_of)
+            else:
+                event = await self.sources.consumed.localized(writer, envelope)
             self.deferred.key = _patient_of(event)
             await projector(writer, event, envelope)
 
