@@ -25,6 +25,7 @@ import os
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from iopctl import postgres
 from iopctl.dead_letters import resolve_all
@@ -125,13 +126,74 @@ async def measure_rebuild(dsn: str, patients: int) -> str:
     started = time.perf_counter()
     total = await fill(dsn, patients)
     print(f"  filled with {total:,} events in {time.perf_counter() - started:.0f} s", flush=True)
-    started, cpu = time.perf_counter(), time.process_time()
-    outcome = await rebuild(dsn, spec_of("family").rebuild_sources())
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    async with BackendCpu(dsn) as postgres_cpu:
+        started, cpu = time.perf_counter(), time.process_time()
+        outcome = await rebuild(dsn, spec_of("family").rebuild_sources())
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     assert outcome.progress.done == total
+    server = (f", {postgres_cpu.seconds / total * 1e6:.0f} µs of its Postgres backends'"
+              if postgres_cpu.seconds else "")
     return (f"rebuild family: {total:,} events ({describe(outcome.progress)}) in {seconds:.1f} s"
             f" = {total / seconds:,.0f} events/s; {cpu / total * 1e6:.0f} µs of this"
-            " process's CPU an event")
+            f" process's CPU an event{server}")
+
+
+class BackendCpu:
+    """The CPU time the Postgres backends of one database spent meanwhile, read from
+    ``/proc`` while they live (so only for a Postgres on this machine; 0 otherwise): it
+    says whether Postgres has a core to spare for more writers. A backend's last
+    ``INTERVAL`` before it ends is not seen."""
+
+    INTERVAL = 0.1
+
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+        self._first: dict[int, int] = {}
+        self._last: dict[int, int] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def seconds(self) -> float:
+        ticks = sum(last - self._first.get(pid, 0) for pid, last in self._last.items())
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    async def __aenter__(self) -> BackendCpu:
+        conn = await connect(self._dsn)
+        await self._sample(conn)
+        self._first = dict(self._last)
+        self._task = asyncio.create_task(self._follow(conn))
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _follow(self, conn: Connection) -> None:
+        try:
+            while True:
+                await asyncio.sleep(self.INTERVAL)
+                await self._sample(conn)
+        finally:
+            await conn.close()
+
+    async def _sample(self, conn: Connection) -> None:
+        pids = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname ="
+                                " current_database() AND pid <> pg_backend_pid()")
+        for row in pids:
+            if (ticks := _cpu_ticks(row["pid"])) is not None:
+                self._last[row["pid"]] = ticks
+
+
+def _cpu_ticks(pid: int) -> int | None:
+    """A process's user + system time, in clock ticks (a read of /proc: no I/O to wait on)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # ended, or not on this machine
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
 
 
 async def dead_letter_admissions(conn: Connection, count: int) -> None:
@@ -174,11 +236,14 @@ async def measure_redrive(dsn: str, count: int) -> str:
         await conn.close()
 
 
-async def main(admin_dsn: str, patients: int, dead_letters: int) -> None:
+async def main(admin_dsn: str, patients: int, dead_letters: int,
+               only: str | None = None) -> None:
     run = uuid.uuid4().hex[:6]
     results = []
     for name, measure, size in (("rebuild", measure_rebuild, patients),
                                 ("redrive", measure_redrive, dead_letters)):
+        if only not in (None, name):
+            continue
         database = f"bench_streams_{name}_{run}"
         began = time.perf_counter()
         dsn = await recreate_database(admin_dsn, database)
@@ -205,5 +270,7 @@ if __name__ == "__main__":
     parser.add_argument("--patients", type=int, default=6000,
                         help="family patients for the rebuild (about 19 events each)")
     parser.add_argument("--dead-letters", type=int, default=1000)
+    parser.add_argument("--only", choices=["rebuild", "redrive"],
+                        help="one measure (to profile it, say)")
     args = parser.parse_args()
-    asyncio.run(main(args.pg_admin_dsn, args.patients, args.dead_letters))
+    asyncio.run(main(args.pg_admin_dsn, args.patients, args.dead_letters, args.only))
