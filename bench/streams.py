@@ -126,16 +126,32 @@ async def measure_rebuild(dsn: str, patients: int) -> str:
     started = time.perf_counter()
     total = await fill(dsn, patients)
     print(f"  filled with {total:,} events in {time.perf_counter() - started:.0f} s", flush=True)
+    return await measure_rebuild_of(dsn)
+
+
+async def measure_rebuild_of(dsn: str) -> str:
+    """A rebuild of a database ``fill`` filled (a rebuild changes only derived tables, so
+    two checkouts can take turns on one database: ``--keep``, then ``--rebuild-of``)."""
+    conn = await connect(dsn)
+    try:
+        total = int(await conn.fetchval("SELECT (SELECT count(*) FROM events)"
+                                        " + (SELECT count(*) FROM applied_events)"))
+    finally:
+        await conn.close()
+    projected: list[float] = []  # when each page was projected (and its writes sent)
     async with BackendCpu(dsn) as postgres_cpu:
         started, cpu = time.perf_counter(), time.process_time()
-        outcome = await rebuild(dsn, spec_of("family").rebuild_sources())
+        outcome = await rebuild(dsn, spec_of("family").rebuild_sources(),
+                                on_progress=lambda _: projected.append(time.perf_counter()))
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     assert outcome.progress.done == total
     server = (f", {postgres_cpu.seconds / total * 1e6:.0f} µs of its Postgres backends'"
               if postgres_cpu.seconds else "")
     return (f"rebuild family: {total:,} events ({describe(outcome.progress)}) in {seconds:.1f} s"
-            f" = {total / seconds:,.0f} events/s; {cpu / total * 1e6:.0f} µs of this"
-            f" process's CPU an event{server}")
+            f" = {total / seconds:,.0f} events/s (the last page projected after"
+            f" {projected[-1] - started:.1f} s; then the last writes, the catch-up, the"
+            f" comparison and the swap); {cpu / total * 1e6:.0f} µs of this process's CPU"
+            f" an event{server}")
 
 
 class BackendCpu:
@@ -237,7 +253,7 @@ async def measure_redrive(dsn: str, count: int) -> str:
 
 
 async def main(admin_dsn: str, patients: int, dead_letters: int,
-               only: str | None = None) -> None:
+               only: str | None = None, keep: bool = False) -> None:
     run = uuid.uuid4().hex[:6]
     results = []
     for name, measure, size in (("rebuild", measure_rebuild, patients),
@@ -257,10 +273,19 @@ async def main(admin_dsn: str, patients: int, dead_letters: int,
             results.append(f"{result} (load average {before:.1f} before,"
                            f" {os.getloadavg()[0]:.1f} after)")
         finally:
-            await drop_database(admin_dsn, database)
+            if keep and name == "rebuild":
+                print(f"  kept: {dsn}", flush=True)
+            else:
+                await drop_database(admin_dsn, database)
     print()
     for line in results:
         print(line)
+
+
+async def rebuild_again(dsn: str) -> None:
+    before = os.getloadavg()[0]
+    result = await measure_rebuild_of(dsn)
+    print(f"{result} (load average {before:.1f} before, {os.getloadavg()[0]:.1f} after)")
 
 
 if __name__ == "__main__":
@@ -272,5 +297,13 @@ if __name__ == "__main__":
     parser.add_argument("--dead-letters", type=int, default=1000)
     parser.add_argument("--only", choices=["rebuild", "redrive"],
                         help="one measure (to profile it, say)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the rebuild's database (and print its DSN)")
+    parser.add_argument("--rebuild-of", metavar="DSN",
+                        help="only rebuild this database, kept by --keep, again")
     args = parser.parse_args()
-    asyncio.run(main(args.pg_admin_dsn, args.patients, args.dead_letters, args.only))
+    if args.rebuild_of:
+        asyncio.run(rebuild_again(args.rebuild_of))
+    else:
+        asyncio.run(main(args.pg_admin_dsn, args.patients, args.dead_letters, args.only,
+                         args.keep))

@@ -24,15 +24,18 @@ then, with the live tables locked against writers (readers go on), what
 committed after that snapshot is applied too, and the live tables' rows are
 replaced by the shadow's in that one transaction. Consumed events are projected
 as the consumer did: a held one after what it follows (``iopnet.causal``), each at
-its patient's site of the moment (``iopnet.transfers``). Nothing is appended,
+its patient's site of the moment (``iopnet.transfers``), which the rebuild knows from
+the writes it makes into the patient site table (``_Sites``). Nothing is appended,
 published or sent: projectors only write tables, and the bookkeeping tables a
 projector may touch (``SINKS``) are shadowed as well and thrown away.
 
 Speed (docs/benchmarks.md): the sources are read in pages, the next one while this
 one is projected, each envelope validated once, straight from its stored JSON; the
 projectors' writes are held and sent in runs of one statement (``runs``: a patient's
-writes in order, alike writes of many patients together), written in the background
-while the next page is projected, all in one transaction of the writer.
+writes in order, alike writes of many patients together), a run of one INSERT as one
+``INSERT … SELECT FROM unnest`` (``iopnet.statements``), written in the background
+while the next page is projected, all in one transaction of the writer. Nothing but a
+projector's own read sends the held writes early: a patient's site is not read.
 """
 
 from __future__ import annotations
