@@ -58,6 +58,7 @@ from collections.abc import (
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, NamedTuple, cast
 
 import asyncpg
@@ -149,6 +150,8 @@ class _Deferred:
         self._sites = sites
         #: Per statement: how to send many rows of it at once, or None (one at a time).
         self._set_based: dict[str, _SetBased | None] = {}
+        #: The rows upserted by the writes held (table and conflict key), and whose.
+        self._upserted: dict[tuple[object, ...], str | None] = {}
 
     async def execute(self, query: str, *args: object, timeout: float | None = None) -> str:
         if self._sites is not None:
@@ -156,7 +159,7 @@ class _Deferred:
         if not args or timeout is not None:
             await self.flush()
             return str(await self._conn.execute(query, *args, timeout=timeout))
-        self._held.append((query, args, self.key))
+        self._hold(query, args)
         return ""
 
     async def executemany(self, command: str, args: Iterable[Sequence[object]], *,
@@ -169,19 +172,37 @@ class _Deferred:
             await self.flush()
             await self._conn.executemany(command, rows, timeout=timeout)
             return
-        self._held.extend((command, row, self.key) for row in rows)
+        for row in rows:
+            self._hold(command, row)
+
+    def _hold(self, query: str, args: tuple[object, ...]) -> None:
+        """Held with its patient; as a barrier if it upserts a row another patient's write
+        held here upserted too (a row keyed by something other than the patient: family's
+        scheduled group sessions, one row for all their patients): the last one wins,
+        so their order must stay."""
+        key = self.key
+        row = _row_of(query, args) if key is not None else None
+        if key is None:
+            self._upserted.clear()
+        elif row is not None and self._upserted.setdefault(row, key) != key:
+            key = None
+            self._upserted = {row: self.key}
+        self._held.append((query, args, key))
+
+    def _taken(self) -> list[_Write]:
+        held, self._held = self._held, []
+        self._upserted = {}
+        return held
 
     async def send(self) -> None:
         """Start writing what is held (after what is being written); do not wait for it."""
         await self._sent()
-        held, self._held = self._held, []
-        self._sending = asyncio.ensure_future(self._write(held))
+        self._sending = asyncio.ensure_future(self._write(self._taken()))
 
     async def flush(self) -> None:
         """Write everything held, and wait until it is written."""
         await self._sent()
-        held, self._held = self._held, []
-        await self._write(held)
+        await self._write(self._taken())
 
     async def _sent(self) -> None:
         if self._sending is not None:
@@ -233,6 +254,25 @@ class _Deferred:
             return await attribute(*args, **kwargs)
 
         return after_flush
+
+
+def _row_of(query: str, args: Sequence[object]) -> tuple[object, ...] | None:
+    """The row an upsert writes: its table and its conflict key's values (None for any
+    other statement, or a key not made of parameters alone)."""
+    upsert = _upserts(query)
+    if upsert is None:
+        return None
+    table, key = upsert
+    return (table, *(_comparable(args[n]) for n in key)) if max(key) < len(args) else None
+
+
+@lru_cache(maxsize=1024)
+def _upserts(query: str) -> tuple[str, tuple[int, ...]] | None:
+    insert = statements.insert(query)
+    if insert is None or not insert.keys:
+        return None
+    key = [insert.parameter_of(column) for column in insert.keys]
+    return None if None in key else (insert.table, tuple(n for n in key if n is not None))
 
 
 class _SetBased(NamedTuple):

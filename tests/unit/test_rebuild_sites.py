@@ -5,11 +5,13 @@ what it cannot follow it leaves to a read, or to one execution a row."""
 from __future__ import annotations
 
 import uuid
+from typing import cast
 
 import pytest
 
 from iopnet import statements
-from iopnet.rebuild import UNKNOWN, _distinct, _Sites
+from iopnet.db import Connection
+from iopnet.rebuild import UNKNOWN, _Deferred, _distinct, _Sites, runs
 
 pytestmark = pytest.mark.unit
 
@@ -143,3 +145,21 @@ def test_a_run_is_cut_where_its_key_repeats() -> None:
     rows: list[tuple[object, ...]] = [("a", 1), ("B", 2), ("b", 3), ("c", 4), ("a", 5)]
     assert _distinct(rows, (0,)) == [[("a", 1), ("B", 2)], [("b", 3), ("c", 4), ("a", 5)]]
     assert _distinct(rows, None) == [rows]
+
+
+async def test_an_upsert_of_a_row_another_patient_upserted_keeps_its_place() -> None:
+    """Family keeps one row of a group session for all its patients (keyed by the
+    session): the last patient's upsert wins, so runs may not move it before another's."""
+    deferred = _Deferred(cast(Connection, None))
+    group, other = ("g-mon-12-07", "p", "north"), ("g-tue-12-08", "p", "north")
+    for patient, session in (("ada", group), ("ada", other), ("bo", other), ("bo", group),
+                             ("cy", group)):
+        deferred.key = patient
+        await deferred.execute(SCHEDULED, session[0], patient, "north", "group", None, 180,
+                               False)
+    held = deferred._held
+    # after a barrier, what came before it goes first anyway
+    assert [key for _, _, key in held] == ["ada", "ada", None, "bo", None]
+    assert [args[:2] for _, rows in runs(held) for args in rows] == [
+        (group[0], "ada"), (other[0], "ada"), (other[0], "bo"), (group[0], "bo"),
+        (group[0], "cy")]
