@@ -177,9 +177,9 @@ class _Deferred:
 
     def _hold(self, query: str, args: tuple[object, ...]) -> None:
         """Held with its patient; as a barrier if it upserts a row another patient's write
-        held here upserted too (a row keyed by something other than the patient: family's
-        scheduled group sessions, one row for all their patients): the last one wins,
-        so their order must stay."""
+        held here upserted too (a row keyed by something other than the patient, as
+        family's group sessions were, one row for all their patients, before its
+        migration 007): the last one wins, so their order must stay."""
         key = self.key
         row = _row_of(query, args) if key is not None else None
         if key is None:

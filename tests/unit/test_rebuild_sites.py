@@ -148,8 +148,9 @@ def test_a_run_is_cut_where_its_key_repeats() -> None:
 
 
 async def test_an_upsert_of_a_row_another_patient_upserted_keeps_its_place() -> None:
-    """Family keeps one row of a group session for all its patients (keyed by the
-    session): the last patient's upsert wins, so runs may not move it before another's."""
+    """A row of several patients (family's group sessions, keyed by the session alone
+    before its migration 007): the last patient's upsert wins, so runs may not move it
+    before another's."""
     deferred = _Deferred(cast(Connection, None))
     group, other = ("g-mon-12-07", "p", "north"), ("g-tue-12-08", "p", "north")
     for patient, session in (("ada", group), ("ada", other), ("bo", other), ("bo", group),
