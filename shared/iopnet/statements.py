@@ -30,53 +30,44 @@ _PLAIN = re.compile(r"\s*\$(\d+)\s*")
 _RETURNING = re.compile(r"\bRETURNING\b", re.I)
 
 
-def _closing(text: str, start: int) -> int:
-    """Where the parenthesis opened just before ``start`` closes (-1: nowhere), skipping
-    quoted strings and identifiers."""
-    depth, n, quote = 1, start, ""
-    while n < len(text):
-        char = text[n]
+def _structure(text: str) -> tuple[list[tuple[int, str, int]], bool]:
+    """The parentheses and commas of ``text`` outside quoted strings and identifiers,
+    each with its depth (a parenthesis: the depth around it); and whether every quote
+    closed."""
+    marks: list[tuple[int, str, int]] = []
+    depth, quote = 0, ""
+    for n, char in enumerate(text):
         if quote:
             if char == quote:
                 quote = ""
         elif char in "'\"":
             quote = char
         elif char == "(":
+            marks.append((n, char, depth))
             depth += 1
         elif char == ")":
             depth -= 1
-            if depth == 0:
-                return n
-        n += 1
-    return -1
+            marks.append((n, char, depth))
+        elif char == ",":
+            marks.append((n, char, depth))
+    return marks, not quote
+
+
+def _closing(text: str, start: int) -> int:
+    """Where the parenthesis opened just before ``start`` closes (-1: nowhere)."""
+    marks, _ = _structure(text[start:])
+    return next((start + n for n, char, depth in marks if char == ")" and depth < 0), -1)
 
 
 def _top_level(text: str) -> list[str] | None:
     """``text`` split at its commas outside parentheses and quotes; None if unbalanced."""
-    parts: list[str] = []
-    current: list[str] = []
-    depth, quote = 0, ""
-    for char in text:
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "'\"":
-            quote = char
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth < 0:
-                return None
-        elif char == "," and depth == 0:
-            parts.append("".join(current))
-            current = []
-            continue
-        current.append(char)
-    if depth or quote:
+    marks, closed = _structure(text)
+    opened = sum(1 if char == "(" else -1 for _, char, _ in marks if char != ",")
+    if not closed or opened or any(depth < 0 for _, _, depth in marks):
         return None
-    parts.append("".join(current))
-    return [part.strip() for part in parts]
+    cuts = [n for n, char, depth in marks if char == "," and depth == 0]
+    return [text[a + 1:b].strip() for a, b in zip([-1, *cuts], [*cuts, len(text)],
+                                                  strict=True)]
 
 
 def plain_parameter(expression: str) -> int | None:

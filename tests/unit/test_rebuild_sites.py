@@ -45,6 +45,12 @@ def test_a_plain_insert_is_read_column_by_column() -> None:
     assert insert.keys == ("patient_id",) and insert.updates is None
 
 
+def test_commas_and_parentheses_in_quotes_or_calls_do_not_split_values() -> None:
+    insert = statements.insert("INSERT INTO t (a, b, c) VALUES ($1, 'x, (y', coalesce($2, ')'))")
+    assert insert is not None and insert.values == ("$1", "'x, (y'", "coalesce($2, ')')")
+    assert statements.insert("INSERT INTO t (a, b) VALUES ($1, ($2)") is None
+
+
 def test_a_run_of_an_insert_goes_as_one_unnest() -> None:
     insert = statements.insert(OPEN)
     assert insert is not None
