@@ -30,7 +30,8 @@ from iopnet.consumer import Projection
 from iopnet.db import Connection, create_pool
 from iopnet.eventstore import Cause
 from iopnet.inbox import Position
-from iopnet.rebuild import _Sites, rebuild
+from iopnet.rebuild import rebuild
+from iopnet.rebuild_sites import SiteMap
 from iopnet.service import ServiceSpec
 from iopnet.topics import topic_of
 from iopnet.transfers import SiteOf
@@ -167,9 +168,9 @@ async def rebuilds_identical(dsn: str, spec: ServiceSpec, tables: list[str]) -> 
 def sites_read_back() -> Iterator[list[tuple[str | None, str | None]]]:
     """Each site a rebuild's map of patients' sites gives, with the shadow table's row."""
     answers: list[tuple[str | None, str | None]] = []
-    mapped = _Sites.site_of
+    mapped = SiteMap.site_of
 
-    def read_back(sites: _Sites) -> SiteOf:
+    def read_back(sites: SiteMap) -> SiteOf:
         site_of = mapped(sites)
 
         async def checked(conn: Connection, patient_id: str, *,
@@ -181,7 +182,7 @@ def sites_read_back() -> Iterator[list[tuple[str | None, str | None]]]:
 
         return checked
 
-    with patch.object(_Sites, "site_of", read_back):
+    with patch.object(SiteMap, "site_of", read_back):
         yield answers
 
 

@@ -11,7 +11,8 @@ import pytest
 
 from iopnet import statements
 from iopnet.db import Connection
-from iopnet.rebuild import UNKNOWN, _Deferred, _distinct, _Sites, runs
+from iopnet.rebuild import _Deferred, _distinct, runs
+from iopnet.rebuild_sites import UNKNOWN, SiteMap
 
 pytestmark = pytest.mark.unit
 
@@ -99,7 +100,7 @@ PATIENT, OTHER = str(uuid.uuid4()), str(uuid.uuid4())
 
 
 def test_the_map_follows_a_patients_row_through_its_life() -> None:
-    sites = _Sites("family_circles")
+    sites = SiteMap("family_circles")
     assert sites.site(PATIENT) is None  # the shadow tables start empty
     sites.wrote(OPEN, (uuid.UUID(PATIENT), "north", None, 18, None), PATIENT)
     assert sites.site(PATIENT) == "north"
@@ -119,7 +120,7 @@ def test_the_map_follows_a_patients_row_through_its_life() -> None:
 
 
 def test_an_upsert_keeps_the_site_unless_it_assigns_it() -> None:
-    sites = _Sites("patients")
+    sites = SiteMap("patients")
     row = (PATIENT, "north", "iop", None, "clin-7", 18, None)
     sites.wrote(ADMITTED, row, PATIENT)
     sites.wrote(ADMITTED, (PATIENT, "south", *row[2:]), PATIENT)
@@ -131,7 +132,7 @@ def test_an_upsert_keeps_the_site_unless_it_assigns_it() -> None:
 
 
 def test_a_write_it_cannot_follow_is_read_again() -> None:
-    sites = _Sites("family_circles")
+    sites = SiteMap("family_circles")
     sites.wrote(OPEN, (PATIENT, "north", None, 18, None), PATIENT)
     sites.wrote(OPEN, (OTHER, "north", None, 18, None), OTHER)
     sites.wrote("UPDATE family_circles SET site_id = lower($2) WHERE patient_id = $1",
