@@ -25,6 +25,7 @@ import os
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from iopctl import postgres
 from iopctl.dead_letters import resolve_all
@@ -125,13 +126,90 @@ async def measure_rebuild(dsn: str, patients: int) -> str:
     started = time.perf_counter()
     total = await fill(dsn, patients)
     print(f"  filled with {total:,} events in {time.perf_counter() - started:.0f} s", flush=True)
-    started, cpu = time.perf_counter(), time.process_time()
-    outcome = await rebuild(dsn, spec_of("family").rebuild_sources())
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return await measure_rebuild_of(dsn)
+
+
+async def measure_rebuild_of(dsn: str) -> str:
+    """A rebuild of a database ``fill`` filled (a rebuild changes only derived tables, so
+    two checkouts can take turns on one database: ``--keep``, then ``--rebuild-of``)."""
+    conn = await connect(dsn)
+    try:
+        total = int(await conn.fetchval("SELECT (SELECT count(*) FROM events)"
+                                        " + (SELECT count(*) FROM applied_events)"))
+    finally:
+        await conn.close()
+    projected: list[float] = []  # when each page was projected (and its writes sent)
+    async with BackendCpu(dsn) as postgres_cpu:
+        started, cpu = time.perf_counter(), time.process_time()
+        outcome = await rebuild(dsn, spec_of("family").rebuild_sources(),
+                                on_progress=lambda _: projected.append(time.perf_counter()))
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     assert outcome.progress.done == total
+    server = (f", {postgres_cpu.seconds / total * 1e6:.0f} µs of its Postgres backends'"
+              if postgres_cpu.seconds else "")
     return (f"rebuild family: {total:,} events ({describe(outcome.progress)}) in {seconds:.1f} s"
-            f" = {total / seconds:,.0f} events/s; {cpu / total * 1e6:.0f} µs of this"
-            " process's CPU an event")
+            f" = {total / seconds:,.0f} events/s (the last page projected after"
+            f" {projected[-1] - started:.1f} s; then the last writes, the catch-up, the"
+            f" comparison and the swap); {cpu / total * 1e6:.0f} µs of this process's CPU"
+            f" an event{server}")
+
+
+class BackendCpu:
+    """The CPU time the Postgres backends of one database spent meanwhile, read from
+    ``/proc`` while they live (so only for a Postgres on this machine; 0 otherwise): it
+    says whether Postgres has a core to spare for more writers. A backend's last
+    ``INTERVAL`` before it ends is not seen."""
+
+    INTERVAL = 0.1
+
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+        self._first: dict[int, int] = {}
+        self._last: dict[int, int] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def seconds(self) -> float:
+        ticks = sum(last - self._first.get(pid, 0) for pid, last in self._last.items())
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    async def __aenter__(self) -> BackendCpu:
+        conn = await connect(self._dsn)
+        await self._sample(conn)
+        self._first = dict(self._last)
+        self._task = asyncio.create_task(self._follow(conn))
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _follow(self, conn: Connection) -> None:
+        try:
+            while True:
+                await asyncio.sleep(self.INTERVAL)
+                await self._sample(conn)
+        finally:
+            await conn.close()
+
+    async def _sample(self, conn: Connection) -> None:
+        pids = await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname ="
+                                " current_database() AND pid <> pg_backend_pid()")
+        for row in pids:
+            if (ticks := _cpu_ticks(row["pid"])) is not None:
+                self._last[row["pid"]] = ticks
+
+
+def _cpu_ticks(pid: int) -> int | None:
+    """A process's user + system time, in clock ticks (a read of /proc: no I/O to wait on)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:  # ended, or not on this machine
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
 
 
 async def dead_letter_admissions(conn: Connection, count: int) -> None:
@@ -174,11 +252,14 @@ async def measure_redrive(dsn: str, count: int) -> str:
         await conn.close()
 
 
-async def main(admin_dsn: str, patients: int, dead_letters: int) -> None:
+async def main(admin_dsn: str, patients: int, dead_letters: int,
+               only: str | None = None, keep: bool = False) -> None:
     run = uuid.uuid4().hex[:6]
     results = []
     for name, measure, size in (("rebuild", measure_rebuild, patients),
                                 ("redrive", measure_redrive, dead_letters)):
+        if only not in (None, name):
+            continue
         database = f"bench_streams_{name}_{run}"
         began = time.perf_counter()
         dsn = await recreate_database(admin_dsn, database)
@@ -192,10 +273,19 @@ async def main(admin_dsn: str, patients: int, dead_letters: int) -> None:
             results.append(f"{result} (load average {before:.1f} before,"
                            f" {os.getloadavg()[0]:.1f} after)")
         finally:
-            await drop_database(admin_dsn, database)
+            if keep and name == "rebuild":
+                print(f"  kept: {dsn}", flush=True)
+            else:
+                await drop_database(admin_dsn, database)
     print()
     for line in results:
         print(line)
+
+
+async def rebuild_again(dsn: str) -> None:
+    before = os.getloadavg()[0]
+    result = await measure_rebuild_of(dsn)
+    print(f"{result} (load average {before:.1f} before, {os.getloadavg()[0]:.1f} after)")
 
 
 if __name__ == "__main__":
@@ -205,5 +295,15 @@ if __name__ == "__main__":
     parser.add_argument("--patients", type=int, default=6000,
                         help="family patients for the rebuild (about 19 events each)")
     parser.add_argument("--dead-letters", type=int, default=1000)
+    parser.add_argument("--only", choices=["rebuild", "redrive"],
+                        help="one measure (to profile it, say)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the rebuild's database (and print its DSN)")
+    parser.add_argument("--rebuild-of", metavar="DSN",
+                        help="only rebuild this database, kept by --keep, again")
     args = parser.parse_args()
-    asyncio.run(main(args.pg_admin_dsn, args.patients, args.dead_letters))
+    if args.rebuild_of:
+        asyncio.run(rebuild_again(args.rebuild_of))
+    else:
+        asyncio.run(main(args.pg_admin_dsn, args.patients, args.dead_letters, args.only,
+                         args.keep))

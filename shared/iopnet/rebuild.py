@@ -24,15 +24,18 @@ then, with the live tables locked against writers (readers go on), what
 committed after that snapshot is applied too, and the live tables' rows are
 replaced by the shadow's in that one transaction. Consumed events are projected
 as the consumer did: a held one after what it follows (``iopnet.causal``), each at
-its patient's site of the moment (``iopnet.transfers``). Nothing is appended,
+its patient's site of the moment (``iopnet.transfers``), which the rebuild knows from
+the writes it makes into the patient site table (``iopnet.rebuild_sites``). Nothing is appended,
 published or sent: projectors only write tables, and the bookkeeping tables a
 projector may touch (``SINKS``) are shadowed as well and thrown away.
 
 Speed (docs/benchmarks.md): the sources are read in pages, the next one while this
 one is projected, each envelope validated once, straight from its stored JSON; the
 projectors' writes are held and sent in runs of one statement (``runs``: a patient's
-writes in order, alike writes of many patients together), written in the background
-while the next page is projected, all in one transaction of the writer.
+writes in order, alike writes of many patients together), a run of one INSERT as one
+``INSERT … SELECT FROM unnest`` (``iopnet.statements``), written in the background
+while the next page is projected, all in one transaction of the writer. Nothing but a
+projector's own read sends the held writes early: a patient's site is not read.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import time
+import uuid
 from collections import Counter, deque
 from collections.abc import (
     AsyncGenerator,
@@ -52,17 +56,19 @@ from collections.abc import (
 )
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, NamedTuple, cast
 
 import asyncpg
 
-from iopnet import causal
+from iopnet import causal, statements, transfers
 from iopnet.catalog import DomainEvent, PatientEvent, parse_event
 from iopnet.consumer import TRANSIENT, Projection, Projector
 from iopnet.db import Connection, connect
 from iopnet.envelope import EventEnvelope
 from iopnet.eventstore import open_sealed
+from iopnet.rebuild_sites import SiteMap
 
 SHADOW = "iopnet_rebuild"
 #: Bookkeeping a projector may write as a consequence (forgetting destroys a data key and
@@ -91,6 +97,9 @@ class Sources:
     tables: Sequence[str]
     own: Projector | None
     consumed: Projection | None
+    #: The table whose ``site_id`` says where the service keeps a patient
+    #: (``ServiceSpec.patient_site_table``): a rebuild follows it as it writes it.
+    patient_site_table: str = ""
 
 
 @dataclass
@@ -128,41 +137,72 @@ class _Deferred:
     (``runs``). A write of no patient (a site's event) is a barrier: nothing moves past
     it. ``send`` starts sending what is held and returns: Postgres writes one batch while
     the next is read and projected. Anything else (a read) waits until everything held
-    is written, so projectors read their own writes. ``execute`` answers no status."""
+    is written, so projectors read their own writes. ``execute`` answers no status.
 
-    def __init__(self, conn: Connection) -> None:
+    Every write, held or not, is shown to ``sites`` as it is made, in order."""
+
+    def __init__(self, conn: Connection, sites: SiteMap | None = None) -> None:
         self._conn = conn
         self._held: list[_Write] = []
         self._sending: asyncio.Future[None] | None = None
         #: The patient whose event is being projected; None for a site's.
         self.key: str | None = None
+        self._sites = sites
+        #: Per statement: how to send many rows of it at once, or None (one at a time).
+        self._set_based: dict[str, _SetBased | None] = {}
+        #: The rows upserted by the writes held (table and conflict key), and whose.
+        self._upserted: dict[tuple[object, ...], str | None] = {}
 
     async def execute(self, query: str, *args: object, timeout: float | None = None) -> str:
+        if self._sites is not None:
+            self._sites.wrote(query, args, self.key)
         if not args or timeout is not None:
             await self.flush()
             return str(await self._conn.execute(query, *args, timeout=timeout))
-        self._held.append((query, args, self.key))
+        self._hold(query, args)
         return ""
 
     async def executemany(self, command: str, args: Iterable[Sequence[object]], *,
                           timeout: float | None = None) -> None:
+        rows = [tuple(row) for row in args]
+        if self._sites is not None:
+            for row in rows:
+                self._sites.wrote(command, row, self.key)
         if timeout is not None:
             await self.flush()
-            await self._conn.executemany(command, args, timeout=timeout)
+            await self._conn.executemany(command, rows, timeout=timeout)
             return
-        self._held.extend((command, tuple(row), self.key) for row in args)
+        for row in rows:
+            self._hold(command, row)
+
+    def _hold(self, query: str, args: tuple[object, ...]) -> None:
+        """Held with its patient; as a barrier if it upserts a row another patient's write
+        held here upserted too (a row keyed by something other than the patient, as
+        family's group sessions were, one row for all their patients, before its
+        migration 007): the last one wins, so their order must stay."""
+        key = self.key
+        row = _row_of(query, args) if key is not None else None
+        if key is None:
+            self._upserted.clear()
+        elif row is not None and self._upserted.setdefault(row, key) != key:
+            key = None
+            self._upserted = {row: self.key}
+        self._held.append((query, args, key))
+
+    def _taken(self) -> list[_Write]:
+        held, self._held = self._held, []
+        self._upserted = {}
+        return held
 
     async def send(self) -> None:
         """Start writing what is held (after what is being written); do not wait for it."""
         await self._sent()
-        held, self._held = self._held, []
-        self._sending = asyncio.ensure_future(self._write(held))
+        self._sending = asyncio.ensure_future(self._write(self._taken()))
 
     async def flush(self) -> None:
         """Write everything held, and wait until it is written."""
         await self._sent()
-        held, self._held = self._held, []
-        await self._write(held)
+        await self._write(self._taken())
 
     async def _sent(self) -> None:
         if self._sending is not None:
@@ -180,8 +220,25 @@ class _Deferred:
         for query, rows in runs(held):
             if len(rows) == 1:
                 await self._conn.execute(query, *rows[0])
+            elif (together := await self._together(query)) is not None:
+                for part in _distinct(rows, together.key):
+                    await self._conn.execute(together.query, *map(list, zip(*part, strict=True)))
             else:
                 await self._conn.executemany(query, rows)
+
+    async def _together(self, query: str) -> _SetBased | None:
+        """``query``'s rows as one statement (one executor start, not one a row), if it is
+        a plain INSERT of parameters that are no arrays (``unnest`` would flatten those)."""
+        if query in self._set_based:
+            return self._set_based[query]
+        together = None
+        if (insert := statements.insert(query)) is not None:
+            types = (await self._conn.prepare(query)).get_parameters()
+            if all(t.kind != "array" and not t.name.startswith("_") for t in types):
+                rewritten = insert.set_based([f'"{t.schema}"."{t.name}"' for t in types])
+                together = None if rewritten is None else _SetBased(*rewritten)
+        self._set_based[query] = together
+        return together
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._conn, name)
@@ -189,10 +246,66 @@ class _Deferred:
             return attribute
 
         async def after_flush(*args: Any, **kwargs: Any) -> Any:
+            if self._sites is not None:
+                for text in [*args, *kwargs.values()]:
+                    if isinstance(text, str):
+                        self._sites.wrote(text, args[1:], self.key)
             await self.flush()
             return await attribute(*args, **kwargs)
 
         return after_flush
+
+
+def _row_of(query: str, args: Sequence[object]) -> tuple[object, ...] | None:
+    """The row an upsert writes: its table and its conflict key's values (None for any
+    other statement, or a key not made of parameters alone)."""
+    upsert = _upserts(query)
+    if upsert is None:
+        return None
+    table, key = upsert
+    return (table, *(_comparable(args[n]) for n in key)) if max(key) < len(args) else None
+
+
+@lru_cache(maxsize=1024)
+def _upserts(query: str) -> tuple[str, tuple[int, ...]] | None:
+    insert = statements.insert(query)
+    if insert is None or not insert.keys:
+        return None
+    key = [insert.parameter_of(column) for column in insert.keys]
+    return None if None in key else (insert.table, tuple(n for n in key if n is not None))
+
+
+class _SetBased(NamedTuple):
+    query: str
+    #: The parameters whose values may not repeat in one execution, or None.
+    key: tuple[int, ...] | None
+
+
+def _distinct(rows: list[tuple[object, ...]], key: tuple[int, ...] | None
+              ) -> list[list[tuple[object, ...]]]:
+    """``rows`` in order, cut wherever a row's ``key`` repeats one of its part's:
+    ``ON CONFLICT DO UPDATE`` may not affect a row twice in one statement."""
+    if key is None:
+        return [rows]
+    parts: list[list[tuple[object, ...]]] = [[]]
+    seen: set[tuple[object, ...]] = set()
+    for row in rows:
+        value = tuple(_comparable(row[n]) for n in key)
+        if value in seen:
+            parts.append([])
+            seen = set()
+        seen.add(value)
+        parts[-1].append(row)
+    return parts
+
+
+def _comparable(value: object) -> object:
+    """``value`` as Postgres compares it, or closer (cutting more often is harmless)."""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC)
+    if isinstance(value, str | uuid.UUID):
+        return str(value).lower()
+    return value
 
 
 #: A held write: its statement, its arguments, and the patient whose event made it.
@@ -288,10 +401,12 @@ class _Run:
                  on_progress: Callable[[Progress], None] | None) -> None:
         self.sources = sources
         self.writer = writer  # its search path leads to the shadow tables
-        self.deferred = _Deferred(writer)
+        self.sites = SiteMap(sources.patient_site_table) if sources.patient_site_table else None
+        self.deferred = _Deferred(writer, self.sites)
         self.reader = reader  # reads the live schema: events, inbox, data keys
         self.live = schema
         self.on_progress = on_progress or (lambda _: None)
+        self.site_of = self.sites.site_of() if self.sites is not None else None
         self.progress = Progress(total=0)
         self.consumed: Mapping[str, Projector] = {}
         self.causal_order = causal.Replay(topics=())
@@ -407,7 +522,10 @@ class _Run:
         at the site where its patient's care was then (``Projection.localized``)."""
         projector = self.consumed.get(envelope.type)
         if projector is not None and self.sources.consumed is not None:
-            event = await self.sources.consumed.localized(writer, envelope)
+            if self.sites is not None:
+                event = await transfers.localized(writer, parse_event(envelope), self.site_of)
+            else:
+                event = await self.sources.consumed.localized(writer, envelope)
             self.deferred.key = _patient_of(event)
             await projector(writer, event, envelope)
 

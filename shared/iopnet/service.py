@@ -69,7 +69,8 @@ class ServiceSpec:
         """Its derived tables, and what builds them: its own events through ``project_own``,
         the events it consumed through its consumer's projectors."""
         tables = [*SHARED_DERIVED_TABLES, *self.derived_tables]
-        return Sources(tables=tables, own=self.project_own, consumed=self.consumer_projection())
+        return Sources(tables=tables, own=self.project_own, consumed=self.consumer_projection(),
+                       patient_site_table=self.patient_site_table)
 
     def consumer_projection(self) -> Projection | None:
         """Everything its consumer applies: its own projection, the network registry,

@@ -5,9 +5,11 @@ transfer; the transfer frees the old site's places and cancels its pending messa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import date
+from unittest.mock import patch
 
 import asyncpg
 import pytest
@@ -25,12 +27,14 @@ from iopnet.catalog import (
 )
 from iopnet.catalog.codes import Modality
 from iopnet.consumer import Projection
-from iopnet.db import create_pool
+from iopnet.db import Connection, create_pool
 from iopnet.eventstore import Cause
 from iopnet.inbox import Position
 from iopnet.rebuild import rebuild
+from iopnet.rebuild_sites import SiteMap
 from iopnet.service import ServiceSpec
 from iopnet.topics import topic_of
+from iopnet.transfers import SiteOf
 from services.notifications import commands, store
 from services.notifications.domain import SiteChannels
 from services.notifications.service import SPEC as NOTIFICATIONS
@@ -152,9 +156,34 @@ async def test_a_transfer_frees_the_old_sites_places_still_ahead(
 
 async def rebuilds_identical(dsn: str, spec: ServiceSpec, tables: list[str]) -> None:
     """A rebuild projects the inbox as the consumer did: at the patient's site of the
-    moment (the test's sites are written by hand, so only ``tables`` are compared)."""
-    rebuilt = await rebuild(dsn, spec.rebuild_sources(), check_only=True)
+    moment (the test's sites are written by hand, so only ``tables`` are compared), which
+    its own map of patients' sites gives as a read of the table being rebuilt would."""
+    with sites_read_back() as answers:
+        rebuilt = await rebuild(dsn, spec.rebuild_sources(), check_only=True)
     assert {t: rebuilt.differences[t] for t in tables} == {t: (0, 0) for t in tables}
+    assert answers and [mapped for mapped, _ in answers] == [read for _, read in answers]
+
+
+@contextlib.contextmanager
+def sites_read_back() -> Iterator[list[tuple[str | None, str | None]]]:
+    """Each site a rebuild's map of patients' sites gives, with the shadow table's row."""
+    answers: list[tuple[str | None, str | None]] = []
+    mapped = SiteMap.site_of
+
+    def read_back(sites: SiteMap) -> SiteOf:
+        site_of = mapped(sites)
+
+        async def checked(conn: Connection, patient_id: str, *,
+                          for_transfer: bool = False) -> str | None:
+            site = await site_of(conn, patient_id, for_transfer=for_transfer)
+            answers.append((site, await conn.fetchval(
+                f"SELECT site_id FROM {sites.table} WHERE patient_id = $1", patient_id)))
+            return site
+
+        return checked
+
+    with patch.object(SiteMap, "site_of", read_back):
+        yield answers
 
 
 async def waiting_on_a_lock(pool: asyncpg.Pool, statement: str) -> bool:
