@@ -144,10 +144,13 @@ class EventStore:
         cause: Cause,
         *,
         topic: str | None = None,
+        keys: dict[str, bytes] | None = None,
     ) -> list[EventEnvelope]:
         """Record events at the end of a stream that must be at ``expected_version``.
 
         They are published to the service's topic unless ``topic`` names another.
+        ``keys``: data keys by subject this transaction has read already (a unit of
+        work's); a key it lacks is made or read, and added.
         """
         if not events:
             return []
@@ -156,14 +159,14 @@ class EventStore:
             "iopnet.stream_id": stream_id, "iopnet.events": len(events),
         }):
             return await self._append(conn, stream_id, expected_version, new_version, events,
-                                      cause, topic or self.topic)
+                                      cause, topic or self.topic, {} if keys is None else keys)
 
     async def _append(
         self, conn: Connection, stream_id: str, expected_version: int, new_version: int,
-        events: Sequence[DomainEvent], cause: Cause, topic: str,
+        events: Sequence[DomainEvent], cause: Cause, topic: str, keys: dict[str, bytes],
     ) -> list[EventEnvelope]:
         envelopes = self.envelopes(stream_id, expected_version, events, cause)
-        stored = await _sealed(conn, events, envelopes)
+        stored = await _sealed(conn, events, envelopes, keys)
         topics = [topic if event.published else None for event in events]
         published = any(to is not None for to in topics)
         advanced = await conn.fetchval(
@@ -183,11 +186,20 @@ class EventStore:
         )
         return int(version or 0)
 
-    async def read_stream(self, conn: Connection, stream_id: str) -> list[EventEnvelope]:
+    async def read_stream(self, conn: Connection, stream_id: str, *,
+                          keys: dict[str, bytes] | None = None) -> list[EventEnvelope]:
+        """The stream's events, sealed data opened with the data keys read alongside (one
+        statement); the live keys found are added to ``keys`` when given."""
         rows = await conn.fetch(
-            "SELECT envelope FROM events WHERE stream_id = $1 ORDER BY stream_version", stream_id
+            "SELECT e.envelope, k.data_key FROM events e"
+            " LEFT JOIN data_keys k ON k.subject_id = e.envelope->>'subject'"
+            " WHERE e.stream_id = $1 ORDER BY e.stream_version", stream_id
         )
-        return await open_stored(conn, [row["envelope"] for row in rows])
+        if keys is not None:
+            keys.update((row["envelope"]["subject"], row["data_key"]) for row in rows
+                        if row["data_key"] is not None)
+        return [EventEnvelope.model_validate(_open(row["envelope"], row["data_key"]))
+                for row in rows]
 
     async def read_all(
         self, conn: Connection, *, after: Checkpoint = Checkpoint(), limit: int = 1000
@@ -211,9 +223,9 @@ class EventStore:
 
 
 async def _sealed(conn: Connection, events: Sequence[DomainEvent],
-                  envelopes: list[EventEnvelope]) -> list[dict[str, object]]:
+                  envelopes: list[EventEnvelope], keys: dict[str, bytes]
+                  ) -> list[dict[str, object]]:
     """The envelopes as the events table keeps them: personal data sealed."""
-    keys: dict[str, bytes] = {}
     stored = []
     for event, envelope in zip(events, envelopes, strict=True):
         row = _jsonable(envelope)

@@ -105,3 +105,21 @@ async def test_a_key_made_meanwhile_by_another_transaction_is_the_one_used(
 
             await eventually(blocked)
         assert await waiting == made
+
+
+async def test_the_keys_read_with_a_stream_seal_what_is_appended_next(db_pool: asyncpg.Pool
+                                                                       ) -> None:
+    async with db_pool.acquire() as conn:
+        await STORE.append(conn, "patient-p-1", 0, [referred(), noted("Adaline")], CAUSE)
+        keys: dict[str, bytes] = {}
+        await STORE.read_stream(conn, "patient-p-1", keys=keys)
+        assert keys == {"p-1": await data_keys.key_for(conn, "p-1")}
+        await STORE.append(conn, "patient-p-1", 2, [noted("Ada")], CAUSE, keys=keys)
+        stream = await STORE.read_stream(conn, "patient-p-1")
+        assert [e.data.get("identity") for e in stream] == [
+            None, {"given_name": "Adaline"}, {"given_name": "Ada"}]
+
+        await data_keys.destroy_key(conn, "p-1")
+        forgotten: dict[str, bytes] = {}
+        await STORE.read_stream(conn, "patient-p-1", keys=forgotten)
+        assert forgotten == {}
