@@ -123,12 +123,16 @@ def require(scope: Scope) -> Callable[..., Awaitable[Principal]]:
     """A dependency: the caller, authenticated and holding ``scope``."""
 
     async def authorized(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        if not principal.may(scope):
-            raise Problem(403, "forbidden", "The key lacks a scope this needs",
-                          f"needs the '{scope.value}' scope")
+        _check_scope(principal, scope)
         return principal
 
     return authorized
+
+
+def _check_scope(principal: Principal, scope: Scope) -> None:
+    if not principal.may(scope):
+        raise Problem(403, "forbidden", "The key lacks a scope this needs",
+                      f"needs the '{scope.value}' scope")
 
 
 class SiteDatabase:
@@ -179,11 +183,11 @@ def sql_literal(text: str) -> str:
 def site_database(scope: Scope) -> Callable[..., Awaitable[SiteDatabase]]:
     """A dependency: the database confined to the caller's site, once ``scope`` is checked."""
 
-    authorized = require(scope)
-
-    # A default, not an annotation: annotations are strings here and cannot see ``scope``.
-    async def confined(request: Request, principal: Principal = Depends(authorized)
+    # The scope is checked here rather than through ``require``: one dependency fewer
+    # for FastAPI to solve on every request.
+    async def confined(request: Request, principal: Annotated[Principal, Depends(authenticate)]
                        ) -> SiteDatabase:
+        _check_scope(principal, scope)
         return SiteDatabase(request.app.state.pool, principal)
 
     return confined
