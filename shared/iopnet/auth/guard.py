@@ -151,8 +151,8 @@ class SiteDatabase:
         did not begin.
         """
         async with self.pool.acquire() as conn:
-            await conn.execute(_begin_as(self.principal.data_site))
             try:
+                await conn.execute(_begin_as(self.principal.data_site))
                 yield conn
             except BaseException:
                 # The error says more than a failed ROLLBACK would; the pool's release
