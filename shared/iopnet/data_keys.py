@@ -52,15 +52,22 @@ def is_sealed(value: Any) -> bool:
     return isinstance(value, dict) and value.keys() == {SEALED}
 
 
+#: The key made now, or the one this statement's snapshot sees.
+_MADE_OR_KEPT = (
+    "WITH made AS (INSERT INTO data_keys (subject_id, data_key) VALUES ($1, $2)"
+    " ON CONFLICT (subject_id) DO NOTHING RETURNING data_key)"
+    " SELECT data_key FROM made UNION ALL SELECT data_key FROM data_keys WHERE subject_id = $1"
+)
+
+
 async def key_for(conn: Connection, subject_id: str) -> bytes:
     """The subject's data key, made on first use; SubjectForgotten once destroyed."""
-    await conn.execute(
-        "INSERT INTO data_keys (subject_id, data_key) VALUES ($1, $2)"
-        " ON CONFLICT (subject_id) DO NOTHING",
-        subject_id, AESGCM.generate_key(bit_length=256),
-    )
-    key: bytes | None = await conn.fetchval(
-        "SELECT data_key FROM data_keys WHERE subject_id = $1", subject_id)
+    row = await conn.fetchrow(_MADE_OR_KEPT, subject_id, AESGCM.generate_key(bit_length=256))
+    if row is None:
+        # Made by a transaction that committed after this statement began: read it now.
+        row = await conn.fetchrow("SELECT data_key FROM data_keys WHERE subject_id = $1",
+                                  subject_id)
+    key: bytes | None = row["data_key"] if row is not None else None
     if key is None:
         raise SubjectForgotten(subject_id)
     return key

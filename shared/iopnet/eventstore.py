@@ -3,8 +3,9 @@
 ``append`` writes a command's new events *and* their outbox rows on the
 caller's connection, inside the caller's transaction, so the events, the
 state they change and the promise to publish them commit together or not
-at all. Appending with a stale expected version raises ConcurrencyConflict;
-nothing is ever overwritten.
+at all, in one statement (the stream's version, the events, the outbox rows and
+the relay's nudge). Appending with a stale expected version raises
+ConcurrencyConflict; nothing is ever overwritten.
 
 Private events (``published = False``) are recorded like the others but get
 no outbox row. Their ``sealed_fields`` are stored encrypted with the patient's
@@ -68,6 +69,35 @@ class RecordedEvent:
         return self.checkpoint.global_position
 
 
+def _append_statement(advance: str) -> str:
+    """Appending as one statement, one round trip: ``advance`` moves the stream from $2
+    to $3; only when it did are the events (``$4``, stored envelopes, in order) and the
+    outbox rows of those with a topic (``$5``) inserted, and the relay nudged on ``$7``.
+    The answer says whether the stream moved."""
+    return (
+        f"WITH advanced AS ({advance} RETURNING version),"
+        " new AS (SELECT envelope, topic, n FROM ROWS FROM (jsonb_array_elements($4::jsonb),"
+        "  unnest($5::text[])) WITH ORDINALITY AS appended (envelope, topic, n)"
+        "  WHERE EXISTS (SELECT FROM advanced)),"
+        " recorded AS (INSERT INTO events (event_id, stream_id, stream_version, event_type,"
+        "  envelope, published, topic) SELECT (envelope->>'id')::uuid, $1, $2::int + n::int,"
+        "  envelope->>'type', envelope, topic IS NOT NULL, topic FROM new ORDER BY n),"
+        " queued AS (INSERT INTO outbox (topic, envelope, trace_context)"
+        "  SELECT topic, envelope, $6::jsonb FROM new WHERE topic IS NOT NULL ORDER BY n)"
+        " SELECT EXISTS (SELECT FROM advanced),"
+        "  (SELECT pg_notify($7::text, '') FROM advanced WHERE $7::text IS NOT NULL)"
+    )
+
+
+_APPEND_TO_NEW = _append_statement(
+    "INSERT INTO event_streams (stream_id, version) VALUES ($1, $3::int)"
+    " ON CONFLICT (stream_id) DO NOTHING")
+# Under READ COMMITTED a concurrent writer blocks on the stream's row, then sees the new
+# version and updates nothing: the loser gets a conflict, never a merge.
+_APPEND = _append_statement(
+    "UPDATE event_streams SET version = $3::int WHERE stream_id = $1 AND version = $2::int")
+
+
 def outbox_channel(source: str) -> str:
     """The LISTEN/NOTIFY channel that wakes a service's relay."""
     return "outbox_" + source.rsplit("/", 1)[-1]
@@ -114,10 +144,13 @@ class EventStore:
         cause: Cause,
         *,
         topic: str | None = None,
+        keys: dict[str, bytes] | None = None,
     ) -> list[EventEnvelope]:
         """Record events at the end of a stream that must be at ``expected_version``.
 
         They are published to the service's topic unless ``topic`` names another.
+        ``keys``: data keys by subject this transaction has read already (a unit of
+        work's); a key it lacks is made or read, and added.
         """
         if not events:
             return []
@@ -126,63 +159,26 @@ class EventStore:
             "iopnet.stream_id": stream_id, "iopnet.events": len(events),
         }):
             return await self._append(conn, stream_id, expected_version, new_version, events,
-                                      cause, topic or self.topic)
+                                      cause, topic or self.topic, {} if keys is None else keys)
 
     async def _append(
         self, conn: Connection, stream_id: str, expected_version: int, new_version: int,
-        events: Sequence[DomainEvent], cause: Cause, topic: str,
+        events: Sequence[DomainEvent], cause: Cause, topic: str, keys: dict[str, bytes],
     ) -> list[EventEnvelope]:
-        async with conn.transaction():
-            await self._advance(conn, stream_id, expected_version, new_version)
-            envelopes = self.envelopes(stream_id, expected_version, events, cause)
-            stored = [await _stored(conn, event, e) for event, e in zip(events, envelopes,
-                                                                        strict=True)]
-            topics = [topic if event.published else None for event in events]
-            await conn.executemany(
-                "INSERT INTO events (event_id, stream_id, stream_version, event_type, envelope,"
-                " published, topic) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                [(e.id, stream_id, e.streamversion, e.type, row, to is not None, to)
-                 for e, row, to in zip(envelopes, stored, topics, strict=True)],
-            )
-            await self._enqueue(conn, [(to, row) for to, row in zip(topics, stored, strict=True)
-                                       if to is not None])
+        envelopes = self.envelopes(stream_id, expected_version, events, cause)
+        stored = await _sealed(conn, events, envelopes, keys)
+        topics = [topic if event.published else None for event in events]
+        published = any(to is not None for to in topics)
+        advanced = await conn.fetchval(
+            _APPEND_TO_NEW if expected_version == 0 else _APPEND, stream_id, expected_version,
+            new_version, stored, topics, (current_trace_context() or None) if published else None,
+            self.channel if published else None)
+        if not advanced:
+            raise ConcurrencyConflict(stream_id, expected_version,
+                                      await self.version(conn, stream_id))
         for envelope in envelopes:
             EVENTS_APPENDED.labels(envelope.type).inc()
         return envelopes
-
-    async def _enqueue(self, conn: Connection, rows: list[tuple[str, dict[str, object]]]
-                       ) -> None:
-        """Promise to publish: outbox rows, and a nudge to the relay."""
-        if not rows:
-            return
-        trace_context = current_trace_context() or None
-        await conn.executemany(
-            "INSERT INTO outbox (topic, envelope, trace_context) VALUES ($1, $2, $3)",
-            [(topic, row, trace_context) for topic, row in rows],
-        )
-        await conn.execute("SELECT pg_notify($1, '')", self.channel)
-
-    async def _advance(
-        self, conn: Connection, stream_id: str, expected: int, new: int
-    ) -> None:
-        if expected == 0:
-            status = await conn.execute(
-                "INSERT INTO event_streams (stream_id, version) VALUES ($1, $2)"
-                " ON CONFLICT (stream_id) DO NOTHING",
-                stream_id,
-                new,
-            )
-        else:
-            # Under READ COMMITTED a concurrent writer blocks here, then sees the new
-            # version and updates nothing: the loser gets a conflict, never a merge.
-            status = await conn.execute(
-                "UPDATE event_streams SET version = $3 WHERE stream_id = $1 AND version = $2",
-                stream_id,
-                expected,
-                new,
-            )
-        if status.endswith(" 0"):
-            raise ConcurrencyConflict(stream_id, expected, await self.version(conn, stream_id))
 
     async def version(self, conn: Connection, stream_id: str) -> int:
         version = await conn.fetchval(
@@ -190,11 +186,20 @@ class EventStore:
         )
         return int(version or 0)
 
-    async def read_stream(self, conn: Connection, stream_id: str) -> list[EventEnvelope]:
+    async def read_stream(self, conn: Connection, stream_id: str, *,
+                          keys: dict[str, bytes] | None = None) -> list[EventEnvelope]:
+        """The stream's events, sealed data opened with the data keys read alongside (one
+        statement); the live keys found are added to ``keys`` when given."""
         rows = await conn.fetch(
-            "SELECT envelope FROM events WHERE stream_id = $1 ORDER BY stream_version", stream_id
+            "SELECT e.envelope, k.data_key FROM events e"
+            " LEFT JOIN data_keys k ON k.subject_id = e.envelope->>'subject'"
+            " WHERE e.stream_id = $1 ORDER BY e.stream_version", stream_id
         )
-        return await open_stored(conn, [row["envelope"] for row in rows])
+        if keys is not None:
+            keys.update((row["envelope"]["subject"], row["data_key"]) for row in rows
+                        if row["data_key"] is not None)
+        return [EventEnvelope.model_validate(_open(row["envelope"], row["data_key"]))
+                for row in rows]
 
     async def read_all(
         self, conn: Connection, *, after: Checkpoint = Checkpoint(), limit: int = 1000
@@ -217,18 +222,24 @@ class EventStore:
                 for row, envelope in zip(rows, envelopes, strict=True)]
 
 
-async def _stored(conn: Connection, event: DomainEvent, envelope: EventEnvelope
-                  ) -> dict[str, object]:
-    """The envelope as the events table keeps it: personal data sealed."""
-    stored = _jsonable(envelope)
-    if not event.sealed_fields:
-        return stored
-    key = await data_keys.key_for(conn, event.subject)
-    data = dict(envelope.data)
-    for name in event.sealed_fields:
-        if data.get(name) is not None:
-            data[name] = data_keys.seal(key, data[name], _seal_context(envelope.id, name))
-    return {**stored, "data": data}
+async def _sealed(conn: Connection, events: Sequence[DomainEvent],
+                  envelopes: list[EventEnvelope], keys: dict[str, bytes]
+                  ) -> list[dict[str, object]]:
+    """The envelopes as the events table keeps them: personal data sealed."""
+    stored = []
+    for event, envelope in zip(events, envelopes, strict=True):
+        row = _jsonable(envelope)
+        if event.sealed_fields:
+            if event.subject not in keys:
+                keys[event.subject] = await data_keys.key_for(conn, event.subject)
+            data = dict(envelope.data)
+            for name in event.sealed_fields:
+                if data.get(name) is not None:
+                    data[name] = data_keys.seal(keys[event.subject], data[name],
+                                                _seal_context(envelope.id, name))
+            row = {**row, "data": data}
+        stored.append(row)
+    return stored
 
 
 async def open_stored(conn: Connection, stored: list[dict[str, Any]]) -> list[EventEnvelope]:

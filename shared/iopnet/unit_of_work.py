@@ -29,13 +29,16 @@ class UnitOfWork:
         self.cause = cause
         self.project = project
         self._loaded: dict[str, Aggregate] = {}
+        # Data keys by subject, read while loading: saving seals with them, no second read.
+        # A key destroyed meanwhile (the patient forgotten) leaves what it seals unreadable.
+        self._keys: dict[str, bytes] = {}
 
     async def load(self, kind: type[A], aggregate_id: str) -> A | None:
         """The aggregate as its stream tells it, or None when it has no events."""
         stream_id = f"{kind.stream_prefix}-{aggregate_id}"
         if stream_id in self._loaded:
             return cast(A, self._loaded[stream_id])
-        history = await self.events.read_stream(self.conn, stream_id)
+        history = await self.events.read_stream(self.conn, stream_id, keys=self._keys)
         if not history:
             return None
         aggregate = kind.rebuild(aggregate_id, (parse_event(e) for e in history))
@@ -47,7 +50,7 @@ class UnitOfWork:
         """Record the aggregate's new events (published to ``topic`` or the service's own)."""
         envelopes = await self.events.append(
             self.conn, aggregate.stream_id, aggregate.version, aggregate.pending, self.cause,
-            topic=topic,
+            topic=topic, keys=self._keys,
         )
         if self.project is not None:
             for event, envelope in zip(aggregate.pending, envelopes, strict=True):

@@ -1,4 +1,5 @@
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import date
 
 import asyncpg
@@ -124,3 +125,57 @@ async def test_a_reader_moves_past_what_is_in_flight_only_once_it_settles(
             assert await STORE.read_all(conn, after=done.checkpoint) == []
         [late] = await settled(conn, 1, done.checkpoint)
         assert late.envelope.subject == "1"
+
+
+async def nudges(db_pool: asyncpg.Pool, append: Callable[[asyncpg.Connection], Awaitable[None]]
+                 ) -> list[str]:
+    """The notifications the relay's channel received for what ``append`` did: a marker
+    sent after it arrives last (one session's notifications arrive in commit order)."""
+    received: list[str] = []
+
+    def heard(*notification: object) -> None:
+        received.append(str(notification[-1]))
+
+    async def ended() -> bool:
+        return "end" in received
+
+    async with db_pool.acquire() as listener, db_pool.acquire() as conn:
+        await listener.add_listener(STORE.channel, heard)
+        await append(conn)
+        await conn.execute("SELECT pg_notify($1, 'end')", STORE.channel)
+        await eventually(ended, timeout=10)
+        await listener.remove_listener(STORE.channel, heard)
+    return received
+
+
+async def test_an_append_enqueues_its_events_in_order_and_nudges_the_relay_once(
+    db_pool: asyncpg.Pool,
+) -> None:
+    async def append(conn: asyncpg.Connection) -> None:
+        await STORE.append(conn, "patient-p-1", 0, [referred(), referred()], CAUSE)
+        await STORE.append(conn, "patient-p-1", 2, [referred()], CAUSE)
+
+    assert await nudges(db_pool, append) == ["", "", "end"]
+    async with db_pool.acquire() as conn:
+        events = await conn.fetch("SELECT event_id, stream_version, event_type, topic"
+                                  " FROM events ORDER BY global_position")
+        queued = await conn.fetch("SELECT topic, envelope FROM outbox ORDER BY position")
+    assert [e["stream_version"] for e in events] == [1, 2, 3]
+    assert {e["event_type"] for e in events} == {referred().event_type}
+    assert [q["envelope"]["id"] for q in queued] == [str(e["event_id"]) for e in events]
+    assert [q["envelope"]["streamversion"] for q in queued] == [1, 2, 3]
+    assert {q["topic"] for q in queued} == {STORE.topic}
+
+
+async def test_a_conflicting_append_nudges_nobody(db_pool: asyncpg.Pool) -> None:
+    async with db_pool.acquire() as conn:
+        await STORE.append(conn, "patient-p-1", 0, [referred()], CAUSE)
+
+    async def append(conn: asyncpg.Connection) -> None:
+        for stale in (0, 2):
+            with pytest.raises(ConcurrencyConflict):
+                await STORE.append(conn, "patient-p-1", stale, [referred()], CAUSE)
+
+    assert await nudges(db_pool, append) == ["end"]
+    async with db_pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 1

@@ -22,10 +22,15 @@ def caller(site_id: str) -> Principal:
 
 
 @pytest.fixture
-async def sessions_db(fresh_database: FreshDatabase) -> AsyncIterator[asyncpg.Pool]:
+async def sessions_dsn(fresh_database: FreshDatabase) -> str:
     dsn = await fresh_database("rls")
     await apply_migrations(dsn, [migrations_of("sessions")])
-    pool = await create_pool(dsn)
+    return dsn
+
+
+@pytest.fixture
+async def sessions_db(sessions_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(sessions_dsn)
     for n, site in enumerate(["site-a", "site-a", "site-b"]):
         await pool.execute(
             "INSERT INTO enrollments VALUES ($1, $2, 'iop', 3, 9, $3, $3, 'awaiting_schedule')",
@@ -59,6 +64,41 @@ async def test_writing_another_sites_row_is_refused_by_the_database(
     async with SiteDatabase(sessions_db, caller("site-b")).transaction() as conn:
         changed = await conn.execute("UPDATE enrollments SET status = 'stolen'")
     assert changed == "UPDATE 1"  # only its own row
+
+
+async def test_the_role_and_site_are_the_callers_whatever_the_site_id_holds(
+    sessions_db: asyncpg.Pool,
+) -> None:
+    odd = "o'brien\\'; SELECT 1; --"
+    async with SiteDatabase(sessions_db, caller(odd)).transaction() as conn:
+        assert await conn.fetchval("SELECT current_user") == "iopnet_api"
+        assert await conn.fetchval("SELECT current_setting('iopnet.site_id')") == odd
+        assert await conn.fetchval("SELECT count(*) FROM enrollments") == 0
+
+
+async def test_a_requests_role_and_site_end_with_its_transaction(
+    sessions_dsn: str, sessions_db: asyncpg.Pool,
+) -> None:
+    """The API's pool skips the reset query: the next user of the connection must not
+    inherit the request's role or site, whether it committed or failed."""
+    pool = await create_pool(sessions_dsn, max_size=1, session_state=False)
+    try:
+        db = SiteDatabase(pool, caller("site-b"))
+        async with db.transaction() as conn:
+            await conn.execute("UPDATE enrollments SET status = 'seen'")
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as conn:
+                await conn.execute("UPDATE enrollments SET status = 'lost'")
+                raise RuntimeError("the command failed")
+        async with pool.acquire() as conn:
+            assert not conn.is_in_transaction()
+            assert await conn.fetchval("SELECT current_user") != "iopnet_api"
+            assert not await conn.fetchval("SELECT current_setting('iopnet.site_id', true)")
+            assert await conn.fetchval(
+                "SELECT array_agg(DISTINCT status) FROM enrollments WHERE site_id = 'site-b'"
+            ) == ["seen"]
+    finally:
+        await pool.close()
 
 
 async def test_a_request_without_a_site_sees_nothing(sessions_db: asyncpg.Pool) -> None:

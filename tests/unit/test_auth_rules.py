@@ -10,7 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from iopnet.auth import keys, registry
-from iopnet.auth.guard import OPERATOR_DIGESTS_ENV, OPERATOR_KEY_ENV, operator_principal
+from iopnet.auth.guard import (
+    OPERATOR_DIGESTS_ENV,
+    OPERATOR_KEY_ENV,
+    operator_principal,
+    sql_literal,
+)
 from iopnet.auth.principal import ALL_SITES, Principal
 from iopnet.catalog import Scope
 
@@ -121,3 +126,19 @@ def test_the_plaintext_operator_key_the_local_runner_hands_over_counts(
     monkeypatch.setenv(OPERATOR_KEY_ENV, PLAINTEXT)
     assert operator_principal(PLAINTEXT) is not None
     assert operator_principal(f"iop_{KEY_ID}.{'t' * 43}") is None
+
+
+@pytest.mark.parametrize(("text", "literal"), [
+    ("site-north", "E'site-north'"),
+    ("o'brien", "E'o''brien'"),
+    ("back\\slash'", "E'back\\\\slash'''"),
+    ("*", "E'*'"),
+])
+def test_a_site_goes_into_the_transactions_first_query_as_a_quoted_literal(
+        text: str, literal: str) -> None:
+    assert sql_literal(text) == literal
+
+
+def test_nul_cannot_be_a_literal() -> None:
+    with pytest.raises(ValueError):
+        sql_literal("a\x00b")

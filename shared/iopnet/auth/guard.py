@@ -9,6 +9,7 @@ hides every other site's rows even from a query that forgets to filter.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -122,12 +123,16 @@ def require(scope: Scope) -> Callable[..., Awaitable[Principal]]:
     """A dependency: the caller, authenticated and holding ``scope``."""
 
     async def authorized(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        if not principal.may(scope):
-            raise Problem(403, "forbidden", "The key lacks a scope this needs",
-                          f"needs the '{scope.value}' scope")
+        _check_scope(principal, scope)
         return principal
 
     return authorized
+
+
+def _check_scope(principal: Principal, scope: Scope) -> None:
+    if not principal.may(scope):
+        raise Problem(403, "forbidden", "The key lacks a scope this needs",
+                      f"needs the '{scope.value}' scope")
 
 
 class SiteDatabase:
@@ -139,23 +144,50 @@ class SiteDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
-        async with self.pool.acquire() as conn, conn.transaction():
-            # One round trip: set_config('role', ..., true) is SET LOCAL ROLE.
-            await conn.execute(
-                "SELECT set_config('role', $1, true), set_config('iopnet.site_id', $2, true)",
-                API_ROLE, self.principal.data_site,
-            )
-            yield conn
+        """A transaction as the caller: ``BEGIN`` with the role and site in one round trip.
+
+        Begun by hand (a simple query of two statements), so ``conn.transaction()``
+        cannot be used inside it: asyncpg refuses a savepoint in a transaction it
+        did not begin.
+        """
+        async with self.pool.acquire() as conn:
+            try:
+                await conn.execute(_begin_as(self.principal.data_site))
+                yield conn
+            except BaseException:
+                # The error says more than a failed ROLLBACK would; the pool's release
+                # rolls back whatever is still open.
+                with contextlib.suppress(Exception):
+                    await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
+
+
+def _begin_as(site_id: str) -> str:
+    # set_config('role', ..., true) is SET LOCAL ROLE.
+    return (f"BEGIN; SELECT set_config('role', {sql_literal(API_ROLE)}, true),"
+            f" set_config('iopnet.site_id', {sql_literal(site_id)}, true)")
+
+
+def sql_literal(text: str) -> str:
+    """``text`` as an SQL string literal, for a simple query (which takes no parameters).
+
+    An escape string literal (``E'...'``) reads alike whatever
+    ``standard_conforming_strings`` says; text never holds NUL in Postgres.
+    """
+    if "\x00" in text:
+        raise ValueError("an SQL literal cannot hold NUL")
+    return "E'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def site_database(scope: Scope) -> Callable[..., Awaitable[SiteDatabase]]:
     """A dependency: the database confined to the caller's site, once ``scope`` is checked."""
 
-    authorized = require(scope)
-
-    # A default, not an annotation: annotations are strings here and cannot see ``scope``.
-    async def confined(request: Request, principal: Principal = Depends(authorized)
+    # The scope is checked here rather than through ``require``: one dependency fewer
+    # for FastAPI to solve on every request.
+    async def confined(request: Request, principal: Annotated[Principal, Depends(authenticate)]
                        ) -> SiteDatabase:
+        _check_scope(principal, scope)
         return SiteDatabase(request.app.state.pool, principal)
 
     return confined
