@@ -47,7 +47,7 @@ from iopnet.envelope import EventEnvelope
 from iopnet.inbox import Position
 from iopnet.kafka_binding import MalformedRecord
 from iopnet.metrics import (
-    BATCH_RECORDS,
+    BATCH_SIZES,
     DEAD_LETTERED,
     PARKED,
     PROJECTION_SECONDS,
@@ -79,6 +79,9 @@ TRANSIENT: tuple[type[Exception], ...] = (
     OSError,  # refused, reset, timed out
 )
 LONGEST_PAUSE = 2.0
+#: A partition's records applied in one transaction, at most: enough to spread a
+#: transaction's own round trips thin, few enough that its partition is soon free again.
+BATCH_RECORDS = 200
 
 
 @dataclass(frozen=True)
@@ -249,7 +252,7 @@ class ConsumerRunner:
         self.provenance = provenance
         self.applied = 0
         self._stop = asyncio.Event()
-        self._applying = asyncio.Lock()
+        self._in_flight: dict[TopicPartition, asyncio.Task[None]] = {}
         self._applied_offsets: dict[TopicPartition, int] = {}
         self._assignment_failure: Exception | None = None
         instrument_libraries()
@@ -274,22 +277,68 @@ class ConsumerRunner:
             await consumer.stop()
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
-        while not self._stop.is_set():
-            batches = await consumer.getmany(timeout_ms=500, max_records=500)
-            if self._assignment_failure is not None:
-                raise self._assignment_failure
-            if batches:
-                async with self._applying:
-                    await self._apply_partitions(batches.values())
+        """Each partition's batch is applied as soon as it is polled, while the others go on:
+        the partition is paused until its batch is done (its records stay in order), and a
+        small urgent batch does not wait behind another partition's big one."""
+        applying: dict[TopicPartition, asyncio.Task[None]] = {}
+        self._in_flight, done = applying, asyncio.Event()
+        try:
+            while not self._stop.is_set():
+                batches = await self._poll(consumer, done, applying)
+                if self._assignment_failure is not None:
+                    raise self._assignment_failure
+                owned = consumer.assignment()  # a rebalance may have come during the poll
+                for tp, records in batches.items():
+                    if tp not in owned:
+                        continue
+                    consumer.pause(tp)
+                    applying[tp] = asyncio.create_task(self.apply_all(records))
+                    applying[tp].add_done_callback(lambda _: done.set())
+                finished = {tp: applying.pop(tp) for tp, task in list(applying.items())
+                            if task.done()}
+                for task in finished.values():
+                    task.result()  # a failure ends the run, as the supervisor expects
+                consumer.resume(*(tp for tp in finished if tp in consumer.assignment()))
                 await self._commit_to_kafka(consumer, {
-                    tp: records[-1].offset + 1 for tp, records in batches.items()})
+                    tp: self._applied_offsets[tp] for tp in finished
+                    if tp in self._applied_offsets})
+        finally:
+            if applying:  # a stop or a failure: the batches under way finish (or roll back)
+                await asyncio.wait(applying.values())
+                for task in applying.values():
+                    if not task.cancelled():
+                        task.exception()  # retrieved: the first failure is the one raised
 
-    async def _apply_partitions(self, batches: Collection[Sequence[Record]]) -> None:
-        outcomes = await asyncio.gather(*(self.apply_all(rs) for rs in batches),
-                                        return_exceptions=True)
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
+    async def _poll(self, consumer: AIOKafkaConsumer, done: asyncio.Event,
+                    applying: Mapping[TopicPartition, asyncio.Task[None]]
+                    ) -> dict[TopicPartition, list[Record]]:
+        """Up to ``BATCH_RECORDS`` records of each partition not being applied. Waits up to
+        half a second for the first, or until a partition's batch is done (``done``)."""
+        done.clear()
+        if any(task.done() for task in applying.values()):
+            return {}  # its partition is to be resumed first
+        batches: dict[TopicPartition, list[Record]]
+        if applying:
+            polling = asyncio.ensure_future(consumer.getmany(timeout_ms=500,
+                                                             max_records=BATCH_RECORDS))
+            woken = asyncio.ensure_future(done.wait())
+            await asyncio.wait({polling, woken}, return_when=asyncio.FIRST_COMPLETED)
+            woken.cancel()
+            if not polling.done():  # nothing drained yet: a cancelled poll loses nothing
+                polling.cancel()
+            try:
+                batches = await polling
+            except asyncio.CancelledError:
+                if (current := asyncio.current_task()) and current.cancelling():
+                    raise
+                return {}
+        else:
+            batches = await consumer.getmany(timeout_ms=500, max_records=BATCH_RECORDS)
+        # One poll drains the buffered partitions in turn, the first ones up to the limit:
+        # the others' records, an admission say, are fetched already and taken now.
+        for tp in consumer.assignment() - consumer.paused() - batches.keys():
+            batches.update(await consumer.getmany(tp, timeout_ms=0, max_records=BATCH_RECORDS))
+        return batches
 
     async def apply_all(self, records: Sequence[Record]) -> None:
         """Apply a partition's records in one transaction; one by one if that fails."""
@@ -356,7 +405,7 @@ class ConsumerRunner:
                 conn, arrivals, functools.partial(self._observed, headers)) if arrivals else []
             await inbox.advance(conn, self.group_id, last.topic, last.partition, last.offset + 1)
         self.applied += sum(new)
-        BATCH_RECORDS.observe(len(records))
+        BATCH_SIZES.observe(len(records))
         DEAD_LETTERED.inc(refused)
         PARKED.inc(parked)
 
@@ -412,11 +461,11 @@ class ConsumerRunner:
 
     async def hand_over(self, consumer: AIOKafkaConsumer, revoked: Collection[TopicPartition]
                         ) -> None:
-        """Before partitions go to another member: finish the batch, tell Kafka how far."""
-        async with self._applying:
-            await self._commit_to_kafka(consumer, {
-                tp: self._applied_offsets.pop(tp) for tp in revoked
-                if tp in self._applied_offsets})
+        """Before partitions go to another member: finish their batches, tell Kafka how far."""
+        if under_way := [task for tp, task in self._in_flight.items() if tp in revoked]:
+            await asyncio.wait(under_way)
+        await self._commit_to_kafka(consumer, {
+            tp: self._applied_offsets.pop(tp) for tp in revoked if tp in self._applied_offsets})
 
     async def _commit_to_kafka(self, consumer: AIOKafkaConsumer,
                                offsets: Mapping[TopicPartition, int]) -> None:

@@ -236,3 +236,49 @@ async def test_a_dead_letter_inside_a_batch_parks_only_its_patients_later_record
     assert await pool.fetchval("SELECT array_agg(\"offset\") FROM dead_letters") == [2]
     assert await pool.fetchval(
         "SELECT array_agg(\"offset\" ORDER BY \"offset\") FROM parked_records") == [3]
+
+
+async def test_a_partition_is_not_held_up_by_another_partitions_batch_under_way(
+    pool: asyncpg.Pool, infra: Endpoints,
+) -> None:
+    """An admission in one partition is applied while another partition's batch is still
+    being applied (before, the next poll waited for every batch of the last one)."""
+    topic = await new_topic(infra.kafka_bootstrap, partitions=2)
+    slow, urgent = admitted(str(uuid.uuid4())), admitted(str(uuid.uuid4()))
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def admit_slowly(conn: Connection, event: DomainEvent, envelope: EventEnvelope
+                           ) -> None:
+        if envelope.id == slow.id:
+            entered.set()
+            await release.wait()
+        await admit(conn, event, envelope)
+
+    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap,
+                                **admin_options(infra.kafka_bootstrap))
+    await producer.start()
+    runner = ConsumerRunner(
+        group_id=f"test-{uuid.uuid4().hex[:8]}",
+        projection=Projection(topics=[topic], projectors={PatientAdmitted: admit_slowly}),
+        pool=pool, bootstrap_servers=infra.kafka_bootstrap,
+        client_options=admin_options(infra.kafka_bootstrap), retry_delay=0.01)
+    stop = asyncio.Event()
+    running = asyncio.create_task(runner.run(stop))
+    try:
+        kafka = to_record(slow)
+        await producer.send_and_wait(topic, kafka.value, key=kafka.key, headers=kafka.headers,
+                                     partition=0)
+        await asyncio.wait_for(entered.wait(), timeout=60)
+        kafka = to_record(urgent)
+        await producer.send_and_wait(topic, kafka.value, key=kafka.key, headers=kafka.headers,
+                                     partition=1)
+        await eventually(lambda: pool.fetchval(
+            "SELECT count(*) = 1 FROM projected WHERE event_id = $1", urgent.id), timeout=60)
+        assert not await pool.fetchval("SELECT count(*) FROM projected WHERE event_id = $1",
+                                       slow.id)
+    finally:
+        release.set()
+        stop.set()
+        await running
+        await producer.stop()
+    assert [event_id for event_id, _ in await projected(pool)] == [urgent.id, slow.id]
