@@ -8,8 +8,12 @@
 - On assignment, each partition is read from its offset in ``consumer_offsets``
   (Kafka's committed offset only while there is none). Commits to Kafka follow
   the database's, for tools and metrics; they decide nothing.
-- A partition's records are applied in order (per-patient order); partitions
-  proceed side by side.
+- A partition's records are applied in order (per-patient order): its batch is
+  applied while the partition is paused. Partitions proceed independently: a
+  small urgent batch is not held up by another partition's big one.
+- A batch costs few round trips beyond its projectors' own: its inbox rows go in
+  runs of one statement, its causal turns (``iopnet.causal``) and its patients'
+  sites (``iopnet.transfers``) are read once for it.
 - The database going away (a restart, a lost connection, a deadlock, a lock
   or statement timeout, a read-only standby) is waited out, never dead-lettered.
   A batch that fails otherwise is applied record by record; a record whose
