@@ -251,7 +251,7 @@ def consumed_by(service: str, published: dict[str, int]) -> int:
 
 
 async def main(admin_dsn: str, bootstrap: str, patients: int, sessions_each: int,
-               services: list[str], samples: int) -> list[str]:
+               services: list[str], samples: int, every: float) -> list[str]:
     await ensure_topics(bootstrap)
     try:
         published = await publish(bootstrap, patients, sessions_each)
@@ -265,7 +265,7 @@ async def main(admin_dsn: str, bootstrap: str, patients: int, sessions_each: int
             results.append(result)
             if samples:
                 result = await propagation(admin_dsn, bootstrap, service, backlog, samples,
-                                           every=0.05)
+                                           every)
                 print(result, flush=True)
                 results.append(result)
                 intake = EventStore.of("intake").topic  # the next consumer takes these too
@@ -284,6 +284,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--services", nargs="+", default=list(CONSUMERS), choices=CONSUMERS)
     parser.add_argument("--samples", type=int, default=100,
                         help="admissions timed while each consumer catches up (0: none)")
+    parser.add_argument("--every", type=float, default=0.25,
+                        help="seconds between two of those admissions")
     parser.add_argument("--pg-admin-dsn", default=os.environ.get("IOPNET_BENCH_PG_DSN"))
     parser.add_argument("--kafka-bootstrap", default=os.environ.get("IOPNET_BENCH_KAFKA"))
     arguments = parser.parse_args()
@@ -296,4 +298,5 @@ def parse_args() -> argparse.Namespace:
 if __name__ == "__main__":
     arguments = parse_args()
     asyncio.run(main(arguments.pg_admin_dsn, arguments.kafka_bootstrap, arguments.patients,
-                     arguments.sessions, arguments.services, arguments.samples))
+                     arguments.sessions, arguments.services, arguments.samples,
+                     arguments.every))
