@@ -8,8 +8,8 @@
 - On assignment, each partition is read from its offset in ``consumer_offsets``
   (Kafka's committed offset only while there is none). Commits to Kafka follow
   the database's, for tools and metrics; they decide nothing.
-- A partition's records are applied in order (per-patient order): its batch is
-  applied while the partition is paused. Partitions proceed independently: a
+- A partition's records are applied in order (per-patient order): it is not
+  polled while its batch is applied. Partitions proceed independently: a
   small urgent batch is not held up by another partition's big one.
 - A batch costs few round trips beyond its projectors' own: its inbox rows go in
   runs of one statement, its causal turns (``iopnet.causal``) and its patients'
@@ -282,8 +282,9 @@ class ConsumerRunner:
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         """Each partition's batch is applied as soon as it is polled, while the others go on:
-        the partition is paused until its batch is done (its records stay in order), and a
-        small urgent batch does not wait behind another partition's big one."""
+        a partition is not polled until its batch is done (its records stay in order), and a
+        small urgent batch does not wait behind another partition's big one. (Not paused:
+        the fetcher keeps reading ahead for a partition being applied.)"""
         applying: dict[TopicPartition, asyncio.Task[None]] = {}
         self._in_flight, done = applying, asyncio.Event()
         try:
@@ -293,16 +294,13 @@ class ConsumerRunner:
                     raise self._assignment_failure
                 owned = consumer.assignment()  # a rebalance may have come during the poll
                 for tp, records in batches.items():
-                    if tp not in owned:
-                        continue
-                    consumer.pause(tp)
-                    applying[tp] = asyncio.create_task(self.apply_all(records))
-                    applying[tp].add_done_callback(lambda _: done.set())
+                    if tp in owned and tp not in applying:
+                        applying[tp] = asyncio.create_task(self.apply_all(records))
+                        applying[tp].add_done_callback(lambda _: done.set())
                 finished = {tp: applying.pop(tp) for tp, task in list(applying.items())
                             if task.done()}
                 for task in finished.values():
                     task.result()  # a failure ends the run, as the supervisor expects
-                consumer.resume(*(tp for tp in finished if tp in consumer.assignment()))
                 await self._commit_to_kafka(consumer, {
                     tp: self._applied_offsets[tp] for tp in finished
                     if tp in self._applied_offsets})
@@ -320,27 +318,25 @@ class ConsumerRunner:
         half a second for the first, or until a partition's batch is done (``done``)."""
         done.clear()
         if any(task.done() for task in applying.values()):
-            return {}  # its partition is to be resumed first
-        batches: dict[TopicPartition, list[Record]]
-        if applying:
-            polling = asyncio.ensure_future(consumer.getmany(timeout_ms=500,
-                                                             max_records=BATCH_RECORDS))
-            woken = asyncio.ensure_future(done.wait())
-            await asyncio.wait({polling, woken}, return_when=asyncio.FIRST_COMPLETED)
-            woken.cancel()
-            if not polling.done():  # nothing drained yet: a cancelled poll loses nothing
-                polling.cancel()
-            try:
-                batches = await polling
-            except asyncio.CancelledError:
-                if (current := asyncio.current_task()) and current.cancelling():
-                    raise
-                return {}
-        else:
-            batches = await consumer.getmany(timeout_ms=500, max_records=BATCH_RECORDS)
+            return {}  # its partition is to be polled again first
+        idle = consumer.assignment() - applying.keys()
+        polling = asyncio.ensure_future(
+            consumer.getmany(*idle, timeout_ms=500, max_records=BATCH_RECORDS) if idle
+            else asyncio.sleep(0.5, {}))  # (no partitions would mean every partition)
+        woken = asyncio.ensure_future(done.wait())
+        await asyncio.wait({polling, woken}, return_when=asyncio.FIRST_COMPLETED)
+        woken.cancel()
+        if not polling.done():  # nothing drained yet: a cancelled poll loses nothing
+            polling.cancel()
+        try:
+            batches: dict[TopicPartition, list[Record]] = await polling
+        except asyncio.CancelledError:
+            if (current := asyncio.current_task()) and current.cancelling():
+                raise
+            return {}
         # One poll drains the buffered partitions in turn, the first ones up to the limit:
         # the others' records, an admission say, are fetched already and taken now.
-        for tp in consumer.assignment() - consumer.paused() - batches.keys():
+        for tp in idle - batches.keys():
             batches.update(await consumer.getmany(tp, timeout_ms=0, max_records=BATCH_RECORDS))
         return batches
 
