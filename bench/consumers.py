@@ -1,8 +1,8 @@
 """``make bench`` (consumers part): how fast each service's consumer applies a backlog.
 
 The consumer runner alone, on real servers: ``--patients`` admissions (intake's
-``PatientAdmitted``) and each patient's ``--sessions`` sessions (sessions'
-``SessionScheduled``) published to topics of a namespace of its own; then, for each
+``PatientAdmitted``) and each patient's schedule of ``--sessions`` sessions (sessions'
+``SessionsScheduled``) published to topics of a namespace of its own; then, for each
 consuming service in turn, a fresh database (migrated, with the site and, for
 sessions, a program of five weekly groups), and that service's own
 ``ConsumerRunner`` and ``Projection`` started on it, as its worker runs them
@@ -43,7 +43,13 @@ from iopctl.kafka_admin import ensure_topics, with_admin
 from iopctl.kafka_principals import admin_options
 from iopctl.pgsql import drop_database, recreate_database
 from iopctl.stack import spec_of
-from iopnet.catalog import Modality, PatientAdmitted, SessionKind, SessionScheduled
+from iopnet.catalog import (
+    Modality,
+    PatientAdmitted,
+    ScheduledSession,
+    SessionKind,
+    SessionsScheduled,
+)
 from iopnet.consumer import ConsumerRunner
 from iopnet.db import create_pool
 from iopnet.envelope import EventEnvelope
@@ -70,20 +76,23 @@ def program_start() -> date:
 
 def events_of(patient_id: str, sessions_each: int, start: date
               ) -> list[tuple[EventStore, EventEnvelope]]:
-    """A patient's admission, and the sessions of its weeks as sessions records them."""
+    """A patient's admission, and the schedule of its weeks as sessions records it (one
+    ``SessionsScheduled``)."""
     intake, scheduled = EventStore.of("intake"), EventStore.of("sessions")
     admitted = PatientAdmitted(patient_id=patient_id, site_id=SITE, program_id="iop",
                                start_date=start, days_per_week=5, planned_weeks=10,
                                clinician_id="clin-7", baseline_phq9=18)
     made = [(intake, intake.envelopes(f"patient-{patient_id}", 0, [admitted], CAUSE)[0])]
-    sessions_of = [SessionScheduled(
-        patient_id=patient_id, site_id=SITE, session_id=str(uuid.uuid4()), group_id=f"g-{n % 5}",
-        kind=SessionKind.GROUP, modality=Modality.GROUP_THERAPY,
+    sessions_of = [ScheduledSession(
+        session_id=str(uuid.uuid4()), group_id=f"g-{n % 5}", kind=SessionKind.GROUP,
+        modality=Modality.GROUP_THERAPY,
         starts_at=datetime.combine(start + timedelta(days=n // 5 * 7 + n % 5), clock_time(15),
                                    tzinfo=UTC),
         duration_minutes=180, clinician_id="clin-7") for n in range(sessions_each)]
-    made += [(scheduled, envelope) for envelope in scheduled.envelopes(
-        f"enrollment-{patient_id}", 0, sessions_of, CAUSE)] if sessions_of else []
+    if sessions_of:
+        schedule = SessionsScheduled(patient_id=patient_id, site_id=SITE, sessions=sessions_of)
+        made.append((scheduled, scheduled.envelopes(f"enrollment-{patient_id}", 0, [schedule],
+                                                    CAUSE)[0]))
     return made
 
 
@@ -280,7 +289,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--patients", type=int, default=100)
     parser.add_argument("--sessions", type=int, default=50,
-                        help="SessionScheduled events a patient (one per session)")
+                        help="sessions in a patient's schedule (one SessionsScheduled)")
     parser.add_argument("--services", nargs="+", default=list(CONSUMERS), choices=CONSUMERS)
     parser.add_argument("--samples", type=int, default=100,
                         help="admissions timed while each consumer catches up (0: none)")
