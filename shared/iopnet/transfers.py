@@ -37,12 +37,6 @@ class SiteOf(Protocol):
     async def __call__(self, conn: Connection, patient_id: str, *,
                        for_transfer: bool = False) -> str | None: ...
 
-    async def of_patients(self, conn: Connection, patient_ids: Collection[str]
-                          ) -> dict[str, str]:
-        """The sites of those of ``patient_ids`` the service keeps, read as ``__call__``
-        reads one (the rows locked alike)."""
-        ...
-
 
 @dataclass(frozen=True)
 class SiteIn:
@@ -67,6 +61,8 @@ class SiteIn:
 
     async def of_patients(self, conn: Connection, patient_ids: Collection[str]
                           ) -> dict[str, str]:
+        """The sites of those of ``patient_ids`` the service keeps, read and locked as
+        ``__call__`` reads one."""
         # ``ANY($1)``: the array takes the column's type (text or uuid), so its index serves.
         rows = await conn.fetch(
             f"SELECT patient_id::text, site_id FROM {self.table} WHERE patient_id = ANY($1)"
@@ -99,8 +95,9 @@ def _at(event: PatientEvent, site: str | None) -> DomainEvent:
 class Sites:
     """``localized`` for a run of events in one transaction (a consumer's batch): the rows of
     the run's patients are read and locked in one statement, when the first of them is
-    needed, and kept until an event of the patient may have moved its row
-    (``MOVES_THE_ROW``), or made it (a patient without a row)."""
+    needed (by a ``SiteIn``; any other ``SiteOf`` is asked patient by patient), and kept
+    until an event of the patient may have moved its row (``MOVES_THE_ROW``), or made it
+    (a patient without a row)."""
 
     site_of: SiteOf | None
     #: Patients whose rows the run will read.
@@ -114,7 +111,7 @@ class Sites:
         if isinstance(event, PatientTransferred):
             self._known.pop(event.patient_id, None)
             return await localized(conn, event, self.site_of)
-        if not self._read:
+        if not self._read and isinstance(self.site_of, SiteIn):
             self._read = True
             found = await self.site_of.of_patients(conn, self.patients)
             # A uuid column answers in its canonical spelling.
