@@ -43,6 +43,7 @@ mutation: $(VENV)/.synced
 
 bench: $(VENV)/.synced
 	$(PY) -m bench.run $(BENCH_ARGS)
+	$(PY) -m bench.consumers
 	$(PY) -m bench.streams
 
 demo: $(VENV)/.synced

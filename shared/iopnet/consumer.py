@@ -8,8 +8,12 @@
 - On assignment, each partition is read from its offset in ``consumer_offsets``
   (Kafka's committed offset only while there is none). Commits to Kafka follow
   the database's, for tools and metrics; they decide nothing.
-- A partition's records are applied in order (per-patient order); partitions
-  proceed side by side.
+- A partition's records are applied in order (per-patient order): it is not
+  polled while its batch is applied. Partitions proceed independently: a
+  small urgent batch is not held up by another partition's big one.
+- A batch costs few round trips beyond its projectors' own: its inbox rows go in
+  runs of one statement, its causal turns (``iopnet.causal``) and its patients'
+  sites (``iopnet.transfers``) are read once for it.
 - The database going away (a restart, a lost connection, a deadlock, a lock
   or statement timeout, a read-only standby) is waited out, never dead-lettered.
   A batch that fails otherwise is applied record by record; a record whose
@@ -26,9 +30,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias, TypeVar
 
@@ -39,13 +44,19 @@ from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
 from iopnet import causal, dead_letters, inbox, transfers
-from iopnet.catalog import DomainEvent, parse_event
+from iopnet.catalog import DomainEvent, PatientEvent, parse_event
 from iopnet.db import Connection
 from iopnet.dead_letters import Letter
 from iopnet.envelope import EventEnvelope
 from iopnet.inbox import Position
 from iopnet.kafka_binding import MalformedRecord
-from iopnet.metrics import DEAD_LETTERED, PARKED, PROJECTION_SECONDS, Stopwatch
+from iopnet.metrics import (
+    BATCH_SIZES,
+    DEAD_LETTERED,
+    PARKED,
+    PROJECTION_SECONDS,
+    Stopwatch,
+)
 from iopnet.telemetry import context_from, instrument_libraries, tracer
 
 log = logging.getLogger(__name__)
@@ -56,6 +67,8 @@ Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 Projector = Callable[[Connection, DomainEvent, EventEnvelope], Awaitable[None]]
 #: Raises MalformedRecord for a record its topic may not carry (see iopnet.provenance).
 ProvenanceCheck = Callable[[str, EventEnvelope], None]
+#: Wraps the work of one new event (a span, a timing).
+Observer = Callable[[EventEnvelope, Position], contextlib.AbstractContextManager[None]]
 
 #: Failures of the database, not of the event: waited out, however long they last.
 TRANSIENT: tuple[type[Exception], ...] = (
@@ -70,6 +83,9 @@ TRANSIENT: tuple[type[Exception], ...] = (
     OSError,  # refused, reset, timed out
 )
 LONGEST_PAUSE = 2.0
+#: A partition's records applied in one transaction, at most: enough to spread a
+#: transaction's own round trips thin, few enough that its partition is soon free again.
+BATCH_RECORDS = 200
 
 
 @dataclass(frozen=True)
@@ -95,8 +111,18 @@ class Projection:
                           patient_site=self.patient_site or other.patient_site)
 
     def projector_for(self, envelope: EventEnvelope) -> Projector | None:
-        projector = _by_type(self.projectors, envelope.type)
-        reaction = _by_type(self.reactions, envelope.type)
+        if envelope.type not in self._routes:
+            self._routes[envelope.type] = self._route(envelope.type)
+        return self._routes[envelope.type]
+
+    @functools.cached_property
+    def _routes(self) -> dict[str, Projector | None]:
+        """``projector_for`` each event type met so far."""
+        return {}
+
+    def _route(self, event_type: str) -> Projector | None:
+        projector = _by_type(self.projectors, event_type)
+        reaction = _by_type(self.reactions, event_type)
         if projector is None or reaction is None:
             return projector or reaction
 
@@ -114,24 +140,85 @@ class Projection:
 
         Call it inside a transaction: the inbox row and the projection go together.
         """
-        if not await inbox.record(conn, envelope, position):
-            return False
-        projected = self.projector_for(envelope) is not None
-        if projected and not await causal.hold_if_early(conn, envelope, self.topics):
-            await self._project(conn, envelope)
-        for released in await causal.released_by(conn, envelope):
-            await self._project(conn, released)
-        return True
+        return (await self.apply_all(conn, [(envelope, position)]))[0]
 
-    async def _project(self, conn: Connection, envelope: EventEnvelope) -> None:
+    async def apply_all(self, conn: Connection, arrivals: Sequence[tuple[EventEnvelope, Position]],
+                        observe: Observer | None = None) -> list[bool]:
+        """``apply`` for each of ``arrivals`` in order, with fewer round trips: the inbox rows
+        in runs of one statement, the causal turns and the patients' sites read once for
+        them all. For each, True if it was new. ``observe`` wraps each new event's work.
+
+        An inbox run ends at an event that may record events of this service's own (a
+        reaction, or the release of held events that may react): a rebuild replays the
+        inbox and the store in the order of their shared sequence, so what a reaction
+        records must come after its event's inbox row and before the next one's.
+        """
+        envelopes = [envelope for envelope, _ in arrivals]
+        holds = await causal.Holds.taken(conn, envelopes, self.topics)
+        parsed = self._parsed(envelopes)
+        sites = transfers.Sites(self.patient_site, {
+            event.patient_id for event in parsed.values() if isinstance(event, PatientEvent)})
+        observe = observe or _unobserved
+        new: list[bool] = []
+        for run in self._inbox_runs(arrivals):
+            for (envelope, position), first_time in zip(
+                    run, await inbox.record_all(conn, run), strict=True):
+                new.append(first_time)
+                if first_time:
+                    with observe(envelope, position):
+                        await self._arrived(conn, envelope, holds, sites, parsed)
+        return new
+
+    def _parsed(self, envelopes: Sequence[EventEnvelope]) -> dict[str, DomainEvent]:
+        """The events of those of ``envelopes`` it projects, by id, as far as they parse (one
+        that does not fails when it is projected, not before: a repeat is never projected)."""
+        parsed = {}
+        for envelope in envelopes:
+            if self.projector_for(envelope) is not None:
+                with contextlib.suppress(Exception):
+                    parsed[envelope.id] = parse_event(envelope)
+        return parsed
+
+    def _inbox_runs(self, arrivals: Sequence[tuple[EventEnvelope, Position]]
+                    ) -> list[Sequence[tuple[EventEnvelope, Position]]]:
+        runs, start = [], 0
+        for n, (envelope, _) in enumerate(arrivals):
+            if envelope.type in causal.FOLLOWED or envelope.type in self._reacting:
+                runs.append(arrivals[start:n + 1])
+                start = n + 1
+        return [*runs, arrivals[start:]] if start < len(arrivals) else runs
+
+    @functools.cached_property
+    def _reacting(self) -> frozenset[str]:
+        return frozenset(event_class.event_type for event_class in self.reactions)
+
+    async def _arrived(self, conn: Connection, envelope: EventEnvelope, holds: causal.Holds,
+                       sites: transfers.Sites, parsed: Mapping[str, DomainEvent]) -> None:
+        """A new event: project it unless it is held, then what it frees."""
+        if self.projector_for(envelope) is not None and not await holds.hold_if_early(
+                envelope):
+            await self._project(conn, envelope, sites, parsed)
+        for released in await holds.released_by(envelope):
+            await self._project(conn, released, sites, parsed)
+
+    async def _project(self, conn: Connection, envelope: EventEnvelope,
+                       sites: transfers.Sites, parsed: Mapping[str, DomainEvent]) -> None:
         """Project one event, at the site where its patient's care is now
         (``iopnet.transfers``)."""
         if (projector := self.projector_for(envelope)) is not None:
-            await projector(conn, await self.localized(conn, envelope), envelope)
+            event = parsed.get(envelope.id) or parse_event(envelope)
+            event = await sites.localized(conn, event)
+            await projector(conn, event, envelope)
+            sites.projected(event)
 
     async def localized(self, conn: Connection, envelope: EventEnvelope) -> DomainEvent:
         """The event, at the site where its patient's care is now (``iopnet.transfers``)."""
         return await transfers.localized(conn, parse_event(envelope), self.patient_site)
+
+
+@contextlib.contextmanager
+def _unobserved(envelope: EventEnvelope, position: Position) -> Iterator[None]:
+    yield
 
 
 def _by_type(projectors: Mapping[type[DomainEvent], Projector], event_type: str
@@ -169,7 +256,7 @@ class ConsumerRunner:
         self.provenance = provenance
         self.applied = 0
         self._stop = asyncio.Event()
-        self._applying = asyncio.Lock()
+        self._in_flight: dict[TopicPartition, asyncio.Task[None]] = {}
         self._applied_offsets: dict[TopicPartition, int] = {}
         self._assignment_failure: Exception | None = None
         instrument_libraries()
@@ -194,22 +281,64 @@ class ConsumerRunner:
             await consumer.stop()
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
-        while not self._stop.is_set():
-            batches = await consumer.getmany(timeout_ms=500, max_records=500)
-            if self._assignment_failure is not None:
-                raise self._assignment_failure
-            if batches:
-                async with self._applying:
-                    await self._apply_partitions(batches.values())
+        """Each partition's batch is applied as soon as it is polled, while the others go on:
+        a partition is not polled until its batch is done (its records stay in order), and a
+        small urgent batch does not wait behind another partition's big one. (Not paused:
+        the fetcher keeps reading ahead for a partition being applied.)"""
+        applying: dict[TopicPartition, asyncio.Task[None]] = {}
+        self._in_flight, done = applying, asyncio.Event()
+        try:
+            while not self._stop.is_set():
+                batches = await self._poll(consumer, done, applying)
+                if self._assignment_failure is not None:
+                    raise self._assignment_failure
+                owned = consumer.assignment()  # a rebalance may have come during the poll
+                for tp, records in batches.items():
+                    if tp in owned and tp not in applying:
+                        applying[tp] = asyncio.create_task(self.apply_all(records))
+                        applying[tp].add_done_callback(lambda _: done.set())
+                finished = {tp: applying.pop(tp) for tp, task in list(applying.items())
+                            if task.done()}
+                for task in finished.values():
+                    task.result()  # a failure ends the run, as the supervisor expects
                 await self._commit_to_kafka(consumer, {
-                    tp: records[-1].offset + 1 for tp, records in batches.items()})
+                    tp: self._applied_offsets[tp] for tp in finished
+                    if tp in self._applied_offsets})
+        finally:
+            if applying:  # a stop or a failure: the batches under way finish (or roll back)
+                await asyncio.wait(applying.values())
+                for task in applying.values():
+                    if not task.cancelled():
+                        task.exception()  # retrieved: the first failure is the one raised
 
-    async def _apply_partitions(self, batches: Collection[Sequence[Record]]) -> None:
-        outcomes = await asyncio.gather(*(self.apply_all(rs) for rs in batches),
-                                        return_exceptions=True)
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
+    async def _poll(self, consumer: AIOKafkaConsumer, done: asyncio.Event,
+                    applying: Mapping[TopicPartition, asyncio.Task[None]]
+                    ) -> dict[TopicPartition, list[Record]]:
+        """Up to ``BATCH_RECORDS`` records of each partition not being applied. Waits up to
+        half a second for the first, or until a partition's batch is done (``done``)."""
+        done.clear()
+        if any(task.done() for task in applying.values()):
+            return {}  # its partition is to be polled again first
+        idle = consumer.assignment() - applying.keys()
+        polling = asyncio.ensure_future(
+            consumer.getmany(*idle, timeout_ms=500, max_records=BATCH_RECORDS) if idle
+            else asyncio.sleep(0.5, {}))  # (no partitions would mean every partition)
+        woken = asyncio.ensure_future(done.wait())
+        await asyncio.wait({polling, woken}, return_when=asyncio.FIRST_COMPLETED)
+        woken.cancel()
+        if not polling.done():  # nothing drained yet: a cancelled poll loses nothing
+            polling.cancel()
+        try:
+            batches: dict[TopicPartition, list[Record]] = await polling
+        except asyncio.CancelledError:
+            if (current := asyncio.current_task()) and current.cancelling():
+                raise
+            return {}
+        # One poll drains the buffered partitions in turn, the first ones up to the limit:
+        # the others' records, an admission say, are fetched already and taken now.
+        for tp in idle - batches.keys():
+            batches.update(await consumer.getmany(tp, timeout_ms=0, max_records=BATCH_RECORDS))
+        return batches
 
     async def apply_all(self, records: Sequence[Record]) -> None:
         """Apply a partition's records in one transaction; one by one if that fails."""
@@ -257,7 +386,9 @@ class ConsumerRunner:
         async with self.pool.acquire() as conn, conn.transaction():
             blocked = await dead_letters.blocking(conn, last.topic, last.partition,
                                                   {letter.key for letter in letters if letter.key})
-            new = refused = parked = 0
+            arrivals: list[tuple[EventEnvelope, Position]] = []
+            headers: dict[Position, Record] = {}
+            refused = parked = 0
             for record, letter, envelope in decoded:
                 if letter.key in blocked:
                     await dead_letters.park(conn, letter, blocked[letter.key])
@@ -268,25 +399,29 @@ class ConsumerRunner:
                         blocked[letter.key] = dead_letter_id
                     refused += 1
                 elif envelope is not None:
-                    new += await self._apply_record(conn, record, envelope)
+                    arrivals.append((envelope, letter.position))
+                    headers[letter.position] = record
+            new = await self.projection.apply_all(
+                conn, arrivals, functools.partial(self._observed, headers)) if arrivals else []
             await inbox.advance(conn, self.group_id, last.topic, last.partition, last.offset + 1)
-        self.applied += new
+        self.applied += sum(new)
+        BATCH_SIZES.observe(len(records))
         DEAD_LETTERED.inc(refused)
         PARKED.inc(parked)
 
-    async def _apply_record(self, conn: Connection, record: Record,
-                            envelope: EventEnvelope) -> bool:
-        carrier = {k: v.decode(errors="replace") for k, v in record.headers
+    @contextlib.contextmanager
+    def _observed(self, records: Mapping[Position, Record], envelope: EventEnvelope,
+                  position: Position) -> Iterator[None]:
+        """A span of the record's trace, and the time its projection took."""
+        carrier = {k: v.decode(errors="replace") for k, v in records[position].headers
                    if k in TRACE_HEADERS}
         with tracer.start_as_current_span(
             f"project {envelope.type}", context=context_from(carrier), kind=SpanKind.CONSUMER,
             attributes={"messaging.system": "kafka", "iopnet.consumer_group": self.group_id},
         ):
             watch = Stopwatch()
-            position = Position(record.topic, record.partition, record.offset)
-            first_time = await self.projection.apply(conn, envelope, position)
+            yield
             PROJECTION_SECONDS.labels(envelope.type).observe(watch.seconds)
-        return first_time
 
     async def _dead_letter(self, record: Record, error: Exception | None) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
@@ -326,11 +461,11 @@ class ConsumerRunner:
 
     async def hand_over(self, consumer: AIOKafkaConsumer, revoked: Collection[TopicPartition]
                         ) -> None:
-        """Before partitions go to another member: finish the batch, tell Kafka how far."""
-        async with self._applying:
-            await self._commit_to_kafka(consumer, {
-                tp: self._applied_offsets.pop(tp) for tp in revoked
-                if tp in self._applied_offsets})
+        """Before partitions go to another member: finish their batches, tell Kafka how far."""
+        if under_way := [task for tp, task in self._in_flight.items() if tp in revoked]:
+            await asyncio.wait(under_way)
+        await self._commit_to_kafka(consumer, {
+            tp: self._applied_offsets.pop(tp) for tp in revoked if tp in self._applied_offsets})
 
     async def _commit_to_kafka(self, consumer: AIOKafkaConsumer,
                                offsets: Mapping[TopicPartition, int]) -> None:

@@ -11,6 +11,7 @@ projection, the inbox and the offsets commit or vanish together.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -38,6 +39,27 @@ async def record(conn: Connection, envelope: EventEnvelope, position: Position) 
         envelope.model_dump(mode="json"),
     )
     return bool(first_time)
+
+
+async def record_all(conn: Connection, arrivals: Sequence[tuple[EventEnvelope, Position]]
+                     ) -> list[bool]:
+    """Put every envelope of ``arrivals`` in the inbox, in order, in one statement; for each,
+    True the first time, False for a repeat (of an earlier transaction, or earlier in
+    ``arrivals``)."""
+    ids = [uuid.UUID(envelope.id) for envelope, _ in arrivals]
+    first = {event_id: n for n, event_id in reversed(list(enumerate(ids)))}
+    rows = [n for n, event_id in enumerate(ids) if first[event_id] == n]
+    added = {row["event_id"] for row in await conn.fetch(
+        "INSERT INTO applied_events (event_id, topic, partition, \"offset\", event_type,"
+        " envelope) SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::bigint[],"
+        " $5::text[], $6::text[]::jsonb[]) ON CONFLICT (event_id) DO NOTHING"
+        " RETURNING event_id",
+        [ids[n] for n in rows], [arrivals[n][1].topic for n in rows],
+        [arrivals[n][1].partition for n in rows], [arrivals[n][1].offset for n in rows],
+        [arrivals[n][0].type for n in rows],
+        [arrivals[n][0].model_dump_json() for n in rows],
+    )} if rows else set()
+    return [first[event_id] == n and event_id in added for n, event_id in enumerate(ids)]
 
 
 async def advance(conn: Connection, group_id: str, topic: str, partition: int,

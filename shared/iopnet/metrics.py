@@ -30,6 +30,10 @@ PROJECTION_SECONDS = Histogram(
 )
 ROUND_ITEMS_FAILED = Counter("iopnet_round_items_failed_total",
                              "Items a calendar round could not handle (left for the next)")
+BATCH_SIZES = Histogram(
+    "iopnet_consumer_batch_records", "Records of a partition applied in one transaction",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+)
 DEAD_LETTERED = Counter("iopnet_dead_lettered_total", "Events a projection gave up on")
 PARKED = Counter("iopnet_parked_total",
                  "Records parked behind a dead letter of the same key (patient or site)")

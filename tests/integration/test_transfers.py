@@ -78,28 +78,36 @@ async def notifications(notifications_dsn: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
+@pytest.mark.parametrize("together", [False, True], ids=["one by one", "in one batch"])
 async def test_a_risk_signal_from_the_old_site_alerts_the_new_one(
-    notifications: asyncpg.Pool, notifications_dsn: str,
+    notifications: asyncpg.Pool, notifications_dsn: str, together: bool,
 ) -> None:
     projection = NOTIFICATIONS.consumer_projection()
     assert projection is not None
     patient_id = str(uuid.uuid4())
-    await consume(notifications, projection, PatientReferred(
-        patient_id=patient_id, site_id=OLD, referral_id="r-1", source=ReferralSource.SELF,
-        referred_on=date(2026, 11, 20)), "intake")
-    await consume(notifications, projection, PatientAdmitted(
-        patient_id=patient_id, site_id=OLD, program_id="iop", start_date=date(2026, 12, 7),
-        days_per_week=4, planned_weeks=10, clinician_id="clin-7", baseline_phq9=18), "intake")
-    await consume(notifications, projection, PatientTransferred(
-        patient_id=patient_id, site_id=NEW, from_site_id=OLD), "intake")
-    # Sessions measured it before it heard of the transfer: the event says the old site.
-    await consume(notifications, projection, RiskSignalRaised(
-        patient_id=patient_id, site_id=OLD, signal=RiskSignal.PHQ9_ITEM9,
-        observed_on=date(2026, 12, 8)), "sessions")
-    await consume(notifications, projection, SessionScheduled(
-        patient_id=patient_id, site_id=OLD, session_id="s-1", kind=SessionKind.INDIVIDUAL,
-        modality=Modality.CBT, starts_at=at_utc(10, 15), duration_minutes=50,
-        clinician_id="clin-7"), "sessions")
+    consumed: list[tuple[DomainEvent, str]] = [
+        (PatientReferred(patient_id=patient_id, site_id=OLD, referral_id="r-1",
+                         source=ReferralSource.SELF, referred_on=date(2026, 11, 20)), "intake"),
+        (PatientAdmitted(patient_id=patient_id, site_id=OLD, program_id="iop",
+                         start_date=date(2026, 12, 7), days_per_week=4, planned_weeks=10,
+                         clinician_id="clin-7", baseline_phq9=18), "intake"),
+        (PatientTransferred(patient_id=patient_id, site_id=NEW, from_site_id=OLD), "intake"),
+        # Sessions measured it before it heard of the transfer: the event says the old site.
+        (RiskSignalRaised(patient_id=patient_id, site_id=OLD, signal=RiskSignal.PHQ9_ITEM9,
+                          observed_on=date(2026, 12, 8)), "sessions"),
+        (SessionScheduled(patient_id=patient_id, site_id=OLD, session_id="s-1",
+                          kind=SessionKind.INDIVIDUAL, modality=Modality.CBT,
+                          starts_at=at_utc(10, 15), duration_minutes=50,
+                          clinician_id="clin-7"), "sessions"),
+    ]
+    if together:  # as if one partition carried them all: the site is read once a batch
+        async with notifications.acquire() as conn, conn.transaction():
+            await projection.apply_all(conn, [
+                (envelope(event, source), Position(topic_of(source), 0, n))
+                for n, (event, source) in enumerate(consumed)])
+    else:
+        for event, source in consumed:
+            await consume(notifications, projection, event, source)
 
     async with notifications.acquire() as conn:
         messages = await store.messages_for(conn, patient_id)
