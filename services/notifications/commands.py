@@ -132,11 +132,19 @@ async def _retry_waiting(uow: UnitOfWork, patient_id: str | None, role: Recipien
 async def queue_messages(uow: UnitOfWork, drafts: Iterable[MessageDraft]) -> int:
     """Queue messages; one already queued for the same cause, kind and recipient stays.
     Nothing is queued for a forgotten patient."""
-    queued = 0
+    drafts = list(drafts)
+    forgotten = {patient_id for patient_id in {draft.patient_id for draft in drafts}
+                 if await data_keys.is_forgotten(uow.conn, patient_id)}
+    wanted: dict[str, MessageDraft] = {}
     for draft in drafts:
-        if await _queue(uow, draft) is not None:
-            queued += 1
-    return queued
+        if draft.patient_id not in forgotten:
+            wanted.setdefault(message_id_of(draft), draft)
+    already = await uow.load_many(Message, list(wanted))
+    queued_at, trace_context = utc_now(), current_trace_context() or None
+    messages = [Message.queue(draft, queued_at=queued_at, trace_context=trace_context)
+                for message_id, draft in wanted.items() if message_id not in already]
+    await uow.save_all(messages)
+    return len(messages)
 
 
 async def _queue(uow: UnitOfWork, draft: MessageDraft) -> Message | None:

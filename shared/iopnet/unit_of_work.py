@@ -9,6 +9,7 @@ unit is read once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TypeVar, cast
 
 from iopnet.aggregate import Aggregate
@@ -16,7 +17,7 @@ from iopnet.catalog import parse_event
 from iopnet.consumer import Projector
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
-from iopnet.eventstore import Cause, EventStore
+from iopnet.eventstore import Appending, Cause, EventStore
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -44,6 +45,37 @@ class UnitOfWork:
         aggregate = kind.rebuild(aggregate_id, (parse_event(e) for e in history))
         self._loaded[stream_id] = aggregate
         return aggregate
+
+    async def load_many(self, kind: type[A], aggregate_ids: Sequence[str]) -> dict[str, A]:
+        """The aggregates (by id) as their streams tell them, read in one statement; those
+        without events are absent."""
+        ids = {f"{kind.stream_prefix}-{aggregate_id}": aggregate_id
+               for aggregate_id in aggregate_ids}
+        unread = [stream_id for stream_id in ids if stream_id not in self._loaded]
+        if unread:
+            histories = await self.events.read_streams(self.conn, unread, keys=self._keys)
+            for stream_id, history in histories.items():
+                self._loaded[stream_id] = kind.rebuild(
+                    ids[stream_id], (parse_event(e) for e in history))
+        return {aggregate_id: cast(A, self._loaded[stream_id])
+                for stream_id, aggregate_id in ids.items() if stream_id in self._loaded}
+
+    async def save_all(self, aggregates: Sequence[Aggregate], *, topic: str | None = None
+                       ) -> list[EventEnvelope]:
+        """``save`` for several aggregates in one statement: all of them, or none."""
+        changed = [aggregate for aggregate in aggregates if aggregate.pending]
+        if len(changed) <= 1:
+            return [e for aggregate in changed for e in await self.save(aggregate, topic=topic)]
+        saved = await self.events.append_streams(self.conn, [
+            Appending(a.stream_id, a.version, a.pending, topic) for a in changed
+        ], self.cause, keys=self._keys)
+        for aggregate, envelopes in zip(changed, saved, strict=True):
+            if self.project is not None:
+                for event, envelope in zip(aggregate.pending, envelopes, strict=True):
+                    await self.project(self.conn, event, envelope)
+            aggregate.mark_saved()
+            self._loaded[aggregate.stream_id] = aggregate
+        return [e for envelopes in saved for e in envelopes]
 
     async def save(self, aggregate: Aggregate, *, topic: str | None = None
                    ) -> list[EventEnvelope]:
