@@ -54,7 +54,7 @@ from services.notifications.domain.circuits import Circuits, endpoint_of
 from services.notifications.domain.directory import Contacts, SiteSettings
 from services.notifications.domain.message import Message, message_id_of
 from services.notifications.domain.recertification import KINDS as RECERTIFICATION_KINDS
-from services.notifications.projections import project_recorded
+from services.notifications.projections import project_all_recorded, project_recorded
 from services.notifications.settings import current as current_settings
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,8 @@ EVENTS = EventStore.of("notifications")
 
 
 def unit_of_work(conn: Connection, cause: Cause) -> UnitOfWork:
-    return UnitOfWork(conn, EVENTS, cause, project=project_recorded)
+    return UnitOfWork(conn, EVENTS, cause, project=project_recorded,
+                      project_all=project_all_recorded)
 
 
 class UnknownPatient(LookupError):

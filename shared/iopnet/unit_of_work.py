@@ -9,26 +9,31 @@ unit is read once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar, cast
 
 from iopnet.aggregate import Aggregate
-from iopnet.catalog import parse_event
+from iopnet.catalog import DomainEvent, parse_event
 from iopnet.consumer import Projector
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
 from iopnet.eventstore import Appending, Cause, EventStore
 
 A = TypeVar("A", bound=Aggregate)
+#: Projects several saved events at once, in their order (``save_all``).
+BatchProjector = Callable[[Connection, Sequence[tuple[DomainEvent, EventEnvelope]]],
+                          Awaitable[None]]
 
 
 class UnitOfWork:
     def __init__(self, conn: Connection, events: EventStore, cause: Cause, *,
-                 project: Projector | None = None) -> None:
+                 project: Projector | None = None,
+                 project_all: BatchProjector | None = None) -> None:
         self.conn = conn
         self.events = events
         self.cause = cause
         self.project = project
+        self.project_all = project_all
         self._loaded: dict[str, Aggregate] = {}
         # Data keys by subject, read while loading: saving seals with them, no second read.
         # A key destroyed meanwhile (the patient forgotten) leaves what it seals unreadable.
@@ -69,10 +74,14 @@ class UnitOfWork:
         saved = await self.events.append_streams(self.conn, [
             Appending(a.stream_id, a.version, a.pending, topic) for a in changed
         ], self.cause, keys=self._keys)
-        for aggregate, envelopes in zip(changed, saved, strict=True):
-            if self.project is not None:
-                for event, envelope in zip(aggregate.pending, envelopes, strict=True):
-                    await self.project(self.conn, event, envelope)
+        recorded = [pair for aggregate, envelopes in zip(changed, saved, strict=True)
+                    for pair in zip(aggregate.pending, envelopes, strict=True)]
+        if self.project_all is not None:
+            await self.project_all(self.conn, recorded)
+        elif self.project is not None:
+            for event, envelope in recorded:
+                await self.project(self.conn, event, envelope)
+        for aggregate in changed:
             aggregate.mark_saved()
             self._loaded[aggregate.stream_id] = aggregate
         return [e for envelopes in saved for e in envelopes]
