@@ -170,10 +170,10 @@ async def remind_of_sessions(uow: UnitOfWork, scheduled: SessionsScheduled,
         return
     reminders = domain.session_reminders(scheduled, occasion, occasion.occurred_at, lead)
     keep = {message_id_of(reminder) for reminder in reminders}
-    for message_id in await store.pending_for_sessions(uow.conn, scheduled.patient_id, held,
-                                                       MessageKind.SESSION_REMINDER):
-        if message_id not in keep:
-            await _cancel(uow, message_id)
+    await _cancel_all(uow, [
+        message_id for message_id in await store.pending_for_sessions(
+            uow.conn, scheduled.patient_id, held, MessageKind.SESSION_REMINDER)
+        if message_id not in keep])
     await queue_messages(uow, reminders)
     sharing = await _sharing(uow.conn, scheduled.patient_id, scheduled.site_id,
                              ConsentScope.SCHEDULE, occasion.occurred_at)
@@ -183,8 +183,7 @@ async def remind_of_sessions(uow: UnitOfWork, scheduled: SessionsScheduled,
 async def cancel_session_messages(uow: UnitOfWork, patient_id: str, session_ids: list[str]
                                   ) -> None:
     """Cancelled sessions: what was pending about them no longer applies."""
-    for message_id in await store.pending_for_sessions(uow.conn, patient_id, session_ids):
-        await _cancel(uow, message_id)
+    await _cancel_all(uow, await store.pending_for_sessions(uow.conn, patient_id, session_ids))
 
 
 async def cancel_at_old_sites(uow: UnitOfWork, patient_id: str, site_id: str) -> None:
@@ -199,6 +198,16 @@ async def _cancel(uow: UnitOfWork, message_id: str) -> None:
     message = await _message(uow, message_id)
     message.cancel()
     await uow.save(message)
+
+
+async def _cancel_all(uow: UnitOfWork, message_ids: Sequence[str]) -> None:
+    """``_cancel`` for several messages, their streams read and appended to at once."""
+    messages = await uow.load_many(Message, message_ids)
+    if missing := [m for m in message_ids if m not in messages]:
+        raise LookupError(f"messages {missing} have no stream")
+    for message in messages.values():
+        message.cancel()
+    await uow.save_all(list(messages.values()))
 
 
 async def remind_of_recertification(uow: UnitOfWork, certified: PatientCertified,
