@@ -54,7 +54,7 @@ from services.notifications.domain.circuits import Circuits, endpoint_of
 from services.notifications.domain.directory import Contacts, SiteSettings
 from services.notifications.domain.message import Message, message_id_of
 from services.notifications.domain.recertification import KINDS as RECERTIFICATION_KINDS
-from services.notifications.projections import project_recorded
+from services.notifications.projections import project_all_recorded, project_recorded
 from services.notifications.settings import current as current_settings
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,8 @@ EVENTS = EventStore.of("notifications")
 
 
 def unit_of_work(conn: Connection, cause: Cause) -> UnitOfWork:
-    return UnitOfWork(conn, EVENTS, cause, project=project_recorded)
+    return UnitOfWork(conn, EVENTS, cause, project=project_recorded,
+                      project_all=project_all_recorded)
 
 
 class UnknownPatient(LookupError):
@@ -132,11 +133,19 @@ async def _retry_waiting(uow: UnitOfWork, patient_id: str | None, role: Recipien
 async def queue_messages(uow: UnitOfWork, drafts: Iterable[MessageDraft]) -> int:
     """Queue messages; one already queued for the same cause, kind and recipient stays.
     Nothing is queued for a forgotten patient."""
-    queued = 0
+    drafts = list(drafts)
+    forgotten = {patient_id for patient_id in {draft.patient_id for draft in drafts}
+                 if await data_keys.is_forgotten(uow.conn, patient_id)}
+    wanted: dict[str, MessageDraft] = {}
     for draft in drafts:
-        if await _queue(uow, draft) is not None:
-            queued += 1
-    return queued
+        if draft.patient_id not in forgotten:
+            wanted.setdefault(message_id_of(draft), draft)
+    already = await uow.load_many(Message, list(wanted))
+    queued_at, trace_context = utc_now(), current_trace_context() or None
+    messages = [Message.queue(draft, queued_at=queued_at, trace_context=trace_context)
+                for message_id, draft in wanted.items() if message_id not in already]
+    await uow.save_all(messages)
+    return len(messages)
 
 
 async def _queue(uow: UnitOfWork, draft: MessageDraft) -> Message | None:
@@ -161,10 +170,10 @@ async def remind_of_sessions(uow: UnitOfWork, scheduled: SessionsScheduled,
         return
     reminders = domain.session_reminders(scheduled, occasion, occasion.occurred_at, lead)
     keep = {message_id_of(reminder) for reminder in reminders}
-    for message_id in await store.pending_for_sessions(uow.conn, scheduled.patient_id, held,
-                                                       MessageKind.SESSION_REMINDER):
-        if message_id not in keep:
-            await _cancel(uow, message_id)
+    await _cancel_all(uow, [
+        message_id for message_id in await store.pending_for_sessions(
+            uow.conn, scheduled.patient_id, held, MessageKind.SESSION_REMINDER)
+        if message_id not in keep])
     await queue_messages(uow, reminders)
     sharing = await _sharing(uow.conn, scheduled.patient_id, scheduled.site_id,
                              ConsentScope.SCHEDULE, occasion.occurred_at)
@@ -174,8 +183,7 @@ async def remind_of_sessions(uow: UnitOfWork, scheduled: SessionsScheduled,
 async def cancel_session_messages(uow: UnitOfWork, patient_id: str, session_ids: list[str]
                                   ) -> None:
     """Cancelled sessions: what was pending about them no longer applies."""
-    for message_id in await store.pending_for_sessions(uow.conn, patient_id, session_ids):
-        await _cancel(uow, message_id)
+    await _cancel_all(uow, await store.pending_for_sessions(uow.conn, patient_id, session_ids))
 
 
 async def cancel_at_old_sites(uow: UnitOfWork, patient_id: str, site_id: str) -> None:
@@ -190,6 +198,16 @@ async def _cancel(uow: UnitOfWork, message_id: str) -> None:
     message = await _message(uow, message_id)
     message.cancel()
     await uow.save(message)
+
+
+async def _cancel_all(uow: UnitOfWork, message_ids: Sequence[str]) -> None:
+    """``_cancel`` for several messages, their streams read and appended to at once."""
+    messages = await uow.load_many(Message, message_ids)
+    if missing := [m for m in message_ids if m not in messages]:
+        raise LookupError(f"messages {missing} have no stream")
+    for message in messages.values():
+        message.cancel()
+    await uow.save_all(list(messages.values()))
 
 
 async def remind_of_recertification(uow: UnitOfWork, certified: PatientCertified,

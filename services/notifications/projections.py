@@ -9,7 +9,7 @@ content is gone, its log) is skipped.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from iopnet import data_keys
 from iopnet.catalog import AlertAcknowledged, AlertEscalated, AlertRaised, DomainEvent
@@ -77,21 +77,27 @@ async def on_site_template_set(conn: Connection, event: SiteTemplateSet,
         event.site_id, event.kind, event.subject_line, event.body, envelope.time)
 
 
+_INSERT_MESSAGE = (
+    "INSERT INTO messages (id, patient_id, site_id, kind, channel, recipient_role,"
+    " recipient_id, urgent, cause_id, cause_type, correlation_id, occurred_at, facts,"
+    " session_id, status, due_at, trace_context, created_at) VALUES ($1, $2, $3, $4, $5,"
+    " $6, $7, $8, $9, $10, $11, $12, $13, $14, 'pending', $15, $16, $17)"
+    " ON CONFLICT DO NOTHING")
+
+
+def _message_row(event: MessageQueued) -> tuple[object, ...]:
+    return (uuid.UUID(event.message_id), event.patient_id, event.site_id, event.kind,
+            event.channel.value, event.recipient_role.value, event.recipient_id, event.urgent,
+            event.cause_id, event.cause_type, event.correlation_id, event.occurred_at,
+            event.facts, event.session_id, event.due_at, event.trace_context, event.queued_at)
+
+
 async def on_message_queued(conn: Connection, event: MessageQueued, envelope: EventEnvelope
                             ) -> None:
     if event.facts is None:
         return  # the patient is forgotten
     message_id = uuid.UUID(event.message_id)
-    await conn.execute(
-        "INSERT INTO messages (id, patient_id, site_id, kind, channel, recipient_role,"
-        " recipient_id, urgent, cause_id, cause_type, correlation_id, occurred_at, facts,"
-        " session_id, status, due_at, trace_context, created_at) VALUES ($1, $2, $3, $4, $5,"
-        " $6, $7, $8, $9, $10, $11, $12, $13, $14, 'pending', $15, $16, $17)"
-        " ON CONFLICT DO NOTHING",
-        message_id, event.patient_id, event.site_id, event.kind, event.channel.value,
-        event.recipient_role.value, event.recipient_id, event.urgent, event.cause_id,
-        event.cause_type, event.correlation_id, event.occurred_at, event.facts,
-        event.session_id, event.due_at, event.trace_context, event.queued_at)
+    await conn.execute(_INSERT_MESSAGE, *_message_row(event))
     if event.kind == MessageKind.URGENT_ALERT.value:
         await _urgent_cause_placed(conn, message_id, event.cause_id, event.cause_type,
                                    envelope)
@@ -195,3 +201,28 @@ async def project_recorded(conn: Connection, event: DomainEvent, envelope: Event
     projector = _PROJECTORS.get(type(event))
     if projector is not None:
         await projector(conn, event, envelope)
+
+
+def _plain(queued: MessageQueued) -> bool:
+    """A queued message whose projection is its row alone (not an alert's, not forgotten)."""
+    return queued.facts is not None and queued.kind != MessageKind.URGENT_ALERT.value
+
+
+async def project_all_recorded(conn: Connection,
+                               recorded: Sequence[tuple[DomainEvent, EventEnvelope]]) -> None:
+    """``project_recorded`` for several events in their order, each run of plain queued
+    messages (a schedule's reminders) inserted in one ``executemany``."""
+    run: list[MessageQueued] = []
+    for event, envelope in recorded:
+        if isinstance(event, MessageQueued) and _plain(event):
+            run.append(event)
+            continue
+        await _insert_messages(conn, run)
+        run = []
+        await project_recorded(conn, event, envelope)
+    await _insert_messages(conn, run)
+
+
+async def _insert_messages(conn: Connection, queued: list[MessageQueued]) -> None:
+    if queued:
+        await conn.executemany(_INSERT_MESSAGE, [_message_row(event) for event in queued])

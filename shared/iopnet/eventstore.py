@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
+
 from iopnet import data_keys
 from iopnet.catalog import DomainEvent
 from iopnet.db import Connection
@@ -96,6 +98,50 @@ _APPEND_TO_NEW = _append_statement(
 # version and updates nothing: the loser gets a conflict, never a merge.
 _APPEND = _append_statement(
     "UPDATE event_streams SET version = $3::int WHERE stream_id = $1 AND version = $2::int")
+
+
+# Several streams at once: each stream's row is locked, and only if every one is at its
+# expected version (a stream to be made: has none) do the versions move and the events,
+# their outbox rows and the nudge go in. A stale stream writes nothing; a stream made
+# meanwhile by another writer breaks the primary key, failing the whole statement.
+_APPEND_TO_STREAMS = (
+    "WITH streams AS (SELECT * FROM unnest($1::text[], $2::int[], $3::int[])"
+    "  AS s (stream_id, expected, version)),"
+    " locked AS (SELECT stream_id, version FROM event_streams"
+    "  WHERE stream_id = ANY($1::text[]) ORDER BY stream_id FOR UPDATE),"
+    " checked AS (SELECT NOT EXISTS (SELECT FROM streams s LEFT JOIN locked l USING (stream_id)"
+    "  WHERE COALESCE(l.version, 0) <> s.expected) AS ok),"
+    " made AS (INSERT INTO event_streams (stream_id, version) SELECT stream_id, version"
+    "  FROM streams WHERE expected = 0 AND (SELECT ok FROM checked)),"
+    " advanced AS (UPDATE event_streams e SET version = s.version FROM streams s"
+    "  WHERE e.stream_id = s.stream_id AND s.expected > 0 AND e.version = s.expected"
+    "  AND (SELECT ok FROM checked)),"
+    " new AS (SELECT envelope, topic, n FROM ROWS FROM (jsonb_array_elements($4::jsonb),"
+    "  unnest($5::text[])) WITH ORDINALITY AS appended (envelope, topic, n)"
+    "  WHERE (SELECT ok FROM checked)),"
+    " recorded AS (INSERT INTO events (event_id, stream_id, stream_version, event_type,"
+    "  envelope, published, topic) SELECT (envelope->>'id')::uuid, envelope->>'streamid',"
+    "  (envelope->>'streamversion')::int, envelope->>'type', envelope, topic IS NOT NULL,"
+    "  topic FROM new ORDER BY n),"
+    " queued AS (INSERT INTO outbox (topic, envelope, trace_context)"
+    "  SELECT topic, envelope, $6::jsonb FROM new WHERE topic IS NOT NULL ORDER BY n)"
+    " SELECT ok, (SELECT pg_notify($7::text, '') WHERE ok AND $7::text IS NOT NULL)"
+    " FROM checked"
+)
+
+#: The keys a stream made meanwhile by another writer breaks (whichever is met first).
+_A_STREAM_MADE = frozenset({"event_streams_pkey", "events_stream_id_stream_version_key"})
+
+
+@dataclass(frozen=True)
+class Appending:
+    """New events for one stream that must be at ``expected_version`` (``append_streams``);
+    published to ``topic``, or the store's own when None."""
+
+    stream_id: str
+    expected_version: int
+    events: Sequence[DomainEvent]
+    topic: str | None = None
 
 
 def outbox_channel(source: str) -> str:
@@ -180,6 +226,62 @@ class EventStore:
             EVENTS_APPENDED.labels(envelope.type).inc()
         return envelopes
 
+    async def append_streams(
+        self, conn: Connection, appendings: Sequence[Appending], cause: Cause, *,
+        keys: dict[str, bytes] | None = None,
+    ) -> list[list[EventEnvelope]]:
+        """``append`` for several streams in one statement: all of them, or (a stale
+        expected version: ConcurrencyConflict) none. The envelopes, stream by stream."""
+        appendings = [a for a in appendings if a.events]
+        if not appendings:
+            return []
+        keys = {} if keys is None else keys
+        with tracer.start_as_current_span("eventstore.append_streams", attributes={
+            "iopnet.streams": len(appendings),
+            "iopnet.events": sum(len(a.events) for a in appendings),
+        }):
+            envelopes = [self.envelopes(a.stream_id, a.expected_version, a.events, cause)
+                         for a in appendings]
+            stored: list[dict[str, object]] = []
+            topics: list[str | None] = []
+            for appending, its in zip(appendings, envelopes, strict=True):
+                stored += await _sealed(conn, appending.events, its, keys)
+                topics += [appending.topic or self.topic if event.published else None
+                           for event in appending.events]
+            published = any(to is not None for to in topics)
+            try:
+                advanced = await conn.fetchval(
+                    _APPEND_TO_STREAMS, [a.stream_id for a in appendings],
+                    [a.expected_version for a in appendings],
+                    [a.expected_version + len(a.events) for a in appendings], stored, topics,
+                    (current_trace_context() or None) if published else None,
+                    self.channel if published else None)
+            except asyncpg.UniqueViolationError as made_meanwhile:
+                if made_meanwhile.constraint_name not in _A_STREAM_MADE:
+                    raise
+                detail = str(made_meanwhile.detail)
+                made = next((a for a in appendings
+                             if a.expected_version == 0 and f"({a.stream_id}" in detail),
+                            next(a for a in appendings if a.expected_version == 0))
+                raise ConcurrencyConflict(made.stream_id, 0, 1) from made_meanwhile
+            if not advanced:
+                await self._stale(conn, appendings)
+            for envelope in (e for its in envelopes for e in its):
+                EVENTS_APPENDED.labels(envelope.type).inc()
+            return envelopes
+
+    async def _stale(self, conn: Connection, appendings: Sequence[Appending]) -> None:
+        versions = {row["stream_id"]: row["version"] for row in await conn.fetch(
+            "SELECT stream_id, version FROM event_streams WHERE stream_id = ANY($1::text[])",
+            [a.stream_id for a in appendings])}
+        for appending in appendings:
+            actual = int(versions.get(appending.stream_id) or 0)
+            if actual != appending.expected_version:
+                raise ConcurrencyConflict(appending.stream_id, appending.expected_version,
+                                          actual)
+        raise ConcurrencyConflict(appendings[0].stream_id, appendings[0].expected_version,
+                                  appendings[0].expected_version)
+
     async def version(self, conn: Connection, stream_id: str) -> int:
         version = await conn.fetchval(
             "SELECT version FROM event_streams WHERE stream_id = $1", stream_id
@@ -200,6 +302,26 @@ class EventStore:
                         if row["data_key"] is not None)
         return [EventEnvelope.model_validate(_open(row["envelope"], row["data_key"]))
                 for row in rows]
+
+    async def read_streams(self, conn: Connection, stream_ids: Sequence[str], *,
+                           keys: dict[str, bytes] | None = None
+                           ) -> dict[str, list[EventEnvelope]]:
+        """``read_stream`` for several streams in one statement; a stream without events
+        is absent from the answer."""
+        rows = await conn.fetch(
+            "SELECT e.stream_id, e.envelope, k.data_key FROM events e"
+            " LEFT JOIN data_keys k ON k.subject_id = e.envelope->>'subject'"
+            " WHERE e.stream_id = ANY($1::text[]) ORDER BY e.stream_id, e.stream_version",
+            list(stream_ids)
+        )
+        if keys is not None:
+            keys.update((row["envelope"]["subject"], row["data_key"]) for row in rows
+                        if row["data_key"] is not None)
+        streams: dict[str, list[EventEnvelope]] = {}
+        for row in rows:
+            streams.setdefault(row["stream_id"], []).append(
+                EventEnvelope.model_validate(_open(row["envelope"], row["data_key"])))
+        return streams
 
     async def read_all(
         self, conn: Connection, *, after: Checkpoint = Checkpoint(), limit: int = 1000

@@ -9,25 +9,31 @@ unit is read once.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar, cast
 
 from iopnet.aggregate import Aggregate
-from iopnet.catalog import parse_event
+from iopnet.catalog import DomainEvent, parse_event
 from iopnet.consumer import Projector
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
-from iopnet.eventstore import Cause, EventStore
+from iopnet.eventstore import Appending, Cause, EventStore
 
 A = TypeVar("A", bound=Aggregate)
+#: Projects several saved events at once, in their order (``save_all``).
+BatchProjector = Callable[[Connection, Sequence[tuple[DomainEvent, EventEnvelope]]],
+                          Awaitable[None]]
 
 
 class UnitOfWork:
     def __init__(self, conn: Connection, events: EventStore, cause: Cause, *,
-                 project: Projector | None = None) -> None:
+                 project: Projector | None = None,
+                 project_all: BatchProjector | None = None) -> None:
         self.conn = conn
         self.events = events
         self.cause = cause
         self.project = project
+        self.project_all = project_all
         self._loaded: dict[str, Aggregate] = {}
         # Data keys by subject, read while loading: saving seals with them, no second read.
         # A key destroyed meanwhile (the patient forgotten) leaves what it seals unreadable.
@@ -44,6 +50,41 @@ class UnitOfWork:
         aggregate = kind.rebuild(aggregate_id, (parse_event(e) for e in history))
         self._loaded[stream_id] = aggregate
         return aggregate
+
+    async def load_many(self, kind: type[A], aggregate_ids: Sequence[str]) -> dict[str, A]:
+        """The aggregates (by id) as their streams tell them, read in one statement; those
+        without events are absent."""
+        ids = {f"{kind.stream_prefix}-{aggregate_id}": aggregate_id
+               for aggregate_id in aggregate_ids}
+        unread = [stream_id for stream_id in ids if stream_id not in self._loaded]
+        if unread:
+            histories = await self.events.read_streams(self.conn, unread, keys=self._keys)
+            for stream_id, history in histories.items():
+                self._loaded[stream_id] = kind.rebuild(
+                    ids[stream_id], (parse_event(e) for e in history))
+        return {aggregate_id: cast(A, self._loaded[stream_id])
+                for stream_id, aggregate_id in ids.items() if stream_id in self._loaded}
+
+    async def save_all(self, aggregates: Sequence[Aggregate], *, topic: str | None = None
+                       ) -> list[EventEnvelope]:
+        """``save`` for several aggregates in one statement: all of them, or none."""
+        changed = [aggregate for aggregate in aggregates if aggregate.pending]
+        if len(changed) <= 1:
+            return [e for aggregate in changed for e in await self.save(aggregate, topic=topic)]
+        saved = await self.events.append_streams(self.conn, [
+            Appending(a.stream_id, a.version, a.pending, topic) for a in changed
+        ], self.cause, keys=self._keys)
+        recorded = [pair for aggregate, envelopes in zip(changed, saved, strict=True)
+                    for pair in zip(aggregate.pending, envelopes, strict=True)]
+        if self.project_all is not None:
+            await self.project_all(self.conn, recorded)
+        elif self.project is not None:
+            for event, envelope in recorded:
+                await self.project(self.conn, event, envelope)
+        for aggregate in changed:
+            aggregate.mark_saved()
+            self._loaded[aggregate.stream_id] = aggregate
+        return [e for envelopes in saved for e in envelopes]
 
     async def save(self, aggregate: Aggregate, *, topic: str | None = None
                    ) -> list[EventEnvelope]:

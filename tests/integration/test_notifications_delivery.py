@@ -19,6 +19,7 @@ import asyncpg
 import httpx
 import pytest
 
+from iopnet import data_keys
 from iopnet.auth import Principal, SiteDatabase
 from iopnet.auth.keys import new_key
 from iopnet.auth.registry import on_api_key_issued, on_site_onboarded
@@ -76,6 +77,7 @@ from services.notifications.delivery import (
 )
 from services.notifications.domain import MessageKind, SiteChannels, Template
 from services.notifications.domain.message import Message
+from services.notifications.domain.messages import MessageDraft, Occasion, Recipient
 from services.notifications.escalation import escalate_overdue_alerts
 from services.notifications.service import SPEC
 from services.notifications.settings import NotificationsSettings
@@ -506,6 +508,38 @@ async def test_a_schedule_reminds_of_each_place_and_replaces_what_it_reschedules
     # Redelivered (the inbox would drop it; the reaction queues nothing twice either).
     await n.apply(_schedule(patient_id, ("s-1", moved), ("s-2", later)), event_id=schedule.id)
     assert len([m for m in await n.messages(patient_id) if m["kind"] == "session_reminder"]) == 3
+
+
+async def test_queueing_a_batch_reads_and_writes_its_streams_at_once_and_queues_each_once(
+    notifications: Notifications,
+) -> None:
+    n = notifications
+    patient_id, forgotten_id, now = str(uuid.uuid4()), str(uuid.uuid4()), utc_now()
+
+    def draft(patient: str, occasion: Occasion) -> MessageDraft:
+        return MessageDraft(patient, SITE, MessageKind.AFTERCARE_SUMMARY, Recipient.site(SITE),
+                            occasion, now + timedelta(days=1), facts={"follow_up_within_days": 7})
+
+    first, second, third = (Occasion(new_id(), "iopnet.SteppedDown", new_id(), now)
+                            for _ in range(3))
+    async with n.pool.acquire() as conn, conn.transaction():
+        await data_keys.key_for(conn, forgotten_id)
+        await data_keys.destroy_key(conn, forgotten_id)
+        assert await commands.queue_messages(commands.unit_of_work(conn, CAUSE), [
+            draft(patient_id, first)]) == 1
+    async with n.pool.acquire() as conn, conn.transaction():
+        assert await commands.queue_messages(commands.unit_of_work(conn, CAUSE), [
+            draft(patient_id, first), draft(patient_id, second), draft(patient_id, second),
+            draft(patient_id, third), draft(forgotten_id, third)]) == 2
+
+    queued = await n.messages(patient_id)
+    assert sorted(m["cause_id"] for m in queued) == sorted([first.cause_id, second.cause_id,
+                                                            third.cause_id])
+    assert {m["facts"]["follow_up_within_days"] for m in queued} == {7}
+    assert await n.messages(forgotten_id) == []
+    versions = await n.pool.fetch("SELECT version FROM event_streams"
+                                  " WHERE stream_id LIKE $1", f"{Message.stream_prefix}-%")
+    assert [v["version"] for v in versions] == [1, 1, 1]
 
 
 async def test_the_job_wakes_on_notify_and_stops_when_told(
