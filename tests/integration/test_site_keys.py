@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Annotated, Any
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import Depends
@@ -16,12 +17,12 @@ from fastapi import Depends
 from iopnet.app import create_app
 from iopnet.auth import Principal, guard, require
 from iopnet.auth.guard import OPERATOR_KEY_ENV
-from iopnet.auth.keys import PREFIX, new_key
+from iopnet.auth.keys import PREFIX, new_key, parse
 from iopnet.catalog import Scope
 from iopnet.problems import PROBLEM_JSON, TYPE_BASE
 from services.intake.service import SPEC
 from services.intake.settings import IntakeSettings
-from tests.conftest import FreshDatabase
+from tests.conftest import FreshDatabase, eventually
 from tests.fixtures.infra import Endpoints
 
 pytestmark = pytest.mark.integration
@@ -42,6 +43,8 @@ async def who_am_i(principal: Annotated[Principal, Depends(require(Scope.READ))]
 class Network:
     transport: httpx.ASGITransport
     operator: httpx.AsyncClient
+    operator_key_id: str
+    pool: asyncpg.Pool
 
     async def issue(self, scopes: list[str], **more: Any) -> dict[str, Any]:
         issued = await self.operator.post(f"/v1/network/sites/{SITE}/keys",
@@ -50,9 +53,11 @@ class Network:
         body: dict[str, Any] = issued.json()
         return body
 
-    async def as_key(self, api_key: str, path: str = WHO) -> httpx.Response:
+    async def as_key(self, api_key: str, path: str = WHO, *, header: str = "Authorization"
+                     ) -> httpx.Response:
+        sent = f"Bearer {api_key}" if header == "Authorization" else api_key
         async with httpx.AsyncClient(transport=self.transport, base_url="http://intake") as site:
-            return await site.get(path, headers={"Authorization": f"Bearer {api_key}"})
+            return await site.get(path, headers={header: sent})
 
 
 @pytest.fixture
@@ -72,7 +77,9 @@ async def network(fresh_database: FreshDatabase, infra: Endpoints,
         onboarded = await operator.post("/v1/network/sites", json={
             "site_id": SITE, "name": "North", "time_zone": "America/Chicago"})
         assert onboarded.status_code == 201, onboarded.text
-        yield Network(transport, operator)
+        presented = parse(operator_key)
+        assert presented is not None
+        yield Network(transport, operator, presented.key_id, app.state.pool)
 
 
 def expect_problem(answer: httpx.Response, status: int, slug: str) -> dict[str, Any]:
@@ -93,12 +100,21 @@ async def test_an_issued_key_is_its_site_with_its_scopes_and_nothing_more(
 ) -> None:
     key = await network.issue(["read", "intake:write"], rate_limit_per_minute=1000,
                               expires_at=(datetime.now(UTC) + timedelta(hours=1)).isoformat())
-    answer = await network.as_key(key["api_key"])
-    assert answer.status_code == 200, answer.text
-    assert answer.json() == {"key_id": key["key_id"], "site_id": SITE,
-                             "scopes": ["intake:write", "read"], "rate_limit_per_minute": 1000}
-    # Its scopes do not reach the operator's routes.
+    for header in ("Authorization", "X-API-Key"):
+        answer = await network.as_key(key["api_key"], header=header)
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"key_id": key["key_id"], "site_id": SITE,
+                                 "scopes": ["intake:write", "read"],
+                                 "rate_limit_per_minute": 1000}
+    # Its scopes do not reach the operator's routes, and the trail says who was refused.
     expect_problem(await network.as_key(key["api_key"], "/v1/network/keys"), 403, "forbidden")
+
+    async def trailed() -> bool:
+        return bool(await network.pool.fetchval(
+            "SELECT count(*) FROM audit_log WHERE key_id = $1 AND site_id = $2"
+            " AND outcome = 403", key["key_id"], SITE) == 1)
+
+    await eventually(trailed)
     # Its key id with any other secret is no key at all.
     forged = f"{PREFIX}{key['key_id']}.{new_key().plaintext.split('.')[1]}"
     expect_unauthorized(await network.as_key(forged))
@@ -149,3 +165,13 @@ async def test_a_key_past_its_rate_limit_is_answered_429_until_its_next_request_
     assert body["detail"] == f"retry in {wait} s"
     other = await network.issue(["read"], rate_limit_per_minute=1)
     assert (await network.as_key(other["api_key"])).status_code == 200
+
+
+async def test_the_operators_key_has_a_rate_limit_too(network: Network) -> None:
+    """6000 a minute: spent here by moving its next request an hour ahead."""
+    await network.pool.execute(
+        "UPDATE rate_limits SET due_at = clock_timestamp() + interval '1 hour' WHERE key_id = $1",
+        network.operator_key_id)
+    refused = await network.operator.get("/v1/network/sites")
+    expect_problem(refused, 429, "rate-limited")
+    assert int(refused.headers["retry-after"]) > 3000
