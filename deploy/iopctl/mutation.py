@@ -57,6 +57,8 @@ TESTS = (
 )
 #: Linked into the run's folder under these names (mutmut copies them into mutants/).
 LINKS = {"iopnet": "shared/iopnet", "services": "services", "tests": "tests"}
+#: Read by tests from the checkout's root (docs/architecture.md), never mutated.
+ALSO_COPIED = {"docs": "docs"}
 
 
 def run_dir() -> Path:
@@ -80,6 +82,7 @@ def mutmut_table(only: Sequence[str], tests: Sequence[str]) -> str:
         f"source_paths = {toml_list(sorted(LINKS))}\n"
         f"only_mutate = {toml_list(only)}\n"
         f"pytest_add_cli_args_test_selection = {toml_list(tests)}\n"
+        f"also_copy = {toml_list(sorted(ALSO_COPIED))}\n"
         'pytest_add_cli_args = ["-p", "no:cacheprovider"]\n'
     )
 
@@ -88,7 +91,7 @@ def prepare(only: Sequence[str], tests: Sequence[str]) -> Path:
     """The run's folder, linked to the checkout and configured for this selection."""
     folder = run_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    for name, target in LINKS.items():
+    for name, target in (LINKS | ALSO_COPIED).items():
         link = folder / name
         if not link.is_symlink():
             link.symlink_to(paths.REPO_ROOT / target, target_is_directory=True)
@@ -98,6 +101,9 @@ def prepare(only: Sequence[str], tests: Sequence[str]) -> Path:
         # mutmut keeps the files it copied before: another selection starts afresh.
         say(COMPONENT, "the selection or the project changed: the earlier results go")
         shutil.rmtree(folder / "mutants", ignore_errors=True)
+    # mutmut copies a file it does not mutate only once: a test edited since the last run
+    # would be run as it was. The tests are never mutated, so they are copied afresh.
+    shutil.rmtree(folder / "mutants" / "tests", ignore_errors=True)
     config.write_text(wanted)
     return folder
 

@@ -97,6 +97,7 @@ def test_phq9_total_loinc() -> None:
         (15, 7, True),
         (15, 8, False),
         (10, 0, True),
+        (1, 0, True),     # the smallest baseline there is to respond from
         (0, 0, False),    # nothing to respond from
     ],
 )
@@ -142,6 +143,7 @@ def test_phq9_rejects_invalid_responses(items: Any, field: str) -> None:
         (lambda: response(10, -1), "current"),
         (lambda: remission(28), "total"),
         (lambda: phq9_band(-1), "total"),
+        (lambda: gad7_band(22), "total"),  # 7 items of 0-3: 21 at most
     ],
 )
 def test_phq9_helpers_reject_impossible_totals(call: Any, field: str) -> None:

@@ -9,7 +9,12 @@ from iopnet.envelope import EventEnvelope
 from iopnet.fields import InvalidField
 from services.intake.domain import Identity, IntakeRuleBroken, PatientCase, Referral
 from services.intake.domain.certification import certification, months_after
-from services.intake.domain.minors import age_on, ages_served, require_program_fits
+from services.intake.domain.minors import (
+    age_on,
+    ages_served,
+    require_guardian,
+    require_program_fits,
+)
 from services.intake.domain.private_events import Guardian
 
 pytestmark = pytest.mark.unit
@@ -51,6 +56,23 @@ def test_a_certification_in_the_future_or_before_the_referral_is_refused(certifi
     with pytest.raises(InvalidField) as refused:
         certification("dr-a", certified_on, ["F33.1"], TODAY, REFERRED)
     assert refused.value.pointer == "#/certification/certified_on"
+
+
+def test_a_certification_on_the_day_of_the_referral_is_accepted() -> None:
+    assert certification("dr-a", REFERRED, ["F33.1"], TODAY, REFERRED).certified_on == REFERRED
+
+
+@pytest.mark.parametrize(("referred_on", "needs_guardian"), [
+    (date(2026, 3, 14), True), (date(2026, 3, 15), False)])
+def test_a_guardian_is_needed_until_the_18th_birthday(referred_on: date, needs_guardian: bool
+                                                      ) -> None:
+    born = date(2008, 3, 15)
+    if needs_guardian:
+        with pytest.raises(InvalidField) as refused:
+            require_guardian(born, referred_on, has_guardian=False)
+        assert refused.value.pointer == "#/patient/guardian"
+    else:
+        assert require_guardian(born, referred_on, has_guardian=False) == 18
 
 
 def test_only_an_admitted_patient_is_certified() -> None:

@@ -7,6 +7,7 @@ from iopnet.catalog import (
     AssessmentRecorded,
     LevelOfCare,
     PatientAdmitted,
+    PatientCertified,
     PatientForgotten,
     PatientReferred,
     ReferralSource,
@@ -33,6 +34,7 @@ from services.intake.domain import (
     retained_until,
     score,
 )
+from services.intake.domain.certification import certification
 from services.intake.domain.instruments import Instrument, InvalidResponses
 from services.intake.domain.private_events import (
     AssessmentAnswered,
@@ -96,6 +98,21 @@ def test_high_cssrs_raises_an_urgent_signal_and_the_rules_decline_iop() -> None:
     assert isinstance(declined, AdmissionDeclined)
     assert declined.recommended_level is LevelOfCare.INPATIENT and declined.urgent
     assert case.status is CaseStatus.DECLINED
+
+
+def test_an_admitted_patient_is_certified_as_the_physician_signed() -> None:
+    case, results = assessed_case([3, 3, 3, 3, 2, 2, 2, 2, 0])
+    assessment = initial_assessment(results, ReferralSource.PROVIDER)
+    case.admit(ADMISSION, assessment, accept(recommend(assessment), "c-7"))
+    signed = certification("dr-a", TODAY, ["F33.1", "F32.0"], TODAY, TODAY)
+    case.certify("cert-1", signed)
+    certified = case.pending[-1]
+    assert isinstance(certified, PatientCertified)
+    assert (certified.patient_id, certified.site_id, certified.certification_id,
+            certified.certified_by, certified.certified_on, certified.diagnosis_codes,
+            certified.recertify_by) == ("p-1", "site-a", "cert-1", "dr-a", TODAY,
+                                        ["F33.1", "F32.0"], signed.recertify_by)
+    assert case.certification == signed
 
 
 def test_admission_carries_the_baseline_from_the_assessment() -> None:

@@ -42,7 +42,7 @@ from services.intake.domain.private_events import (
     RiskReviewNoted,
     SafetyPlanWritten,
 )
-from services.intake.domain.risk import RiskRecord, Screen, inside_window
+from services.intake.domain.risk import RiskRecord, Screen, inside_window, older_than_window
 from services.intake.domain.safety_plan import CRISIS_LINE, InvalidSafetyPlan
 
 pytestmark = pytest.mark.unit
@@ -130,6 +130,8 @@ def test_a_decision_rests_only_on_screens_inside_their_window(instrument: Instru
     given: Any = NO if instrument is Instrument.CSSRS else PHQ9_16
     screen = _record((instrument.value, given, TODAY - timedelta(days=days))).screens[0]
     assert inside_window(screen, TODAY) is inside
+    # An instrument may be recorded exactly as long as it may inform a decision.
+    assert older_than_window(instrument, TODAY - timedelta(days=days), TODAY) is not inside
 
 
 def _record(*screens: tuple[str, Any, date]) -> RiskRecord:

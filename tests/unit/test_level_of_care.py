@@ -156,6 +156,11 @@ def test_moderate_depression_is_iop_only_with_something_more(
     assert recommendation.reasons[0].code is expected
 
 
+def test_a_gad7_or_auditc_below_its_cut_off_adds_no_reason() -> None:
+    recommendation = recommend(assess(12, gad7=9, auditc=2))
+    assert recommendation.reason_codes == (ReasonCode.MODERATE_DEPRESSION,)
+
+
 def test_contributing_reasons_follow_the_deciding_one() -> None:
     recommendation = recommend(assess(12, item9=1, risk=CssrsRisk.MODERATE, gad7=11, auditc=6))
     assert recommendation.reason_codes == (

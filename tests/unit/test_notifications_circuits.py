@@ -34,3 +34,9 @@ def test_it_opens_after_the_threshold_and_closes_on_a_success() -> None:
     assert circuits.open_until(HOOK, NOW + COOL) is None
     circuits.failed(HOOK, NOW + COOL)
     assert circuits.open_until(HOOK, NOW + COOL) is None
+
+
+def test_a_success_on_an_endpoint_that_never_failed_leaves_it_closed() -> None:
+    circuits = Circuits(3, COOL)
+    circuits.succeeded("https://receiver.example:443")
+    assert circuits.open_until("https://receiver.example:443", NOW) is None

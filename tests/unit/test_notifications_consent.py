@@ -71,8 +71,10 @@ def test_revoking_one_consent_leaves_another_live_one_standing() -> None:
 def test_sharing_with_lists_each_consenting_person_once() -> None:
     consents = [Consent("c1", "sp-2", COVERS[PROGRESS]), Consent("c2", "sp-1", COVERS[SCHEDULE]),
                 Consent("c3", "sp-1", COVERS[PROGRESS]),
-                Consent("c4", "sp-3", COVERS[SCHEDULE], revoked=True)]
-    assert sharing_with(consents, SCHEDULE, TODAY) == ["sp-1", "sp-2"]
+                Consent("c4", "sp-3", COVERS[SCHEDULE], revoked=True),
+                Consent("c5", "sp-4", COVERS[SCHEDULE], expires_on=date(2026, 12, 9)),
+                Consent("c6", "sp-5", COVERS[SCHEDULE], expires_on=TODAY)]  # its last day
+    assert sharing_with(consents, SCHEDULE, TODAY) == ["sp-1", "sp-2", "sp-5"]
     assert sharing_with(consents, PROGRESS, TODAY) == ["sp-1", "sp-2"]
 
 

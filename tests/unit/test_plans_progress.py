@@ -117,6 +117,14 @@ def test_a_risk_signal_after_the_day_evaluated_does_not_count_yet() -> None:
     assert evaluate(progress, StepDownPolicy(), day(42)).eligible
 
 
+def test_a_risk_signal_on_the_day_evaluated_counts() -> None:
+    progress = record(sessions(attended=30), phq9(12, 9, 8),
+                      [SignalRecord("cssrs_moderate", day(42))])
+    evaluation = evaluate(progress, StepDownPolicy(), day(42))
+    assert not evaluation.eligible
+    assert set(evaluation.unmet) == {CriterionCode.NO_RISK_SIGNALS}
+
+
 def test_site_policy_decides_the_criteria() -> None:
     progress = record(sessions(attended=30, missed=5), phq9(12, 9, 8))
     strict = StepDownPolicy(min_weeks_in_program=8, min_attendance_rate=0.9)

@@ -76,6 +76,13 @@ def evaluation(*unmet: CriterionCode) -> StepDownEvaluation:
     return StepDownEvaluation(not unmet, criteria)
 
 
+def test_the_episode_is_the_admission_as_plans_keeps_it() -> None:
+    episode = open_episode(ADMITTED)
+    assert (episode.patient_id, episode.site_id, episode.program_id, episode.starts_on,
+            episode.planned_end, episode.co_occurring) == (
+        "p-1", "site-a", "iop", START, START + timedelta(weeks=10), ("anxiety", "alcohol_use"))
+
+
 def test_admission_findings_draft_revision_one_with_every_problem() -> None:
     plan = TreatmentPlan("p-1")
     contents = plan.draft("plan-1", "site-a", open_episode(ADMITTED).findings())
