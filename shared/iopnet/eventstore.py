@@ -292,16 +292,7 @@ class EventStore:
                           keys: dict[str, bytes] | None = None) -> list[EventEnvelope]:
         """The stream's events, sealed data opened with the data keys read alongside (one
         statement); the live keys found are added to ``keys`` when given."""
-        rows = await conn.fetch(
-            "SELECT e.envelope, k.data_key FROM events e"
-            " LEFT JOIN data_keys k ON k.subject_id = e.envelope->>'subject'"
-            " WHERE e.stream_id = $1 ORDER BY e.stream_version", stream_id
-        )
-        if keys is not None:
-            keys.update((row["envelope"]["subject"], row["data_key"]) for row in rows
-                        if row["data_key"] is not None)
-        return [EventEnvelope.model_validate(_open(row["envelope"], row["data_key"]))
-                for row in rows]
+        return (await self.read_streams(conn, [stream_id], keys=keys)).get(stream_id, [])
 
     async def read_streams(self, conn: Connection, stream_ids: Sequence[str], *,
                            keys: dict[str, bytes] | None = None
