@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from bench import machine
+
 Send = Callable[[], Awaitable[httpx.Response]]
 
 
@@ -36,6 +38,15 @@ class Round:
     #: CPU the serving process spent (user + system): what bounds throughput on a
     #: machine short of cores, and far steadier than throughput when others load it.
     cpu_seconds: float = 0.0
+    #: CPU seconds by kind of process on the whole machine (``bench.machine``).
+    machine: dict[str, float] = field(default_factory=dict)
+
+    def machine_ms(self, kind: str | None) -> float:
+        """CPU a request of that kind of process, or of all of them (None)."""
+        if not self.latencies:
+            return 0.0
+        spent = sum(self.machine.values()) if kind is None else self.machine.get(kind, 0.0)
+        return spent / len(self.latencies) * 1000
 
     @property
     def cpu_ms(self) -> float:
@@ -64,10 +75,12 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def closed_loop(route: str, sends: Iterator[Send], concurrency: int,
-                      expect: int = 201, server: int | None = None
+                      expect: int = 201, server: int | None = None,
+                      classify: machine.Classify | None = None
                       ) -> tuple[Round, list[httpx.Response]]:
     """Send every request of ``sends``, ``concurrency`` at a time; each must answer ``expect``.
-    ``server``: the pid of the process serving them, whose CPU time is measured."""
+    ``server``: the pid of the process serving them, whose CPU time is measured;
+    ``classify``: the kinds of process whose CPU is measured on the whole machine."""
     measured = Round(route)
     answers: list[httpx.Response] = []
 
@@ -80,10 +93,13 @@ async def closed_loop(route: str, sends: Iterator[Send], concurrency: int,
                 raise RuntimeError(f"{route}: {answer.status_code} {answer.text[:300]}")
             answers.append(answer)
 
+    before = machine.usage(classify) if classify else None
     started, cpu = time.perf_counter(), cpu_seconds(server) if server else 0.0
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     measured.seconds = time.perf_counter() - started
     measured.cpu_seconds = cpu_seconds(server) - cpu if server else 0.0
+    if classify and before:
+        measured.machine = machine.usage(classify).since(before)
     measured.load = load_average()
     return measured, answers
 

@@ -50,7 +50,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import baseline, clock, profile
+from bench import baseline, clock, machine, profile
 from bench.load import Round, Send, closed_loop, load_average, open_loop, percentile
 from iopctl import infra
 from iopctl.kafka_admin import ensure_topics
@@ -120,6 +120,29 @@ class Results:
     errors: list[str] = field(default_factory=list)
 
 
+#: Kinds of process whose CPU a request the rounds report, in the report's order.
+SERVER = "the API serving the round"
+KINDS = (SERVER, "Postgres", "Kafka broker", "workers", "other APIs", "load generator",
+         machine.REST)
+
+
+@dataclass(frozen=True)
+class Pids:
+    baseline: int
+    intake: int
+    classify: machine.Classify
+
+    @classmethod
+    def of(cls, stack: Stack, baseline_pid: int) -> Pids:
+        """A round's server is the baseline or intake's API, whichever is being loaded:
+        the other idles, so both count as the serving API."""
+        named = {baseline_pid: SERVER, os.getpid(): "load generator"}
+        for name, process in stack.processes.items():
+            named[process.pid] = ("workers" if name.endswith("-worker") else
+                                  SERVER if name == "intake-api" else "other APIs")
+        return cls(baseline_pid, stack.processes["intake-api"].pid, machine.classifier(named))
+
+
 def free_ports(count: int) -> list[int]:
     """Loopback ports nobody listens on, below the ephemeral range (see iopctl.ports)."""
     found: list[int] = []
@@ -157,58 +180,56 @@ def _sends(count: int, send: Callable[[int], Awaitable[httpx.Response]]) -> Iter
     return (functools.partial(send, n) for n in range(count))
 
 
-async def baseline_round(http: httpx.AsyncClient, url: str, pid: int, options: Options
+async def baseline_round(http: httpx.AsyncClient, url: str, pids: Pids, options: Options
                          ) -> Round:
     body = {"source": "provider", "patient": ADA}
     measured, _ = await closed_loop(
         "baseline", _sends(options.requests, lambda _: http.post(url, json=body)),
-        options.concurrency, server=pid)
+        options.concurrency, server=pids.baseline, classify=pids.classify)
     return measured
 
 
-async def iopnet_round(site: Api, pid: int, options: Options
+async def iopnet_round(site: Api, pids: Pids, options: Options
                        ) -> tuple[dict[str, Round], float]:
-    """The three write routes, each over ``requests`` patients; patients admitted a second.
-    ``pid``: intake's API."""
+    """The three write routes, each over ``requests`` patients; patients admitted a second."""
     n, c = options.requests, options.concurrency
-    referred, answers = await closed_loop(ROUTES["referral"], _sends(n, lambda _: site.post(
-        "intake", "/v1/referrals", json={"source": "provider", "patient": ADA})), c, server=pid)
+    watched = functools.partial(closed_loop, server=pids.intake, classify=pids.classify)
+    referred, answers = await watched(ROUTES["referral"], _sends(n, lambda _: site.post(
+        "intake", "/v1/referrals", json={"source": "provider", "patient": ADA})), c)
     patients = [a.json()["patient_id"] for a in answers]
     # All PHQ-9s, then all C-SSRSs: two writes to one patient's stream never race.
     assessments = [{"instrument": "phq9", "items": SEVERE_NO_ITEM9},
                    {"instrument": "cssrs", "answers": NO_RISK}]
-    assessed, _ = await closed_loop(ROUTES["assessment"], _sends(2 * n, lambda k: site.post(
-        "intake", f"/v1/patients/{patients[k % n]}/assessments", json=assessments[k // n])), c,
-        server=pid)
+    assessed, _ = await watched(ROUTES["assessment"], _sends(2 * n, lambda k: site.post(
+        "intake", f"/v1/patients/{patients[k % n]}/assessments", json=assessments[k // n])), c)
     admission = {"program_id": PROGRAM, "start_date": site_today().isoformat(),
                  "days_per_week": DAYS_PER_WEEK, "planned_weeks": PLANNED_WEEKS,
                  "clinician_id": "clin-7"}
-    admitted, _ = await closed_loop(ROUTES["admission"], _sends(n, lambda k: site.post(
-        "intake", f"/v1/patients/{patients[k]}/admission", json=admission)), c, server=pid)
+    admitted, _ = await watched(ROUTES["admission"], _sends(n, lambda k: site.post(
+        "intake", f"/v1/patients/{patients[k]}/admission", json=admission)), c)
     rounds = {"referral": referred, "assessment": assessed, "admission": admitted}
     return rounds, n / sum(r.seconds for r in rounds.values())
 
 
 async def alternate_rounds(http: httpx.AsyncClient, baseline_url: str, site: Api,
-                           pids: dict[str, int], options: Options, results: Results) -> None:
+                           pids: Pids, options: Options, results: Results) -> None:
     for number in range(1, options.rounds + 1):
         print(f"round {number}/{options.rounds}: baseline ...", flush=True)
-        results.baseline.append(await baseline_round(http, baseline_url, pids["baseline"],
-                                                     options))
+        results.baseline.append(await baseline_round(http, baseline_url, pids, options))
         print(f"round {number}/{options.rounds}: iopnet ...", flush=True)
-        rounds, patients_per_second = await iopnet_round(site, pids["intake"], options)
+        rounds, patients_per_second = await iopnet_round(site, pids, options)
         for name, measured in rounds.items():
             results.routes.setdefault(name, []).append(measured)
         results.admission_rates.append(patients_per_second)
     if options.profile is not None:
         # A round of its own: sampling pauses the process, which its figures would show.
         print("profiled round (not counted) ...", flush=True)
-        async with sampled(pids["baseline"], options.profile, "baseline", options.requests,
+        async with sampled(pids.baseline, options.profile, "baseline", options.requests,
                            results):
-            await baseline_round(http, baseline_url, pids["baseline"], options)
-        async with sampled(pids["intake"], options.profile, "intake API",
+            await baseline_round(http, baseline_url, pids, options)
+        async with sampled(pids.intake, options.profile, "intake API",
                            4 * options.requests, results):
-            await iopnet_round(site, pids["intake"], options)
+            await iopnet_round(site, pids, options)
 
 
 @contextlib.asynccontextmanager
@@ -367,7 +388,7 @@ async def main(options: Options) -> Results:
             await until(functools.partial(_answers, http, baseline_url))
             operator = Api(stack, http, stack.operator_key)
             site = await set_up_site(operator)
-            pids = {"baseline": raw.pid, "intake": stack.processes["intake-api"].pid}
+            pids = Pids.of(stack, raw.pid)
             await alternate_rounds(http, baseline_url, site, pids, options, results)
             if not options.rounds_only:
                 await _phase(results, propagation_under_load(site, observed, options,
@@ -431,6 +452,7 @@ def report(results: Results, options: Options, command: str) -> str:
     ]
     lines += [_route_row(ROUTES[name], rounds, base, base_cpu)
               for name, rounds in results.routes.items()]
+    lines += _machine_rows(results)
     admissions = statistics.median(results.admission_rates)
     lines += ["", f"Admissions (referral, two assessments, admission): "
               f"{admissions:.1f} patients/s (rounds: "
@@ -470,6 +492,27 @@ def _tail(results: Results, lines: list[str]) -> str:
                   " the event loop's thread not waiting for I/O):", "",
                   summary.rstrip()]
     return "\n".join(lines) + "\n"
+
+
+def _machine_rows(results: Results) -> list[str]:
+    """Each kind of process's CPU a request in each route's rounds (median of the rounds),
+    and the rate the machine's cores would bound the route at if it were all its own."""
+    rounds = {"baseline": results.baseline} | {ROUTES[n]: r for n, r in results.routes.items()}
+    cores = os.cpu_count() or 1
+    lines = ["", "Where the machine's CPU goes during each route's rounds: CPU a request, in ms, "
+             "by kind of process (user + system from /proc; the rest of the machine is its "
+             "busy time no process listed explains: other processes, the kernel's own work). "
+             f"Bound: {cores} cores divided by all of it, the requests/s the route would "
+             "reach with the machine to itself and nothing waiting.", "",
+             f"| route | {' | '.join(KINDS)} | all | bound |", "|---|" + "---|" * (len(KINDS) + 2)]
+    for name, measured in rounds.items():
+        if not measured or not measured[0].machine:
+            continue
+        cells = [statistics.median(r.machine_ms(kind) for r in measured) for kind in KINDS]
+        total = statistics.median(r.machine_ms(None) for r in measured)
+        lines.append(f"| {name} | {' | '.join(f'{c:.1f}' for c in cells)} | {total:.1f} "
+                     f"| {cores * 1000 / total if total else 0:.0f}/s |")
+    return lines
 
 
 def _route_row(name: str, rounds: list[Round], base: float, base_cpu: float) -> str:

@@ -138,17 +138,31 @@ class _AnHourLater:
 
 async def test_a_key_is_refused_once_it_expired(network: Network,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    """The guard's clock moves past the expiry; issuing one already expired is the same
-    refusal, decided by the database's clock too."""
+    """The guard's clock moves past the expiry."""
     soon = datetime.now(UTC) + timedelta(minutes=30)
     key = await network.issue(["read"], expires_at=soon.isoformat())
     assert (await network.as_key(key["api_key"])).status_code == 200
     with monkeypatch.context() as later:
         later.setattr(guard, "datetime", _AnHourLater)
         expect_unauthorized(await network.as_key(key["api_key"]))
-    past = datetime.now(UTC) - timedelta(minutes=1)
-    expired = await network.issue(["read"], expires_at=past.isoformat())
-    expect_unauthorized(await network.as_key(expired["api_key"]))
+
+
+@pytest.mark.parametrize("expires_at", [
+    (datetime.now(UTC) - timedelta(minutes=1)).isoformat(),  # already past
+    (datetime.now(UTC) + timedelta(days=1)).replace(tzinfo=None).isoformat(),  # no offset
+])
+async def test_a_key_that_would_expire_at_an_unknown_or_past_moment_is_not_issued(
+    network: Network, expires_at: str,
+) -> None:
+    """Refused with the field at fault, for issue and rotation alike; nothing is issued."""
+    key = await network.issue(["read"])
+    before = await network.pool.fetchval("SELECT count(*) FROM api_keys")
+    for path, body in ((f"/v1/network/sites/{SITE}/keys", {"scopes": ["read"]}),
+                       (f"/v1/network/keys/{key['key_id']}/rotate", {})):
+        refused = await network.operator.post(path, json={**body, "expires_at": expires_at})
+        problem = expect_problem(refused, 422, "validation")
+        assert [error["pointer"] for error in problem["errors"]] == ["#/expires_at"]
+    assert await network.pool.fetchval("SELECT count(*) FROM api_keys") == before
 
 
 async def test_a_key_past_its_rate_limit_is_answered_429_until_its_next_request_is_due(

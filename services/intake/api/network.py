@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, field_validator
 
 from iopnet.app import Events, RequestCause
 from iopnet.auth import SiteDatabase, site_database
@@ -22,6 +22,17 @@ from services.intake.domain import NetworkRuleBroken
 router = APIRouter(prefix="/v1/network", tags=["network"])
 Operator = Annotated[SiteDatabase, Depends(site_database(Scope.OPERATOR))]
 KeyId = Annotated[str, Field(pattern=r"^[0-9a-f]{12}$")]
+
+
+def _still_ahead(moment: datetime | None) -> datetime | None:
+    """A key issued already expired would be refused at its first use: say so now."""
+    if moment is not None and moment <= datetime.now(UTC):
+        raise ValueError("must be in the future")
+    return moment
+
+
+#: When a key stops working: with its UTC offset, and not already past.
+Expiry = Annotated[AwareDatetime | None, AfterValidator(_still_ahead)]
 
 
 class OnboardingRequest(Strict):
@@ -43,12 +54,12 @@ class OnboardingRequest(Strict):
 
 class KeyRequest(Strict):
     scopes: list[Scope] = Field(min_length=1)
-    expires_at: datetime | None = None
+    expires_at: Expiry = None
     rate_limit_per_minute: int = Field(default=600, ge=1, le=100_000)
 
 
 class RotationRequest(Strict):
-    expires_at: datetime | None = None
+    expires_at: Expiry = None
 
 
 class IssuedKey(BaseModel):
