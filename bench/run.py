@@ -50,7 +50,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import baseline, clock, profile
+from bench import baseline, clock, profile, stages
 from bench.load import Round, Send, closed_loop, load_average, open_loop, percentile
 from iopctl import infra
 from iopctl.kafka_admin import ensure_topics
@@ -59,7 +59,7 @@ from iopctl.pgsql import drop_database, recreate_database, restricted_database
 from iopctl.proc import proc_dir
 from iopctl.stack import Stack
 from iopnet.auth.keys import new_key
-from iopnet.topics import SERVICES
+from iopnet.topics import SERVICES, topic_of
 from tests.e2e.client import SITE_SCOPES, Api
 from tests.e2e.journeys import (
     ADA,
@@ -112,6 +112,8 @@ class Results:
     #: From the rounds' end until every service applied their admissions (a backlog).
     settle_seconds: float = 0.0
     propagation: dict[str, list[float]] = field(default_factory=dict)
+    #: The same admissions' path split at the broker (``bench.stages``).
+    stages: dict[str, list[float]] = field(default_factory=dict)
     catch_up: dict[str, clock.CatchUp] = field(default_factory=dict)
     catch_up_load: dict[str, float] = field(default_factory=dict)
     revocation: list[float] = field(default_factory=list)
@@ -256,6 +258,10 @@ async def propagation_under_load(site: Api, databases: dict[str, str], options: 
     results.propagation = await clock.delays(
         databases["intake"], {s: databases[s] for s in CONSUMERS}, "PatientAdmitted",
         since, until_)
+    recorded = await clock.recorded(databases["intake"], "PatientAdmitted", since, until_)
+    applied = {s: await clock.applied(databases[s], list(recorded)) for s in CONSUMERS}
+    sent = await stages.published(site.stack.kafka_bootstrap, topic_of("intake"), recorded)
+    results.stages = stages.split(recorded, sent, applied)
 
 
 async def catch_up(stack: Stack, site: Api, databases: dict[str, str], options: Options,
@@ -449,6 +455,11 @@ def report(results: Results, options: Options, command: str) -> str:
     for name, values in results.propagation.items():
         label = "all four (the last of them)" if name == "all" else name
         lines.append(latency_row(label, values))
+    if results.stages:
+        lines += ["", "The same admissions split at the Kafka record's timestamp (CreateTime, "
+                  "the relay's producer taking it; `bench/stages.py`):", "",
+                  "| stage | n | p50 | p95 | p99 | max |", "|---|---|---|---|---|---|"]
+        lines += [latency_row(name, values) for name, values in results.stages.items()]
     lines += ["", f"Catch-up: the four consumers stopped while {options.backlog} patients "
               "were admitted, then started one at a time:", "",
               "| consumer | events applied | seconds (first → last applied) | events/s | load |",
