@@ -99,6 +99,8 @@ class Options:
     write: bool
     profile: Path | None
     rounds_only: bool
+    #: Admissions a second in the propagation phase; 0: half the measured maximum.
+    propagation_rate: float = 0.0
 
 
 @dataclass
@@ -237,7 +239,7 @@ async def propagation_under_load(site: Api, databases: dict[str, str], options: 
                                  results: Results) -> None:
     """Admissions at half the measured maximum, from the first request to the last;
     each ``PatientAdmitted`` of that window timed to each consumer."""
-    rate = statistics.median(results.admission_rates) / 2
+    rate = options.propagation_rate or statistics.median(results.admission_rates) / 2
     results.offered_rate = rate
     # The rounds admit at the maximum rate, faster than sessions schedules: measured from a
     # settled system, the phase times the sustained half-rate load, not that backlog.
@@ -443,8 +445,9 @@ def report(results: Results, options: Options, command: str) -> str:
               f"{', '.join(f'{r:.1f}' for r in results.admission_rates)})."]
     if options.rounds_only:
         return _tail(results, lines)
+    share = "a fixed rate" if options.propagation_rate else "half the maximum"
     lines += ["", f"Propagation under load: {options.samples} admissions started at "
-              f"{results.offered_rate:.1f} patients/s (half the maximum) to a program with "
+              f"{results.offered_rate:.1f} patients/s ({share}) to a program with "
               f"{len(GROUPS)} weekly groups, {DAYS_PER_WEEK} days a week for {PLANNED_WEEKS} "
               f"weeks, over {results.offered_seconds:.0f} s (load {results.offered_load:.1f}); "
               "intake's `events.recorded_at` → each consumer's `applied_events.applied_at`. "
@@ -523,10 +526,14 @@ def parse(argv: Sequence[str] | None = None) -> Options:
                         " extra round, its figures not counted; collapsed stacks go to DIR")
     parser.add_argument("--rounds-only", action="store_true",
                         help="only the alternating rounds (to compare two commits quickly)")
+    parser.add_argument("--propagation-rate", type=float, default=0.0, metavar="PER_SECOND",
+                        help="admissions a second in the propagation phase (default: half the"
+                        " maximum measured; a fixed rate compares two commits on a shared"
+                        " machine)")
     args = parser.parse_args(argv)
     return Options(args.requests, args.rounds, args.concurrency, args.samples, args.backlog,
                    args.revocations, args.pg_dsn, args.kafka_bootstrap, args.write,
-                   args.profile, args.rounds_only)
+                   args.profile, args.rounds_only, args.propagation_rate)
 
 
 if __name__ == "__main__":
