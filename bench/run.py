@@ -50,7 +50,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import baseline, clock, machine, profile
+from bench import baseline, clock, machine, profile, stages
 from bench.load import Round, Send, closed_loop, load_average, open_loop, percentile
 from iopctl import infra
 from iopctl.kafka_admin import ensure_topics
@@ -59,7 +59,7 @@ from iopctl.pgsql import drop_database, recreate_database, restricted_database
 from iopctl.proc import proc_dir
 from iopctl.stack import Stack
 from iopnet.auth.keys import new_key
-from iopnet.topics import SERVICES
+from iopnet.topics import SERVICES, topic_of
 from tests.e2e.client import SITE_SCOPES, Api
 from tests.e2e.journeys import (
     ADA,
@@ -99,6 +99,8 @@ class Options:
     write: bool
     profile: Path | None
     rounds_only: bool
+    #: Admissions a second in the propagation phase; 0: half the measured maximum.
+    propagation_rate: float = 0.0
 
 
 @dataclass
@@ -112,6 +114,8 @@ class Results:
     #: From the rounds' end until every service applied their admissions (a backlog).
     settle_seconds: float = 0.0
     propagation: dict[str, list[float]] = field(default_factory=dict)
+    #: The same admissions' path split at the broker (``bench.stages``).
+    stages: dict[str, list[float]] = field(default_factory=dict)
     catch_up: dict[str, clock.CatchUp] = field(default_factory=dict)
     catch_up_load: dict[str, float] = field(default_factory=dict)
     revocation: list[float] = field(default_factory=list)
@@ -256,7 +260,7 @@ async def propagation_under_load(site: Api, databases: dict[str, str], options: 
                                  results: Results) -> None:
     """Admissions at half the measured maximum, from the first request to the last;
     each ``PatientAdmitted`` of that window timed to each consumer."""
-    rate = statistics.median(results.admission_rates) / 2
+    rate = options.propagation_rate or statistics.median(results.admission_rates) / 2
     results.offered_rate = rate
     # The rounds admit at the maximum rate, faster than sessions schedules: measured from a
     # settled system, the phase times the sustained half-rate load, not that backlog.
@@ -277,6 +281,10 @@ async def propagation_under_load(site: Api, databases: dict[str, str], options: 
     results.propagation = await clock.delays(
         databases["intake"], {s: databases[s] for s in CONSUMERS}, "PatientAdmitted",
         since, until_)
+    recorded = await clock.recorded(databases["intake"], "PatientAdmitted", since, until_)
+    applied = {s: await clock.applied(databases[s], list(recorded)) for s in CONSUMERS}
+    sent = await stages.published(site.stack.kafka_bootstrap, topic_of("intake"), recorded)
+    results.stages = stages.split(recorded, sent, applied)
 
 
 async def catch_up(stack: Stack, site: Api, databases: dict[str, str], options: Options,
@@ -459,8 +467,9 @@ def report(results: Results, options: Options, command: str) -> str:
               f"{', '.join(f'{r:.1f}' for r in results.admission_rates)})."]
     if options.rounds_only:
         return _tail(results, lines)
+    share = "a fixed rate" if options.propagation_rate else "half the maximum"
     lines += ["", f"Propagation under load: {options.samples} admissions started at "
-              f"{results.offered_rate:.1f} patients/s (half the maximum) to a program with "
+              f"{results.offered_rate:.1f} patients/s ({share}) to a program with "
               f"{len(GROUPS)} weekly groups, {DAYS_PER_WEEK} days a week for {PLANNED_WEEKS} "
               f"weeks, over {results.offered_seconds:.0f} s (load {results.offered_load:.1f}); "
               "intake's `events.recorded_at` → each consumer's `applied_events.applied_at`. "
@@ -471,6 +480,11 @@ def report(results: Results, options: Options, command: str) -> str:
     for name, values in results.propagation.items():
         label = "all four (the last of them)" if name == "all" else name
         lines.append(latency_row(label, values))
+    if results.stages:
+        lines += ["", "The same admissions split at the Kafka record's timestamp (CreateTime, "
+                  "the relay's producer taking it; `bench/stages.py`):", "",
+                  "| stage | n | p50 | p95 | p99 | max |", "|---|---|---|---|---|---|"]
+        lines += [latency_row(name, values) for name, values in results.stages.items()]
     lines += ["", f"Catch-up: the four consumers stopped while {options.backlog} patients "
               "were admitted, then started one at a time:", "",
               "| consumer | events applied | seconds (first → last applied) | events/s | load |",
@@ -555,10 +569,14 @@ def parse(argv: Sequence[str] | None = None) -> Options:
                         " extra round, its figures not counted; collapsed stacks go to DIR")
     parser.add_argument("--rounds-only", action="store_true",
                         help="only the alternating rounds (to compare two commits quickly)")
+    parser.add_argument("--propagation-rate", type=float, default=0.0, metavar="PER_SECOND",
+                        help="admissions a second in the propagation phase (default: half the"
+                        " maximum measured; a fixed rate compares two commits on a shared"
+                        " machine)")
     args = parser.parse_args(argv)
     return Options(args.requests, args.rounds, args.concurrency, args.samples, args.backlog,
                    args.revocations, args.pg_dsn, args.kafka_bootstrap, args.write,
-                   args.profile, args.rounds_only)
+                   args.profile, args.rounds_only, args.propagation_rate)
 
 
 if __name__ == "__main__":

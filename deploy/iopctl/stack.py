@@ -78,11 +78,18 @@ class Stack:
             for role in ROLES:
                 self.processes[f"{service}-{role}"] = self._spawn(service, role)
 
-    def pause(self, service: str, role: str) -> int:
-        """Stop one process with SIGTERM, as a rolling restart does; its exit code."""
+    def pause(self, service: str, role: str, grace: float = 30.0) -> int:
+        """Stop one process with SIGTERM, as a rolling restart does; its exit code. One
+        still running after ``grace`` is killed, as an orchestrator would, and the timeout
+        raised: out of ``processes``, it would otherwise outlive the stack."""
         process = self.processes.pop(f"{service}-{role}")
         process.send_signal(signal.SIGTERM)
-        return process.wait(timeout=30)
+        try:
+            return process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise
 
     def resume(self, service: str, role: str) -> None:
         self.processes[f"{service}-{role}"] = self._spawn(service, role)

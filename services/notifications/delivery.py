@@ -120,12 +120,14 @@ class Dispatcher:
         return commands.Retries(self.settings.delivery_backoff_seconds,
                                 self.settings.delivery_max_attempts)
 
-    async def fill(self) -> None:
-        """Claim due messages while send slots are free and something is claimable; each
-        at most once a round (a quick retry waits for the next)."""
+    async def fill(self, stop: asyncio.Event | None = None) -> None:
+        """Claim due messages while send slots are free and something is claimable, until
+        ``stop``; each at most once a round (a quick retry waits for the next). A claim that
+        needs no send (a deferral, a missing address) frees no slot: with thousands due,
+        a round is long, and a stop must not wait for its end."""
         passed: list[str] = []
         while len(self.in_flight) < self.settings.delivery_concurrency:
-            if not await self._claim_next(passed):
+            if (stop is not None and stop.is_set()) or not await self._claim_next(passed):
                 return
 
     async def _claim_next(self, passed: list[str]) -> bool:
@@ -201,7 +203,7 @@ async def deliver_due_messages(pool: asyncpg.Pool, settings: ServiceSettings,
         while not stop.is_set():
             wake.clear()
             try:
-                await dispatcher.fill()
+                await dispatcher.fill(stop)
             except Exception:  # keep the worker alive; the next round tries again
                 log.exception("delivery round failed")
             await _sleep(wake, stop, dispatcher, settings.delivery_poll_seconds)

@@ -272,8 +272,8 @@ class ConsumerRunner:
             **self.client_options,
         )
         consumer.subscribe(list(self.projection.topics), listener=StoredOffsets(self, consumer))
-        await consumer.start()
         try:
+            await consumer.start()  # inside: a start that fails (say, refused) is stopped too
             await self._consume(consumer)
         except StopApplying:
             log.info("stopped while the database was unreachable; it keeps its offsets")
@@ -305,11 +305,28 @@ class ConsumerRunner:
                     tp: self._applied_offsets[tp] for tp in finished
                     if tp in self._applied_offsets})
         finally:
-            if applying:  # a stop or a failure: the batches under way finish (or roll back)
+            await self._settle(applying)
+
+    async def _settle(self, applying: Mapping[TopicPartition, asyncio.Task[None]]) -> None:
+        """A stop or a failure: the batches under way finish. Cancelled (the worker's stop
+        took too long: ``iopnet.supervision.run_until_stopped``), they are cancelled too:
+        each batch's transaction rolls back, and the inbox makes its redo exactly once."""
+        current = asyncio.current_task()
+        abandoning = bool(current and current.cancelling())
+        try:
+            if applying and not abandoning:
                 await asyncio.wait(applying.values())
+        except asyncio.CancelledError:
+            abandoning = True
+            raise
+        finally:
+            if abandoning and applying:
                 for task in applying.values():
-                    if not task.cancelled():
-                        task.exception()  # retrieved: the first failure is the one raised
+                    task.cancel()
+                await asyncio.wait(applying.values())
+            for task in applying.values():
+                if task.done() and not task.cancelled():
+                    task.exception()  # retrieved: the first failure is the one raised
 
     async def _poll(self, consumer: AIOKafkaConsumer, done: asyncio.Event,
                     applying: Mapping[TopicPartition, asyncio.Task[None]]

@@ -3,7 +3,9 @@
 Roles: ``api`` (HTTP), ``relay`` (outbox → Kafka), ``consumer`` (Kafka →
 projections), ``worker`` (relay and consumer in one process), ``migrate``.
 SIGTERM and SIGINT stop a role cleanly: the relay finishes its batch, the
-consumer commits what it applied.
+consumer commits what it applied; a worker's loops still busy after
+``IOPNET_WORKER_STOP_GRACE_SECONDS`` are cancelled (``iopnet.supervision``), so
+the process exits within that, well inside an orchestrator's kill timeout.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from iopnet.relay import OutboxRelay
 from iopnet.retention import purge_bookkeeping
 from iopnet.service import ServiceSpec
 from iopnet.settings import ServiceSettings
-from iopnet.supervision import keep_running
+from iopnet.supervision import keep_running, run_until_stopped
 from iopnet.telemetry import configure_logging, configure_tracing
 
 ROLES = ("api", "relay", "consumer", "worker", "migrate")
@@ -113,7 +115,9 @@ async def run_workers(
                   for job in [*spec.background, purge_bookkeeping]]
     log.info("%s worker started (relay=%s, consumer=%s)", spec.name, relay, consumer)
     try:
-        await asyncio.gather(*tasks, stop.wait())
+        await run_until_stopped(tasks, stop, settings.worker_stop_grace_seconds)
     finally:
-        with contextlib.suppress(Exception):
-            await pool.close()
+        try:
+            await asyncio.wait_for(pool.close(), settings.worker_stop_grace_seconds)
+        except Exception:  # a connection still held: closed without waiting for it
+            pool.terminate()

@@ -46,6 +46,9 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     #: Where a worker serves its own /metrics (projection time, deliveries); 0 = not served.
     worker_metrics_port: int = 0
+    #: After SIGTERM, a worker's loops get this long to end what they are doing (a batch, a
+    #: send); then they are cancelled (rolled back, done again later), so it exits in time.
+    worker_stop_grace_seconds: float = 10
 
     @model_validator(mode="after")
     def _local_database(self) -> ServiceSettings:

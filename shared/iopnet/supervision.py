@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 log = logging.getLogger(__name__)
 
@@ -49,3 +49,30 @@ async def keep_running(
                 await asyncio.wait_for(stop.wait(), pause)
             except TimeoutError:
                 pause = min(pause * 2, longest_pause)
+
+
+async def run_until_stopped(loops: Sequence[Awaitable[None]], stop: asyncio.Event,
+                            grace: float) -> None:
+    """Run ``loops`` until ``stop`` is set, then give them ``grace`` seconds to end and
+    cancel those still running. A loop that ends before the stop (a failure
+    ``keep_running`` does not catch) stops the others, and its failure is raised."""
+    running = [asyncio.ensure_future(loop) for loop in loops]
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([*running, stopping], return_when=asyncio.FIRST_COMPLETED)
+        stop.set()
+        if running:
+            _, late = await asyncio.wait(running, timeout=grace)
+            if late:
+                log.warning("%d loop(s) still busy %.0f s after the stop: cancelled",
+                            len(late), grace)
+                for task in late:
+                    task.cancel()
+                await asyncio.wait(late)
+    finally:
+        stopping.cancel()
+        for task in running:
+            task.cancel()  # only when this itself is cancelled: the others are done
+    for task in running:
+        if not task.cancelled() and (failure := task.exception()) is not None:
+            raise failure

@@ -550,8 +550,8 @@ async def test_the_job_wakes_on_notify_and_stops_when_told(
     rounds = [0]
     fill = Dispatcher.fill
 
-    async def counted(dispatcher: Dispatcher) -> None:
-        await fill(dispatcher)
+    async def counted(dispatcher: Dispatcher, stop: asyncio.Event | None = None) -> None:
+        await fill(dispatcher, stop)
         rounds[0] += 1
 
     monkeypatch.setattr(Dispatcher, "fill", counted)
@@ -574,6 +574,30 @@ async def test_the_job_wakes_on_notify_and_stops_when_told(
     await eventually(delivered, timeout=30)  # woken by NOTIFY: the poll is an hour away
     stop.set()
     await asyncio.wait_for(job, timeout=30)
+
+
+async def test_a_round_of_claims_that_need_no_send_ends_when_told_to_stop(
+    notifications: Notifications, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Messages without an address free no send slot: a round claims every due one, and
+    with thousands due it ran on long after SIGTERM."""
+    n = notifications
+    for _ in range(4):
+        await admitted(n, with_email=False)  # each welcome due, and undeliverable
+    stop, claims = asyncio.Event(), [0]
+    claim_next = Dispatcher._claim_next
+
+    async def told_to_stop_after_two(dispatcher: Dispatcher, passed: list[str]) -> bool:
+        claims[0] += 1
+        if claims[0] == 2:
+            stop.set()
+        return await claim_next(dispatcher, passed)
+
+    monkeypatch.setattr(Dispatcher, "_claim_next", told_to_stop_after_two)
+    await Dispatcher.of(n.pool, n.postman, n.settings).fill(stop)
+    assert claims[0] == 2
+    attempted = await n.pool.fetchval("SELECT count(*) FROM delivery_log")
+    assert attempted == 2
 
 
 async def test_another_sites_caller_sees_none_of_the_messages(
