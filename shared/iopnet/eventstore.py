@@ -15,6 +15,7 @@ patient is forgotten.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -142,6 +143,23 @@ class Appending:
     expected_version: int
     events: Sequence[DomainEvent]
     topic: str | None = None
+
+
+@functools.cache
+def _read_statement(with_zones: bool, visible_in: str | None) -> str:
+    """Streams' events with their subjects' data keys, and optionally the time zone of
+    each event's site and a visibility check: one constant text per choice, so asyncpg
+    prepares each once per connection."""
+    return (
+        "SELECT e.stream_id, e.envelope, k.data_key"
+        + (", s.time_zone" if with_zones else "")
+        + " FROM events e LEFT JOIN data_keys k ON k.subject_id = e.envelope->>'subject'"
+        + (" LEFT JOIN sites s ON s.site_id = e.envelope->>'siteid'" if with_zones else "")
+        + " WHERE e.stream_id = ANY($1::text[])"
+        + (f" AND EXISTS (SELECT FROM {visible_in} c"
+           " WHERE c.patient_id = (e.envelope->>'subject')::uuid)" if visible_in else "")
+        + " ORDER BY e.stream_id, e.stream_version"
+    )
 
 
 def outbox_channel(source: str) -> str:
@@ -289,25 +307,32 @@ class EventStore:
         return int(version or 0)
 
     async def read_stream(self, conn: Connection, stream_id: str, *,
-                          keys: dict[str, bytes] | None = None) -> list[EventEnvelope]:
+                          keys: dict[str, bytes] | None = None,
+                          zones: dict[str, str] | None = None,
+                          visible_in: str | None = None) -> list[EventEnvelope]:
         """The stream's events, sealed data opened with the data keys read alongside (one
-        statement); the live keys found are added to ``keys`` when given."""
-        return (await self.read_streams(conn, [stream_id], keys=keys)).get(stream_id, [])
+        statement); the live keys found are added to ``keys`` when given, and the time
+        zones of the sites its events name to ``zones``. ``visible_in``: a site-confined
+        table of the service's (never input) whose row for the stream's patient the
+        transaction must see, or the stream reads as empty."""
+        return (await self.read_streams(conn, [stream_id], keys=keys, zones=zones,
+                                        visible_in=visible_in)).get(stream_id, [])
 
     async def read_streams(self, conn: Connection, stream_ids: Sequence[str], *,
-                           keys: dict[str, bytes] | None = None
+                           keys: dict[str, bytes] | None = None,
+                           zones: dict[str, str] | None = None,
+                           visible_in: str | None = None
                            ) -> dict[str, list[EventEnvelope]]:
         """``read_stream`` for several streams in one statement; a stream without events
         is absent from the answer."""
-        rows = await conn.fetch(
-            "SELECT e.stream_id, e.envelope, k.data_key FROM events e"
-            " LEFT JOIN data_keys k ON k.subject_id = e.envelope->>'subject'"
-            " WHERE e.stream_id = ANY($1::text[]) ORDER BY e.stream_id, e.stream_version",
-            list(stream_ids)
-        )
+        rows = await conn.fetch(_read_statement(zones is not None, visible_in),
+                                list(stream_ids))
         if keys is not None:
             keys.update((row["envelope"]["subject"], row["data_key"]) for row in rows
                         if row["data_key"] is not None)
+        if zones is not None:
+            zones.update((row["envelope"]["siteid"], row["time_zone"]) for row in rows
+                         if row["time_zone"] is not None)
         streams: dict[str, list[EventEnvelope]] = {}
         for row in rows:
             streams.setdefault(row["stream_id"], []).append(
