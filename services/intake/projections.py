@@ -7,7 +7,8 @@ sealed data replays as None and writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from iopnet.auth.registry import REGISTRY_PROJECTORS
 from iopnet.catalog import (
@@ -38,8 +39,35 @@ from services.intake.domain.private_events import (
 PATIENT_TABLES = ("patients", "patient_identities", "assessments")
 
 
-#: One write of a derived table: the table, the statement, its arguments.
-Write = tuple[str, str, tuple[object, ...]]
+_PRIMARY_KEYS = {"patients": "patient_id", "patient_identities": "patient_id",
+                 "assessments": "assessment_id"}
+
+
+@dataclass
+class _Write:
+    """One write of a derived table: ``columns`` inserted as a new row (once: an event
+    replayed onto an existing row adds nothing), or, with ``key``, set on the rows whose
+    ``key`` column has ``columns[key]``."""
+
+    table: str
+    columns: dict[str, object]
+    key: str | None = None
+
+    def amends(self, other: _Write) -> bool:
+        """Whether ``other`` sets columns of the one row this writes (a later event's)."""
+        return (other.table == self.table and other.key == _PRIMARY_KEYS[self.table]
+                and self.key in (None, other.key)
+                and self.columns.get(other.key) == other.columns[other.key])
+
+    def sql(self, first: int) -> str:
+        """The statement, its parameters numbered from ``first`` in the columns' order."""
+        places = {name: f"${n}" for n, name in enumerate(self.columns, start=first)}
+        if self.key is None:
+            return (f"INSERT INTO {self.table} ({', '.join(places)})"
+                    f" VALUES ({', '.join(places.values())}) ON CONFLICT DO NOTHING")
+        assignments = ", ".join(f"{name} = {place}" for name, place in places.items()
+                                if name != self.key)
+        return f"UPDATE {self.table} SET {assignments} WHERE {self.key} = {places[self.key]}"
 
 
 async def project(conn: Connection, event: DomainEvent, envelope: EventEnvelope) -> None:
@@ -51,42 +79,62 @@ async def project_saved(conn: Connection,
                         recorded: Sequence[tuple[DomainEvent, EventEnvelope]]) -> None:
     """The events of one save (or of a rebuild, one at a time), in their order.
 
-    Every event of a case moves the patients row's version on, private ones included;
-    a save moves it once, to its last event's, in the statement of its last write (or
-    with the row's own changes, which a save's events gather into one ``UPDATE``).
+    Every event of a case moves the patients row's version on, private ones included.
+    A save's writes are gathered: a later event's changes to a row the save writes go
+    into that write (a save moves the version once), and writes of different tables go
+    in one statement; a save is then one round trip.
     """
-    writes: list[Write] = []
-    patient: dict[str, object] = {}  # columns of the patients row to set
-    patient_id = ""
+    writes: list[_Write] = []
     for event, envelope in recorded:
-        if not isinstance(event, PatientEvent):
-            await _flush(conn, writes, patient_id, patient)
-            writes, patient = [], {}
-            await REGISTRY_PROJECTORS[type(event)](conn, event, envelope)
+        if isinstance(event, PatientEvent) and not isinstance(event, PatientForgotten):
+            for write in _case_writes(event, envelope):
+                _gather(writes, write)
             continue
+        await _flush(conn, writes)
+        writes = []
         if isinstance(event, PatientForgotten):
-            await _flush(conn, writes, patient_id, patient)
-            writes, patient = [], {}
             await forget_patient(conn, event.patient_id, PATIENT_TABLES)
-            continue
-        if patient_id != event.patient_id:
-            await _flush(conn, writes, patient_id, patient)
-            writes, patient, patient_id = [], {}, event.patient_id
-        if isinstance(event, PatientReferred):
-            writes.append(_referred(event, envelope))
-            continue  # the row starts at this event's version
-        writes += _case_writes(event, envelope)
-        patient.update(_patient_columns(event), version=envelope.streamversion,
-                       updated_at=envelope.time)
-    await _flush(conn, writes, patient_id, patient)
+        else:
+            await REGISTRY_PROJECTORS[type(event)](conn, event, envelope)
+    await _flush(conn, writes)
 
 
-def _referred(event: PatientReferred, envelope: EventEnvelope) -> Write:
-    return _insert("patients", {
-        "patient_id": event.patient_id, "site_id": event.site_id, "status": "referred",
-        "referral_id": event.referral_id, "referral_source": event.source.value,
-        "referred_on": event.referred_on, "age_at_referral": event.age_at_referral,
-        "version": envelope.streamversion, "updated_at": envelope.time})
+def _case_writes(event: PatientEvent, envelope: EventEnvelope) -> list[_Write]:
+    """The event's writes, the patients row's new version last (the row starts at the
+    referral's)."""
+    moved = {"version": envelope.streamversion, "updated_at": envelope.time}
+    match event:
+        case PatientReferred():
+            return [_Write("patients", {
+                "patient_id": event.patient_id, "site_id": event.site_id, "status": "referred",
+                "referral_id": event.referral_id, "referral_source": event.source.value,
+                "referred_on": event.referred_on, "age_at_referral": event.age_at_referral,
+                **moved})]
+        case PatientIdentityRecorded(identity=Identity() as who):
+            writes = [_Write("patient_identities", {
+                "patient_id": event.patient_id, "site_id": event.site_id,
+                "given_name": who.given_name, "family_name": who.family_name,
+                "birth_date": who.birth_date})]
+        case AssessmentRecorded():
+            writes = [_Write("assessments", {
+                "assessment_id": event.assessment_id, "patient_id": event.patient_id,
+                "site_id": event.site_id, "instrument": event.instrument.value,
+                "total": event.total, "band": event.band, "assessed_on": event.assessed_on,
+                "recorded_at": envelope.time})]
+        case AssessmentEnteredInError():
+            writes = [_Write("assessments", {"assessment_id": event.assessment_id,
+                                             "entered_in_error": True}, key="assessment_id")]
+        case AssessmentAnswered(answers=Answers() as answers):
+            writes = [_Write("assessments", {"assessment_id": event.assessment_id,
+                                             "responses": answers.model_dump(mode="json")},
+                             key="assessment_id")]
+        case PatientTransferred():
+            writes = [_Write(table, {"patient_id": event.patient_id, "site_id": event.site_id},
+                             key="patient_id") for table in PATIENT_TABLES]
+        case _:
+            writes = []
+    return [*writes, _Write("patients", {"patient_id": event.patient_id,
+                                         **_patient_columns(event), **moved}, key="patient_id")]
 
 
 def _patient_columns(event: PatientEvent) -> dict[str, object]:
@@ -111,65 +159,39 @@ def _patient_columns(event: PatientEvent) -> dict[str, object]:
                     "recertify_by": event.recertify_by}
         case SafetyPlanRecorded():
             return {"safety_plan_id": event.safety_plan_id}
-        case PatientTransferred():
-            return {"site_id": event.site_id}
     return {}
 
 
-def _case_writes(event: PatientEvent, envelope: EventEnvelope) -> list[Write]:
-    """The event's writes of tables other than patients."""
-    match event:
-        case PatientIdentityRecorded(identity=Identity() as who):
-            return [_insert("patient_identities", {
-                "patient_id": event.patient_id, "site_id": event.site_id,
-                "given_name": who.given_name, "family_name": who.family_name,
-                "birth_date": who.birth_date})]
-        case AssessmentRecorded():
-            return [_insert("assessments", {
-                "assessment_id": event.assessment_id, "patient_id": event.patient_id,
-                "site_id": event.site_id, "instrument": event.instrument.value,
-                "total": event.total, "band": event.band, "assessed_on": event.assessed_on,
-                "recorded_at": envelope.time})]
-        case AssessmentEnteredInError():
-            return [("assessments",
-                     "UPDATE assessments SET entered_in_error = true WHERE assessment_id = $1",
-                     (event.assessment_id,))]
-        case AssessmentAnswered(answers=Answers() as answers):
-            return [("assessments",
-                     "UPDATE assessments SET responses = $2 WHERE assessment_id = $1",
-                     (event.assessment_id, answers.model_dump(mode="json")))]
-        case PatientTransferred():
-            return [(table, f"UPDATE {table} SET site_id = $2 WHERE patient_id = $1",
-                     (event.patient_id, event.site_id))
-                    for table in PATIENT_TABLES if table != "patients"]
-    return []
+def _gather(writes: list[_Write], write: _Write) -> None:
+    """Add a write, into an earlier one of the same row when there is one."""
+    earlier = next((w for w in writes if w.amends(write)), None)
+    if earlier is None:
+        writes.append(write)
+    else:
+        earlier.columns.update(write.columns)
 
 
-def _insert(table: str, row: Mapping[str, object]) -> Write:
-    """One row per fact: an event replayed onto an existing row adds nothing."""
-    places = ", ".join(f"${n}" for n in range(1, len(row) + 1))
-    return (table, f"INSERT INTO {table} ({', '.join(row)}) VALUES ({places})"
-                   " ON CONFLICT DO NOTHING", tuple(row.values()))
+async def _flush(conn: Connection, writes: Sequence[_Write]) -> None:
+    """The writes in their order, as few statements as can be: writes of different tables
+    in one (each but the last a CTE). Two writes of one table are two statements: the
+    CTEs of a statement do not see each other's rows."""
+    group: list[_Write] = []
+    for write in writes:
+        if any(w.table == write.table for w in group):
+            await _execute_together(conn, group)
+            group = []
+        group.append(write)
+    await _execute_together(conn, group)
 
 
-async def _flush(conn: Connection, writes: Sequence[Write], patient_id: str,
-                 patient: Mapping[str, object]) -> None:
-    """The writes in order, the patients row's changes riding on the last of them (a
-    statement's CTE) unless that one writes the patients row itself."""
-    if not patient:
-        for _, statement, args in writes:
-            await conn.execute(statement, *args)
+async def _execute_together(conn: Connection, writes: Sequence[_Write]) -> None:
+    if not writes:
         return
-    *before, last = writes or [("patients", "", ())]
-    for _, statement, args in before:
-        await conn.execute(statement, *args)
-    table, statement, args = last
-    if table == "patients":  # a row inserted by this statement is not there for its CTEs
-        if statement:
-            await conn.execute(statement, *args)
-        table, statement, args = "", "", ()
-    first = len(args) + 1
-    columns = ", ".join(f"{name} = ${n}" for n, name in enumerate(patient, start=first + 1))
-    update = f"UPDATE patients SET {columns} WHERE patient_id = ${first}"
-    await conn.execute(f"WITH moved AS ({update}) {statement}" if statement else update,
-                       *args, patient_id, *patient.values())
+    statements, first = [], 1
+    for write in writes:
+        statements.append(write.sql(first))
+        first += len(write.columns)
+    *ctes, last = statements
+    prefix = ", ".join(f"w{n} AS ({cte})" for n, cte in enumerate(ctes))
+    await conn.execute(f"WITH {prefix} {last}" if prefix else last,
+                       *(value for write in writes for value in write.columns.values()))

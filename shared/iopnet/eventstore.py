@@ -371,10 +371,10 @@ async def _sealed(conn: Connection, events: Sequence[DomainEvent],
             if event.subject not in keys:
                 keys[event.subject] = await data_keys.key_for(conn, event.subject)
             data = dict(envelope.data)
+            key = data_keys.cipher(keys[event.subject])
             for name in event.sealed_fields:
                 if data.get(name) is not None:
-                    data[name] = data_keys.seal(keys[event.subject], data[name],
-                                                _seal_context(envelope.id, name))
+                    data[name] = data_keys.seal(key, data[name], _seal_context(envelope.id, name))
             row = {**row, "data": data}
         stored.append(row)
     return stored
@@ -407,9 +407,10 @@ def _open(row: dict[str, Any], key: bytes | None) -> dict[str, Any]:
 
 
 def _opened(data: dict[str, Any], event_id: str, key: bytes | None) -> dict[str, Any]:
+    opener = None if key is None else data_keys.cipher(key)
     return {
-        name: (value if not data_keys.is_sealed(value) else None if key is None
-               else data_keys.unseal(key, value, _seal_context(event_id, name)))
+        name: (value if not data_keys.is_sealed(value) else None if opener is None
+               else data_keys.unseal(opener, value, _seal_context(event_id, name)))
         for name, value in data.items()
     }
 
