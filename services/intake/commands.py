@@ -44,7 +44,8 @@ from services.intake.domain.level_of_care import Assessment
 def unit_of_work(conn: Connection, events: EventStore, cause: Cause) -> UnitOfWork:
     """Intake's unit of work: its own events project into its tables as they are saved."""
     return UnitOfWork(conn, events, cause, project=projections.project,
-                      project_all=projections.project_saved)
+                      project_all=projections.project_saved,
+                      project_riding=projections.riding)
 
 
 @dataclass(frozen=True)

@@ -59,15 +59,23 @@ class _Write:
                 and self.key in (None, other.key)
                 and self.columns.get(other.key) == other.columns[other.key])
 
-    def sql(self, first: int) -> str:
-        """The statement, its parameters numbered from ``first`` in the columns' order."""
+    @property
+    def args(self) -> tuple[object, ...]:
+        return tuple(self.columns.values())
+
+    def sql(self, first: int, when: str = "") -> str:
+        """The statement, its parameters numbered from ``first`` in the columns' order;
+        made only ``when`` that holds (``iopnet.eventstore.Rider``)."""
         places = {name: f"${n}" for n, name in enumerate(self.columns, start=first)}
         if self.key is None:
-            return (f"INSERT INTO {self.table} ({', '.join(places)})"
-                    f" VALUES ({', '.join(places.values())}) ON CONFLICT DO NOTHING")
+            values = (f"SELECT {', '.join(places.values())} WHERE {when}" if when
+                      else f"VALUES ({', '.join(places.values())})")
+            return (f"INSERT INTO {self.table} ({', '.join(places)}) {values}"
+                    " ON CONFLICT DO NOTHING")
         assignments = ", ".join(f"{name} = {place}" for name, place in places.items()
                                 if name != self.key)
-        return f"UPDATE {self.table} SET {assignments} WHERE {self.key} = {places[self.key]}"
+        return (f"UPDATE {self.table} SET {assignments} WHERE {self.key} = {places[self.key]}"
+                + (f" AND {when}" if when else ""))
 
 
 async def project(conn: Connection, event: DomainEvent, envelope: EventEnvelope) -> None:
@@ -97,6 +105,20 @@ async def project_saved(conn: Connection,
         else:
             await REGISTRY_PROJECTORS[type(event)](conn, event, envelope)
     await _flush(conn, writes)
+
+
+def riding(recorded: Sequence[tuple[DomainEvent, EventEnvelope]]) -> list[_Write] | None:
+    """A save's writes, when its append's statement can make them (``UnitOfWork``'s
+    ``project_riding``): a case's events whose writes are of different tables."""
+    writes: list[_Write] = []
+    for event, envelope in recorded:
+        if not isinstance(event, PatientEvent) or isinstance(event, PatientForgotten):
+            return None
+        for write in _case_writes(event, envelope):
+            _gather(writes, write)
+    if len({write.table for write in writes}) < len(writes):
+        return None
+    return writes
 
 
 def _case_writes(event: PatientEvent, envelope: EventEnvelope) -> list[_Write]:

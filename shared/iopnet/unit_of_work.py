@@ -20,23 +20,29 @@ from iopnet.catalog import DomainEvent, parse_event
 from iopnet.consumer import Projector
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
-from iopnet.eventstore import Appending, Cause, EventStore
+from iopnet.eventstore import Appending, Cause, EventStore, Rider
 
 A = TypeVar("A", bound=Aggregate)
 #: Projects several saved events at once, in their order (``save_all``).
 BatchProjector = Callable[[Connection, Sequence[tuple[DomainEvent, EventEnvelope]]],
                           Awaitable[None]]
+#: A save's projection as writes its append's statement makes (``Rider``); None when it
+#: cannot be (the save is then projected after the append).
+RidingProjector = Callable[[Sequence[tuple[DomainEvent, EventEnvelope]]],
+                           Sequence[Rider] | None]
 
 
 class UnitOfWork:
     def __init__(self, conn: Connection, events: EventStore, cause: Cause, *,
                  project: Projector | None = None,
-                 project_all: BatchProjector | None = None) -> None:
+                 project_all: BatchProjector | None = None,
+                 project_riding: RidingProjector | None = None) -> None:
         self.conn = conn
         self.events = events
         self.cause = cause
         self.project = project
         self.project_all = project_all
+        self.project_riding = project_riding
         self._loaded: dict[str, Aggregate] = {}
         # Data keys by subject, read while loading: saving seals with them, no second read.
         # A key destroyed meanwhile (the patient forgotten) leaves what it seals unreadable.
@@ -109,11 +115,24 @@ class UnitOfWork:
     async def save(self, aggregate: Aggregate, *, topic: str | None = None
                    ) -> list[EventEnvelope]:
         """Record the aggregate's new events (published to ``topic`` or the service's own)."""
+        rode = False
+
+        def riders(events: Sequence[DomainEvent], envelopes: Sequence[EventEnvelope]
+                   ) -> Sequence[Rider] | None:
+            nonlocal rode
+            assert self.project_riding is not None
+            riding = self.project_riding(list(zip(events, envelopes, strict=True)))
+            rode = riding is not None
+            return riding
+
         envelopes = await self.events.append(
             self.conn, aggregate.stream_id, aggregate.version, aggregate.pending, self.cause,
             topic=topic, keys=self._keys,
+            riders=riders if self.project_riding is not None else None,
         )
-        if self.project_all is not None:
+        if rode:  # projected by the append's own statement
+            pass
+        elif self.project_all is not None:
             await self.project_all(self.conn, list(zip(aggregate.pending, envelopes,
                                                        strict=True)))
         elif self.project is not None:
