@@ -15,8 +15,9 @@ from asyncpg.connection import LoggedQuery
 from iopnet.catalog import Instrument, ReferralSource
 from iopnet.db import Connection
 from iopnet.eventstore import Cause, ConcurrencyConflict, EventStore
+from iopnet.unit_of_work import UnitOfWork
 from services.intake import commands
-from services.intake.domain import Identity, PatientCase, Responses, Scored
+from services.intake.domain import Admission, Identity, PatientCase, Responses, Scored
 from tests.e2e.journeys import NO_RISK
 from tests.fixtures.dates import program_start
 from tests.integration.test_intake import ADMISSION, Intake, intake  # noqa: F401 (fixture)
@@ -27,7 +28,7 @@ T = TypeVar("T")
 EVENTS = EventStore.of("intake")
 PHQ9 = Scored.of(Responses(Instrument.PHQ9, [2] * 8 + [0], None, None))
 CSSRS = Scored.of(Responses(Instrument.CSSRS, None, NO_RISK, None))
-ADMITTED = commands.Admission(**{**ADMISSION, "start_date": program_start()})
+ADMITTED = Admission(**{**ADMISSION, "start_date": program_start()})
 
 
 async def counted(conn: Connection, command: Awaitable[T]) -> tuple[T, list[str]]:
@@ -44,7 +45,7 @@ async def counted(conn: Connection, command: Awaitable[T]) -> tuple[T, list[str]
         conn.remove_query_logger(log)
 
 
-def unit_of_work(conn: Connection) -> commands.UnitOfWork:
+def unit_of_work(conn: Connection) -> UnitOfWork:
     return commands.unit_of_work(conn, EVENTS, Cause(str(uuid.uuid4()), str(uuid.uuid4())))
 
 
