@@ -69,6 +69,25 @@ class Timed:
             for kind, s in self.sums.items() for n in [self.counts[kind]])
 
 
+async def patients_through(conn: Connection, patients: int) -> Timed:
+    timed = Timed(conn, await conn.fetchval("SELECT pg_backend_pid()"))
+    async with conn.transaction():
+        await commands.onboard_site(timed.uow(), SITE, "Bench", "America/Chicago",
+                                    SitePolicies())
+    admission = Admission(program_id="iop-adult", start_date=program_start(),
+                          days_per_week=4, planned_weeks=10, clinician_id="clin-7")
+    certified = commands.CertificationOrder("dr-rao", ["F33.1"])
+    for _ in range(patients):
+        case = await timed.run("referral", lambda: commands.refer(
+            timed.uow(), SITE, ReferralSource.PROVIDER, None, WHO))
+        for scored in (PHQ9, CSSRS):
+            await timed.run("assessment", lambda: commands.record_assessment(
+                timed.uow(), case.id, scored, None, None))  # noqa: B023
+        await timed.run("admission", lambda: commands.admit(
+            timed.uow(), case.id, admission, None, None, certified))  # noqa: B023
+    return timed
+
+
 async def main(admin_dsn: str, patients: int) -> None:
     database = f"bench_commands_{uuid.uuid4().hex[:6]}"
     dsn = await recreate_database(admin_dsn, database)
@@ -76,34 +95,18 @@ async def main(admin_dsn: str, patients: int) -> None:
         await SPEC.migrate(dsn)
         conn = await connect(dsn)
         try:
-            timed = Timed(conn, await conn.fetchval("SELECT pg_backend_pid()"))
-            async with conn.transaction():
-                await commands.onboard_site(timed.uow(), SITE, "Bench", "America/Chicago",
-                                            SitePolicies())
-            admission = Admission(
-                program_id="iop-adult", start_date=program_start(), days_per_week=4,
-                planned_weeks=10, clinician_id="clin-7")
-            certified = commands.CertificationOrder("dr-rao", ["F33.1"])
-            for _ in range(patients):
-                case = await timed.run("referral", lambda: commands.refer(
-                    timed.uow(), SITE, ReferralSource.PROVIDER, None, WHO))
-                for scored in (PHQ9, CSSRS):
-                    await timed.run("assessment", lambda: commands.record_assessment(
-                        timed.uow(), case.id, scored, None, None))  # noqa: B023
-                await timed.run("admission", lambda: commands.admit(
-                    timed.uow(), case.id, admission, None, None, certified))  # noqa: B023
+            timed = await patients_through(conn, patients)
         finally:
             await conn.close()
-        print(timed.report())
-        print(f"load average {os.getloadavg()[0]:.1f}")
     finally:
         await drop_database(admin_dsn, database)
+    print(timed.report(), f"load average {os.getloadavg()[0]:.1f}", sep="\n")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--patients", type=int, default=200)
     parser.add_argument("--pg-admin-dsn", default=os.environ.get("IOPNET_BENCH_PG_DSN")
                         or postgres.admin_dsn())
-    parser.add_argument("--patients", type=int, default=200)
-    args = parser.parse_args()
-    asyncio.run(main(args.pg_admin_dsn, args.patients))
+    options = parser.parse_args()
+    asyncio.run(main(options.pg_admin_dsn, options.patients))
