@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from iopnet.auth.keys import new_key
-from iopnet.auth.registry import site_date
 from iopnet.catalog import LevelOfCare, ReferralSource, Scope, SitePolicies, parse_event
 from iopnet.db import Connection
 from iopnet.eventstore import Cause, EventStore
@@ -20,7 +19,7 @@ from iopnet.fields import InvalidField
 from iopnet.problems import Problem, not_found
 from iopnet.topics import network_topic
 from iopnet.unit_of_work import UnitOfWork
-from services.intake import projections, store
+from services.intake import projections
 from services.intake.domain import (
     Admission,
     ApiKey,
@@ -44,7 +43,9 @@ from services.intake.domain.level_of_care import Assessment
 
 def unit_of_work(conn: Connection, events: EventStore, cause: Cause) -> UnitOfWork:
     """Intake's unit of work: its own events project into its tables as they are saved."""
-    return UnitOfWork(conn, events, cause, project=projections.project)
+    return UnitOfWork(conn, events, cause, project=projections.project,
+                      project_all=projections.project_saved,
+                      project_riding=projections.riding)
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class KeyAndSecret:
 async def refer(uow: UnitOfWork, site_id: str, source: ReferralSource,
                 referred_on: date | None, identity: Identity) -> PatientCase:
     """Refer a patient; dates are checked against, and default to, the site's today."""
-    today = await site_date(uow.conn, site_id)
+    today = await uow.site_date(site_id)
     if referred_on is not None and referred_on > today:
         raise InvalidField("referred_on", f"{referred_on} is after today ({today}) at the site")
     if identity.birth_date > today:
@@ -97,7 +98,7 @@ async def record_assessment(uow: UnitOfWork, patient_id: str, scored: Scored,
                             on: date | None, clinician_id: str | None) -> tuple[str, date]:
     """Record one instrument (on the site's today unless told); its id and its day."""
     case = await _visible_case(uow, patient_id)
-    today = await site_date(uow.conn, case.site_id)
+    today = await uow.site_date(case.site_id)
     assessment_id = str(uuid.uuid4())
     case.record_assessment(assessment_id, scored, on or today, today, clinician_id)
     await uow.save(case)
@@ -110,7 +111,7 @@ async def correct_in_error(uow: UnitOfWork, patient_id: str, assessment_id: str,
     case = await _visible_case(uow, patient_id)
     if assessment_id not in case.recorded:
         raise not_found("assessment", assessment_id)
-    case.correct_in_error(assessment_id, note, await site_date(uow.conn, case.site_id))
+    case.correct_in_error(assessment_id, note, await uow.site_date(case.site_id))
     await uow.save(case)
     return case
 
@@ -120,7 +121,7 @@ async def review_risk(uow: UnitOfWork, patient_id: str, review: RiskReview) -> s
     case = await _visible_case(uow, patient_id)
     review_id = str(uuid.uuid4())
     case.review_risk(review_id, review.note, review.findings_cleared,
-                     await site_date(uow.conn, case.site_id))
+                     await uow.site_date(case.site_id))
     await uow.save(case)
     return review_id
 
@@ -130,7 +131,7 @@ async def write_safety_plan(uow: UnitOfWork, patient_id: str, plan: SafetyPlan,
     """Record the safety plan, or review (and rewrite) the one in force."""
     case = await _visible_case(uow, patient_id)
     case.write_safety_plan(str(uuid.uuid4()), plan, clinician_id,
-                           await site_date(uow.conn, case.site_id))
+                           await uow.site_date(case.site_id))
     await uow.save(case)
     return case
 
@@ -171,7 +172,7 @@ async def certify(uow: UnitOfWork, patient_id: str, certified: CertificationOrde
 
 
 async def _certify(uow: UnitOfWork, case: PatientCase, certified: CertificationOrder) -> None:
-    today = await site_date(uow.conn, case.site_id)
+    today = await uow.site_date(case.site_id)
     assert case.referral is not None
     case.certify(str(uuid.uuid4()), certification(
         certified.certified_by, certified.certified_on or today, certified.diagnosis_codes,
@@ -222,10 +223,9 @@ async def forget(uow: UnitOfWork, patient_id: str, order: ForgettingOrder, now: 
 
 
 async def _visible_case(uow: UnitOfWork, patient_id: str) -> PatientCase:
-    """The case from its stream, if the caller's site sees the patient (a forgotten one: no)."""
-    if not await store.is_visible(uow.conn, patient_id):
-        raise not_found("patient", patient_id)
-    case = await uow.load(PatientCase, patient_id)
+    """The case from its stream, if the caller's site sees the patient (a forgotten one: no)
+    in ``patients`` (``store.is_visible``), checked in the stream's read."""
+    case = await uow.load(PatientCase, patient_id, visible_in="patients")
     if case is None:
         raise not_found("patient", patient_id)
     return case
@@ -234,7 +234,7 @@ async def _visible_case(uow: UnitOfWork, patient_id: str) -> PatientCase:
 async def _assessment(uow: UnitOfWork, case: PatientCase) -> Assessment:
     """What a decision made today at the site rests on."""
     try:
-        return case.initial_assessment(await site_date(uow.conn, case.site_id))
+        return case.initial_assessment(await uow.site_date(case.site_id))
     except AssessmentIncomplete as incomplete:
         raise Problem(409, "assessment-incomplete", "The assessment is not complete",
                       str(incomplete)) from incomplete

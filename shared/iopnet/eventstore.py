@@ -15,9 +15,10 @@ patient is forgotten.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -71,10 +72,30 @@ class RecordedEvent:
         return self.checkpoint.global_position
 
 
-def _append_statement(advance: str) -> str:
+class Rider(Protocol):
+    """A write of a derived table the append's statement makes too (a projection of the
+    appended events, one round trip fewer), only once the stream moved: ``when``."""
+
+    @property
+    def args(self) -> Sequence[object]: ...
+
+    def sql(self, first: int, when: str) -> str:
+        """The write, its parameters numbered from ``first``."""
+        ...
+
+
+#: The writes that ride on an append, from its events and their envelopes; None: none
+#: can (the caller projects them itself, after the append).
+Riders = Callable[[Sequence[DomainEvent], Sequence[EventEnvelope]], Sequence[Rider] | None]
+_MOVED = "EXISTS (SELECT FROM advanced)"
+_APPEND_ARGS = 7
+
+
+def _append_statement(advance: str, riders: str = "") -> str:
     """Appending as one statement, one round trip: ``advance`` moves the stream from $2
     to $3; only when it did are the events (``$4``, stored envelopes, in order) and the
     outbox rows of those with a topic (``$5``) inserted, and the relay nudged on ``$7``.
+    ``riders``: more CTEs (their writes run after the stream's, which they wait for).
     The answer says whether the stream moved."""
     return (
         f"WITH advanced AS ({advance} RETURNING version),"
@@ -86,18 +107,18 @@ def _append_statement(advance: str) -> str:
         "  envelope->>'type', envelope, topic IS NOT NULL, topic FROM new ORDER BY n),"
         " queued AS (INSERT INTO outbox (topic, envelope, trace_context)"
         "  SELECT topic, envelope, $6::jsonb FROM new WHERE topic IS NOT NULL ORDER BY n)"
-        " SELECT EXISTS (SELECT FROM advanced),"
+        f"{riders} SELECT EXISTS (SELECT FROM advanced),"
         "  (SELECT pg_notify($7::text, '') FROM advanced WHERE $7::text IS NOT NULL)"
     )
 
 
-_APPEND_TO_NEW = _append_statement(
-    "INSERT INTO event_streams (stream_id, version) VALUES ($1, $3::int)"
-    " ON CONFLICT (stream_id) DO NOTHING")
+_TO_NEW = ("INSERT INTO event_streams (stream_id, version) VALUES ($1, $3::int)"
+           " ON CONFLICT (stream_id) DO NOTHING")
 # Under READ COMMITTED a concurrent writer blocks on the stream's row, then sees the new
 # version and updates nothing: the loser gets a conflict, never a merge.
-_APPEND = _append_statement(
-    "UPDATE event_streams SET version = $3::int WHERE stream_id = $1 AND version = $2::int")
+_ONTO = "UPDATE event_streams SET version = $3::int WHERE stream_id = $1 AND version = $2::int"
+_APPEND_TO_NEW = _append_statement(_TO_NEW)
+_APPEND = _append_statement(_ONTO)
 
 
 # Several streams at once: each stream's row is locked, and only if every one is at its
@@ -142,6 +163,23 @@ class Appending:
     expected_version: int
     events: Sequence[DomainEvent]
     topic: str | None = None
+
+
+@functools.cache
+def _read_statement(with_zones: bool, visible_in: str | None) -> str:
+    """Streams' events with their subjects' data keys, and optionally the time zone of
+    each event's site and a visibility check: one constant text per choice, so asyncpg
+    prepares each once per connection."""
+    return (
+        "SELECT e.stream_id, e.envelope, k.data_key"
+        + (", s.time_zone" if with_zones else "")
+        + " FROM events e LEFT JOIN data_keys k ON k.subject_id = e.envelope->>'subject'"
+        + (" LEFT JOIN sites s ON s.site_id = e.envelope->>'siteid'" if with_zones else "")
+        + " WHERE e.stream_id = ANY($1::text[])"
+        + (f" AND EXISTS (SELECT FROM {visible_in} c"
+           " WHERE c.patient_id = (e.envelope->>'subject')::uuid)" if visible_in else "")
+        + " ORDER BY e.stream_id, e.stream_version"
+    )
 
 
 def outbox_channel(source: str) -> str:
@@ -191,12 +229,15 @@ class EventStore:
         *,
         topic: str | None = None,
         keys: dict[str, bytes] | None = None,
+        riders: Riders | None = None,
     ) -> list[EventEnvelope]:
         """Record events at the end of a stream that must be at ``expected_version``.
 
         They are published to the service's topic unless ``topic`` names another.
         ``keys``: data keys by subject this transaction has read already (a unit of
-        work's); a key it lacks is made or read, and added.
+        work's); a key it lacks is made or read, and added. ``riders``: writes the
+        statement makes too. A conflict raises with them undone only by the caller's
+        rollback, as it does the writes made before the append.
         """
         if not events:
             return []
@@ -205,20 +246,33 @@ class EventStore:
             "iopnet.stream_id": stream_id, "iopnet.events": len(events),
         }):
             return await self._append(conn, stream_id, expected_version, new_version, events,
-                                      cause, topic or self.topic, {} if keys is None else keys)
+                                      cause, topic or self.topic, {} if keys is None else keys,
+                                      riders)
 
     async def _append(
         self, conn: Connection, stream_id: str, expected_version: int, new_version: int,
         events: Sequence[DomainEvent], cause: Cause, topic: str, keys: dict[str, bytes],
+        riders: Riders | None,
     ) -> list[EventEnvelope]:
         envelopes = self.envelopes(stream_id, expected_version, events, cause)
         stored = await _sealed(conn, events, envelopes, keys)
         topics = [topic if event.published else None for event in events]
         published = any(to is not None for to in topics)
+        riding = riders(events, envelopes) if riders is not None else None
+        statement = _APPEND_TO_NEW if expected_version == 0 else _APPEND
+        ridden: list[object] = []
+        if riding:
+            ctes, first = [], _APPEND_ARGS + 1
+            for n, rider in enumerate(riding):
+                ctes.append(f", r{n} AS ({rider.sql(first, _MOVED)})")
+                first += len(rider.args)
+                ridden += rider.args
+            statement = _append_statement(_TO_NEW if expected_version == 0 else _ONTO,
+                                          "".join(ctes))
         advanced = await conn.fetchval(
-            _APPEND_TO_NEW if expected_version == 0 else _APPEND, stream_id, expected_version,
-            new_version, stored, topics, (current_trace_context() or None) if published else None,
-            self.channel if published else None)
+            statement, stream_id, expected_version, new_version, stored, topics,
+            (current_trace_context() or None) if published else None,
+            self.channel if published else None, *ridden)
         if not advanced:
             raise ConcurrencyConflict(stream_id, expected_version,
                                       await self.version(conn, stream_id))
@@ -289,25 +343,32 @@ class EventStore:
         return int(version or 0)
 
     async def read_stream(self, conn: Connection, stream_id: str, *,
-                          keys: dict[str, bytes] | None = None) -> list[EventEnvelope]:
+                          keys: dict[str, bytes] | None = None,
+                          zones: dict[str, str] | None = None,
+                          visible_in: str | None = None) -> list[EventEnvelope]:
         """The stream's events, sealed data opened with the data keys read alongside (one
-        statement); the live keys found are added to ``keys`` when given."""
-        return (await self.read_streams(conn, [stream_id], keys=keys)).get(stream_id, [])
+        statement); the live keys found are added to ``keys`` when given, and the time
+        zones of the sites its events name to ``zones``. ``visible_in``: a site-confined
+        table of the service's (never input) whose row for the stream's patient the
+        transaction must see, or the stream reads as empty."""
+        return (await self.read_streams(conn, [stream_id], keys=keys, zones=zones,
+                                        visible_in=visible_in)).get(stream_id, [])
 
     async def read_streams(self, conn: Connection, stream_ids: Sequence[str], *,
-                           keys: dict[str, bytes] | None = None
+                           keys: dict[str, bytes] | None = None,
+                           zones: dict[str, str] | None = None,
+                           visible_in: str | None = None
                            ) -> dict[str, list[EventEnvelope]]:
         """``read_stream`` for several streams in one statement; a stream without events
         is absent from the answer."""
-        rows = await conn.fetch(
-            "SELECT e.stream_id, e.envelope, k.data_key FROM events e"
-            " LEFT JOIN data_keys k ON k.subject_id = e.envelope->>'subject'"
-            " WHERE e.stream_id = ANY($1::text[]) ORDER BY e.stream_id, e.stream_version",
-            list(stream_ids)
-        )
+        rows = await conn.fetch(_read_statement(zones is not None, visible_in),
+                                list(stream_ids))
         if keys is not None:
             keys.update((row["envelope"]["subject"], row["data_key"]) for row in rows
                         if row["data_key"] is not None)
+        if zones is not None:
+            zones.update((row["envelope"]["siteid"], row["time_zone"]) for row in rows
+                         if row["time_zone"] is not None)
         streams: dict[str, list[EventEnvelope]] = {}
         for row in rows:
             streams.setdefault(row["stream_id"], []).append(
@@ -346,10 +407,10 @@ async def _sealed(conn: Connection, events: Sequence[DomainEvent],
             if event.subject not in keys:
                 keys[event.subject] = await data_keys.key_for(conn, event.subject)
             data = dict(envelope.data)
+            key = data_keys.cipher(keys[event.subject])
             for name in event.sealed_fields:
                 if data.get(name) is not None:
-                    data[name] = data_keys.seal(keys[event.subject], data[name],
-                                                _seal_context(envelope.id, name))
+                    data[name] = data_keys.seal(key, data[name], _seal_context(envelope.id, name))
             row = {**row, "data": data}
         stored.append(row)
     return stored
@@ -382,9 +443,10 @@ def _open(row: dict[str, Any], key: bytes | None) -> dict[str, Any]:
 
 
 def _opened(data: dict[str, Any], event_id: str, key: bytes | None) -> dict[str, Any]:
+    opener = None if key is None else data_keys.cipher(key)
     return {
-        name: (value if not data_keys.is_sealed(value) else None if key is None
-               else data_keys.unseal(key, value, _seal_context(event_id, name)))
+        name: (value if not data_keys.is_sealed(value) else None if opener is None
+               else data_keys.unseal(opener, value, _seal_context(event_id, name)))
         for name, value in data.items()
     }
 

@@ -10,41 +10,56 @@ unit is read once.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, date, datetime
 from typing import TypeVar, cast
+from zoneinfo import ZoneInfo
 
 from iopnet.aggregate import Aggregate
+from iopnet.auth.registry import site_time_zone
 from iopnet.catalog import DomainEvent, parse_event
 from iopnet.consumer import Projector
 from iopnet.db import Connection
 from iopnet.envelope import EventEnvelope
-from iopnet.eventstore import Appending, Cause, EventStore
+from iopnet.eventstore import Appending, Cause, EventStore, Rider
 
 A = TypeVar("A", bound=Aggregate)
 #: Projects several saved events at once, in their order (``save_all``).
 BatchProjector = Callable[[Connection, Sequence[tuple[DomainEvent, EventEnvelope]]],
                           Awaitable[None]]
+#: A save's projection as writes its append's statement makes (``Rider``); None when it
+#: cannot be (the save is then projected after the append).
+RidingProjector = Callable[[Sequence[tuple[DomainEvent, EventEnvelope]]],
+                           Sequence[Rider] | None]
 
 
 class UnitOfWork:
     def __init__(self, conn: Connection, events: EventStore, cause: Cause, *,
                  project: Projector | None = None,
-                 project_all: BatchProjector | None = None) -> None:
+                 project_all: BatchProjector | None = None,
+                 project_riding: RidingProjector | None = None) -> None:
         self.conn = conn
         self.events = events
         self.cause = cause
         self.project = project
         self.project_all = project_all
+        self.project_riding = project_riding
         self._loaded: dict[str, Aggregate] = {}
         # Data keys by subject, read while loading: saving seals with them, no second read.
         # A key destroyed meanwhile (the patient forgotten) leaves what it seals unreadable.
         self._keys: dict[str, bytes] = {}
+        # Time zones by site, read with the streams (or by ``site_date``): a site's date
+        # is then taken in this transaction without a statement of its own.
+        self._zones: dict[str, str] = {}
 
-    async def load(self, kind: type[A], aggregate_id: str) -> A | None:
-        """The aggregate as its stream tells it, or None when it has no events."""
+    async def load(self, kind: type[A], aggregate_id: str, *, visible_in: str | None = None
+                   ) -> A | None:
+        """The aggregate as its stream tells it, or None when it has no events (or, with
+        ``visible_in``, when the caller's site does not see its row there)."""
         stream_id = f"{kind.stream_prefix}-{aggregate_id}"
-        if stream_id in self._loaded:
+        if stream_id in self._loaded and visible_in is None:
             return cast(A, self._loaded[stream_id])
-        history = await self.events.read_stream(self.conn, stream_id, keys=self._keys)
+        history = await self.events.read_stream(self.conn, stream_id, keys=self._keys,
+                                                zones=self._zones, visible_in=visible_in)
         if not history:
             return None
         aggregate = kind.rebuild(aggregate_id, (parse_event(e) for e in history))
@@ -58,12 +73,23 @@ class UnitOfWork:
                for aggregate_id in aggregate_ids}
         unread = [stream_id for stream_id in ids if stream_id not in self._loaded]
         if unread:
-            histories = await self.events.read_streams(self.conn, unread, keys=self._keys)
+            histories = await self.events.read_streams(self.conn, unread, keys=self._keys,
+                                                       zones=self._zones)
             for stream_id, history in histories.items():
                 self._loaded[stream_id] = kind.rebuild(
                     ids[stream_id], (parse_event(e) for e in history))
         return {aggregate_id: cast(A, self._loaded[stream_id])
                 for stream_id, aggregate_id in ids.items() if stream_id in self._loaded}
+
+    async def site_date(self, site_id: str, at: datetime | None = None) -> date:
+        """The date at the site at ``at`` (by default now), with the zone this transaction
+        read (``iopnet.auth.registry.site_date``'s answer, without its statement)."""
+        zone = self._zones.get(site_id)
+        if zone is None:
+            zone = await site_time_zone(self.conn, site_id, default="")
+            if zone:  # a site not known here (yet) is not remembered
+                self._zones[site_id] = zone
+        return (at or datetime.now(UTC)).astimezone(ZoneInfo(zone or "UTC")).date()
 
     async def save_all(self, aggregates: Sequence[Aggregate], *, topic: str | None = None
                        ) -> list[EventEnvelope]:
@@ -89,11 +115,27 @@ class UnitOfWork:
     async def save(self, aggregate: Aggregate, *, topic: str | None = None
                    ) -> list[EventEnvelope]:
         """Record the aggregate's new events (published to ``topic`` or the service's own)."""
+        rode = False
+
+        def riders(events: Sequence[DomainEvent], envelopes: Sequence[EventEnvelope]
+                   ) -> Sequence[Rider] | None:
+            nonlocal rode
+            assert self.project_riding is not None
+            riding = self.project_riding(list(zip(events, envelopes, strict=True)))
+            rode = riding is not None
+            return riding
+
         envelopes = await self.events.append(
             self.conn, aggregate.stream_id, aggregate.version, aggregate.pending, self.cause,
             topic=topic, keys=self._keys,
+            riders=riders if self.project_riding is not None else None,
         )
-        if self.project is not None:
+        if rode:  # projected by the append's own statement
+            pass
+        elif self.project_all is not None:
+            await self.project_all(self.conn, list(zip(aggregate.pending, envelopes,
+                                                       strict=True)))
+        elif self.project is not None:
             for event, envelope in zip(aggregate.pending, envelopes, strict=True):
                 await self.project(self.conn, event, envelope)
         aggregate.mark_saved()
