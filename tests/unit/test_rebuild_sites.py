@@ -11,7 +11,7 @@ import pytest
 
 from iopnet import statements
 from iopnet.db import Connection
-from iopnet.rebuild import _Deferred, _distinct, runs
+from iopnet.held_writes import HeldWrites, _distinct, runs
 from iopnet.rebuild_sites import UNKNOWN, SiteMap
 
 pytestmark = pytest.mark.unit
@@ -158,7 +158,7 @@ async def test_an_upsert_of_a_row_another_patient_upserted_keeps_its_place() -> 
     """A row of several patients (family's group sessions, keyed by the session alone
     before its migration 007): the last patient's upsert wins, so runs may not move it
     before another's."""
-    deferred = _Deferred(cast(Connection, None))
+    deferred = HeldWrites(cast(Connection, None))
     group, other = ("g-mon-12-07", "p", "north"), ("g-tue-12-08", "p", "north")
     for patient, session in (("ada", group), ("ada", other), ("bo", other), ("bo", group),
                              ("cy", group)):
