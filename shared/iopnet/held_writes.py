@@ -11,9 +11,10 @@ would have read had each write gone at once, and what commits is the same.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import uuid
 from collections import Counter, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -145,19 +146,28 @@ class HeldWrites:
         return together
 
     def __getattr__(self, name: str) -> Any:
+        """Any other method of the connection; one whose call is awaited (a read) first
+        writes everything held. Told by what the call returns, not by the method: a
+        pool's connection proxy wraps every coroutine method in a plain function."""
         attribute = getattr(self._conn, name)
-        if not asyncio.iscoroutinefunction(attribute):
+        if not callable(attribute):
             return attribute
 
-        async def after_flush(*args: Any, **kwargs: Any) -> Any:
+        def after_flush(*args: Any, **kwargs: Any) -> Any:
+            called = attribute(*args, **kwargs)  # a coroutine sends nothing until awaited
+            if not inspect.isawaitable(called):
+                return called
             if self._watch is not None:
                 for text in [*args, *kwargs.values()]:
                     if isinstance(text, str):
                         self._watch.wrote(text, args[1:], self.key)
-            await self.flush()
-            return await attribute(*args, **kwargs)
+            return self._flushed_then(called)
 
         return after_flush
+
+    async def _flushed_then(self, called: Awaitable[Any]) -> Any:
+        await self.flush()
+        return await called
 
 
 def _row_of(query: str, args: Sequence[object]) -> tuple[object, ...] | None:
