@@ -50,7 +50,7 @@ from iopnet.catalog import DomainEvent, PatientEvent, parse_event
 from iopnet.db import Connection
 from iopnet.dead_letters import Letter
 from iopnet.envelope import EventEnvelope
-from iopnet.held_writes import HeldWrites, patient_of
+from iopnet.held_writes import HeldWrites, SetBasedForms, patient_of
 from iopnet.inbox import Position
 from iopnet.kafka_binding import MalformedRecord
 from iopnet.metrics import (
@@ -131,6 +131,12 @@ class Projection:
         return self._steps[event_type]
 
     @functools.cached_property
+    def _set_based(self) -> SetBasedForms:
+        """How the projectors' statements go many rows at once (``iopnet.held_writes``),
+        found out once for every batch."""
+        return {}
+
+    @functools.cached_property
     def _steps(self) -> dict[str, tuple[Projector | None, Projector | None]]:
         return {}
 
@@ -176,7 +182,8 @@ class Projection:
         sites = transfers.Sites(self.patient_site, {
             event.patient_id for event in parsed.values() if isinstance(event, PatientEvent)})
         observe = observe or _unobserved
-        applying = _Applying(conn, HeldWrites(conn), holds, sites, parsed)
+        applying = _Applying(conn, HeldWrites(conn, set_based=self._set_based), holds, sites,
+                             parsed)
         new: list[bool] = []
         try:
             for run in self._inbox_runs(arrivals):

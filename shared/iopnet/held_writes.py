@@ -46,7 +46,8 @@ class HeldWrites:
 
     Every write, held or not, is shown to ``watch`` as it is made, in order."""
 
-    def __init__(self, conn: Connection, watch: SiteMap | None = None) -> None:
+    def __init__(self, conn: Connection, watch: SiteMap | None = None,
+                 set_based: SetBasedForms | None = None) -> None:
         self._conn = conn
         self._held: list[_Write] = []
         self._sending: asyncio.Future[None] | None = None
@@ -54,7 +55,8 @@ class HeldWrites:
         self.key: str | None = None
         self._watch = watch
         #: Per statement: how to send many rows of it at once, or None (one at a time).
-        self._set_based: dict[str, _SetBased | None] = {}
+        #: (Shared by writers on the same tables: finding it out prepares the statement.)
+        self._set_based: SetBasedForms = {} if set_based is None else set_based
         #: The rows upserted by the writes held (table and conflict key), and whose.
         self._upserted: dict[tuple[object, ...], str | None] = {}
 
@@ -86,7 +88,13 @@ class HeldWrites:
         family's group sessions were, one row for all their patients, before its
         migration 007): the last one wins, so their order must stay."""
         key = self.key
-        row = _row_of(query, args) if key is not None else None
+        row = None
+        if key is not None and (own := _patient_row(query, args, key)) is not None:
+            # Its own row needs no following (the most common upsert: cheaper); a row of
+            # another patient's is a barrier, as that patient's own ones are not followed.
+            key = key if own else None
+        elif key is not None:
+            row = _row_of(query, args)
         if key is None:
             self._upserted.clear()
         elif row is not None and self._upserted.setdefault(row, key) != key:
@@ -176,23 +184,42 @@ def _row_of(query: str, args: Sequence[object]) -> tuple[object, ...] | None:
     upsert = _upserts(query)
     if upsert is None:
         return None
-    table, key = upsert
+    table, key, _ = upsert
     return (table, *(_comparable(args[n]) for n in key)) if max(key) < len(args) else None
 
 
+def _patient_row(query: str, args: Sequence[object], patient: str) -> bool | None:
+    """For an upsert whose conflict key has ``patient_id``: whether the row is
+    ``patient``'s (no other patient's write can upsert it, unless it is a barrier). None
+    for any other statement."""
+    upsert = _upserts(query)
+    if upsert is None or upsert[2] is None or upsert[2] >= len(args):
+        return None
+    return _comparable(args[upsert[2]]) == _comparable(patient)
+
+
 @lru_cache(maxsize=1024)
-def _upserts(query: str) -> tuple[str, tuple[int, ...]] | None:
+def _upserts(query: str) -> tuple[str, tuple[int, ...], int | None] | None:
+    """An upsert's table, its conflict key's parameters, and its ``patient_id``'s if the
+    key has that column."""
     insert = statements.insert(query)
     if insert is None or not insert.keys:
         return None
     key = [insert.parameter_of(column) for column in insert.keys]
-    return None if None in key else (insert.table, tuple(n for n in key if n is not None))
+    if None in key:
+        return None
+    patient = insert.parameter_of("patient_id") if "patient_id" in insert.keys else None
+    return insert.table, tuple(n for n in key if n is not None), patient
 
 
 class _SetBased(NamedTuple):
     query: str
     #: The parameters whose values may not repeat in one execution, or None.
     key: tuple[int, ...] | None
+
+
+#: Per statement: its rows as one statement, or None (one execution a row).
+SetBasedForms = dict[str, _SetBased | None]
 
 
 def _distinct(rows: list[tuple[object, ...]], key: tuple[int, ...] | None
