@@ -9,8 +9,8 @@ sessions, a program of five weekly groups), and that service's own
 (provenance checked, reactions included: sessions schedules each admission's
 weeks). Its rate is the events it took in over the time from its first applied
 batch to its last, and the facts they carried (a schedule: its sessions; sessions'
-own: the sessions its reactions scheduled); the CPU this process spent (the runner's: the database's is
-not in it) an event beside it.
+own: the sessions its reactions scheduled); the CPU this process spent (the
+runner's: the database's is not in it) an event beside it.
 
 Runs on the Postgres at ``--pg-admin-dsn`` and the broker at ``--kafka-bootstrap``
 (defaults: ``IOPNET_BENCH_PG_DSN`` / ``IOPNET_BENCH_KAFKA``, else the local servers
