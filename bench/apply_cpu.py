@@ -5,9 +5,10 @@ poll loop): on a shared machine its events/s move by a factor of two between run
 takes the records ``bench.consumers`` would publish (``--patients`` admissions on
 intake's topic, their schedules on sessions'), never sends them, and hands them to the
 service's ``ConsumerRunner.apply_all`` in batches of ``BATCH_RECORDS``, as the poll loop
-would, on a fresh database with a pool of one connection. Per topic: this process's CPU
-an event (``time.process_time``) and that connection's backend's (``/proc``: Postgres
-on this machine), with the wall-clock rate beside them.
+would, on a fresh database with a pool of one connection, after what ``run`` does first
+(``freeze_what_lives_now``). Per topic: this process's CPU an event
+(``time.process_time``) and that connection's backend's (``/proc``: Postgres on this
+machine), with the wall-clock rate beside them.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from bench.consumers import CONSUMERS, events_of, program_start, seed
 from iopctl import infra
 from iopctl.pgsql import drop_database, recreate_database
 from iopctl.stack import spec_of
-from iopnet.consumer import BATCH_RECORDS, ConsumerRunner, Record
+from iopnet.consumer import BATCH_RECORDS, ConsumerRunner, Record, freeze_what_lives_now
 from iopnet.db import create_pool
 from iopnet.kafka_binding import to_record
 from iopnet.provenance import check_provenance
@@ -65,6 +66,7 @@ async def measure(admin_dsn: str, service: str, patients: int, sessions_each: in
             assert projection is not None
             runner = ConsumerRunner(group_id="bench", projection=projection, pool=pool,
                                     bootstrap_servers="unused", provenance=check_provenance)
+            freeze_what_lives_now()  # as ConsumerRunner.run does
             results = []
             for topic, batch in sorted(records(patients, sessions_each).items()):
                 if topic not in projection.topics:

@@ -43,6 +43,7 @@ from typing import Any, TypeAlias, TypeVar, cast
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
+from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
@@ -61,7 +62,7 @@ from iopnet.metrics import (
     PROJECTION_SECONDS,
     Stopwatch,
 )
-from iopnet.telemetry import context_from, instrument_libraries, tracer
+from iopnet.telemetry import context_from, instrument_libraries, tracer, tracing
 
 log = logging.getLogger(__name__)
 TRACE_HEADERS = ("traceparent", "tracestate")
@@ -282,7 +283,7 @@ def _by_type(projectors: Mapping[type[DomainEvent], Projector], event_type: str
 
 
 @functools.cache
-def _freeze_what_lives_now() -> None:
+def freeze_what_lives_now() -> None:
     """Once a process: what lives when its consumer starts (modules, event models, their
     validators) is kept out of the cyclic garbage collector's passes (``gc.freeze``). A
     batch makes many objects that live until it commits (its records, its events, the
@@ -327,7 +328,7 @@ class ConsumerRunner:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._stop, self._assignment_failure = stop, None
-        _freeze_what_lives_now()
+        freeze_what_lives_now()
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap_servers,
             group_id=self.group_id,
@@ -494,9 +495,20 @@ class ConsumerRunner:
     @contextlib.contextmanager
     def _observed(self, records: Mapping[Position, Record], envelope: EventEnvelope,
                   position: Position) -> Iterator[None]:
-        """A span of the record's trace, and the time its projection took."""
+        """A span of the record's trace, and the time its projection took. When no span is
+        exported, the record's trace is only carried on (what a reaction records continues
+        it): a span that goes nowhere cost ~70 µs an event, a tenth of a schedule's."""
         carrier = {k: v.decode(errors="replace") for k, v in records[position].headers
                    if k in TRACE_HEADERS}
+        if not tracing():
+            token = otel_context.attach(context_from(carrier))
+            try:
+                watch = Stopwatch()
+                yield
+                PROJECTION_SECONDS.labels(envelope.type).observe(watch.seconds)
+            finally:
+                otel_context.detach(token)
+            return
         with tracer.start_as_current_span(
             f"project {envelope.type}", context=context_from(carrier), kind=SpanKind.CONSUMER,
             attributes={"messaging.system": "kafka", "iopnet.consumer_group": self.group_id},
