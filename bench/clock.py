@@ -19,6 +19,8 @@ from datetime import datetime
 
 import asyncpg
 
+from iopnet.catalog import SessionsScheduled
+
 
 async def now(dsn: str) -> datetime:
     conn = await asyncpg.connect(dsn)
@@ -76,10 +78,21 @@ async def delays(producer: str, consumers: Mapping[str, str], event_type: str,
 class CatchUp:
     events: int
     seconds: float
+    #: What the events carried, counted in facts: a schedule its sessions, any other event
+    #: one; with the sessions the consumer's reactions scheduled (sessions').
+    facts: int = 0
 
     @property
     def rate(self) -> float:
         return self.events / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def facts_rate(self) -> float:
+        return self.facts / self.seconds if self.seconds > 0 else 0.0
+
+
+#: The event that carries many facts: a schedule of some fifty sessions.
+SCHEDULE = SessionsScheduled.event_type
 
 
 async def catch_up(dsn: str, since: datetime, quiet: float = 3.0, timeout: float = 300
@@ -100,11 +113,15 @@ async def catch_up(dsn: str, since: datetime, quiet: float = 3.0, timeout: float
             await asyncio.sleep(0.25)
         row = await conn.fetchrow(
             "SELECT count(*) AS n, extract(epoch FROM max(applied_at) - min(applied_at))::float8"
-            " AS span FROM applied_events WHERE applied_at >= $1", since)
+            " AS span, coalesce(sum(CASE WHEN event_type = $2"
+            " THEN jsonb_array_length(envelope->'data'->'sessions') ELSE 1 END), 0)"
+            " + (SELECT coalesce(sum(jsonb_array_length(envelope->'data'->'sessions')), 0)"
+            " FROM events WHERE event_type = $2 AND recorded_at >= $1) AS facts"
+            " FROM applied_events WHERE applied_at >= $1", since, SCHEDULE)
     finally:
         await conn.close()
     assert row is not None
-    return CatchUp(int(row["n"]), float(row["span"] or 0.0))
+    return CatchUp(int(row["n"]), float(row["span"] or 0.0), int(row["facts"]))
 
 
 async def outbox_empty(dsn: str, timeout: float = 120) -> None:

@@ -8,8 +8,9 @@ sessions, a program of five weekly groups), and that service's own
 ``ConsumerRunner`` and ``Projection`` started on it, as its worker runs them
 (provenance checked, reactions included: sessions schedules each admission's
 weeks). Its rate is the events it took in over the time from its first applied
-batch to its last; the CPU this process spent (the runner's: the database's is
-not in it) an event beside it.
+batch to its last, and the facts they carried (a schedule: its sessions; sessions'
+own: the sessions its reactions scheduled); the CPU this process spent (the
+runner's: the database's is not in it) an event beside it.
 
 Runs on the Postgres at ``--pg-admin-dsn`` and the broker at ``--kafka-bootstrap``
 (defaults: ``IOPNET_BENCH_PG_DSN`` / ``IOPNET_BENCH_KAFKA``, else the local servers
@@ -37,6 +38,7 @@ from datetime import time as clock_time
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from bench.clock import SCHEDULE
 from bench.load import load_average, percentile
 from iopctl import infra
 from iopctl.kafka_admin import ensure_topics, with_admin
@@ -144,10 +146,13 @@ class Drained:
     cpu_seconds: float
     dead_letters: int
     load: tuple[float, float]
+    #: What the events carried (``bench.clock.CatchUp.facts``): a schedule its sessions.
+    facts: int = 0
 
     def __str__(self) -> str:
         return (f"{self.service}: {self.events:,} events in {self.seconds:.2f} s ="
-                f" {self.events / self.seconds:,.0f} events/s;"
+                f" {self.events / self.seconds:,.0f} events/s"
+                f" ({self.facts / self.seconds:,.0f} facts/s);"
                 f" {self.cpu_seconds / self.events * 1e6:,.0f} µs of this process's CPU an event;"
                 f" {self.dead_letters} dead letters"
                 f" (load average {self.load[0]:.1f} before, {self.load[1]:.1f} after)")
@@ -203,8 +208,14 @@ async def drain(admin_dsn: str, bootstrap: str, service: str, expected: int) -> 
         began = await pool.fetchval(
             "SELECT extract(epoch FROM min(applied_at)) FROM applied_events")
         dead = await pool.fetchval("SELECT count(*) FROM dead_letters")
+        facts = await pool.fetchval(
+            "SELECT (SELECT sum(CASE WHEN event_type = $1"
+            " THEN jsonb_array_length(envelope->'data'->'sessions') ELSE 1 END)"
+            " FROM applied_events) + (SELECT coalesce(sum(jsonb_array_length("
+            "envelope->'data'->'sessions')), 0) FROM events WHERE event_type = $1)",
+            SCHEDULE)
         return Drained(service, expected, drained - float(began), cpu, dead,
-                       (load_before, load_average()))
+                       (load_before, load_average()), int(facts))
 
 
 async def propagation(admin_dsn: str, bootstrap: str, service: str, backlog: int,

@@ -31,10 +31,10 @@ projector may touch (``SINKS``) are shadowed as well and thrown away.
 
 Speed (docs/benchmarks.md): the sources are read in pages, the next one while this
 one is projected, each envelope validated once, straight from its stored JSON; the
-projectors' writes are held and sent in runs of one statement (``runs``: a patient's
-writes in order, alike writes of many patients together), a run of one INSERT as one
-``INSERT … SELECT FROM unnest`` (``iopnet.statements``), written in the background
-while the next page is projected, all in one transaction of the writer. Nothing but a
+projectors' writes are held (``iopnet.held_writes``) and sent in runs of one statement
+(a patient's writes in order, alike writes of many patients together), a run of one
+INSERT as one ``INSERT … SELECT FROM unnest``, written in the background while the next
+page is projected, all in one transaction of the writer. Nothing but a
 projector's own read sends the held writes early: a patient's site is not read.
 """
 
@@ -44,31 +44,28 @@ import asyncio
 import gc
 import json
 import time
-import uuid
-from collections import Counter, deque
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
     Callable,
-    Iterable,
     Iterator,
     Mapping,
     Sequence,
 )
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from functools import lru_cache
-from typing import Any, NamedTuple, cast
+from datetime import datetime
+from typing import NamedTuple, cast
 
 import asyncpg
 
-from iopnet import causal, data_keys, statements, transfers
-from iopnet.catalog import DomainEvent, PatientEvent, parse_event
+from iopnet import causal, data_keys, transfers
+from iopnet.catalog import parse_event
 from iopnet.consumer import TRANSIENT, Projection, Projector
 from iopnet.db import Connection, connect
 from iopnet.envelope import EventEnvelope
 from iopnet.eventstore import open_sealed
+from iopnet.held_writes import HeldWrites, patient_of
 from iopnet.rebuild_sites import SiteMap
 
 SHADOW = "iopnet_rebuild"
@@ -129,225 +126,6 @@ class Outcome:
     swapped: list[str]
 
 
-class _Deferred:
-    """The writer as projectors see it during a rebuild: writes are held, then sent in
-    runs, each run one statement's rows as one pipelined ``executemany`` (a rebuild is
-    bound by round trips, not by Postgres). Each write is held with the patient whose
-    event made it (``key``): one patient's writes keep their order, while different
-    patients' writes, which touch different rows, are grouped by statement across them
-    (``runs``). A write of no patient (a site's event) is a barrier: nothing moves past
-    it. ``send`` starts sending what is held and returns: Postgres writes one batch while
-    the next is read and projected. Anything else (a read) waits until everything held
-    is written, so projectors read their own writes. ``execute`` answers no status.
-
-    Every write, held or not, is shown to ``sites`` as it is made, in order."""
-
-    def __init__(self, conn: Connection, sites: SiteMap | None = None) -> None:
-        self._conn = conn
-        self._held: list[_Write] = []
-        self._sending: asyncio.Future[None] | None = None
-        #: The patient whose event is being projected; None for a site's.
-        self.key: str | None = None
-        self._sites = sites
-        #: Per statement: how to send many rows of it at once, or None (one at a time).
-        self._set_based: dict[str, _SetBased | None] = {}
-        #: The rows upserted by the writes held (table and conflict key), and whose.
-        self._upserted: dict[tuple[object, ...], str | None] = {}
-
-    async def execute(self, query: str, *args: object, timeout: float | None = None) -> str:
-        if self._sites is not None:
-            self._sites.wrote(query, args, self.key)
-        if not args or timeout is not None:
-            await self.flush()
-            return str(await self._conn.execute(query, *args, timeout=timeout))
-        self._hold(query, args)
-        return ""
-
-    async def executemany(self, command: str, args: Iterable[Sequence[object]], *,
-                          timeout: float | None = None) -> None:
-        rows = [tuple(row) for row in args]
-        if self._sites is not None:
-            for row in rows:
-                self._sites.wrote(command, row, self.key)
-        if timeout is not None:
-            await self.flush()
-            await self._conn.executemany(command, rows, timeout=timeout)
-            return
-        for row in rows:
-            self._hold(command, row)
-
-    def _hold(self, query: str, args: tuple[object, ...]) -> None:
-        """Held with its patient; as a barrier if it upserts a row another patient's write
-        held here upserted too (a row keyed by something other than the patient, as
-        family's group sessions were, one row for all their patients, before its
-        migration 007): the last one wins, so their order must stay."""
-        key = self.key
-        row = _row_of(query, args) if key is not None else None
-        if key is None:
-            self._upserted.clear()
-        elif row is not None and self._upserted.setdefault(row, key) != key:
-            key = None
-            self._upserted = {row: self.key}
-        self._held.append((query, args, key))
-
-    def _taken(self) -> list[_Write]:
-        held, self._held = self._held, []
-        self._upserted = {}
-        return held
-
-    async def send(self) -> None:
-        """Start writing what is held (after what is being written); do not wait for it."""
-        await self._sent()
-        self._sending = asyncio.ensure_future(self._write(self._taken()))
-
-    async def flush(self) -> None:
-        """Write everything held, and wait until it is written."""
-        await self._sent()
-        await self._write(self._taken())
-
-    async def _sent(self) -> None:
-        if self._sending is not None:
-            sending, self._sending = self._sending, None
-            await sending
-
-    async def settle(self) -> None:
-        """Nothing under way on the connection any more (after a failure: it can roll
-        back); what is held is dropped."""
-        self._held = []
-        with suppress(Exception):
-            await self._sent()
-
-    async def _write(self, held: list[_Write]) -> None:
-        for query, rows in runs(held):
-            if len(rows) == 1:
-                await self._conn.execute(query, *rows[0])
-            elif (together := await self._together(query)) is not None:
-                for part in _distinct(rows, together.key):
-                    await self._conn.execute(together.query, *map(list, zip(*part, strict=True)))
-            else:
-                await self._conn.executemany(query, rows)
-
-    async def _together(self, query: str) -> _SetBased | None:
-        """``query``'s rows as one statement (one executor start, not one a row), if it is
-        a plain INSERT of parameters that are no arrays (``unnest`` would flatten those)."""
-        if query in self._set_based:
-            return self._set_based[query]
-        together = None
-        if (insert := statements.insert(query)) is not None:
-            types = (await self._conn.prepare(query)).get_parameters()
-            if all(t.kind != "array" and not t.name.startswith("_") for t in types):
-                rewritten = insert.set_based([f'"{t.schema}"."{t.name}"' for t in types])
-                together = None if rewritten is None else _SetBased(*rewritten)
-        self._set_based[query] = together
-        return together
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._conn, name)
-        if not asyncio.iscoroutinefunction(attribute):
-            return attribute
-
-        async def after_flush(*args: Any, **kwargs: Any) -> Any:
-            if self._sites is not None:
-                for text in [*args, *kwargs.values()]:
-                    if isinstance(text, str):
-                        self._sites.wrote(text, args[1:], self.key)
-            await self.flush()
-            return await attribute(*args, **kwargs)
-
-        return after_flush
-
-
-def _row_of(query: str, args: Sequence[object]) -> tuple[object, ...] | None:
-    """The row an upsert writes: its table and its conflict key's values (None for any
-    other statement, or a key not made of parameters alone)."""
-    upsert = _upserts(query)
-    if upsert is None:
-        return None
-    table, key = upsert
-    return (table, *(_comparable(args[n]) for n in key)) if max(key) < len(args) else None
-
-
-@lru_cache(maxsize=1024)
-def _upserts(query: str) -> tuple[str, tuple[int, ...]] | None:
-    insert = statements.insert(query)
-    if insert is None or not insert.keys:
-        return None
-    key = [insert.parameter_of(column) for column in insert.keys]
-    return None if None in key else (insert.table, tuple(n for n in key if n is not None))
-
-
-class _SetBased(NamedTuple):
-    query: str
-    #: The parameters whose values may not repeat in one execution, or None.
-    key: tuple[int, ...] | None
-
-
-def _distinct(rows: list[tuple[object, ...]], key: tuple[int, ...] | None
-              ) -> list[list[tuple[object, ...]]]:
-    """``rows`` in order, cut wherever a row's ``key`` repeats one of its part's:
-    ``ON CONFLICT DO UPDATE`` may not affect a row twice in one statement."""
-    if key is None:
-        return [rows]
-    parts: list[list[tuple[object, ...]]] = [[]]
-    seen: set[tuple[object, ...]] = set()
-    for row in rows:
-        value = tuple(_comparable(row[n]) for n in key)
-        if value in seen:
-            parts.append([])
-            seen = set()
-        seen.add(value)
-        parts[-1].append(row)
-    return parts
-
-
-def _comparable(value: object) -> object:
-    """``value`` as Postgres compares it, or closer (cutting more often is harmless)."""
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(UTC)
-    if isinstance(value, str | uuid.UUID):
-        return str(value).lower()
-    return value
-
-
-#: A held write: its statement, its arguments, and the patient whose event made it.
-_Write = tuple[str, tuple[object, ...], str | None]
-
-
-def runs(writes: Sequence[_Write]) -> list[tuple[str, list[tuple[object, ...]]]]:
-    """``writes`` as few runs of one statement as the order allows: each patient's writes
-    in their order, and every write of no patient where it stands, with everything before
-    it before it and everything after it after it. Between those barriers, the statement
-    at the head of most patients' queues goes first, with every such head."""
-    ordered: list[tuple[str, list[tuple[object, ...]]]] = []
-
-    def add(query: str, rows: list[tuple[object, ...]]) -> None:
-        if ordered and ordered[-1][0] == query:
-            ordered[-1][1].extend(rows)
-        else:
-            ordered.append((query, rows))
-
-    def drain(queues: list[deque[tuple[str, tuple[object, ...]]]]) -> None:
-        while queues:
-            heads = Counter(queue[0][0] for queue in queues)
-            query = max(heads, key=heads.__getitem__)  # the first seen of the most common
-            rows: list[tuple[object, ...]] = []
-            for queue in queues:
-                while queue and queue[0][0] == query:
-                    rows.append(queue.popleft()[1])
-            add(query, rows)
-            queues = [queue for queue in queues if queue]
-
-    by_key: dict[str, deque[tuple[str, tuple[object, ...]]]] = {}
-    for query, args, key in writes:
-        if key is None:
-            drain(list(by_key.values()))
-            by_key = {}
-            add(query, [args])
-        else:
-            by_key.setdefault(key, deque()).append((query, args))
-    drain(list(by_key.values()))
-    return ordered
-
 
 class RebuildRunning(RuntimeError):
     """Another rebuild of this database is under way."""
@@ -403,7 +181,7 @@ class _Run:
         self.sources = sources
         self.writer = writer  # its search path leads to the shadow tables
         self.sites = SiteMap(sources.patient_site_table) if sources.patient_site_table else None
-        self.deferred = _Deferred(writer, self.sites)
+        self.deferred = HeldWrites(writer, self.sites)
         self.reader = reader  # reads the live schema: events, inbox, data keys
         self.live = schema
         self.on_progress = on_progress or (lambda _: None)
@@ -512,7 +290,7 @@ class _Run:
                     await self._consumed(writer, envelope)
             elif self.sources.own is not None:
                 event = parse_event(entry.envelope)
-                deferred.key = _patient_of(event)
+                deferred.key = patient_of(event)
                 await self.sources.own(writer, event, entry.envelope)
             if n % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # lets the writes being sent and the reads ahead go on
@@ -527,7 +305,7 @@ class _Run:
                 event = await transfers.localized(writer, parse_event(envelope), self.site_of)
             else:
                 event = await self.sources.consumed.localized(writer, envelope)
-            self.deferred.key = _patient_of(event)
+            self.deferred.key = patient_of(event)
             await projector(writer, event, envelope)
 
     async def _differences(self, table: str) -> tuple[int, int]:
@@ -551,11 +329,6 @@ class _Run:
                 f"INSERT INTO {self.live}.{table} ({columns}) OVERRIDING SYSTEM VALUE"
                 f" SELECT {columns} FROM {SHADOW}.{table}")
         return tables
-
-
-def _patient_of(event: DomainEvent) -> str | None:
-    """Whose rows the event's projection writes: its patient's, or (None) a site's."""
-    return event.patient_id if isinstance(event, PatientEvent) else None
 
 
 async def _pages(conn: Connection, turns: asyncio.Lock, query: str, own: bool

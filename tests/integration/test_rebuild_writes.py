@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from iopnet.db import connect
-from iopnet.rebuild import _Deferred
+from iopnet.held_writes import HeldWrites
 from tests.conftest import FreshDatabase
 
 pytestmark = pytest.mark.integration
@@ -55,7 +55,7 @@ async def test_runs_write_what_one_execution_a_row_writes(
             statement = shuffle.randrange(len(STATEMENTS))
             patient = None if shuffle.random() < 0.05 else shuffle.choice(["ada", "bo", "cy"])
             writes.append((statement, arguments(statement, patient, shuffle), patient))
-        deferred = _Deferred(conn)
+        deferred = HeldWrites(conn)
         async with conn.transaction():
             for statement, args, key in writes:
                 await conn.execute(STATEMENTS[statement].format(t="one_by_one"), *args)

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from iopnet.rebuild import runs
+from iopnet.held_writes import runs
 
 pytestmark = pytest.mark.unit
 

@@ -11,7 +11,7 @@ import pytest
 
 from iopnet import statements
 from iopnet.db import Connection
-from iopnet.rebuild import _Deferred, _distinct, runs
+from iopnet.held_writes import HeldWrites, _distinct, runs
 from iopnet.rebuild_sites import UNKNOWN, SiteMap
 
 pytestmark = pytest.mark.unit
@@ -158,7 +158,7 @@ async def test_an_upsert_of_a_row_another_patient_upserted_keeps_its_place() -> 
     """A row of several patients (family's group sessions, keyed by the session alone
     before its migration 007): the last patient's upsert wins, so runs may not move it
     before another's."""
-    deferred = _Deferred(cast(Connection, None))
+    deferred = HeldWrites(cast(Connection, None))
     group, other = ("g-mon-12-07", "p", "north"), ("g-tue-12-08", "p", "north")
     for patient, session in (("ada", group), ("ada", other), ("bo", other), ("bo", group),
                              ("cy", group)):
@@ -171,3 +171,17 @@ async def test_an_upsert_of_a_row_another_patient_upserted_keeps_its_place() -> 
     assert [args[:2] for _, rows in runs(held) for args in rows] == [
         (group[0], "ada"), (other[0], "ada"), (other[0], "bo"), (group[0], "bo"),
         (group[0], "cy")]
+
+
+async def test_an_upsert_keyed_by_its_own_patient_is_not_followed_and_another_s_is_a_barrier(
+) -> None:
+    """A conflict key with ``patient_id``: the patient's own row is no other patient's
+    (nothing to follow, the common case); a write of another patient's row is a barrier,
+    since that patient's own upserts were not followed."""
+    keyed = SCHEDULED.replace("ON CONFLICT (session_id)", "ON CONFLICT (patient_id, session_id)")
+    deferred = HeldWrites(cast(Connection, None))
+    for writer, patient in (("ada", "ada"), ("bo", "BO"), ("cy", "ada"), ("ada", "ada")):
+        deferred.key = writer
+        await deferred.execute(keyed, "s-1", patient, "north", "group", None, 180, False)
+    assert [key for _, _, key in deferred._held] == ["ada", "bo", None, "ada"]
+    assert deferred._upserted == {}
