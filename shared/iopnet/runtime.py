@@ -63,7 +63,7 @@ async def run_role(spec: ServiceSpec, settings: ServiceSettings, role: str) -> N
 async def serve_api(spec: ServiceSpec, settings: ServiceSettings) -> None:
     config = uvicorn.Config(
         create_app(spec, settings), host=settings.http_host, port=settings.http_port,
-        log_config=None, access_log=False, timeout_graceful_shutdown=10,
+        log_config=None, access_log=False, timeout_graceful_shutdown=10, http="httptools",
     )
     await GracefulServer(config).serve()
 
