@@ -15,6 +15,7 @@ by ``document_security`` instead.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hmac
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -56,14 +57,20 @@ def _unauthorized(detail: str) -> Problem:
                    headers={"WWW-Authenticate": 'Bearer realm="iopnet"'})
 
 
-def operator_digests() -> list[str]:
+def operator_digests() -> tuple[str, ...]:
     """The digests of the operator keys this process accepts: those configured, and the
     digest of the plaintext key the local runner and tests hand over."""
-    digests = [d.strip().lower() for d in os.environ.get(OPERATOR_DIGESTS_ENV, "").split(",")
-               if d.strip()]
-    if plaintext := os.environ.get(OPERATOR_KEY_ENV):
+    return _operator_digests(os.environ.get(OPERATOR_DIGESTS_ENV, ""),
+                             os.environ.get(OPERATOR_KEY_ENV))
+
+
+@functools.lru_cache(maxsize=4)
+def _operator_digests(configured: str, plaintext: str | None) -> tuple[str, ...]:
+    # Per request otherwise: the environment's value split and the plaintext hashed.
+    digests = [d.strip().lower() for d in configured.split(",") if d.strip()]
+    if plaintext:
         digests.append(keys.digest(plaintext))
-    return digests
+    return tuple(digests)
 
 
 def operator_principal(presented: str) -> Principal | None:
