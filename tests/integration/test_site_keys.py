@@ -15,7 +15,7 @@ import pytest
 from fastapi import Depends
 
 from iopnet.app import create_app
-from iopnet.auth import Principal, guard, require
+from iopnet.auth import Principal, audit, guard, require
 from iopnet.auth.guard import OPERATOR_KEY_ENV
 from iopnet.auth.keys import PREFIX, new_key, parse
 from iopnet.catalog import Scope
@@ -219,3 +219,29 @@ async def test_a_commands_audit_row_is_committed_with_it_once_and_a_replay_gets_
     assert await network.pool.fetchval(
         "SELECT count(*) FROM audit_log a JOIN events e ON e.recorded_at = a.at"
         " WHERE a.key_id = $1 AND e.event_type = 'iopnet.PatientReferred'", key["key_id"]) == 1
+
+
+async def test_a_command_whose_audit_row_fails_is_not_committed(
+    network: Network, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The row and the command commit together or not at all: a failing row (here a
+    statement that fails in its place) takes the command back, and the answer is a 500."""
+    key = await network.issue(["read", "intake:write"])
+
+    def failing_row(request: Any, db: guard.SiteDatabase, status: int) -> bool:
+        db.with_commit.append("SELECT 1 / 0")
+        return True
+
+    monkeypatch.setattr(audit, "with_commit", failing_row)
+    # Starlette answers 500 and raises the error again, for the server to log.
+    quiet = httpx.ASGITransport(app=network.transport.app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=quiet, base_url="http://intake",
+                                 headers={"Authorization": f"Bearer {key['api_key']}"}) as site:
+        answer = await site.post("/v1/referrals", json={"source": "provider", "patient": {
+            "given_name": "Ada", "family_name": "Example", "birth_date": "1990-04-02"}})
+    expect_problem(answer, 500, "internal")
+    assert await network.pool.fetchval("SELECT count(*) FROM patients") == 0
+    assert await network.pool.fetchval(
+        "SELECT count(*) FROM events WHERE event_type = 'iopnet.PatientReferred'") == 0
+    assert await network.pool.fetchval(
+        "SELECT outcome FROM audit_log WHERE key_id = $1", key["key_id"]) == 500
