@@ -6,18 +6,17 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated
 
 import asyncpg
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from iopnet.auth.audit import install_audit, trail_of
+from iopnet.auth.guard import document_security
 from iopnet.contracts import asyncapi_document
 from iopnet.db import create_pool
-from iopnet.envelope import new_id
-from iopnet.eventstore import Cause, EventStore
+from iopnet.eventstore import EventStore
 from iopnet.fhir import install_fhir_errors
 from iopnet.metrics import REQUEST_SECONDS, LagProbe, read_database_gauges
 from iopnet.observer import Exchange, ResponseObserver
@@ -25,8 +24,6 @@ from iopnet.problems import PROBLEM_RESPONSES, install_problem_handlers
 from iopnet.service import ServiceSpec
 from iopnet.settings import ServiceSettings
 from iopnet.telemetry import instrument_libraries
-
-CORRELATION_HEADER = "X-Correlation-Id"
 
 
 def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> FastAPI:
@@ -59,6 +56,7 @@ def create_app(spec: ServiceSpec, settings: ServiceSettings | None = None) -> Fa
     install_problem_handlers(app)
     install_fhir_errors(app)
     install_audit(app)
+    document_security(app)
     install_request_telemetry(app)
     app.add_api_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
     app.add_api_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
@@ -138,31 +136,3 @@ async def _database_answers(pool: asyncpg.Pool) -> bool:
             return bool(await pool.fetchval("SELECT true"))
     except (OSError, TimeoutError, asyncpg.PostgresError):
         return False
-
-
-# Dependencies the services' routes declare.
-
-# Async, all three: FastAPI runs a plain ``def`` dependency in its thread pool, a
-# thread handoff per request for what is an attribute read.
-
-async def get_pool(request: Request) -> asyncpg.Pool:
-    pool: asyncpg.Pool = request.app.state.pool
-    return pool
-
-
-async def get_event_store(request: Request) -> EventStore:
-    events: EventStore = request.app.state.events
-    return events
-
-
-async def request_cause(
-    correlation_id: Annotated[str | None, Header(alias=CORRELATION_HEADER, max_length=128)] = None,
-) -> Cause:
-    """The cause of what a request records: its own id, correlated with the caller's."""
-    request_id = new_id()
-    return Cause(correlation_id=correlation_id or request_id, causation_id=request_id)
-
-
-Pool = Annotated[asyncpg.Pool, Depends(get_pool)]
-Events = Annotated[EventStore, Depends(get_event_store)]
-RequestCause = Annotated[Cause, Depends(request_cause)]

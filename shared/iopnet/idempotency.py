@@ -25,6 +25,7 @@ from fastapi import Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from iopnet.auth import audit
 from iopnet.auth.guard import SiteDatabase
 from iopnet.db import Connection
 from iopnet.problems import Problem
@@ -100,16 +101,30 @@ async def execute(
     request: Request, db: SiteDatabase, key: str | None, payload: BaseModel | None,
     command: Command, *, refusals: tuple[type[Exception], ...] = (),
 ) -> JSONResponse:
-    """Run a command for a route; a broken domain rule (``refusals``) answers 409."""
+    """Run a command for a route; a broken domain rule (``refusals``) answers 409.
+
+    The request's audit row is inserted by the command's own COMMIT (none is written
+    for an answer replayed, or a command that fails: the middleware writes those).
+    """
     # Only a request that can be replayed needs its fingerprint (a canonical JSON dump).
     request_print = "" if key is None else fingerprint(
         request.method, request.url.path,
         payload.model_dump(mode="json") if payload is not None else None)
+    audit_rides = False
+
+    async def audited(conn: Connection) -> Answer:
+        nonlocal audit_rides
+        answer = await command(conn)
+        audit_rides = audit.with_commit(request, db, answer.status)
+        return answer
+
     try:
-        answer = await run_once(db, key, request_print, command,
+        answer = await run_once(db, key, request_print, audited,
                                 patient_id=request.path_params.get("patient_id"))
     except refusals as broken:
         raise Problem(409, "rule", "Not allowed in the current state", str(broken)) from broken
+    if audit_rides:
+        audit.committed(request)
     return OrjsonResponse(answer.body, status_code=answer.status, headers=answer.headers)
 
 

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 
 from iopnet.eventstore import ConcurrencyConflict
 from iopnet.fields import InvalidField
+from iopnet.responses import OrjsonResponse
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://iopnet.dev/problems/"
@@ -68,8 +69,8 @@ def problem_response(request: Request, problem: Problem) -> JSONResponse:
         **({"detail": problem.detail} if problem.detail else {}),
         **problem.extensions,
     }
-    return JSONResponse(body, status_code=problem.status, media_type=PROBLEM_JSON,
-                        headers=problem.headers)
+    return OrjsonResponse(body, status_code=problem.status, media_type=PROBLEM_JSON,
+                          headers=problem.headers)
 
 
 def _pointer(location: tuple[int | str, ...]) -> str:

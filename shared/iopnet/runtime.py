@@ -63,7 +63,11 @@ async def run_role(spec: ServiceSpec, settings: ServiceSettings, role: str) -> N
 async def serve_api(spec: ServiceSpec, settings: ServiceSettings) -> None:
     config = uvicorn.Config(
         create_app(spec, settings), host=settings.http_host, port=settings.http_port,
-        log_config=None, access_log=False, timeout_graceful_shutdown=10,
+        log_config=None, access_log=False, timeout_graceful_shutdown=10, http="httptools",
+        # Longer than a client's or proxy's idle expiry (httpx's and uvicorn's default
+        # are both 5 s): a client reusing a connection as the server closes it gets a
+        # reset on a POST, which it cannot retry safely.
+        timeout_keep_alive=75,
     )
     await GracefulServer(config).serve()
 

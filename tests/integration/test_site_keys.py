@@ -15,7 +15,7 @@ import pytest
 from fastapi import Depends
 
 from iopnet.app import create_app
-from iopnet.auth import Principal, guard, require
+from iopnet.auth import Principal, audit, guard, require
 from iopnet.auth.guard import OPERATOR_KEY_ENV
 from iopnet.auth.keys import PREFIX, new_key, parse
 from iopnet.catalog import Scope
@@ -189,3 +189,59 @@ async def test_the_operators_key_has_a_rate_limit_too(network: Network) -> None:
     refused = await network.operator.get("/v1/network/sites")
     expect_problem(refused, 429, "rate-limited")
     assert int(refused.headers["retry-after"]) > 3000
+
+
+async def test_a_commands_audit_row_is_committed_with_it_once_and_a_replay_gets_its_own(
+    network: Network,
+) -> None:
+    """The row of a command that ran is inserted by its own COMMIT; a replayed answer
+    (no command run) and a refusal are written by the middleware, each once."""
+    key = await network.issue(["read", "intake:write"])
+    referral = {"source": "provider", "patient": {
+        "given_name": "Ada", "family_name": "O'Brien\\", "birth_date": "1990-04-02"}}
+    headers = {"Authorization": f"Bearer {key['api_key']}", "Idempotency-Key": "it's-1",
+               "X-Correlation-Id": "corr-'1'"}
+    async with httpx.AsyncClient(transport=network.transport, base_url="http://intake",
+                                 headers=headers) as site:
+        first = await site.post("/v1/referrals", json=referral)
+        assert first.status_code == 201, first.text
+        replayed = await site.post("/v1/referrals", json=referral)
+        assert replayed.json() == first.json()
+        refused = await site.post("/v1/referrals", json={**referral, "site_id": "site-south"})
+        assert refused.status_code == 403, refused.text
+    rows = await network.pool.fetch(
+        "SELECT key_id, site_id, action, resource, outcome, correlation FROM audit_log"
+        " WHERE key_id = $1 ORDER BY id", key["key_id"])
+    assert [tuple(row) for row in rows] == [
+        (key["key_id"], SITE, "POST /v1/referrals", "/v1/referrals", status, "corr-'1'")
+        for status in (201, 201, 403)]
+    # In the referral's transaction: the same now() as the event it recorded.
+    assert await network.pool.fetchval(
+        "SELECT count(*) FROM audit_log a JOIN events e ON e.recorded_at = a.at"
+        " WHERE a.key_id = $1 AND e.event_type = 'iopnet.PatientReferred'", key["key_id"]) == 1
+
+
+async def test_a_command_whose_audit_row_fails_is_not_committed(
+    network: Network, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The row and the command commit together or not at all: a failing row (here a
+    statement that fails in its place) takes the command back, and the answer is a 500."""
+    key = await network.issue(["read", "intake:write"])
+
+    def failing_row(request: Any, db: guard.SiteDatabase, status: int) -> bool:
+        db.with_commit.append("SELECT 1 / 0")
+        return True
+
+    monkeypatch.setattr(audit, "with_commit", failing_row)
+    # Starlette answers 500 and raises the error again, for the server to log.
+    quiet = httpx.ASGITransport(app=network.transport.app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=quiet, base_url="http://intake",
+                                 headers={"Authorization": f"Bearer {key['api_key']}"}) as site:
+        answer = await site.post("/v1/referrals", json={"source": "provider", "patient": {
+            "given_name": "Ada", "family_name": "Example", "birth_date": "1990-04-02"}})
+    expect_problem(answer, 500, "internal")
+    assert await network.pool.fetchval("SELECT count(*) FROM patients") == 0
+    assert await network.pool.fetchval(
+        "SELECT count(*) FROM events WHERE event_type = 'iopnet.PatientReferred'") == 0
+    assert await network.pool.fetchval(
+        "SELECT outcome FROM audit_log WHERE key_id = $1", key["key_id"]) == 500

@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from iopnet.app import Events, RequestCause
 from iopnet.db import Connection
 from iopnet.idempotency import Answer, IdempotencyKey
 from services.family import commands, store
@@ -21,8 +20,7 @@ router = APIRouter(prefix="/v1/patients/{patient_id}/family-sessions", tags=["fa
 
 @router.post("", status_code=201, responses={201: {"model": FamilySessionView}})
 async def record_family_session(patient_id: uuid.UUID, body: FamilySessionRequest,
-                                request: Request, db: Writer, events: Events,
-                                cause: RequestCause, idempotency_key: IdempotencyKey = None
+                                request: Request, db: Writer, idempotency_key: IdempotencyKey = None
                                 ) -> JSONResponse:
     """A family session that was held, with which support persons attended."""
     command = commands.RecordFamilySession(
@@ -31,7 +29,7 @@ async def record_family_session(patient_id: uuid.UUID, body: FamilySessionReques
 
     async def record(conn: Connection) -> Answer:
         held = await commands.record_family_session(
-            commands.unit_of_work(conn, cause, events), db.principal.data_site, command)
+            commands.unit_of_work(conn, db.cause, db.events), db.principal.data_site, command)
         return Answer(201, FamilySessionView.model_validate(held).model_dump(mode="json"))
 
     return await run(request, db, idempotency_key, body, record)

@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from iopnet.app import Events, RequestCause
 from iopnet.auth.registry import site_date
 from iopnet.db import Connection
 from iopnet.idempotency import Answer, IdempotencyKey
@@ -39,15 +38,14 @@ async def read_family_circle(patient_id: uuid.UUID, db: Reader) -> dict[str, Any
 
 @router.post("/support-persons", status_code=201, responses={201: {"model": SupportPersonView}})
 async def link_support_person(patient_id: uuid.UUID, body: LinkRequest, request: Request,
-                              db: Writer, events: Events, cause: RequestCause,
-                              idempotency_key: IdempotencyKey = None) -> JSONResponse:
+                              db: Writer, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """Link a support person. The name stays in family; the event carries the relationship."""
     command = commands.LinkSupportPerson(str(patient_id), body.relationship,
                                          PersonName(body.given_name, body.family_name))
 
     async def link(conn: Connection) -> Answer:
         linked = await commands.link_support_person(
-            commands.unit_of_work(conn, cause, events), db.principal.data_site, command)
+            commands.unit_of_work(conn, db.cause, db.events), db.principal.data_site, command)
         return Answer(201, SupportPersonView.model_validate(linked).model_dump(mode="json"))
 
     return await run(request, db, idempotency_key, body, link)
@@ -69,8 +67,8 @@ async def read_support_person(patient_id: uuid.UUID, support_person_id: uuid.UUI
 @router.post(SUPPORT_PERSON + "/consents", status_code=201,
              responses={201: {"model": ConsentView}})
 async def grant_consent(patient_id: uuid.UUID, support_person_id: uuid.UUID,
-                        body: GrantRequest, request: Request, db: Writer, events: Events,
-                        cause: RequestCause, idempotency_key: IdempotencyKey = None
+                        body: GrantRequest, request: Request, db: Writer,
+                        idempotency_key: IdempotencyKey = None
                         ) -> JSONResponse:
     """The patient consents to share ``scope`` with this person; it replaces their live one."""
     command = commands.GrantConsent(str(patient_id), str(support_person_id), body.scope,
@@ -78,7 +76,7 @@ async def grant_consent(patient_id: uuid.UUID, support_person_id: uuid.UUID,
 
     async def grant(conn: Connection) -> Answer:
         granted = await commands.grant_consent(
-            commands.unit_of_work(conn, cause, events), db.principal.data_site, command)
+            commands.unit_of_work(conn, db.cause, db.events), db.principal.data_site, command)
         return Answer(201, ConsentView.model_validate(granted).model_dump(mode="json"))
 
     return await run(request, db, idempotency_key, body, grant)
@@ -97,13 +95,13 @@ async def consent_history(patient_id: uuid.UUID, support_person_id: uuid.UUID, d
 @router.post(SUPPORT_PERSON + "/consents/{consent_id}/revoke",
              responses={200: {"model": ConsentView}})
 async def revoke_consent(patient_id: uuid.UUID, support_person_id: uuid.UUID,
-                         consent_id: uuid.UUID, request: Request, db: Writer, events: Events,
-                         cause: RequestCause, idempotency_key: IdempotencyKey = None
+                         consent_id: uuid.UUID, request: Request, db: Writer,
+                         idempotency_key: IdempotencyKey = None
                          ) -> JSONResponse:
     """Revoke at once: from this moment nothing more is shared under this consent."""
     async def revoke(conn: Connection) -> Answer:
         revoked = await commands.revoke_consent(
-            commands.unit_of_work(conn, cause, events), db.principal.data_site,
+            commands.unit_of_work(conn, db.cause, db.events), db.principal.data_site,
             str(patient_id), str(support_person_id), str(consent_id))
         return Answer(200, ConsentView.model_validate(revoked).model_dump(mode="json"))
 

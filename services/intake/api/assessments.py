@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from iopnet.app import Events, RequestCause
 from iopnet.auth import SiteDatabase, site_database
 from iopnet.catalog import Instrument, Scope
 from iopnet.db import Connection
@@ -98,14 +97,13 @@ class DeclineRequest(Strict):
 
 @router.post("/assessments", status_code=201, responses={201: {"model": AssessmentView}})
 async def record_assessment(patient_id: uuid.UUID, body: AssessmentRequest, request: Request,
-                            db: Writer, events: Events, cause: RequestCause,
-                            idempotency_key: IdempotencyKey = None) -> JSONResponse:
+                            db: Writer, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     # InvalidResponses → 422 naming the item at fault, before anything is read
     scored = Scored.of(Responses(body.instrument, body.items, body.answers, body.sex_at_birth))
 
     async def record(conn: Connection) -> Answer:
         assessment_id, on = await commands.record_assessment(
-            commands.unit_of_work(conn, events, cause), str(patient_id), scored,
+            commands.unit_of_work(conn, db.events, db.cause), str(patient_id), scored,
             body.assessed_on, body.clinician_id)
         view = AssessmentView(assessment_id=uuid.UUID(assessment_id), instrument=body.instrument,
                               total=scored.result.total, band=scored.result.band.value,
@@ -124,26 +122,26 @@ async def list_assessments(patient_id: uuid.UUID, db: Reader) -> list[dict[str, 
 
 
 @router.get("/recommendation", response_model=RecommendationView)
-async def read_recommendation(patient_id: uuid.UUID, db: Reader, events: Events,
-                              cause: RequestCause) -> dict[str, Any]:
+async def read_recommendation(patient_id: uuid.UUID, db: Reader) -> dict[str, Any]:
     """What the level-of-care rules recommend from the latest assessment."""
     async with db.transaction() as conn:
-        recommended = await commands.recommendation(commands.unit_of_work(conn, events, cause),
+        recommended = await commands.recommendation(commands.unit_of_work(conn, db.events,
+                                                    db.cause),
                                                     str(patient_id))
     return _recommendation_view(recommended)
 
 
 @router.post("/admission", status_code=201)
 async def admit_patient(patient_id: uuid.UUID, body: AdmissionRequest, request: Request,
-                        db: Writer, events: Events, cause: RequestCause,
-                        idempotency_key: IdempotencyKey = None) -> JSONResponse:
+                        db: Writer, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """Admit to the IOP: as recommended, or against the rules with a clinician's reason."""
     admission = Admission(**body.model_dump(
         exclude={"override_reason", "decided_by", "certification"}))
     certified = _certification(body.certification)
 
     async def admit(conn: Connection) -> Answer:
-        case = await commands.admit(commands.unit_of_work(conn, events, cause), str(patient_id),
+        case = await commands.admit(commands.unit_of_work(conn, db.events, db.cause),
+                                    str(patient_id),
                                     admission, body.override_reason, body.decided_by,
                                     certified)
         return Answer(201, patient_view(case))
@@ -153,13 +151,12 @@ async def admit_patient(patient_id: uuid.UUID, body: AdmissionRequest, request: 
 
 @router.post("/decline", status_code=201)
 async def decline_admission(patient_id: uuid.UUID, body: DeclineRequest, request: Request,
-                            db: Writer, events: Events, cause: RequestCause,
-                            idempotency_key: IdempotencyKey = None) -> JSONResponse:
+                            db: Writer, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """Not an IOP admission: refer to the recommended level (or another, with a reason)."""
     order = commands.Decline(body.clinician_id, body.level, body.override_reason)
 
     async def decline(conn: Connection) -> Answer:
-        case, recommended = await commands.decline(commands.unit_of_work(conn, events, cause),
+        case, recommended = await commands.decline(commands.unit_of_work(conn, db.events, db.cause),
                                                    str(patient_id), order)
         return Answer(201, {**patient_view(case),
                             "recommendation": _recommendation_view(recommended)})
@@ -169,14 +166,13 @@ async def decline_admission(patient_id: uuid.UUID, body: DeclineRequest, request
 
 @router.post("/certification", status_code=201)
 async def certify_patient(patient_id: uuid.UUID, body: CertificationRequest, request: Request,
-                          db: Writer, events: Events, cause: RequestCause,
-                          idempotency_key: IdempotencyKey = None) -> JSONResponse:
+                          db: Writer, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """A physician certifies, or recertifies, an admitted patient's need for IOP."""
     certified = _certification(body)
     assert certified is not None
 
     async def certify(conn: Connection) -> Answer:
-        case = await commands.certify(commands.unit_of_work(conn, events, cause),
+        case = await commands.certify(commands.unit_of_work(conn, db.events, db.cause),
                                       str(patient_id), certified)
         return Answer(201, patient_view(case))
 

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, AwareDatetime, BaseModel, Field, field_validator
 
-from iopnet.app import Events, RequestCause
 from iopnet.auth import SiteDatabase, site_database
 from iopnet.catalog import Scope, SitePolicies
 from iopnet.db import Connection
@@ -89,11 +88,11 @@ class SiteView(BaseModel):
 
 
 @router.post("/sites", status_code=201, responses={201: {"model": SiteView}})
-async def onboard_site(body: OnboardingRequest, request: Request, db: Operator, events: Events,
-                       cause: RequestCause, idempotency_key: IdempotencyKey = None
+async def onboard_site(body: OnboardingRequest, request: Request, db: Operator,
+                       idempotency_key: IdempotencyKey = None
                        ) -> JSONResponse:
     async def onboard(conn: Connection) -> Answer:
-        await commands.onboard_site(commands.unit_of_work(conn, events, cause), body.site_id,
+        await commands.onboard_site(commands.unit_of_work(conn, db.events, db.cause), body.site_id,
                                     body.name, body.time_zone, body.policies)
         return Answer(201, SiteView(**body.model_dump(exclude={"contact_email"})).model_dump(
             mode="json"))
@@ -104,10 +103,10 @@ async def onboard_site(body: OnboardingRequest, request: Request, db: Operator, 
 
 @router.put("/sites/{site_id}/policies", responses={200: {"model": SitePolicies}})
 async def change_site_policies(site_id: Identifier, body: SitePolicies, request: Request,
-                               db: Operator, events: Events, cause: RequestCause,
+                               db: Operator,
                                idempotency_key: IdempotencyKey = None) -> JSONResponse:
     async def change(conn: Connection) -> Answer:
-        await commands.change_policies(commands.unit_of_work(conn, events, cause), site_id,
+        await commands.change_policies(commands.unit_of_work(conn, db.events, db.cause), site_id,
                                        body)
         return Answer(200, body.model_dump(mode="json"))
 
@@ -121,11 +120,11 @@ async def list_sites(db: Operator) -> list[dict[str, Any]]:
 
 
 @router.post("/sites/{site_id}/keys", status_code=201, responses={201: {"model": IssuedKey}})
-async def issue_key(site_id: Identifier, body: KeyRequest, request: Request, db: Operator,
-                    events: Events, cause: RequestCause) -> JSONResponse:
+async def issue_key(site_id: Identifier, body: KeyRequest, request: Request,
+                    db: Operator) -> JSONResponse:
     """Issue a key to a site. Not idempotent by design: a retry must not see the secret again."""
     async def issue(conn: Connection) -> Answer:
-        issued = await commands.issue_key(commands.unit_of_work(conn, events, cause), site_id,
+        issued = await commands.issue_key(commands.unit_of_work(conn, db.events, db.cause), site_id,
                                           body.scopes, body.expires_at,
                                           body.rate_limit_per_minute)
         return Answer(201, _issued(issued, body.expires_at))
@@ -134,11 +133,11 @@ async def issue_key(site_id: Identifier, body: KeyRequest, request: Request, db:
 
 
 @router.post("/keys/{key_id}/rotate", status_code=201, responses={201: {"model": IssuedKey}})
-async def rotate_key(key_id: KeyId, body: RotationRequest, request: Request, db: Operator,
-                     events: Events, cause: RequestCause) -> JSONResponse:
+async def rotate_key(key_id: KeyId, body: RotationRequest, request: Request,
+                     db: Operator) -> JSONResponse:
     """A successor key; the old one keeps working until it is revoked."""
     async def rotate(conn: Connection) -> Answer:
-        issued = await commands.rotate_key(commands.unit_of_work(conn, events, cause), key_id,
+        issued = await commands.rotate_key(commands.unit_of_work(conn, db.events, db.cause), key_id,
                                            body.expires_at)
         return Answer(201, _issued(issued, body.expires_at))
 
@@ -146,10 +145,9 @@ async def rotate_key(key_id: KeyId, body: RotationRequest, request: Request, db:
 
 
 @router.post("/keys/{key_id}/revoke", status_code=204)
-async def revoke_key(key_id: KeyId, request: Request, db: Operator, events: Events,
-                     cause: RequestCause) -> Response:
+async def revoke_key(key_id: KeyId, request: Request, db: Operator) -> Response:
     async def revoke(conn: Connection) -> Answer:
-        await commands.revoke_key(commands.unit_of_work(conn, events, cause), key_id)
+        await commands.revoke_key(commands.unit_of_work(conn, db.events, db.cause), key_id)
         return Answer(204, None)
 
     await execute(request, db, None, None, revoke, refusals=(NetworkRuleBroken,))

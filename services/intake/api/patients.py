@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from iopnet.app import Events, RequestCause
 from iopnet.auth import SiteDatabase, site_database
 from iopnet.auth.registry import site_date
 from iopnet.catalog import ReferralSource, Scope
@@ -73,8 +72,8 @@ class ForgottenView(BaseModel):
 
 
 @router.post("/referrals", status_code=201, responses={201: {"model": PatientView}})
-async def refer_patient(body: ReferralRequest, request: Request, db: Writer, events: Events,
-                        cause: RequestCause, idempotency_key: IdempotencyKey = None
+async def refer_patient(body: ReferralRequest, request: Request, db: Writer,
+                        idempotency_key: IdempotencyKey = None
                         ) -> JSONResponse:
     """Refer a patient to a site: the start of every path through the program."""
     site_id = body.site_id or db.principal.site_id
@@ -84,7 +83,7 @@ async def refer_patient(body: ReferralRequest, request: Request, db: Writer, eve
     identity = Identity.model_validate(body.patient.model_dump())
 
     async def refer(conn: Connection) -> Answer:
-        case = await commands.refer(commands.unit_of_work(conn, events, cause), site_id,
+        case = await commands.refer(commands.unit_of_work(conn, db.events, db.cause), site_id,
                                     body.source, body.referred_on, identity)
         return Answer(201, patient_view(case))
 
@@ -93,11 +92,10 @@ async def refer_patient(body: ReferralRequest, request: Request, db: Writer, eve
 
 @router.post("/patients/{patient_id}/transfer", responses={200: {"model": PatientView}})
 async def transfer_patient(patient_id: uuid.UUID, body: TransferRequest, request: Request,
-                           db: Operator, events: Events, cause: RequestCause,
-                           idempotency_key: IdempotencyKey = None) -> JSONResponse:
+                           db: Operator, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """Move a patient's care to another site (network operator): the old site keeps history."""
     async def transfer(conn: Connection) -> Answer:
-        case = await commands.transfer(commands.unit_of_work(conn, events, cause),
+        case = await commands.transfer(commands.unit_of_work(conn, db.events, db.cause),
                                        str(patient_id), body.to_site_id)
         return Answer(200, patient_view(case))
 
@@ -107,15 +105,14 @@ async def transfer_patient(patient_id: uuid.UUID, body: TransferRequest, request
 
 @router.post("/patients/{patient_id}/forget", responses={200: {"model": ForgottenView}})
 async def forget_patient(patient_id: uuid.UUID, body: ForgettingRequest, request: Request,
-                         db: Operator, events: Events, cause: RequestCause,
-                         idempotency_key: IdempotencyKey = None) -> JSONResponse:
+                         db: Operator, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """Forget a patient network-wide (network operator): names and answers become unreadable
     in every service, and the patient's rows are deleted. Refused (409) inside the site's
     retention period unless ``override_retention``; forgetting again changes nothing."""
     order = ForgettingOrder(body.reason, db.principal.key_id, body.override_retention)
 
     async def forget(conn: Connection) -> Answer:
-        case = await commands.forget(commands.unit_of_work(conn, events, cause),
+        case = await commands.forget(commands.unit_of_work(conn, db.events, db.cause),
                                      str(patient_id), order, datetime.now(UTC))
         return Answer(200, ForgottenView(
             patient_id=patient_id, forgotten=case.forgotten,

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from iopnet.app import Events, RequestCause
 from iopnet.auth import SiteDatabase, site_database
 from iopnet.catalog import (
     AdmissionDeclined,
@@ -71,14 +70,14 @@ class TrailEntry(BaseModel):
 
 @router.post("/assessments/{assessment_id}/entered-in-error", status_code=200)
 async def correct_in_error(patient_id: uuid.UUID, assessment_id: uuid.UUID,
-                           body: ClinicianReason, request: Request, db: Writer, events: Events,
-                           cause: RequestCause, idempotency_key: IdempotencyKey = None
+                           body: ClinicianReason, request: Request, db: Writer,
+                           idempotency_key: IdempotencyKey = None
                            ) -> JSONResponse:
     """The assessment was entered in error: it stops counting, its risk findings included."""
     note = ClinicianNote(body.clinician_id, body.reason)
 
     async def correct(conn: Connection) -> Answer:
-        await commands.correct_in_error(commands.unit_of_work(conn, events, cause),
+        await commands.correct_in_error(commands.unit_of_work(conn, db.events, db.cause),
                                         str(patient_id), str(assessment_id), note)
         return Answer(200, {"assessment_id": str(assessment_id), "entered_in_error": True})
 
@@ -88,14 +87,13 @@ async def correct_in_error(patient_id: uuid.UUID, assessment_id: uuid.UUID,
 
 @router.post("/risk-reviews", status_code=201)
 async def review_risk(patient_id: uuid.UUID, body: RiskReviewRequest, request: Request,
-                      db: Writer, events: Events, cause: RequestCause,
-                      idempotency_key: IdempotencyKey = None) -> JSONResponse:
+                      db: Writer, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """A clinician's documented risk review: the same-day evaluation a finding calls for."""
     review = commands.RiskReview(ClinicianNote(body.clinician_id, body.reason),
                                  body.findings_cleared)
 
     async def reviewed(conn: Connection) -> Answer:
-        review_id = await commands.review_risk(commands.unit_of_work(conn, events, cause),
+        review_id = await commands.review_risk(commands.unit_of_work(conn, db.events, db.cause),
                                                str(patient_id), review)
         return Answer(201, {"review_id": review_id, "clinician_id": body.clinician_id,
                             "findings_cleared": body.findings_cleared})
@@ -106,11 +104,10 @@ async def review_risk(patient_id: uuid.UUID, body: RiskReviewRequest, request: R
 
 @router.post("/safety-plan", status_code=201, responses={201: {"model": SafetyPlanView}})
 async def write_safety_plan(patient_id: uuid.UUID, body: SafetyPlanRequest, request: Request,
-                            db: Writer, events: Events, cause: RequestCause,
-                            idempotency_key: IdempotencyKey = None) -> JSONResponse:
+                            db: Writer, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """Record the Stanley-Brown safety plan; sent again, it is a review of the plan."""
     async def write(conn: Connection) -> Answer:
-        case = await commands.write_safety_plan(commands.unit_of_work(conn, events, cause),
+        case = await commands.write_safety_plan(commands.unit_of_work(conn, db.events, db.cause),
                                                 str(patient_id), body.plan, body.clinician_id)
         return Answer(201, _plan_view(case))
 
@@ -119,10 +116,9 @@ async def write_safety_plan(patient_id: uuid.UUID, body: SafetyPlanRequest, requ
 
 
 @router.get("/safety-plan", response_model=SafetyPlanView)
-async def read_safety_plan(patient_id: uuid.UUID, db: Reader, events: Events,
-                           cause: RequestCause) -> dict[str, Any]:
+async def read_safety_plan(patient_id: uuid.UUID, db: Reader) -> dict[str, Any]:
     async with db.transaction() as conn:
-        case = await commands.read_case(commands.unit_of_work(conn, events, cause),
+        case = await commands.read_case(commands.unit_of_work(conn, db.events, db.cause),
                                         str(patient_id))
     if case.safety_plan_id is None:
         raise not_found("safety plan of patient", str(patient_id))
@@ -130,13 +126,13 @@ async def read_safety_plan(patient_id: uuid.UUID, db: Reader, events: Events,
 
 
 @router.get("/trail", response_model=list[TrailEntry])
-async def read_trail(patient_id: uuid.UUID, db: Reader, events: Events) -> list[dict[str, Any]]:
+async def read_trail(patient_id: uuid.UUID, db: Reader) -> list[dict[str, Any]]:
     """The case's clinical trail: each decision, correction, risk review and safety plan,
     who made it and why, in the order recorded."""
     async with db.transaction() as conn:
         if not await store.is_visible(conn, str(patient_id)):
             raise not_found("patient", str(patient_id))
-        history = await events.read_stream(conn, f"{PatientCase.stream_prefix}-{patient_id}")
+        history = await db.events.read_stream(conn, f"{PatientCase.stream_prefix}-{patient_id}")
     return [entry.model_dump(mode="json") for entry in _trail(history)]
 
 

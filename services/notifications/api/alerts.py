@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from iopnet.app import RequestCause
 from iopnet.auth import SiteDatabase, site_database
 from iopnet.catalog import (
     AlertAcknowledged,
@@ -64,7 +63,7 @@ async def read_alert(alert_id: uuid.UUID, db: Reader) -> AlertView:
 
 @router.post("/{alert_id}/acknowledgement", responses={200: {"model": AlertView}})
 async def acknowledge(alert_id: uuid.UUID, body: Acknowledgement, request: Request,
-                      db: Writer, cause: RequestCause, idempotency_key: IdempotencyKey = None
+                      db: Writer, idempotency_key: IdempotencyKey = None
                       ) -> JSONResponse:
     """A clinician has the alert in hand. Acknowledging again changes nothing (the first
     acknowledgement stands); one after the escalation is recorded all the same."""
@@ -72,7 +71,7 @@ async def acknowledge(alert_id: uuid.UUID, body: Acknowledgement, request: Reque
     async def record(conn: Connection) -> Answer:
         if await store.alert(conn, alert_id) is None:
             raise not_found("alert", str(alert_id))
-        await commands.acknowledge_alert(commands.unit_of_work(conn, cause), str(alert_id),
+        await commands.acknowledge_alert(commands.unit_of_work(conn, db.cause), str(alert_id),
                                          body.clinician_id, body.note)
         row = await store.alert(conn, alert_id)
         return Answer(200, AlertView.model_validate(row).model_dump(mode="json"))

@@ -10,7 +10,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from iopnet.app import RequestCause
 from iopnet.auth import SiteDatabase, site_database
 from iopnet.catalog import Scope
 from iopnet.db import Connection
@@ -60,12 +59,11 @@ async def read_deliveries(message_id: uuid.UUID, db: Reader) -> DeliveriesView:
 
 @router.put("/patients/{patient_id}/contact", responses={200: {"model": PatientContactView}})
 async def set_patient_contact(patient_id: uuid.UUID, body: PatientContact, request: Request,
-                              db: Admin, cause: RequestCause,
-                              idempotency_key: IdempotencyKey = None) -> JSONResponse:
+                              db: Admin, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """The patient's email. It lives here only: no published event carries it."""
     async def record(conn: Connection) -> Answer:
         with known_patient(patient_id):
-            await commands.set_patient_contact(commands.unit_of_work(conn, cause),
+            await commands.set_patient_contact(commands.unit_of_work(conn, db.cause),
                                                str(patient_id), body.email)
         return Answer(200, {"patient_id": str(patient_id), "email": body.email})
 
@@ -75,13 +73,13 @@ async def set_patient_contact(patient_id: uuid.UUID, body: PatientContact, reque
 @router.put("/support-persons/{support_person_id}/contact",
             responses={200: {"model": SupportPersonContactView}})
 async def set_support_person_contact(support_person_id: uuid.UUID, body: SupportPersonContact,
-                                     request: Request, db: Admin, cause: RequestCause,
+                                     request: Request, db: Admin,
                                      idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """A support person's email, for the patient they support (family owns the link)."""
     async def record(conn: Connection) -> Answer:
         with known_patient(body.patient_id):
             await commands.set_support_person_contact(
-                commands.unit_of_work(conn, cause), str(support_person_id),
+                commands.unit_of_work(conn, db.cause), str(support_person_id),
                 str(body.patient_id), body.email)
         return Answer(200, {"support_person_id": str(support_person_id),
                             **body.model_dump(mode="json")})

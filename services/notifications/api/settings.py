@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from iopnet.app import RequestCause
 from iopnet.auth import SiteDatabase, site_database
 from iopnet.catalog import Scope
 from iopnet.db import Connection
@@ -55,7 +54,7 @@ def _channels_view(channels: SiteChannels) -> ChannelsView:
 
 @router.put("/channels", responses={200: {"model": ChannelsView}})
 async def set_channels(site_id: Identifier, body: ChannelsRequest, request: Request, db: Admin,
-                       cause: RequestCause, idempotency_key: IdempotencyKey = None
+                       idempotency_key: IdempotencyKey = None
                        ) -> JSONResponse:
     """Where the site's clinician alerts (email) and webhooks go. Replaces what was set."""
     _own_site(db, site_id)
@@ -72,7 +71,7 @@ async def set_channels(site_id: Identifier, body: ChannelsRequest, request: Requ
                             acknowledge_within=body.acknowledge_within)
 
     async def record(conn: Connection) -> Answer:
-        recorded = await commands.set_channels(commands.unit_of_work(conn, cause), channels)
+        recorded = await commands.set_channels(commands.unit_of_work(conn, db.cause), channels)
         return Answer(200, _channels_view(recorded).model_dump(mode="json"))
 
     return await execute(request, db, idempotency_key, body, record)
@@ -113,7 +112,7 @@ async def read_channels(site_id: Identifier, db: Admin) -> ChannelsView:
 
 @router.put("/templates/{kind}", responses={200: {"model": TemplateView}})
 async def set_template(site_id: Identifier, kind: str, body: TemplateRequest, request: Request,
-                       db: Admin, cause: RequestCause, idempotency_key: IdempotencyKey = None
+                       db: Admin, idempotency_key: IdempotencyKey = None
                        ) -> JSONResponse:
     """The site's email template for a kind: ``string.Template`` text with ${placeholders}."""
     _own_site(db, site_id)
@@ -125,7 +124,7 @@ async def set_template(site_id: Identifier, kind: str, body: TemplateRequest, re
                       errors=[{"pointer": f"#/{f}", "detail": p} for f, p in problems.items()])
 
     async def record(conn: Connection) -> Answer:
-        await commands.set_template(commands.unit_of_work(conn, cause), site_id, message_kind,
+        await commands.set_template(commands.unit_of_work(conn, db.cause), site_id, message_kind,
                                     template)
         return Answer(200, _template_view(site_id, message_kind, template, False))
 

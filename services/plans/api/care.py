@@ -12,11 +12,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from iopnet.app import Events, RequestCause
 from iopnet.auth import SiteDatabase
 from iopnet.auth.registry import site_date
 from iopnet.db import Connection
-from iopnet.eventstore import Cause, EventStore
 from iopnet.idempotency import Answer, IdempotencyKey, execute
 from iopnet.unit_of_work import UnitOfWork
 from services.plans import commands, store
@@ -101,8 +99,7 @@ async def evaluate_step_down(patient_id: uuid.UUID, db: Reader, as_of: AsOf = No
                               "safety plan not reviewed since the latest risk finding "
                               "(safety-plan-required), or closed"}})
 async def step_down(patient_id: uuid.UUID, body: StepDownRequest, request: Request,
-                    db: Writer, events: Events, cause: RequestCause,
-                    idempotency_key: IdempotencyKey = None) -> JSONResponse:
+                    db: Writer, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """A clinician confirms step-down to standard outpatient, with the aftercare plan.
 
     Refused (409, with every criterion) unless the site's criteria are met today, or the
@@ -119,7 +116,7 @@ async def step_down(patient_id: uuid.UUID, body: StepDownRequest, request: Reque
         body.as_of, Confirmation(body.clinician_id, db.principal.key_id))
 
     async def step(conn: Connection) -> Answer:
-        done = await commands.step_down(commands.unit_of_work(conn, cause, events), command)
+        done = await commands.step_down(commands.unit_of_work(conn, db.cause, db.events), command)
         return Answer(201, {**transition_view(done.transition), "as_of": done.as_of.isoformat(),
                             **evaluation_view(done.evaluation)})
 
@@ -130,13 +127,13 @@ async def step_down(patient_id: uuid.UUID, body: StepDownRequest, request: Reque
 @router.post("/patients/{patient_id}/step-up", status_code=201,
              responses={201: {"model": TransitionView}})
 async def step_up(patient_id: uuid.UUID, body: StepUpRequest, request: Request, db: Writer,
-                  events: Events, cause: RequestCause, idempotency_key: IdempotencyKey = None
+                  idempotency_key: IdempotencyKey = None
                   ) -> JSONResponse:
     """To partial hospitalization or inpatient care, when risk rises; closes the plan."""
     command = commands.StepUpCommand(str(patient_id), body.to_level, body.reason_codes,
                                      body.effective_on,
                                      Confirmation(body.clinician_id, db.principal.key_id))
-    return await _close_plan(request, db, idempotency_key, body, events, cause,
+    return await _close_plan(request, db, idempotency_key, body,
                              partial(commands.step_up, command=command))
 
 
@@ -145,25 +142,24 @@ async def step_up(patient_id: uuid.UUID, body: StepUpRequest, request: Request, 
                         409: {"description": "Completed, after a risk finding, without the "
                               "safety plan reviewed since (safety-plan-required), or closed"}})
 async def discharge(patient_id: uuid.UUID, body: DischargeRequest, request: Request,
-                    db: Writer, events: Events, cause: RequestCause,
-                    idempotency_key: IdempotencyKey = None) -> JSONResponse:
+                    db: Writer, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """Completed, left against advice, or transferred out; closes the plan. Completed
     after a risk finding needs the safety plan written or reviewed since the latest one;
     leaving against advice or a transfer is never held back (its summary shows the plan)."""
     command = commands.DischargeCommand(str(patient_id), body.outcome, body.effective_on,
                                         Confirmation(body.clinician_id, db.principal.key_id),
                                         body.follow_up_within_days)
-    return await _close_plan(request, db, idempotency_key, body, events, cause,
+    return await _close_plan(request, db, idempotency_key, body,
                              partial(commands.discharge, command=command))
 
 
 async def _close_plan(request: Request, db: SiteDatabase, idempotency_key: str | None,
-                      body: BaseModel, events: EventStore, cause: Cause,
+                      body: BaseModel,
                       close: Callable[[UnitOfWork], Awaitable[commands.Transition]]
                       ) -> JSONResponse:
     """Step-up and discharge: one handler, answered with the transition."""
     async def command(conn: Connection) -> Answer:
-        done = await close(commands.unit_of_work(conn, cause, events))
+        done = await close(commands.unit_of_work(conn, db.cause, db.events))
         return Answer(201, transition_view(done))
 
     return await execute(request, db, idempotency_key, body, command,

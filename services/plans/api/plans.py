@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 
-from iopnet.app import Events, RequestCause
 from iopnet.db import Connection
 from iopnet.idempotency import Answer, IdempotencyKey, execute
 from iopnet.problems import Problem, not_found
@@ -78,8 +77,7 @@ async def read_plan(patient_id: uuid.UUID, db: Reader,
              responses={201: {"model": PlanView}, 412: {"description": "Stale If-Match"},
                         428: {"description": "If-Match missing"}})
 async def revise_plan(patient_id: uuid.UUID, body: RevisionRequest, request: Request,
-                      db: Writer, events: Events, cause: RequestCause,
-                      if_match: IfMatch = None,
+                      db: Writer, if_match: IfMatch = None,
                       idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """A new revision of the plan, over the revision named by If-Match (never merged)."""
     order = commands.PlanRevisionOrder(
@@ -89,7 +87,7 @@ async def revise_plan(patient_id: uuid.UUID, body: RevisionRequest, request: Req
     async def revise(conn: Connection) -> Answer:
         try:
             plan, revised = await commands.revise_plan(
-                commands.unit_of_work(conn, cause, events), order)
+                commands.unit_of_work(conn, db.cause, db.events), order)
         except StaleRevision as stale:
             raise Problem(412, "stale-revision", "The plan has changed since you read it",
                           f"{stale}: read it again and send its ETag as If-Match",

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from iopnet.app import Events, RequestCause
 from iopnet.db import Connection
 from iopnet.fields import Identifier, Strict
 from iopnet.idempotency import Answer, IdempotencyKey, execute
@@ -50,13 +49,12 @@ async def read_continued_stays(patient_id: uuid.UUID, db: Reader) -> list[dict[s
 @router.post("/patients/{patient_id}/continued-stays", status_code=201,
              responses={201: {"model": ContinuedStayView}})
 async def continue_stay(patient_id: uuid.UUID, body: ContinuedStayRequest, request: Request,
-                        db: Writer, events: Events, cause: RequestCause,
-                        idempotency_key: IdempotencyKey = None) -> JSONResponse:
+                        db: Writer, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """Extend the stay beyond the planned weeks: the clinician and their reason, recorded."""
     decision = ClinicalDecision(body.clinician_id, body.reason, db.principal.key_id)
 
     async def extend(conn: Connection) -> Answer:
-        await commands.continue_stay(commands.unit_of_work(conn, cause, events),
+        await commands.continue_stay(commands.unit_of_work(conn, db.cause, db.events),
                                      str(patient_id), body.weeks, decision)
         [*_, latest] = await store.list_continued_stays(conn, str(patient_id))
         return Answer(201, ContinuedStayView.model_validate(latest).model_dump(mode="json"))

@@ -16,7 +16,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from iopnet.app import Events, RequestCause
 from iopnet.db import Connection
 from iopnet.fields import Identifier, Strict
 from iopnet.idempotency import Answer, IdempotencyKey, execute
@@ -61,14 +60,13 @@ async def read_suggestions(patient_id: uuid.UUID, db: Reader) -> list[dict[str, 
                                                "covers family participation"}})
 async def accept_suggestion(patient_id: uuid.UUID, suggestion_id: uuid.UUID,
                             body: AcceptRequest, request: Request, db: Writer,
-                            events: Events, cause: RequestCause,
                             idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """The clinician accepts family therapy: a revision recording them and their reason."""
     decision = ClinicalDecision(body.clinician_id, body.reason, db.principal.key_id)
 
     async def accept(conn: Connection) -> Answer:
         plan, revised = await commands.accept_family_therapy(
-            commands.unit_of_work(conn, cause, events), str(patient_id), str(suggestion_id),
+            commands.unit_of_work(conn, db.cause, db.events), str(patient_id), str(suggestion_id),
             decision)
         return Answer(201, plan_view(plan.id, plan.plan_id, plan.status, revised.plan),
                       headers={"ETag": etag(revised.plan.revision)})

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
-from iopnet.app import RequestCause
 from iopnet.auth import SiteDatabase, site_database
 from iopnet.catalog import Scope
 from iopnet.db import Connection
@@ -42,14 +41,13 @@ class AttendanceRequest(Strict):
 @router.post("/{session_id}/attendance", status_code=201,
              responses={201: {"model": SessionView}, 200: {"model": SessionView}})
 async def record_attendance(session_id: uuid.UUID, body: AttendanceRequest, request: Request,
-                            db: Writer, cause: RequestCause,
-                            idempotency_key: IdempotencyKey = None) -> JSONResponse:
+                            db: Writer, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """Attended or late → SessionAttended; absent or excused → SessionMissed. The same record
     again answers 200; a different one for the same patient and session is a conflict."""
     async def record(conn: Connection) -> Answer:
         try:
             enrollment, new = await commands.record_attendance(
-                commands.unit_of_work(conn, cause), str(body.patient_id), str(session_id),
+                commands.unit_of_work(conn, db.cause), str(body.patient_id), str(session_id),
                 body.status, body.late_minutes)
         except commands.UnknownPatient:
             raise not_found("patient", str(body.patient_id)) from None

@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from iopnet.app import RequestCause
 from iopnet.auth import SiteDatabase, site_database
 from iopnet.catalog import Instrument, Modality, RiskSignal, Scope, SessionKind
 from iopnet.db import Connection
@@ -169,8 +168,7 @@ class DaysRequest(Strict):
 
 @router.put("/{patient_id}/schedule", response_model=EnrollmentView)
 async def change_schedule(patient_id: uuid.UUID, body: DaysRequest, request: Request,
-                          db: Writer, cause: RequestCause,
-                          idempotency_key: IdempotencyKey = None) -> JSONResponse:
+                          db: Writer, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """Make the schedule again with other days a week. Refused (422 at
     ``#/days_per_week``, with the hours it reaches) unless the program's groups on those
     days and weekly counseling come to at least 9 hours and under 20 (42 CFR 410.44)."""
@@ -179,7 +177,7 @@ async def change_schedule(patient_id: uuid.UUID, body: DaysRequest, request: Req
 
     async def reschedule(conn: Connection) -> Answer:
         try:
-            await commands.change_days(commands.unit_of_work(conn, cause), change, utc_now())
+            await commands.change_days(commands.unit_of_work(conn, db.cause), change, utc_now())
         except commands.UnknownPatient:
             raise not_found("patient", str(patient_id)) from None
         enrollment = await store.find_enrollment(conn, str(patient_id))
@@ -220,8 +218,7 @@ async def read_attendance(patient_id: uuid.UUID, db: Reader) -> dict[str, Any]:
 
 @router.post("/{patient_id}/outcomes", status_code=201, responses={201: {"model": MeasureView}})
 async def record_outcome(patient_id: uuid.UUID, body: OutcomeRequest, request: Request,
-                         db: Writer, cause: RequestCause,
-                         idempotency_key: IdempotencyKey = None) -> JSONResponse:
+                         db: Writer, idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """A measure taken in the program: OutcomeMeasured, and RiskSignalRaised for a PHQ-9's
     item 9 above 0 or a rise of 5 or more over the baseline or the previous measure, or a
     C-SSRS "since last visit" triaged moderate or high. A PHQ-9's item 9 above 0 also makes
@@ -233,7 +230,7 @@ async def record_outcome(patient_id: uuid.UUID, body: OutcomeRequest, request: R
     async def measure(conn: Connection) -> Answer:
         try:
             enrollment, measure = await commands.record_outcome(
-                commands.unit_of_work(conn, cause), str(patient_id), str(uuid.uuid4()),
+                commands.unit_of_work(conn, db.cause), str(patient_id), str(uuid.uuid4()),
                 taken)  # 422 if invalid
         except commands.UnknownPatient:
             raise not_found("patient", str(patient_id)) from None

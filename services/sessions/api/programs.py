@@ -9,7 +9,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
-from iopnet.app import RequestCause
 from iopnet.auth import SiteDatabase, site_database
 from iopnet.auth.registry import site_time_zone
 from iopnet.catalog import Modality, Scope
@@ -76,7 +75,6 @@ class GroupView(BaseModel):
 
 @router.post("/programs", status_code=201, responses={201: {"model": ProgramView}})
 async def create_program(body: ProgramRequest, request: Request, db: Writer,
-                         cause: RequestCause,
                          idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """A program of the site. Sending the same program again answers 200; a different
     program under an id already taken is a conflict."""
@@ -85,7 +83,7 @@ async def create_program(body: ProgramRequest, request: Request, db: Writer,
     async def create(conn: Connection) -> Answer:
         try:
             created = await commands.define_program(
-                commands.unit_of_work(conn, cause), site_id, body.program_id, body.name,
+                commands.unit_of_work(conn, db.cause), site_id, body.program_id, body.name,
                 datetime.now(UTC))
         except IdTaken as taken:
             raise _taken(taken) from None
@@ -104,7 +102,7 @@ async def list_programs(db: Reader) -> list[dict[str, Any]]:
 @router.post("/programs/{program_id}/groups", status_code=201,
              responses={201: {"model": GroupView}})
 async def create_group(program_id: Identifier, body: GroupRequest, request: Request, db: Writer,
-                       cause: RequestCause, idempotency_key: IdempotencyKey = None) -> JSONResponse:
+                       idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """A recurring group of the program: one weekday, a local start time, a capacity.
 
     Patients of the program short of their days a week (admitted before it had groups,
@@ -118,7 +116,7 @@ async def create_group(program_id: Identifier, body: GroupRequest, request: Requ
 
     async def create(conn: Connection) -> Answer:
         try:
-            added = await commands.add_group(commands.unit_of_work(conn, cause), group,
+            added = await commands.add_group(commands.unit_of_work(conn, db.cause), group,
                                              datetime.now(UTC))
         except commands.UnknownProgram:
             raise not_found("program", program_id) from None

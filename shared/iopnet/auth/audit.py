@@ -9,6 +9,10 @@ committed, so none is lost that one statement a request would have kept.
 A request refused before anyone was identified (401) is counted per source
 address, route and minute instead (``refused_requests``): anyone on the
 network can send those, and the trail is append-only.
+
+A command's row rides in its own transaction instead (``with_commit``): inserted
+by the ``COMMIT``'s round trip, committed with what the command recorded or not
+at all, and the middleware then writes none.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import asyncpg
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel
 
-from iopnet.auth.guard import require
+from iopnet.auth.guard import SiteDatabase, require, sql_literal
 from iopnet.auth.principal import Principal
 from iopnet.catalog import Scope
 from iopnet.observer import Exchange, ResponseObserver
@@ -37,8 +41,11 @@ AUDITED_SITE = r"^(\*|[A-Za-z0-9._:-]+)$"
 
 #: One row: key_id, site_id, action, resource, outcome, correlation.
 Row = tuple[str | None, str | None, str, str, int, str | None]
+_COLUMNS = "key_id, site_id, action, resource, outcome, correlation"
+#: Set in a request's state once its row was committed with its command.
+_COMMITTED = "audit_committed"
 _INSERT_MANY = (
-    "INSERT INTO audit_log (key_id, site_id, action, resource, outcome, correlation)"
+    f"INSERT INTO audit_log ({_COLUMNS})"
     " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[],"
     " $6::text[])"
 )
@@ -93,19 +100,45 @@ class AuditTrail:
 
 async def record(exchange: Exchange) -> None:
     """One append-only row per /v1 or /fhir request, whatever its outcome."""
-    if not exchange.path.startswith(AUDITED_PREFIXES) or exchange.path in UNAUDITED_PATHS:
+    if not audited(exchange) or exchange.state.get(_COMMITTED):
         return
     principal: Principal | None = exchange.state.get("principal")
-    action = f"{exchange.method} {exchange.route}"
     pool: asyncpg.Pool = exchange.scope["app"].state.pool
     if principal is None and exchange.status == 401:
-        await _count_refusal(pool, exchange, action)
+        await _count_refusal(pool, exchange, f"{exchange.method} {exchange.route}")
         return
-    await trail_of(exchange.scope["app"]).write((
+    await trail_of(exchange.scope["app"]).write(_row(exchange))
+
+
+def audited(exchange: Exchange) -> bool:
+    return exchange.path.startswith(AUDITED_PREFIXES) and exchange.path not in UNAUDITED_PATHS
+
+
+def _row(exchange: Exchange) -> Row:
+    principal: Principal | None = exchange.state.get("principal")
+    return (
         principal.key_id if principal else None, principal.site_id if principal else None,
-        action, _resource(exchange.path), exchange.status,
+        f"{exchange.method} {exchange.route}", _resource(exchange.path), exchange.status,
         (exchange.header(b"x-correlation-id") or "")[:128] or None,
-    ))
+    )
+
+
+def with_commit(request: Request, db: SiteDatabase, status: int) -> bool:
+    """Have the request's row, answered ``status``, inserted by ``db``'s next COMMIT;
+    False when the request is not audited."""
+    exchange = Exchange(request.scope, status, 0.0)
+    if not audited(exchange):
+        return False
+    values = ", ".join("NULL" if value is None else str(value) if isinstance(value, int)
+                       else sql_literal(value.replace("\x00", "%00"))
+                       for value in _row(exchange))
+    db.with_commit.append(f"INSERT INTO audit_log ({_COLUMNS}) VALUES ({values})")
+    return True
+
+
+def committed(request: Request) -> None:
+    """The request's row was committed with its command: the middleware writes none."""
+    setattr(request.state, _COMMITTED, True)
 
 
 def trail_of(app: FastAPI) -> AuditTrail:
