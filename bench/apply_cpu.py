@@ -29,8 +29,9 @@ from bench.consumers import CONSUMERS, events_of, program_start, seed
 from iopctl import infra
 from iopctl.pgsql import drop_database, recreate_database
 from iopctl.stack import spec_of
-from iopnet.consumer import BATCH_RECORDS, ConsumerRunner, Record, freeze_what_lives_now
+from iopnet.consumer import BATCH_RECORDS, ConsumerRunner, Record
 from iopnet.db import create_pool
+from iopnet.heap import freeze_what_lives_now
 from iopnet.kafka_binding import to_record
 from iopnet.provenance import check_provenance
 

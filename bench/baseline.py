@@ -96,7 +96,7 @@ async def create_schema(dsn: str) -> None:
 def serve(dsn: str, port: int) -> None:
     asyncio.run(create_schema(dsn))
     uvicorn.run(create_app(dsn), host="127.0.0.1", port=port, loop="uvloop",
-                log_config=None, access_log=False)
+                log_config=None, access_log=False, timeout_keep_alive=75)  # as iopnet's
 
 
 if __name__ == "__main__":

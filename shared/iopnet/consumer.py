@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import gc
 import logging
 from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,7 +46,7 @@ from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
-from iopnet import causal, dead_letters, inbox, transfers
+from iopnet import causal, dead_letters, heap, inbox, transfers
 from iopnet.catalog import DomainEvent, PatientEvent, parse_event
 from iopnet.db import Connection
 from iopnet.dead_letters import Letter
@@ -282,18 +281,6 @@ def _by_type(projectors: Mapping[type[DomainEvent], Projector], event_type: str
     return None
 
 
-@functools.cache
-def freeze_what_lives_now() -> None:
-    """Once a process: what lives when its consumer starts (modules, event models, their
-    validators) is kept out of the cyclic garbage collector's passes (``gc.freeze``). A
-    batch makes many objects that live until it commits (its records, its events, the
-    writes held), so the collector often goes through every generation, and each full
-    pass went through all of that too: about 40% of the CPU an applied schedule took
-    (docs/benchmarks.md). Garbage at that moment is collected first, not kept."""
-    gc.collect()
-    gc.freeze()
-
-
 class StopApplying(Exception):
     """Asked to stop while the database is unreachable: the batch stays unapplied."""
 
@@ -328,7 +315,7 @@ class ConsumerRunner:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._stop, self._assignment_failure = stop, None
-        freeze_what_lives_now()
+        heap.freeze_what_lives_now()
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap_servers,
             group_id=self.group_id,

@@ -22,6 +22,7 @@ import uvicorn
 import uvloop
 from prometheus_client import start_http_server
 
+from iopnet import heap
 from iopnet.app import create_app
 from iopnet.consumer import ConsumerRunner
 from iopnet.db import create_pool
@@ -61,8 +62,10 @@ async def run_role(spec: ServiceSpec, settings: ServiceSettings, role: str) -> N
 
 
 async def serve_api(spec: ServiceSpec, settings: ServiceSettings) -> None:
+    app = create_app(spec, settings)
+    heap.freeze_what_lives_now()
     config = uvicorn.Config(
-        create_app(spec, settings), host=settings.http_host, port=settings.http_port,
+        app, host=settings.http_host, port=settings.http_port,
         log_config=None, access_log=False, timeout_graceful_shutdown=10, http="httptools",
         # Longer than a client's or proxy's idle expiry (httpx's and uvicorn's default
         # are both 5 s): a client reusing a connection as the server closes it gets a
