@@ -38,6 +38,8 @@ class Round:
     #: CPU the serving process spent (user + system): what bounds throughput on a
     #: machine short of cores, and far steadier than throughput when others load it.
     cpu_seconds: float = 0.0
+    #: After the last answer, until the work the round caused was done.
+    settle_seconds: float = 0.0
     #: CPU seconds by kind of process on the whole machine (``bench.machine``).
     machine: dict[str, float] = field(default_factory=dict)
 
@@ -76,11 +78,14 @@ def cpu_seconds(pid: int) -> float:
 
 async def closed_loop(route: str, sends: Iterator[Send], concurrency: int,
                       expect: int = 201, server: int | None = None,
-                      classify: machine.Classify | None = None
+                      classify: machine.Classify | None = None,
+                      settle: Callable[[], Awaitable[None]] | None = None,
                       ) -> tuple[Round, list[httpx.Response]]:
     """Send every request of ``sends``, ``concurrency`` at a time; each must answer ``expect``.
     ``server``: the pid of the process serving them, whose CPU time is measured;
-    ``classify``: the kinds of process whose CPU is measured on the whole machine."""
+    ``classify``: the kinds of process whose CPU is measured on the whole machine, until
+    ``settle`` returns: once the system has done all the work the round's requests caused
+    (the consumers' too), so that a round is charged its own work and not the last one's."""
     measured = Round(route)
     answers: list[httpx.Response] = []
 
@@ -98,9 +103,13 @@ async def closed_loop(route: str, sends: Iterator[Send], concurrency: int,
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     measured.seconds = time.perf_counter() - started
     measured.cpu_seconds = cpu_seconds(server) - cpu if server else 0.0
+    measured.load = load_average()
+    if settle is not None:
+        settling = time.perf_counter()
+        await settle()
+        measured.settle_seconds = time.perf_counter() - settling
     if classify and before:
         measured.machine = machine.usage(classify).since(before)
-    measured.load = load_average()
     return measured, answers
 
 

@@ -43,7 +43,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -108,6 +108,8 @@ class Results:
     baseline: list[Round] = field(default_factory=list)
     routes: dict[str, list[Round]] = field(default_factory=dict)
     admission_rates: list[float] = field(default_factory=list)
+    #: Patients a second counting the time the system took to do what they caused.
+    sustained_rates: list[float] = field(default_factory=list)
     offered_rate: float = 0.0
     offered_seconds: float = 0.0
     offered_load: float = 0.0
@@ -131,20 +133,30 @@ KINDS = (SERVER, "Postgres", "Kafka broker", "workers", "other APIs", "load gene
 
 
 @dataclass(frozen=True)
-class Pids:
+class Watch:
+    """What the rounds watch: the two servers, every process's kind, and when the work a
+    round caused is done (``clock.settled``)."""
+
     baseline: int
     intake: int
     classify: machine.Classify
+    settle: Callable[[], Awaitable[None]]
 
     @classmethod
-    def of(cls, stack: Stack, baseline_pid: int) -> Pids:
+    def of(cls, stack: Stack, baseline_pid: int, databases: Mapping[str, str]) -> Watch:
         """A round's server is the baseline or intake's API, whichever is being loaded:
         the other idles, so both count as the serving API."""
         named = {baseline_pid: SERVER, os.getpid(): "load generator"}
         for name, process in stack.processes.items():
             named[process.pid] = ("workers" if name.endswith("-worker") else
                                   SERVER if name == "intake-api" else "other APIs")
-        return cls(baseline_pid, stack.processes["intake-api"].pid, machine.classifier(named))
+
+        async def settle() -> None:
+            await clock.outbox_empty(databases["intake"])
+            await clock.settled({s: databases[s] for s in CONSUMERS}, quiet=1.0, timeout=900)
+
+        return cls(baseline_pid, stack.processes["intake-api"].pid, machine.classifier(named),
+                   settle)
 
 
 def free_ports(count: int) -> list[int]:
@@ -184,20 +196,22 @@ def _sends(count: int, send: Callable[[int], Awaitable[httpx.Response]]) -> Iter
     return (functools.partial(send, n) for n in range(count))
 
 
-async def baseline_round(http: httpx.AsyncClient, url: str, pids: Pids, options: Options
+async def baseline_round(http: httpx.AsyncClient, url: str, watch: Watch, options: Options
                          ) -> Round:
     body = {"source": "provider", "patient": ADA}
     measured, _ = await closed_loop(
         "baseline", _sends(options.requests, lambda _: http.post(url, json=body)),
-        options.concurrency, server=pids.baseline, classify=pids.classify)
+        options.concurrency, server=watch.baseline, classify=watch.classify,
+        settle=watch.settle)
     return measured
 
 
-async def iopnet_round(site: Api, pids: Pids, options: Options
+async def iopnet_round(site: Api, watch: Watch, options: Options
                        ) -> tuple[dict[str, Round], float]:
     """The three write routes, each over ``requests`` patients; patients admitted a second."""
     n, c = options.requests, options.concurrency
-    watched = functools.partial(closed_loop, server=pids.intake, classify=pids.classify)
+    watched = functools.partial(closed_loop, server=watch.intake, classify=watch.classify,
+                                settle=watch.settle)
     referred, answers = await watched(ROUTES["referral"], _sends(n, lambda _: site.post(
         "intake", "/v1/referrals", json={"source": "provider", "patient": ADA})), c)
     patients = [a.json()["patient_id"] for a in answers]
@@ -216,24 +230,26 @@ async def iopnet_round(site: Api, pids: Pids, options: Options
 
 
 async def alternate_rounds(http: httpx.AsyncClient, baseline_url: str, site: Api,
-                           pids: Pids, options: Options, results: Results) -> None:
+                           watch: Watch, options: Options, results: Results) -> None:
     for number in range(1, options.rounds + 1):
         print(f"round {number}/{options.rounds}: baseline ...", flush=True)
-        results.baseline.append(await baseline_round(http, baseline_url, pids, options))
+        results.baseline.append(await baseline_round(http, baseline_url, watch, options))
         print(f"round {number}/{options.rounds}: iopnet ...", flush=True)
-        rounds, patients_per_second = await iopnet_round(site, pids, options)
+        rounds, patients_per_second = await iopnet_round(site, watch, options)
         for name, measured in rounds.items():
             results.routes.setdefault(name, []).append(measured)
         results.admission_rates.append(patients_per_second)
+        results.sustained_rates.append(options.requests / sum(
+            r.seconds + r.settle_seconds for r in rounds.values()))
     if options.profile is not None:
         # A round of its own: sampling pauses the process, which its figures would show.
         print("profiled round (not counted) ...", flush=True)
-        async with sampled(pids.baseline, options.profile, "baseline", options.requests,
+        async with sampled(watch.baseline, options.profile, "baseline", options.requests,
                            results):
-            await baseline_round(http, baseline_url, pids, options)
-        async with sampled(pids.intake, options.profile, "intake API",
+            await baseline_round(http, baseline_url, watch, options)
+        async with sampled(watch.intake, options.profile, "intake API",
                            4 * options.requests, results):
-            await iopnet_round(site, pids, options)
+            await iopnet_round(site, watch, options)
 
 
 @contextlib.asynccontextmanager
@@ -397,8 +413,8 @@ async def main(options: Options) -> Results:
             await until(functools.partial(_answers, http, baseline_url))
             operator = Api(stack, http, stack.operator_key)
             site = await set_up_site(operator)
-            pids = Pids.of(stack, raw.pid)
-            await alternate_rounds(http, baseline_url, site, pids, options, results)
+            watch = Watch.of(stack, raw.pid, observed)
+            await alternate_rounds(http, baseline_url, site, watch, options, results)
             if not options.rounds_only:
                 await _phase(results, propagation_under_load(site, observed, options,
                                                              results))
@@ -463,9 +479,14 @@ def report(results: Results, options: Options, command: str) -> str:
               for name, rounds in results.routes.items()]
     lines += _machine_rows(results)
     admissions = statistics.median(results.admission_rates)
+    sustained = statistics.median(results.sustained_rates)
     lines += ["", f"Admissions (referral, two assessments, admission): "
               f"{admissions:.1f} patients/s (rounds: "
-              f"{', '.join(f'{r:.1f}' for r in results.admission_rates)})."]
+              f"{', '.join(f'{r:.1f}' for r in results.admission_rates)}). Counting also "
+              "the time the consumers took, after each route's round, to apply what it "
+              f"caused (each round waits for that before the next starts): {sustained:.1f} "
+              f"patients/s (rounds: {', '.join(f'{r:.1f}' for r in results.sustained_rates)})"
+              ", what the system sustains."]
     if options.rounds_only:
         return _tail(results, lines)
     share = "a fixed rate" if options.propagation_rate else "half the maximum"
@@ -515,7 +536,8 @@ def _machine_rows(results: Results) -> list[str]:
     and the rate the machine's cores would bound the route at if it were all its own."""
     rounds = {"baseline": results.baseline} | {ROUTES[n]: r for n, r in results.routes.items()}
     cores = os.cpu_count() or 1
-    lines = ["", "Where the machine's CPU goes during each route's rounds: CPU a request, in ms, "
+    lines = ["", "Where the machine's CPU goes in each route's rounds, from the first request "
+             "until the system has applied everything they caused: CPU a request, in ms, "
              "by kind of process (user + system from /proc; the rest of the machine is its "
              "busy time no process listed explains: other processes, the kernel's own work). "
              f"Bound: {cores} cores divided by all of it, the requests/s the route would "
