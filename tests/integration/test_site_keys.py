@@ -82,6 +82,10 @@ async def network(fresh_database: FreshDatabase, infra: Endpoints,
         yield Network(transport, operator, presented.key_id, app.state.pool)
 
 
+#: Written into the COMMIT's literal SQL (``audit.with_commit``): it must land verbatim.
+HOSTILE_CORRELATION = "corr-'1'\\'); DELETE FROM patients; --"
+
+
 def expect_problem(answer: httpx.Response, status: int, slug: str) -> dict[str, Any]:
     assert answer.status_code == status, answer.text
     assert answer.headers["content-type"] == PROBLEM_JSON
@@ -200,7 +204,7 @@ async def test_a_commands_audit_row_is_committed_with_it_once_and_a_replay_gets_
     referral = {"source": "provider", "patient": {
         "given_name": "Ada", "family_name": "O'Brien\\", "birth_date": "1990-04-02"}}
     headers = {"Authorization": f"Bearer {key['api_key']}", "Idempotency-Key": "it's-1",
-               "X-Correlation-Id": "corr-'1'"}
+               "X-Correlation-Id": HOSTILE_CORRELATION}
     async with httpx.AsyncClient(transport=network.transport, base_url="http://intake",
                                  headers=headers) as site:
         first = await site.post("/v1/referrals", json=referral)
@@ -213,7 +217,8 @@ async def test_a_commands_audit_row_is_committed_with_it_once_and_a_replay_gets_
         "SELECT key_id, site_id, action, resource, outcome, correlation FROM audit_log"
         " WHERE key_id = $1 ORDER BY id", key["key_id"])
     assert [tuple(row) for row in rows] == [
-        (key["key_id"], SITE, "POST /v1/referrals", "/v1/referrals", status, "corr-'1'")
+        (key["key_id"], SITE, "POST /v1/referrals", "/v1/referrals", status,
+         HOSTILE_CORRELATION)
         for status in (201, 201, 403)]
     # In the referral's transaction: the same now() as the event it recorded.
     assert await network.pool.fetchval(
