@@ -10,12 +10,11 @@ unit is read once.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TypeVar, cast
-from zoneinfo import ZoneInfo
 
 from iopnet.aggregate import Aggregate
-from iopnet.auth.registry import site_time_zone
+from iopnet.auth.registry import date_in, site_time_zone
 from iopnet.catalog import DomainEvent, parse_event
 from iopnet.consumer import Projector
 from iopnet.db import Connection
@@ -89,7 +88,7 @@ class UnitOfWork:
             zone = await site_time_zone(self.conn, site_id, default="")
             if zone:  # a site not known here (yet) is not remembered
                 self._zones[site_id] = zone
-        return (at or datetime.now(UTC)).astimezone(ZoneInfo(zone or "UTC")).date()
+        return date_in(zone or "UTC", at)
 
     async def save_all(self, aggregates: Sequence[Aggregate], *, topic: str | None = None
                        ) -> list[EventEnvelope]:

@@ -119,8 +119,12 @@ async def site_time_zone(conn: Connection, site_id: str, default: str = "UTC") -
 
 async def site_date(conn: Connection, site_id: str, at: datetime | None = None) -> date:
     """The date at the site at ``at`` (by default now): a clinic's day, not the server's."""
-    zone = ZoneInfo(await site_time_zone(conn, site_id))
-    return (at or datetime.now(UTC)).astimezone(zone).date()
+    return date_in(await site_time_zone(conn, site_id), at)
+
+
+def date_in(zone: str, at: datetime | None = None) -> date:
+    """The date in the IANA ``zone`` at ``at`` (by default now)."""
+    return (at or datetime.now(UTC)).astimezone(ZoneInfo(zone)).date()
 
 
 async def key_record(conn: Connection, key_id: str) -> dict[str, object] | None:
