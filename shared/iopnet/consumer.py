@@ -115,14 +115,13 @@ class Projection:
                           patient_site=self.patient_site or other.patient_site)
 
     def projector_for(self, envelope: EventEnvelope) -> Projector | None:
-        if envelope.type not in self._routes:
-            self._routes[envelope.type] = self._route(envelope.type)
-        return self._routes[envelope.type]
+        """All the event's work (projector, then reaction) as one projector, or None when
+        it is not this projection's: for applying one event by hand."""
+        return self._route(envelope.type)
 
-    @functools.cached_property
-    def _routes(self) -> dict[str, Projector | None]:
-        """``projector_for`` each event type met so far."""
-        return {}
+    def handles(self, envelope: EventEnvelope) -> bool:
+        """Whether the event is projected or reacted to here."""
+        return self.steps(envelope.type) != (None, None)
 
     def steps(self, event_type: str) -> tuple[Projector | None, Projector | None]:
         """The projector and the reaction of an event type (either may be None)."""
@@ -205,7 +204,7 @@ class Projection:
         that does not fails when it is projected, not before: a repeat is never projected)."""
         parsed = {}
         for envelope in envelopes:
-            if self.projector_for(envelope) is not None:
+            if self.handles(envelope):
                 with contextlib.suppress(Exception):
                     parsed[envelope.id] = parse_event(envelope)
         return parsed
@@ -225,7 +224,7 @@ class Projection:
 
     async def _arrived(self, applying: _Applying, envelope: EventEnvelope) -> None:
         """A new event: project it unless it is held, then what it frees."""
-        if self.projector_for(envelope) is not None and not await (
+        if self.handles(envelope) and not await (
                 applying.holds.hold_if_early(envelope)):
             await self._project(applying, envelope)
         for released in await applying.holds.released_by(envelope):
